@@ -1,0 +1,128 @@
+//! Provider-neutral directory model.
+//!
+//! Every source adapter yields these types and nothing else, so mapping,
+//! planning and applying never learn which vendor the data came from.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A user as the identity provider describes it, before mapping.
+///
+/// `id` is the provider's immutable id: it keys the snapshot, so an email or
+/// name change is an update of the same Penvio user, never a new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SourceUser {
+    /// Immutable id in the identity provider.
+    pub id: String,
+    /// Primary email; users without one cannot be provisioned and are skipped.
+    pub email: Option<String>,
+    /// First name.
+    pub given_name: Option<String>,
+    /// Last name.
+    pub family_name: Option<String>,
+    /// Display name; composed from the names when absent.
+    pub display_name: Option<String>,
+    /// Whether the provider considers the user active (after the adapter's
+    /// vendor-specific status mapping).
+    pub active: bool,
+    /// Further raw vendor fields (dotted paths, e.g. `profile.login`), so
+    /// mapping overrides can use fields the neutral model does not name.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A group as the identity provider describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SourceGroup {
+    /// Immutable id in the identity provider.
+    pub id: String,
+    /// Group name as shown to admins; matched against `scope` patterns.
+    pub name: String,
+    /// Ids of the member users (direct members, or flattened where the
+    /// adapter's vendor nests groups).
+    pub members: Vec<String>,
+}
+
+/// A complete fetch of one directory.
+///
+/// A `Directory` only exists for a fetch that fully succeeded: adapters
+/// return an error for any failed page, so a partial listing can never be
+/// mistaken for deleted users (invariant 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Directory {
+    /// Every user the source returned.
+    pub users: Vec<SourceUser>,
+    /// Every group the source returned.
+    pub groups: Vec<SourceGroup>,
+}
+
+/// The Penvio attributes penvio-sync manages for a user, after mapping.
+///
+/// These are exactly what gets sent and what the snapshot remembers, so a
+/// change in any of them (and only them) produces an update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
+pub struct UserAttributes {
+    /// SCIM `userName`: the user's email in Penvio, unique per org.
+    pub user_name: String,
+    /// SCIM `name.givenName`.
+    pub given_name: String,
+    /// SCIM `name.familyName`.
+    pub family_name: String,
+    /// SCIM `displayName`.
+    pub display_name: String,
+    /// SCIM `emails[primary]`.
+    pub email: String,
+    /// SCIM `externalId`: the source's immutable id.
+    pub external_id: String,
+    /// SCIM `active`.
+    pub active: bool,
+}
+
+impl UserAttributes {
+    /// A stable digest of the attributes, so an unchanged user is recognised
+    /// without comparing every field (and a collision cannot hide a change).
+    pub fn digest(&self) -> [u8; 32] {
+        let mut hasher = blake3::Hasher::new();
+        for field in [
+            &self.user_name,
+            &self.given_name,
+            &self.family_name,
+            &self.display_name,
+            &self.email,
+            &self.external_id,
+        ] {
+            // Length-prefix each field so ("ab","c") and ("a","bc") differ.
+            hasher.update(&(field.len() as u64).to_le_bytes());
+            hasher.update(field.as_bytes());
+        }
+        hasher.update(&[u8::from(self.active)]);
+        *hasher.finalize().as_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_changes_with_every_field_and_with_field_boundaries() {
+        let base = UserAttributes {
+            user_name: "ab".into(),
+            given_name: "c".into(),
+            active: true,
+            ..Default::default()
+        };
+        let shifted = UserAttributes {
+            user_name: "a".into(),
+            given_name: "bc".into(),
+            ..base.clone()
+        };
+        let inactive = UserAttributes {
+            active: false,
+            ..base.clone()
+        };
+        assert_ne!(base.digest(), shifted.digest());
+        assert_ne!(base.digest(), inactive.digest());
+        assert_eq!(base.digest(), base.clone().digest());
+    }
+}
