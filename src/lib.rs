@@ -8,3 +8,6 @@
 pub mod config;
 pub mod emulator;
 pub mod model;
+pub mod mapping;
+pub mod plan;
+pub mod state;

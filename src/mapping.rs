@@ -1,0 +1,486 @@
+//! Attribute mapping and scoping: from a fetched [`Directory`] to the desired
+//! state of Penvio.
+//!
+//! Pure: no I/O, no clock. Bad records are skipped here, each with a reason
+//! naming the record, so one bad user never stops a run (invariant 7).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::config::{MappingConfig, ScopeConfig, Template};
+use crate::model::{Directory, SourceUser, UserAttributes};
+
+/// What Penvio should hold for one connection, keyed by source ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DesiredState {
+    /// Users in scope, with the attributes Penvio should hold.
+    pub users: BTreeMap<String, UserAttributes>,
+    /// Teams (from IdP groups matched by `scope.team_groups`).
+    pub teams: BTreeMap<String, DesiredTeam>,
+}
+
+/// A team as Penvio should hold it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DesiredTeam {
+    /// Team name (the IdP group's name).
+    pub name: String,
+    /// Source ids of the members: in-scope, active users only, because
+    /// deactivated users lose their access, team access included.
+    pub members: BTreeSet<String>,
+}
+
+/// A record left out of the run, and why, so the admin can fix it at the source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedRecord {
+    /// `user` or `group`.
+    pub kind: &'static str,
+    /// The record's source id.
+    pub id: String,
+    /// Human-readable reason.
+    pub reason: String,
+}
+
+/// The result of mapping: the desired state plus everything skipped.
+#[derive(Debug, Clone, Default)]
+pub struct MappedDirectory {
+    /// Desired Penvio state.
+    pub desired: DesiredState,
+    /// Records left out, with reasons.
+    pub skipped: Vec<SkippedRecord>,
+    /// Users that exist in the source but are outside `scope.user_groups`.
+    pub out_of_scope_users: usize,
+    /// `scope.user_groups` entries that matched no group: likely a typo or a
+    /// renamed group, and a reason many users may look removed.
+    pub unmatched_user_groups: Vec<String>,
+}
+
+/// Maps a fetched directory to the desired state.
+///
+/// `is_provisioned` says whether a source id is already linked to a Penvio
+/// user: when two records share an email, the one already in Penvio keeps it,
+/// so a duplicate created in the IdP cannot take an account away.
+pub fn map_directory(
+    directory: &Directory,
+    scope: &ScopeConfig,
+    mapping: &MappingConfig,
+    is_provisioned: &dyn Fn(&str) -> bool,
+) -> MappedDirectory {
+    let mut result = MappedDirectory::default();
+
+    let in_scope = users_in_scope(directory, scope, &mut result);
+
+    let mut candidates: Vec<(&SourceUser, UserAttributes)> = Vec::new();
+    let mut seen_ids = BTreeSet::new();
+    for user in &directory.users {
+        if !seen_ids.insert(user.id.as_str()) {
+            result.skipped.push(SkippedRecord {
+                kind: "user",
+                id: user.id.clone(),
+                reason: "the source returned this id twice; only the first record is used".into(),
+            });
+            continue;
+        }
+        if let Some(scoped) = &in_scope
+            && !scoped.contains(user.id.as_str())
+        {
+            result.out_of_scope_users += 1;
+            continue;
+        }
+        match map_user(user, mapping) {
+            Ok(attributes) => candidates.push((user, attributes)),
+            Err(reason) => result.skipped.push(SkippedRecord {
+                kind: "user",
+                id: user.id.clone(),
+                reason,
+            }),
+        }
+    }
+
+    resolve_duplicate_emails(candidates, is_provisioned, &mut result);
+    map_teams(directory, scope, &mut result);
+    result
+}
+
+/// Source ids of users that are members of a `scope.user_groups` group, or
+/// `None` when no user scope is configured (every user is in scope).
+fn users_in_scope<'a>(
+    directory: &'a Directory,
+    scope: &ScopeConfig,
+    result: &mut MappedDirectory,
+) -> Option<BTreeSet<&'a str>> {
+    if scope.user_groups.is_empty() {
+        return None;
+    }
+    let mut members = BTreeSet::new();
+    for wanted in &scope.user_groups {
+        let mut matched = false;
+        for group in &directory.groups {
+            if &group.name == wanted || &group.id == wanted {
+                matched = true;
+                members.extend(group.members.iter().map(String::as_str));
+            }
+        }
+        if !matched {
+            result.unmatched_user_groups.push(wanted.clone());
+        }
+    }
+    Some(members)
+}
+
+/// Keeps one record per email (case-insensitive): the one already linked to
+/// Penvio, else the only active one; otherwise skips them all, since picking
+/// one silently would give an account to the wrong person.
+fn resolve_duplicate_emails(
+    candidates: Vec<(&SourceUser, UserAttributes)>,
+    is_provisioned: &dyn Fn(&str) -> bool,
+    result: &mut MappedDirectory,
+) {
+    let mut by_name: HashMap<String, Vec<(&SourceUser, UserAttributes)>> = HashMap::new();
+    for (user, attributes) in candidates {
+        by_name
+            .entry(attributes.user_name.to_lowercase())
+            .or_default()
+            .push((user, attributes));
+    }
+    for (user_name, mut group) in by_name {
+        if group.len() == 1 {
+            if let Some((user, attributes)) = group.pop() {
+                result.desired.users.insert(user.id.clone(), attributes);
+            }
+            continue;
+        }
+        group.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        let provisioned: Vec<usize> = (0..group.len())
+            .filter(|&i| is_provisioned(&group[i].0.id))
+            .collect();
+        let active: Vec<usize> = (0..group.len()).filter(|&i| group[i].1.active).collect();
+        let keep = match (provisioned.as_slice(), active.as_slice()) {
+            ([only], _) => Some(*only),
+            ([], [only]) => Some(*only),
+            _ => None,
+        };
+        let ids: Vec<String> = group.iter().map(|(u, _)| u.id.clone()).collect();
+        for (index, (user, attributes)) in group.into_iter().enumerate() {
+            if Some(index) == keep {
+                result.desired.users.insert(user.id.clone(), attributes);
+                continue;
+            }
+            let others: Vec<&str> = ids
+                .iter()
+                .filter(|id| **id != user.id)
+                .map(String::as_str)
+                .collect();
+            result.skipped.push(SkippedRecord {
+                kind: "user",
+                id: user.id.clone(),
+                reason: format!(
+                    "duplicate email {user_name}: also used by {}",
+                    others.join(", ")
+                ),
+            });
+        }
+    }
+}
+
+fn map_teams(directory: &Directory, scope: &ScopeConfig, result: &mut MappedDirectory) {
+    let mut seen = BTreeSet::new();
+    for group in &directory.groups {
+        if !scope.team_groups.iter().any(|p| p.matches(&group.name)) {
+            continue;
+        }
+        if !seen.insert(group.id.as_str()) {
+            result.skipped.push(SkippedRecord {
+                kind: "group",
+                id: group.id.clone(),
+                reason: "the source returned this id twice; only the first record is used".into(),
+            });
+            continue;
+        }
+        let name = group.name.trim();
+        if name.is_empty() {
+            result.skipped.push(SkippedRecord {
+                kind: "group",
+                id: group.id.clone(),
+                reason: "the group has no name".into(),
+            });
+            continue;
+        }
+        let members = group
+            .members
+            .iter()
+            .filter(|id| result.desired.users.get(*id).is_some_and(|u| u.active))
+            .cloned()
+            .collect();
+        result.desired.teams.insert(
+            group.id.clone(),
+            DesiredTeam {
+                name: name.to_string(),
+                members,
+            },
+        );
+    }
+}
+
+/// Maps one user with the connection's overrides, falling back to Penvio's
+/// default mapping for every attribute not overridden.
+pub fn map_user(user: &SourceUser, mapping: &MappingConfig) -> Result<UserAttributes, String> {
+    let lookup = |field: &str| -> Option<String> {
+        let value = match field {
+            "id" => Some(user.id.clone()),
+            "email" => user.email.clone(),
+            "given_name" => user.given_name.clone(),
+            "family_name" => user.family_name.clone(),
+            "display_name" => user.display_name.clone(),
+            other => other
+                .strip_prefix("attributes.")
+                .and_then(|key| user.attributes.get(key).cloned()),
+        };
+        value
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let render = |template: &Option<Template>, default: &dyn Fn() -> Option<String>| match template
+    {
+        Some(t) => t.render(&lookup),
+        None => default(),
+    };
+
+    let email = render(&mapping.email, &|| lookup("email"));
+    let user_name = render(&mapping.user_name, &|| email.clone())
+        .ok_or_else(|| "no email (userName is required and defaults to the email)".to_string())?;
+    if user_name.chars().any(char::is_control) || user_name.contains(char::is_whitespace) {
+        return Err(format!("userName {user_name:?} contains whitespace or control characters"));
+    }
+    let email = email.unwrap_or_else(|| user_name.clone());
+    if !looks_like_email(&email) {
+        return Err(format!("email {email:?} is not a valid address"));
+    }
+    let given_name = render(&mapping.given_name, &|| lookup("given_name")).unwrap_or_default();
+    let family_name = render(&mapping.family_name, &|| lookup("family_name")).unwrap_or_default();
+    let display_name = render(&mapping.display_name, &|| {
+        lookup("display_name").or_else(|| {
+            let composed = format!("{given_name} {family_name}").trim().to_string();
+            (!composed.is_empty()).then_some(composed)
+        })
+    })
+    .unwrap_or_else(|| user_name.clone());
+    let external_id =
+        render(&mapping.external_id, &|| Some(user.id.clone())).unwrap_or_else(|| user.id.clone());
+
+    Ok(UserAttributes {
+        user_name,
+        given_name,
+        family_name,
+        display_name,
+        email,
+        external_id,
+        active: user.active,
+    })
+}
+
+/// A deliberately loose check: one `@` with text on both sides and a dot in
+/// the domain. Penvio validates strictly; this only catches obvious garbage
+/// early so it is reported per record instead of as a failed request.
+fn looks_like_email(value: &str) -> bool {
+    match value.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::config::GroupPattern;
+    use crate::model::SourceGroup;
+
+    fn user(id: &str, email: Option<&str>, active: bool) -> SourceUser {
+        SourceUser {
+            id: id.into(),
+            email: email.map(Into::into),
+            given_name: Some(format!("Given{id}")),
+            family_name: Some(format!("Family{id}")),
+            display_name: None,
+            active,
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    fn group(id: &str, name: &str, members: &[&str]) -> SourceGroup {
+        SourceGroup {
+            id: id.into(),
+            name: name.into(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+        }
+    }
+
+    fn all_teams() -> ScopeConfig {
+        ScopeConfig {
+            user_groups: vec![],
+            team_groups: vec![GroupPattern::parse("*").unwrap()],
+        }
+    }
+
+    fn never(_: &str) -> bool {
+        false
+    }
+
+    #[test]
+    fn default_mapping_follows_penvios_table() {
+        let mut u = user("00u1", Some("Ada@Example.com"), true);
+        u.display_name = None;
+        let mapped = map_user(&u, &MappingConfig::default()).unwrap();
+        assert_eq!(mapped.user_name, "Ada@Example.com");
+        assert_eq!(mapped.email, "Ada@Example.com");
+        assert_eq!(mapped.given_name, "Given00u1");
+        assert_eq!(mapped.family_name, "Family00u1");
+        assert_eq!(mapped.display_name, "Given00u1 Family00u1");
+        assert_eq!(mapped.external_id, "00u1");
+        assert!(mapped.active);
+    }
+
+    #[test]
+    fn display_name_falls_back_to_user_name_without_names() {
+        let mut u = user("1", Some("x@example.com"), true);
+        u.given_name = None;
+        u.family_name = None;
+        let mapped = map_user(&u, &MappingConfig::default()).unwrap();
+        assert_eq!(mapped.display_name, "x@example.com");
+    }
+
+    #[test]
+    fn overrides_render_templates_over_raw_attributes() {
+        let mut u = user("1", Some("x@example.com"), true);
+        u.attributes.insert("profile.login".into(), "login@example.com".into());
+        let mapping = MappingConfig {
+            user_name: Some(Template::parse("{attributes.profile.login}").unwrap()),
+            display_name: Some(Template::parse("{family_name}, {given_name}").unwrap()),
+            ..Default::default()
+        };
+        let mapped = map_user(&u, &mapping).unwrap();
+        assert_eq!(mapped.user_name, "login@example.com");
+        assert_eq!(mapped.email, "x@example.com");
+        assert_eq!(mapped.display_name, "Family1, Given1");
+    }
+
+    #[test]
+    fn bad_records_are_skipped_with_reasons() {
+        let cases = [
+            (None, "no email"),
+            (Some("not-an-email"), "not a valid address"),
+            (Some("a b@example.com"), "whitespace"),
+            (Some("a@localhost"), "not a valid address"),
+        ];
+        for (email, expected) in cases {
+            let err = map_user(&user("1", email, true), &MappingConfig::default()).unwrap_err();
+            assert!(err.contains(expected), "{email:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn one_bad_user_does_not_stop_the_others() {
+        let directory = Directory {
+            users: vec![user("1", None, true), user("2", Some("b@example.com"), true)],
+            groups: vec![],
+        };
+        let mapped = map_directory(&directory, &all_teams(), &MappingConfig::default(), &never);
+        assert_eq!(mapped.desired.users.keys().collect::<Vec<_>>(), vec!["2"]);
+        assert_eq!(mapped.skipped.len(), 1);
+        assert_eq!(mapped.skipped[0].id, "1");
+    }
+
+    #[test]
+    fn duplicate_emails_keep_the_provisioned_or_only_active_record() {
+        let directory = Directory {
+            users: vec![
+                user("a", Some("dup@example.com"), true),
+                user("b", Some("DUP@example.com"), true),
+                user("c", Some("two@example.com"), false),
+                user("d", Some("two@example.com"), true),
+                user("e", Some("three@example.com"), true),
+                user("f", Some("three@example.com"), true),
+            ],
+            groups: vec![],
+        };
+        let provisioned = |id: &str| id == "b";
+        let mapped = map_directory(
+            &directory,
+            &all_teams(),
+            &MappingConfig::default(),
+            &provisioned,
+        );
+        let kept: Vec<&str> = mapped.desired.users.keys().map(String::as_str).collect();
+        assert_eq!(kept, vec!["b", "d"]);
+        let skipped: BTreeMap<&str, &str> = mapped
+            .skipped
+            .iter()
+            .map(|s| (s.id.as_str(), s.reason.as_str()))
+            .collect();
+        assert_eq!(skipped.len(), 4);
+        assert!(skipped["a"].contains("also used by b"), "{}", skipped["a"]);
+        assert!(skipped["e"].contains("also used by f"));
+        assert!(skipped["f"].contains("also used by e"));
+    }
+
+    #[test]
+    fn user_groups_scope_users_and_report_unknown_groups() {
+        let directory = Directory {
+            users: vec![
+                user("1", Some("a@example.com"), true),
+                user("2", Some("b@example.com"), true),
+            ],
+            groups: vec![group("g1", "Engineering", &["1"])],
+        };
+        let scope = ScopeConfig {
+            user_groups: vec!["Engineering".into(), "Typo".into()],
+            team_groups: vec![],
+        };
+        let mapped = map_directory(&directory, &scope, &MappingConfig::default(), &never);
+        assert_eq!(mapped.desired.users.keys().collect::<Vec<_>>(), vec!["1"]);
+        assert_eq!(mapped.out_of_scope_users, 1);
+        assert_eq!(mapped.unmatched_user_groups, vec!["Typo".to_string()]);
+        assert!(mapped.desired.teams.is_empty());
+    }
+
+    #[test]
+    fn teams_hold_only_active_in_scope_members_and_follow_patterns() {
+        let directory = Directory {
+            users: vec![
+                user("1", Some("a@example.com"), true),
+                user("2", Some("b@example.com"), false),
+                user("3", None, true),
+            ],
+            groups: vec![
+                group("g1", "eng-platform", &["1", "2", "3", "ghost"]),
+                group("g2", "Everyone", &["1"]),
+                group("g3", "Design", &[]),
+            ],
+        };
+        let scope = ScopeConfig {
+            user_groups: vec![],
+            team_groups: vec![
+                GroupPattern::parse("eng-*").unwrap(),
+                GroupPattern::parse("Design").unwrap(),
+            ],
+        };
+        let mapped = map_directory(&directory, &scope, &MappingConfig::default(), &never);
+        let teams: Vec<&str> = mapped.desired.teams.keys().map(String::as_str).collect();
+        assert_eq!(teams, vec!["g1", "g3"]);
+        let members: Vec<&str> = mapped.desired.teams["g1"]
+            .members
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(members, vec!["1"]);
+    }
+}

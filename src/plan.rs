@@ -1,0 +1,855 @@
+//! The planner: a pure function of (desired state, snapshot) to an ordered
+//! list of operations.
+//!
+//! No I/O and no clock (the time is a parameter), so every decision is
+//! reproducible and tested with case tables. Order is fixed by phase
+//! (users exist before they join teams; members leave teams before their
+//! account is deactivated) and by source id within a phase.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::mapping::DesiredState;
+use crate::model::UserAttributes;
+use crate::state::Snapshot;
+
+/// What to do with a user who left the directory or the scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemovalAction {
+    /// Deactivate (Penvio keeps the data, access is revoked).
+    Deactivate,
+    /// Delete at once.
+    Delete,
+}
+
+/// The policy inputs of a plan, already resolved to numbers by the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanPolicy {
+    /// What happens to removed users.
+    pub on_user_removed: RemovalAction,
+    /// Hard-delete users this long after they were deactivated for removal.
+    pub delete_deactivated_after: Option<Duration>,
+    /// Most deactivations one run may apply without approval.
+    pub max_deactivations: usize,
+    /// Most deletions (users and teams) one run may apply without approval.
+    pub max_deletions: usize,
+    /// The admin approved destructive operations over the limits.
+    pub allow_deletions: bool,
+}
+
+/// Why a user is being deactivated or deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemovalReason {
+    /// The IdP marks the user inactive (suspended, deprovisioned…).
+    InactiveInSource,
+    /// The user left the directory or the scope.
+    RemovedFromSource,
+    /// Deactivated longer than `policy.delete_deactivated_after`.
+    RetentionExpired,
+}
+
+/// One attribute that differs between Penvio and the directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttributeChange {
+    /// SCIM attribute path (`name.givenName`, `userName`, …).
+    pub path: &'static str,
+    /// Value Penvio holds.
+    pub old: String,
+    /// Value to send.
+    pub new: String,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Operation {
+    /// Create a user (or find and link it if it already exists).
+    CreateUser {
+        /// Source id.
+        source_id: String,
+        /// Attributes to create with.
+        attributes: UserAttributes,
+    },
+    /// Reactivate a deactivated user, with any other changed attributes.
+    ReactivateUser {
+        /// Source id.
+        source_id: String,
+        /// Penvio id.
+        penvio_id: String,
+        /// Attributes after the change.
+        attributes: UserAttributes,
+        /// What differs, `active` included.
+        changes: Vec<AttributeChange>,
+    },
+    /// Update changed attributes of a user.
+    UpdateUser {
+        /// Source id.
+        source_id: String,
+        /// Penvio id.
+        penvio_id: String,
+        /// Attributes after the change.
+        attributes: UserAttributes,
+        /// What differs.
+        changes: Vec<AttributeChange>,
+    },
+    /// Create a team with its first members.
+    CreateTeam {
+        /// Source id.
+        source_id: String,
+        /// Team name.
+        name: String,
+        /// Member source ids.
+        members: Vec<String>,
+    },
+    /// Rename a team.
+    RenameTeam {
+        /// Source id.
+        source_id: String,
+        /// Penvio id.
+        penvio_id: String,
+        /// Current name.
+        old_name: String,
+        /// New name.
+        new_name: String,
+    },
+    /// Add members to a team.
+    AddMembers {
+        /// Team source id.
+        team: String,
+        /// Team Penvio id.
+        penvio_id: String,
+        /// Team name, for reports.
+        team_name: String,
+        /// Member source ids.
+        members: Vec<String>,
+    },
+    /// Remove members from a team.
+    RemoveMembers {
+        /// Team source id.
+        team: String,
+        /// Team Penvio id.
+        penvio_id: String,
+        /// Team name, for reports.
+        team_name: String,
+        /// Member source ids.
+        members: Vec<String>,
+        /// Penvio ids of members no managed user maps to (reconcile only).
+        foreign_members: Vec<String>,
+    },
+    /// Delete a team.
+    DeleteTeam {
+        /// Source id.
+        source_id: String,
+        /// Penvio id.
+        penvio_id: String,
+        /// Team name, for reports.
+        name: String,
+    },
+    /// Deactivate a user (`active: false`), with any other changed attributes.
+    DeactivateUser {
+        /// Source id.
+        source_id: String,
+        /// Penvio id.
+        penvio_id: String,
+        /// Attributes after the change.
+        attributes: UserAttributes,
+        /// What differs, `active` included.
+        changes: Vec<AttributeChange>,
+        /// Why.
+        reason: RemovalReason,
+    },
+    /// Delete a user.
+    DeleteUser {
+        /// Source id.
+        source_id: String,
+        /// Penvio id.
+        penvio_id: String,
+        /// userName, for reports.
+        user_name: String,
+        /// Why.
+        reason: RemovalReason,
+    },
+}
+
+/// The phases in execution order. Operations of one phase may run
+/// concurrently; a phase starts only when the previous one finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Create and reactivate users.
+    ProvisionUsers,
+    /// Update user attributes.
+    UpdateUsers,
+    /// Create and rename teams.
+    UpsertTeams,
+    /// Add members.
+    AddMembers,
+    /// Remove members.
+    RemoveMembers,
+    /// Delete teams.
+    DeleteTeams,
+    /// Deactivate users.
+    DeactivateUsers,
+    /// Delete users.
+    DeleteUsers,
+}
+
+impl Operation {
+    /// The phase this operation runs in.
+    pub fn phase(&self) -> Phase {
+        match self {
+            Operation::CreateUser { .. } | Operation::ReactivateUser { .. } => {
+                Phase::ProvisionUsers
+            }
+            Operation::UpdateUser { .. } => Phase::UpdateUsers,
+            Operation::CreateTeam { .. } | Operation::RenameTeam { .. } => Phase::UpsertTeams,
+            Operation::AddMembers { .. } => Phase::AddMembers,
+            Operation::RemoveMembers { .. } => Phase::RemoveMembers,
+            Operation::DeleteTeam { .. } => Phase::DeleteTeams,
+            Operation::DeactivateUser { .. } => Phase::DeactivateUsers,
+            Operation::DeleteUser { .. } => Phase::DeleteUsers,
+        }
+    }
+
+    /// A short stable name of the operation kind, for summaries and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Operation::CreateUser { .. } => "create_user",
+            Operation::ReactivateUser { .. } => "reactivate_user",
+            Operation::UpdateUser { .. } => "update_user",
+            Operation::CreateTeam { .. } => "create_team",
+            Operation::RenameTeam { .. } => "rename_team",
+            Operation::AddMembers { .. } => "add_members",
+            Operation::RemoveMembers { .. } => "remove_members",
+            Operation::DeleteTeam { .. } => "delete_team",
+            Operation::DeactivateUser { .. } => "deactivate_user",
+            Operation::DeleteUser { .. } => "delete_user",
+        }
+    }
+
+    /// The source id the operation is about (the team's, for memberships).
+    pub fn subject(&self) -> &str {
+        match self {
+            Operation::CreateUser { source_id, .. }
+            | Operation::ReactivateUser { source_id, .. }
+            | Operation::UpdateUser { source_id, .. }
+            | Operation::CreateTeam { source_id, .. }
+            | Operation::RenameTeam { source_id, .. }
+            | Operation::DeleteTeam { source_id, .. }
+            | Operation::DeactivateUser { source_id, .. }
+            | Operation::DeleteUser { source_id, .. } => source_id,
+            Operation::AddMembers { team, .. } | Operation::RemoveMembers { team, .. } => team,
+        }
+    }
+}
+
+/// A destructive operation the deletion guard held back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldBack {
+    /// The operation that would have run.
+    pub operation: Operation,
+    /// Why it was held back.
+    pub reason: String,
+}
+
+/// The ordered operations of one run, plus what the guard held back.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Plan {
+    /// Operations in execution order.
+    pub operations: Vec<Operation>,
+    /// Destructive operations held back by the guard.
+    pub held_back: Vec<HeldBack>,
+}
+
+impl Plan {
+    /// True when the run has nothing to send.
+    pub fn is_empty(&self) -> bool {
+        self.operations.is_empty()
+    }
+}
+
+/// Computes the plan. `now` is unix seconds.
+pub fn plan(desired: &DesiredState, snapshot: &Snapshot, policy: &PlanPolicy, now: i64) -> Plan {
+    let mut operations = Vec::new();
+    let mut deactivations = Vec::new();
+    let mut deletions = Vec::new();
+
+    plan_users(
+        desired,
+        snapshot,
+        policy,
+        now,
+        &mut operations,
+        &mut deactivations,
+        &mut deletions,
+    );
+    let team_deletions = plan_team_deletions(desired, snapshot);
+
+    // The guard: held-back users keep their Penvio state, team memberships
+    // included, so an accidental mass removal in the IdP changes nothing.
+    let mut held_back = Vec::new();
+    let mut held_users = BTreeSet::new();
+    if !policy.allow_deletions && deactivations.len() > policy.max_deactivations {
+        let reason = format!(
+            "{} deactivations exceed max_deactivations ({}); rerun with --allow-deletions to apply them",
+            deactivations.len(),
+            policy.max_deactivations
+        );
+        for operation in deactivations.drain(..) {
+            held_users.insert(operation.subject().to_string());
+            held_back.push(HeldBack {
+                operation,
+                reason: reason.clone(),
+            });
+        }
+    }
+    let deletion_count = deletions.len() + team_deletions.len();
+    let mut team_deletions = team_deletions;
+    if !policy.allow_deletions && deletion_count > policy.max_deletions {
+        let reason = format!(
+            "{deletion_count} deletions exceed max_deletions ({}); rerun with --allow-deletions to apply them",
+            policy.max_deletions
+        );
+        for operation in deletions.drain(..) {
+            held_users.insert(operation.subject().to_string());
+            held_back.push(HeldBack {
+                operation,
+                reason: reason.clone(),
+            });
+        }
+        for operation in team_deletions.drain(..) {
+            held_back.push(HeldBack {
+                operation,
+                reason: reason.clone(),
+            });
+        }
+    }
+
+    plan_teams(desired, snapshot, &held_users, &mut operations);
+    operations.extend(team_deletions);
+    operations.extend(deactivations);
+    operations.extend(deletions);
+    // Stable sort: phase first; within a phase, the generation order above
+    // is already by source id.
+    operations.sort_by_key(Operation::phase);
+    Plan {
+        operations,
+        held_back,
+    }
+}
+
+fn plan_users(
+    desired: &DesiredState,
+    snapshot: &Snapshot,
+    policy: &PlanPolicy,
+    now: i64,
+    operations: &mut Vec<Operation>,
+    deactivations: &mut Vec<Operation>,
+    deletions: &mut Vec<Operation>,
+) {
+    for (source_id, wanted) in &desired.users {
+        let Some(record) = snapshot.users.get(source_id) else {
+            // An inactive user who was never provisioned needs no account.
+            if wanted.active {
+                operations.push(Operation::CreateUser {
+                    source_id: source_id.clone(),
+                    attributes: wanted.clone(),
+                });
+            }
+            continue;
+        };
+        let current = &record.attributes;
+        if current == wanted {
+            continue;
+        }
+        let changes = attribute_changes(current, wanted);
+        let base = (source_id.clone(), record.penvio_id.clone(), wanted.clone());
+        let operation = match (current.active, wanted.active) {
+            (false, true) => Operation::ReactivateUser {
+                source_id: base.0,
+                penvio_id: base.1,
+                attributes: base.2,
+                changes,
+            },
+            (true, false) => {
+                deactivations.push(Operation::DeactivateUser {
+                    source_id: base.0,
+                    penvio_id: base.1,
+                    attributes: base.2,
+                    changes,
+                    reason: RemovalReason::InactiveInSource,
+                });
+                continue;
+            }
+            _ => Operation::UpdateUser {
+                source_id: base.0,
+                penvio_id: base.1,
+                attributes: base.2,
+                changes,
+            },
+        };
+        operations.push(operation);
+    }
+
+    for (source_id, record) in &snapshot.users {
+        if desired.users.contains_key(source_id) {
+            continue;
+        }
+        let delete = |reason| Operation::DeleteUser {
+            source_id: source_id.clone(),
+            penvio_id: record.penvio_id.clone(),
+            user_name: record.attributes.user_name.clone(),
+            reason,
+        };
+        if record.attributes.active {
+            match policy.on_user_removed {
+                RemovalAction::Delete => deletions.push(delete(RemovalReason::RemovedFromSource)),
+                RemovalAction::Deactivate => {
+                    let attributes = UserAttributes {
+                        active: false,
+                        ..record.attributes.clone()
+                    };
+                    deactivations.push(Operation::DeactivateUser {
+                        source_id: source_id.clone(),
+                        penvio_id: record.penvio_id.clone(),
+                        changes: attribute_changes(&record.attributes, &attributes),
+                        attributes,
+                        reason: RemovalReason::RemovedFromSource,
+                    });
+                }
+            }
+            continue;
+        }
+        if policy.on_user_removed == RemovalAction::Delete {
+            deletions.push(delete(RemovalReason::RemovedFromSource));
+            continue;
+        }
+        let expired = match (policy.delete_deactivated_after, record.deactivated_at) {
+            (Some(after), Some(at)) => {
+                now.saturating_sub(at) >= i64::try_from(after.as_secs()).unwrap_or(i64::MAX)
+            }
+            _ => false,
+        };
+        if expired {
+            deletions.push(delete(RemovalReason::RetentionExpired));
+        }
+    }
+}
+
+fn plan_team_deletions(desired: &DesiredState, snapshot: &Snapshot) -> Vec<Operation> {
+    snapshot
+        .teams
+        .iter()
+        .filter(|(source_id, _)| !desired.teams.contains_key(*source_id))
+        .map(|(source_id, record)| Operation::DeleteTeam {
+            source_id: source_id.clone(),
+            penvio_id: record.penvio_id.clone(),
+            name: record.name.clone(),
+        })
+        .collect()
+}
+
+fn plan_teams(
+    desired: &DesiredState,
+    snapshot: &Snapshot,
+    held_users: &BTreeSet<String>,
+    operations: &mut Vec<Operation>,
+) {
+    for (source_id, team) in &desired.teams {
+        let Some(record) = snapshot.teams.get(source_id) else {
+            operations.push(Operation::CreateTeam {
+                source_id: source_id.clone(),
+                name: team.name.clone(),
+                members: team.members.iter().cloned().collect(),
+            });
+            continue;
+        };
+        if record.name != team.name {
+            operations.push(Operation::RenameTeam {
+                source_id: source_id.clone(),
+                penvio_id: record.penvio_id.clone(),
+                old_name: record.name.clone(),
+                new_name: team.name.clone(),
+            });
+        }
+        let add: Vec<String> = team.members.difference(&record.members).cloned().collect();
+        if !add.is_empty() {
+            operations.push(Operation::AddMembers {
+                team: source_id.clone(),
+                penvio_id: record.penvio_id.clone(),
+                team_name: team.name.clone(),
+                members: add,
+            });
+        }
+        let remove: Vec<String> = record
+            .members
+            .difference(&team.members)
+            .filter(|member| !held_users.contains(*member))
+            .cloned()
+            .collect();
+        if !remove.is_empty() || !record.foreign_members.is_empty() {
+            operations.push(Operation::RemoveMembers {
+                team: source_id.clone(),
+                penvio_id: record.penvio_id.clone(),
+                team_name: team.name.clone(),
+                members: remove,
+                foreign_members: record.foreign_members.iter().cloned().collect(),
+            });
+        }
+    }
+}
+
+/// The SCIM attributes that differ, in a fixed order.
+pub fn attribute_changes(old: &UserAttributes, new: &UserAttributes) -> Vec<AttributeChange> {
+    let fields: [(&'static str, &String, &String); 6] = [
+        ("userName", &old.user_name, &new.user_name),
+        ("name.givenName", &old.given_name, &new.given_name),
+        ("name.familyName", &old.family_name, &new.family_name),
+        ("displayName", &old.display_name, &new.display_name),
+        ("emails", &old.email, &new.email),
+        ("externalId", &old.external_id, &new.external_id),
+    ];
+    let mut changes: Vec<AttributeChange> = fields
+        .into_iter()
+        .filter(|(_, a, b)| a != b)
+        .map(|(path, a, b)| AttributeChange {
+            path,
+            old: a.clone(),
+            new: b.clone(),
+        })
+        .collect();
+    if old.active != new.active {
+        changes.push(AttributeChange {
+            path: "active",
+            old: old.active.to_string(),
+            new: new.active.to_string(),
+        });
+    }
+    changes
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::mapping::DesiredTeam;
+    use crate::state::{TeamRecord, UserRecord};
+
+    const NOW: i64 = 1_000_000;
+    const DAY: i64 = 86_400;
+
+    fn attrs(name: &str, active: bool) -> UserAttributes {
+        UserAttributes {
+            user_name: format!("{name}@example.com"),
+            given_name: name.to_uppercase(),
+            family_name: "Family".into(),
+            display_name: format!("{} Family", name.to_uppercase()),
+            email: format!("{name}@example.com"),
+            external_id: name.into(),
+            active,
+        }
+    }
+
+    fn record(name: &str, active: bool, deactivated_at: Option<i64>) -> UserRecord {
+        UserRecord {
+            penvio_id: format!("p-{name}"),
+            attributes: attrs(name, active),
+            deactivated_at,
+        }
+    }
+
+    fn policy() -> PlanPolicy {
+        PlanPolicy {
+            on_user_removed: RemovalAction::Deactivate,
+            delete_deactivated_after: None,
+            max_deactivations: 100,
+            max_deletions: 100,
+            allow_deletions: false,
+        }
+    }
+
+    fn desired(users: &[(&str, bool)], teams: &[(&str, &str, &[&str])]) -> DesiredState {
+        DesiredState {
+            users: users
+                .iter()
+                .map(|(n, a)| (n.to_string(), attrs(n, *a)))
+                .collect(),
+            teams: teams
+                .iter()
+                .map(|(id, name, members)| {
+                    (
+                        id.to_string(),
+                        DesiredTeam {
+                            name: name.to_string(),
+                            members: members.iter().map(|m| m.to_string()).collect(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn snapshot(users: &[UserRecord], teams: &[(&str, &str, &[&str])]) -> Snapshot {
+        Snapshot {
+            users: users
+                .iter()
+                .map(|r| (r.attributes.external_id.clone(), r.clone()))
+                .collect(),
+            teams: teams
+                .iter()
+                .map(|(id, name, members)| {
+                    (
+                        id.to_string(),
+                        TeamRecord {
+                            penvio_id: format!("t-{id}"),
+                            name: name.to_string(),
+                            members: members.iter().map(|m| m.to_string()).collect(),
+                            foreign_members: BTreeSet::new(),
+                        },
+                    )
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn kinds(plan: &Plan) -> Vec<(String, String)> {
+        plan.operations
+            .iter()
+            .map(|op| (op.kind().to_string(), op.subject().to_string()))
+            .collect()
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn case_table() {
+        let mut renamed = record("ren", true, None);
+        renamed.attributes.user_name = "old@example.com".into();
+        renamed.attributes.email = "old@example.com".into();
+        struct Case {
+            name: &'static str,
+            desired: DesiredState,
+            snapshot: Snapshot,
+            policy: PlanPolicy,
+            expect: Vec<(&'static str, &'static str)>,
+            held: usize,
+        }
+        let cases = vec![
+            Case {
+                name: "empty snapshot provisions everyone active",
+                desired: desired(&[("a", true), ("b", true), ("c", false)], &[]),
+                snapshot: Snapshot::default(),
+                policy: policy(),
+                expect: vec![("create_user", "a"), ("create_user", "b")],
+                held: 0,
+            },
+            Case {
+                name: "unchanged directory plans nothing",
+                desired: desired(&[("a", true)], &[("g", "Eng", &["a"])]),
+                snapshot: snapshot(&[record("a", true, None)], &[("g", "Eng", &["a"])]),
+                policy: policy(),
+                expect: vec![],
+                held: 0,
+            },
+            Case {
+                name: "email change is an update of the same user",
+                desired: desired(&[("ren", true)], &[]),
+                snapshot: snapshot(&[renamed.clone()], &[]),
+                policy: policy(),
+                expect: vec![("update_user", "ren")],
+                held: 0,
+            },
+            Case {
+                name: "removed user is deactivated after leaving teams",
+                desired: desired(&[("a", true)], &[("g", "Eng", &["a"])]),
+                snapshot: snapshot(
+                    &[record("a", true, None), record("b", true, None)],
+                    &[("g", "Eng", &["a", "b"])],
+                ),
+                policy: policy(),
+                expect: vec![("remove_members", "g"), ("deactivate_user", "b")],
+                held: 0,
+            },
+            Case {
+                name: "inactive in source deactivates",
+                desired: desired(&[("a", false)], &[]),
+                snapshot: snapshot(&[record("a", true, None)], &[]),
+                policy: policy(),
+                expect: vec![("deactivate_user", "a")],
+                held: 0,
+            },
+            Case {
+                name: "returning user is reactivated",
+                desired: desired(&[("a", true)], &[]),
+                snapshot: snapshot(&[record("a", false, Some(NOW - DAY))], &[]),
+                policy: policy(),
+                expect: vec![("reactivate_user", "a")],
+                held: 0,
+            },
+            Case {
+                name: "policy delete deletes removed users at once",
+                desired: desired(&[], &[]),
+                snapshot: snapshot(&[record("a", true, None)], &[]),
+                policy: PlanPolicy {
+                    on_user_removed: RemovalAction::Delete,
+                    ..policy()
+                },
+                expect: vec![("delete_user", "a")],
+                held: 0,
+            },
+            Case {
+                name: "hard delete only once retention has passed",
+                desired: desired(&[], &[]),
+                snapshot: snapshot(
+                    &[
+                        record("old", false, Some(NOW - 31 * DAY)),
+                        record("new", false, Some(NOW - 29 * DAY)),
+                    ],
+                    &[],
+                ),
+                policy: PlanPolicy {
+                    delete_deactivated_after: Some(Duration::from_secs(30 * DAY as u64)),
+                    ..policy()
+                },
+                expect: vec![("delete_user", "old")],
+                held: 0,
+            },
+            Case {
+                name: "team create, rename, add, remove and delete in phase order",
+                desired: desired(
+                    &[("a", true), ("b", true), ("c", true)],
+                    &[
+                        ("g1", "New name", &["a", "c"]),
+                        ("g2", "Fresh", &["b"]),
+                    ],
+                ),
+                snapshot: snapshot(
+                    &[
+                        record("a", true, None),
+                        record("b", true, None),
+                        record("c", true, None),
+                    ],
+                    &[("g1", "Old name", &["a", "b"]), ("g3", "Gone", &["a"])],
+                ),
+                policy: policy(),
+                expect: vec![
+                    ("rename_team", "g1"),
+                    ("create_team", "g2"),
+                    ("add_members", "g1"),
+                    ("remove_members", "g1"),
+                    ("delete_team", "g3"),
+                ],
+                held: 0,
+            },
+            Case {
+                name: "guard holds back mass deactivation and keeps memberships",
+                desired: desired(&[("a", true)], &[("g", "Eng", &["a"])]),
+                snapshot: snapshot(
+                    &[
+                        record("a", true, None),
+                        record("b", true, None),
+                        record("c", true, None),
+                    ],
+                    &[("g", "Eng", &["a", "b", "c"])],
+                ),
+                policy: PlanPolicy {
+                    max_deactivations: 1,
+                    ..policy()
+                },
+                expect: vec![],
+                held: 2,
+            },
+            Case {
+                name: "allow_deletions lifts the guard",
+                desired: desired(&[("a", true)], &[]),
+                snapshot: snapshot(
+                    &[
+                        record("a", true, None),
+                        record("b", true, None),
+                        record("c", true, None),
+                    ],
+                    &[],
+                ),
+                policy: PlanPolicy {
+                    max_deactivations: 1,
+                    allow_deletions: true,
+                    ..policy()
+                },
+                expect: vec![("deactivate_user", "b"), ("deactivate_user", "c")],
+                held: 0,
+            },
+            Case {
+                name: "guard on deletions holds team deletes too, rest applies",
+                desired: desired(&[("a", true), ("n", true)], &[]),
+                snapshot: snapshot(
+                    &[record("a", true, None)],
+                    &[("g1", "One", &[]), ("g2", "Two", &[])],
+                ),
+                policy: PlanPolicy {
+                    max_deletions: 1,
+                    ..policy()
+                },
+                expect: vec![("create_user", "n")],
+                held: 2,
+            },
+        ];
+        for case in cases {
+            let plan = plan(&case.desired, &case.snapshot, &case.policy, NOW);
+            assert_eq!(kinds(&plan), pairs(&case.expect), "{}", case.name);
+            assert_eq!(plan.held_back.len(), case.held, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn updates_carry_only_changed_attributes() {
+        let mut old = record("a", true, None);
+        old.attributes.given_name = "Old".into();
+        old.attributes.user_name = "old@example.com".into();
+        let plan = plan(
+            &desired(&[("a", true)], &[]),
+            &snapshot(&[old], &[]),
+            &policy(),
+            NOW,
+        );
+        let Operation::UpdateUser { changes, .. } = &plan.operations[0] else {
+            panic!("expected an update: {plan:?}");
+        };
+        let paths: Vec<&str> = changes.iter().map(|c| c.path).collect();
+        assert_eq!(paths, vec!["userName", "name.givenName"]);
+        assert_eq!(changes[1].old, "Old");
+        assert_eq!(changes[1].new, "A");
+    }
+
+    #[test]
+    fn plan_is_deterministic_and_ordered_by_phase() {
+        let users: Vec<(String, bool)> = (0..50).map(|i| (format!("u{i:02}"), true)).collect();
+        let borrowed: Vec<(&str, bool)> = users.iter().map(|(n, a)| (n.as_str(), *a)).collect();
+        let d = desired(&borrowed, &[("g", "Team", &["u01", "u02"])]);
+        let first = plan(&d, &Snapshot::default(), &policy(), NOW);
+        let second = plan(&d, &Snapshot::default(), &policy(), NOW);
+        assert_eq!(first, second);
+        let phases: Vec<Phase> = first.operations.iter().map(Operation::phase).collect();
+        let mut sorted = phases.clone();
+        sorted.sort();
+        assert_eq!(phases, sorted);
+        let subjects: Vec<&str> = first.operations[..50]
+            .iter()
+            .map(Operation::subject)
+            .collect();
+        let mut sorted_subjects = subjects.clone();
+        sorted_subjects.sort();
+        assert_eq!(subjects, sorted_subjects);
+        let _ = BTreeMap::<u8, u8>::new();
+    }
+}

@@ -1,0 +1,249 @@
+//! The snapshot: what Penvio last acknowledged, per connection.
+//!
+//! It is the agent's only state. The planner diffs the desired directory
+//! against it, and the executor records each acknowledged operation in it, so
+//! a run over an unchanged directory sends nothing (invariant 3) and a crash
+//! loses at most the acknowledgements of the last uncommitted batch, which the
+//! next run repeats idempotently (invariant 2).
+
+mod redb_store;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::UserAttributes;
+
+pub use redb_store::{RedbStateStore, STATE_FILE_NAME};
+
+/// What Penvio holds for one user this agent manages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// The user's id in Penvio.
+    pub penvio_id: String,
+    /// The attributes last acknowledged by Penvio.
+    pub attributes: UserAttributes,
+    /// Unix seconds when the agent deactivated the user, so hard deletes can
+    /// follow the retention policy; `None` while active.
+    pub deactivated_at: Option<i64>,
+}
+
+/// What Penvio holds for one team this agent manages.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TeamRecord {
+    /// The team's id in Penvio.
+    pub penvio_id: String,
+    /// The team name last acknowledged.
+    pub name: String,
+    /// Source ids of the members last acknowledged.
+    pub members: BTreeSet<String>,
+    /// Penvio ids of members that map to no managed user. Only a
+    /// reconciliation finds these (members added by hand in Penvio); they are
+    /// removed as drift and never persisted.
+    pub foreign_members: BTreeSet<String>,
+}
+
+/// One connection's snapshot, loaded whole for planning.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    /// Managed users by source id.
+    pub users: BTreeMap<String, UserRecord>,
+    /// Managed teams by source id.
+    pub teams: BTreeMap<String, TeamRecord>,
+    /// Teams whose create was sent but not acknowledged (a crash or a failed
+    /// request may have hidden a success): looked up before creating again,
+    /// since Penvio accepts duplicate team names.
+    pub pending_team_creates: BTreeSet<String>,
+    /// Increases with every committed change, so a reviewed plan can tell
+    /// whether the snapshot moved since it was computed.
+    pub generation: u64,
+}
+
+/// One acknowledged change, recorded in the order it was acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A user was created, linked, updated, deactivated or reactivated.
+    PutUser {
+        /// Source id.
+        source_id: String,
+        /// The record Penvio now holds.
+        record: UserRecord,
+    },
+    /// A user was deleted in Penvio (or found gone).
+    RemoveUser {
+        /// Source id.
+        source_id: String,
+    },
+    /// A team was created or renamed; members are recorded separately.
+    PutTeam {
+        /// Source id.
+        source_id: String,
+        /// Penvio id.
+        penvio_id: String,
+        /// Team name.
+        name: String,
+    },
+    /// Members were acknowledged as added.
+    AddMembers {
+        /// Team source id.
+        team: String,
+        /// Member source ids.
+        members: Vec<String>,
+    },
+    /// Members were acknowledged as removed.
+    RemoveMembers {
+        /// Team source id.
+        team: String,
+        /// Member source ids.
+        members: Vec<String>,
+    },
+    /// A team was deleted in Penvio (or found gone).
+    RemoveTeam {
+        /// Source id.
+        source_id: String,
+    },
+    /// A team create is about to be sent (write-ahead marker).
+    MarkTeamCreatePending {
+        /// Source id.
+        source_id: String,
+    },
+    /// A pending team create was resolved (created, found or abandoned).
+    ClearTeamCreatePending {
+        /// Source id.
+        source_id: String,
+    },
+}
+
+/// Summary of the last run of a connection, kept for `state show` and the
+/// daemon's status endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RunRecord {
+    /// Unix seconds at the start of the run.
+    pub started_at: i64,
+    /// Unix seconds at the end of the run.
+    pub finished_at: i64,
+    /// `sync` or `reconcile`.
+    pub mode: String,
+    /// `succeeded`, `partial`, `held_back` or `failed`.
+    pub outcome: String,
+    /// Operations applied.
+    pub applied: u64,
+    /// Operations failed.
+    pub failed: u64,
+    /// Error message of a failed run.
+    pub error: Option<String>,
+}
+
+/// Errors of the state store.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The state directory or file could not be created or opened.
+    #[error("cannot open state file {path}: {source}")]
+    Io {
+        /// Path of the state file.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another process (usually the daemon) has the file open.
+    #[error(
+        "state file {path} is in use by another penvio-sync process (is the daemon running?)"
+    )]
+    InUse {
+        /// Path of the state file.
+        path: String,
+    },
+    /// The file was written by a newer penvio-sync.
+    #[error(
+        "state file {path} has schema version {found}, newer than this penvio-sync supports ({supported}); upgrade penvio-sync"
+    )]
+    NewerSchema {
+        /// Path of the state file.
+        path: String,
+        /// Version found.
+        found: u32,
+        /// Version this build writes.
+        supported: u32,
+    },
+    /// The database reported an error.
+    #[error("state database error: {0}")]
+    Database(#[from] redb::Error),
+    /// A stored record could not be decoded.
+    #[error("state record {key} is corrupt: {message}")]
+    Corrupt {
+        /// Record key.
+        key: String,
+        /// Decoder message.
+        message: String,
+    },
+}
+
+/// Storage of snapshots. The planner and executor only see this trait, so a
+/// different store (or an in-memory one for tests) can stand in.
+pub trait StateStore: Send + Sync {
+    /// Loads one connection's snapshot (empty if it was never synced).
+    fn load(&self, connection: &str) -> Result<Snapshot, StateError>;
+    /// Records acknowledged changes in one durable transaction.
+    fn apply(&self, connection: &str, changes: &[Change]) -> Result<(), StateError>;
+    /// Replaces a connection's snapshot (after a reconciliation).
+    fn replace(&self, connection: &str, snapshot: &Snapshot) -> Result<(), StateError>;
+    /// Removes everything stored for a connection.
+    fn forget(&self, connection: &str) -> Result<(), StateError>;
+    /// Stores the summary of a run.
+    fn record_run(&self, connection: &str, run: &RunRecord) -> Result<(), StateError>;
+    /// The summary of the last run, if any.
+    fn last_run(&self, connection: &str) -> Result<Option<RunRecord>, StateError>;
+    /// Names of connections that have state.
+    fn connections(&self) -> Result<Vec<String>, StateError>;
+}
+
+impl Snapshot {
+    /// Applies changes in memory exactly as the store does on disk, so the
+    /// executor's view and the file never disagree.
+    pub fn apply(&mut self, changes: &[Change]) {
+        for change in changes {
+            match change {
+                Change::PutUser { source_id, record } => {
+                    self.users.insert(source_id.clone(), record.clone());
+                }
+                Change::RemoveUser { source_id } => {
+                    self.users.remove(source_id);
+                }
+                Change::PutTeam {
+                    source_id,
+                    penvio_id,
+                    name,
+                } => {
+                    let team = self.teams.entry(source_id.clone()).or_default();
+                    team.penvio_id.clone_from(penvio_id);
+                    team.name.clone_from(name);
+                }
+                Change::AddMembers { team, members } => {
+                    if let Some(record) = self.teams.get_mut(team) {
+                        record.members.extend(members.iter().cloned());
+                    }
+                }
+                Change::RemoveMembers { team, members } => {
+                    if let Some(record) = self.teams.get_mut(team) {
+                        for member in members {
+                            record.members.remove(member);
+                        }
+                    }
+                }
+                Change::RemoveTeam { source_id } => {
+                    self.teams.remove(source_id);
+                }
+                Change::MarkTeamCreatePending { source_id } => {
+                    self.pending_team_creates.insert(source_id.clone());
+                }
+                Change::ClearTeamCreatePending { source_id } => {
+                    self.pending_team_creates.remove(source_id);
+                }
+            }
+        }
+        if !changes.is_empty() {
+            self.generation += 1;
+        }
+    }
+}
