@@ -11,3 +11,8 @@ pub mod model;
 pub mod mapping;
 pub mod plan;
 pub mod state;
+pub mod http;
+pub mod ratelimit;
+pub mod target;
+pub mod progress;
+pub mod source;

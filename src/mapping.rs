@@ -6,10 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Serialize;
-
 use crate::config::{MappingConfig, ScopeConfig, Template};
-use crate::model::{Directory, SourceUser, UserAttributes};
+use crate::model::{Directory, SkippedRecord, SourceUser, UserAttributes};
 
 /// What Penvio should hold for one connection, keyed by source ids.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,17 +26,6 @@ pub struct DesiredTeam {
     /// Source ids of the members: in-scope, active users only, because
     /// deactivated users lose their access, team access included.
     pub members: BTreeSet<String>,
-}
-
-/// A record left out of the run, and why, so the admin can fix it at the source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SkippedRecord {
-    /// `user` or `group`.
-    pub kind: &'static str,
-    /// The record's source id.
-    pub id: String,
-    /// Human-readable reason.
-    pub reason: String,
 }
 
 /// The result of mapping: the desired state plus everything skipped.
@@ -66,7 +53,10 @@ pub fn map_directory(
     mapping: &MappingConfig,
     is_provisioned: &dyn Fn(&str) -> bool,
 ) -> MappedDirectory {
-    let mut result = MappedDirectory::default();
+    let mut result = MappedDirectory {
+        skipped: directory.skipped.clone(),
+        ..MappedDirectory::default()
+    };
 
     let in_scope = users_in_scope(directory, scope, &mut result);
 
@@ -75,7 +65,7 @@ pub fn map_directory(
     for user in &directory.users {
         if !seen_ids.insert(user.id.as_str()) {
             result.skipped.push(SkippedRecord {
-                kind: "user",
+                kind: "user".into(),
                 id: user.id.clone(),
                 reason: "the source returned this id twice; only the first record is used".into(),
             });
@@ -90,7 +80,7 @@ pub fn map_directory(
         match map_user(user, mapping) {
             Ok(attributes) => candidates.push((user, attributes)),
             Err(reason) => result.skipped.push(SkippedRecord {
-                kind: "user",
+                kind: "user".into(),
                 id: user.id.clone(),
                 reason,
             }),
@@ -172,7 +162,7 @@ fn resolve_duplicate_emails(
                 .map(String::as_str)
                 .collect();
             result.skipped.push(SkippedRecord {
-                kind: "user",
+                kind: "user".into(),
                 id: user.id.clone(),
                 reason: format!(
                     "duplicate email {user_name}: also used by {}",
@@ -191,7 +181,7 @@ fn map_teams(directory: &Directory, scope: &ScopeConfig, result: &mut MappedDire
         }
         if !seen.insert(group.id.as_str()) {
             result.skipped.push(SkippedRecord {
-                kind: "group",
+                kind: "group".into(),
                 id: group.id.clone(),
                 reason: "the source returned this id twice; only the first record is used".into(),
             });
@@ -200,7 +190,7 @@ fn map_teams(directory: &Directory, scope: &ScopeConfig, result: &mut MappedDire
         let name = group.name.trim();
         if name.is_empty() {
             result.skipped.push(SkippedRecord {
-                kind: "group",
+                kind: "group".into(),
                 id: group.id.clone(),
                 reason: "the group has no name".into(),
             });
@@ -392,6 +382,7 @@ mod tests {
         let directory = Directory {
             users: vec![user("1", None, true), user("2", Some("b@example.com"), true)],
             groups: vec![],
+            skipped: vec![],
         };
         let mapped = map_directory(&directory, &all_teams(), &MappingConfig::default(), &never);
         assert_eq!(mapped.desired.users.keys().collect::<Vec<_>>(), vec!["2"]);
@@ -411,6 +402,7 @@ mod tests {
                 user("f", Some("three@example.com"), true),
             ],
             groups: vec![],
+            skipped: vec![],
         };
         let provisioned = |id: &str| id == "b";
         let mapped = map_directory(
@@ -440,6 +432,7 @@ mod tests {
                 user("2", Some("b@example.com"), true),
             ],
             groups: vec![group("g1", "Engineering", &["1"])],
+            skipped: vec![],
         };
         let scope = ScopeConfig {
             user_groups: vec!["Engineering".into(), "Typo".into()],
@@ -465,6 +458,7 @@ mod tests {
                 group("g2", "Everyone", &["1"]),
                 group("g3", "Design", &[]),
             ],
+            skipped: vec![],
         };
         let scope = ScopeConfig {
             user_groups: vec![],

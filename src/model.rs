@@ -54,6 +54,20 @@ pub struct Directory {
     pub users: Vec<SourceUser>,
     /// Every group the source returned.
     pub groups: Vec<SourceGroup>,
+    /// Records the adapter could not read (bad values), each skipped with
+    /// its reason; the rest of the directory is still complete.
+    pub skipped: Vec<SkippedRecord>,
+}
+
+/// A record left out of the run, and why, so the admin can fix it at the source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedRecord {
+    /// `user` or `group`.
+    pub kind: String,
+    /// The record's source id (or its position when it has none).
+    pub id: String,
+    /// Human-readable reason.
+    pub reason: String,
 }
 
 /// The Penvio attributes penvio-sync manages for a user, after mapping.

@@ -1,0 +1,198 @@
+//! The `file` source: a YAML or JSON export of a directory.
+//!
+//! For IdPs with no usable API, for air-gapped sites that ship an export, and
+//! for the demo. Shape: `users[{id, email, given_name, family_name,
+//! display_name, active}]`, `groups[{id, name, members[ids]}]`.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{BoxFuture, IdentitySource, SourceError};
+use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
+use crate::progress::Progress;
+
+const KIND: &str = "file";
+
+/// Reads a directory export from a file on every run.
+pub struct FileSource {
+    path: PathBuf,
+}
+
+/// The file as a whole; records are read one by one so a bad one is skipped.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Export {
+    #[serde(default)]
+    users: Vec<Value>,
+    #[serde(default)]
+    groups: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileUser {
+    id: String,
+    email: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    display_name: Option<String>,
+    #[serde(default = "default_active")]
+    active: bool,
+}
+
+fn default_active() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileGroup {
+    id: String,
+    name: String,
+    #[serde(default)]
+    members: Vec<String>,
+}
+
+impl FileSource {
+    /// A source reading `path` (absolute, resolved by config validation).
+    pub fn new(path: PathBuf) -> Self {
+        FileSource { path }
+    }
+
+    /// Parses an export. Public so the demo and tests use the same parser.
+    pub fn parse(text: &str, is_json: bool, origin: &str) -> Result<Directory, SourceError> {
+        let export: Export = if is_json {
+            serde_json::from_str(text).map_err(|e| SourceError::Fetch {
+                source_kind: KIND,
+                message: format!("{origin}: {e}"),
+            })?
+        } else {
+            serde_saphyr::from_str(text).map_err(|e| SourceError::Fetch {
+                source_kind: KIND,
+                message: format!("{origin}: {e}"),
+            })?
+        };
+        let mut directory = Directory::default();
+        for (index, raw) in export.users.into_iter().enumerate() {
+            let id = record_id(&raw, index);
+            match serde_json::from_value::<FileUser>(raw) {
+                Ok(user) if user.id.trim().is_empty() => directory.skipped.push(SkippedRecord {
+                    kind: "user".into(),
+                    id,
+                    reason: "empty id".into(),
+                }),
+                Ok(user) => directory.users.push(SourceUser {
+                    id: user.id,
+                    email: user.email,
+                    given_name: user.given_name,
+                    family_name: user.family_name,
+                    display_name: user.display_name,
+                    active: user.active,
+                    attributes: Default::default(),
+                }),
+                Err(e) => directory.skipped.push(SkippedRecord {
+                    kind: "user".into(),
+                    id,
+                    reason: format!("unreadable record in {origin}: {e}"),
+                }),
+            }
+        }
+        for (index, raw) in export.groups.into_iter().enumerate() {
+            let id = record_id(&raw, index);
+            match serde_json::from_value::<FileGroup>(raw) {
+                Ok(group) if group.id.trim().is_empty() => directory.skipped.push(SkippedRecord {
+                    kind: "group".into(),
+                    id,
+                    reason: "empty id".into(),
+                }),
+                Ok(group) => directory.groups.push(SourceGroup {
+                    id: group.id,
+                    name: group.name,
+                    members: group.members,
+                }),
+                Err(e) => directory.skipped.push(SkippedRecord {
+                    kind: "group".into(),
+                    id,
+                    reason: format!("unreadable record in {origin}: {e}"),
+                }),
+            }
+        }
+        Ok(directory)
+    }
+}
+
+/// The record's id if it has a string one, else its position.
+fn record_id(raw: &Value, index: usize) -> String {
+    raw.get("id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("#{index}"))
+}
+
+impl IdentitySource for FileSource {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn fetch<'a>(&'a self, progress: &'a Progress) -> BoxFuture<'a, Result<Directory, SourceError>> {
+        Box::pin(async move {
+            progress.message(&format!("Reading {}", self.path.display()));
+            let text = tokio::fs::read_to_string(&self.path)
+                .await
+                .map_err(|e| SourceError::Fetch {
+                    source_kind: KIND,
+                    message: format!("cannot read {}: {e}", self.path.display()),
+                })?;
+            let is_json = self
+                .path
+                .extension()
+                .is_some_and(|ext| ext.eq_ignore_ascii_case("json"));
+            let directory = Self::parse(&text, is_json, &self.path.display().to_string())?;
+            progress.advance((directory.users.len() + directory.groups.len()) as u64);
+            Ok(directory)
+        })
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), SourceError>> {
+        Box::pin(async move {
+            tokio::fs::metadata(&self.path)
+                .await
+                .map(drop)
+                .map_err(|e| SourceError::Fetch {
+                    source_kind: KIND,
+                    message: format!("cannot read {}: {e}", self.path.display()),
+                })
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_and_json_exports_parse_and_bad_records_are_skipped() {
+        let yaml = "users:\n  - {id: u1, email: a@example.com, given_name: Ada}\n  - {id: u2, active: false}\n  - {email: noid@example.com}\n  - {id: u4, active: maybe}\ngroups:\n  - {id: g1, name: Eng, members: [u1, u2]}\n  - {id: g2}\n";
+        let directory = FileSource::parse(yaml, false, "dir.yaml").unwrap();
+        assert_eq!(directory.users.len(), 2);
+        assert!(directory.users[0].active);
+        assert!(!directory.users[1].active);
+        assert_eq!(directory.groups.len(), 1);
+        assert_eq!(directory.groups[0].members, vec!["u1", "u2"]);
+        let skipped: Vec<&str> = directory.skipped.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(skipped, vec!["#2", "u4", "g2"]);
+
+        let json = r#"{"users":[{"id":"u1","email":"a@example.com"}],"groups":[]}"#;
+        let directory = FileSource::parse(json, true, "dir.json").unwrap();
+        assert_eq!(directory.users[0].email.as_deref(), Some("a@example.com"));
+    }
+
+    #[test]
+    fn a_broken_file_is_an_error_naming_it() {
+        let err = FileSource::parse("users: [", false, "dir.yaml").unwrap_err();
+        assert!(err.to_string().contains("dir.yaml"), "{err}");
+    }
+}

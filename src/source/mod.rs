@@ -1,0 +1,76 @@
+//! Source adapters: one per identity provider, each yielding the neutral
+//! [`Directory`](crate::model::Directory).
+//!
+//! An adapter knows only its vendor's API (auth, paging, rate limits, field
+//! names, status values). It never decides what to change, and it returns a
+//! directory only when every page was read (invariant 1).
+
+mod file;
+mod scim;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::config::{ConnectionConfig, SourceConfig};
+use crate::model::Directory;
+use crate::progress::Progress;
+
+pub use file::FileSource;
+pub use scim::ScimSource;
+
+/// A boxed future, so adapters can live behind `dyn IdentitySource`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Errors of a fetch: any of them means the directory is incomplete and
+/// nothing may be deactivated or deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The source could not be read.
+    #[error("{source_kind} source: {message}")]
+    Fetch {
+        /// Adapter name.
+        source_kind: &'static str,
+        /// What failed, naming the request or file.
+        message: String,
+    },
+    /// The source refused the credentials.
+    #[error("{source_kind} source rejected the credentials: {message}")]
+    Unauthorized {
+        /// Adapter name.
+        source_kind: &'static str,
+        /// What to fix.
+        message: String,
+    },
+    /// The adapter could not be set up from the config.
+    #[error("{source_kind} source: cannot start: {message}")]
+    Setup {
+        /// Adapter name.
+        source_kind: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+/// An identity provider penvio-sync reads from.
+pub trait IdentitySource: Send + Sync {
+    /// Adapter name, as in `source.type`.
+    fn kind(&self) -> &'static str;
+
+    /// Reads the whole directory (users, groups, memberships).
+    fn fetch<'a>(&'a self, progress: &'a Progress) -> BoxFuture<'a, Result<Directory, SourceError>>;
+
+    /// Authenticates and makes one cheap read, for `check --connectivity`.
+    fn check(&self) -> BoxFuture<'_, Result<(), SourceError>>;
+}
+
+/// Builds the adapter for a connection. `index` is the connection's position
+/// in the config, used to name the keys to fix in error messages.
+pub fn build(
+    connection: &ConnectionConfig,
+    index: usize,
+) -> Result<Box<dyn IdentitySource>, SourceError> {
+    match &connection.source {
+        SourceConfig::Scim(config) => Ok(Box::new(ScimSource::new(config, index)?)),
+        SourceConfig::File(config) => Ok(Box::new(FileSource::new(config.path.clone()))),
+    }
+}

@@ -1,0 +1,586 @@
+//! The Penvio SCIM client: typed requests for the operations penvio-sync
+//! performs, behind one rate limiter and one retry policy.
+//!
+//! Layers, outermost first: pacing (rate limit and `Retry-After` pause) →
+//! retry with capped, jittered backoff → per-request timeout.
+
+pub mod proto;
+pub mod retry;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::config::Secret;
+use crate::http::build_client;
+use crate::model::UserAttributes;
+use crate::ratelimit::{Backoff, RequestPacer, parse_retry_after};
+use proto::{
+    Created, ErrorBody, ListResponse, PatchOperation, SCIM_MEDIA_TYPE, ScimGroup, ScimUser,
+    escape_filter_value, group_resource, patch_body, user_resource,
+};
+use retry::{Decision, classify, is_transient};
+
+/// Page size used when listing (reconcile, SCIM source).
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+
+/// How a client reaches one SCIM endpoint.
+#[derive(Clone, Debug)]
+pub struct ScimClientSettings {
+    /// Base URL, e.g. `https://penvio.io/api/scim/v2/ORG_ID`.
+    pub base_url: Url,
+    /// Bearer token.
+    pub token: Secret,
+    /// The config key holding the token, named in the 401 message so the
+    /// admin knows exactly what to fix.
+    pub token_key: String,
+    /// Who is on the other side, for messages ("Penvio", "the SCIM source").
+    pub service: String,
+    /// Average request rate.
+    pub requests_per_second: std::num::NonZeroU32,
+    /// Burst size.
+    pub burst: std::num::NonZeroU32,
+    /// Total timeout of one request.
+    pub timeout: Duration,
+    /// Retry policy.
+    pub backoff: Backoff,
+}
+
+/// Errors of SCIM requests. Each names the request (method and path, no query).
+#[derive(Debug, thiserror::Error)]
+pub enum ScimError {
+    /// 401/403: the token is wrong or was regenerated.
+    #[error(
+        "{service} rejected the token ({status}) on {method} {path}. It may have been regenerated: update `{key}` and run `penvio-sync check --connectivity`"
+    )]
+    Unauthorized {
+        /// Who answered.
+        service: String,
+        /// 401 or 403.
+        status: u16,
+        /// Method.
+        method: Method,
+        /// Path.
+        path: String,
+        /// Config key of the token.
+        key: String,
+    },
+    /// 409 uniqueness on create.
+    #[error("{method} {path}: conflict (409): {detail}")]
+    Conflict {
+        /// Method.
+        method: Method,
+        /// Path.
+        path: String,
+        /// Server detail.
+        detail: String,
+    },
+    /// 404.
+    #[error("{method} {path}: not found (404)")]
+    NotFound {
+        /// Method.
+        method: Method,
+        /// Path.
+        path: String,
+    },
+    /// Another non-retriable status.
+    #[error("{method} {path}: {status}{}: {detail}", scim_type.as_ref().map(|t| format!(" {t}")).unwrap_or_default())]
+    Rejected {
+        /// Method.
+        method: Method,
+        /// Path.
+        path: String,
+        /// Status.
+        status: u16,
+        /// scimType, if any.
+        scim_type: Option<String>,
+        /// Server detail.
+        detail: String,
+    },
+    /// Retries ran out.
+    #[error("{method} {path}: gave up after {attempts} attempts: {last}")]
+    RetriesExhausted {
+        /// Method.
+        method: Method,
+        /// Path.
+        path: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last problem.
+        last: String,
+    },
+    /// The request could not be sent at all.
+    #[error("{method} {path}: {source}")]
+    Transport {
+        /// Method.
+        method: Method,
+        /// Path.
+        path: String,
+        /// Cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A 2xx whose body is not what SCIM promises.
+    #[error("{method} {path}: unexpected response: {message}")]
+    InvalidResponse {
+        /// Method.
+        method: Method,
+        /// Path.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+impl ScimError {
+    /// True when the whole run must stop (credentials refused).
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, ScimError::Unauthorized { .. })
+    }
+}
+
+/// Request counts of one client, for reports, tests and metrics.
+#[derive(Debug, Default)]
+pub struct RequestCounters {
+    reads: AtomicU64,
+    writes: AtomicU64,
+    retries: AtomicU64,
+    throttled: AtomicU64,
+}
+
+/// A point-in-time copy of [`RequestCounters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RequestCounts {
+    /// GET requests sent (retries included).
+    pub reads: u64,
+    /// POST/PUT/PATCH/DELETE requests sent (retries included).
+    pub writes: u64,
+    /// Requests retried.
+    pub retries: u64,
+    /// 429 answers received.
+    pub throttled: u64,
+}
+
+impl RequestCounters {
+    /// Current counts.
+    pub fn snapshot(&self) -> RequestCounts {
+        RequestCounts {
+            reads: self.reads.load(Ordering::Relaxed),
+            writes: self.writes.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
+        }
+    }
+}
+
+struct Inner {
+    http: reqwest::Client,
+    settings: ScimClientSettings,
+    base: String,
+    pacer: RequestPacer,
+    counters: RequestCounters,
+}
+
+/// A cheaply clonable SCIM client for one endpoint.
+#[derive(Clone)]
+pub struct ScimClient {
+    inner: Arc<Inner>,
+}
+
+/// A successful response: status and body (empty for 204).
+struct Answer {
+    status: StatusCode,
+    body: Vec<u8>,
+}
+
+impl ScimClient {
+    /// Builds the client; nothing is sent until the first request.
+    pub fn new(settings: ScimClientSettings) -> Result<Self, reqwest::Error> {
+        let http = build_client(settings.timeout)?;
+        let base = settings.base_url.as_str().trim_end_matches('/').to_string();
+        let pacer = RequestPacer::new(settings.requests_per_second, settings.burst);
+        Ok(ScimClient {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                pacer,
+                settings,
+                counters: RequestCounters::default(),
+            }),
+        })
+    }
+
+    /// Request counts so far.
+    pub fn counts(&self) -> RequestCounts {
+        self.inner.counters.snapshot()
+    }
+
+    /// Creates a user; `Err(Conflict)` means the userName is taken.
+    pub async fn create_user(&self, attributes: &UserAttributes) -> Result<String, ScimError> {
+        let answer = self
+            .send(Method::POST, "/Users", Some(user_resource(attributes)))
+            .await?;
+        self.created_id(Method::POST, "/Users", &answer)
+    }
+
+    /// Finds a user by userName (case-insensitive on the server).
+    pub async fn find_user_by_user_name(
+        &self,
+        user_name: &str,
+    ) -> Result<Option<ScimUser>, ScimError> {
+        let filter = format!("userName eq \"{}\"", escape_filter_value(user_name));
+        let page: ListResponse<ScimUser> = self
+            .get_json("/Users", &[("filter", filter.as_str())])
+            .await?;
+        Ok(page.resources.into_iter().next())
+    }
+
+    /// Finds groups by externalId (used after an unacknowledged create).
+    pub async fn find_groups_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Vec<ScimGroup>, ScimError> {
+        let filter = format!("externalId eq \"{}\"", escape_filter_value(external_id));
+        let page: ListResponse<ScimGroup> = self
+            .get_json("/Groups", &[("filter", filter.as_str())])
+            .await?;
+        Ok(page.resources)
+    }
+
+    /// Sends PATCH operations to a user; 200 and 204 are both success.
+    pub async fn patch_user(&self, id: &str, operations: &[PatchOperation]) -> Result<(), ScimError> {
+        let path = format!("/Users/{}", path_segment(id));
+        self.send(Method::PATCH, &path, Some(patch_body(operations)))
+            .await
+            .map(drop)
+    }
+
+    /// Deletes a user; `Ok(false)` if it was already gone.
+    pub async fn delete_user(&self, id: &str) -> Result<bool, ScimError> {
+        self.delete(&format!("/Users/{}", path_segment(id))).await
+    }
+
+    /// Creates a group with its first members.
+    pub async fn create_group(
+        &self,
+        name: &str,
+        external_id: &str,
+        member_ids: &[String],
+    ) -> Result<String, ScimError> {
+        let body = group_resource(name, external_id, member_ids);
+        let answer = self.send(Method::POST, "/Groups", Some(body)).await?;
+        self.created_id(Method::POST, "/Groups", &answer)
+    }
+
+    /// Sends PATCH operations to a group; 200 and 204 are both success.
+    pub async fn patch_group(
+        &self,
+        id: &str,
+        operations: &[PatchOperation],
+    ) -> Result<(), ScimError> {
+        let path = format!("/Groups/{}", path_segment(id));
+        self.send(Method::PATCH, &path, Some(patch_body(operations)))
+            .await
+            .map(drop)
+    }
+
+    /// Deletes a group; `Ok(false)` if it was already gone.
+    pub async fn delete_group(&self, id: &str) -> Result<bool, ScimError> {
+        self.delete(&format!("/Groups/{}", path_segment(id))).await
+    }
+
+    /// Every user the server holds, page by page.
+    pub async fn list_users(&self, page_size: u32) -> Result<Vec<ScimUser>, ScimError> {
+        self.list_all("/Users", page_size, &[]).await
+    }
+
+    /// Every group the server holds, with members.
+    pub async fn list_groups(&self, page_size: u32) -> Result<Vec<ScimGroup>, ScimError> {
+        self.list_all("/Groups", page_size, &[]).await
+    }
+
+    /// `GET /ServiceProviderConfig` with the token, proving both reachability
+    /// and that the token is accepted (a list call, since discovery is open).
+    pub async fn check_access(&self) -> Result<(), ScimError> {
+        let _: ListResponse<Value> = self
+            .get_json("/Users", &[("count", "1"), ("startIndex", "1")])
+            .await?;
+        Ok(())
+    }
+
+    /// Pages through a list with `startIndex`/`count` until `totalResults`
+    /// is reached or a page comes back empty.
+    pub async fn list_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        page_size: u32,
+        extra: &[(&str, &str)],
+    ) -> Result<Vec<T>, ScimError> {
+        let mut items = Vec::new();
+        let mut start: u64 = 1;
+        let count = page_size.max(1).to_string();
+        loop {
+            let start_text = start.to_string();
+            let mut query: Vec<(&str, &str)> =
+                vec![("startIndex", start_text.as_str()), ("count", count.as_str())];
+            query.extend_from_slice(extra);
+            let page: ListResponse<T> = self.get_json(path, &query).await?;
+            let received = page.resources.len() as u64;
+            items.extend(page.resources);
+            let step = page.items_per_page.filter(|n| *n > 0).unwrap_or(received);
+            if received == 0 || step == 0 {
+                break;
+            }
+            start += step;
+            if start > page.total_results {
+                break;
+            }
+        }
+        Ok(items)
+    }
+
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, ScimError> {
+        let mut target = path.to_string();
+        if !query.is_empty() {
+            let encoded: Vec<String> = query
+                .iter()
+                .map(|(k, v)| format!("{k}={}", encode_query_value(v)))
+                .collect();
+            target = format!("{path}?{}", encoded.join("&"));
+        }
+        let answer = self.send(Method::GET, &target, None).await?;
+        serde_json::from_slice(&answer.body).map_err(|e| ScimError::InvalidResponse {
+            method: Method::GET,
+            path: path.to_string(),
+            message: format!("{e} (body starts {:?})", preview(&answer.body)),
+        })
+    }
+
+    async fn delete(&self, path: &str) -> Result<bool, ScimError> {
+        match self.send(Method::DELETE, path, None).await {
+            Ok(_) => Ok(true),
+            Err(ScimError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn created_id(&self, method: Method, path: &str, answer: &Answer) -> Result<String, ScimError> {
+        let created: Created =
+            serde_json::from_slice(&answer.body).map_err(|e| ScimError::InvalidResponse {
+                method: method.clone(),
+                path: path.to_string(),
+                message: format!("{} without a resource id: {e}", answer.status),
+            })?;
+        if created.id.is_empty() {
+            return Err(ScimError::InvalidResponse {
+                method,
+                path: path.to_string(),
+                message: "empty resource id".into(),
+            });
+        }
+        Ok(created.id)
+    }
+
+    /// Sends one request with pacing and retries. `target` is the path
+    /// relative to the base, with an optional query.
+    async fn send(
+        &self,
+        method: Method,
+        target: &str,
+        body: Option<Value>,
+    ) -> Result<Answer, ScimError> {
+        let inner = &self.inner;
+        let url = format!("{}{target}", inner.base);
+        let path = target.split('?').next().unwrap_or(target).to_string();
+        let bytes = match &body {
+            Some(value) => Some(serde_json::to_vec(value).map_err(|e| {
+                ScimError::InvalidResponse {
+                    method: method.clone(),
+                    path: path.clone(),
+                    message: format!("cannot encode request: {e}"),
+                }
+            })?),
+            None => None,
+        };
+        let backoff = inner.settings.backoff;
+        let mut last = String::new();
+        for attempt in 0..backoff.max_attempts.max(1) {
+            if attempt > 0 {
+                inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            inner.pacer.wait().await;
+            let counter = if method == Method::GET {
+                &inner.counters.reads
+            } else {
+                &inner.counters.writes
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+
+            let mut request = inner
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(inner.settings.token.expose())
+                .header(ACCEPT, SCIM_MEDIA_TYPE);
+            if let Some(bytes) = &bytes {
+                request = request
+                    .header(CONTENT_TYPE, SCIM_MEDIA_TYPE)
+                    .body(bytes.clone());
+            }
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(error) if is_transient(&error) => {
+                    last = error_chain(&error);
+                    tokio::time::sleep(backoff.delay(attempt)).await;
+                    continue;
+                }
+                Err(source) => {
+                    return Err(ScimError::Transport {
+                        method,
+                        path,
+                        source,
+                    });
+                }
+            };
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let body = match response.bytes().await {
+                Ok(body) => body.to_vec(),
+                Err(error) => {
+                    last = error_chain(&error);
+                    tokio::time::sleep(backoff.delay(attempt)).await;
+                    continue;
+                }
+            };
+            match classify(status, retry_after) {
+                Decision::Success => return Ok(Answer { status, body }),
+                Decision::Retry(after) => {
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
+                    }
+                    last = format!("{status}: {}", describe_error(&body));
+                    let delay = match after {
+                        Some(after) => {
+                            inner.pacer.pause_for(after);
+                            after
+                        }
+                        None => backoff.delay(attempt),
+                    };
+                    tracing::debug!(%method, path, %status, delay_ms = delay.as_millis() as u64, "Retrying request.");
+                    tokio::time::sleep(delay).await;
+                }
+                Decision::Stop => {
+                    return Err(ScimError::Unauthorized {
+                        service: inner.settings.service.clone(),
+                        status: status.as_u16(),
+                        method,
+                        path,
+                        key: inner.settings.token_key.clone(),
+                    });
+                }
+                Decision::Fail => {
+                    let error: ErrorBody = serde_json::from_slice(&body).unwrap_or_default();
+                    let detail = error.detail.clone().unwrap_or_else(|| describe_error(&body));
+                    return Err(match status {
+                        StatusCode::NOT_FOUND => ScimError::NotFound { method, path },
+                        StatusCode::CONFLICT => ScimError::Conflict {
+                            method,
+                            path,
+                            detail,
+                        },
+                        _ => ScimError::Rejected {
+                            method,
+                            path,
+                            status: status.as_u16(),
+                            scim_type: error.scim_type,
+                            detail,
+                        },
+                    });
+                }
+            }
+        }
+        Err(ScimError::RetriesExhausted {
+            method,
+            path,
+            attempts: backoff.max_attempts.max(1),
+            last,
+        })
+    }
+}
+
+/// Percent-encodes an id for use as one path segment.
+fn path_segment(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for byte in id.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Percent-encodes a query value (filters contain spaces and quotes).
+fn encode_query_value(value: &str) -> String {
+    path_segment(value)
+}
+
+fn preview(body: &[u8]) -> String {
+    String::from_utf8_lossy(&body[..body.len().min(120)]).into_owned()
+}
+
+/// The `detail` of a SCIM error body, else the start of the body.
+fn describe_error(body: &[u8]) -> String {
+    serde_json::from_slice::<ErrorBody>(body)
+        .ok()
+        .and_then(|e| e.detail)
+        .unwrap_or_else(|| {
+            let text = preview(body);
+            if text.trim().is_empty() {
+                "(no body)".to_string()
+            } else {
+                text
+            }
+        })
+}
+
+/// The error with its causes, so "connection refused" is not hidden behind
+/// "error sending request".
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_filters_are_percent_encoded() {
+        assert_eq!(path_segment("abc-123"), "abc-123");
+        assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
+        assert_eq!(
+            encode_query_value("userName eq \"a+b@x\""),
+            "userName%20eq%20%22a%2Bb%40x%22"
+        );
+    }
+}
