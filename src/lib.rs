@@ -16,3 +16,4 @@ pub mod ratelimit;
 pub mod target;
 pub mod progress;
 pub mod source;
+pub mod apply;

@@ -1,0 +1,749 @@
+//! The executor: applies a plan phase by phase with bounded concurrency and
+//! records every acknowledged operation in the snapshot.
+//!
+//! Acknowledgements go to a recorder thread that commits them in batches
+//! (never only at the end), so a crash loses at most one batch of records;
+//! the next run repeats those operations, which are idempotent or resolved
+//! by lookup (409 on create → link; pending team creates → find by
+//! externalId), so no duplicates appear (invariant 2).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::model::UserAttributes;
+use crate::plan::{AttributeChange, Operation, Phase, Plan};
+use crate::progress::Progress;
+use crate::state::{Change, Snapshot, StateError, StateStore, UserRecord};
+use crate::target::scim::proto::{PatchOperation, emails_value};
+use crate::target::scim::{ScimClient, ScimError};
+
+/// Commit the recorded acknowledgements at least this often.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+/// …or as soon as this many changes are waiting.
+const FLUSH_CHANGES: usize = 2_000;
+
+/// How to apply a plan.
+#[derive(Debug, Clone)]
+pub struct ApplySettings {
+    /// Operations in flight at once.
+    pub concurrency: usize,
+    /// Members per PATCH request.
+    pub member_patch_size: usize,
+    /// Unix seconds, recorded as the deactivation time.
+    pub now: i64,
+}
+
+/// What happened to one operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OperationOutcome {
+    /// Operation kind (`create_user`, …).
+    pub kind: &'static str,
+    /// Source id the operation is about.
+    pub subject: String,
+    /// What was done, for people.
+    pub description: String,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+/// Errors that stop applying a plan.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The target refused the credentials; nothing more was sent.
+    #[error(transparent)]
+    Unauthorized(ScimError),
+    /// Acknowledged operations could not be recorded.
+    #[error("cannot record applied operations: {0}")]
+    State(#[from] StateError),
+}
+
+/// The outcome of applying a plan.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyReport {
+    /// One entry per operation that ran.
+    pub outcomes: Vec<OperationOutcome>,
+}
+
+/// Batches acknowledged changes into durable commits on a thread of its own,
+/// so slow disks never stall the HTTP pipeline.
+struct Recorder {
+    sender: Option<mpsc::Sender<Vec<Change>>>,
+    handle: Option<JoinHandle<Result<(), StateError>>>,
+}
+
+impl Recorder {
+    fn spawn(store: Arc<dyn StateStore>, connection: String) -> Self {
+        let (sender, receiver) = mpsc::channel::<Vec<Change>>();
+        let handle = std::thread::spawn(move || -> Result<(), StateError> {
+            let mut pending: Vec<Change> = Vec::new();
+            let mut since: Option<Instant> = None;
+            loop {
+                let timeout = match since {
+                    Some(start) => FLUSH_INTERVAL.saturating_sub(start.elapsed()),
+                    None => Duration::from_secs(3600),
+                };
+                match receiver.recv_timeout(timeout) {
+                    Ok(changes) => {
+                        pending.extend(changes);
+                        since.get_or_insert_with(Instant::now);
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        store.apply(&connection, &pending)?;
+                        return Ok(());
+                    }
+                }
+                let due = since.is_some_and(|start| start.elapsed() >= FLUSH_INTERVAL);
+                if !pending.is_empty() && (due || pending.len() >= FLUSH_CHANGES) {
+                    store.apply(&connection, &pending)?;
+                    pending.clear();
+                    since = None;
+                }
+            }
+        });
+        Recorder {
+            sender: Some(sender),
+            handle: Some(handle),
+        }
+    }
+
+    fn sender(&self) -> Option<mpsc::Sender<Vec<Change>>> {
+        self.sender.clone()
+    }
+
+    /// Flushes what is left and reports any storage error.
+    fn finish(mut self) -> Result<(), StateError> {
+        self.sender.take();
+        match self.handle.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(StateError::Corrupt {
+                key: "(recorder)".into(),
+                message: "the recorder thread panicked".into(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What a task needs besides its operation, resolved from the snapshot when
+/// the phase starts.
+struct Job {
+    operation: Operation,
+    /// Previous deactivation time of the user (updates keep it).
+    deactivated_at: Option<i64>,
+    /// (source id, Penvio id) of the members the operation is about.
+    members: Vec<(String, String)>,
+    /// Member source ids that have no Penvio user (their create failed).
+    unresolved: usize,
+    /// A create of this team may already have reached Penvio.
+    pending_create: bool,
+}
+
+struct TaskContext {
+    client: ScimClient,
+    patch_size: usize,
+    now: i64,
+    recorder: Mutex<Option<mpsc::Sender<Vec<Change>>>>,
+    stop: AtomicBool,
+    fatal: Mutex<Option<ScimError>>,
+    progress: Progress,
+}
+
+impl TaskContext {
+    fn record(&self, changes: &[Change]) {
+        if changes.is_empty() {
+            return;
+        }
+        let guard = self.recorder.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sender) = guard.as_ref() {
+            // A send fails only if the recorder died; finish() reports why.
+            let _ = sender.send(changes.to_vec());
+        }
+    }
+}
+
+/// Applies `plan`, updating `snapshot` in memory and on disk as operations
+/// are acknowledged.
+pub async fn apply_plan(
+    plan: &Plan,
+    snapshot: &mut Snapshot,
+    client: &ScimClient,
+    store: Arc<dyn StateStore>,
+    connection: &str,
+    settings: &ApplySettings,
+    progress: &Progress,
+) -> Result<ApplyReport, ApplyError> {
+    let mut report = ApplyReport::default();
+    if plan.operations.is_empty() {
+        return Ok(report);
+    }
+    let recorder = Recorder::spawn(store.clone(), connection.to_string());
+    let context = Arc::new(TaskContext {
+        client: client.clone(),
+        patch_size: settings.member_patch_size.max(1),
+        now: settings.now,
+        recorder: Mutex::new(recorder.sender()),
+        stop: AtomicBool::new(false),
+        fatal: Mutex::new(None),
+        progress: progress.clone(),
+    });
+
+    let mut start = 0;
+    while start < plan.operations.len() && !context.stop.load(Ordering::SeqCst) {
+        let phase = plan.operations[start].phase();
+        let end = plan.operations[start..]
+            .iter()
+            .position(|op| op.phase() != phase)
+            .map_or(plan.operations.len(), |offset| start + offset);
+        let operations = &plan.operations[start..end];
+        start = end;
+
+        if phase == Phase::UpsertTeams {
+            mark_pending_creates(operations, snapshot, store.as_ref(), connection).await?;
+        }
+        let jobs: Vec<Job> = operations
+            .iter()
+            .map(|op| prepare(op, snapshot))
+            .collect();
+        let results = run_phase(jobs, &context, settings.concurrency.max(1)).await;
+        for (outcome, changes) in results {
+            snapshot.apply(&changes);
+            report.outcomes.push(outcome);
+        }
+    }
+
+    context
+        .recorder
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    recorder.finish()?;
+    let fatal = context.fatal.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(error) = fatal {
+        return Err(ApplyError::Unauthorized(error));
+    }
+    Ok(report)
+}
+
+/// Makes the "create was sent" markers durable before any team create goes
+/// out: Penvio accepts duplicate team names, so after a crash the next run
+/// must look before it creates.
+async fn mark_pending_creates(
+    operations: &[Operation],
+    snapshot: &mut Snapshot,
+    store: &dyn StateStore,
+    connection: &str,
+) -> Result<(), StateError> {
+    let marks: Vec<Change> = operations
+        .iter()
+        .filter_map(|op| match op {
+            Operation::CreateTeam { source_id, .. }
+                if !snapshot.pending_team_creates.contains(source_id) =>
+            {
+                Some(Change::MarkTeamCreatePending {
+                    source_id: source_id.clone(),
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    if marks.is_empty() {
+        return Ok(());
+    }
+    store.apply(connection, &marks)?;
+    // The marks are not applied to `snapshot.pending_team_creates` in memory:
+    // a team pending from an earlier run is looked up, a fresh one is not.
+    Ok(())
+}
+
+fn prepare(operation: &Operation, snapshot: &Snapshot) -> Job {
+    let resolve = |ids: &[String]| -> (Vec<(String, String)>, usize) {
+        let mut resolved = Vec::with_capacity(ids.len());
+        let mut missing = 0;
+        for id in ids {
+            match snapshot.users.get(id) {
+                Some(record) => resolved.push((id.clone(), record.penvio_id.clone())),
+                None => missing += 1,
+            }
+        }
+        (resolved, missing)
+    };
+    let mut job = Job {
+        operation: operation.clone(),
+        deactivated_at: None,
+        members: Vec::new(),
+        unresolved: 0,
+        pending_create: false,
+    };
+    match operation {
+        Operation::UpdateUser { source_id, .. } => {
+            job.deactivated_at = snapshot
+                .users
+                .get(source_id)
+                .and_then(|r| r.deactivated_at);
+        }
+        Operation::CreateTeam {
+            source_id, members, ..
+        } => {
+            (job.members, job.unresolved) = resolve(members);
+            job.pending_create = snapshot.pending_team_creates.contains(source_id);
+        }
+        Operation::AddMembers { members, .. } => {
+            (job.members, job.unresolved) = resolve(members);
+        }
+        Operation::RemoveMembers { members, .. } => {
+            // A member without a user record can only be dropped from the
+            // snapshot; its Penvio id is unknown.
+            for id in members {
+                let penvio_id = snapshot
+                    .users
+                    .get(id)
+                    .map(|r| r.penvio_id.clone())
+                    .unwrap_or_default();
+                job.members.push((id.clone(), penvio_id));
+            }
+        }
+        _ => {}
+    }
+    job
+}
+
+async fn run_phase(
+    jobs: Vec<Job>,
+    context: &Arc<TaskContext>,
+    concurrency: usize,
+) -> Vec<(OperationOutcome, Vec<Change>)> {
+    let total = jobs.len();
+    let jobs: Arc<Vec<Mutex<Option<Job>>>> =
+        Arc::new(jobs.into_iter().map(|j| Mutex::new(Some(j))).collect());
+    let next = Arc::new(AtomicUsize::new(0));
+    let results: Arc<Mutex<Vec<Option<(OperationOutcome, Vec<Change>)>>>> =
+        Arc::new(Mutex::new((0..total).map(|_| None).collect()));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.min(total.max(1)) {
+        let jobs = jobs.clone();
+        let next = next.clone();
+        let results = results.clone();
+        let context = context.clone();
+        workers.spawn(async move {
+            loop {
+                if context.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let index = next.fetch_add(1, Ordering::SeqCst);
+                let Some(slot) = jobs.get(index) else {
+                    break;
+                };
+                let job = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let Some(job) = job else { continue };
+                let result = execute(job, &context).await;
+                context.progress.advance(1);
+                results.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(result);
+            }
+        });
+    }
+    while workers.join_next().await.is_some() {}
+    let mut collected = results.lock().unwrap_or_else(|e| e.into_inner());
+    collected.drain(..).flatten().collect()
+}
+
+/// Runs one operation; returns its outcome and the changes Penvio
+/// acknowledged (already sent to the recorder).
+async fn execute(job: Job, context: &TaskContext) -> (OperationOutcome, Vec<Change>) {
+    let operation = &job.operation;
+    let mut outcome = OperationOutcome {
+        kind: operation.kind(),
+        subject: operation.subject().to_string(),
+        description: describe(operation),
+        error: None,
+    };
+    let mut changes = Vec::new();
+    let result = perform(&job, context, &mut changes, &mut outcome.description).await;
+    context.record(&changes);
+    if let Err(error) = result {
+        if error.is_fatal() {
+            context.stop.store(true, Ordering::SeqCst);
+            let mut fatal = context.fatal.lock().unwrap_or_else(|e| e.into_inner());
+            if fatal.is_none() {
+                outcome.error = Some(error.to_string());
+                *fatal = Some(error);
+            }
+        } else {
+            outcome.error = Some(error.to_string());
+        }
+    }
+    (outcome, changes)
+}
+
+/// A human description of an operation, for reports.
+pub fn describe(operation: &Operation) -> String {
+    match operation {
+        Operation::CreateUser { attributes, .. } => format!("create user {}", attributes.user_name),
+        Operation::ReactivateUser { attributes, .. } => {
+            format!("reactivate user {}", attributes.user_name)
+        }
+        Operation::UpdateUser {
+            attributes,
+            changes,
+            ..
+        } => format!(
+            "update user {} ({})",
+            attributes.user_name,
+            changes
+                .iter()
+                .map(|c| c.path)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Operation::CreateTeam { name, members, .. } => {
+            format!("create team {name} with {} members", members.len())
+        }
+        Operation::RenameTeam {
+            old_name, new_name, ..
+        } => format!("rename team {old_name} to {new_name}"),
+        Operation::AddMembers {
+            team_name, members, ..
+        } => format!("add {} members to team {team_name}", members.len()),
+        Operation::RemoveMembers {
+            team_name,
+            members,
+            foreign_members,
+            ..
+        } => format!(
+            "remove {} members from team {team_name}",
+            members.len() + foreign_members.len()
+        ),
+        Operation::DeleteTeam { name, .. } => format!("delete team {name}"),
+        Operation::DeactivateUser { attributes, .. } => {
+            format!("deactivate user {}", attributes.user_name)
+        }
+        Operation::DeleteUser { user_name, .. } => format!("delete user {user_name}"),
+    }
+}
+
+/// PATCH operations for a set of attribute changes. Empty values are
+/// removed rather than set to "" (strict servers reject empty strings).
+pub fn patch_operations(changes: &[AttributeChange], attributes: &UserAttributes) -> Vec<PatchOperation> {
+    changes
+        .iter()
+        .map(|change| match change.path {
+            "active" => PatchOperation::replace("active", Value::Bool(attributes.active)),
+            "emails" => PatchOperation::replace("emails", emails_value(&attributes.email)),
+            path if change.new.is_empty() => PatchOperation::remove(path),
+            path => PatchOperation::replace(path, Value::String(change.new.clone())),
+        })
+        .collect()
+}
+
+fn put_user(source_id: &str, penvio_id: String, attributes: &UserAttributes, deactivated_at: Option<i64>) -> Change {
+    Change::PutUser {
+        source_id: source_id.to_string(),
+        record: UserRecord {
+            penvio_id,
+            attributes: attributes.clone(),
+            deactivated_at,
+        },
+    }
+}
+
+/// Creates a user, or links the existing one on a uniqueness conflict and
+/// brings its attributes to the desired values. Returns the Penvio id.
+async fn create_or_link_user(
+    client: &ScimClient,
+    attributes: &UserAttributes,
+    description: &mut String,
+) -> Result<String, ScimError> {
+    match client.create_user(attributes).await {
+        Ok(id) => Ok(id),
+        Err(ScimError::Conflict { method, path, detail }) => {
+            let Some(existing) = client.find_user_by_user_name(&attributes.user_name).await? else {
+                return Err(ScimError::Conflict {
+                    method,
+                    path,
+                    detail: format!("{detail} (and no user with that userName could be found)"),
+                });
+            };
+            let current = existing.attributes();
+            let changes = crate::plan::attribute_changes(&current, attributes);
+            if !changes.is_empty() {
+                client
+                    .patch_user(&existing.id, &patch_operations(&changes, attributes))
+                    .await?;
+            }
+            description.push_str(" (linked the existing Penvio user)");
+            Ok(existing.id)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+async fn perform(
+    job: &Job,
+    context: &TaskContext,
+    changes: &mut Vec<Change>,
+    description: &mut String,
+) -> Result<(), ScimError> {
+    let client = &context.client;
+    match &job.operation {
+        Operation::CreateUser {
+            source_id,
+            attributes,
+        } => {
+            let id = create_or_link_user(client, attributes, description).await?;
+            changes.push(put_user(source_id, id, attributes, None));
+        }
+        Operation::UpdateUser {
+            source_id,
+            penvio_id,
+            attributes,
+            changes: diff,
+        }
+        | Operation::ReactivateUser {
+            source_id,
+            penvio_id,
+            attributes,
+            changes: diff,
+        } => {
+            let deactivated_at = if attributes.active {
+                None
+            } else {
+                job.deactivated_at
+            };
+            match client
+                .patch_user(penvio_id, &patch_operations(diff, attributes))
+                .await
+            {
+                Ok(()) => changes.push(put_user(source_id, penvio_id.clone(), attributes, deactivated_at)),
+                Err(ScimError::NotFound { .. }) => {
+                    // Deleted by hand in Penvio: drift. Recreate it.
+                    let id = create_or_link_user(client, attributes, description).await?;
+                    description.push_str(" (was missing in Penvio: recreated)");
+                    changes.push(put_user(source_id, id, attributes, deactivated_at));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Operation::DeactivateUser {
+            source_id,
+            penvio_id,
+            attributes,
+            changes: diff,
+            ..
+        } => match client
+            .patch_user(penvio_id, &patch_operations(diff, attributes))
+            .await
+        {
+            Ok(()) => changes.push(put_user(
+                source_id,
+                penvio_id.clone(),
+                attributes,
+                Some(context.now),
+            )),
+            Err(ScimError::NotFound { .. }) => {
+                description.push_str(" (already gone from Penvio)");
+                changes.push(Change::RemoveUser {
+                    source_id: source_id.clone(),
+                });
+            }
+            Err(error) => return Err(error),
+        },
+        Operation::DeleteUser {
+            source_id,
+            penvio_id,
+            ..
+        } => {
+            if !client.delete_user(penvio_id).await? {
+                description.push_str(" (already gone)");
+            }
+            changes.push(Change::RemoveUser {
+                source_id: source_id.clone(),
+            });
+        }
+        Operation::CreateTeam {
+            source_id, name, ..
+        } => {
+            create_team(job, context, source_id, name, changes, description).await?;
+        }
+        Operation::RenameTeam {
+            source_id,
+            penvio_id,
+            new_name,
+            ..
+        } => {
+            let op = PatchOperation::replace("displayName", Value::String(new_name.clone()));
+            team_request(client.patch_group(penvio_id, &[op]).await, source_id, changes)?;
+            changes.push(Change::PutTeam {
+                source_id: source_id.clone(),
+                penvio_id: penvio_id.clone(),
+                name: new_name.clone(),
+            });
+        }
+        Operation::AddMembers {
+            team, penvio_id, ..
+        } => {
+            add_members(context, team, penvio_id, &job.members, changes).await?;
+            note_unresolved(job.unresolved, description);
+        }
+        Operation::RemoveMembers {
+            team,
+            penvio_id,
+            foreign_members,
+            ..
+        } => {
+            let mut unknown = Vec::new();
+            let mut known: Vec<(String, String)> = Vec::new();
+            for (source_id, member_penvio_id) in &job.members {
+                if member_penvio_id.is_empty() {
+                    unknown.push(source_id.clone());
+                } else {
+                    known.push((source_id.clone(), member_penvio_id.clone()));
+                }
+            }
+            if !unknown.is_empty() {
+                changes.push(Change::RemoveMembers {
+                    team: team.clone(),
+                    members: unknown,
+                });
+            }
+            for chunk in known.chunks(context.patch_size) {
+                let ops: Vec<PatchOperation> = chunk
+                    .iter()
+                    .map(|(_, id)| PatchOperation::remove_member(id))
+                    .collect();
+                team_request(client.patch_group(penvio_id, &ops).await, team, changes)?;
+                changes.push(Change::RemoveMembers {
+                    team: team.clone(),
+                    members: chunk.iter().map(|(s, _)| s.clone()).collect(),
+                });
+            }
+            for chunk in foreign_members.chunks(context.patch_size) {
+                let ops: Vec<PatchOperation> =
+                    chunk.iter().map(|id| PatchOperation::remove_member(id)).collect();
+                team_request(client.patch_group(penvio_id, &ops).await, team, changes)?;
+            }
+        }
+        Operation::DeleteTeam {
+            source_id,
+            penvio_id,
+            ..
+        } => {
+            if !client.delete_group(penvio_id).await? {
+                description.push_str(" (already gone)");
+            }
+            changes.push(Change::RemoveTeam {
+                source_id: source_id.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn note_unresolved(unresolved: usize, description: &mut String) {
+    if unresolved > 0 {
+        description.push_str(&format!(
+            " ({unresolved} members left for the next run: their users are not in Penvio yet)"
+        ));
+    }
+}
+
+/// A team request's result; on 404 the team was deleted in Penvio by hand,
+/// so it is dropped from the snapshot and recreated by the next run.
+fn team_request(
+    result: Result<(), ScimError>,
+    team: &str,
+    changes: &mut Vec<Change>,
+) -> Result<(), ScimError> {
+    if let Err(ScimError::NotFound { .. }) = &result {
+        changes.push(Change::RemoveTeam {
+            source_id: team.to_string(),
+        });
+    }
+    result
+}
+
+async fn add_members(
+    context: &TaskContext,
+    team: &str,
+    penvio_id: &str,
+    members: &[(String, String)],
+    changes: &mut Vec<Change>,
+) -> Result<(), ScimError> {
+    for chunk in members.chunks(context.patch_size) {
+        let ids: Vec<String> = chunk.iter().map(|(_, id)| id.clone()).collect();
+        team_request(
+            context
+                .client
+                .patch_group(penvio_id, &[PatchOperation::add_members(&ids)])
+                .await,
+            team,
+            changes,
+        )?;
+        changes.push(Change::AddMembers {
+            team: team.to_string(),
+            members: chunk.iter().map(|(s, _)| s.clone()).collect(),
+        });
+    }
+    Ok(())
+}
+
+async fn create_team(
+    job: &Job,
+    context: &TaskContext,
+    source_id: &str,
+    name: &str,
+    changes: &mut Vec<Change>,
+    description: &mut String,
+) -> Result<(), ScimError> {
+    let client = &context.client;
+    let clear = Change::ClearTeamCreatePending {
+        source_id: source_id.to_string(),
+    };
+    if job.pending_create {
+        // An earlier create may have reached Penvio unacknowledged.
+        let found = client.find_groups_by_external_id(source_id).await?;
+        if let Some(existing) = found.into_iter().next() {
+            description.push_str(" (found the team an interrupted run created)");
+            changes.push(Change::PutTeam {
+                source_id: source_id.to_string(),
+                penvio_id: existing.id.clone(),
+                name: existing.display_name.clone(),
+            });
+            if existing.display_name != name {
+                let op = PatchOperation::replace("displayName", Value::String(name.to_string()));
+                client.patch_group(&existing.id, &[op]).await?;
+                changes.push(Change::PutTeam {
+                    source_id: source_id.to_string(),
+                    penvio_id: existing.id.clone(),
+                    name: name.to_string(),
+                });
+            }
+            changes.push(clear);
+            add_members(context, source_id, &existing.id, &job.members, changes).await?;
+            note_unresolved(job.unresolved, description);
+            return Ok(());
+        }
+    }
+    let first = job.members.len().min(context.patch_size);
+    let first_ids: Vec<String> = job.members[..first].iter().map(|(_, id)| id.clone()).collect();
+    let penvio_id = client.create_group(name, source_id, &first_ids).await?;
+    changes.push(Change::PutTeam {
+        source_id: source_id.to_string(),
+        penvio_id: penvio_id.clone(),
+        name: name.to_string(),
+    });
+    if first > 0 {
+        changes.push(Change::AddMembers {
+            team: source_id.to_string(),
+            members: job.members[..first].iter().map(|(s, _)| s.clone()).collect(),
+        });
+    }
+    changes.push(clear);
+    let result = add_members(context, source_id, &penvio_id, &job.members[first..], changes).await;
+    note_unresolved(job.unresolved, description);
+    result
+}
