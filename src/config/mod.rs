@@ -218,3 +218,7 @@ pub enum OnUserRemoved {
     /// Delete the user at once.
     Delete,
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests;
