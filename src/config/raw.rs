@@ -59,16 +59,16 @@ pub struct Entry {
 }
 
 impl Value {
-    /// A short name of the node's kind, for "must be a …, not a …" messages.
+    /// The node's kind with its article, for "must be a list, not a string" messages.
     pub fn kind(&self) -> &'static str {
         match self {
             Value::Null => "null",
-            Value::Bool(_) => "boolean",
-            Value::Int(_) => "integer",
-            Value::Float(_) => "number",
-            Value::String(_) => "string",
-            Value::Seq(_) => "list",
-            Value::Map(_) => "mapping",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
         }
     }
 }
@@ -81,7 +81,14 @@ impl fmt::Debug for Node {
                 .debug_map()
                 .entries(entries.iter().map(|entry| (&entry.key, &entry.value)))
                 .finish(),
-            other => write!(f, "<{}>", other.kind()),
+            other => write!(
+                f,
+                "<{}>",
+                other
+                    .kind()
+                    .trim_start_matches("a ")
+                    .trim_start_matches("an ")
+            ),
         }
     }
 }

@@ -367,6 +367,11 @@ fn each_problem_names_its_key_path() {
             "must be an IP address and port, like 127.0.0.1:9464 or [::1]:9464",
         ),
         (
+            source_target("5", target),
+            "connections[0].source",
+            "must be a mapping of keys, not an integer",
+        ),
+        (
             "- a\n- b\n".to_owned(),
             "",
             "must be a mapping of keys, not a list",

@@ -78,7 +78,7 @@ impl<'n> MapReader<'n> {
                 ctx.problem(
                     path,
                     location,
-                    format!("must be a mapping of keys, not a {}", other.kind()),
+                    format!("must be a mapping of keys, not {}", other.kind()),
                 );
                 return None;
             }
@@ -184,7 +184,7 @@ impl Ctx<'_> {
                 None
             }
             other => {
-                self.field_problem(field, format!("must be a string, not a {}", other.kind()));
+                self.field_problem(field, format!("must be a string, not {}", other.kind()));
                 None
             }
         }
@@ -277,7 +277,7 @@ impl Ctx<'_> {
         let Value::Seq(nodes) = &field.node.value else {
             self.field_problem(
                 field,
-                format!("must be a list, not a {}", field.node.value.kind()),
+                format!("must be a list, not {}", field.node.value.kind()),
             );
             return None;
         };
