@@ -1,176 +1,224 @@
-//! TEMPORARY stub of the configuration API so the engine compiles while the
-//! real module is built on its own branch. Replaced wholesale on merge.
-#![allow(missing_docs, dead_code)]
+//! Configuration: the YAML file an admin writes, and its validated form.
+//!
+//! Loading goes in two steps so that `penvio-sync check` can show every
+//! mistake at once: [`raw::parse`] turns the text into a loose YAML tree
+//! (only malformed YAML fails there), then the pure [`validate`] checks the
+//! tree against the schema, resolves secrets through an injected
+//! [`Environment`] and returns either a [`Config`] or every [`Problem`], each
+//! named by its key path. Nothing here opens a connection or creates a file.
+
+mod env;
+mod error;
+mod pattern;
+pub mod raw;
+mod secret;
+mod source;
+mod template;
+mod threshold;
+mod validate;
 
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+pub use env::{Environment, MemoryEnvironment, ProcessEnvironment};
+pub use error::{ConfigError, Location, Problem};
+pub use pattern::GroupPattern;
+pub use raw::RawConfig;
+pub use secret::Secret;
+pub use source::{FileSourceConfig, SOURCE_TYPES, ScimSourceConfig, SourceConfig};
+pub use template::{TEMPLATE_FIELDS, Template};
+pub use threshold::Threshold;
+pub use validate::validate;
 
-#[derive(Clone)]
-pub struct Secret(SecretString);
-impl Secret {
-    pub fn new(s: String) -> Self {
-        Secret(SecretString::from(s))
-    }
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
+/// Schedule used when a connection sets none: every 15 minutes, on the minute.
+pub const DEFAULT_SCHEDULE: &str = "0 */15 * * * *";
+/// Daemon endpoint used when `listen` is not set: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
+/// State directory used when neither `state_dir` nor `$STATE_DIRECTORY` is set.
+pub const DEFAULT_STATE_DIR: &str = "state";
+
+/// Reads and validates a config file against the real process environment.
+/// The path is made absolute first so relative paths inside it stay stable.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    load_str(&text, &path, &ProcessEnvironment)
 }
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
+
+/// Parses and validates config text as if read from `path`, with an injected
+/// environment: the entry point for tests and for configs not on disk.
+pub fn load_str(text: &str, path: &Path, env: &dyn Environment) -> Result<Config, ConfigError> {
+    let raw = raw::parse(text, path)?;
+    validate(&raw, env)
 }
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{0}")]
-    Other(String),
-}
-pub fn load(_path: &Path) -> Result<Config, ConfigError> {
-    Err(ConfigError::Other("stub".into()))
-}
+
+/// A validated config: every value checked, defaults filled in, secrets resolved.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The file this config was loaded from, for messages and reloads.
     pub path: PathBuf,
+    /// Where snapshots (redb) live.
     pub state_dir: PathBuf,
+    /// Log output settings.
     pub log: LogConfig,
+    /// Address of the daemon's HTTP endpoint (metrics, health, trigger).
     pub listen: SocketAddr,
+    /// Bearer token the daemon endpoint requires for triggering runs, if any.
     pub listen_token: Option<Secret>,
+    /// The connections (source → Penvio org), in file order.
     pub connections: Vec<ConnectionConfig>,
 }
+
 impl Config {
+    /// The connection with this name, for `sync --connection NAME` and triggers.
     pub fn connection(&self, name: &str) -> Option<&ConnectionConfig> {
-        self.connections.iter().find(|c| c.name == name)
+        self.connections
+            .iter()
+            .find(|connection| connection.name == name)
     }
 }
-#[derive(Debug, Clone)]
+
+/// How logs are written: text for terminals, JSON for log shippers.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogConfig {
+    /// Output format.
     pub format: LogFormat,
+    /// A `tracing` `EnvFilter` directive such as `info` or `penvio_sync=debug,info`.
     pub level: String,
 }
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
     Text,
+    /// One JSON object per line.
     Json,
 }
+
+/// One sync job: a directory source, what to take from it, and the Penvio
+/// org to apply it to. Each connection has its own snapshot and schedule.
 #[derive(Debug, Clone)]
 pub struct ConnectionConfig {
+    /// Unique name (`[a-z0-9-]+`); keys the snapshot, logs and metrics.
     pub name: String,
+    /// Cron schedule in UTC, normalized to 6 fields, seconds first.
     pub schedule: String,
+    /// Where users and groups are read from.
     pub source: SourceConfig,
+    /// Which users and groups are synced.
     pub scope: ScopeConfig,
+    /// Overrides of how Penvio attributes are built from directory fields.
     pub mapping: MappingConfig,
+    /// The Penvio org (SCIM endpoint) changes are applied to.
     pub target: TargetConfig,
+    /// What happens to removed users, and the safety limits.
     pub policy: PolicyConfig,
 }
-#[derive(Debug, Clone)]
-pub enum SourceConfig {
-    Scim(ScimSourceConfig),
-    File(FileSourceConfig),
-}
-impl SourceConfig {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            SourceConfig::Scim(_) => "scim",
-            SourceConfig::File(_) => "file",
-        }
-    }
-}
-#[derive(Debug, Clone)]
-pub struct ScimSourceConfig {
-    pub base_url: reqwest::Url,
-    pub token: Secret,
-    pub page_size: u32,
-    pub timeout: Duration,
-}
-#[derive(Debug, Clone)]
-pub struct FileSourceConfig {
-    pub path: PathBuf,
-}
-#[derive(Debug, Clone, Default)]
+
+/// Which part of the directory a connection syncs.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeConfig {
+    /// Only members of these groups (exact names) are synced; empty means all users.
     pub user_groups: Vec<String>,
+    /// Groups matching any of these patterns become Penvio teams; empty means none.
     pub team_groups: Vec<GroupPattern>,
 }
-#[derive(Debug, Clone)]
-pub struct GroupPattern(String);
-impl GroupPattern {
-    pub fn parse(s: &str) -> Result<GroupPattern, String> {
-        Ok(GroupPattern(s.to_string()))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-    pub fn matches(&self, name: &str) -> bool {
-        self.0 == name || glob::Pattern::new(&self.0).is_ok_and(|p| p.matches(name))
+
+impl Default for ScopeConfig {
+    fn default() -> Self {
+        Self {
+            user_groups: Vec::new(),
+            team_groups: vec![GroupPattern::all()],
+        }
     }
 }
-#[derive(Debug, Clone, Default)]
+
+/// Per-attribute template overrides; `None` keeps the source's default mapping.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MappingConfig {
+    /// Penvio `userName` (must be the user's email).
     pub user_name: Option<Template>,
+    /// `name.givenName`.
     pub given_name: Option<Template>,
+    /// `name.familyName`.
     pub family_name: Option<Template>,
+    /// `displayName`.
     pub display_name: Option<Template>,
+    /// The primary email.
     pub email: Option<Template>,
+    /// `externalId`, by default the IdP's immutable user id.
     pub external_id: Option<Template>,
 }
-#[derive(Debug, Clone)]
-pub struct Template(String);
-impl Template {
-    pub fn parse(s: &str) -> Result<Template, String> {
-        Ok(Template(s.to_string()))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-    pub fn render(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-        let mut out = String::new();
-        let mut rest = self.0.as_str();
-        while let Some(start) = rest.find('{') {
-            out.push_str(&rest[..start]);
-            let end = rest[start..].find('}')? + start;
-            out.push_str(&lookup(&rest[start + 1..end]).filter(|v| !v.is_empty())?);
-            rest = &rest[end + 1..];
-        }
-        out.push_str(rest);
-        Some(out)
-    }
-}
+
+/// The Penvio SCIM endpoint of one org and how hard we may drive it.
 #[derive(Debug, Clone)]
 pub struct TargetConfig {
+    /// SCIM base URL, e.g. `https://penvio.io/api/scim/v2/ORG_ID`, without trailing slash.
     pub url: reqwest::Url,
+    /// The org's SCIM bearer token.
     pub token: Secret,
+    /// Sustained request rate limit.
     pub requests_per_second: NonZeroU32,
+    /// Requests allowed in a burst above the sustained rate.
     pub burst: NonZeroU32,
+    /// Requests in flight at once.
     pub concurrency: NonZeroUsize,
+    /// Members per group PATCH request (1..=1000); larger changes are chunked.
     pub member_patch_size: NonZeroUsize,
+    /// Total time allowed for one request.
     pub timeout: Duration,
 }
-#[derive(Debug, Clone)]
+
+/// Lifecycle and safety policy for a connection.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PolicyConfig {
+    /// What to do with a user who left the directory or the scope.
     pub on_user_removed: OnUserRemoved,
+    /// Hard-delete deactivated users this long after deactivation; `None` never.
     pub delete_deactivated_after: Option<Duration>,
+    /// Most deactivations one run may perform.
     pub max_deactivations: Threshold,
+    /// Most deletions one run may perform.
     pub max_deletions: Threshold,
 }
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnUserRemoved {
-    Deactivate,
-    Delete,
-}
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Threshold {
-    Count(u64),
-    Share(f64),
-}
-impl Threshold {
-    pub fn limit(&self, base: usize) -> usize {
-        match self {
-            Threshold::Count(n) => *n as usize,
-            Threshold::Share(s) => (s * base as f64).ceil() as usize,
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            on_user_removed: OnUserRemoved::Deactivate,
+            delete_deactivated_after: None,
+            max_deactivations: Threshold::Share(0.10),
+            max_deletions: Threshold::Share(0.05),
         }
     }
 }
+
+/// What happens in Penvio to a user removed from the directory or scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnUserRemoved {
+    /// Set `active: false`: access revoked, data kept (the safe default).
+    #[default]
+    Deactivate,
+    /// Delete the user at once.
+    Delete,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests;

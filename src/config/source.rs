@@ -1,0 +1,146 @@
+//! Source settings: where a connection reads its directory from. Each source
+//! type is one enum arm, one config struct and one decode function here; add
+//! the type name to [`SOURCE_TYPES`] and a match arm in [`decode_source`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::Url;
+
+use super::secret::Secret;
+use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
+
+/// The `source.type` values this build understands, for error messages.
+pub const SOURCE_TYPES: &[&str] = &["scim", "file"];
+
+/// Default SCIM page size (`count`) when listing a source.
+const DEFAULT_PAGE_SIZE: u64 = 100;
+/// Largest page size accepted; most SCIM servers cap `count` well below this.
+const MAX_PAGE_SIZE: u64 = 1000;
+
+/// A connection's directory source, tagged by `type` in YAML.
+#[derive(Debug, Clone)]
+pub enum SourceConfig {
+    /// Any SCIM 2.0 server we can read users and groups from.
+    Scim(ScimSourceConfig),
+    /// A YAML/JSON directory file, for demos, tests and offline exports.
+    File(FileSourceConfig),
+}
+
+impl SourceConfig {
+    /// The `type` as written in YAML, for logs, metrics and the plan header.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceConfig::Scim(_) => "scim",
+            SourceConfig::File(_) => "file",
+        }
+    }
+}
+
+/// A SCIM 2.0 server as a source (`type: scim`).
+#[derive(Debug, Clone)]
+pub struct ScimSourceConfig {
+    /// SCIM base URL (the part before `/Users`), without trailing slash.
+    pub base_url: Url,
+    /// Bearer token for the source.
+    pub token: Secret,
+    /// Resources requested per page (`count`), 1..=1000.
+    pub page_size: u32,
+    /// Total time allowed for one request.
+    pub timeout: Duration,
+}
+
+/// A directory file as a source (`type: file`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSourceConfig {
+    /// The file, resolved against the config file's directory.
+    pub path: PathBuf,
+}
+
+/// Decodes a `source:` mapping, dispatching on its `type`.
+pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<SourceConfig> {
+    let mut map = MapReader::open(ctx, Some(field.node), &field.path)?;
+    let kind_field = map.require(ctx, "type")?;
+    let kind = ctx.string(&kind_field)?;
+    let source = match kind.trim() {
+        "scim" => decode_scim(ctx, &mut map).map(SourceConfig::Scim),
+        "file" => decode_file(ctx, &mut map).map(SourceConfig::File),
+        other => {
+            ctx.problem(
+                &kind_field.path,
+                kind_field.node.location,
+                format!(
+                    "unknown source type {other:?} (expected one of: {})",
+                    SOURCE_TYPES.join(", ")
+                ),
+            );
+            // The other keys cannot be checked without knowing the type.
+            return None;
+        }
+    };
+    map.finish(ctx);
+    source
+}
+
+fn decode_scim(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<ScimSourceConfig> {
+    let base_url = map
+        .require(ctx, "base_url")
+        .and_then(|field| ctx.http_url(&field));
+    let token = ctx.secret(map, "token", true).flatten();
+    let page_size = match map.get("page_size") {
+        Some(field) => ctx.integer(&field, 1..=MAX_PAGE_SIZE),
+        None => Some(DEFAULT_PAGE_SIZE),
+    };
+    let timeout = match map.get("timeout") {
+        Some(field) => ctx.duration(&field, true),
+        None => Some(DEFAULT_TIMEOUT),
+    };
+    Some(ScimSourceConfig {
+        base_url: base_url?,
+        token: token?,
+        page_size: u32::try_from(page_size?).ok()?,
+        timeout: timeout?,
+    })
+}
+
+fn decode_file(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<FileSourceConfig> {
+    let path_field = map.get("path");
+    let url_field = map.get("base_url");
+    let path = match (path_field, url_field) {
+        (Some(field), None) => ctx
+            .non_empty_string(&field)
+            .map(|text| ctx.resolve_path(&PathBuf::from(text.trim()))),
+        (None, Some(field)) => {
+            let text = ctx.non_empty_string(&field)?;
+            let path = Url::parse(text.trim())
+                .ok()
+                .filter(|url| url.scheme() == "file")
+                .and_then(|url| url.to_file_path().ok());
+            if path.is_none() {
+                ctx.problem(
+                    &field.path,
+                    field.node.location,
+                    "must be a file:///absolute/path URL (or use path: instead)",
+                );
+            }
+            path
+        }
+        (Some(field), Some(_)) => {
+            ctx.problem(
+                &field.path,
+                field.node.location,
+                "set either path or base_url, not both",
+            );
+            None
+        }
+        (None, None) => {
+            ctx.problem(
+                &map.child_path("path"),
+                map.location(),
+                "is required (the directory file, relative to the config file)",
+            );
+            None
+        }
+    };
+    Some(FileSourceConfig { path: path? })
+}
