@@ -317,7 +317,7 @@ mod tests {
     fn all_teams() -> ScopeConfig {
         ScopeConfig {
             user_groups: vec![],
-            team_groups: vec![GroupPattern::parse("*").unwrap()],
+            team_groups: vec![GroupPattern::new("*").unwrap()],
         }
     }
 
@@ -463,8 +463,8 @@ mod tests {
         let scope = ScopeConfig {
             user_groups: vec![],
             team_groups: vec![
-                GroupPattern::parse("eng-*").unwrap(),
-                GroupPattern::parse("Design").unwrap(),
+                GroupPattern::new("eng-*").unwrap(),
+                GroupPattern::new("Design").unwrap(),
             ],
         };
         let mapped = map_directory(&directory, &scope, &MappingConfig::default(), &never);
