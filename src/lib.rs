@@ -17,3 +17,5 @@ pub mod target;
 pub mod progress;
 pub mod source;
 pub mod apply;
+pub mod reconcile;
+pub mod sync;

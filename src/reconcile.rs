@@ -1,0 +1,312 @@
+//! Reconciliation: rebuild the snapshot from what Penvio really holds.
+//!
+//! Pure: takes the desired state, the old snapshot and Penvio's listing, and
+//! returns the snapshot that describes Penvio as it is. Planning against it
+//! repairs drift made by hand (changed attributes, reactivated or deleted
+//! users, stray team members). Penvio users and teams this agent neither
+//! created nor can match to the directory are left alone unless adopted.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::mapping::DesiredState;
+use crate::state::{Snapshot, TeamRecord, UserRecord};
+use crate::target::scim::proto::{ScimGroup, ScimUser};
+
+/// Prefix of the snapshot keys of adopted Penvio resources that match no
+/// directory record: they are managed from now on (and so removed).
+pub const ADOPTED_PREFIX: &str = "adopted:";
+
+/// What the reconciliation found, for the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReconcileFindings {
+    /// Users in Penvio that were linked to directory users they were not
+    /// linked to before (by externalId or userName).
+    pub linked_users: usize,
+    /// Managed users missing from Penvio (deleted by hand).
+    pub missing_users: usize,
+    /// Teams linked by externalId or name.
+    pub linked_teams: usize,
+    /// Managed teams missing from Penvio.
+    pub missing_teams: usize,
+    /// Penvio users left alone: not created by us, not in the directory.
+    pub unmanaged_users: usize,
+    /// Penvio teams left alone.
+    pub unmanaged_teams: usize,
+    /// Penvio users or teams adopted (`--adopt`).
+    pub adopted: usize,
+}
+
+/// Rebuilds the snapshot from Penvio's listing.
+pub fn rebuild_snapshot(
+    desired: &DesiredState,
+    old: &Snapshot,
+    penvio_users: &[ScimUser],
+    penvio_groups: &[ScimGroup],
+    adopt: bool,
+    now: i64,
+) -> (Snapshot, ReconcileFindings) {
+    let mut findings = ReconcileFindings::default();
+    let mut snapshot = Snapshot {
+        generation: old.generation,
+        ..Snapshot::default()
+    };
+
+    let by_id: HashMap<&str, &ScimUser> = penvio_users.iter().map(|u| (u.id.as_str(), u)).collect();
+    let mut by_external: HashMap<&str, Vec<&ScimUser>> = HashMap::new();
+    let mut by_name: HashMap<String, Vec<&ScimUser>> = HashMap::new();
+    for user in penvio_users {
+        if let Some(external) = user.external_id.as_deref() {
+            by_external.entry(external).or_default().push(user);
+        }
+        by_name.entry(user.user_name.to_lowercase()).or_default().push(user);
+    }
+    let mut claimed: BTreeSet<&str> = BTreeSet::new();
+    let record_for = |user: &ScimUser, previous: Option<&UserRecord>| UserRecord {
+        penvio_id: user.id.clone(),
+        attributes: user.attributes(),
+        deactivated_at: match (user.active.unwrap_or(true), previous.and_then(|p| p.deactivated_at)) {
+            (true, _) => None,
+            (false, Some(at)) => Some(at),
+            (false, None) => Some(now),
+        },
+    };
+
+    for (source_id, wanted) in &desired.users {
+        let previous = old.users.get(source_id);
+        let known = previous.and_then(|p| by_id.get(p.penvio_id.as_str()).copied());
+        let found = known
+            .or_else(|| only_one(by_external.get(source_id.as_str())))
+            .or_else(|| only_one(by_name.get(&wanted.user_name.to_lowercase())))
+            .filter(|user| !claimed.contains(user.id.as_str()));
+        match found {
+            Some(user) => {
+                claimed.insert(user.id.as_str());
+                if known.is_none() {
+                    findings.linked_users += 1;
+                }
+                snapshot
+                    .users
+                    .insert(source_id.clone(), record_for(user, previous));
+            }
+            None if previous.is_some() => findings.missing_users += 1,
+            None => {}
+        }
+    }
+    for (source_id, previous) in &old.users {
+        if desired.users.contains_key(source_id) {
+            continue;
+        }
+        match by_id.get(previous.penvio_id.as_str()) {
+            Some(user) if !claimed.contains(user.id.as_str()) => {
+                claimed.insert(user.id.as_str());
+                snapshot
+                    .users
+                    .insert(source_id.clone(), record_for(user, Some(previous)));
+            }
+            _ => {}
+        }
+    }
+    for user in penvio_users {
+        if claimed.contains(user.id.as_str()) {
+            continue;
+        }
+        if adopt {
+            findings.adopted += 1;
+            snapshot
+                .users
+                .insert(format!("{ADOPTED_PREFIX}{}", user.id), record_for(user, None));
+        } else {
+            findings.unmanaged_users += 1;
+        }
+    }
+
+    // Penvio user id → snapshot key, to read team members back.
+    let member_key: HashMap<&str, &str> = snapshot
+        .users
+        .iter()
+        .map(|(key, record)| (record.penvio_id.as_str(), key.as_str()))
+        .collect();
+    let team_record = |group: &ScimGroup| {
+        let mut record = TeamRecord {
+            penvio_id: group.id.clone(),
+            name: group.display_name.clone(),
+            ..TeamRecord::default()
+        };
+        for member in &group.members {
+            match member_key.get(member.value.as_str()) {
+                Some(key) => {
+                    record.members.insert((*key).to_string());
+                }
+                None => {
+                    record.foreign_members.insert(member.value.clone());
+                }
+            }
+        }
+        record
+    };
+
+    let groups_by_id: HashMap<&str, &ScimGroup> =
+        penvio_groups.iter().map(|g| (g.id.as_str(), g)).collect();
+    let mut groups_by_external: HashMap<&str, Vec<&ScimGroup>> = HashMap::new();
+    let mut groups_by_name: HashMap<&str, Vec<&ScimGroup>> = HashMap::new();
+    for group in penvio_groups {
+        if let Some(external) = group.external_id.as_deref() {
+            groups_by_external.entry(external).or_default().push(group);
+        }
+        groups_by_name
+            .entry(group.display_name.as_str())
+            .or_default()
+            .push(group);
+    }
+    let mut claimed_groups: BTreeSet<&str> = BTreeSet::new();
+    for (source_id, wanted) in &desired.teams {
+        let previous = old.teams.get(source_id);
+        let known = previous.and_then(|p| groups_by_id.get(p.penvio_id.as_str()).copied());
+        let found = known
+            .or_else(|| {
+                groups_by_external
+                    .get(source_id.as_str())
+                    .and_then(|list| list.first().copied())
+            })
+            .or_else(|| only_one(groups_by_name.get(wanted.name.as_str())))
+            .filter(|group| !claimed_groups.contains(group.id.as_str()));
+        match found {
+            Some(group) => {
+                claimed_groups.insert(group.id.as_str());
+                if known.is_none() {
+                    findings.linked_teams += 1;
+                }
+                snapshot.teams.insert(source_id.clone(), team_record(group));
+            }
+            None => {
+                if previous.is_some() {
+                    findings.missing_teams += 1;
+                }
+                if old.pending_team_creates.contains(source_id) {
+                    snapshot.pending_team_creates.insert(source_id.clone());
+                }
+            }
+        }
+    }
+    for (source_id, previous) in &old.teams {
+        if desired.teams.contains_key(source_id) {
+            continue;
+        }
+        if let Some(group) = groups_by_id.get(previous.penvio_id.as_str())
+            && !claimed_groups.contains(group.id.as_str())
+        {
+            claimed_groups.insert(group.id.as_str());
+            snapshot.teams.insert(source_id.clone(), team_record(group));
+        }
+    }
+    for group in penvio_groups {
+        if claimed_groups.contains(group.id.as_str()) {
+            continue;
+        }
+        if adopt {
+            findings.adopted += 1;
+            snapshot
+                .teams
+                .insert(format!("{ADOPTED_PREFIX}{}", group.id), team_record(group));
+        } else {
+            findings.unmanaged_teams += 1;
+        }
+    }
+    (snapshot, findings)
+}
+
+/// The single match, if there is exactly one: an ambiguous match is never
+/// linked, since linking the wrong account is worse than creating one.
+fn only_one<'a, T>(list: Option<&Vec<&'a T>>) -> Option<&'a T> {
+    match list.map(Vec::as_slice) {
+        Some([only]) => Some(*only),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::mapping::DesiredTeam;
+    use crate::model::UserAttributes;
+
+    fn wanted(name: &str) -> UserAttributes {
+        UserAttributes {
+            user_name: format!("{name}@example.com"),
+            email: format!("{name}@example.com"),
+            display_name: name.into(),
+            external_id: name.into(),
+            active: true,
+            ..Default::default()
+        }
+    }
+
+    fn scim_user(id: &str, user_name: &str, external: Option<&str>, active: bool) -> ScimUser {
+        serde_json::from_value(json!({
+            "id": id, "userName": user_name, "externalId": external, "active": active,
+            "displayName": "Changed by hand",
+            "emails": [{"value": user_name, "primary": true}]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn links_by_external_id_and_user_name_and_leaves_strangers_alone() {
+        let mut desired = DesiredState::default();
+        desired.users.insert("a".into(), wanted("a"));
+        desired.users.insert("b".into(), wanted("b"));
+        desired.users.insert("c".into(), wanted("c"));
+        let users = vec![
+            scim_user("p1", "whatever@example.com", Some("a"), true),
+            scim_user("p2", "B@example.com", None, false),
+            scim_user("p3", "stranger@example.com", None, true),
+        ];
+        let (snapshot, findings) =
+            rebuild_snapshot(&desired, &Snapshot::default(), &users, &[], false, 100);
+        assert_eq!(snapshot.users["a"].penvio_id, "p1");
+        assert_eq!(snapshot.users["b"].penvio_id, "p2");
+        assert_eq!(snapshot.users["b"].deactivated_at, Some(100));
+        assert_eq!(snapshot.users["a"].attributes.display_name, "Changed by hand");
+        assert!(!snapshot.users.contains_key("c"));
+        assert_eq!(findings.linked_users, 2);
+        assert_eq!(findings.unmanaged_users, 1);
+
+        let (adopted, findings) =
+            rebuild_snapshot(&desired, &Snapshot::default(), &users, &[], true, 100);
+        assert_eq!(findings.adopted, 1);
+        assert!(adopted.users.contains_key("adopted:p3"));
+    }
+
+    #[test]
+    fn team_members_map_back_and_strays_are_foreign() {
+        let mut desired = DesiredState::default();
+        desired.users.insert("a".into(), wanted("a"));
+        desired.teams.insert(
+            "g".into(),
+            DesiredTeam {
+                name: "Eng".into(),
+                members: ["a".to_string()].into(),
+            },
+        );
+        let users = vec![scim_user("p1", "a@example.com", Some("a"), true)];
+        let groups: Vec<ScimGroup> = vec![
+            serde_json::from_value(json!({
+                "id": "t1", "displayName": "Eng", "externalId": "g",
+                "members": [{"value": "p1"}, {"value": "by-hand"}]
+            }))
+            .unwrap(),
+        ];
+        let (snapshot, findings) =
+            rebuild_snapshot(&desired, &Snapshot::default(), &users, &groups, false, 0);
+        let team = &snapshot.teams["g"];
+        assert_eq!(team.penvio_id, "t1");
+        assert_eq!(team.members.iter().collect::<Vec<_>>(), vec!["a"]);
+        assert_eq!(team.foreign_members.iter().collect::<Vec<_>>(), vec!["by-hand"]);
+        assert_eq!(findings.linked_teams, 1);
+    }
+}

@@ -1,0 +1,414 @@
+//! One run of one connection: fetch → map → plan → guard → apply → report.
+//!
+//! A run always ends in a [`RunReport`], failed or not, so the CLI, the
+//! daemon and tests all see the same account of what happened.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::apply::{ApplySettings, OperationOutcome, apply_plan};
+use crate::config::{ConnectionConfig, OnUserRemoved};
+use crate::mapping::map_directory;
+use crate::model::SkippedRecord;
+use crate::plan::{HeldBack, Operation, Plan, PlanPolicy, RemovalAction, plan};
+use crate::progress::Progress;
+use crate::ratelimit::Backoff;
+use crate::reconcile::{ReconcileFindings, rebuild_snapshot};
+use crate::source;
+use crate::state::{RunRecord, StateStore};
+use crate::target::scim::{
+    DEFAULT_PAGE_SIZE, RequestCounts, ScimClient, ScimClientSettings,
+};
+
+/// Exit code: every operation applied.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: the run failed (fetch, credentials, state).
+pub const EXIT_RUN_FAILED: i32 = 1;
+/// Exit code: config or usage error.
+pub const EXIT_CONFIG: i32 = 2;
+/// Exit code: some operations failed.
+pub const EXIT_PARTIAL: i32 = 3;
+/// Exit code: destructive operations were held back by the guard.
+pub const EXIT_HELD_BACK: i32 = 4;
+
+/// Which kind of run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    /// Diff against the snapshot (cheap; no reads from Penvio).
+    Sync,
+    /// Diff against what Penvio really holds, then rebuild the snapshot.
+    Reconcile {
+        /// Also take over Penvio users and teams that match nothing.
+        adopt: bool,
+    },
+}
+
+/// Options of one run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Sync or reconcile.
+    pub mode: RunMode,
+    /// Plan only; send nothing and change no state.
+    pub dry_run: bool,
+    /// Approve destructive operations over the guard's limits.
+    pub allow_deletions: bool,
+    /// Unix seconds "now" (injected so tests can move the clock).
+    pub now: i64,
+    /// Show progress bars (a terminal with text logs).
+    pub show_progress: bool,
+}
+
+impl RunOptions {
+    /// A sync now, applying, without progress bars.
+    pub fn sync_now() -> Self {
+        RunOptions {
+            mode: RunMode::Sync,
+            dry_run: false,
+            allow_deletions: false,
+            now: unix_now(),
+            show_progress: false,
+        }
+    }
+}
+
+/// The current time in unix seconds.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// What the source returned.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceSummary {
+    /// Users read.
+    pub users: usize,
+    /// Groups read.
+    pub groups: usize,
+    /// Users outside `scope.user_groups`.
+    pub out_of_scope_users: usize,
+    /// `scope.user_groups` entries that matched no group.
+    pub unmatched_user_groups: Vec<String>,
+    /// Users Penvio should hold.
+    pub desired_users: usize,
+    /// Teams Penvio should hold.
+    pub desired_teams: usize,
+}
+
+/// The account of one run. Its JSON form is what `--json` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// Connection name.
+    pub connection: String,
+    /// `sync` or `reconcile`.
+    pub mode: &'static str,
+    /// Nothing was sent.
+    pub dry_run: bool,
+    /// Unix seconds at the start.
+    pub started_at: i64,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+    /// What the source returned.
+    pub source: SourceSummary,
+    /// Records skipped (bad data), with reasons.
+    pub skipped: Vec<SkippedRecord>,
+    /// Operations planned, by kind.
+    pub planned: BTreeMap<&'static str, usize>,
+    /// The plan's operations in order (filled for dry runs and plans).
+    pub operations: Vec<Operation>,
+    /// Operations applied successfully, by kind.
+    pub applied: BTreeMap<&'static str, usize>,
+    /// Operations that failed, with reasons.
+    pub failures: Vec<OperationOutcome>,
+    /// Destructive operations held back by the guard.
+    pub held_back: Vec<HeldBack>,
+    /// Reconciliation findings (reconcile only).
+    pub reconcile: Option<ReconcileFindings>,
+    /// Requests sent to Penvio.
+    pub target_requests: RequestCounts,
+    /// Why the run failed, if it did.
+    pub error: Option<String>,
+    /// The process exit code this run maps to.
+    pub exit_code: i32,
+}
+
+impl RunReport {
+    fn new(connection: &str, options: &RunOptions) -> Self {
+        RunReport {
+            connection: connection.to_string(),
+            mode: match options.mode {
+                RunMode::Sync => "sync",
+                RunMode::Reconcile { .. } => "reconcile",
+            },
+            dry_run: options.dry_run,
+            started_at: options.now,
+            duration_ms: 0,
+            source: SourceSummary::default(),
+            skipped: Vec::new(),
+            planned: BTreeMap::new(),
+            operations: Vec::new(),
+            applied: BTreeMap::new(),
+            failures: Vec::new(),
+            held_back: Vec::new(),
+            reconcile: None,
+            target_requests: RequestCounts::default(),
+            error: None,
+            exit_code: EXIT_OK,
+        }
+    }
+
+    fn fail(&mut self, message: String) {
+        self.error = Some(message);
+        self.exit_code = EXIT_RUN_FAILED;
+    }
+
+    /// `succeeded`, `partial`, `held_back` or `failed`.
+    pub fn outcome(&self) -> &'static str {
+        match self.exit_code {
+            EXIT_OK => "succeeded",
+            EXIT_PARTIAL => "partial",
+            EXIT_HELD_BACK => "held_back",
+            _ => "failed",
+        }
+    }
+}
+
+/// Builds the Penvio client of a connection.
+pub fn target_client(
+    connection: &ConnectionConfig,
+    index: usize,
+) -> Result<ScimClient, reqwest::Error> {
+    let target = &connection.target;
+    ScimClient::new(ScimClientSettings {
+        base_url: target.url.clone(),
+        token: target.token.clone(),
+        token_key: format!("connections[{index}].target.token"),
+        service: "Penvio".into(),
+        requests_per_second: target.requests_per_second,
+        burst: target.burst,
+        timeout: target.timeout,
+        backoff: Backoff::default(),
+    })
+}
+
+/// Runs one connection once. `index` is its position in the config.
+pub async fn run_connection(
+    connection: &ConnectionConfig,
+    index: usize,
+    store: Arc<dyn StateStore>,
+    options: &RunOptions,
+) -> RunReport {
+    let clock = Instant::now();
+    let mut report = RunReport::new(&connection.name, options);
+    execute_run(connection, index, store.as_ref(), &store, options, &mut report).await;
+    report.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+
+    if let Some(error) = &report.error {
+        tracing::error!(connection = %connection.name, error = %error, "Run failed.");
+    } else {
+        tracing::info!(
+            connection = %connection.name,
+            mode = report.mode,
+            dry_run = report.dry_run,
+            applied = report.applied.values().sum::<usize>(),
+            failed = report.failures.len(),
+            held_back = report.held_back.len(),
+            "Run finished."
+        );
+    }
+    if !options.dry_run {
+        let record = RunRecord {
+            started_at: options.now,
+            finished_at: options.now + i64::try_from(report.duration_ms / 1000).unwrap_or(0),
+            mode: report.mode.to_string(),
+            outcome: report.outcome().to_string(),
+            applied: report.applied.values().sum::<usize>() as u64,
+            failed: report.failures.len() as u64,
+            error: report.error.clone(),
+        };
+        if let Err(error) = store.record_run(&connection.name, &record) {
+            tracing::warn!(connection = %connection.name, %error, "Could not record the run summary.");
+        }
+    }
+    report
+}
+
+async fn execute_run(
+    connection: &ConnectionConfig,
+    index: usize,
+    store: &dyn StateStore,
+    shared_store: &Arc<dyn StateStore>,
+    options: &RunOptions,
+    report: &mut RunReport,
+) {
+    let source = match source::build(connection, index) {
+        Ok(source) => source,
+        Err(error) => return report.fail(error.to_string()),
+    };
+    let client = match target_client(connection, index) {
+        Ok(client) => client,
+        Err(error) => return report.fail(format!("cannot set up the Penvio client: {error}")),
+    };
+
+    // 1. Fetch. Any failure ends the run here: an incomplete directory must
+    //    never look like removed users (invariant 1).
+    let progress = Progress::spinner(options.show_progress, "Reading the directory");
+    let fetched = source.fetch(&progress).await;
+    progress.finish();
+    let directory = match fetched {
+        Ok(directory) => directory,
+        Err(error) => {
+            return report.fail(format!(
+                "{error}. Nothing was changed in Penvio or in the snapshot."
+            ));
+        }
+    };
+    report.source.users = directory.users.len();
+    report.source.groups = directory.groups.len();
+
+    // 2. Map and scope.
+    let mut snapshot = match store.load(&connection.name) {
+        Ok(snapshot) => snapshot,
+        Err(error) => return report.fail(error.to_string()),
+    };
+    let mapped = map_directory(&directory, &connection.scope, &connection.mapping, &|id| {
+        snapshot.users.contains_key(id)
+    });
+    for skipped in &mapped.skipped {
+        tracing::warn!(
+            connection = %connection.name,
+            kind = %skipped.kind,
+            id = %skipped.id,
+            reason = %skipped.reason,
+            "Skipped a record from the source."
+        );
+    }
+    for group in &mapped.unmatched_user_groups {
+        tracing::warn!(connection = %connection.name, group = %group, "scope.user_groups names a group the source does not have.");
+    }
+    report.skipped = mapped.skipped.clone();
+    report.source.out_of_scope_users = mapped.out_of_scope_users;
+    report.source.unmatched_user_groups = mapped.unmatched_user_groups.clone();
+    report.source.desired_users = mapped.desired.users.len();
+    report.source.desired_teams = mapped.desired.teams.len();
+
+    // 3. Reconcile: replace the snapshot by what Penvio really holds.
+    if let RunMode::Reconcile { adopt } = options.mode {
+        let users = client.list_users(DEFAULT_PAGE_SIZE).await;
+        let groups = match &users {
+            Ok(_) => client.list_groups(DEFAULT_PAGE_SIZE).await,
+            Err(_) => Ok(Vec::new()),
+        };
+        let (users, groups) = match (users, groups) {
+            (Ok(users), Ok(groups)) => (users, groups),
+            (Err(error), _) | (_, Err(error)) => {
+                report.target_requests = client.counts();
+                return report.fail(format!("cannot read what Penvio holds: {error}"));
+            }
+        };
+        let (rebuilt, findings) =
+            rebuild_snapshot(&mapped.desired, &snapshot, &users, &groups, adopt, options.now);
+        report.reconcile = Some(findings);
+        if !options.dry_run {
+            let mut persisted = rebuilt.clone();
+            for team in persisted.teams.values_mut() {
+                team.foreign_members.clear();
+            }
+            if let Err(error) = store.replace(&connection.name, &persisted) {
+                return report.fail(error.to_string());
+            }
+        }
+        snapshot = rebuilt;
+    }
+
+    // 4. Plan and guard.
+    let policy = &connection.policy;
+    let plan_policy = PlanPolicy {
+        on_user_removed: match policy.on_user_removed {
+            OnUserRemoved::Deactivate => RemovalAction::Deactivate,
+            OnUserRemoved::Delete => RemovalAction::Delete,
+        },
+        delete_deactivated_after: policy.delete_deactivated_after,
+        max_deactivations: policy.max_deactivations.limit(snapshot.users.len()),
+        max_deletions: policy
+            .max_deletions
+            .limit(snapshot.users.len() + snapshot.teams.len()),
+        allow_deletions: options.allow_deletions,
+    };
+    let plan: Plan = plan(&mapped.desired, &snapshot, &plan_policy, options.now);
+    for operation in &plan.operations {
+        *report.planned.entry(operation.kind()).or_default() += 1;
+    }
+    for held in &plan.held_back {
+        tracing::warn!(connection = %connection.name, operation = held.operation.kind(), subject = held.operation.subject(), reason = %held.reason, "Held back a destructive operation.");
+    }
+    report.held_back = plan.held_back.clone();
+    if options.dry_run {
+        report.operations = plan.operations.clone();
+        report.target_requests = client.counts();
+        if !plan.held_back.is_empty() {
+            report.exit_code = EXIT_HELD_BACK;
+        }
+        return;
+    }
+
+    // 5. Apply.
+    let progress = Progress::bar(
+        options.show_progress && !plan.is_empty(),
+        plan.operations.len() as u64,
+        "Applying",
+    );
+    let settings = ApplySettings {
+        concurrency: connection.target.concurrency.get(),
+        member_patch_size: connection.target.member_patch_size.get(),
+        now: options.now,
+    };
+    let applied = apply_plan(
+        &plan,
+        &mut snapshot,
+        &client,
+        shared_store.clone(),
+        &connection.name,
+        &settings,
+        &progress,
+    )
+    .await;
+    progress.finish();
+    report.target_requests = client.counts();
+    match applied {
+        Ok(applied) => {
+            for outcome in applied.outcomes {
+                match &outcome.error {
+                    None => *report.applied.entry(outcome.kind).or_default() += 1,
+                    Some(error) => {
+                        tracing::warn!(connection = %connection.name, operation = outcome.kind, subject = %outcome.subject, %error, "Operation failed.");
+                        report.failures.push(outcome);
+                    }
+                }
+            }
+            report.exit_code = if !report.failures.is_empty() {
+                EXIT_PARTIAL
+            } else if !report.held_back.is_empty() {
+                EXIT_HELD_BACK
+            } else {
+                EXIT_OK
+            };
+        }
+        Err(error) => report.fail(format!(
+            "{error}. Operations acknowledged before this were recorded."
+        )),
+    }
+}
+
+/// How long ago a unix time was, for people ("3h ago").
+pub fn ago(then: i64, now: i64) -> String {
+    let seconds = u64::try_from(now.saturating_sub(then)).unwrap_or(0);
+    format!(
+        "{} ago",
+        humantime::format_duration(Duration::from_secs(seconds))
+    )
+}
