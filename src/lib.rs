@@ -19,3 +19,4 @@ pub mod source;
 pub mod apply;
 pub mod reconcile;
 pub mod sync;
+pub mod telemetry;

@@ -1,0 +1,599 @@
+//! The command line: commands, their human and JSON output, exit codes.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::config::{self, Config, ConnectionConfig, LogFormat, SourceConfig};
+use crate::plan::{Operation, RemovalReason};
+use crate::state::{RedbStateStore, StateStore};
+use crate::sync::{
+    EXIT_CONFIG, EXIT_HELD_BACK, EXIT_OK, EXIT_PARTIAL, EXIT_RUN_FAILED, RunMode, RunOptions,
+    RunReport, ago, run_connection, target_client, unix_now,
+};
+use crate::{demo, source, telemetry};
+
+/// Default config path for the packaged service.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/penvio-sync/config.yaml";
+
+/// penvio-sync: pulls users and groups from your identity provider and
+/// applies only the changes to Penvio over SCIM 2.0.
+#[derive(Debug, Parser)]
+#[command(name = "penvio-sync", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file.
+    #[arg(long, short = 'c', global = true, env = "PENVIO_SYNC_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run once: fetch, plan against the snapshot, apply the changes.
+    Sync(RunArgs),
+    /// Show what `sync` would do, operation by operation; nothing is sent.
+    Plan(PlanArgs),
+    /// Compare with what Penvio really holds, repair drift, rebuild the snapshot.
+    Reconcile(ReconcileArgs),
+    /// Validate the config and show what each connection will do.
+    Check(CheckArgs),
+    /// Inspect or reset the snapshot.
+    State(StateArgs),
+    /// Run the engine end to end against a built-in directory and a local
+    /// SCIM emulator: no network, no config needed.
+    Demo,
+}
+
+/// Options of `sync`.
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// Only this connection (default: all, one after the other).
+    #[arg(long)]
+    pub connection: Option<String>,
+    /// Plan and report, send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply deactivations and deletions over the guard's limits.
+    #[arg(long)]
+    pub allow_deletions: bool,
+    /// Print the run report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `plan`.
+#[derive(Debug, Args, Clone)]
+pub struct PlanArgs {
+    /// Only this connection.
+    #[arg(long)]
+    pub connection: Option<String>,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `reconcile`.
+#[derive(Debug, Args, Clone)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Also take over Penvio users and teams that match nothing in the
+    /// directory (they will be deactivated or deleted, within the guard).
+    #[arg(long)]
+    pub adopt: bool,
+}
+
+/// Options of `check`.
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// Also authenticate to every source and target.
+    #[arg(long)]
+    pub connectivity: bool,
+}
+
+/// Options of `state`.
+#[derive(Debug, Args, Clone)]
+pub struct StateArgs {
+    #[command(subcommand)]
+    action: StateAction,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+enum StateAction {
+    /// Counts and the last run, per connection.
+    Show {
+        /// Only this connection.
+        #[arg(long)]
+        connection: Option<String>,
+    },
+    /// The whole snapshot as JSON.
+    Export {
+        /// Only this connection.
+        #[arg(long)]
+        connection: Option<String>,
+    },
+    /// Delete a connection's snapshot (the next sync links users again by
+    /// userName; run `reconcile` to rebuild it from Penvio instead).
+    Forget {
+        /// The connection to forget.
+        #[arg(long)]
+        connection: String,
+    },
+}
+
+/// Runs the parsed command and returns the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Demo => {
+            telemetry::init(LogFormat::Text, "warn");
+            demo::run_demo().await
+        }
+        command => {
+            let config = match config::load(&cli.config) {
+                Ok(config) => config,
+                Err(error) => {
+                    eprintln!("{error}");
+                    if let Some(source) = std::error::Error::source(&error) {
+                        eprintln!("  caused by: {source}");
+                    }
+                    return EXIT_CONFIG;
+                }
+            };
+            telemetry::init(config.log.format, &config.log.level);
+            run_with_config(command, &config).await
+        }
+    }
+}
+
+async fn run_with_config(command: Command, config: &Config) -> i32 {
+    match command {
+        Command::Sync(args) => run_all(config, &args, RunMode::Sync).await,
+        Command::Plan(args) => {
+            let run_args = RunArgs {
+                connection: args.connection,
+                dry_run: true,
+                allow_deletions: false,
+                json: args.json,
+            };
+            run_all(config, &run_args, RunMode::Sync).await
+        }
+        Command::Reconcile(args) => {
+            run_all(config, &args.run, RunMode::Reconcile { adopt: args.adopt }).await
+        }
+        Command::Check(args) => check(config, args.connectivity).await,
+        Command::State(args) => state(config, args.action),
+        Command::Demo => EXIT_OK,
+    }
+}
+
+/// The connections a command applies to, or an exit code for a bad name.
+fn select<'a>(
+    config: &'a Config,
+    name: Option<&str>,
+) -> Result<Vec<(usize, &'a ConnectionConfig)>, i32> {
+    match name {
+        None => Ok(config.connections.iter().enumerate().collect()),
+        Some(name) => match config.connections.iter().position(|c| c.name == name) {
+            Some(index) => Ok(vec![(index, &config.connections[index])]),
+            None => {
+                let known: Vec<&str> = config.connections.iter().map(|c| c.name.as_str()).collect();
+                eprintln!(
+                    "{}: no connection named {name:?} (connections: {})",
+                    config.path.display(),
+                    known.join(", ")
+                );
+                Err(EXIT_CONFIG)
+            }
+        },
+    }
+}
+
+fn open_store(config: &Config) -> Result<Arc<dyn StateStore>, i32> {
+    match RedbStateStore::open(&config.state_dir) {
+        Ok(store) => Ok(Arc::new(store)),
+        Err(error) => {
+            eprintln!("{error}");
+            Err(EXIT_RUN_FAILED)
+        }
+    }
+}
+
+/// Combines per-connection exit codes: a failed run outranks failed
+/// operations, which outrank held-back deletions.
+pub fn combine_exit_codes(codes: &[i32]) -> i32 {
+    for code in [EXIT_CONFIG, EXIT_RUN_FAILED, EXIT_PARTIAL, EXIT_HELD_BACK] {
+        if codes.contains(&code) {
+            return code;
+        }
+    }
+    EXIT_OK
+}
+
+async fn run_all(config: &Config, args: &RunArgs, mode: RunMode) -> i32 {
+    let selected = match select(config, args.connection.as_deref()) {
+        Ok(selected) => selected,
+        Err(code) => return code,
+    };
+    let store = match open_store(config) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    let interactive = std::io::stderr().is_terminal() && config.log.format == LogFormat::Text;
+    let mut reports = Vec::new();
+    for (index, connection) in selected {
+        let options = RunOptions {
+            mode,
+            dry_run: args.dry_run,
+            allow_deletions: args.allow_deletions,
+            now: unix_now(),
+            show_progress: interactive && !args.json,
+        };
+        let report = run_connection(connection, index, store.clone(), &options).await;
+        if !args.json {
+            print!("{}", render_report(&report));
+        }
+        reports.push(report);
+    }
+    if args.json {
+        let value = if reports.len() == 1 {
+            json!(reports[0])
+        } else {
+            json!({ "connections": reports })
+        };
+        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+    }
+    let codes: Vec<i32> = reports.iter().map(|r| r.exit_code).collect();
+    combine_exit_codes(&codes)
+}
+
+fn counts_line(counts: &BTreeMap<&'static str, usize>) -> String {
+    if counts.is_empty() {
+        return "nothing".to_string();
+    }
+    counts
+        .iter()
+        .map(|(kind, n)| format!("{n} {kind}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The human form of a run report (also used by the demo).
+pub fn render_report(report: &RunReport) -> String {
+    let mut out = String::new();
+    let title = match (report.mode, report.dry_run) {
+        ("sync", true) => "plan",
+        ("reconcile", true) => "reconcile (dry run)",
+        (mode, _) => mode,
+    };
+    out.push_str(&format!("Connection {} — {title}\n", report.connection));
+    if let Some(error) = &report.error {
+        out.push_str(&format!("  FAILED: {error}\n"));
+        return out;
+    }
+    out.push_str(&format!(
+        "  source: {} users, {} groups read; {} users and {} teams in scope",
+        report.source.users, report.source.groups, report.source.desired_users, report.source.desired_teams
+    ));
+    if report.source.out_of_scope_users > 0 {
+        out.push_str(&format!("; {} users out of scope", report.source.out_of_scope_users));
+    }
+    out.push('\n');
+    for group in &report.source.unmatched_user_groups {
+        out.push_str(&format!("  warning: scope.user_groups entry {group:?} matches no group\n"));
+    }
+    if !report.skipped.is_empty() {
+        out.push_str(&format!("  skipped {} records:\n", report.skipped.len()));
+        for skipped in &report.skipped {
+            out.push_str(&format!("    {} {}: {}\n", skipped.kind, skipped.id, skipped.reason));
+        }
+    }
+    if let Some(findings) = &report.reconcile {
+        out.push_str(&format!(
+            "  Penvio: linked {} users and {} teams; {} users and {} teams missing; {} users and {} teams not managed{}\n",
+            findings.linked_users,
+            findings.linked_teams,
+            findings.missing_users,
+            findings.missing_teams,
+            findings.unmanaged_users,
+            findings.unmanaged_teams,
+            if findings.adopted > 0 { format!("; {} adopted", findings.adopted) } else { String::new() }
+        ));
+    }
+    if report.dry_run {
+        if report.operations.is_empty() {
+            out.push_str("  No changes: Penvio is up to date.\n");
+        }
+        for operation in &report.operations {
+            out.push_str(&render_operation(operation));
+        }
+        out.push_str(&format!("  Plan: {}\n", counts_line(&report.planned)));
+    } else {
+        out.push_str(&format!("  applied: {}\n", counts_line(&report.applied)));
+        if !report.failures.is_empty() {
+            out.push_str(&format!("  failed: {}\n", report.failures.len()));
+            for failure in &report.failures {
+                out.push_str(&format!(
+                    "    {}: {}\n",
+                    failure.description,
+                    failure.error.as_deref().unwrap_or("")
+                ));
+            }
+        }
+    }
+    if !report.held_back.is_empty() {
+        out.push_str(&format!(
+            "  held back: {} destructive operations: {}\n",
+            report.held_back.len(),
+            report.held_back[0].reason
+        ));
+        for held in report.held_back.iter().take(20) {
+            out.push_str(&format!("    {}", render_operation(&held.operation).trim_start()));
+        }
+    }
+    out.push_str(&format!(
+        "  Penvio requests: {} writes, {} reads, {} retries, {} throttled; {} ms\n",
+        report.target_requests.writes,
+        report.target_requests.reads,
+        report.target_requests.retries,
+        report.target_requests.throttled,
+        report.duration_ms
+    ));
+    out
+}
+
+fn render_operation(operation: &Operation) -> String {
+    let reason = |reason: &RemovalReason| match reason {
+        RemovalReason::InactiveInSource => "inactive in the source",
+        RemovalReason::RemovedFromSource => "removed from the source or scope",
+        RemovalReason::RetentionExpired => "deactivated longer than delete_deactivated_after",
+    };
+    match operation {
+        Operation::CreateUser { attributes, .. } => {
+            format!("  + create user {}\n", attributes.user_name)
+        }
+        Operation::ReactivateUser { attributes, changes, .. }
+        | Operation::UpdateUser { attributes, changes, .. } => {
+            let verb = if matches!(operation, Operation::ReactivateUser { .. }) {
+                "reactivate"
+            } else {
+                "update"
+            };
+            let mut text = format!("  ~ {verb} user {}\n", attributes.user_name);
+            for change in changes {
+                text.push_str(&format!("      {}: {:?} → {:?}\n", change.path, change.old, change.new));
+            }
+            text
+        }
+        Operation::DeactivateUser { attributes, reason: why, .. } => {
+            format!("  - deactivate user {} ({})\n", attributes.user_name, reason(why))
+        }
+        Operation::DeleteUser { user_name, reason: why, .. } => {
+            format!("  - delete user {user_name} ({})\n", reason(why))
+        }
+        Operation::CreateTeam { name, members, .. } => {
+            format!("  + create team {name} with {} members\n", members.len())
+        }
+        Operation::RenameTeam { old_name, new_name, .. } => {
+            format!("  ~ rename team {old_name:?} → {new_name:?}\n")
+        }
+        Operation::AddMembers { team_name, members, .. } => {
+            format!("  + add {} members to team {team_name}\n", members.len())
+        }
+        Operation::RemoveMembers { team_name, members, foreign_members, .. } => format!(
+            "  - remove {} members from team {team_name}\n",
+            members.len() + foreign_members.len()
+        ),
+        Operation::DeleteTeam { name, .. } => format!("  - delete team {name}\n"),
+    }
+}
+
+fn describe_connection(connection: &ConnectionConfig) -> String {
+    let source = match &connection.source {
+        SourceConfig::Scim(scim) => format!("SCIM server {}", crate::http::redact_url(&scim.base_url)),
+        SourceConfig::File(file) => format!("file {}", file.path.display()),
+    };
+    let users = if connection.scope.user_groups.is_empty() {
+        "all users".to_string()
+    } else {
+        format!("members of {}", connection.scope.user_groups.join(", "))
+    };
+    let teams: Vec<&str> = connection.scope.team_groups.iter().map(|p| p.as_str()).collect();
+    let policy = &connection.policy;
+    let removal = match policy.on_user_removed {
+        config::OnUserRemoved::Deactivate => match policy.delete_deactivated_after {
+            Some(after) => format!(
+                "deactivated, deleted {} later",
+                humantime::format_duration(after)
+            ),
+            None => "deactivated".to_string(),
+        },
+        config::OnUserRemoved::Delete => "deleted".to_string(),
+    };
+    format!(
+        "{name}: on schedule '{schedule}' (UTC), reads {users} from the {source}; groups matching [{teams}] become teams; writes to {target} at most {rps} requests/s; removed users are {removal}; guard: at most {deact} deactivations and {del} deletions per run",
+        name = connection.name,
+        schedule = connection.schedule,
+        teams = teams.join(", "),
+        target = crate::http::redact_url(&connection.target.url),
+        rps = connection.target.requests_per_second,
+        deact = policy.max_deactivations,
+        del = policy.max_deletions,
+    )
+}
+
+async fn check(config: &Config, connectivity: bool) -> i32 {
+    println!("{}: configuration is valid.", config.path.display());
+    println!("  state: {}", config.state_dir.display());
+    let mut code = EXIT_OK;
+    for (index, connection) in config.connections.iter().enumerate() {
+        println!("  {}", describe_connection(connection));
+        if !connectivity {
+            continue;
+        }
+        match source::build(connection, index) {
+            Ok(source) => match source.check().await {
+                Ok(()) => println!("    source: reachable, credentials accepted"),
+                Err(error) => {
+                    println!("    source: FAILED: {error}");
+                    code = EXIT_RUN_FAILED;
+                }
+            },
+            Err(error) => {
+                println!("    source: FAILED: {error}");
+                code = EXIT_RUN_FAILED;
+            }
+        }
+        let target = match target_client(connection, index) {
+            Ok(client) => client.check_access().await.map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        match target {
+            Ok(()) => println!("    Penvio: reachable, token accepted"),
+            Err(error) => {
+                println!("    Penvio: FAILED: {error}");
+                code = EXIT_RUN_FAILED;
+            }
+        }
+    }
+    code
+}
+
+fn state(config: &Config, action: StateAction) -> i32 {
+    let store = match open_store(config) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    let names = |only: Option<&str>| -> Result<Vec<String>, i32> {
+        match only {
+            Some(name) => Ok(vec![name.to_string()]),
+            None => {
+                let mut names: Vec<String> =
+                    config.connections.iter().map(|c| c.name.clone()).collect();
+                for stored in store.connections().unwrap_or_default() {
+                    if !names.contains(&stored) {
+                        names.push(stored);
+                    }
+                }
+                Ok(names)
+            }
+        }
+    };
+    match action {
+        StateAction::Show { connection } => {
+            let Ok(names) = names(connection.as_deref()) else {
+                return EXIT_CONFIG;
+            };
+            let now = unix_now();
+            for name in names {
+                let snapshot = match store.load(&name) {
+                    Ok(s) => s,
+                    Err(error) => {
+                        eprintln!("{error}");
+                        return EXIT_RUN_FAILED;
+                    }
+                };
+                let active = snapshot.users.values().filter(|u| u.attributes.active).count();
+                println!(
+                    "{name}: {} users ({active} active, {} deactivated), {} teams, {} memberships, generation {}",
+                    snapshot.users.len(),
+                    snapshot.users.len() - active,
+                    snapshot.teams.len(),
+                    snapshot.teams.values().map(|t| t.members.len()).sum::<usize>(),
+                    snapshot.generation
+                );
+                if !snapshot.pending_team_creates.is_empty() {
+                    println!(
+                        "  {} team creates awaiting confirmation (resolved on the next run)",
+                        snapshot.pending_team_creates.len()
+                    );
+                }
+                match store.last_run(&name) {
+                    Ok(Some(run)) => println!(
+                        "  last run: {} {} {}, {} applied, {} failed{}",
+                        run.mode,
+                        run.outcome,
+                        ago(run.started_at, now),
+                        run.applied,
+                        run.failed,
+                        run.error.map(|e| format!(": {e}")).unwrap_or_default()
+                    ),
+                    Ok(None) => println!("  never run"),
+                    Err(error) => eprintln!("  {error}"),
+                }
+            }
+            EXIT_OK
+        }
+        StateAction::Export { connection } => {
+            let Ok(names) = names(connection.as_deref()) else {
+                return EXIT_CONFIG;
+            };
+            let mut exported = serde_json::Map::new();
+            for name in names {
+                let snapshot = match store.load(&name) {
+                    Ok(s) => s,
+                    Err(error) => {
+                        eprintln!("{error}");
+                        return EXIT_RUN_FAILED;
+                    }
+                };
+                let teams: serde_json::Map<String, serde_json::Value> = snapshot
+                    .teams
+                    .iter()
+                    .map(|(id, team)| {
+                        (
+                            id.clone(),
+                            json!({"penvio_id": team.penvio_id, "name": team.name, "members": team.members}),
+                        )
+                    })
+                    .collect();
+                exported.insert(
+                    name,
+                    json!({
+                        "generation": snapshot.generation,
+                        "users": snapshot.users,
+                        "teams": teams,
+                        "pending_team_creates": snapshot.pending_team_creates,
+                    }),
+                );
+            }
+            println!("{}", serde_json::to_string_pretty(&exported).unwrap_or_default());
+            EXIT_OK
+        }
+        StateAction::Forget { connection } => match store.forget(&connection) {
+            Ok(()) => {
+                println!("Forgot the snapshot of {connection}. The next sync links existing Penvio users by userName; `penvio-sync reconcile` rebuilds the snapshot from Penvio.");
+                EXIT_OK
+            }
+            Err(error) => {
+                eprintln!("{error}");
+                EXIT_RUN_FAILED
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_combine_by_severity() {
+        assert_eq!(combine_exit_codes(&[]), EXIT_OK);
+        assert_eq!(combine_exit_codes(&[EXIT_OK, EXIT_HELD_BACK]), EXIT_HELD_BACK);
+        assert_eq!(combine_exit_codes(&[EXIT_HELD_BACK, EXIT_PARTIAL]), EXIT_PARTIAL);
+        assert_eq!(combine_exit_codes(&[EXIT_PARTIAL, EXIT_RUN_FAILED]), EXIT_RUN_FAILED);
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
