@@ -615,3 +615,39 @@ async fn equality_filters_stay_fast_on_a_large_store() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_team_membership_patches_stay_fast() {
+    let emu = start().await;
+    let base = emu.base_url("big");
+    // 50k members is a body of about 2.5 MB: above axum's default extractor limit.
+    let members: Vec<Value> = (0..50_000)
+        .map(|i| json!({"value": format!("{i:032x}")}))
+        .collect();
+    let (status, _, group) = send(
+        http()
+            .post(format!("{base}/Groups"))
+            .json(&json!({"displayName": "Everyone", "members": members})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let url = format!("{base}/Groups/{}", id(&group));
+    let started = Instant::now();
+    for chunk in 0..10 {
+        // Half of each chunk is already a member and must not be stored twice.
+        let value: Vec<Value> = (0..100)
+            .map(|i| json!({"value": format!("{:032x}", 49_950 + chunk * 100 + i)}))
+            .collect();
+        let patch = json!({"Operations": [{"op": "add", "path": "members", "value": value}]});
+        let (status, _, _) = send(http().patch(&url).json(&patch)).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let stored = &emu.groups("big")[0];
+    assert_eq!(stored["members"].as_array().unwrap().len(), 50_950);
+    emu.shutdown().await;
+}

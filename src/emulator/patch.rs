@@ -2,6 +2,8 @@
 //! resource. The result is validated afterwards by `store::normalize`, so
 //! this module only moves values around and checks paths and mutability.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use super::error::EmulatorError;
@@ -168,11 +170,27 @@ fn canonical_object(def: &AttrDef, value: &Value) -> Value {
     }
 }
 
-fn same_item(def: &AttrDef, a: &Value, b: &Value) -> bool {
+/// Appends the items not already present. Members are compared by `value`
+/// through a set, so adding a chunk to a huge team stays linear.
+fn append_new(def: &AttrDef, list: &mut Vec<Value>, items: Vec<Value>) {
     if def.name == "members" {
-        return a.get("value").is_some() && a.get("value") == b.get("value");
+        let mut ids: HashSet<String> = list
+            .iter()
+            .filter_map(|m| m.get("value").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        for item in items {
+            match item.get("value").and_then(Value::as_str) {
+                Some(v) if !ids.insert(v.to_string()) => {}
+                _ => list.push(item),
+            }
+        }
+        return;
     }
-    a == b
+    for item in items {
+        if !list.contains(&item) {
+            list.push(item);
+        }
+    }
 }
 
 fn merge(target: &mut Value, patch: &Value) {
@@ -228,11 +246,7 @@ fn apply_path(
                             *list = Value::Array(Vec::new());
                         }
                         if let Value::Array(list) = list {
-                            for item in items {
-                                if !list.iter().any(|x| same_item(def, x, &item)) {
-                                    list.push(item);
-                                }
-                            }
+                            append_new(def, list, items);
                         }
                     }
                 }

@@ -338,7 +338,7 @@ fn dispatch(
             _ => method_not_allowed("GET, POST"),
         },
         Route::Item(kind, id) => {
-            let projection = Projection::from_query(kind, &req.params())?;
+            let projection = Projection::from_query(&req.params());
             let mut orgs = lock(&shared.orgs);
             let store = orgs.entry(org.to_string()).or_insert_with(OrgStore::new);
             let coll = store.collection_mut(kind);
@@ -440,11 +440,8 @@ fn split_list(s: &str) -> Vec<String> {
 }
 
 impl Projection {
-    fn from_query(
-        _kind: ResourceKind,
-        params: &HashMap<String, String>,
-    ) -> Result<Self, EmulatorError> {
-        Ok(Self {
+    fn from_query(params: &HashMap<String, String>) -> Self {
+        Self {
             attributes: params
                 .get("attributes")
                 .map(|s| split_list(s))
@@ -453,7 +450,7 @@ impl Projection {
                 .get("excludedAttributes")
                 .map(|s| split_list(s))
                 .unwrap_or_default(),
-        })
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -571,7 +568,7 @@ impl ListParams {
                 .is_some_and(|o| o.eq_ignore_ascii_case("descending")),
             start_index: usize::try_from(start.unwrap_or(1).max(1)).unwrap_or(1),
             count: count.map(|c| usize::try_from(c.max(0)).unwrap_or(0)),
-            projection: Projection::from_query(ResourceKind::User, q)?,
+            projection: Projection::from_query(q),
         })
     }
 }

@@ -2,7 +2,7 @@
 //! indexes that keep `userName eq`, `externalId eq` and `id eq` lookups
 //! independent of the number of stored resources.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
@@ -226,26 +226,33 @@ impl Collection {
     /// only when something changed.
     fn commit(&mut self, id: &str, attrs: Map<String, Value>) -> Result<&Stored, EmulatorError> {
         self.check_unique(&attrs, Some(id))?;
-        let old = self.existing(id)?.clone();
-        let old_attrs = attributes_of(&old.doc);
-        if old_attrs == attrs {
+        if same_attributes(&self.existing(id)?.doc, &attrs) {
             return self.existing(id);
         }
+        let Some(old) = self.docs.remove(id) else {
+            return Err(EmulatorError::not_found(format!(
+                "{} {id} not found",
+                self.kind.name()
+            )));
+        };
         self.unindex(id, &old.doc);
         self.index(id, &attrs);
         let version = old.version + 1;
-        let mut meta = old.doc.get("meta").cloned().unwrap_or_else(|| json!({}));
+        let mut old_doc = old.doc;
+        let mut meta = old_doc.remove("meta").unwrap_or_else(|| json!({}));
         if let Some(m) = meta.as_object_mut() {
             m.insert("lastModified".into(), json!(rfc3339(SystemTime::now())));
             m.insert("version".into(), json!(format!("W/\"{version}\"")));
         }
         let doc = self.build_doc(id, attrs, meta);
-        let stored = Stored {
-            seq: old.seq,
-            version,
-            doc,
-        };
-        self.docs.insert(id.to_string(), stored);
+        self.docs.insert(
+            id.to_string(),
+            Stored {
+                seq: old.seq,
+                version,
+                doc,
+            },
+        );
         self.existing(id)
     }
 
@@ -424,6 +431,12 @@ fn sort_key(kind: ResourceKind, doc: &Map<String, Value>, sort: &Sort) -> (u8, S
     }
 }
 
+/// Whether a stored document holds exactly these client-owned attributes
+/// (it always has `schemas`, `id` and `meta` besides).
+fn same_attributes(doc: &Map<String, Value>, attrs: &Map<String, Value>) -> bool {
+    doc.len() == attrs.len() + 3 && attrs.iter().all(|(k, v)| doc.get(k) == Some(v))
+}
+
 /// The client-owned attributes of a stored document (no id, meta, schemas).
 pub(crate) fn attributes_of(doc: &Map<String, Value>) -> Map<String, Value> {
     doc.iter()
@@ -506,12 +519,15 @@ pub(crate) fn convert(def: &AttrDef, value: &Value) -> Result<Option<Value>, Emu
         v => vec![v],
     };
     let mut out: Vec<Value> = Vec::new();
+    // Members are keyed by `value` (a team of 100k holds each user once);
+    // other multi-valued attributes are short and compared whole.
+    let mut member_ids: HashSet<String> = HashSet::new();
     for item in items {
         let Some(v) = convert_single(def, item)? else {
             continue;
         };
-        let dup = match v.get("value") {
-            Some(key) if def.name == "members" => out.iter().any(|o| o.get("value") == Some(key)),
+        let dup = match v.get("value").and_then(Value::as_str) {
+            Some(key) if def.name == "members" => !member_ids.insert(key.to_string()),
             _ => out.contains(&v),
         };
         if !dup {
