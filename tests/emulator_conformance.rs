@@ -288,6 +288,20 @@ async fn patch_answers_204_and_applies() {
     assert_eq!(body["name"]["familyName"], "King");
     assert!(body.get("userName").is_none());
 
+    // The parameter's presence alone asks for the resource back.
+    let (status, _, body) = send(
+        http()
+            .patch(format!("{url}?excludedAttributes="))
+            .json(&json!({
+                "Operations": [{"op": "add", "path": "displayName", "value": "Ada K."}]
+            })),
+    )
+    .await;
+    assert_eq!(
+        (status, body["displayName"].as_str()),
+        (StatusCode::OK, Some("Ada K."))
+    );
+
     let bad = [
         (
             json!({"op": "replace", "path": "active", "value": "False"}),

@@ -293,6 +293,7 @@ impl std::fmt::Debug for Emulator {
 
 impl Emulator {
     /// Binds `127.0.0.1:0` (a free port) and starts serving in the background.
+    /// Call it inside a Tokio runtime: the server runs as a spawned task.
     pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;

@@ -356,7 +356,7 @@ fn dispatch(
                 Method::PATCH => {
                     let body = req.json()?;
                     let stored = coll.patch(&id, &body, req.if_match())?;
-                    if projection.is_empty() {
+                    if !projection.requested {
                         let mut resp = StatusCode::NO_CONTENT.into_response();
                         set_etag(&mut resp, stored);
                         Ok(resp)
@@ -429,6 +429,9 @@ fn discovery_doc(
 struct Projection {
     attributes: Vec<String>,
     excluded: Vec<String>,
+    /// Either parameter was present (even empty): PATCH then answers 200
+    /// with the resource instead of 204.
+    requested: bool,
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -442,6 +445,8 @@ fn split_list(s: &str) -> Vec<String> {
 impl Projection {
     fn from_query(params: &HashMap<String, String>) -> Self {
         Self {
+            requested: params.contains_key("attributes")
+                || params.contains_key("excludedAttributes"),
             attributes: params
                 .get("attributes")
                 .map(|s| split_list(s))
@@ -451,10 +456,6 @@ impl Projection {
                 .map(|s| split_list(s))
                 .unwrap_or_default(),
         }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.attributes.is_empty() && self.excluded.is_empty()
     }
 
     /// Requested paths that apply to this kind, as (attr, sub).
