@@ -206,10 +206,7 @@ pub async fn apply_plan(
         if phase == Phase::UpsertTeams {
             mark_pending_creates(operations, snapshot, store.as_ref(), connection).await?;
         }
-        let jobs: Vec<Job> = operations
-            .iter()
-            .map(|op| prepare(op, snapshot))
-            .collect();
+        let jobs: Vec<Job> = operations.iter().map(|op| prepare(op, snapshot)).collect();
         let results = run_phase(jobs, &context, settings.concurrency.max(1)).await;
         for (outcome, changes) in results {
             snapshot.apply(&changes);
@@ -223,7 +220,11 @@ pub async fn apply_plan(
         .unwrap_or_else(|e| e.into_inner())
         .take();
     recorder.finish()?;
-    let fatal = context.fatal.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let fatal = context
+        .fatal
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
     if let Some(error) = fatal {
         return Err(ApplyError::Unauthorized(error));
     }
@@ -282,10 +283,7 @@ fn prepare(operation: &Operation, snapshot: &Snapshot) -> Job {
     };
     match operation {
         Operation::UpdateUser { source_id, .. } => {
-            job.deactivated_at = snapshot
-                .users
-                .get(source_id)
-                .and_then(|r| r.deactivated_at);
+            job.deactivated_at = snapshot.users.get(source_id).and_then(|r| r.deactivated_at);
         }
         Operation::CreateTeam {
             source_id, members, ..
@@ -313,16 +311,19 @@ fn prepare(operation: &Operation, snapshot: &Snapshot) -> Job {
     job
 }
 
+/// An operation's outcome and the changes Penvio acknowledged.
+type JobResult = (OperationOutcome, Vec<Change>);
+
 async fn run_phase(
     jobs: Vec<Job>,
     context: &Arc<TaskContext>,
     concurrency: usize,
-) -> Vec<(OperationOutcome, Vec<Change>)> {
+) -> Vec<JobResult> {
     let total = jobs.len();
     let jobs: Arc<Vec<Mutex<Option<Job>>>> =
         Arc::new(jobs.into_iter().map(|j| Mutex::new(Some(j))).collect());
     let next = Arc::new(AtomicUsize::new(0));
-    let results: Arc<Mutex<Vec<Option<(OperationOutcome, Vec<Change>)>>>> =
+    let results: Arc<Mutex<Vec<Option<JobResult>>>> =
         Arc::new(Mutex::new((0..total).map(|_| None).collect()));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency.min(total.max(1)) {
@@ -354,7 +355,7 @@ async fn run_phase(
 
 /// Runs one operation; returns its outcome and the changes Penvio
 /// acknowledged (already sent to the recorder).
-async fn execute(job: Job, context: &TaskContext) -> (OperationOutcome, Vec<Change>) {
+async fn execute(job: Job, context: &TaskContext) -> JobResult {
     let operation = &job.operation;
     let mut outcome = OperationOutcome {
         kind: operation.kind(),
@@ -428,7 +429,10 @@ pub fn describe(operation: &Operation) -> String {
 
 /// PATCH operations for a set of attribute changes. Empty values are
 /// removed rather than set to "" (strict servers reject empty strings).
-pub fn patch_operations(changes: &[AttributeChange], attributes: &UserAttributes) -> Vec<PatchOperation> {
+pub fn patch_operations(
+    changes: &[AttributeChange],
+    attributes: &UserAttributes,
+) -> Vec<PatchOperation> {
     changes
         .iter()
         .map(|change| match change.path {
@@ -440,7 +444,12 @@ pub fn patch_operations(changes: &[AttributeChange], attributes: &UserAttributes
         .collect()
 }
 
-fn put_user(source_id: &str, penvio_id: String, attributes: &UserAttributes, deactivated_at: Option<i64>) -> Change {
+fn put_user(
+    source_id: &str,
+    penvio_id: String,
+    attributes: &UserAttributes,
+    deactivated_at: Option<i64>,
+) -> Change {
     Change::PutUser {
         source_id: source_id.to_string(),
         record: UserRecord {
@@ -460,7 +469,11 @@ async fn create_or_link_user(
 ) -> Result<String, ScimError> {
     match client.create_user(attributes).await {
         Ok(id) => Ok(id),
-        Err(ScimError::Conflict { method, path, detail }) => {
+        Err(ScimError::Conflict {
+            method,
+            path,
+            detail,
+        }) => {
             let Some(existing) = client.find_user_by_user_name(&attributes.user_name).await? else {
                 return Err(ScimError::Conflict {
                     method,
@@ -518,7 +531,12 @@ async fn perform(
                 .patch_user(penvio_id, &patch_operations(diff, attributes))
                 .await
             {
-                Ok(()) => changes.push(put_user(source_id, penvio_id.clone(), attributes, deactivated_at)),
+                Ok(()) => changes.push(put_user(
+                    source_id,
+                    penvio_id.clone(),
+                    attributes,
+                    deactivated_at,
+                )),
                 Err(ScimError::NotFound { .. }) => {
                     // Deleted by hand in Penvio: drift. Recreate it.
                     let id = create_or_link_user(client, attributes, description).await?;
@@ -576,7 +594,11 @@ async fn perform(
             ..
         } => {
             let op = PatchOperation::replace("displayName", Value::String(new_name.clone()));
-            team_request(client.patch_group(penvio_id, &[op]).await, source_id, changes)?;
+            team_request(
+                client.patch_group(penvio_id, &[op]).await,
+                source_id,
+                changes,
+            )?;
             changes.push(Change::PutTeam {
                 source_id: source_id.clone(),
                 penvio_id: penvio_id.clone(),
@@ -622,8 +644,10 @@ async fn perform(
                 });
             }
             for chunk in foreign_members.chunks(context.patch_size) {
-                let ops: Vec<PatchOperation> =
-                    chunk.iter().map(|id| PatchOperation::remove_member(id)).collect();
+                let ops: Vec<PatchOperation> = chunk
+                    .iter()
+                    .map(|id| PatchOperation::remove_member(id))
+                    .collect();
                 team_request(client.patch_group(penvio_id, &ops).await, team, changes)?;
             }
         }
@@ -729,7 +753,10 @@ async fn create_team(
         }
     }
     let first = job.members.len().min(context.patch_size);
-    let first_ids: Vec<String> = job.members[..first].iter().map(|(_, id)| id.clone()).collect();
+    let first_ids: Vec<String> = job.members[..first]
+        .iter()
+        .map(|(_, id)| id.clone())
+        .collect();
     let penvio_id = client.create_group(name, source_id, &first_ids).await?;
     changes.push(Change::PutTeam {
         source_id: source_id.to_string(),
@@ -739,11 +766,21 @@ async fn create_team(
     if first > 0 {
         changes.push(Change::AddMembers {
             team: source_id.to_string(),
-            members: job.members[..first].iter().map(|(s, _)| s.clone()).collect(),
+            members: job.members[..first]
+                .iter()
+                .map(|(s, _)| s.clone())
+                .collect(),
         });
     }
     changes.push(clear);
-    let result = add_members(context, source_id, &penvio_id, &job.members[first..], changes).await;
+    let result = add_members(
+        context,
+        source_id,
+        &penvio_id,
+        &job.members[first..],
+        changes,
+    )
+    .await;
     note_unresolved(job.unresolved, description);
     result
 }

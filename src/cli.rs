@@ -132,7 +132,7 @@ enum StateAction {
 pub async fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Demo => {
-            telemetry::init(LogFormat::Text, "warn");
+            telemetry::init(LogFormat::Text, "error");
             demo::run_demo().await
         }
         command => {
@@ -247,7 +247,10 @@ async fn run_all(config: &Config, args: &RunArgs, mode: RunMode) -> i32 {
         } else {
             json!({ "connections": reports })
         };
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
     }
     let codes: Vec<i32> = reports.iter().map(|r| r.exit_code).collect();
     combine_exit_codes(&codes)
@@ -279,19 +282,30 @@ pub fn render_report(report: &RunReport) -> String {
     }
     out.push_str(&format!(
         "  source: {} users, {} groups read; {} users and {} teams in scope",
-        report.source.users, report.source.groups, report.source.desired_users, report.source.desired_teams
+        report.source.users,
+        report.source.groups,
+        report.source.desired_users,
+        report.source.desired_teams
     ));
     if report.source.out_of_scope_users > 0 {
-        out.push_str(&format!("; {} users out of scope", report.source.out_of_scope_users));
+        out.push_str(&format!(
+            "; {} users out of scope",
+            report.source.out_of_scope_users
+        ));
     }
     out.push('\n');
     for group in &report.source.unmatched_user_groups {
-        out.push_str(&format!("  warning: scope.user_groups entry {group:?} matches no group\n"));
+        out.push_str(&format!(
+            "  warning: scope.user_groups entry {group:?} matches no group\n"
+        ));
     }
     if !report.skipped.is_empty() {
         out.push_str(&format!("  skipped {} records:\n", report.skipped.len()));
         for skipped in &report.skipped {
-            out.push_str(&format!("    {} {}: {}\n", skipped.kind, skipped.id, skipped.reason));
+            out.push_str(&format!(
+                "    {} {}: {}\n",
+                skipped.kind, skipped.id, skipped.reason
+            ));
         }
     }
     if let Some(findings) = &report.reconcile {
@@ -334,7 +348,10 @@ pub fn render_report(report: &RunReport) -> String {
             report.held_back[0].reason
         ));
         for held in report.held_back.iter().take(20) {
-            out.push_str(&format!("    {}", render_operation(&held.operation).trim_start()));
+            out.push_str(&format!(
+                "    {}",
+                render_operation(&held.operation).trim_start()
+            ));
         }
     }
     out.push_str(&format!(
@@ -358,8 +375,16 @@ fn render_operation(operation: &Operation) -> String {
         Operation::CreateUser { attributes, .. } => {
             format!("  + create user {}\n", attributes.user_name)
         }
-        Operation::ReactivateUser { attributes, changes, .. }
-        | Operation::UpdateUser { attributes, changes, .. } => {
+        Operation::ReactivateUser {
+            attributes,
+            changes,
+            ..
+        }
+        | Operation::UpdateUser {
+            attributes,
+            changes,
+            ..
+        } => {
             let verb = if matches!(operation, Operation::ReactivateUser { .. }) {
                 "reactivate"
             } else {
@@ -367,26 +392,50 @@ fn render_operation(operation: &Operation) -> String {
             };
             let mut text = format!("  ~ {verb} user {}\n", attributes.user_name);
             for change in changes {
-                text.push_str(&format!("      {}: {:?} → {:?}\n", change.path, change.old, change.new));
+                text.push_str(&format!(
+                    "      {}: {:?} → {:?}\n",
+                    change.path, change.old, change.new
+                ));
             }
             text
         }
-        Operation::DeactivateUser { attributes, reason: why, .. } => {
-            format!("  - deactivate user {} ({})\n", attributes.user_name, reason(why))
+        Operation::DeactivateUser {
+            attributes,
+            reason: why,
+            ..
+        } => {
+            format!(
+                "  - deactivate user {} ({})\n",
+                attributes.user_name,
+                reason(why)
+            )
         }
-        Operation::DeleteUser { user_name, reason: why, .. } => {
+        Operation::DeleteUser {
+            user_name,
+            reason: why,
+            ..
+        } => {
             format!("  - delete user {user_name} ({})\n", reason(why))
         }
         Operation::CreateTeam { name, members, .. } => {
             format!("  + create team {name} with {} members\n", members.len())
         }
-        Operation::RenameTeam { old_name, new_name, .. } => {
+        Operation::RenameTeam {
+            old_name, new_name, ..
+        } => {
             format!("  ~ rename team {old_name:?} → {new_name:?}\n")
         }
-        Operation::AddMembers { team_name, members, .. } => {
+        Operation::AddMembers {
+            team_name, members, ..
+        } => {
             format!("  + add {} members to team {team_name}\n", members.len())
         }
-        Operation::RemoveMembers { team_name, members, foreign_members, .. } => format!(
+        Operation::RemoveMembers {
+            team_name,
+            members,
+            foreign_members,
+            ..
+        } => format!(
             "  - remove {} members from team {team_name}\n",
             members.len() + foreign_members.len()
         ),
@@ -396,7 +445,9 @@ fn render_operation(operation: &Operation) -> String {
 
 fn describe_connection(connection: &ConnectionConfig) -> String {
     let source = match &connection.source {
-        SourceConfig::Scim(scim) => format!("SCIM server {}", crate::http::redact_url(&scim.base_url)),
+        SourceConfig::Scim(scim) => {
+            format!("SCIM server {}", crate::http::redact_url(&scim.base_url))
+        }
         SourceConfig::File(file) => format!("file {}", file.path.display()),
     };
     let users = if connection.scope.user_groups.is_empty() {
@@ -404,7 +455,12 @@ fn describe_connection(connection: &ConnectionConfig) -> String {
     } else {
         format!("members of {}", connection.scope.user_groups.join(", "))
     };
-    let teams: Vec<&str> = connection.scope.team_groups.iter().map(|p| p.as_str()).collect();
+    let teams: Vec<&str> = connection
+        .scope
+        .team_groups
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
     let policy = &connection.policy;
     let removal = match policy.on_user_removed {
         config::OnUserRemoved::Deactivate => match policy.delete_deactivated_after {
@@ -499,13 +555,21 @@ fn state(config: &Config, action: StateAction) -> i32 {
                         return EXIT_RUN_FAILED;
                     }
                 };
-                let active = snapshot.users.values().filter(|u| u.attributes.active).count();
+                let active = snapshot
+                    .users
+                    .values()
+                    .filter(|u| u.attributes.active)
+                    .count();
                 println!(
                     "{name}: {} users ({active} active, {} deactivated), {} teams, {} memberships, generation {}",
                     snapshot.users.len(),
                     snapshot.users.len() - active,
                     snapshot.teams.len(),
-                    snapshot.teams.values().map(|t| t.members.len()).sum::<usize>(),
+                    snapshot
+                        .teams
+                        .values()
+                        .map(|t| t.members.len())
+                        .sum::<usize>(),
                     snapshot.generation
                 );
                 if !snapshot.pending_team_creates.is_empty() {
@@ -563,12 +627,17 @@ fn state(config: &Config, action: StateAction) -> i32 {
                     }),
                 );
             }
-            println!("{}", serde_json::to_string_pretty(&exported).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&exported).unwrap_or_default()
+            );
             EXIT_OK
         }
         StateAction::Forget { connection } => match store.forget(&connection) {
             Ok(()) => {
-                println!("Forgot the snapshot of {connection}. The next sync links existing Penvio users by userName; `penvio-sync reconcile` rebuilds the snapshot from Penvio.");
+                println!(
+                    "Forgot the snapshot of {connection}. The next sync links existing Penvio users by userName; `penvio-sync reconcile` rebuilds the snapshot from Penvio."
+                );
                 EXIT_OK
             }
             Err(error) => {
@@ -586,9 +655,18 @@ mod tests {
     #[test]
     fn exit_codes_combine_by_severity() {
         assert_eq!(combine_exit_codes(&[]), EXIT_OK);
-        assert_eq!(combine_exit_codes(&[EXIT_OK, EXIT_HELD_BACK]), EXIT_HELD_BACK);
-        assert_eq!(combine_exit_codes(&[EXIT_HELD_BACK, EXIT_PARTIAL]), EXIT_PARTIAL);
-        assert_eq!(combine_exit_codes(&[EXIT_PARTIAL, EXIT_RUN_FAILED]), EXIT_RUN_FAILED);
+        assert_eq!(
+            combine_exit_codes(&[EXIT_OK, EXIT_HELD_BACK]),
+            EXIT_HELD_BACK
+        );
+        assert_eq!(
+            combine_exit_codes(&[EXIT_HELD_BACK, EXIT_PARTIAL]),
+            EXIT_PARTIAL
+        );
+        assert_eq!(
+            combine_exit_codes(&[EXIT_PARTIAL, EXIT_RUN_FAILED]),
+            EXIT_RUN_FAILED
+        );
     }
 
     #[test]

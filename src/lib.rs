@@ -5,18 +5,20 @@
 //! changes to Penvio through SCIM 2.0. The binary is a thin shell over this
 //! library so tests drive the same code paths the CLI does.
 
-pub mod config;
-pub mod emulator;
-pub mod model;
-pub mod mapping;
-pub mod plan;
-pub mod state;
-pub mod http;
-pub mod ratelimit;
-pub mod target;
-pub mod progress;
-pub mod source;
 pub mod apply;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod emulator;
+pub mod http;
+pub mod mapping;
+pub mod model;
+pub mod plan;
+pub mod progress;
+pub mod ratelimit;
 pub mod reconcile;
+pub mod source;
+pub mod state;
 pub mod sync;
+pub mod target;
 pub mod telemetry;

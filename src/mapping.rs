@@ -240,7 +240,9 @@ pub fn map_user(user: &SourceUser, mapping: &MappingConfig) -> Result<UserAttrib
     let user_name = render(&mapping.user_name, &|| email.clone())
         .ok_or_else(|| "no email (userName is required and defaults to the email)".to_string())?;
     if user_name.chars().any(char::is_control) || user_name.contains(char::is_whitespace) {
-        return Err(format!("userName {user_name:?} contains whitespace or control characters"));
+        return Err(format!(
+            "userName {user_name:?} contains whitespace or control characters"
+        ));
     }
     let email = email.unwrap_or_else(|| user_name.clone());
     if !looks_like_email(&email) {
@@ -351,7 +353,8 @@ mod tests {
     #[test]
     fn overrides_render_templates_over_raw_attributes() {
         let mut u = user("1", Some("x@example.com"), true);
-        u.attributes.insert("profile.login".into(), "login@example.com".into());
+        u.attributes
+            .insert("profile.login".into(), "login@example.com".into());
         let mapping = MappingConfig {
             user_name: Some(Template::parse("{attributes.profile.login}").unwrap()),
             display_name: Some(Template::parse("{family_name}, {given_name}").unwrap()),
@@ -380,7 +383,10 @@ mod tests {
     #[test]
     fn one_bad_user_does_not_stop_the_others() {
         let directory = Directory {
-            users: vec![user("1", None, true), user("2", Some("b@example.com"), true)],
+            users: vec![
+                user("1", None, true),
+                user("2", Some("b@example.com"), true),
+            ],
             groups: vec![],
             skipped: vec![],
         };

@@ -729,10 +729,7 @@ mod tests {
                 name: "team create, rename, add, remove and delete in phase order",
                 desired: desired(
                     &[("a", true), ("b", true), ("c", true)],
-                    &[
-                        ("g1", "New name", &["a", "c"]),
-                        ("g2", "Fresh", &["b"]),
-                    ],
+                    &[("g1", "New name", &["a", "c"]), ("g2", "Fresh", &["b"])],
                 ),
                 snapshot: snapshot(
                     &[

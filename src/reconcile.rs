@@ -60,13 +60,19 @@ pub fn rebuild_snapshot(
         if let Some(external) = user.external_id.as_deref() {
             by_external.entry(external).or_default().push(user);
         }
-        by_name.entry(user.user_name.to_lowercase()).or_default().push(user);
+        by_name
+            .entry(user.user_name.to_lowercase())
+            .or_default()
+            .push(user);
     }
     let mut claimed: BTreeSet<&str> = BTreeSet::new();
     let record_for = |user: &ScimUser, previous: Option<&UserRecord>| UserRecord {
         penvio_id: user.id.clone(),
         attributes: user.attributes(),
-        deactivated_at: match (user.active.unwrap_or(true), previous.and_then(|p| p.deactivated_at)) {
+        deactivated_at: match (
+            user.active.unwrap_or(true),
+            previous.and_then(|p| p.deactivated_at),
+        ) {
             (true, _) => None,
             (false, Some(at)) => Some(at),
             (false, None) => Some(now),
@@ -114,9 +120,10 @@ pub fn rebuild_snapshot(
         }
         if adopt {
             findings.adopted += 1;
-            snapshot
-                .users
-                .insert(format!("{ADOPTED_PREFIX}{}", user.id), record_for(user, None));
+            snapshot.users.insert(
+                format!("{ADOPTED_PREFIX}{}", user.id),
+                record_for(user, None),
+            );
         } else {
             findings.unmanaged_users += 1;
         }
@@ -271,7 +278,10 @@ mod tests {
         assert_eq!(snapshot.users["a"].penvio_id, "p1");
         assert_eq!(snapshot.users["b"].penvio_id, "p2");
         assert_eq!(snapshot.users["b"].deactivated_at, Some(100));
-        assert_eq!(snapshot.users["a"].attributes.display_name, "Changed by hand");
+        assert_eq!(
+            snapshot.users["a"].attributes.display_name,
+            "Changed by hand"
+        );
         assert!(!snapshot.users.contains_key("c"));
         assert_eq!(findings.linked_users, 2);
         assert_eq!(findings.unmanaged_users, 1);
@@ -306,7 +316,10 @@ mod tests {
         let team = &snapshot.teams["g"];
         assert_eq!(team.penvio_id, "t1");
         assert_eq!(team.members.iter().collect::<Vec<_>>(), vec!["a"]);
-        assert_eq!(team.foreign_members.iter().collect::<Vec<_>>(), vec!["by-hand"]);
+        assert_eq!(
+            team.foreign_members.iter().collect::<Vec<_>>(),
+            vec!["by-hand"]
+        );
         assert_eq!(findings.linked_teams, 1);
     }
 }

@@ -19,9 +19,7 @@ use crate::ratelimit::Backoff;
 use crate::reconcile::{ReconcileFindings, rebuild_snapshot};
 use crate::source;
 use crate::state::{RunRecord, StateStore};
-use crate::target::scim::{
-    DEFAULT_PAGE_SIZE, RequestCounts, ScimClient, ScimClientSettings,
-};
+use crate::target::scim::{DEFAULT_PAGE_SIZE, RequestCounts, ScimClient, ScimClientSettings};
 
 /// Exit code: every operation applied.
 pub const EXIT_OK: i32 = 0;
@@ -204,7 +202,15 @@ pub async fn run_connection(
 ) -> RunReport {
     let clock = Instant::now();
     let mut report = RunReport::new(&connection.name, options);
-    execute_run(connection, index, store.as_ref(), &store, options, &mut report).await;
+    execute_run(
+        connection,
+        index,
+        store.as_ref(),
+        &store,
+        options,
+        &mut report,
+    )
+    .await;
     report.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
 
     if let Some(error) = &report.error {
@@ -310,8 +316,14 @@ async fn execute_run(
                 return report.fail(format!("cannot read what Penvio holds: {error}"));
             }
         };
-        let (rebuilt, findings) =
-            rebuild_snapshot(&mapped.desired, &snapshot, &users, &groups, adopt, options.now);
+        let (rebuilt, findings) = rebuild_snapshot(
+            &mapped.desired,
+            &snapshot,
+            &users,
+            &groups,
+            adopt,
+            options.now,
+        );
         report.reconcile = Some(findings);
         if !options.dry_run {
             let mut persisted = rebuilt.clone();

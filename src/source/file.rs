@@ -136,15 +136,19 @@ impl IdentitySource for FileSource {
         KIND
     }
 
-    fn fetch<'a>(&'a self, progress: &'a Progress) -> BoxFuture<'a, Result<Directory, SourceError>> {
+    fn fetch<'a>(
+        &'a self,
+        progress: &'a Progress,
+    ) -> BoxFuture<'a, Result<Directory, SourceError>> {
         Box::pin(async move {
             progress.message(&format!("Reading {}", self.path.display()));
-            let text = tokio::fs::read_to_string(&self.path)
-                .await
-                .map_err(|e| SourceError::Fetch {
-                    source_kind: KIND,
-                    message: format!("cannot read {}: {e}", self.path.display()),
-                })?;
+            let text =
+                tokio::fs::read_to_string(&self.path)
+                    .await
+                    .map_err(|e| SourceError::Fetch {
+                        source_kind: KIND,
+                        message: format!("cannot read {}: {e}", self.path.display()),
+                    })?;
             let is_json = self
                 .path
                 .extension()

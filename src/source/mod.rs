@@ -57,7 +57,8 @@ pub trait IdentitySource: Send + Sync {
     fn kind(&self) -> &'static str;
 
     /// Reads the whole directory (users, groups, memberships).
-    fn fetch<'a>(&'a self, progress: &'a Progress) -> BoxFuture<'a, Result<Directory, SourceError>>;
+    fn fetch<'a>(&'a self, progress: &'a Progress)
+    -> BoxFuture<'a, Result<Directory, SourceError>>;
 
     /// Authenticates and makes one cheap read, for `check --connectivity`.
     fn check(&self) -> BoxFuture<'_, Result<(), SourceError>>;

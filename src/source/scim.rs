@@ -114,7 +114,10 @@ impl IdentitySource for ScimSource {
         KIND
     }
 
-    fn fetch<'a>(&'a self, progress: &'a Progress) -> BoxFuture<'a, Result<Directory, SourceError>> {
+    fn fetch<'a>(
+        &'a self,
+        progress: &'a Progress,
+    ) -> BoxFuture<'a, Result<Directory, SourceError>> {
         Box::pin(async move {
             progress.message("Reading users from the SCIM source");
             let users = self

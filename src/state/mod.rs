@@ -147,9 +147,7 @@ pub enum StateError {
         source: std::io::Error,
     },
     /// Another process (usually the daemon) has the file open.
-    #[error(
-        "state file {path} is in use by another penvio-sync process (is the daemon running?)"
-    )]
+    #[error("state file {path} is in use by another penvio-sync process (is the daemon running?)")]
     InUse {
         /// Path of the state file.
         path: String,

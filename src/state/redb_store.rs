@@ -32,7 +32,8 @@ const TEAMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("teams"
 /// a membership change touches one row, not the whole member list.
 const MEMBERS: TableDefinition<(&str, &str, &str), ()> = TableDefinition::new("team_members");
 /// (connection, team source id) → unix seconds the create was sent.
-const PENDING_TEAMS: TableDefinition<(&str, &str), ()> = TableDefinition::new("pending_team_creates");
+const PENDING_TEAMS: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("pending_team_creates");
 /// connection → generation counter.
 const GENERATIONS: TableDefinition<&str, u64> = TableDefinition::new("generations");
 /// connection → JSON [`RunRecord`] of the last run.
@@ -185,9 +186,10 @@ fn clear_connection(txn: &WriteTransaction, connection: &str) -> Result<(), Stat
         .map_err(db_err)?;
     let mut members = txn.open_table(MEMBERS).map_err(db_err)?;
     members
-        .retain_in((connection, "", "")..(connection, "\u{10FFFF}", ""), |_, _| {
-            false
-        })
+        .retain_in(
+            (connection, "", "")..(connection, "\u{10FFFF}", ""),
+            |_, _| false,
+        )
         .map_err(db_err)?;
     let mut pending = txn.open_table(PENDING_TEAMS).map_err(db_err)?;
     pending
@@ -248,7 +250,9 @@ impl StateStore for RedbStateStore {
             .map_err(db_err)?
         {
             let (key, _) = row.map_err(db_err)?;
-            snapshot.pending_team_creates.insert(key.value().1.to_string());
+            snapshot
+                .pending_team_creates
+                .insert(key.value().1.to_string());
         }
 
         let generations = txn.open_table(GENERATIONS).map_err(db_err)?;
@@ -291,7 +295,10 @@ impl StateStore for RedbStateStore {
                             name: name.clone(),
                         };
                         teams
-                            .insert((connection, source_id.as_str()), encode(&header)?.as_slice())
+                            .insert(
+                                (connection, source_id.as_str()),
+                                encode(&header)?.as_slice(),
+                            )
                             .map_err(db_err)?;
                     }
                     Change::AddMembers { team, members: ids } => {
@@ -361,7 +368,10 @@ impl StateStore for RedbStateStore {
                     name: team.name.clone(),
                 };
                 teams
-                    .insert((connection, source_id.as_str()), encode(&header)?.as_slice())
+                    .insert(
+                        (connection, source_id.as_str()),
+                        encode(&header)?.as_slice(),
+                    )
                     .map_err(db_err)?;
                 for member in &team.members {
                     members
@@ -516,7 +526,10 @@ mod tests {
         }
         let store = RedbStateStore::open(dir.path()).unwrap();
         assert_eq!(store.load("conn").unwrap().users.len(), 2);
-        let mode = std::fs::metadata(store.path()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(store.path())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
@@ -592,7 +605,10 @@ mod tests {
                 .unwrap();
         }
         let err = RedbStateStore::open(dir.path()).err().unwrap();
-        assert!(err.to_string().contains("newer than this penvio-sync"), "{err}");
+        assert!(
+            err.to_string().contains("newer than this penvio-sync"),
+            "{err}"
+        );
     }
 
     #[test]

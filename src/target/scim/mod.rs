@@ -253,7 +253,11 @@ impl ScimClient {
     }
 
     /// Sends PATCH operations to a user; 200 and 204 are both success.
-    pub async fn patch_user(&self, id: &str, operations: &[PatchOperation]) -> Result<(), ScimError> {
+    pub async fn patch_user(
+        &self,
+        id: &str,
+        operations: &[PatchOperation],
+    ) -> Result<(), ScimError> {
         let path = format!("/Users/{}", path_segment(id));
         self.send(Method::PATCH, &path, Some(patch_body(operations)))
             .await
@@ -326,8 +330,10 @@ impl ScimClient {
         let count = page_size.max(1).to_string();
         loop {
             let start_text = start.to_string();
-            let mut query: Vec<(&str, &str)> =
-                vec![("startIndex", start_text.as_str()), ("count", count.as_str())];
+            let mut query: Vec<(&str, &str)> = vec![
+                ("startIndex", start_text.as_str()),
+                ("count", count.as_str()),
+            ];
             query.extend_from_slice(extra);
             let page: ListResponse<T> = self.get_json(path, &query).await?;
             let received = page.resources.len() as u64;
@@ -402,13 +408,15 @@ impl ScimClient {
         let url = format!("{}{target}", inner.base);
         let path = target.split('?').next().unwrap_or(target).to_string();
         let bytes = match &body {
-            Some(value) => Some(serde_json::to_vec(value).map_err(|e| {
-                ScimError::InvalidResponse {
-                    method: method.clone(),
-                    path: path.clone(),
-                    message: format!("cannot encode request: {e}"),
-                }
-            })?),
+            Some(value) => {
+                Some(
+                    serde_json::to_vec(value).map_err(|e| ScimError::InvalidResponse {
+                        method: method.clone(),
+                        path: path.clone(),
+                        message: format!("cannot encode request: {e}"),
+                    })?,
+                )
+            }
             None => None,
         };
         let backoff = inner.settings.backoff;
@@ -492,7 +500,10 @@ impl ScimClient {
                 }
                 Decision::Fail => {
                     let error: ErrorBody = serde_json::from_slice(&body).unwrap_or_default();
-                    let detail = error.detail.clone().unwrap_or_else(|| describe_error(&body));
+                    let detail = error
+                        .detail
+                        .clone()
+                        .unwrap_or_else(|| describe_error(&body));
                     return Err(match status {
                         StatusCode::NOT_FOUND => ScimError::NotFound { method, path },
                         StatusCode::CONFLICT => ScimError::Conflict {

@@ -249,7 +249,10 @@ mod tests {
     #[test]
     fn remove_member_uses_a_filter_and_no_value() {
         let body = serde_json::to_value(PatchOperation::remove_member("a\"b")).unwrap();
-        assert_eq!(body, json!({"op": "remove", "path": "members[value eq \"a\\\"b\"]"}));
+        assert_eq!(
+            body,
+            json!({"op": "remove", "path": "members[value eq \"a\\\"b\"]"})
+        );
     }
 
     #[test]
