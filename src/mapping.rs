@@ -230,14 +230,25 @@ pub fn map_user(user: &SourceUser, mapping: &MappingConfig) -> Result<UserAttrib
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
-    let render = |template: &Option<Template>, default: &dyn Fn() -> Option<String>| match template
-    {
-        Some(t) => t.render(&lookup),
-        None => default(),
+    // An override that refers to a missing field skips the user: sending a
+    // half-rendered value would be worse than waiting for the data.
+    let render = |key: &str,
+                  template: &Option<Template>,
+                  default: &dyn Fn() -> Option<String>|
+     -> Result<Option<String>, String> {
+        match template {
+            Some(t) => t.render(&lookup).map(Some).ok_or_else(|| {
+                format!(
+                    "mapping.{key} ({:?}) refers to a field this user does not have",
+                    t.as_str()
+                )
+            }),
+            None => Ok(default()),
+        }
     };
 
-    let email = render(&mapping.email, &|| lookup("email"));
-    let user_name = render(&mapping.user_name, &|| email.clone())
+    let email = render("email", &mapping.email, &|| lookup("email"))?;
+    let user_name = render("userName", &mapping.user_name, &|| email.clone())?
         .ok_or_else(|| "no email (userName is required and defaults to the email)".to_string())?;
     if user_name.chars().any(char::is_control) || user_name.contains(char::is_whitespace) {
         return Err(format!(
@@ -248,17 +259,23 @@ pub fn map_user(user: &SourceUser, mapping: &MappingConfig) -> Result<UserAttrib
     if !looks_like_email(&email) {
         return Err(format!("email {email:?} is not a valid address"));
     }
-    let given_name = render(&mapping.given_name, &|| lookup("given_name")).unwrap_or_default();
-    let family_name = render(&mapping.family_name, &|| lookup("family_name")).unwrap_or_default();
-    let display_name = render(&mapping.display_name, &|| {
+    let given_name =
+        render("givenName", &mapping.given_name, &|| lookup("given_name"))?.unwrap_or_default();
+    let family_name = render("familyName", &mapping.family_name, &|| {
+        lookup("family_name")
+    })?
+    .unwrap_or_default();
+    let display_name = render("displayName", &mapping.display_name, &|| {
         lookup("display_name").or_else(|| {
             let composed = format!("{given_name} {family_name}").trim().to_string();
             (!composed.is_empty()).then_some(composed)
         })
-    })
+    })?
     .unwrap_or_else(|| user_name.clone());
-    let external_id =
-        render(&mapping.external_id, &|| Some(user.id.clone())).unwrap_or_else(|| user.id.clone());
+    let external_id = render("externalId", &mapping.external_id, &|| {
+        Some(user.id.clone())
+    })?
+    .unwrap_or_else(|| user.id.clone());
 
     Ok(UserAttributes {
         user_name,
@@ -364,6 +381,16 @@ mod tests {
         assert_eq!(mapped.user_name, "login@example.com");
         assert_eq!(mapped.email, "x@example.com");
         assert_eq!(mapped.display_name, "Family1, Given1");
+    }
+
+    #[test]
+    fn an_override_referring_to_a_missing_field_skips_the_user() {
+        let mapping = MappingConfig {
+            display_name: Some(Template::parse("{attributes.title}").unwrap()),
+            ..Default::default()
+        };
+        let err = map_user(&user("1", Some("x@example.com"), true), &mapping).unwrap_err();
+        assert!(err.contains("mapping.displayName"), "{err}");
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The SCIM emulator: conformance (scim2-tester, a third-party checker run
 //! in Python) and behaviour tests over real HTTP with reqwest.
 //!
-//! The conformance test needs the pinned checkers installed:
-//! `python3 -m venv target/venv-checkers && target/venv-checkers/bin/pip install -r tests/support/requirements-checkers.txt`
-//! or `PENVIO_CHECKERS_PYTHON=/path/to/python`. `PENVIO_CHECKERS_VERBOSE=1` lists
+//! The conformance test needs the pinned checkers, which the README's test
+//! command (`scripts/test`) installs into `target/venv`; or set
+//! `PENVIO_TEST_PYTHON=/path/to/python`. `PENVIO_CHECKERS_VERBOSE=1` lists
 //! every check, not only the ones that did not succeed (with `-- --nocapture`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -66,8 +66,8 @@ fn id(v: &Value) -> String {
 }
 
 fn checkers_python() -> PathBuf {
-    std::env::var_os("PENVIO_CHECKERS_PYTHON").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/venv-checkers/bin/python"),
+    std::env::var_os("PENVIO_TEST_PYTHON").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/venv/bin/python"),
         PathBuf::from,
     )
 }
@@ -77,9 +77,8 @@ async fn scim2_tester_reports_no_errors() {
     let python = checkers_python();
     assert!(
         python.exists(),
-        "No Python with the SCIM checkers at {}. Install them as the README's test section says: \
-         `python3 -m venv target/venv-checkers && target/venv-checkers/bin/pip install -r \
-         tests/support/requirements-checkers.txt`, or set PENVIO_CHECKERS_PYTHON.",
+        "No Python with the SCIM checkers at {}: run the README's test command (scripts/test), \
+         which creates target/venv with the pinned checkers, or set PENVIO_TEST_PYTHON.",
         python.display()
     );
     let emulator = start().await;

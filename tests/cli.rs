@@ -1,0 +1,161 @@
+//! The binary as users and their scripts see it: commands, output, exit codes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{Fixture, Scim2Server, TOKEN, user};
+use serde_json::Value;
+
+fn penvio_sync(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_penvio-sync"))
+        .args(args)
+        .env_remove("PENVIO_SYNC_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn demo_runs_end_to_end_and_its_third_run_sends_nothing() {
+    let output = penvio_sync(&["demo"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    assert!(
+        stdout.contains("applied: 3 create_team, 10 create_user"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Penvio received 6 writes for this change."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Penvio received 0 writes and 0 reads."),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_bad_config_exits_2_naming_file_and_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        "connections:\n  - name: Bad_Name\n    source: {type: file, path: x.yaml}\n    target: {url: http://penvio.example.com/api/scim/v2/o, token: t}\n",
+    )
+    .unwrap();
+    let output = penvio_sync(&["--config", path.to_str().unwrap(), "check"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("bad.yaml"), "{stderr}");
+    assert!(stderr.contains("connections[0].name"), "{stderr}");
+    assert!(stderr.contains("connections[0].target.url"), "{stderr}");
+    assert!(stderr.contains("https"), "{stderr}");
+
+    let missing = penvio_sync(&["--config", "/nonexistent/penvio.yaml", "sync"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("/nonexistent/penvio.yaml"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_plan_state_and_check_through_the_binary() {
+    let server = Scim2Server::start();
+    let fixture = Fixture::new(&server.org_url("cli"));
+    fixture.write_directory(
+        &[
+            user("u1", "ada@example.com", "Ada", "Lovelace"),
+            user("u2", "bob@example.com", "Bob", "Builder"),
+        ],
+        &[],
+    );
+    let config = fixture.write_config(TOKEN);
+    let config = config.to_str().unwrap();
+
+    let check = penvio_sync(&["--config", config, "check", "--connectivity"]);
+    let stdout = text(&check.stdout);
+    assert_eq!(check.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("configuration is valid"), "{stdout}");
+    assert!(
+        stdout.contains("Penvio: reachable, token accepted"),
+        "{stdout}"
+    );
+
+    let plan = penvio_sync(&["--config", config, "plan"]);
+    let stdout = text(&plan.stdout);
+    assert_eq!(plan.status.code(), Some(0));
+    assert!(stdout.contains("+ create user ada@example.com"), "{stdout}");
+    assert!(
+        server.list("cli", "Users").await.is_empty(),
+        "plan sends nothing"
+    );
+
+    let sync = penvio_sync(&["--config", config, "sync", "--json"]);
+    assert_eq!(sync.status.code(), Some(0), "{}", text(&sync.stderr));
+    let report: Value = serde_json::from_slice(&sync.stdout).unwrap();
+    assert_eq!(report["applied"]["create_user"], 2);
+    assert_eq!(report["exit_code"], 0);
+    assert_eq!(server.list("cli", "Users").await.len(), 2);
+
+    let plan = penvio_sync(&["--config", config, "plan"]);
+    assert!(
+        text(&plan.stdout).contains("No changes"),
+        "{}",
+        text(&plan.stdout)
+    );
+
+    let show = penvio_sync(&["--config", config, "state", "show"]);
+    let stdout = text(&show.stdout);
+    assert!(
+        stdout.contains("test: 2 users (2 active, 0 deactivated)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("last run: sync succeeded"), "{stdout}");
+
+    let export = penvio_sync(&["--config", config, "state", "export"]);
+    let exported: Value = serde_json::from_slice(&export.stdout).unwrap();
+    assert_eq!(
+        exported["test"]["users"]["u1"]["attributes"]["user_name"],
+        "ada@example.com"
+    );
+    assert!(
+        !text(&export.stdout).contains(TOKEN),
+        "no secret in the export"
+    );
+
+    let unknown = penvio_sync(&["--config", config, "sync", "--connection", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("no connection named \"nope\""));
+
+    // The guard, through the binary: exit code 4.
+    fixture.write_directory(&[], &[]);
+    let held = penvio_sync(&["--config", config, "sync"]);
+    assert_eq!(held.status.code(), Some(4), "{}", text(&held.stdout));
+    assert!(text(&held.stdout).contains("held back: 2 destructive operations"));
+    let allowed = penvio_sync(&["--config", config, "sync", "--allow-deletions"]);
+    assert_eq!(allowed.status.code(), Some(0));
+
+    let forget = penvio_sync(&[
+        "--config",
+        config,
+        "state",
+        "forget",
+        "--connection",
+        "test",
+    ]);
+    assert_eq!(forget.status.code(), Some(0));
+    let show = penvio_sync(&["--config", config, "state", "show"]);
+    assert!(
+        text(&show.stdout).contains("test: 0 users"),
+        "{}",
+        text(&show.stdout)
+    );
+}
