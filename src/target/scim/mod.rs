@@ -464,6 +464,13 @@ impl ScimClient {
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            if let Some(after) = retry_after
+                && matches!(classify(status, retry_after), Decision::Retry(_))
+            {
+                // Hold every task back as soon as the headers arrive, before
+                // the body is read, so no other request slips out meanwhile.
+                inner.pacer.pause_for(after);
+            }
             let body = match response.bytes().await {
                 Ok(body) => body.to_vec(),
                 Err(error) => {
