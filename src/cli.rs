@@ -521,6 +521,13 @@ async fn check(config: &Config, connectivity: bool) -> i32 {
     code
 }
 
+fn load_snapshot(store: &dyn StateStore, name: &str) -> Result<crate::state::Snapshot, i32> {
+    store.load(name).map_err(|error| {
+        eprintln!("{error}");
+        EXIT_RUN_FAILED
+    })
+}
+
 fn state(config: &Config, action: StateAction) -> i32 {
     let store = match open_store(config) {
         Ok(store) => store,
@@ -548,12 +555,9 @@ fn state(config: &Config, action: StateAction) -> i32 {
             };
             let now = unix_now();
             for name in names {
-                let snapshot = match store.load(&name) {
-                    Ok(s) => s,
-                    Err(error) => {
-                        eprintln!("{error}");
-                        return EXIT_RUN_FAILED;
-                    }
+                let snapshot = match load_snapshot(store.as_ref(), &name) {
+                    Ok(snapshot) => snapshot,
+                    Err(code) => return code,
                 };
                 let active = snapshot
                     .users
@@ -600,12 +604,9 @@ fn state(config: &Config, action: StateAction) -> i32 {
             };
             let mut exported = serde_json::Map::new();
             for name in names {
-                let snapshot = match store.load(&name) {
-                    Ok(s) => s,
-                    Err(error) => {
-                        eprintln!("{error}");
-                        return EXIT_RUN_FAILED;
-                    }
+                let snapshot = match load_snapshot(store.as_ref(), &name) {
+                    Ok(snapshot) => snapshot,
+                    Err(code) => return code,
                 };
                 let teams: serde_json::Map<String, serde_json::Value> = snapshot
                     .teams

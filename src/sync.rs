@@ -184,7 +184,7 @@ pub fn target_client(
     ScimClient::new(ScimClientSettings {
         base_url: target.url.clone(),
         token: target.token.clone(),
-        token_key: format!("connections[{index}].target.token"),
+        token_key: format!("connections[{index}].target.token` (or its `token_file`"),
         service: "Penvio".into(),
         requests_per_second: target.requests_per_second,
         burst: target.burst,

@@ -5,15 +5,15 @@
 use serde_json::{Map, Value, json};
 
 /// SCIM core User schema URN.
-pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const USER_SCHEMA: &str = crate::target::scim::proto::USER_SCHEMA;
 /// SCIM core Group schema URN.
-pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const GROUP_SCHEMA: &str = crate::target::scim::proto::GROUP_SCHEMA;
 /// ListResponse message URN.
-pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const LIST_RESPONSE: &str = crate::target::scim::proto::LIST_RESPONSE_SCHEMA;
 /// Error message URN.
-pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+pub const ERROR_SCHEMA: &str = crate::target::scim::proto::ERROR_SCHEMA;
 /// PatchOp message URN.
-pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const PATCH_OP: &str = crate::target::scim::proto::PATCH_OP_SCHEMA;
 /// ServiceProviderConfig schema URN.
 pub const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 /// ResourceType schema URN.

@@ -32,7 +32,7 @@ impl ScimSource {
         let client = ScimClient::new(ScimClientSettings {
             base_url: config.base_url.clone(),
             token: config.token.clone(),
-            token_key: format!("connections[{index}].source.token"),
+            token_key: format!("connections[{index}].source.token` (or its `token_file`"),
             service: "The SCIM source".into(),
             requests_per_second: rate,
             burst: rate,
