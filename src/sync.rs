@@ -17,8 +17,8 @@ use crate::plan::{HeldBack, Operation, Plan, PlanPolicy, RemovalAction, plan};
 use crate::progress::Progress;
 use crate::ratelimit::Backoff;
 use crate::reconcile::{ReconcileFindings, rebuild_snapshot};
-use crate::source;
-use crate::state::{RunRecord, StateStore};
+use crate::source::{self, FetchContext};
+use crate::state::{RunRecord, SourceCache, StateStore};
 use crate::target::scim::{DEFAULT_PAGE_SIZE, RequestCounts, ScimClient, ScimClientSettings};
 
 /// Exit code: every operation applied.
@@ -87,6 +87,8 @@ pub struct SourceSummary {
     pub users: usize,
     /// Groups read.
     pub groups: usize,
+    /// Whether the source read everything (not a delta).
+    pub full_fetch: bool,
     /// Users outside `scope.user_groups`.
     pub out_of_scope_users: usize,
     /// `scope.user_groups` entries that matched no group.
@@ -128,6 +130,8 @@ pub struct RunReport {
     pub reconcile: Option<ReconcileFindings>,
     /// Requests sent to Penvio.
     pub target_requests: RequestCounts,
+    /// Requests sent to the identity provider.
+    pub source_requests: u64,
     /// Why the run failed, if it did.
     pub error: Option<String>,
     /// The process exit code this run maps to.
@@ -154,6 +158,7 @@ impl RunReport {
             held_back: Vec::new(),
             reconcile: None,
             target_requests: RequestCounts::default(),
+            source_requests: 0,
             error: None,
             exit_code: EXIT_OK,
         }
@@ -262,17 +267,48 @@ async fn execute_run(
 
     // 1. Fetch. Any failure ends the run here: an incomplete directory must
     //    never look like removed users (invariant 1).
+    let previous = if source.incremental() {
+        match store.load_source_cache(&connection.name) {
+            Ok(cache) => cache,
+            Err(error) => return report.fail(error.to_string()),
+        }
+    } else {
+        None
+    };
     let progress = Progress::spinner(options.show_progress, "Reading the directory");
-    let fetched = source.fetch(&progress).await;
+    let fetched = source
+        .fetch(FetchContext {
+            progress: &progress,
+            previous: previous.as_ref(),
+            now: options.now,
+        })
+        .await;
     progress.finish();
-    let directory = match fetched {
-        Ok(directory) => directory,
+    report.source_requests = source.requests_sent();
+    let fetched = match fetched {
+        Ok(fetched) => fetched,
         Err(error) => {
             return report.fail(format!(
                 "{error}. Nothing was changed in Penvio or in the snapshot."
             ));
         }
     };
+    report.source.full_fetch = fetched.full;
+    if source.incremental() && !options.dry_run {
+        let cache = SourceCache {
+            last_full_fetch: if fetched.full {
+                options.now
+            } else {
+                previous.as_ref().map_or(options.now, |p| p.last_full_fetch)
+            },
+            cursor: fetched.cursor.clone(),
+            directory: fetched.directory.clone(),
+        };
+        if let Err(error) = store.save_source_cache(&connection.name, &cache) {
+            return report.fail(error.to_string());
+        }
+    }
+    let directory = fetched.directory;
     report.source.users = directory.users.len();
     report.source.groups = directory.groups.len();
 

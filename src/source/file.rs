@@ -9,9 +9,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{BoxFuture, IdentitySource, SourceError};
+use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
-use crate::progress::Progress;
 
 const KIND: &str = "file";
 
@@ -138,9 +137,10 @@ impl IdentitySource for FileSource {
 
     fn fetch<'a>(
         &'a self,
-        progress: &'a Progress,
-    ) -> BoxFuture<'a, Result<Directory, SourceError>> {
+        context: FetchContext<'a>,
+    ) -> BoxFuture<'a, Result<Fetched, SourceError>> {
         Box::pin(async move {
+            let progress = context.progress;
             progress.message(&format!("Reading {}", self.path.display()));
             let text =
                 tokio::fs::read_to_string(&self.path)
@@ -155,7 +155,7 @@ impl IdentitySource for FileSource {
                 .is_some_and(|ext| ext.eq_ignore_ascii_case("json"));
             let directory = Self::parse(&text, is_json, &self.path.display().to_string())?;
             progress.advance((directory.users.len() + directory.groups.len()) as u64);
-            Ok(directory)
+            Ok(Fetched::full(directory))
         })
     }
 

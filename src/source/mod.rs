@@ -6,7 +6,9 @@
 //! directory only when every page was read (invariant 1).
 
 mod file;
+pub mod paginate;
 mod scim;
+pub mod vendor_http;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,6 +16,7 @@ use std::pin::Pin;
 use crate::config::{ConnectionConfig, SourceConfig};
 use crate::model::Directory;
 use crate::progress::Progress;
+use crate::state::SourceCache;
 
 pub use file::FileSource;
 pub use scim::ScimSource;
@@ -51,14 +54,61 @@ pub enum SourceError {
     },
 }
 
+/// What an adapter gets for one fetch.
+pub struct FetchContext<'a> {
+    /// Progress display.
+    pub progress: &'a Progress,
+    /// The directory and cursor of the last complete fetch, for adapters
+    /// that read incrementally (`None`: fetch everything).
+    pub previous: Option<&'a SourceCache>,
+    /// Unix seconds now (injected, so "full fetch once a day" is testable).
+    pub now: i64,
+}
+
+/// A complete directory and what the next incremental fetch starts from.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The whole directory, deltas already applied onto the previous one.
+    pub directory: Directory,
+    /// Opaque adapter cursor (a delta link, a timestamp) for the next fetch.
+    pub cursor: Option<String>,
+    /// Whether this was a full read (not a delta onto the previous one).
+    pub full: bool,
+}
+
+impl Fetched {
+    /// A full fetch with no cursor (adapters that always read everything).
+    pub fn full(directory: Directory) -> Self {
+        Fetched {
+            directory,
+            cursor: None,
+            full: true,
+        }
+    }
+}
+
 /// An identity provider penvio-sync reads from.
 pub trait IdentitySource: Send + Sync {
     /// Adapter name, as in `source.type`.
     fn kind(&self) -> &'static str;
 
-    /// Reads the whole directory (users, groups, memberships).
-    fn fetch<'a>(&'a self, progress: &'a Progress)
-    -> BoxFuture<'a, Result<Directory, SourceError>>;
+    /// Reads the whole directory (users, groups, memberships). Either every
+    /// page was read, or this is an error.
+    fn fetch<'a>(
+        &'a self,
+        context: FetchContext<'a>,
+    ) -> BoxFuture<'a, Result<Fetched, SourceError>>;
+
+    /// Whether the adapter reads incrementally and so needs the previous
+    /// directory and cursor kept between runs.
+    fn incremental(&self) -> bool {
+        false
+    }
+
+    /// Requests sent to the source so far (for reports and tests).
+    fn requests_sent(&self) -> u64 {
+        0
+    }
 
     /// Authenticates and makes one cheap read, for `check --connectivity`.
     fn check(&self) -> BoxFuture<'_, Result<(), SourceError>>;

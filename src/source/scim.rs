@@ -5,10 +5,9 @@
 
 use std::num::NonZeroU32;
 
-use super::{BoxFuture, IdentitySource, SourceError};
+use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::ScimSourceConfig;
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
-use crate::progress::Progress;
 use crate::ratelimit::Backoff;
 use crate::target::scim::proto::{ScimGroup, ScimUser};
 use crate::target::scim::{ScimClient, ScimClientSettings, ScimError};
@@ -116,9 +115,10 @@ impl IdentitySource for ScimSource {
 
     fn fetch<'a>(
         &'a self,
-        progress: &'a Progress,
-    ) -> BoxFuture<'a, Result<Directory, SourceError>> {
+        context: FetchContext<'a>,
+    ) -> BoxFuture<'a, Result<Fetched, SourceError>> {
         Box::pin(async move {
+            let progress = context.progress;
             progress.message("Reading users from the SCIM source");
             let users = self
                 .client
@@ -146,7 +146,7 @@ impl IdentitySource for ScimSource {
                     Err(skipped) => directory.skipped.push(skipped),
                 }
             }
-            Ok(directory)
+            Ok(Fetched::full(directory))
         })
     }
 

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::UserAttributes;
+use crate::model::{Directory, UserAttributes};
 
 pub use redb_store::{RedbStateStore, STATE_FILE_NAME};
 
@@ -114,6 +114,19 @@ pub enum Change {
     },
 }
 
+/// What an incremental source read last time: the whole directory after the
+/// last complete fetch, and the adapter's cursor to continue from. It
+/// describes the IdP, not Penvio, so it is kept apart from the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SourceCache {
+    /// The directory as of the last complete fetch.
+    pub directory: Directory,
+    /// Adapter cursor (delta link, timestamp) to continue from.
+    pub cursor: Option<String>,
+    /// Unix seconds of the last full (non-incremental) fetch.
+    pub last_full_fetch: i64,
+}
+
 /// Summary of the last run of a connection, kept for `state show` and the
 /// daemon's status endpoints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -194,6 +207,10 @@ pub trait StateStore: Send + Sync {
     fn last_run(&self, connection: &str) -> Result<Option<RunRecord>, StateError>;
     /// Names of connections that have state.
     fn connections(&self) -> Result<Vec<String>, StateError>;
+    /// The source cache of an incremental adapter, if any.
+    fn load_source_cache(&self, connection: &str) -> Result<Option<SourceCache>, StateError>;
+    /// Replaces the source cache after a complete fetch.
+    fn save_source_cache(&self, connection: &str, cache: &SourceCache) -> Result<(), StateError>;
 }
 
 impl Snapshot {

@@ -14,7 +14,9 @@ use redb::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Change, RunRecord, Snapshot, StateError, StateStore, TeamRecord, UserRecord};
+use super::{
+    Change, RunRecord, Snapshot, SourceCache, StateError, StateStore, TeamRecord, UserRecord,
+};
 
 /// File name of the snapshot inside `state_dir`.
 pub const STATE_FILE_NAME: &str = "penvio-sync.redb";
@@ -38,6 +40,8 @@ const PENDING_TEAMS: TableDefinition<(&str, &str), ()> =
 const GENERATIONS: TableDefinition<&str, u64> = TableDefinition::new("generations");
 /// connection → JSON [`RunRecord`] of the last run.
 const RUNS: TableDefinition<&str, &[u8]> = TableDefinition::new("runs");
+/// connection → postcard [`SourceCache`] of an incremental adapter.
+const SOURCE_CACHE: TableDefinition<&str, &[u8]> = TableDefinition::new("source_cache");
 
 #[derive(Serialize, Deserialize)]
 struct TeamHeader {
@@ -129,6 +133,7 @@ impl RedbStateStore {
             txn.open_table(PENDING_TEAMS).map_err(db_err)?;
             txn.open_table(GENERATIONS).map_err(db_err)?;
             txn.open_table(RUNS).map_err(db_err)?;
+            txn.open_table(SOURCE_CACHE).map_err(db_err)?;
         }
         txn.commit().map_err(db_err)
     }
@@ -401,6 +406,10 @@ impl StateStore for RedbStateStore {
                 .map_err(db_err)?
                 .remove(connection)
                 .map_err(db_err)?;
+            txn.open_table(SOURCE_CACHE)
+                .map_err(db_err)?
+                .remove(connection)
+                .map_err(db_err)?;
             Ok(())
         })
     }
@@ -431,6 +440,26 @@ impl StateStore for RedbStateStore {
                 key: connection.to_string(),
                 message: e.to_string(),
             })
+    }
+
+    fn load_source_cache(&self, connection: &str) -> Result<Option<SourceCache>, StateError> {
+        let txn = self.read()?;
+        let table = txn.open_table(SOURCE_CACHE).map_err(db_err)?;
+        let Some(value) = table.get(connection).map_err(db_err)? else {
+            return Ok(None);
+        };
+        decode(connection, value.value()).map(Some)
+    }
+
+    fn save_source_cache(&self, connection: &str, cache: &SourceCache) -> Result<(), StateError> {
+        let bytes = encode(cache)?;
+        self.write(|txn| {
+            txn.open_table(SOURCE_CACHE)
+                .map_err(db_err)?
+                .insert(connection, bytes.as_slice())
+                .map_err(db_err)?;
+            Ok(())
+        })
     }
 
     fn connections(&self) -> Result<Vec<String>, StateError> {
@@ -609,6 +638,28 @@ mod tests {
             err.to_string().contains("newer than this penvio-sync"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn source_caches_round_trip_and_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStateStore::open(dir.path()).unwrap();
+        assert_eq!(store.load_source_cache("conn").unwrap(), None);
+        let mut cache = SourceCache {
+            cursor: Some("https://graph/delta?$deltatoken=x".into()),
+            last_full_fetch: 42,
+            ..Default::default()
+        };
+        cache.directory.users.push(crate::model::SourceUser {
+            id: "u1".into(),
+            email: Some("a@example.com".into()),
+            active: true,
+            ..Default::default()
+        });
+        store.save_source_cache("conn", &cache).unwrap();
+        assert_eq!(store.load_source_cache("conn").unwrap(), Some(cache));
+        store.forget("conn").unwrap();
+        assert_eq!(store.load_source_cache("conn").unwrap(), None);
     }
 
     #[test]

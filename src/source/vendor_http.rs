@@ -1,0 +1,557 @@
+//! The HTTP client every vendor adapter reads through: pacing, retries,
+//! vendor rate-limit headers, authentication with token refresh, and errors
+//! that name the request and the config key to fix.
+//!
+//! Vendors differ only in the parts an adapter passes in: how a request is
+//! authorised ([`Authenticator`]) and which rate-limit headers they send
+//! ([`RateLimitHeaders`]).
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+
+use super::{BoxFuture, SourceError};
+use crate::config::Secret;
+use crate::http::{build_client, redact_url};
+use crate::ratelimit::{Backoff, RequestPacer, parse_retry_after};
+
+/// How a vendor reports its rate limit on every response.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RateLimitHeaders {
+    /// No rate-limit headers (`Retry-After` on 429 only).
+    None,
+    /// Okta: `X-Rate-Limit-Limit/Remaining/Reset`, reset = UTC epoch seconds.
+    OktaEpoch,
+    /// OneLogin: `X-RateLimit-Limit/Remaining/Reset`, reset = seconds remaining.
+    SecondsRemaining,
+}
+
+/// Authorises requests; an adapter implements it for its vendor's scheme.
+pub trait Authenticator: Send + Sync {
+    /// Adds credentials to a request. `refresh` asks for a new token (after
+    /// a 401 on a cached one).
+    fn authorize<'a>(
+        &'a self,
+        request: reqwest::RequestBuilder,
+        refresh: bool,
+    ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>>;
+
+    /// True if a 401 may be cured by fetching a new token (OAuth); false for
+    /// static keys, where a 401 means the key itself is wrong.
+    fn can_refresh(&self) -> bool;
+}
+
+/// A fixed header carrying a key (`Authorization: SSWS …`, `x-api-key: …`).
+pub struct StaticHeader {
+    name: &'static str,
+    prefix: &'static str,
+    value: Secret,
+    extra: Vec<(&'static str, String)>,
+}
+
+impl StaticHeader {
+    /// `name: prefix value`, e.g. ("Authorization", "SSWS ", token).
+    pub fn new(name: &'static str, prefix: &'static str, value: Secret) -> Self {
+        StaticHeader {
+            name,
+            prefix,
+            value,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Another non-secret header sent with every request (e.g. `x-org-id`).
+    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.extra.push((name, value));
+        self
+    }
+}
+
+impl Authenticator for StaticHeader {
+    fn authorize<'a>(
+        &'a self,
+        request: reqwest::RequestBuilder,
+        _refresh: bool,
+    ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
+        Box::pin(async move {
+            let mut request =
+                request.header(self.name, format!("{}{}", self.prefix, self.value.expose()));
+            for (name, value) in &self.extra {
+                request = request.header(*name, value);
+            }
+            Ok(request)
+        })
+    }
+
+    fn can_refresh(&self) -> bool {
+        false
+    }
+}
+
+/// An access token and how long it stays valid.
+pub struct IssuedToken {
+    /// The bearer token.
+    pub token: Secret,
+    /// Lifetime from now (`expires_in`).
+    pub expires_in: Duration,
+}
+
+/// Fetches a new access token (client credentials, JWT assertion, …).
+pub type TokenIssuer =
+    Box<dyn Fn() -> BoxFuture<'static, Result<IssuedToken, SourceError>> + Send + Sync>;
+
+/// Refresh a token this long before it expires, so a request never leaves
+/// with a token that dies in flight.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+
+/// A bearer token cached until shortly before expiry and refreshed on
+/// demand or after a 401.
+pub struct BearerTokenCache {
+    issue: TokenIssuer,
+    cached: tokio::sync::Mutex<Option<(Secret, Instant)>>,
+    issued: std::sync::atomic::AtomicU64,
+}
+
+impl BearerTokenCache {
+    /// A cache over `issue`.
+    pub fn new(issue: TokenIssuer) -> Self {
+        BearerTokenCache {
+            issue,
+            cached: tokio::sync::Mutex::new(None),
+            issued: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// How many tokens were fetched so far (tests check refresh behaviour).
+    pub fn tokens_issued(&self) -> u64 {
+        self.issued.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A valid token, fetching a new one when none is cached, it is about to
+    /// expire, or `refresh` is set.
+    pub async fn token(&self, refresh: bool) -> Result<Secret, SourceError> {
+        let mut cached = self.cached.lock().await;
+        if !refresh
+            && let Some((token, valid_until)) = cached.as_ref()
+            && Instant::now() < *valid_until
+        {
+            return Ok(token.clone());
+        }
+        let issued = (self.issue)().await?;
+        self.issued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let valid_until = Instant::now() + issued.expires_in.saturating_sub(EXPIRY_MARGIN);
+        *cached = Some((issued.token.clone(), valid_until));
+        Ok(issued.token)
+    }
+}
+
+impl Authenticator for BearerTokenCache {
+    fn authorize<'a>(
+        &'a self,
+        request: reqwest::RequestBuilder,
+        refresh: bool,
+    ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
+        Box::pin(async move {
+            let token = self.token(refresh).await?;
+            Ok(request.bearer_auth(token.expose()))
+        })
+    }
+
+    fn can_refresh(&self) -> bool {
+        true
+    }
+}
+
+/// Settings of a [`VendorHttp`].
+pub struct VendorHttpSettings {
+    /// Adapter name, as in `source.type`.
+    pub kind: &'static str,
+    /// The config key(s) to fix when credentials are refused, e.g.
+    /// `connections[0].source.token`.
+    pub credentials_key: String,
+    /// Request ceiling we impose on ourselves.
+    pub requests_per_second: NonZeroU32,
+    /// Total timeout of one request.
+    pub timeout: Duration,
+    /// Retry policy.
+    pub backoff: Backoff,
+    /// Which rate-limit headers the vendor sends.
+    pub rate_limit_headers: RateLimitHeaders,
+    /// Share of the vendor's limit we may use before pausing until the reset
+    /// (the limit is often shared with the customer's other integrations).
+    pub max_rate_limit_share: f64,
+}
+
+/// A response body with its status and headers.
+#[derive(Debug)]
+pub struct VendorResponse {
+    /// HTTP status (always 2xx here).
+    pub status: StatusCode,
+    /// Response headers (paging cursors, links).
+    pub headers: HeaderMap,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl VendorResponse {
+    /// Parses the body as JSON, naming the request on failure.
+    pub fn json<T: DeserializeOwned>(
+        &self,
+        kind: &'static str,
+        what: &str,
+    ) -> Result<T, SourceError> {
+        serde_json::from_slice(&self.body).map_err(|e| SourceError::Fetch {
+            source_kind: kind,
+            message: format!(
+                "{what}: unexpected response body: {e} (starts {:?})",
+                String::from_utf8_lossy(&self.body[..self.body.len().min(120)])
+            ),
+        })
+    }
+}
+
+/// Requests sent by a vendor client, for reports and tests.
+#[derive(Debug, Default)]
+struct Counters {
+    requests: std::sync::atomic::AtomicU64,
+    throttled: std::sync::atomic::AtomicU64,
+}
+
+/// A paced, retrying HTTP client for one vendor API.
+#[derive(Clone)]
+pub struct VendorHttp {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    settings: VendorHttpSettings,
+    auth: Box<dyn Authenticator>,
+    pacer: RequestPacer,
+    counters: Counters,
+    last_limit: Mutex<Option<(u64, u64)>>,
+}
+
+impl VendorHttp {
+    /// Builds the client.
+    pub fn new(
+        settings: VendorHttpSettings,
+        auth: Box<dyn Authenticator>,
+    ) -> Result<Self, SourceError> {
+        let http = build_client(settings.timeout).map_err(|e| SourceError::Setup {
+            source_kind: settings.kind,
+            message: e.to_string(),
+        })?;
+        let pacer = RequestPacer::new(settings.requests_per_second, settings.requests_per_second);
+        Ok(VendorHttp {
+            inner: Arc::new(Inner {
+                http,
+                settings,
+                auth,
+                pacer,
+                counters: Counters::default(),
+                last_limit: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// Requests sent so far (retries included).
+    pub fn requests_sent(&self) -> u64 {
+        self.inner
+            .counters
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// 429 answers received so far.
+    pub fn throttled(&self) -> u64 {
+        self.inner
+            .counters
+            .throttled
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The raw `http` client, for token endpoints that need no pacing.
+    pub fn raw(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// GET with pacing, retries and authentication.
+    pub async fn get(&self, url: &str) -> Result<VendorResponse, SourceError> {
+        self.send(Method::GET, url).await
+    }
+
+    /// Sends a request. Retries 429, 408 and 5xx (honouring `Retry-After`
+    /// and the vendor's reset header), refreshes an OAuth token once on 401,
+    /// and fails with a message naming the config key on 401/403.
+    pub async fn send(&self, method: Method, url: &str) -> Result<VendorResponse, SourceError> {
+        let inner = &self.inner;
+        let kind = inner.settings.kind;
+        let parsed = Url::parse(url).map_err(|e| SourceError::Fetch {
+            source_kind: kind,
+            message: format!("invalid URL from the API: {e}"),
+        })?;
+        let shown = format!("{method} {}", redact_url(&parsed));
+        let backoff = inner.settings.backoff;
+        let mut refreshed = false;
+        let mut last = String::new();
+        let mut attempt = 0;
+        while attempt < backoff.max_attempts.max(1) {
+            inner.pacer.wait().await;
+            inner
+                .counters
+                .requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let request = inner
+                .http
+                .request(method.clone(), parsed.clone())
+                .header(reqwest::header::ACCEPT, "application/json");
+            let request = inner
+                .auth
+                .authorize(request, refreshed && attempt == 0)
+                .await?;
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(error) => {
+                    last = error_chain(&error);
+                    tokio::time::sleep(backoff.delay(attempt)).await;
+                    attempt += 1;
+                    continue;
+                }
+            };
+            let status = response.status();
+            let headers = response.headers().clone();
+            let wait = self.observe_rate_limit(&headers, status);
+            let body = match response.bytes().await {
+                Ok(body) => body.to_vec(),
+                Err(error) => {
+                    last = error_chain(&error);
+                    tokio::time::sleep(backoff.delay(attempt)).await;
+                    attempt += 1;
+                    continue;
+                }
+            };
+            if status.is_success() {
+                return Ok(VendorResponse {
+                    status,
+                    headers,
+                    body,
+                });
+            }
+            let detail = error_detail(&body);
+            match status.as_u16() {
+                401 if inner.auth.can_refresh() && !refreshed => {
+                    // The cached token may have expired early or been
+                    // revoked: get a new one and try once more.
+                    refreshed = true;
+                    attempt = 0;
+                    continue;
+                }
+                401 | 403 => {
+                    return Err(SourceError::Unauthorized {
+                        source_kind: kind,
+                        message: format!(
+                            "{shown} answered {status}: {detail}. Check `{}` and the permissions the README lists for this provider",
+                            inner.settings.credentials_key
+                        ),
+                    });
+                }
+                408 | 429 | 500..=599 => {
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        inner
+                            .counters
+                            .throttled
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    last = format!("{status}: {detail}");
+                    let delay = wait.unwrap_or_else(|| backoff.delay(attempt));
+                    inner.pacer.pause_for(delay);
+                    tracing::debug!(source = kind, request = %shown, %status, delay_ms = delay.as_millis() as u64, "Retrying source request.");
+                    attempt += 1;
+                }
+                _ => {
+                    return Err(SourceError::Fetch {
+                        source_kind: kind,
+                        message: format!("{shown} answered {status}: {detail}"),
+                    });
+                }
+            }
+        }
+        Err(SourceError::Fetch {
+            source_kind: kind,
+            message: format!(
+                "{shown} failed after {} attempts: {last}",
+                backoff.max_attempts.max(1)
+            ),
+        })
+    }
+
+    /// Reads `Retry-After` and the vendor's rate-limit headers. Returns how
+    /// long to wait before retrying (for a 429/503); when we are about to
+    /// use more than our share of the vendor's limit, pauses all requests
+    /// until the window resets, before the vendor has to refuse us.
+    fn observe_rate_limit(&self, headers: &HeaderMap, status: StatusCode) -> Option<Duration> {
+        let settings = &self.inner.settings;
+        let header_u64 = |name: &str| -> Option<u64> {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok())
+        };
+        let retry_after = headers
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let (limit, remaining, reset) = match settings.rate_limit_headers {
+            RateLimitHeaders::None => (None, None, None),
+            RateLimitHeaders::OktaEpoch => {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                (
+                    header_u64("x-rate-limit-limit"),
+                    header_u64("x-rate-limit-remaining"),
+                    header_u64("x-rate-limit-reset")
+                        .map(|epoch| Duration::from_secs(epoch.saturating_sub(now) + 1)),
+                )
+            }
+            RateLimitHeaders::SecondsRemaining => (
+                header_u64("x-ratelimit-limit"),
+                header_u64("x-ratelimit-remaining"),
+                header_u64("x-ratelimit-reset").map(Duration::from_secs),
+            ),
+        };
+        if let (Some(limit), Some(remaining)) = (limit, remaining) {
+            *self
+                .inner
+                .last_limit
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some((limit, remaining));
+            let reserve = (limit as f64 * (1.0 - settings.max_rate_limit_share)).ceil() as u64;
+            if remaining <= reserve
+                && let Some(reset) = reset
+            {
+                tracing::info!(
+                    source = settings.kind,
+                    limit,
+                    remaining,
+                    wait_secs = reset.as_secs(),
+                    "Pausing source requests until the rate-limit window resets."
+                );
+                self.inner.pacer.pause_for(reset);
+            }
+        }
+        let throttled = status == StatusCode::TOO_MANY_REQUESTS
+            || status == StatusCode::SERVICE_UNAVAILABLE
+            || status == StatusCode::GATEWAY_TIMEOUT;
+        if throttled {
+            retry_after.or(reset)
+        } else {
+            None
+        }
+    }
+}
+
+/// A short description of a vendor error body: the known message fields of
+/// each vendor, else the start of the body.
+fn error_detail(body: &[u8]) -> String {
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+        let candidates = [
+            value.get("errorSummary"),                         // Okta
+            value.get("error").and_then(|e| e.get("message")), // Graph
+            value.get("error_description"),                    // OAuth
+            value.get("message"),                              // OneLogin, JumpCloud, PingOne
+            value.get("detail"),                               // SCIM
+        ];
+        let code = value
+            .get("errorCode")
+            .or_else(|| value.get("error").and_then(|e| e.get("code")))
+            .or_else(|| value.get("code"))
+            .and_then(|c| {
+                c.as_str()
+                    .map(str::to_string)
+                    .or_else(|| Some(c.to_string()))
+            });
+        if let Some(message) = candidates.into_iter().flatten().find_map(|m| m.as_str()) {
+            return match code {
+                Some(code) => format!("{message} ({code})"),
+                None => message.to_string(),
+            };
+        }
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)])
+        .trim()
+        .to_string();
+    if text.is_empty() {
+        "(no body)".into()
+    } else {
+        text
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendor_error_bodies_are_summarised() {
+        let okta = br#"{"errorCode":"E0000011","errorSummary":"Invalid token provided","errorLink":"E0000011","errorId":"x","errorCauses":[]}"#;
+        assert_eq!(error_detail(okta), "Invalid token provided (E0000011)");
+        let graph = br#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}}"#;
+        assert_eq!(
+            error_detail(graph),
+            "Insufficient privileges to complete the operation. (Authorization_RequestDenied)"
+        );
+        assert_eq!(error_detail(b"<html>oops</html>"), "<html>oops</html>");
+        assert_eq!(error_detail(b""), "(no body)");
+    }
+
+    #[tokio::test]
+    async fn the_token_cache_reuses_until_refresh_is_asked() {
+        let cache = BearerTokenCache::new(Box::new(|| {
+            Box::pin(async {
+                Ok(IssuedToken {
+                    token: Secret::new("t".into()),
+                    expires_in: Duration::from_secs(3600),
+                })
+            })
+        }));
+        cache.token(false).await.unwrap();
+        cache.token(false).await.unwrap();
+        assert_eq!(cache.tokens_issued(), 1);
+        cache.token(true).await.unwrap();
+        assert_eq!(cache.tokens_issued(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_token_about_to_expire_is_replaced() {
+        let cache = BearerTokenCache::new(Box::new(|| {
+            Box::pin(async {
+                Ok(IssuedToken {
+                    token: Secret::new("short".into()),
+                    expires_in: Duration::from_secs(30),
+                })
+            })
+        }));
+        cache.token(false).await.unwrap();
+        cache.token(false).await.unwrap();
+        assert_eq!(cache.tokens_issued(), 2, "30 s is inside the expiry margin");
+    }
+}
