@@ -176,6 +176,9 @@ pub struct Fixture {
     pub org: String,
     pub target_url: String,
     pub extra_config: String,
+    /// Replaces the `source:` line (default: the fixture's file export),
+    /// e.g. `"    source: {type: okta, ...}\n"`.
+    pub source_block: Option<String>,
     store: Option<Arc<dyn StateStore>>,
 }
 
@@ -191,6 +194,7 @@ impl Fixture {
                 .to_string(),
             target_url: target_url.to_string(),
             extra_config: String::new(),
+            source_block: None,
             store: None,
         }
     }
@@ -220,10 +224,15 @@ impl Fixture {
     /// The config text: `extra` is YAML inserted under the connection
     /// (e.g. a `policy:` block).
     pub fn config_text(&self, token: &str) -> String {
+        let source = self.source_block.clone().unwrap_or_else(|| {
+            format!(
+                "    source: {{type: file, path: {}}}\n",
+                self.directory_path().display()
+            )
+        });
         format!(
-            "state_dir: {state}\nconnections:\n  - name: test\n    source: {{type: file, path: {dir}}}\n    target:\n      url: {url}\n      token: {token}\n      requests_per_second: 500\n      burst: 50\n      concurrency: 4\n{extra}",
+            "state_dir: {state}\nconnections:\n  - name: test\n{source}    target:\n      url: {url}\n      token: {token}\n      requests_per_second: 500\n      burst: 50\n      concurrency: 4\n{extra}",
             state = self.state_dir().display(),
-            dir = self.directory_path().display(),
             url = self.target_url,
             extra = self.extra_config,
         )
