@@ -34,6 +34,9 @@ pub use validate::validate;
 
 /// Schedule used when a connection sets none: every 15 minutes, on the minute.
 pub const DEFAULT_SCHEDULE: &str = "0 */15 * * * *";
+/// Reconcile daily at 03:00 UTC by default: drift made by hand in Penvio is
+/// repaired within a day at the cost of one full listing.
+pub const DEFAULT_RECONCILE_SCHEDULE: &str = "0 0 3 * * *";
 /// Daemon endpoint used when `listen` is not set: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
 /// State directory used when neither `state_dir` nor `$STATE_DIRECTORY` is set.
@@ -119,6 +122,11 @@ pub struct ConnectionConfig {
     pub name: String,
     /// Cron schedule in UTC, normalized to 6 fields, seconds first.
     pub schedule: String,
+    /// The daemon runs the connection once when it starts (default true).
+    pub run_on_start: bool,
+    /// Cron schedule of full reconciliations against Penvio (repairs drift
+    /// made by hand); `None` when disabled with `never`.
+    pub reconcile_schedule: Option<String>,
     /// Where users and groups are read from.
     pub source: SourceConfig,
     /// Which users and groups are synced.

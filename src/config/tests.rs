@@ -777,3 +777,57 @@ fn load_reads_a_real_file_and_reports_a_missing_one() {
     let missing = super::load(&dir.path().join("nope.yaml")).unwrap_err();
     assert!(matches!(missing, ConfigError::Read { .. }), "{missing:?}");
 }
+
+#[test]
+fn daemon_keys_have_defaults_and_can_be_turned_off() {
+    let config = load(&connection_with(""), &env()).unwrap();
+    let connection = &config.connections[0];
+    assert!(connection.run_on_start);
+    assert_eq!(
+        connection.reconcile_schedule.as_deref(),
+        Some(DEFAULT_RECONCILE_SCHEDULE)
+    );
+
+    let config = load(
+        &connection_with("    run_on_start: false\n    reconcile_schedule: never\n"),
+        &env(),
+    )
+    .unwrap();
+    assert!(!config.connections[0].run_on_start);
+    assert_eq!(config.connections[0].reconcile_schedule, None);
+
+    let config = load(
+        &connection_with("    reconcile_schedule: \"0 4 * * 0\"\n"),
+        &env(),
+    )
+    .unwrap();
+    assert_eq!(
+        config.connections[0].reconcile_schedule.as_deref(),
+        Some("0 0 4 * * 0")
+    );
+
+    let problem = single_problem(&connection_with("    run_on_start: maybe\n"), &env());
+    assert_eq!(problem.key_path, "connections[0].run_on_start");
+    let problem = single_problem(
+        &connection_with("    reconcile_schedule: \"61 * * * *\"\n"),
+        &env(),
+    );
+    assert_eq!(problem.key_path, "connections[0].reconcile_schedule");
+}
+
+#[test]
+fn a_non_loopback_listen_needs_a_token() {
+    let text = format!("listen: 0.0.0.0:9464\n{}", connection_with(""));
+    let problem = single_problem(&text, &env());
+    assert_eq!(problem.key_path, "listen");
+    assert!(
+        problem.message.contains("listen_token"),
+        "{}",
+        problem.message
+    );
+    let text = format!(
+        "listen: 0.0.0.0:9464\nlisten_token: s3cret\n{}",
+        connection_with("")
+    );
+    assert!(load(&text, &env()).is_ok());
+}

@@ -20,8 +20,9 @@ use super::source;
 use super::template::Template;
 use super::threshold::Threshold;
 use super::{
-    Config, ConnectionConfig, DEFAULT_LISTEN, DEFAULT_SCHEDULE, DEFAULT_STATE_DIR, LogConfig,
-    LogFormat, MappingConfig, OnUserRemoved, PolicyConfig, ScopeConfig, TargetConfig,
+    Config, ConnectionConfig, DEFAULT_LISTEN, DEFAULT_RECONCILE_SCHEDULE, DEFAULT_SCHEDULE,
+    DEFAULT_STATE_DIR, LogConfig, LogFormat, MappingConfig, OnUserRemoved, PolicyConfig,
+    ScopeConfig, TargetConfig,
 };
 
 /// Checks a parsed config and builds the validated [`Config`]. Pure apart from
@@ -185,6 +186,20 @@ impl Ctx<'_> {
             }
             other => {
                 self.field_problem(field, format!("must be a string, not {}", other.kind()));
+                None
+            }
+        }
+    }
+
+    /// A boolean scalar (`true`/`false`, or YAML's `yes`/`no`).
+    pub(super) fn boolean(&mut self, field: &Field<'_>) -> Option<bool> {
+        match &field.node.value {
+            Value::Bool(value) => Some(*value),
+            other => {
+                self.field_problem(
+                    field,
+                    format!("must be true or false, not {}", other.kind()),
+                );
                 None
             }
         }
@@ -459,6 +474,15 @@ fn decode_root(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Option<Config> {
         None => DEFAULT_LISTEN.parse().ok(),
     };
     let listen_token = ctx.secret(&mut root, "listen_token", false);
+    if let (Some(address), Some(None)) = (&listen, &listen_token)
+        && !address.ip().is_loopback()
+        && let Some(field) = root.get("listen")
+    {
+        ctx.field_problem(
+            &field,
+            "a non-loopback address needs listen_token (the endpoint can trigger runs)",
+        );
+    }
     let connections = match root.require(ctx, "connections") {
         Some(field) => decode_connections(ctx, &field),
         None => None,
@@ -565,10 +589,24 @@ fn decode_connection(
         .require(ctx, "target")
         .and_then(|field| decode_target(ctx, &field));
     let policy = decode_policy(ctx, map.get("policy"), &map.child_path("policy"));
+    let run_on_start = match map.get("run_on_start") {
+        Some(field) => ctx.boolean(&field),
+        None => Some(true),
+    };
+    let reconcile_schedule = match map.get("reconcile_schedule") {
+        Some(field) => match &field.node.value {
+            Value::Null => Some(None),
+            Value::String(text) if text.trim() == "never" => Some(None),
+            _ => decode_schedule(ctx, &field).map(Some),
+        },
+        None => Some(Some(DEFAULT_RECONCILE_SCHEDULE.to_owned())),
+    };
     map.finish(ctx);
     Some(ConnectionConfig {
         name: name?,
         schedule: schedule?,
+        run_on_start: run_on_start?,
+        reconcile_schedule: reconcile_schedule?,
         source: source?,
         scope: scope?,
         mapping: mapping?,
