@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
+use tokio_util::sync::CancellationToken;
+
+use crate::events::{self, RunContext};
 use crate::model::UserAttributes;
 use crate::plan::{AttributeChange, Operation, Phase, Plan};
 use crate::progress::Progress;
@@ -28,7 +31,7 @@ const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 const FLUSH_CHANGES: usize = 2_000;
 
 /// How to apply a plan.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ApplySettings {
     /// Operations in flight at once.
     pub concurrency: usize,
@@ -36,6 +39,11 @@ pub struct ApplySettings {
     pub member_patch_size: usize,
     /// Unix seconds, recorded as the deactivation time.
     pub now: i64,
+    /// Cancelled on shutdown: operations in flight finish and are recorded,
+    /// no new one starts.
+    pub cancel: CancellationToken,
+    /// Who applies, for logs, metrics and the audit trail.
+    pub events: RunContext,
 }
 
 /// What happened to one operation.
@@ -45,10 +53,16 @@ pub struct OperationOutcome {
     pub kind: &'static str,
     /// Source id the operation is about.
     pub subject: String,
+    /// Penvio id of the user or team, when known.
+    pub penvio_id: Option<String>,
+    /// SCIM attributes the operation changes.
+    pub attributes: Vec<String>,
     /// What was done, for people.
     pub description: String,
     /// Why it failed, if it did.
     pub error: Option<String>,
+    /// HTTP status of the failure, when the server answered.
+    pub http_status: Option<u16>,
 }
 
 /// Errors that stop applying a plan.
@@ -146,6 +160,8 @@ struct Job {
 
 struct TaskContext {
     client: ScimClient,
+    cancel: CancellationToken,
+    events: RunContext,
     patch_size: usize,
     now: i64,
     recorder: Mutex<Option<mpsc::Sender<Vec<Change>>>>,
@@ -185,6 +201,8 @@ pub async fn apply_plan(
     let recorder = Recorder::spawn(store.clone(), connection.to_string());
     let context = Arc::new(TaskContext {
         client: client.clone(),
+        cancel: settings.cancel.clone(),
+        events: settings.events.clone(),
         patch_size: settings.member_patch_size.max(1),
         now: settings.now,
         recorder: Mutex::new(recorder.sender()),
@@ -194,7 +212,10 @@ pub async fn apply_plan(
     });
 
     let mut start = 0;
-    while start < plan.operations.len() && !context.stop.load(Ordering::SeqCst) {
+    while start < plan.operations.len()
+        && !context.stop.load(Ordering::SeqCst)
+        && !context.cancel.is_cancelled()
+    {
         let phase = plan.operations[start].phase();
         let end = plan.operations[start..]
             .iter()
@@ -333,7 +354,7 @@ async fn run_phase(
         let context = context.clone();
         workers.spawn(async move {
             loop {
-                if context.stop.load(Ordering::SeqCst) {
+                if context.stop.load(Ordering::SeqCst) || context.cancel.is_cancelled() {
                     break;
                 }
                 let index = next.fetch_add(1, Ordering::SeqCst);
@@ -360,25 +381,78 @@ async fn execute(job: Job, context: &TaskContext) -> JobResult {
     let mut outcome = OperationOutcome {
         kind: operation.kind(),
         subject: operation.subject().to_string(),
+        penvio_id: operation_penvio_id(operation),
+        attributes: changed_attributes(operation),
         description: describe(operation),
         error: None,
+        http_status: None,
     };
     let mut changes = Vec::new();
     let result = perform(&job, context, &mut changes, &mut outcome.description).await;
     context.record(&changes);
+    if let Some(created) = changes.iter().find_map(|change| match change {
+        Change::PutUser { record, .. } => Some(record.penvio_id.clone()),
+        Change::PutTeam { penvio_id, .. } => Some(penvio_id.clone()),
+        _ => None,
+    }) {
+        outcome.penvio_id = Some(created);
+    }
     if let Err(error) = result {
+        outcome.http_status = error.status();
+        outcome.error = Some(error.to_string());
         if error.is_fatal() {
             context.stop.store(true, Ordering::SeqCst);
             let mut fatal = context.fatal.lock().unwrap_or_else(|e| e.into_inner());
             if fatal.is_none() {
-                outcome.error = Some(error.to_string());
                 *fatal = Some(error);
             }
-        } else {
-            outcome.error = Some(error.to_string());
         }
     }
+    events::operation_finished(&context.events, &outcome, context.now);
     (outcome, changes)
+}
+
+/// The Penvio id an operation addresses, if it has one yet.
+fn operation_penvio_id(operation: &Operation) -> Option<String> {
+    match operation {
+        Operation::CreateUser { .. } | Operation::CreateTeam { .. } => None,
+        Operation::ReactivateUser { penvio_id, .. }
+        | Operation::UpdateUser { penvio_id, .. }
+        | Operation::RenameTeam { penvio_id, .. }
+        | Operation::AddMembers { penvio_id, .. }
+        | Operation::RemoveMembers { penvio_id, .. }
+        | Operation::DeleteTeam { penvio_id, .. }
+        | Operation::DeactivateUser { penvio_id, .. }
+        | Operation::DeleteUser { penvio_id, .. } => Some(penvio_id.clone()),
+    }
+}
+
+/// The SCIM attributes an operation sets, for the audit trail.
+fn changed_attributes(operation: &Operation) -> Vec<String> {
+    let names = |changes: &[AttributeChange]| changes.iter().map(|c| c.path.to_string()).collect();
+    match operation {
+        Operation::CreateUser { .. } => [
+            "userName",
+            "name.givenName",
+            "name.familyName",
+            "displayName",
+            "emails",
+            "externalId",
+            "active",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        Operation::ReactivateUser { changes, .. }
+        | Operation::UpdateUser { changes, .. }
+        | Operation::DeactivateUser { changes, .. } => names(changes),
+        Operation::CreateTeam { .. } => {
+            vec!["displayName".into(), "externalId".into(), "members".into()]
+        }
+        Operation::RenameTeam { .. } => vec!["displayName".into()],
+        Operation::AddMembers { .. } | Operation::RemoveMembers { .. } => vec!["members".into()],
+        Operation::DeleteTeam { .. } | Operation::DeleteUser { .. } => Vec::new(),
+    }
 }
 
 /// A human description of an operation, for reports.

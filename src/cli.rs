@@ -8,6 +8,9 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
+use tokio_util::sync::CancellationToken;
+
+use crate::audit::AuditLog;
 use crate::config::{self, Config, ConnectionConfig, LogFormat, SourceConfig};
 use crate::plan::{Operation, RemovalReason};
 use crate::state::{RedbStateStore, StateStore};
@@ -46,6 +49,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Inspect or reset the snapshot.
     State(StateArgs),
+    /// Show the audit trail of changes applied to Penvio.
+    Audit(AuditArgs),
     /// Run the engine end to end against a built-in directory and a local
     /// SCIM emulator: no network, no config needed.
     Demo,
@@ -96,6 +101,21 @@ pub struct CheckArgs {
     /// Also authenticate to every source and target.
     #[arg(long)]
     pub connectivity: bool,
+}
+
+/// Options of `audit`.
+#[derive(Debug, Args, Clone)]
+pub struct AuditArgs {
+    /// Only this connection.
+    #[arg(long)]
+    pub connection: Option<String>,
+    /// Only events since this long ago (`1h`, `7d`) or since this time
+    /// (RFC 3339, e.g. `2026-11-30T00:00:00Z`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Print the events as JSON lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `state`.
@@ -169,6 +189,7 @@ async fn run_with_config(command: Command, config: &Config) -> i32 {
         }
         Command::Check(args) => check(config, args.connectivity).await,
         Command::State(args) => state(config, args.action),
+        Command::Audit(args) => audit(config, &args),
         Command::Demo => EXIT_OK,
     }
 }
@@ -226,14 +247,29 @@ async fn run_all(config: &Config, args: &RunArgs, mode: RunMode) -> i32 {
         Err(code) => return code,
     };
     let interactive = std::io::stderr().is_terminal() && config.log.format == LogFormat::Text;
+    let audit = (!args.dry_run).then(|| Arc::new(AuditLog::in_state_dir(&config.state_dir)));
+    // Ctrl-C / SIGTERM: let in-flight operations finish and be recorded.
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("Stopping: letting operations in flight finish…");
+            on_signal.cancel();
+        }
+    });
     let mut reports = Vec::new();
     for (index, connection) in selected {
+        if cancel.is_cancelled() {
+            break;
+        }
         let options = RunOptions {
             mode,
             dry_run: args.dry_run,
             allow_deletions: args.allow_deletions,
             now: unix_now(),
             show_progress: interactive && !args.json,
+            cancel: cancel.clone(),
+            audit: audit.clone(),
         };
         let report = run_connection(connection, index, store.clone(), &options).await;
         if !args.json {
@@ -521,6 +557,61 @@ async fn check(config: &Config, connectivity: bool) -> i32 {
     code
 }
 
+/// Parses `--since`: a duration ago or an RFC 3339 time, as unix seconds.
+pub fn parse_since(text: &str, now: i64) -> Result<i64, String> {
+    if let Ok(ago) = humantime::parse_duration(text) {
+        return Ok(now - i64::try_from(ago.as_secs()).unwrap_or(i64::MAX));
+    }
+    humantime::parse_rfc3339_weak(text)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .ok_or_else(|| format!("--since {text:?}: expected a duration like 1h or 7d, or a time like 2026-11-30T00:00:00Z"))
+}
+
+fn audit(config: &Config, args: &AuditArgs) -> i32 {
+    let since = match args.since.as_deref().map(|s| parse_since(s, unix_now())) {
+        Some(Err(message)) => {
+            eprintln!("{message}");
+            return EXIT_CONFIG;
+        }
+        Some(Ok(since)) => Some(since),
+        None => None,
+    };
+    let log = AuditLog::in_state_dir(&config.state_dir);
+    let events = match log.read(args.connection.as_deref(), since) {
+        Ok(events) => events,
+        Err(error) => {
+            eprintln!("{error}");
+            return EXIT_RUN_FAILED;
+        }
+    };
+    for event in &events {
+        if args.json {
+            println!("{}", serde_json::to_string(event).unwrap_or_default());
+        } else {
+            println!(
+                "{} {} {} {} {} {}{}",
+                event.time,
+                event.connection,
+                event.outcome,
+                event.operation,
+                event.penvio_id.as_deref().unwrap_or("-"),
+                event.description,
+                event
+                    .error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if events.is_empty() && !args.json {
+        eprintln!("No audit events in {}.", log.path().display());
+    }
+    EXIT_OK
+}
+
 fn load_snapshot(store: &dyn StateStore, name: &str) -> Result<crate::state::Snapshot, i32> {
     store.load(name).map_err(|error| {
         eprintln!("{error}");
@@ -668,6 +759,13 @@ mod tests {
             combine_exit_codes(&[EXIT_PARTIAL, EXIT_RUN_FAILED]),
             EXIT_RUN_FAILED
         );
+    }
+
+    #[test]
+    fn since_accepts_durations_and_times() {
+        assert_eq!(parse_since("1h", 10_000), Ok(10_000 - 3600));
+        assert_eq!(parse_since("2026-11-30T00:00:00Z", 0), Ok(1_795_996_800));
+        assert!(parse_since("yesterday", 0).is_err());
     }
 
     #[test]

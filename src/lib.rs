@@ -6,10 +6,12 @@
 //! library so tests drive the same code paths the CLI does.
 
 pub mod apply;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod emulator;
+pub mod events;
 pub mod http;
 pub mod mapping;
 pub mod model;

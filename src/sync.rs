@@ -9,8 +9,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
 use crate::apply::{ApplySettings, OperationOutcome, apply_plan};
+use crate::audit::AuditLog;
 use crate::config::{ConnectionConfig, OnUserRemoved};
+use crate::events::{self, RunContext};
 use crate::mapping::map_directory;
 use crate::model::SkippedRecord;
 use crate::plan::{HeldBack, Operation, Plan, PlanPolicy, RemovalAction, plan};
@@ -45,7 +50,7 @@ pub enum RunMode {
 }
 
 /// Options of one run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// Sync or reconcile.
     pub mode: RunMode,
@@ -57,6 +62,10 @@ pub struct RunOptions {
     pub now: i64,
     /// Show progress bars (a terminal with text logs).
     pub show_progress: bool,
+    /// Cancelled on shutdown: in-flight operations finish, nothing new starts.
+    pub cancel: CancellationToken,
+    /// Where applied changes are recorded for audit (none: not recorded).
+    pub audit: Option<Arc<AuditLog>>,
 }
 
 impl RunOptions {
@@ -68,8 +77,16 @@ impl RunOptions {
             allow_deletions: false,
             now: unix_now(),
             show_progress: false,
+            cancel: CancellationToken::new(),
+            audit: None,
         }
     }
+}
+
+/// A fresh run id: the connection's name, the start time and a random
+/// suffix, so log lines and audit events of one run can be grouped.
+pub fn new_run_id(connection: &str, now: i64) -> String {
+    format!("{connection}-{now}-{:04x}", fastrand::u16(..))
 }
 
 /// The current time in unix seconds.
@@ -104,6 +121,8 @@ pub struct SourceSummary {
 pub struct RunReport {
     /// Connection name.
     pub connection: String,
+    /// Id of this run (in logs and the audit trail).
+    pub run_id: String,
     /// `sync` or `reconcile`.
     pub mode: &'static str,
     /// Nothing was sent.
@@ -132,6 +151,10 @@ pub struct RunReport {
     pub target_requests: RequestCounts,
     /// Requests sent to the identity provider.
     pub source_requests: u64,
+    /// Users managed in Penvio after the run (snapshot).
+    pub managed_users: usize,
+    /// Teams managed in Penvio after the run (snapshot).
+    pub managed_teams: usize,
     /// Why the run failed, if it did.
     pub error: Option<String>,
     /// The process exit code this run maps to.
@@ -142,6 +165,7 @@ impl RunReport {
     fn new(connection: &str, options: &RunOptions) -> Self {
         RunReport {
             connection: connection.to_string(),
+            run_id: new_run_id(connection, options.now),
             mode: match options.mode {
                 RunMode::Sync => "sync",
                 RunMode::Reconcile { .. } => "reconcile",
@@ -159,6 +183,8 @@ impl RunReport {
             reconcile: None,
             target_requests: RequestCounts::default(),
             source_requests: 0,
+            managed_users: 0,
+            managed_teams: 0,
             error: None,
             exit_code: EXIT_OK,
         }
@@ -207,6 +233,7 @@ pub async fn run_connection(
 ) -> RunReport {
     let clock = Instant::now();
     let mut report = RunReport::new(&connection.name, options);
+    let span = tracing::info_span!("run", connection = %connection.name, run_id = %report.run_id);
     execute_run(
         connection,
         index,
@@ -215,22 +242,10 @@ pub async fn run_connection(
         options,
         &mut report,
     )
+    .instrument(span)
     .await;
     report.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-
-    if let Some(error) = &report.error {
-        tracing::error!(connection = %connection.name, error = %error, "Run failed.");
-    } else {
-        tracing::info!(
-            connection = %connection.name,
-            mode = report.mode,
-            dry_run = report.dry_run,
-            applied = report.applied.values().sum::<usize>(),
-            failed = report.failures.len(),
-            held_back = report.held_back.len(),
-            "Run finished."
-        );
-    }
+    events::run_finished(&report);
     if !options.dry_run {
         let record = RunRecord {
             started_at: options.now,
@@ -320,15 +335,6 @@ async fn execute_run(
     let mapped = map_directory(&directory, &connection.scope, &connection.mapping, &|id| {
         snapshot.users.contains_key(id)
     });
-    for skipped in &mapped.skipped {
-        tracing::warn!(
-            connection = %connection.name,
-            kind = %skipped.kind,
-            id = %skipped.id,
-            reason = %skipped.reason,
-            "Skipped a record from the source."
-        );
-    }
     for group in &mapped.unmatched_user_groups {
         tracing::warn!(connection = %connection.name, group = %group, "scope.user_groups names a group the source does not have.");
     }
@@ -391,9 +397,6 @@ async fn execute_run(
     for operation in &plan.operations {
         *report.planned.entry(operation.kind()).or_default() += 1;
     }
-    for held in &plan.held_back {
-        tracing::warn!(connection = %connection.name, operation = held.operation.kind(), subject = held.operation.subject(), reason = %held.reason, "Held back a destructive operation.");
-    }
     report.held_back = plan.held_back.clone();
     if options.dry_run {
         report.operations = plan.operations.clone();
@@ -414,6 +417,12 @@ async fn execute_run(
         concurrency: connection.target.concurrency.get(),
         member_patch_size: connection.target.member_patch_size.get(),
         now: options.now,
+        cancel: options.cancel.clone(),
+        events: RunContext {
+            connection: connection.name.clone(),
+            run_id: report.run_id.clone(),
+            audit: options.audit.clone(),
+        },
     };
     let applied = apply_plan(
         &plan,
@@ -427,15 +436,21 @@ async fn execute_run(
     .await;
     progress.finish();
     report.target_requests = client.counts();
+    report.managed_users = snapshot.users.len();
+    report.managed_teams = snapshot.teams.len();
+    if options.cancel.is_cancelled() {
+        report.fail(
+            "stopped by shutdown; operations acknowledged so far were recorded and the next run continues"
+                .into(),
+        );
+        return;
+    }
     match applied {
         Ok(applied) => {
             for outcome in applied.outcomes {
                 match &outcome.error {
                     None => *report.applied.entry(outcome.kind).or_default() += 1,
-                    Some(error) => {
-                        tracing::warn!(connection = %connection.name, operation = outcome.kind, subject = %outcome.subject, %error, "Operation failed.");
-                        report.failures.push(outcome);
-                    }
+                    Some(_) => report.failures.push(outcome),
                 }
             }
             report.exit_code = if !report.failures.is_empty() {

@@ -142,6 +142,20 @@ impl ScimError {
     pub fn is_fatal(&self) -> bool {
         matches!(self, ScimError::Unauthorized { .. })
     }
+
+    /// The HTTP status the server answered, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ScimError::Unauthorized { status, .. } | ScimError::Rejected { status, .. } => {
+                Some(*status)
+            }
+            ScimError::Conflict { .. } => Some(409),
+            ScimError::NotFound { .. } => Some(404),
+            ScimError::RetriesExhausted { .. }
+            | ScimError::Transport { .. }
+            | ScimError::InvalidResponse { .. } => None,
+        }
+    }
 }
 
 /// Request counts of one client, for reports, tests and metrics.
