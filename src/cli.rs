@@ -13,12 +13,12 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::AuditLog;
 use crate::config::{self, Config, ConnectionConfig, LogFormat, SourceConfig};
 use crate::plan::{Operation, RemovalReason};
-use crate::state::{RedbStateStore, StateStore};
+use crate::state::{RedbStateStore, StateError, StateStore};
 use crate::sync::{
     EXIT_CONFIG, EXIT_HELD_BACK, EXIT_OK, EXIT_PARTIAL, EXIT_RUN_FAILED, RunMode, RunOptions,
     RunReport, ago, run_connection, target_client, unix_now,
 };
-use crate::{demo, source, telemetry};
+use crate::{daemon, demo, source, telemetry};
 
 /// Default config path for the packaged service.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/penvio-sync/config.yaml";
@@ -51,6 +51,9 @@ pub enum Command {
     State(StateArgs),
     /// Show the audit trail of changes applied to Penvio.
     Audit(AuditArgs),
+    /// Run every connection on its schedule and serve the local endpoint
+    /// (metrics, health, on-demand runs) until stopped.
+    Daemon(DaemonArgs),
     /// Run the engine end to end against a built-in directory and a local
     /// SCIM emulator: no network, no config needed.
     Demo,
@@ -101,6 +104,14 @@ pub struct CheckArgs {
     /// Also authenticate to every source and target.
     #[arg(long)]
     pub connectivity: bool,
+}
+
+/// Options of `daemon`.
+#[derive(Debug, Args, Clone)]
+pub struct DaemonArgs {
+    /// Run even as root (not recommended: use a dedicated user).
+    #[arg(long)]
+    pub allow_root: bool,
 }
 
 /// Options of `audit`.
@@ -155,6 +166,7 @@ pub async fn run(cli: Cli) -> i32 {
             telemetry::init(LogFormat::Text, "error");
             demo::run_demo().await
         }
+        Command::Daemon(args) => daemon::run(&cli.config, args.allow_root).await,
         command => {
             let config = match config::load(&cli.config) {
                 Ok(config) => config,
@@ -190,7 +202,7 @@ async fn run_with_config(command: Command, config: &Config) -> i32 {
         Command::Check(args) => check(config, args.connectivity).await,
         Command::State(args) => state(config, args.action),
         Command::Audit(args) => audit(config, &args),
-        Command::Demo => EXIT_OK,
+        Command::Demo | Command::Daemon(_) => EXIT_OK,
     }
 }
 
@@ -242,9 +254,15 @@ async fn run_all(config: &Config, args: &RunArgs, mode: RunMode) -> i32 {
         Ok(selected) => selected,
         Err(code) => return code,
     };
-    let store = match open_store(config) {
-        Ok(store) => store,
-        Err(code) => return code,
+    let store: Arc<dyn StateStore> = match RedbStateStore::open(&config.state_dir) {
+        Ok(store) => Arc::new(store),
+        Err(StateError::InUse { .. }) => {
+            return forward_to_daemon(config, args, mode, &selected).await;
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            return EXIT_RUN_FAILED;
+        }
     };
     let interactive = std::io::stderr().is_terminal() && config.log.format == LogFormat::Text;
     let audit = (!args.dry_run).then(|| Arc::new(AuditLog::in_state_dir(&config.state_dir)));
@@ -289,6 +307,118 @@ async fn run_all(config: &Config, args: &RunArgs, mode: RunMode) -> i32 {
         );
     }
     let codes: Vec<i32> = reports.iter().map(|r| r.exit_code).collect();
+    combine_exit_codes(&codes)
+}
+
+/// The daemon's address as a client reaches it (a wildcard listen address
+/// is reached on loopback).
+fn daemon_address(listen: std::net::SocketAddr) -> std::net::SocketAddr {
+    let mut address = listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(match address.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    address
+}
+
+/// Sends a run to the daemon that holds the state, printing the same output
+/// and returning the same exit code as a local run: an admin never has to
+/// stop the service.
+async fn forward_to_daemon(
+    config: &Config,
+    args: &RunArgs,
+    mode: RunMode,
+    selected: &[(usize, &ConnectionConfig)],
+) -> i32 {
+    let address = daemon_address(config.listen);
+    eprintln!("The daemon holds the state; running through it at {address}.");
+    let client = match crate::http::build_client(std::time::Duration::from_secs(6 * 3600)) {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!("cannot reach the daemon: {error}");
+            return EXIT_RUN_FAILED;
+        }
+    };
+    let (mode_name, adopt) = match mode {
+        RunMode::Sync => ("incremental", false),
+        RunMode::Reconcile { adopt } => ("reconcile", adopt),
+    };
+    let mut codes = Vec::new();
+    let mut reports = Vec::new();
+    for (_, connection) in selected {
+        let url = format!(
+            "http://{address}/v1/connections/{}/sync?mode={mode_name}&dry_run={}&allow_deletions={}&adopt={adopt}&format={}",
+            connection.name,
+            args.dry_run,
+            args.allow_deletions,
+            if args.json { "json" } else { "text" }
+        );
+        let mut request = client.post(&url);
+        if let Some(token) = &config.listen_token {
+            request = request.bearer_auth(token.expose());
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                eprintln!(
+                    "The state is in use by another process, and no daemon answered at {address}: {error}"
+                );
+                return EXIT_RUN_FAILED;
+            }
+        };
+        let status = response.status();
+        let code = response
+            .headers()
+            .get(crate::daemon::server::EXIT_CODE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i32>().ok());
+        let body = response.text().await.unwrap_or_default();
+        match (status.as_u16(), code) {
+            (200, Some(code)) => {
+                if args.json {
+                    reports
+                        .push(serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default());
+                } else {
+                    print!("{body}");
+                }
+                codes.push(code);
+            }
+            (409, _) => {
+                eprintln!(
+                    "{}: a run is already in progress in the daemon; try again when it ends.",
+                    connection.name
+                );
+                codes.push(EXIT_RUN_FAILED);
+            }
+            (401, _) => {
+                eprintln!(
+                    "The daemon refused the request: set listen_token in the config to the daemon's token."
+                );
+                codes.push(EXIT_RUN_FAILED);
+            }
+            (other, _) => {
+                eprintln!(
+                    "{}: the daemon answered {other}: {}",
+                    connection.name,
+                    body.trim()
+                );
+                codes.push(EXIT_RUN_FAILED);
+            }
+        }
+    }
+    if args.json {
+        let value = if reports.len() == 1 {
+            reports.remove(0)
+        } else {
+            json!({ "connections": reports })
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    }
     combine_exit_codes(&codes)
 }
 

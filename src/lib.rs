@@ -9,6 +9,7 @@ pub mod apply;
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod emulator;
 pub mod events;
