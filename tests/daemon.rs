@@ -464,3 +464,39 @@ async fn sigterm_during_a_run_exits_0_and_the_next_start_converges() {
         "acknowledged creates were not repeated ({writes} writes for 1500 users)"
     );
 }
+
+#[test]
+fn the_daemon_refuses_root_without_allow_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir: {}\nlisten: 127.0.0.1:{}\nconnections:\n  - name: c\n    run_on_start: false\n    source: {{type: file, path: d.yaml}}\n    target: {{url: https://penvio.example/scim/v2/o, token: t}}\n",
+            dir.path().join("state").display(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    let is_root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_penvio-sync"))
+        .args(["--config", config.to_str().unwrap(), "daemon"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if is_root {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&output.stderr).contains("Refusing to run as root"));
+    } else {
+        std::thread::sleep(Duration::from_secs(1));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "a normal user may run the daemon"
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
