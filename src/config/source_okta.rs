@@ -337,6 +337,29 @@ mod tests {
     }
 
     #[test]
+    fn the_commented_example_in_the_example_config_validates() {
+        let example = include_str!("../../config/penvio-sync.example.yaml");
+        let block: Vec<String> = example
+            .lines()
+            .skip_while(|line| !line.starts_with("  # - name: okta-prod"))
+            .take_while(|line| line.starts_with("  #"))
+            .map(|line| line.replacen("# ", "", 1))
+            .collect();
+        assert!(block.len() > 10, "the example has an Okta connection");
+        let text = format!("state_dir: /tmp/x\nconnections:\n{}\n", block.join("\n"));
+        let env = crate::config::MemoryEnvironment::default()
+            .with_file("/etc/penvio-sync/okta-token", "okta-secret\n")
+            .with_file("/tmp/penvio-token", "penvio-secret\n");
+        let config = load_str(&text, Path::new("/tmp/penvio-sync.yaml"), &env)
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let SourceConfig::Okta(okta) = &config.connections[0].source else {
+            panic!()
+        };
+        assert_eq!(okta.base_url.as_str(), "https://acme.okta.com/");
+        assert!(matches!(okta.auth, OktaAuth::ApiToken(_)));
+    }
+
+    #[test]
     fn defaults_and_domain() {
         let config = load("{type: okta, domain: acme.okta.com, token: abc}").unwrap();
         assert_eq!(config.base_url.as_str(), "https://acme.okta.com/");
