@@ -615,6 +615,7 @@ fn describe_connection(connection: &ConnectionConfig) -> String {
             format!("SCIM server {}", crate::http::redact_url(&scim.base_url))
         }
         SourceConfig::File(file) => format!("file {}", file.path.display()),
+        SourceConfig::Okta(okta) => format!("Okta org {}", crate::http::redact_url(&okta.base_url)),
     };
     let users = if connection.scope.user_groups.is_empty() {
         "all users".to_string()

@@ -13,6 +13,7 @@ mod pattern;
 pub mod raw;
 mod secret;
 mod source;
+mod source_okta;
 mod template;
 mod threshold;
 mod validate;
@@ -28,6 +29,9 @@ pub use pattern::GroupPattern;
 pub use raw::RawConfig;
 pub use secret::Secret;
 pub use source::{FileSourceConfig, SOURCE_TYPES, ScimSourceConfig, SourceConfig};
+pub use source_okta::{
+    OKTA_APPS_SCOPE, OKTA_DEFAULT_SCOPES, OktaAuth, OktaOAuthConfig, OktaSourceConfig,
+};
 pub use template::{TEMPLATE_FIELDS, Template};
 pub use threshold::Threshold;
 pub use validate::validate;

@@ -8,10 +8,11 @@ use std::time::Duration;
 use reqwest::Url;
 
 use super::secret::Secret;
+use super::source_okta::{OktaSourceConfig, decode_okta};
 use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 
 /// The `source.type` values this build understands, for error messages.
-pub const SOURCE_TYPES: &[&str] = &["scim", "file"];
+pub const SOURCE_TYPES: &[&str] = &["scim", "file", "okta"];
 
 /// Default SCIM page size (`count`) when listing a source.
 const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -25,6 +26,8 @@ pub enum SourceConfig {
     Scim(ScimSourceConfig),
     /// A YAML/JSON directory file, for demos, tests and offline exports.
     File(FileSourceConfig),
+    /// An Okta org (Management API).
+    Okta(OktaSourceConfig),
 }
 
 impl SourceConfig {
@@ -33,6 +36,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Scim(_) => "scim",
             SourceConfig::File(_) => "file",
+            SourceConfig::Okta(_) => "okta",
         }
     }
 }
@@ -65,6 +69,7 @@ pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Sour
     let source = match kind.trim() {
         "scim" => decode_scim(ctx, &mut map).map(SourceConfig::Scim),
         "file" => decode_file(ctx, &mut map).map(SourceConfig::File),
+        "okta" => decode_okta(ctx, &mut map).map(SourceConfig::Okta),
         other => {
             ctx.problem(
                 &kind_field.path,

@@ -241,9 +241,9 @@ fn each_problem_names_its_key_path() {
             "must be longer than zero",
         ),
         (
-            source_target("{type: okta, domain: x.okta.com}", target),
+            source_target("{type: pingone, domain: x.pingone.com}", target),
             "connections[0].source.type",
-            "unknown source type \"okta\" (expected one of: scim, file)",
+            "unknown source type \"pingone\" (expected one of: scim, file, okta)",
         ),
         (
             source_target("{path: d.yaml}", target),

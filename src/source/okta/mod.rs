@@ -1,0 +1,430 @@
+//! The `okta` source: an Okta org read through the Management API.
+//!
+//! - Users: `/api/v1/users` (plain listing, which omits DEPROVISIONED users)
+//!   plus `filter=status eq "DEPROVISIONED"` once earlier fetches know users
+//!   (or with `include_deprovisioned`), so an offboarded user is reported
+//!   inactive and deactivated rather than treated as deleted.
+//! - Groups: `/api/v1/groups`; members: `/api/v1/groups/{id}/users`.
+//!   BUILT_IN groups (Everyone) are left out unless named exactly in
+//!   `scope.team_groups` or `scope.user_groups`.
+//! - `app_id`: only users assigned to the app, directly or through an
+//!   assigned group, and only the assigned groups.
+//! - Incremental: between full reads (`full_fetch_interval`), users come from
+//!   `filter=lastUpdated gt "<newest lastUpdated seen>"` merged onto the
+//!   previous directory; groups are always listed, and a member list is read
+//!   again only when the group's `lastMembershipUpdated` moved. A user
+//!   deleted in Okta leaves no trace in either listing, so it disappears
+//!   (and is deactivated) only at the next full read.
+
+mod client;
+mod proto;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use self::client::OktaClient;
+use self::proto::{BUILT_IN, OktaGroup, read_group, read_user};
+use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
+use crate::config::{OktaSourceConfig, ScopeConfig};
+use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
+
+pub(crate) const KIND: &str = "okta";
+
+/// Users per page: Okta's maximum for `/api/v1/users`.
+const USER_PAGE: &str = "200";
+/// Groups and group members per page (Okta recommends at most 200).
+const GROUP_PAGE: &str = "200";
+/// App assignments per page (the maximum for `/api/v1/apps/{id}/users`).
+const APP_USER_PAGE: &str = "500";
+/// Ids per `filter=id eq … or …` look-up of assigned users we lack.
+const IDS_PER_FILTER: usize = 20;
+/// Version of the cursor layout: a change forces a full read.
+const CURSOR_VERSION: u32 = 1;
+
+/// Reads users, groups and memberships from Okta.
+pub struct OktaSource {
+    client: OktaClient,
+    config: OktaSourceConfig,
+    /// Group names a BUILT_IN group must match exactly to be kept.
+    named_groups: BTreeSet<String>,
+}
+
+/// What the next incremental fetch starts from (stored as JSON).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Cursor {
+    version: u32,
+    /// Settings the cached directory was read with; a change forces a full read.
+    settings: String,
+    /// Newest `lastUpdated` of any user read (Okta's clock, not ours).
+    users_updated: Option<String>,
+    /// Group id → `lastMembershipUpdated` when its members were read.
+    memberships: BTreeMap<String, String>,
+}
+
+impl OktaSource {
+    /// Builds the client. The scope is needed to decide which BUILT_IN
+    /// groups are "named"; `index` names the connection in messages.
+    pub fn new(
+        config: &OktaSourceConfig,
+        scope: &ScopeConfig,
+        index: usize,
+    ) -> Result<Self, SourceError> {
+        let named_groups = scope
+            .team_groups
+            .iter()
+            .map(|p| p.as_str())
+            .filter(|text| !text.contains(['*', '?', '[', ']']))
+            .chain(scope.user_groups.iter().map(String::as_str))
+            .map(str::to_owned)
+            .collect();
+        Ok(OktaSource {
+            client: OktaClient::new(config, index)?,
+            config: config.clone(),
+            named_groups,
+        })
+    }
+
+    /// Access tokens fetched so far (OAuth), for tests of token refresh.
+    pub fn tokens_issued(&self) -> u64 {
+        self.client.tokens_issued()
+    }
+
+    fn settings(&self) -> String {
+        format!(
+            "app={:?} deprovisioned={} staged={} named={:?}",
+            self.config.app_id,
+            self.config.include_deprovisioned,
+            self.config.provision_staged,
+            self.named_groups
+        )
+    }
+
+    fn keeps_group(&self, group: &OktaGroup) -> bool {
+        group.group_type != BUILT_IN
+            || self.named_groups.contains(&group.profile.name)
+            || self.named_groups.contains(&group.id)
+    }
+
+    async fn fetch_directory(&self, context: &FetchContext<'_>) -> Result<Fetched, SourceError> {
+        let progress = context.progress;
+        let settings = self.settings();
+        let interval = i64::try_from(self.config.full_fetch_interval.as_secs()).unwrap_or(i64::MAX);
+        let incremental = context.previous.and_then(|previous| {
+            let cursor: Cursor = serde_json::from_str(previous.cursor.as_deref()?).ok()?;
+            let age = context.now.saturating_sub(previous.last_full_fetch);
+            let fresh = (0..interval).contains(&age);
+            (fresh
+                && cursor.version == CURSOR_VERSION
+                && cursor.settings == settings
+                && cursor.users_updated.is_some())
+            .then_some((previous, cursor))
+        });
+        let known: BTreeSet<&str> = context
+            .previous
+            .map(|p| p.directory.users.iter().map(|u| u.id.as_str()).collect())
+            .unwrap_or_default();
+        let mut users = UserSet::new(&known, self.config.include_deprovisioned);
+
+        // 1. Users.
+        progress.message("Reading users from Okta");
+        match &incremental {
+            Some((previous, cursor)) => {
+                users.start_from(&previous.directory);
+                let since = cursor.users_updated.clone().unwrap_or_default();
+                users.latest = Some(since.clone());
+                let filter = format!("lastUpdated gt \"{since}\"");
+                let url = self
+                    .client
+                    .url("api/v1/users", &[("filter", &filter), ("limit", USER_PAGE)])?;
+                let records = self.client.list_all(url, "listing changed users").await?;
+                users.absorb(records, self.config.provision_staged);
+            }
+            None => {
+                let url = self.client.url("api/v1/users", &[("limit", USER_PAGE)])?;
+                let records = self.client.list_all(url, "listing users").await?;
+                users.absorb(records, self.config.provision_staged);
+                if self.config.include_deprovisioned || !known.is_empty() {
+                    let url = self.client.url(
+                        "api/v1/users",
+                        &[
+                            ("filter", "status eq \"DEPROVISIONED\""),
+                            ("limit", USER_PAGE),
+                        ],
+                    )?;
+                    let records = self
+                        .client
+                        .list_all(url, "listing deprovisioned users")
+                        .await?;
+                    users.absorb(records, self.config.provision_staged);
+                }
+            }
+        }
+        progress.advance(users.users.len() as u64);
+
+        // 2. Groups, and the app's assignments.
+        progress.message("Reading groups from Okta");
+        let url = self.client.url("api/v1/groups", &[("limit", GROUP_PAGE)])?;
+        let mut skipped_groups = Vec::new();
+        let mut groups = Vec::new();
+        for (position, record) in self
+            .client
+            .list_all(url, "listing groups")
+            .await?
+            .into_iter()
+            .enumerate()
+        {
+            match read_group(record, position) {
+                Ok(group) => groups.push(group),
+                Err(skipped) => skipped_groups.push(skipped),
+            }
+        }
+        let assignments = match &self.config.app_id {
+            Some(app_id) => Some(self.app_assignments(app_id).await?),
+            None => None,
+        };
+
+        // 3. Members of the groups we keep and of the app's groups.
+        let previous_members: HashMap<&str, &SourceGroup> = incremental
+            .as_ref()
+            .map(|(previous, _)| {
+                previous
+                    .directory
+                    .groups
+                    .iter()
+                    .map(|g| (g.id.as_str(), g))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut memberships = BTreeMap::new();
+        let mut kept = Vec::new();
+        let mut assigned_through_groups = BTreeSet::new();
+        for group in &groups {
+            let assigned = assignments
+                .as_ref()
+                .is_some_and(|(_, app_groups)| app_groups.contains(&group.id));
+            let keep = self.keeps_group(group) && (assignments.is_none() || assigned);
+            if !keep && !assigned {
+                continue;
+            }
+            let unchanged = incremental.as_ref().and_then(|(_, cursor)| {
+                let stamp = group.last_membership_updated.as_ref()?;
+                (cursor.memberships.get(&group.id) == Some(stamp))
+                    .then(|| previous_members.get(group.id.as_str()))
+                    .flatten()
+            });
+            let members = match unchanged {
+                Some(previous) => previous.members.clone(),
+                None => self.group_members(&group.id).await?,
+            };
+            if let Some(stamp) = &group.last_membership_updated {
+                memberships.insert(group.id.clone(), stamp.clone());
+            }
+            if assigned {
+                assigned_through_groups.extend(members.iter().cloned());
+            }
+            if keep {
+                kept.push(SourceGroup {
+                    id: group.id.clone(),
+                    name: group.profile.name.clone(),
+                    members,
+                });
+            }
+        }
+
+        // 4. App scope: assigned users only; fetch assigned users an
+        //    incremental read has not seen (assignment does not move
+        //    lastUpdated).
+        if let Some((app_users, _)) = &assignments {
+            let assigned: BTreeSet<String> = app_users
+                .iter()
+                .cloned()
+                .chain(assigned_through_groups)
+                .collect();
+            if incremental.is_some() {
+                let missing: Vec<&String> = assigned
+                    .iter()
+                    .filter(|id| !users.users.contains_key(id.as_str()))
+                    .collect();
+                for chunk in missing.chunks(IDS_PER_FILTER) {
+                    let filter = chunk
+                        .iter()
+                        .map(|id| format!("id eq \"{id}\""))
+                        .collect::<Vec<_>>()
+                        .join(" or ");
+                    let url = self
+                        .client
+                        .url("api/v1/users", &[("filter", &filter), ("limit", USER_PAGE)])?;
+                    let records = self
+                        .client
+                        .list_all(url, "reading newly assigned users")
+                        .await?;
+                    users.absorb(records, self.config.provision_staged);
+                }
+            }
+            users.users.retain(|id, _| assigned.contains(id));
+        }
+
+        let cursor = Cursor {
+            version: CURSOR_VERSION,
+            settings,
+            users_updated: users.latest.clone(),
+            memberships,
+        };
+        let cursor = serde_json::to_string(&cursor).map_err(|e| SourceError::Fetch {
+            source_kind: KIND,
+            message: format!("cannot store the cursor: {e}"),
+        })?;
+        let mut skipped = users.skipped;
+        skipped.extend(skipped_groups);
+        let directory = Directory {
+            users: users.users.into_values().collect(),
+            groups: kept,
+            skipped,
+        };
+        Ok(Fetched {
+            directory,
+            cursor: Some(cursor),
+            full: incremental.is_none(),
+        })
+    }
+
+    /// Ids of the users and groups assigned to the app.
+    async fn app_assignments(
+        &self,
+        app_id: &str,
+    ) -> Result<(BTreeSet<String>, BTreeSet<String>), SourceError> {
+        let ids = |records: Vec<Value>| -> BTreeSet<String> {
+            records
+                .iter()
+                .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        };
+        let url = self.client.url(
+            &format!("api/v1/apps/{app_id}/users"),
+            &[("limit", APP_USER_PAGE)],
+        )?;
+        let users = ids(self.client.list_all(url, "listing the app's users").await?);
+        let url = self.client.url(
+            &format!("api/v1/apps/{app_id}/groups"),
+            &[("limit", GROUP_PAGE)],
+        )?;
+        let groups = ids(self
+            .client
+            .list_all(url, "listing the app's groups")
+            .await?);
+        Ok((users, groups))
+    }
+
+    /// Ids of a group's members.
+    async fn group_members(&self, group_id: &str) -> Result<Vec<String>, SourceError> {
+        let url = self.client.url(
+            &format!("api/v1/groups/{}/users", client::encode(group_id)),
+            &[("limit", GROUP_PAGE)],
+        )?;
+        let records = self
+            .client
+            .list_all(url, &format!("listing the members of group {group_id}"))
+            .await?;
+        Ok(records
+            .iter()
+            .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
+            .collect())
+    }
+}
+
+/// Users being assembled from one or more listings.
+struct UserSet<'a> {
+    users: BTreeMap<String, SourceUser>,
+    skipped: Vec<SkippedRecord>,
+    latest: Option<String>,
+    known: &'a BTreeSet<&'a str>,
+    include_deprovisioned: bool,
+}
+
+impl<'a> UserSet<'a> {
+    fn new(known: &'a BTreeSet<&'a str>, include_deprovisioned: bool) -> Self {
+        UserSet {
+            users: BTreeMap::new(),
+            skipped: Vec::new(),
+            latest: None,
+            known,
+            include_deprovisioned,
+        }
+    }
+
+    /// Starts from the previous directory's users and user skips.
+    fn start_from(&mut self, previous: &Directory) {
+        self.users = previous
+            .users
+            .iter()
+            .map(|u| (u.id.clone(), u.clone()))
+            .collect();
+        self.skipped = previous
+            .skipped
+            .iter()
+            .filter(|s| s.kind == "user")
+            .cloned()
+            .collect();
+    }
+
+    /// Adds records of a listing; a record read again replaces the old one.
+    fn absorb(&mut self, records: Vec<Value>, provision_staged: bool) {
+        for (position, record) in records.into_iter().enumerate() {
+            match read_user(record, position, provision_staged) {
+                Ok((user, status, updated)) => {
+                    if let Some(updated) = updated
+                        && self.latest.as_ref().is_none_or(|l| *l < updated)
+                    {
+                        self.latest = Some(updated);
+                    }
+                    self.skipped.retain(|s| s.id != user.id);
+                    let offboarded_long_ago = status == "DEPROVISIONED"
+                        && !self.include_deprovisioned
+                        && !self.known.contains(user.id.as_str());
+                    if offboarded_long_ago {
+                        continue;
+                    }
+                    self.users.insert(user.id.clone(), user);
+                }
+                Err(skipped) => {
+                    self.users.remove(&skipped.id);
+                    self.skipped.retain(|s| s.id != skipped.id);
+                    self.skipped.push(skipped);
+                }
+            }
+        }
+    }
+}
+
+impl IdentitySource for OktaSource {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        context: FetchContext<'a>,
+    ) -> BoxFuture<'a, Result<Fetched, SourceError>> {
+        Box::pin(async move { self.fetch_directory(&context).await })
+    }
+
+    fn incremental(&self) -> bool {
+        true
+    }
+
+    fn requests_sent(&self) -> u64 {
+        self.client.requests_sent()
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), SourceError>> {
+        Box::pin(async move {
+            let url = self.client.url("api/v1/users", &[("limit", "1")])?;
+            self.client
+                .get_json(&url, "reading one user")
+                .await
+                .map(|_| ())
+        })
+    }
+}

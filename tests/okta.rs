@@ -1,0 +1,474 @@
+//! End to end: fake Okta (tests/okta_fake) → penvio-sync → the real
+//! scim2-server. Assertions are on what the server holds, what each side
+//! received, and the snapshot.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod okta_fake;
+
+use std::time::{Duration, Instant};
+
+use common::{Fixture, Scim2Server, find, member_ids};
+use jsonwebtoken::Algorithm;
+use okta_fake::{API_TOKEN, OAuthApp, OktaFake};
+use penvio_sync::sync::{EXIT_OK, RunOptions, unix_now};
+use serde_json::Value;
+
+const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/okta/test-keys");
+
+/// Alice and Bob in Engineering, Carol STAGED, Dave long DEPROVISIONED,
+/// Erin LOCKED_OUT in an AD-imported Sales group; Everyone holds all.
+async fn seeded_fake() -> OktaFake {
+    let fake = OktaFake::start(2).await;
+    fake.add_user("00u-alice", "alice@example.com", "Alice", "Smith", "ACTIVE");
+    fake.add_user("00u-bob", "bob@example.com", "Bob", "Jones", "ACTIVE");
+    fake.add_user(
+        "00u-carol",
+        "carol@example.com",
+        "Carol",
+        "Staged",
+        "STAGED",
+    );
+    fake.add_user(
+        "00u-dave",
+        "dave@example.com",
+        "Dave",
+        "Gone",
+        "DEPROVISIONED",
+    );
+    fake.add_user(
+        "00u-erin",
+        "erin@example.com",
+        "Erin",
+        "Locked",
+        "LOCKED_OUT",
+    );
+    fake.add_group(
+        "00g-eng",
+        "Engineering",
+        "OKTA_GROUP",
+        &["00u-alice", "00u-bob"],
+    );
+    fake.add_group(
+        "00g-everyone",
+        "Everyone",
+        "BUILT_IN",
+        &["00u-alice", "00u-bob", "00u-carol", "00u-dave", "00u-erin"],
+    );
+    fake.add_group("00g-sales", "Sales", "APP_GROUP", &["00u-erin"]);
+    fake
+}
+
+fn okta_fixture(server: &Scim2Server, org: &str, fake: &OktaFake, extra_source: &str) -> Fixture {
+    let mut fixture = Fixture::new(&server.org_url(org));
+    fixture.source_block = Some(format!(
+        "    source: {{type: okta, base_url: \"{}\", token: {API_TOKEN}, requests_per_second: 200{extra_source}}}\n",
+        fake.base_url
+    ));
+    fixture
+}
+
+/// A run two days later: past `full_fetch_interval`, so a full read.
+fn full_run() -> RunOptions {
+    RunOptions {
+        now: unix_now() + 2 * 86_400,
+        ..RunOptions::sync_now()
+    }
+}
+
+fn active(resource: &Value) -> bool {
+    resource["active"].as_bool().unwrap_or(true)
+}
+
+fn paths(fake: &OktaFake) -> Vec<String> {
+    fake.log().iter().map(|l| l.line()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn initial_provision_then_a_no_op_run_reads_only_changes_and_writes_nothing() {
+    let server = Scim2Server::start();
+    let fake = seeded_fake().await;
+    let mut fixture = okta_fixture(&server, "okta-initial", &fake, "");
+
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    assert!(report.source.full_fetch);
+    let first = paths(&fake);
+    assert_eq!(
+        first,
+        [
+            "GET /api/v1/users?limit=200",
+            "GET /api/v1/users?after=c1.5a58&limit=200",
+            "GET /api/v1/groups?limit=200",
+            "GET /api/v1/groups?after=c1.5a58&limit=200",
+            "GET /api/v1/groups/00g-eng/users?limit=200",
+            "GET /api/v1/groups/00g-sales/users?limit=200",
+        ],
+        "the first read skips the DEPROVISIONED listing (nobody to deactivate yet) and Everyone's members"
+    );
+    assert_eq!(report.source_requests, 6);
+
+    let users = server.list("okta-initial", "Users").await;
+    let mut names: Vec<&str> = users
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["alice@example.com", "bob@example.com", "erin@example.com"],
+        "STAGED and DEPROVISIONED users are not provisioned; LOCKED_OUT is active"
+    );
+    let alice = find(&users, "userName", "alice@example.com").unwrap();
+    assert_eq!(alice["externalId"], "00u-alice");
+    assert_eq!(alice["name"]["givenName"], "Alice");
+    assert_eq!(alice["displayName"], "Alice Smith");
+    let groups = server.list("okta-initial", "Groups").await;
+    let mut teams: Vec<&str> = groups
+        .iter()
+        .map(|g| g["displayName"].as_str().unwrap())
+        .collect();
+    teams.sort();
+    assert_eq!(
+        teams,
+        ["Engineering", "Sales"],
+        "BUILT_IN Everyone is not a team"
+    );
+    let engineering = find(&groups, "displayName", "Engineering").unwrap();
+    assert_eq!(member_ids(engineering).len(), 2);
+
+    fake.clear_log();
+    let before = server.request_counts("okta-initial").await;
+    let second = fixture.sync().await;
+    assert_eq!(second.exit_code, EXIT_OK, "{second:#?}");
+    assert!(!second.source.full_fetch, "the second run is incremental");
+    assert!(second.applied.is_empty(), "{:?}", second.applied);
+    assert_eq!(
+        server.request_counts("okta-initial").await,
+        before,
+        "no request to Penvio at all"
+    );
+    let newest = "2023-11-14T22%3A13%3A25.000Z"; // Erin, the newest listed user of the seed
+    assert_eq!(
+        paths(&fake),
+        [
+            format!("GET /api/v1/users?filter=lastUpdated%20gt%20%22{newest}%22&limit=200"),
+            "GET /api/v1/groups?limit=200".to_string(),
+            "GET /api/v1/groups?after=c1.5a58&limit=200".to_string(),
+        ],
+        "no-op: changed users, the group listing, and no member list"
+    );
+    assert_eq!(second.source_requests, 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_are_read_incrementally_and_applied() {
+    let server = Scim2Server::start();
+    let fake = seeded_fake().await;
+    let mut fixture = okta_fixture(&server, "okta-changes", &fake, "");
+    fixture.extra_config = "    policy:\n      max_deactivations: 10\n".into();
+    assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
+    let users = server.list("okta-changes", "Users").await;
+    let alice_id = find(&users, "userName", "alice@example.com").unwrap()["id"].clone();
+
+    // Profile and email change, suspension, deprovisioning, rename, membership.
+    fake.update_profile(
+        "00u-alice",
+        &[("email", "alice.king@example.com"), ("lastName", "King")],
+    );
+    fake.set_status("00u-bob", "SUSPENDED");
+    fake.set_status("00u-erin", "DEPROVISIONED");
+    fake.rename_group("00g-sales", "Sales EMEA");
+    fake.add_member("00g-eng", "00u-erin");
+    fake.add_user("00u-frank", "frank@example.com", "Frank", "New", "ACTIVE");
+    fake.add_member("00g-eng", "00u-frank");
+    fake.clear_log();
+
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    assert!(!report.source.full_fetch);
+    let log = paths(&fake);
+    assert!(
+        log[0].starts_with("GET /api/v1/users?filter=lastUpdated%20gt%20%22"),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"GET /api/v1/groups/00g-eng/users?limit=200".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        !log.iter().any(|l| l.contains("00g-sales/users")),
+        "a rename does not move lastMembershipUpdated: Sales' members are not read again: {log:?}"
+    );
+
+    let users = server.list("okta-changes", "Users").await;
+    let alice = find(&users, "userName", "alice.king@example.com").unwrap();
+    assert_eq!(
+        alice["id"], alice_id,
+        "an email change keeps the Penvio user"
+    );
+    assert_eq!(alice["name"]["familyName"], "King");
+    assert!(
+        !active(find(&users, "userName", "bob@example.com").unwrap()),
+        "SUSPENDED deactivates"
+    );
+    assert!(
+        !active(find(&users, "userName", "erin@example.com").unwrap()),
+        "DEPROVISIONED deactivates"
+    );
+    assert!(active(
+        find(&users, "userName", "frank@example.com").unwrap()
+    ));
+    let groups = server.list("okta-changes", "Groups").await;
+    assert!(
+        find(&groups, "displayName", "Sales EMEA").is_some(),
+        "renamed"
+    );
+    let engineering = find(&groups, "displayName", "Engineering").unwrap();
+    let frank = find(&users, "userName", "frank@example.com").unwrap();
+    let mut expected = vec![
+        alice_id.as_str().unwrap().to_string(),
+        frank["id"].as_str().unwrap().to_string(),
+    ];
+    expected.sort();
+    assert_eq!(
+        member_ids(engineering),
+        expected,
+        "only active members stay in the team"
+    );
+    let snapshot = fixture.snapshot();
+    assert!(snapshot.users["00u-erin"].deactivated_at.is_some());
+
+    // A member leaves: only that group's member list is read again.
+    fake.remove_member("00g-eng", "00u-frank");
+    fake.clear_log();
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    let member_reads: Vec<String> = paths(&fake)
+        .into_iter()
+        .filter(|l| l.contains("/users?limit"))
+        .collect();
+    assert_eq!(member_reads, ["GET /api/v1/groups/00g-eng/users?limit=200"]);
+    let groups = server.list("okta-changes", "Groups").await;
+    assert_eq!(
+        member_ids(find(&groups, "displayName", "Engineering").unwrap()).len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_deleted_in_okta_is_deactivated_on_the_next_full_read() {
+    let server = Scim2Server::start();
+    let fake = seeded_fake().await;
+    let mut fixture = okta_fixture(&server, "okta-deleted", &fake, "");
+    assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
+    fake.delete_user("00u-bob");
+
+    let incremental = fixture.sync().await;
+    assert_eq!(incremental.exit_code, EXIT_OK);
+    let users = server.list("okta-deleted", "Users").await;
+    assert!(
+        active(find(&users, "userName", "bob@example.com").unwrap()),
+        "a deletion leaves no trace in a lastUpdated read"
+    );
+
+    fake.clear_log();
+    let full = fixture.run(full_run()).await;
+    assert_eq!(full.exit_code, EXIT_OK, "{full:#?}");
+    assert!(full.source.full_fetch);
+    assert!(
+        paths(&fake).contains(
+            &"GET /api/v1/users?filter=status%20eq%20%22DEPROVISIONED%22&limit=200".to_string()
+        ),
+        "once users are known, a full read lists DEPROVISIONED ones too"
+    );
+    let users = server.list("okta-deleted", "Users").await;
+    assert!(
+        !active(find(&users, "userName", "bob@example.com").unwrap()),
+        "removed → deactivated"
+    );
+    assert!(active(
+        find(&users, "userName", "alice@example.com").unwrap()
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn everyone_becomes_a_team_only_when_named() {
+    let server = Scim2Server::start();
+    let fake = seeded_fake().await;
+    let mut globbed = okta_fixture(&server, "okta-glob", &fake, "");
+    globbed.extra_config = "    scope:\n      team_groups: [\"*\", \"E*\"]\n".into();
+    assert_eq!(globbed.sync().await.exit_code, EXIT_OK);
+    let groups = server.list("okta-glob", "Groups").await;
+    assert!(
+        find(&groups, "displayName", "Everyone").is_none(),
+        "a glob does not name it"
+    );
+
+    let mut named = okta_fixture(&server, "okta-named", &fake, "");
+    named.extra_config = "    scope:\n      team_groups: [Everyone]\n".into();
+    let report = named.sync().await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    let groups = server.list("okta-named", "Groups").await;
+    assert_eq!(groups.len(), 1);
+    let everyone = find(&groups, "displayName", "Everyone").unwrap();
+    assert_eq!(
+        member_ids(everyone).len(),
+        3,
+        "its active, provisioned members"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn app_id_limits_the_sync_to_assigned_users_and_groups() {
+    let server = Scim2Server::start();
+    let fake = seeded_fake().await;
+    fake.assign_app("0oaPenvio", &["00u-alice"], &["00g-sales"]);
+    let mut fixture = okta_fixture(&server, "okta-app", &fake, ", app_id: 0oaPenvio");
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    let users = server.list("okta-app", "Users").await;
+    let mut names: Vec<&str> = users
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["alice@example.com", "erin@example.com"],
+        "direct and through Sales"
+    );
+    let groups = server.list("okta-app", "Groups").await;
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0]["displayName"], "Sales");
+
+    // A new assignment does not move the user's lastUpdated: it is still found.
+    fake.assign_app("0oaPenvio", &["00u-bob"], &[]);
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    assert!(!report.source.full_fetch);
+    let users = server.list("okta-app", "Users").await;
+    assert!(find(&users, "userName", "bob@example.com").is_some());
+    assert!(
+        paths(&fake)
+            .iter()
+            .any(|l| l.contains("filter=id%20eq%20%2200u-bob%22")),
+        "the newly assigned user is read by id"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_page_fails_the_run_and_changes_nothing() {
+    let server = Scim2Server::start();
+    let fake = seeded_fake().await;
+    let mut fixture = okta_fixture(&server, "okta-fail", &fake, "");
+    assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
+    let snapshot = fixture.snapshot();
+    let (writes, _) = server.request_counts("okta-fail").await;
+
+    // Bob is gone and the second page of users fails: a full read must not
+    // mistake the missing page for removed users.
+    fake.delete_user("00u-bob");
+    fake.fail("/api/v1/users", "after=", 500);
+    let report = fixture.run(full_run()).await;
+    assert_ne!(report.exit_code, EXIT_OK);
+    let error = report.error.clone().unwrap();
+    assert!(error.contains("500"), "{error}");
+    assert!(error.contains("/api/v1/users"), "{error}");
+    assert_eq!(
+        server.request_counts("okta-fail").await.0,
+        writes,
+        "nothing written"
+    );
+    assert_eq!(fixture.snapshot(), snapshot, "snapshot unchanged");
+    let users = server.list("okta-fail", "Users").await;
+    assert!(users.iter().all(active), "nobody deactivated");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_token_names_the_key_to_fix() {
+    let server = Scim2Server::start();
+    let fake = seeded_fake().await;
+    let mut fixture = Fixture::new(&server.org_url("okta-401"));
+    fixture.source_block = Some(format!(
+        "    source: {{type: okta, base_url: \"{}\", token: wrong-token}}\n",
+        fake.base_url
+    ));
+    let report = fixture.sync().await;
+    assert_ne!(report.exit_code, EXIT_OK);
+    let error = report.error.unwrap();
+    assert!(error.contains("connections[0].source.token"), "{error}");
+    assert!(
+        error.contains("Invalid token provided (E0000011)"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("wrong-token"),
+        "never prints the secret: {error}"
+    );
+    assert_eq!(fake.log().len(), 1, "a static key is not retried");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_app_signs_assertions_and_refreshes_expiring_tokens() {
+    let server = Scim2Server::start();
+    let fake = seeded_fake().await;
+    // 62 s tokens are cached for 2 s (the client renews 60 s early); at 1
+    // request per second the run outlives several tokens.
+    fake.register_oauth_app(OAuthApp {
+        client_id: "0oaSyncApp".into(),
+        key_id: "penvio-key-1".into(),
+        public_pem: std::fs::read(format!("{KEYS}/ec-public.pem")).unwrap(),
+        algorithm: Algorithm::ES256,
+        expires_in: 62,
+    });
+    let mut fixture = Fixture::new(&server.org_url("okta-oauth"));
+    fixture.source_block = Some(format!(
+        "    source:\n      type: okta\n      base_url: \"{}\"\n      requests_per_second: 1\n      oauth:\n        client_id: 0oaSyncApp\n        key_id: penvio-key-1\n        private_key_file: {KEYS}/ec-private.pem\n",
+        fake.base_url
+    ));
+    let started = Instant::now();
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    assert!(
+        started.elapsed() > Duration::from_secs(2),
+        "the run outlived a token"
+    );
+    let (requested, valid) = fake.token_requests();
+    assert!(requested >= 2, "the token was refreshed: {requested}");
+    assert_eq!(
+        requested, valid,
+        "every assertion verified against the public key"
+    );
+    assert_eq!(server.list("okta-oauth", "Users").await.len(), 3);
+
+    // A wrong key id is refused by the token endpoint: a clear message.
+    let mut wrong = Fixture::new(&server.org_url("okta-oauth-bad"));
+    wrong.source_block = Some(format!(
+        "    source:\n      type: okta\n      base_url: \"{}\"\n      oauth:\n        client_id: 0oaSyncApp\n        key_id: other-key\n        private_key_file: {KEYS}/ec-private.pem\n",
+        fake.base_url
+    ));
+    let report = wrong.sync().await;
+    let error = report.error.unwrap();
+    assert!(error.contains("invalid_client"), "{error}");
+    assert!(error.contains("connections[0].source.oauth"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_429_waits_for_the_reset_and_completes() {
+    let server = Scim2Server::start();
+    let fake = seeded_fake().await;
+    let mut fixture = okta_fixture(&server, "okta-429", &fake, "");
+    fake.throttle_next(1, 2);
+    let started = Instant::now();
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "waited until the epoch reset: {:?}",
+        started.elapsed()
+    );
+    let log = paths(&fake);
+    assert_eq!(log[0], log[1], "the throttled request is sent again");
+    assert_eq!(server.list("okta-429", "Users").await.len(), 3);
+}
