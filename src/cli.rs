@@ -449,6 +449,7 @@ fn describe_connection(connection: &ConnectionConfig) -> String {
             format!("SCIM server {}", crate::http::redact_url(&scim.base_url))
         }
         SourceConfig::File(file) => format!("file {}", file.path.display()),
+        SourceConfig::Entra(entra) => format!("Microsoft Entra tenant {}", entra.tenant_id),
     };
     let users = if connection.scope.user_groups.is_empty() {
         "all users".to_string()

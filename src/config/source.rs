@@ -11,7 +11,7 @@ use super::secret::Secret;
 use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 
 /// The `source.type` values this build understands, for error messages.
-pub const SOURCE_TYPES: &[&str] = &["scim", "file"];
+pub const SOURCE_TYPES: &[&str] = &["scim", "file", "entra"];
 
 /// Default SCIM page size (`count`) when listing a source.
 const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -25,6 +25,8 @@ pub enum SourceConfig {
     Scim(ScimSourceConfig),
     /// A YAML/JSON directory file, for demos, tests and offline exports.
     File(FileSourceConfig),
+    /// Microsoft Entra ID through Microsoft Graph.
+    Entra(Box<super::source_entra::EntraSourceConfig>),
 }
 
 impl SourceConfig {
@@ -33,6 +35,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Scim(_) => "scim",
             SourceConfig::File(_) => "file",
+            SourceConfig::Entra(_) => "entra",
         }
     }
 }
@@ -65,6 +68,8 @@ pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Sour
     let source = match kind.trim() {
         "scim" => decode_scim(ctx, &mut map).map(SourceConfig::Scim),
         "file" => decode_file(ctx, &mut map).map(SourceConfig::File),
+        "entra" => super::source_entra::decode_entra(ctx, &mut map)
+            .map(|c| SourceConfig::Entra(Box::new(c))),
         other => {
             ctx.problem(
                 &kind_field.path,

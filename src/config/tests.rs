@@ -243,7 +243,7 @@ fn each_problem_names_its_key_path() {
         (
             source_target("{type: okta, domain: x.okta.com}", target),
             "connections[0].source.type",
-            "unknown source type \"okta\" (expected one of: scim, file)",
+            "unknown source type \"okta\" (expected one of: scim, file, entra)",
         ),
         (
             source_target("{path: d.yaml}", target),

@@ -6,6 +6,7 @@
 //! directory only when every page was read (invariant 1).
 
 mod file;
+mod msgraph;
 pub mod paginate;
 mod scim;
 pub mod vendor_http;
@@ -19,6 +20,7 @@ use crate::progress::Progress;
 use crate::state::SourceCache;
 
 pub use file::FileSource;
+pub use msgraph::EntraSource;
 pub use scim::ScimSource;
 
 /// A boxed future, so adapters can live behind `dyn IdentitySource`.
@@ -123,5 +125,6 @@ pub fn build(
     match &connection.source {
         SourceConfig::Scim(config) => Ok(Box::new(ScimSource::new(config, index)?)),
         SourceConfig::File(config) => Ok(Box::new(FileSource::new(config.path.clone()))),
+        SourceConfig::Entra(config) => Ok(Box::new(EntraSource::new(config, index)?)),
     }
 }
