@@ -13,6 +13,7 @@ mod pattern;
 pub mod raw;
 mod secret;
 mod source;
+mod source_entra;
 mod source_okta;
 mod template;
 mod threshold;
@@ -29,6 +30,7 @@ pub use pattern::GroupPattern;
 pub use raw::RawConfig;
 pub use secret::Secret;
 pub use source::{FileSourceConfig, SOURCE_TYPES, ScimSourceConfig, SourceConfig};
+pub use source_entra::{EmailFrom, EntraCredential, EntraSourceConfig, NestedGroups};
 pub use source_okta::{
     OKTA_APPS_SCOPE, OKTA_DEFAULT_SCOPES, OktaAuth, OktaOAuthConfig, OktaSourceConfig,
 };

@@ -12,7 +12,7 @@ use super::source_okta::{OktaSourceConfig, decode_okta};
 use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 
 /// The `source.type` values this build understands, for error messages.
-pub const SOURCE_TYPES: &[&str] = &["scim", "file", "okta"];
+pub const SOURCE_TYPES: &[&str] = &["scim", "file", "okta", "entra"];
 
 /// Default SCIM page size (`count`) when listing a source.
 const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -28,6 +28,8 @@ pub enum SourceConfig {
     File(FileSourceConfig),
     /// An Okta org (Management API).
     Okta(OktaSourceConfig),
+    /// Microsoft Entra ID through Microsoft Graph.
+    Entra(Box<super::source_entra::EntraSourceConfig>),
 }
 
 impl SourceConfig {
@@ -37,6 +39,7 @@ impl SourceConfig {
             SourceConfig::Scim(_) => "scim",
             SourceConfig::File(_) => "file",
             SourceConfig::Okta(_) => "okta",
+            SourceConfig::Entra(_) => "entra",
         }
     }
 }
@@ -70,6 +73,8 @@ pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Sour
         "scim" => decode_scim(ctx, &mut map).map(SourceConfig::Scim),
         "file" => decode_file(ctx, &mut map).map(SourceConfig::File),
         "okta" => decode_okta(ctx, &mut map).map(SourceConfig::Okta),
+        "entra" => super::source_entra::decode_entra(ctx, &mut map)
+            .map(|c| SourceConfig::Entra(Box::new(c))),
         other => {
             ctx.problem(
                 &kind_field.path,

@@ -6,6 +6,7 @@
 //! directory only when every page was read (invariant 1).
 
 mod file;
+mod msgraph;
 mod okta;
 pub mod paginate;
 mod scim;
@@ -20,6 +21,7 @@ use crate::progress::Progress;
 use crate::state::SourceCache;
 
 pub use file::FileSource;
+pub use msgraph::EntraSource;
 pub use okta::OktaSource;
 pub use scim::ScimSource;
 
@@ -128,5 +130,6 @@ pub fn build(
         SourceConfig::Okta(config) => {
             Ok(Box::new(OktaSource::new(config, &connection.scope, index)?))
         }
+        SourceConfig::Entra(config) => Ok(Box::new(EntraSource::new(config, index)?)),
     }
 }

@@ -190,7 +190,7 @@ pub struct VendorHttpSettings {
 /// A response body with its status and headers.
 #[derive(Debug)]
 pub struct VendorResponse {
-    /// HTTP status (always 2xx here).
+    /// HTTP status (2xx, or one the caller allowed).
     pub status: StatusCode,
     /// Response headers (paging cursors, links).
     pub headers: HeaderMap,
@@ -290,6 +290,26 @@ impl VendorHttp {
     /// and the vendor's reset header), refreshes an OAuth token once on 401,
     /// and fails with a message naming the config key on 401/403.
     pub async fn send(&self, method: Method, url: &str) -> Result<VendorResponse, SourceError> {
+        self.send_allowing(method, url, &[]).await
+    }
+
+    /// GET like [`Self::get`], but answers with a status in `allowed` are
+    /// returned as they are instead of failing, for statuses an adapter
+    /// handles itself (Graph's `410 Gone` on an expired delta link).
+    pub async fn get_allowing(
+        &self,
+        url: &str,
+        allowed: &[StatusCode],
+    ) -> Result<VendorResponse, SourceError> {
+        self.send_allowing(Method::GET, url, allowed).await
+    }
+
+    async fn send_allowing(
+        &self,
+        method: Method,
+        url: &str,
+        allowed: &[StatusCode],
+    ) -> Result<VendorResponse, SourceError> {
         let inner = &self.inner;
         let kind = inner.settings.kind;
         let parsed = Url::parse(url).map_err(|e| SourceError::Fetch {
@@ -336,7 +356,7 @@ impl VendorHttp {
                     continue;
                 }
             };
-            if status.is_success() {
+            if status.is_success() || allowed.contains(&status) {
                 return Ok(VendorResponse {
                     status,
                     headers,

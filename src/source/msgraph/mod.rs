@@ -1,0 +1,413 @@
+//! The `entra` source: Microsoft Entra ID through Microsoft Graph v1.0.
+//!
+//! Every run is a delta round: `/users/delta` and `/groups/delta` from the
+//! stored delta links, applied onto the base kept from the last run (the
+//! previous directory plus the cursor), yielding the whole directory. The
+//! first run, an expired link (`410 Gone`, `syncStateNotFound`) and the
+//! daily `full_fetch_interval` start a fresh round, which lists everything.
+//! An unchanged tenant costs one request per delta resource.
+//!
+//! Nested groups are flattened locally from the direct memberships the
+//! groups delta reports (nested groups appear as `#microsoft.graph.group`
+//! members), so no per-group `transitiveMembers` calls are needed.
+
+mod auth;
+mod delta;
+mod proto;
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use reqwest::{StatusCode, Url};
+use serde::de::DeserializeOwned;
+
+use self::auth::TokenRequester;
+use self::delta::{Assignments, Base, Cursor, Derive, GroupNode, RawUser, derive};
+use self::proto::{AppRoleAssignment, GraphErrorBody, GroupRecord, Page, UserRecord};
+use super::vendor_http::{
+    BearerTokenCache, RateLimitHeaders, VendorHttp, VendorHttpSettings, VendorResponse,
+};
+use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
+use crate::config::EntraSourceConfig;
+use crate::ratelimit::Backoff;
+
+/// Adapter name, as in `source.type`.
+const KIND: &str = "entra";
+
+/// Our own ceiling on Graph requests: far below Graph's identity limits
+/// (thousands of resource units per 10 s), so other apps of the tenant
+/// keep their share.
+const REQUESTS_PER_SECOND: u32 = 25;
+
+/// User properties read; `accountEnabled` and `userType` are only
+/// returned when selected.
+pub const USER_SELECT: &str =
+    "id,accountEnabled,mail,userPrincipalName,givenName,surname,displayName,userType";
+/// Group properties read by the groups delta (`members` yields `members@delta`).
+pub const GROUP_SELECT: &str = "displayName,members";
+
+/// Graph error codes that mean "this delta link is no longer usable".
+const RESYNC_CODES: &[&str] = &["syncStateNotFound", "resyncRequired"];
+
+/// Reads users and groups from Microsoft Graph.
+pub struct EntraSource {
+    http: VendorHttp,
+    base_url: Url,
+    options: Options,
+    app_id: Option<String>,
+    app_id_key: String,
+    full_fetch_interval: Option<std::time::Duration>,
+    tokens: Arc<BearerTokenCache>,
+}
+
+/// The derivation knobs, owned.
+#[derive(Debug, Clone)]
+struct Options {
+    email_from: crate::config::EmailFrom,
+    nested_groups: crate::config::NestedGroups,
+    include_guests: bool,
+}
+
+/// Lets the shared token cache sit behind `Box<dyn Authenticator>` while
+/// the adapter keeps a handle for counting tokens.
+struct SharedTokens(Arc<BearerTokenCache>);
+
+impl super::vendor_http::Authenticator for SharedTokens {
+    fn authorize<'a>(
+        &'a self,
+        request: reqwest::RequestBuilder,
+        refresh: bool,
+    ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
+        self.0.authorize(request, refresh)
+    }
+
+    fn can_refresh(&self) -> bool {
+        true
+    }
+}
+
+/// How a delta round ended.
+enum Round<T> {
+    /// Every page read; the records in order and the next round's link.
+    Done { records: Vec<T>, delta_link: String },
+    /// The link expired: start a fresh round.
+    Resync,
+}
+
+impl EntraSource {
+    /// Builds the clients; `index` names the connection in error messages.
+    pub fn new(config: &EntraSourceConfig, index: usize) -> Result<Self, SourceError> {
+        let requester = Arc::new(TokenRequester::new(config, index)?);
+        let tokens = Arc::new(BearerTokenCache::new(Box::new(move || {
+            let requester = requester.clone();
+            Box::pin(async move { requester.issue().await })
+        })));
+        let rate = NonZeroU32::new(REQUESTS_PER_SECOND).unwrap_or(NonZeroU32::MIN);
+        let http = VendorHttp::new(
+            VendorHttpSettings {
+                kind: KIND,
+                credentials_key: auth::credential_key(config, index),
+                requests_per_second: rate,
+                timeout: config.timeout,
+                backoff: Backoff::default(),
+                rate_limit_headers: RateLimitHeaders::None,
+                max_rate_limit_share: 1.0,
+            },
+            Box::new(SharedTokens(tokens.clone())),
+        )?;
+        Ok(EntraSource {
+            http,
+            base_url: config.base_url.clone(),
+            options: Options {
+                email_from: config.email_from,
+                nested_groups: config.nested_groups,
+                include_guests: config.include_guests,
+            },
+            app_id: config.app_id.clone(),
+            app_id_key: format!("connections[{index}].source.app_id"),
+            full_fetch_interval: config.full_fetch_interval,
+            tokens,
+        })
+    }
+
+    /// Access tokens fetched so far (tests check refresh behaviour).
+    pub fn tokens_issued(&self) -> u64 {
+        self.tokens.tokens_issued()
+    }
+
+    fn url(&self, path_and_query: &str) -> String {
+        format!(
+            "{}{path_and_query}",
+            self.base_url.as_str().trim_end_matches('/')
+        )
+    }
+
+    /// A link from a Graph response may only lead to the configured Graph
+    /// origin: the bearer token must never go anywhere else.
+    fn check_link(&self, link: &str) -> Result<(), SourceError> {
+        let same = Url::parse(link)
+            .map(|url| url.origin() == self.base_url.origin())
+            .unwrap_or(false);
+        if same {
+            Ok(())
+        } else {
+            Err(SourceError::Fetch {
+                source_kind: KIND,
+                message: format!(
+                    "Graph returned a paging link outside {} ; refusing to follow it",
+                    self.base_url.origin().ascii_serialization()
+                ),
+            })
+        }
+    }
+
+    fn parse<T: DeserializeOwned>(
+        response: &VendorResponse,
+        what: &str,
+    ) -> Result<Page<T>, SourceError> {
+        response.json(KIND, what)
+    }
+
+    /// Reads one delta round from `start` to its deltaLink.
+    async fn delta_round<T: DeserializeOwned>(
+        &self,
+        start: String,
+        what: &str,
+        progress: &crate::progress::Progress,
+    ) -> Result<Round<T>, SourceError> {
+        let mut records = Vec::new();
+        let mut url = start;
+        loop {
+            self.check_link(&url)?;
+            let response = self
+                .http
+                .get_allowing(&url, &[StatusCode::GONE, StatusCode::BAD_REQUEST])
+                .await?;
+            if response.status == StatusCode::GONE {
+                return Ok(Round::Resync);
+            }
+            if response.status == StatusCode::BAD_REQUEST {
+                let error = serde_json::from_slice::<GraphErrorBody>(&response.body).ok();
+                if let Some(error) = &error
+                    && RESYNC_CODES
+                        .iter()
+                        .any(|code| code.eq_ignore_ascii_case(&error.error.code))
+                {
+                    return Ok(Round::Resync);
+                }
+                let detail = error
+                    .map(|e| format!("{} ({})", e.error.message, e.error.code))
+                    .unwrap_or_else(|| String::from_utf8_lossy(&response.body).into_owned());
+                return Err(SourceError::Fetch {
+                    source_kind: KIND,
+                    message: format!("{what}: Graph answered 400 Bad Request: {detail}"),
+                });
+            }
+            let page: Page<T> = Self::parse(&response, what)?;
+            progress.advance(page.value.len() as u64);
+            records.extend(page.value);
+            match (page.next_link, page.delta_link) {
+                (Some(next), _) => {
+                    if next == url {
+                        return Err(SourceError::Fetch {
+                            source_kind: KIND,
+                            message: format!("{what}: Graph returned the same nextLink again"),
+                        });
+                    }
+                    url = next;
+                }
+                (None, Some(delta_link)) => {
+                    self.check_link(&delta_link)?;
+                    return Ok(Round::Done {
+                        records,
+                        delta_link,
+                    });
+                }
+                (None, None) => {
+                    return Err(SourceError::Fetch {
+                        source_kind: KIND,
+                        message: format!(
+                            "{what}: a delta page had neither @odata.nextLink nor @odata.deltaLink"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Users and groups assigned to the enterprise app (`app_id`).
+    async fn assignments(&self, app_id: &str) -> Result<Assignments, SourceError> {
+        let mut assignments = Assignments::default();
+        let mut url = self.url(&format!(
+            "/servicePrincipals/{app_id}/appRoleAssignedTo?$select=principalId,principalType&$top=999"
+        ));
+        loop {
+            self.check_link(&url)?;
+            let response = self
+                .http
+                .get_allowing(&url, &[StatusCode::NOT_FOUND])
+                .await?;
+            if response.status == StatusCode::NOT_FOUND {
+                return Err(SourceError::Fetch {
+                    source_kind: KIND,
+                    message: format!(
+                        "no service principal {app_id} in this tenant. Check `{}`: it must be the Object ID of the enterprise application (Enterprise applications > the app > Overview), not the application (client) id",
+                        self.app_id_key
+                    ),
+                });
+            }
+            let page: Page<AppRoleAssignment> =
+                Self::parse(&response, "reading the app's assignments")?;
+            for assignment in page.value {
+                match assignment.principal_type.as_deref() {
+                    Some("User") => {
+                        assignments.users.insert(assignment.principal_id);
+                    }
+                    Some("Group") => {
+                        assignments.groups.insert(assignment.principal_id);
+                    }
+                    _ => {}
+                }
+            }
+            match page.next_link {
+                Some(next) => url = next,
+                None => return Ok(assignments),
+            }
+        }
+    }
+
+    /// One fetch: incremental from `start` when given, else a fresh round.
+    async fn fetch_from(
+        &self,
+        start: Option<(Base, String, String)>,
+        progress: &crate::progress::Progress,
+    ) -> Result<Option<Fetched>, SourceError> {
+        let full = start.is_none();
+        let (mut base, users_link, groups_link) = start.unwrap_or_else(|| {
+            (
+                Base::default(),
+                self.url(&format!("/users/delta?$select={USER_SELECT}")),
+                self.url(&format!("/groups/delta?$select={GROUP_SELECT}")),
+            )
+        });
+        progress.message("Reading user changes from Microsoft Graph");
+        let (users, users_delta) = match self
+            .delta_round::<UserRecord>(users_link, "reading /users/delta", progress)
+            .await?
+        {
+            Round::Done {
+                records,
+                delta_link,
+            } => (records, delta_link),
+            Round::Resync => return Ok(None),
+        };
+        progress.message("Reading group changes from Microsoft Graph");
+        let (groups, groups_delta) = match self
+            .delta_round::<GroupRecord>(groups_link, "reading /groups/delta", progress)
+            .await?
+        {
+            Round::Done {
+                records,
+                delta_link,
+            } => (records, delta_link),
+            Round::Resync => return Ok(None),
+        };
+        let assignments = match &self.app_id {
+            Some(app_id) => Some(self.assignments(app_id).await?),
+            None => None,
+        };
+        base.apply_users(&users);
+        base.apply_groups(&groups);
+        let (directory, hidden) = derive(
+            &base,
+            &Derive {
+                email_from: self.options.email_from,
+                nested_groups: self.options.nested_groups,
+                include_guests: self.options.include_guests,
+                assignments: assignments.as_ref(),
+            },
+        );
+        let groups: BTreeMap<String, GroupNode> = base.groups;
+        let hidden: BTreeMap<String, RawUser> = hidden;
+        tracing::debug!(
+            source = KIND,
+            full,
+            user_changes = users.len(),
+            group_changes = groups.len(),
+            "Applied Graph delta."
+        );
+        Ok(Some(Fetched {
+            directory,
+            cursor: Some(Cursor::new(users_delta, groups_delta, groups, hidden).encode()),
+            full,
+        }))
+    }
+}
+
+impl IdentitySource for EntraSource {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        context: FetchContext<'a>,
+    ) -> BoxFuture<'a, Result<Fetched, SourceError>> {
+        Box::pin(async move {
+            let progress = context.progress;
+            let due = |last: i64| {
+                self.full_fetch_interval.is_some_and(|interval| {
+                    context.now.saturating_sub(last) >= interval.as_secs() as i64
+                })
+            };
+            let start = context.previous.and_then(|previous| {
+                if due(previous.last_full_fetch) {
+                    return None;
+                }
+                let cursor = Cursor::decode(previous.cursor.as_deref()?)?;
+                Some((
+                    cursor.base(&previous.directory),
+                    cursor.users_delta,
+                    cursor.groups_delta,
+                ))
+            });
+            let incremental = start.is_some();
+            if let Some(fetched) = self.fetch_from(start, progress).await? {
+                return Ok(fetched);
+            }
+            if !incremental {
+                return Err(SourceError::Fetch {
+                    source_kind: KIND,
+                    message: "Graph refused a fresh delta round as expired".into(),
+                });
+            }
+            tracing::info!(
+                source = KIND,
+                "Graph delta link expired; reading the whole directory again."
+            );
+            self.fetch_from(None, progress)
+                .await?
+                .ok_or_else(|| SourceError::Fetch {
+                    source_kind: KIND,
+                    message: "Graph refused a fresh delta round as expired".into(),
+                })
+        })
+    }
+
+    fn incremental(&self) -> bool {
+        true
+    }
+
+    fn requests_sent(&self) -> u64 {
+        self.http.requests_sent()
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), SourceError>> {
+        Box::pin(async move {
+            let response = self.http.get(&self.url("/users?$select=id&$top=1")).await?;
+            let _: Page<serde_json::Value> = Self::parse(&response, "reading /users")?;
+            Ok(())
+        })
+    }
+}
