@@ -176,7 +176,12 @@ fn resolve_duplicate_emails(
 fn map_teams(directory: &Directory, scope: &ScopeConfig, result: &mut MappedDirectory) {
     let mut seen = BTreeSet::new();
     for group in &directory.groups {
-        if !scope.team_groups.iter().any(|p| p.matches(&group.name)) {
+        let selected = if group.built_in {
+            scope.team_groups.iter().any(|p| p.as_str() == group.name)
+        } else {
+            scope.team_groups.iter().any(|p| p.matches(&group.name))
+        };
+        if !selected {
             continue;
         }
         if !seen.insert(group.id.as_str()) {
@@ -330,6 +335,7 @@ mod tests {
             id: id.into(),
             name: name.into(),
             members: members.iter().map(|m| m.to_string()).collect(),
+            built_in: false,
         }
     }
 
@@ -391,6 +397,28 @@ mod tests {
         };
         let err = map_user(&user("1", Some("x@example.com"), true), &mapping).unwrap_err();
         assert!(err.contains("mapping.displayName"), "{err}");
+    }
+
+    #[test]
+    fn built_in_groups_become_teams_only_when_named_exactly() {
+        let mut everyone = group("g0", "Everyone", &["1"]);
+        everyone.built_in = true;
+        let directory = Directory {
+            users: vec![user("1", Some("a@example.com"), true)],
+            groups: vec![everyone, group("g1", "Eng", &["1"])],
+            skipped: vec![],
+        };
+        let by_glob = map_directory(&directory, &all_teams(), &MappingConfig::default(), &never);
+        assert_eq!(by_glob.desired.teams.keys().collect::<Vec<_>>(), vec!["g1"]);
+        let named = ScopeConfig {
+            user_groups: vec![],
+            team_groups: vec![
+                GroupPattern::new("*").unwrap(),
+                GroupPattern::new("Everyone").unwrap(),
+            ],
+        };
+        let by_name = map_directory(&directory, &named, &MappingConfig::default(), &never);
+        assert_eq!(by_name.desired.teams.len(), 2);
     }
 
     #[test]

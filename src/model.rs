@@ -41,6 +41,11 @@ pub struct SourceGroup {
     /// Ids of the member users (direct members, or flattened where the
     /// adapter's vendor nests groups).
     pub members: Vec<String>,
+    /// A group the IdP manages itself (Okta's BUILT_IN "Everyone"): it
+    /// becomes a team only when `scope.team_groups` names it exactly, never
+    /// through a glob like the default `*`.
+    #[serde(default)]
+    pub built_in: bool,
 }
 
 /// A complete fetch of one directory.

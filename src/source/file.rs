@@ -110,6 +110,7 @@ impl FileSource {
                     id: group.id,
                     name: group.name,
                     members: group.members,
+                    built_in: false,
                 }),
                 Err(e) => directory.skipped.push(SkippedRecord {
                     kind: "group".into(),

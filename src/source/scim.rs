@@ -105,6 +105,7 @@ fn to_source_group(group: ScimGroup) -> Result<SourceGroup, SkippedRecord> {
         id: group.id,
         name: group.display_name,
         members: group.members.into_iter().map(|m| m.value).collect(),
+        built_in: false,
     })
 }
 

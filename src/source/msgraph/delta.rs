@@ -351,6 +351,7 @@ pub fn derive(base: &Base, options: &Derive<'_>) -> (Directory, BTreeMap<String,
                 .into_iter()
                 .filter(|m| visible.contains(m.as_str()))
                 .collect(),
+            built_in: false,
         });
     }
     (directory, hidden)

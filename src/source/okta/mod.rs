@@ -229,6 +229,7 @@ impl OktaSource {
                     id: group.id.clone(),
                     name: group.profile.name.clone(),
                     members,
+                    built_in: group.group_type == BUILT_IN,
                 });
             }
         }
