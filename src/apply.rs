@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::events::{self, RunContext};
 use crate::model::UserAttributes;
@@ -352,22 +353,26 @@ async fn run_phase(
         let next = next.clone();
         let results = results.clone();
         let context = context.clone();
-        workers.spawn(async move {
-            loop {
-                if context.stop.load(Ordering::SeqCst) || context.cancel.is_cancelled() {
-                    break;
+        let span = tracing::Span::current();
+        workers.spawn(
+            async move {
+                loop {
+                    if context.stop.load(Ordering::SeqCst) || context.cancel.is_cancelled() {
+                        break;
+                    }
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(slot) = jobs.get(index) else {
+                        break;
+                    };
+                    let job = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    let Some(job) = job else { continue };
+                    let result = execute(job, &context).await;
+                    context.progress.advance(1);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(result);
                 }
-                let index = next.fetch_add(1, Ordering::SeqCst);
-                let Some(slot) = jobs.get(index) else {
-                    break;
-                };
-                let job = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-                let Some(job) = job else { continue };
-                let result = execute(job, &context).await;
-                context.progress.advance(1);
-                results.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(result);
             }
-        });
+            .instrument(span),
+        );
     }
     while workers.join_next().await.is_some() {}
     let mut collected = results.lock().unwrap_or_else(|e| e.into_inner());

@@ -80,7 +80,7 @@ pub fn operation_finished(context: &RunContext, outcome: &OperationOutcome, now:
             run_id = %context.run_id,
             operation = outcome.kind,
             source_id = %outcome.subject,
-            http_status = outcome.http_status.unwrap_or(0),
+            http_status = outcome.http_status,
             %error,
             "Operation failed: {}.",
             outcome.description

@@ -159,3 +159,39 @@ async fn sync_plan_state_and_check_through_the_binary() {
         text(&show.stdout)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_are_one_object_per_line_with_connection_and_run_id() {
+    let server = Scim2Server::start();
+    let fixture = Fixture::new(&server.org_url("jsonlogs"));
+    fixture.write_directory(
+        &[
+            user("u1", "ada@example.com", "Ada", "Lovelace"),
+            serde_json::json!({"id": "u2", "given_name": "No email"}),
+        ],
+        &[],
+    );
+    let config = fixture.config_text(TOKEN).replacen(
+        "connections:",
+        "log: {format: json, level: info}\nconnections:",
+        1,
+    );
+    std::fs::write(fixture.config_path(), config).unwrap();
+    let output = penvio_sync(&["--config", fixture.config_path().to_str().unwrap(), "sync"]);
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = text(&output.stderr);
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    assert!(lines.len() >= 3, "{stderr}");
+    for line in &lines {
+        assert_eq!(line["connection"], "test", "{line}");
+        assert!(line["run_id"].as_str().is_some_and(|id| id.starts_with("test-")), "{line}");
+    }
+    let messages: Vec<&str> = lines.iter().filter_map(|l| l["message"].as_str()).collect();
+    assert!(messages.iter().any(|m| m.starts_with("Applied create user ada@example.com")), "{messages:?}");
+    assert!(messages.contains(&"Skipped a record from the source."));
+    assert!(messages.contains(&"Run finished."));
+    assert!(!stderr.contains(TOKEN), "no secret in the logs");
+}

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn run(command: &mut Command) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e} (is cargo-deb installed? .ci/run installs it)"));
+    let output = command.output().unwrap_or_else(|e| {
+        panic!("cannot run {command:?}: {e} (is cargo-deb installed? .ci/run installs it)")
+    });
     assert!(
         output.status.success(),
         "{command:?} failed:\n{}\n{}",
@@ -50,7 +50,10 @@ fn the_package_installs_binary_unit_and_config_as_a_conffile_and_creates_the_use
         .lines()
         .find(|l| l.ends_with("./etc/penvio-sync/config.yaml"))
         .unwrap();
-    assert!(config_line.starts_with("-rw-r-----"), "config is not world-readable: {config_line}");
+    assert!(
+        config_line.starts_with("-rw-r-----"),
+        "config is not world-readable: {config_line}"
+    );
 
     let control = out.path().join("control");
     run(Command::new("dpkg-deb").arg("-e").arg(&deb).arg(&control));
