@@ -187,10 +187,20 @@ async fn json_logs_are_one_object_per_line_with_connection_and_run_id() {
     assert!(lines.len() >= 3, "{stderr}");
     for line in &lines {
         assert_eq!(line["connection"], "test", "{line}");
-        assert!(line["run_id"].as_str().is_some_and(|id| id.starts_with("test-")), "{line}");
+        assert!(
+            line["run_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("test-")),
+            "{line}"
+        );
     }
     let messages: Vec<&str> = lines.iter().filter_map(|l| l["message"].as_str()).collect();
-    assert!(messages.iter().any(|m| m.starts_with("Applied create user ada@example.com")), "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("Applied create user ada@example.com")),
+        "{messages:?}"
+    );
     assert!(messages.contains(&"Skipped a record from the source."));
     assert!(messages.contains(&"Run finished."));
     assert!(!stderr.contains(TOKEN), "no secret in the logs");
