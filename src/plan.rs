@@ -36,6 +36,9 @@ pub struct PlanPolicy {
     pub max_deactivations: usize,
     /// Most deletions (users and teams) one run may apply without approval.
     pub max_deletions: usize,
+    /// Largest drop in active users (share) before every destructive
+    /// operation is held back.
+    pub max_shrinkage: f64,
     /// The admin approved destructive operations over the limits.
     pub allow_deletions: bool,
 }
@@ -293,6 +296,25 @@ pub fn plan(desired: &DesiredState, snapshot: &Snapshot, policy: &PlanPolicy, no
     // included, so an accidental mass removal in the IdP changes nothing.
     let mut held_back = Vec::new();
     let mut held_users = BTreeSet::new();
+    let mut team_deletions = team_deletions;
+    if let Some(reason) = shrinkage(desired, snapshot, policy) {
+        for operation in deactivations
+            .drain(..)
+            .chain(deletions.drain(..))
+            .chain(team_deletions.drain(..))
+        {
+            if matches!(
+                operation,
+                Operation::DeactivateUser { .. } | Operation::DeleteUser { .. }
+            ) {
+                held_users.insert(operation.subject().to_string());
+            }
+            held_back.push(HeldBack {
+                operation,
+                reason: reason.clone(),
+            });
+        }
+    }
     if !policy.allow_deletions && deactivations.len() > policy.max_deactivations {
         let reason = format!(
             "{} deactivations exceed max_deactivations ({}); rerun with --allow-deletions to apply them",
@@ -308,7 +330,6 @@ pub fn plan(desired: &DesiredState, snapshot: &Snapshot, policy: &PlanPolicy, no
         }
     }
     let deletion_count = deletions.len() + team_deletions.len();
-    let mut team_deletions = team_deletions;
     if !policy.allow_deletions && deletion_count > policy.max_deletions {
         let reason = format!(
             "{deletion_count} deletions exceed max_deletions ({}); rerun with --allow-deletions to apply them",
@@ -340,6 +361,33 @@ pub fn plan(desired: &DesiredState, snapshot: &Snapshot, policy: &PlanPolicy, no
         operations,
         held_back,
     }
+}
+
+/// The shrinkage guard: the reason to hold every destructive operation back
+/// when the fetch returned more than `max_shrinkage` fewer users than the
+/// snapshot's active ones (or none at all).
+fn shrinkage(desired: &DesiredState, snapshot: &Snapshot, policy: &PlanPolicy) -> Option<String> {
+    if policy.allow_deletions {
+        return None;
+    }
+    let before = snapshot
+        .users
+        .values()
+        .filter(|u| u.attributes.active)
+        .count();
+    if before == 0 {
+        return None;
+    }
+    // Users the fetch returned in scope, whatever their status: a suspension
+    // is a deliberate per-user act, a missing user may be a broken query.
+    let now = desired.users.len();
+    let drop = before.saturating_sub(now) as f64 / before as f64;
+    (now == 0 || drop > policy.max_shrinkage).then(|| {
+        format!(
+            "the directory shrank from {before} active users to {now} users (more than max_shrinkage, {:.0}%): a broken IdP query or scope looks like this; check it, then rerun with --allow-deletions if it is real",
+            policy.max_shrinkage * 100.0
+        )
+    })
 }
 
 fn plan_users(
@@ -570,6 +618,7 @@ mod tests {
             delete_deactivated_after: None,
             max_deactivations: 100,
             max_deletions: 100,
+            max_shrinkage: 1.0,
             allow_deletions: false,
         }
     }
@@ -699,8 +748,8 @@ mod tests {
             },
             Case {
                 name: "policy delete deletes removed users at once",
-                desired: desired(&[], &[]),
-                snapshot: snapshot(&[record("a", true, None)], &[]),
+                desired: desired(&[("k", true)], &[]),
+                snapshot: snapshot(&[record("a", true, None), record("k", true, None)], &[]),
                 policy: PlanPolicy {
                     on_user_removed: RemovalAction::Delete,
                     ..policy()
@@ -806,6 +855,57 @@ mod tests {
             assert_eq!(kinds(&plan), pairs(&case.expect), "{}", case.name);
             assert_eq!(plan.held_back.len(), case.held, "{}", case.name);
         }
+    }
+
+    #[test]
+    fn the_shrinkage_guard_holds_every_destructive_operation() {
+        let everyone: Vec<UserRecord> = (0..10)
+            .map(|i| record(&format!("u{i}"), true, None))
+            .collect();
+        let snap = snapshot(&everyone, &[("g", "Team", &[])]);
+        let guarded = PlanPolicy {
+            max_shrinkage: 0.2,
+            ..policy()
+        };
+        // 10 → 7 active users: a 30% drop.
+        let seven: Vec<(String, bool)> = (0..7).map(|i| (format!("u{i}"), true)).collect();
+        let seven: Vec<(&str, bool)> = seven.iter().map(|(n, a)| (n.as_str(), *a)).collect();
+        let result = plan(&desired(&seven, &[]), &snap, &guarded, NOW);
+        assert!(result.operations.is_empty(), "{result:?}");
+        assert_eq!(
+            result.held_back.len(),
+            4,
+            "3 deactivations and the team deletion"
+        );
+        assert!(
+            result.held_back[0]
+                .reason
+                .contains("shrank from 10 active users to 7")
+        );
+        // 10 → 9 is within 20%.
+        let nine: Vec<(String, bool)> = (0..9).map(|i| (format!("u{i}"), true)).collect();
+        let nine: Vec<(&str, bool)> = nine.iter().map(|(n, a)| (n.as_str(), *a)).collect();
+        let result = plan(&desired(&nine, &[("g", "Team", &[])]), &snap, &guarded, NOW);
+        assert_eq!(kinds(&result), pairs(&[("deactivate_user", "u9")]));
+        // Down to zero always trips, whatever the share.
+        let lenient = PlanPolicy {
+            max_shrinkage: 1.0,
+            ..policy()
+        };
+        let result = plan(&desired(&[], &[]), &snap, &lenient, NOW);
+        assert!(result.operations.is_empty());
+        assert_eq!(result.held_back.len(), 11);
+        // Approval lifts it.
+        let approved = PlanPolicy {
+            allow_deletions: true,
+            ..lenient
+        };
+        assert_eq!(
+            plan(&desired(&[], &[]), &snap, &approved, NOW)
+                .operations
+                .len(),
+            11
+        );
     }
 
     #[test]

@@ -391,6 +391,7 @@ async fn execute_run(
         max_deletions: policy
             .max_deletions
             .limit(snapshot.users.len() + snapshot.teams.len()),
+        max_shrinkage: policy.max_shrinkage,
         allow_deletions: options.allow_deletions,
     };
     let plan: Plan = plan(&mapped.desired, &snapshot, &plan_policy, options.now);

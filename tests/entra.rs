@@ -41,7 +41,7 @@ fn fixture_for(server: &Scim2Server, org: &str, fake: &FakeEntra, extra: &[&str]
     let mut fixture = Fixture::new(&server.org_url(org));
     fixture.source_block = Some(fake.source_block(SECRET_LINE, extra));
     // The tenant is tiny: let a run deactivate a few of its users.
-    fixture.extra_config = "    policy: {max_deactivations: 10}\n".into();
+    fixture.extra_config = "    policy: {max_deactivations: 10, max_shrinkage: \"100%\"}\n".into();
     fixture
 }
 

@@ -149,7 +149,7 @@ async fn removal_deactivates_return_reactivates_and_retention_hard_deletes() {
     let server = Scim2Server::start();
     let mut fixture = Fixture::new(&server.org_url("lifecycle"));
     fixture.extra_config =
-        "    policy: {delete_deactivated_after: 30d, max_deactivations: 5, max_deletions: 5}\n"
+        "    policy: {delete_deactivated_after: 30d, max_deactivations: 5, max_deletions: 5, max_shrinkage: \"100%\"}\n"
             .into();
     let all = people(4);
     fixture.write_directory(&all, &[group("g", "Team", &["u0000", "u0001"])]);
@@ -635,4 +635,51 @@ async fn the_scim_source_reads_from_another_org() {
         9,
         "members in scope and active"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_directory_that_suddenly_shrinks_holds_every_removal_back() {
+    let server = Scim2Server::start();
+    let mut fixture = Fixture::new(&server.org_url("shrink"));
+    // A lenient deletion guard: only the shrinkage guard stands in the way.
+    fixture.extra_config = "    policy: {max_deactivations: 100, max_deletions: 100}\n".into();
+    let users = people(10);
+    fixture.write_directory(&users, &[]);
+    assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
+
+    fixture.write_directory(&users[..7], &[]);
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_HELD_BACK, "{report:#?}");
+    assert_eq!(report.held_back.len(), 3);
+    assert!(
+        report.held_back[0]
+            .reason
+            .contains("shrank from 10 active users to 7")
+    );
+    assert_eq!(
+        server
+            .list("shrink", "Users")
+            .await
+            .iter()
+            .filter(|u| active(u))
+            .count(),
+        10
+    );
+
+    fixture.write_directory(&[], &[]);
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_HELD_BACK);
+    assert_eq!(
+        report.held_back.len(),
+        10,
+        "an empty directory never deactivates everyone"
+    );
+
+    fixture.write_directory(&users[..9], &[]);
+    let report = fixture.sync().await;
+    assert_eq!(
+        report.exit_code, EXIT_OK,
+        "a 10% drop is within the default 20%"
+    );
+    assert_eq!(report.applied.get("deactivate_user"), Some(&1));
 }

@@ -210,6 +210,10 @@ pub struct PolicyConfig {
     pub max_deactivations: Threshold,
     /// Most deletions one run may perform.
     pub max_deletions: Threshold,
+    /// Largest drop in active users (a share, 0..=1) a fetch may show before
+    /// every destructive operation is held back: a directory that suddenly
+    /// shrinks is far more often a broken IdP query than a mass departure.
+    pub max_shrinkage: f64,
 }
 
 impl Default for PolicyConfig {
@@ -219,6 +223,7 @@ impl Default for PolicyConfig {
             delete_deactivated_after: None,
             max_deactivations: Threshold::Share(0.10),
             max_deletions: Threshold::Share(0.05),
+            max_shrinkage: 0.20,
         }
     }
 }

@@ -836,12 +836,24 @@ fn decode_policy(ctx: &mut Ctx<'_>, field: Option<Field<'_>>, path: &str) -> Opt
     };
     let max_deactivations = threshold("max_deactivations", defaults.max_deactivations);
     let max_deletions = threshold("max_deletions", defaults.max_deletions);
+    let max_shrinkage = match map.get("max_shrinkage") {
+        Some(field) => match decode_threshold(ctx, &field) {
+            Some(Threshold::Share(share)) => Some(share),
+            Some(Threshold::Count(_)) => {
+                ctx.field_problem(&field, "must be a share like \"20%\"");
+                None
+            }
+            None => None,
+        },
+        None => Some(defaults.max_shrinkage),
+    };
     map.finish(ctx);
     Some(PolicyConfig {
         on_user_removed: on_user_removed?,
         delete_deactivated_after: delete_deactivated_after?,
         max_deactivations: max_deactivations?,
         max_deletions: max_deletions?,
+        max_shrinkage: max_shrinkage?,
     })
 }
 
