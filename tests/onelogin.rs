@@ -440,3 +440,22 @@ async fn a_429_waits_for_the_reset_and_completes() {
     assert_eq!(log[1], log[2], "the throttled request is sent again");
     assert_eq!(server.list("ol-429", "Users").await.len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_gets_a_token_and_reads_one_page_of_users() {
+    let fake = seeded_fake().await;
+    let mut fixture = Fixture::new("https://penvio.io/api/scim/v2/ol-check");
+    fixture.source_block = Some(format!(
+        "    source: {{type: onelogin, base_url: \"{}\", client_id: {CLIENT_ID}, client_secret: {CLIENT_SECRET}}}\n",
+        fake.base_url
+    ));
+    let source = penvio_sync::source::build(&fixture.connection(common::TOKEN), 0).unwrap();
+    assert_eq!(source.kind(), "onelogin");
+    source.check().await.unwrap();
+    assert_eq!(
+        paths(&fake),
+        [TOKEN_LINE, "GET /api/2/users?limit=1"],
+        "a token and one page, no paging"
+    );
+    assert_eq!(source.requests_sent(), 1);
+}
