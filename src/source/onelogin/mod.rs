@@ -29,6 +29,7 @@ use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::{OneLoginSourceConfig, TeamsFrom};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
 
+/// Adapter name, as in `source.type` (and in errors and metrics).
 pub(crate) const KIND: &str = "onelogin";
 
 /// Records per page: the spec's maximum for v2 listings.
