@@ -8,6 +8,7 @@
 mod file;
 mod msgraph;
 mod okta;
+mod onelogin;
 pub mod paginate;
 mod scim;
 pub mod vendor_http;
@@ -23,6 +24,7 @@ use crate::state::SourceCache;
 pub use file::FileSource;
 pub use msgraph::EntraSource;
 pub use okta::OktaSource;
+pub use onelogin::OneLoginSource;
 pub use scim::ScimSource;
 
 /// A boxed future, so adapters can live behind `dyn IdentitySource`.
@@ -131,5 +133,6 @@ pub fn build(
             Ok(Box::new(OktaSource::new(config, &connection.scope, index)?))
         }
         SourceConfig::Entra(config) => Ok(Box::new(EntraSource::new(config, index)?)),
+        SourceConfig::OneLogin(config) => Ok(Box::new(OneLoginSource::new(config, index)?)),
     }
 }

@@ -1,0 +1,392 @@
+//! OneLogin wire types and their conversion to the neutral model.
+//!
+//! Records are decoded one by one from the page's JSON array, so a record
+//! that cannot be read is skipped with a reason instead of failing the page.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::model::{SkippedRecord, SourceUser};
+
+/// `status` 0: the user was created but never activated (no first login).
+pub const STATUS_UNACTIVATED: i64 = 0;
+/// `status` 2: suspended by an admin.
+pub const STATUS_SUSPENDED: i64 = 2;
+/// `state` 1: approved; every other state (unapproved, rejected,
+/// unlicensed) keeps the user out.
+pub const STATE_APPROVED: i64 = 1;
+
+/// Raw user fields never copied into attributes, even if an API version
+/// returned them: they concern credentials.
+const SECRET_FIELDS: &[&str] = &["password", "salt"];
+
+/// The OAuth token endpoint's answer (`/auth/oauth2/v2/token`).
+#[derive(Deserialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// Lifetime in seconds (36,000 in the vendor sample).
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+}
+
+/// A v1 response envelope (`/api/1/groups`).
+#[derive(Debug, Deserialize)]
+pub struct V1Envelope {
+    /// `{"error": false, "code": 200, …}`.
+    #[serde(default)]
+    pub status: Option<V1Status>,
+    /// Paging cursors; absent when everything fit one page.
+    #[serde(default)]
+    pub pagination: Option<V1Pagination>,
+    /// The records.
+    #[serde(default)]
+    pub data: Vec<Value>,
+}
+
+/// The `status` object of a v1 envelope.
+#[derive(Debug, Deserialize)]
+pub struct V1Status {
+    /// True when the call failed despite a 2xx.
+    #[serde(default)]
+    pub error: bool,
+    /// Human-readable message.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// The `pagination` object of a v1 envelope.
+#[derive(Debug, Deserialize)]
+pub struct V1Pagination {
+    /// Cursor of the next page (`after_cursor=` query parameter).
+    #[serde(default)]
+    pub after_cursor: Option<String>,
+}
+
+impl V1Pagination {
+    /// The next cursor, treating null, empty and the string `"null"` (as
+    /// the vendor examples write it) as "no more pages".
+    pub fn next(&self) -> Option<&str> {
+        self.after_cursor
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty() && *c != "null")
+    }
+}
+
+/// A role (`/api/2/roles`) or group (`/api/1/groups`): both become teams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedEntity {
+    /// Integer id, as text.
+    pub id: String,
+    /// Name as shown to admins.
+    pub name: String,
+}
+
+/// Whether a user counts as active: `Some(active)`, or `None` for a status
+/// or state value this build does not know (the record is skipped, not
+/// guessed). A missing `state` is read as approved: accounts without user
+/// approval do not use it.
+pub fn status_active(status: i64, state: Option<i64>, provision_unactivated: bool) -> Option<bool> {
+    let approved = match state.unwrap_or(STATE_APPROVED) {
+        STATE_APPROVED => true,
+        0 | 2 | 3 => false,
+        _ => return None,
+    };
+    let by_status = match status {
+        STATUS_UNACTIVATED => provision_unactivated,
+        STATUS_SUSPENDED => false,
+        // Locked, password expired, awaiting password reset, password
+        // pending, security questions required: still the company's user.
+        1 | 3 | 4 | 5 | 7 | 8 => true,
+        _ => return None,
+    };
+    Some(approved && by_status)
+}
+
+/// An integer id (or a numeric string) as text.
+pub fn id_text(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::Number(number) => number.as_u64().map(|n| n.to_string()),
+        Value::String(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(text.clone())
+        }
+        _ => None,
+    }
+}
+
+fn integer(value: Option<&Value>) -> Option<i64> {
+    match value? {
+        Value::Number(number) => number.as_i64(),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A scalar as attribute text (`None` for null, arrays and objects).
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        _ => None,
+    }
+}
+
+/// Decodes and converts one user record of `/api/2/users`. `Ok` carries the
+/// user and its `updated_at`; `Err` the reason it was skipped.
+pub fn read_user(
+    value: Value,
+    position: usize,
+    provision_unactivated: bool,
+) -> Result<(SourceUser, Option<String>), SkippedRecord> {
+    let id = id_text(value.get("id"));
+    let skip = |reason: String| SkippedRecord {
+        kind: "user".into(),
+        id: id.clone().unwrap_or_else(|| format!("#{position}")),
+        reason,
+    };
+    let Value::Object(record) = &value else {
+        return Err(skip("the OneLogin user record is not an object".into()));
+    };
+    let Some(id) = id.clone() else {
+        return Err(skip("the OneLogin user record has no integer id".into()));
+    };
+    let Some(status) = integer(record.get("status")) else {
+        return Err(skip("the OneLogin user record has no status".into()));
+    };
+    let state = match record.get("state") {
+        None | Some(Value::Null) => None,
+        Some(raw) => Some(
+            integer(Some(raw)).ok_or_else(|| skip(format!("unreadable OneLogin state {raw}")))?,
+        ),
+    };
+    let active = status_active(status, state, provision_unactivated).ok_or_else(|| {
+        skip(format!(
+            "unknown OneLogin status {status} or state {}",
+            state.map_or_else(|| "(none)".to_string(), |s| s.to_string())
+        ))
+    })?;
+    let mut attributes = BTreeMap::new();
+    for (key, value) in record {
+        if SECRET_FIELDS.iter().any(|secret| key.contains(secret)) {
+            continue;
+        }
+        match value {
+            Value::Object(custom) if key == "custom_attributes" => {
+                for (name, value) in custom {
+                    if let Some(text) = scalar(value) {
+                        attributes.insert(format!("custom_attributes.{name}"), text);
+                    }
+                }
+            }
+            Value::Array(items) if key == "role_ids" => {
+                let ids: Vec<String> = items.iter().filter_map(scalar).collect();
+                attributes.insert(key.clone(), ids.join(","));
+            }
+            other => {
+                if let Some(text) = scalar(other) {
+                    attributes.insert(key.clone(), text);
+                }
+            }
+        }
+    }
+    let text = |key: &str| {
+        record
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let user = SourceUser {
+        id,
+        email: text("email"),
+        given_name: text("firstname"),
+        family_name: text("lastname"),
+        // OneLogin has no display name: the mapping composes one.
+        display_name: None,
+        active,
+        attributes,
+    };
+    Ok((user, text("updated_at")))
+}
+
+/// Decodes one role or group record (`{"id": 1, "name": "…"}`); `Err`
+/// carries the skip. `kind` names the record in the reason.
+pub fn read_named(
+    value: &Value,
+    position: usize,
+    kind: &str,
+) -> Result<NamedEntity, SkippedRecord> {
+    let id = id_text(value.get("id"));
+    let skip = |reason: String| SkippedRecord {
+        kind: "group".into(),
+        id: id.clone().unwrap_or_else(|| format!("#{position}")),
+        reason,
+    };
+    let Some(id) = id.clone() else {
+        return Err(skip(format!(
+            "the OneLogin {kind} record has no integer id"
+        )));
+    };
+    let name = value
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| skip(format!("the OneLogin {kind} record has no name")))?;
+    Ok(NamedEntity {
+        id,
+        name: name.to_string(),
+    })
+}
+
+/// The user id of a `/api/2/roles/{id}/users` record, if the user is
+/// assigned (records with `"assigned": false` only appear with
+/// `include_unassigned`, which we never send, but are ignored all the same).
+pub fn role_member(value: &Value) -> Option<String> {
+    if value.get("assigned").and_then(Value::as_bool) == Some(false) {
+        return None;
+    }
+    id_text(value.get("id"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const SAMPLE_USER: &str =
+        include_str!("../../../tests/fixtures/onelogin/user-v2.schema-example.json");
+    const SAMPLE_ROLE_USERS: &str =
+        include_str!("../../../tests/fixtures/onelogin/role-users-v2.200.json");
+    const SAMPLE_GROUPS: &str = include_str!("../../../tests/fixtures/onelogin/groups-v1.200.json");
+    const SAMPLE_TOKEN: &str = include_str!("../../../tests/fixtures/onelogin/token.200.json");
+    const SAMPLE_PAGING: &str =
+        include_str!("../../../tests/fixtures/onelogin/events-v1-pagination.example.json");
+
+    #[test]
+    fn status_and_state_map_to_active_per_the_documented_table() {
+        // (status, state, provision_unactivated, expected)
+        let cases = [
+            (1, Some(1), false, Some(true)),
+            (1, None, false, Some(true)),
+            (3, Some(1), false, Some(true)),
+            (4, Some(1), false, Some(true)),
+            (5, Some(1), false, Some(true)),
+            (7, Some(1), false, Some(true)),
+            (8, Some(1), false, Some(true)),
+            (2, Some(1), true, Some(false)),
+            (0, Some(1), false, Some(false)),
+            (0, Some(1), true, Some(true)),
+            (1, Some(0), false, Some(false)),
+            (1, Some(2), false, Some(false)),
+            (1, Some(3), false, Some(false)),
+            (0, Some(0), true, Some(false)),
+            (6, Some(1), false, None),
+            (9, Some(1), false, None),
+            (1, Some(5), false, None),
+        ];
+        for (status, state, unactivated, expected) in cases {
+            assert_eq!(
+                status_active(status, state, unactivated),
+                expected,
+                "status {status} state {state:?} provision_unactivated={unactivated}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_vendor_user_shape_converts_with_raw_fields_as_attributes() {
+        let mut record: Value = serde_json::from_str(SAMPLE_USER).unwrap();
+        record["id"] = json!(42);
+        record["status"] = json!(1);
+        record["state"] = json!(1);
+        record["email"] = json!("ann@example.com");
+        record["firstname"] = json!("Ann");
+        record["lastname"] = json!(" ");
+        record["updated_at"] = json!("2024-05-01T10:00:00.000Z");
+        record["custom_attributes"] = json!({"cost_center": "42-A", "nothing": null});
+        let (user, updated) = read_user(record, 0, false).unwrap();
+        assert_eq!(user.id, "42");
+        assert!(user.active);
+        assert_eq!(user.email.as_deref(), Some("ann@example.com"));
+        assert_eq!(user.given_name.as_deref(), Some("Ann"));
+        assert_eq!(user.family_name, None, "blank is absent");
+        assert_eq!(updated.as_deref(), Some("2024-05-01T10:00:00.000Z"));
+        assert_eq!(user.attributes["username"], "username");
+        assert_eq!(user.attributes["group_id"], "6");
+        assert_eq!(user.attributes["role_ids"], "1,1");
+        assert_eq!(user.attributes["custom_attributes.cost_center"], "42-A");
+        assert!(
+            !user
+                .attributes
+                .keys()
+                .any(|k| k.contains("password") || k == "salt"),
+            "credential fields are never kept: {:?}",
+            user.attributes.keys()
+        );
+    }
+
+    #[test]
+    fn unreadable_records_are_skipped_with_a_reason() {
+        let no_id = json!({"status": 1, "email": "a@b.c"});
+        let skipped = read_user(no_id, 3, false).unwrap_err();
+        assert_eq!(skipped.id, "#3");
+        assert!(
+            skipped.reason.contains("no integer id"),
+            "{}",
+            skipped.reason
+        );
+        let odd = json!({"id": 9, "status": 6, "state": 1});
+        let skipped = read_user(odd, 0, false).unwrap_err();
+        assert_eq!(skipped.id, "9");
+        assert!(
+            skipped.reason.contains("unknown OneLogin status 6"),
+            "{}",
+            skipped.reason
+        );
+        let no_status = json!({"id": 9});
+        assert!(
+            read_user(no_status, 0, false)
+                .unwrap_err()
+                .reason
+                .contains("no status")
+        );
+        assert!(read_named(&json!({"id": 3}), 0, "role").is_err());
+        assert!(read_named(&json!({"name": "x"}), 1, "role").unwrap_err().id == "#1");
+    }
+
+    #[test]
+    fn the_vendor_samples_decode() {
+        let members: Vec<Value> = serde_json::from_str(SAMPLE_ROLE_USERS).unwrap();
+        assert_eq!(role_member(&members[0]).as_deref(), Some("345"));
+        assert_eq!(role_member(&json!({"id": 1, "assigned": false})), None);
+
+        let groups: V1Envelope = serde_json::from_str(SAMPLE_GROUPS).unwrap();
+        assert!(!groups.status.unwrap().error);
+        assert!(groups.pagination.is_none(), "one page in the sample");
+        let group = read_named(&groups.data[0], 0, "group").unwrap();
+        assert_eq!(group.id, "425741");
+        assert_eq!(group.name, "group.security.policy.default");
+
+        let token: TokenResponse = serde_json::from_str(SAMPLE_TOKEN).unwrap();
+        assert_eq!(token.expires_in, Some(36_000));
+        assert!(token.access_token.starts_with("xx508"));
+
+        let paging: V1Pagination = serde_json::from_str(SAMPLE_PAGING).unwrap();
+        assert_eq!(
+            paging.next(),
+            Some("xWNjb3VudF9pZDo6OjUzNDEzLS0jI2lkOjo6OTA0MjU3NTQ2")
+        );
+        let last = V1Pagination {
+            after_cursor: Some("null".into()),
+        };
+        assert_eq!(last.next(), None, "the examples write null as a string");
+    }
+}
