@@ -617,6 +617,9 @@ fn describe_connection(connection: &ConnectionConfig) -> String {
         SourceConfig::File(file) => format!("file {}", file.path.display()),
         SourceConfig::Okta(okta) => format!("Okta org {}", crate::http::redact_url(&okta.base_url)),
         SourceConfig::Entra(entra) => format!("Microsoft Entra tenant {}", entra.tenant_id),
+        SourceConfig::JumpCloud(jc) => {
+            format!("JumpCloud {}", crate::http::redact_url(&jc.base_url))
+        }
     };
     let users = if connection.scope.user_groups.is_empty() {
         "all users".to_string()

@@ -6,6 +6,7 @@
 //! directory only when every page was read (invariant 1).
 
 mod file;
+mod jumpcloud;
 mod msgraph;
 mod okta;
 pub mod paginate;
@@ -21,6 +22,7 @@ use crate::progress::Progress;
 use crate::state::SourceCache;
 
 pub use file::FileSource;
+pub use jumpcloud::JumpCloudSource;
 pub use msgraph::EntraSource;
 pub use okta::OktaSource;
 pub use scim::ScimSource;
@@ -131,5 +133,6 @@ pub fn build(
             Ok(Box::new(OktaSource::new(config, &connection.scope, index)?))
         }
         SourceConfig::Entra(config) => Ok(Box::new(EntraSource::new(config, index)?)),
+        SourceConfig::JumpCloud(config) => Ok(Box::new(JumpCloudSource::new(config, index)?)),
     }
 }
