@@ -390,7 +390,7 @@ impl JumpCloudClient {
                 Step::Done => break,
                 Step::Short { read, total } => {
                     return Err(fetch_error(format!(
-                        "{what}: the listing ended after {read} of {total} records (totalCount); the directory may have changed while it was read. Nothing was changed; the next run reads it again"
+                        "{what}: the listing ended after {read} of {total} records (totalCount); the directory may have changed while it was read, and the next run reads it again"
                     )));
                 }
             }
@@ -399,7 +399,7 @@ impl JumpCloudClient {
             && records.len() as u64 != total
         {
             return Err(fetch_error(format!(
-                "{what}: read {} distinct records but the API counts {total}; the directory changed while it was read. Nothing was changed; the next run reads it again",
+                "{what}: read {} distinct records but the API counts {total}; the directory changed while it was read, and the next run reads it again",
                 records.len()
             )));
         }
