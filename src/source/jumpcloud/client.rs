@@ -390,7 +390,7 @@ impl JumpCloudClient {
                 Step::Done => break,
                 Step::Short { read, total } => {
                     return Err(fetch_error(format!(
-                        "{what}: the listing ended after {read} of {total} records (totalCount); the directory may have changed while it was read, and the next run reads it again"
+                        "{what}: the listing ended after {read} of the {total} records the API counts (totalCount or x-total-count); the directory may have changed while it was read, and the next run reads it again"
                     )));
                 }
             }
