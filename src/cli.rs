@@ -623,6 +623,9 @@ fn describe_connection(connection: &ConnectionConfig) -> String {
                 crate::http::redact_url(&onelogin.base_url)
             )
         }
+        SourceConfig::JumpCloud(jc) => {
+            format!("JumpCloud {}", crate::http::redact_url(&jc.base_url))
+        }
     };
     let users = if connection.scope.user_groups.is_empty() {
         "all users".to_string()

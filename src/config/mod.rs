@@ -14,6 +14,7 @@ pub mod raw;
 mod secret;
 mod source;
 mod source_entra;
+mod source_jumpcloud;
 mod source_okta;
 mod source_onelogin;
 mod template;
@@ -32,6 +33,7 @@ pub use raw::RawConfig;
 pub use secret::Secret;
 pub use source::{FileSourceConfig, SOURCE_TYPES, ScimSourceConfig, SourceConfig};
 pub use source_entra::{EmailFrom, EntraCredential, EntraSourceConfig, NestedGroups};
+pub use source_jumpcloud::{JumpCloudAuth, JumpCloudRegion, JumpCloudSourceConfig};
 pub use source_okta::{
     OKTA_APPS_SCOPE, OKTA_DEFAULT_SCOPES, OktaAuth, OktaOAuthConfig, OktaSourceConfig,
 };

@@ -12,7 +12,7 @@ use super::source_okta::{OktaSourceConfig, decode_okta};
 use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 
 /// The `source.type` values this build understands, for error messages.
-pub const SOURCE_TYPES: &[&str] = &["scim", "file", "okta", "entra", "onelogin"];
+pub const SOURCE_TYPES: &[&str] = &["scim", "file", "okta", "entra", "onelogin", "jumpcloud"];
 
 /// Default SCIM page size (`count`) when listing a source.
 const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -32,6 +32,8 @@ pub enum SourceConfig {
     Entra(Box<super::source_entra::EntraSourceConfig>),
     /// A OneLogin account (API v2, groups from v1).
     OneLogin(Box<super::source_onelogin::OneLoginSourceConfig>),
+    /// A JumpCloud organization (v1 system users, v2 user groups).
+    JumpCloud(Box<super::source_jumpcloud::JumpCloudSourceConfig>),
 }
 
 impl SourceConfig {
@@ -43,6 +45,7 @@ impl SourceConfig {
             SourceConfig::Okta(_) => "okta",
             SourceConfig::Entra(_) => "entra",
             SourceConfig::OneLogin(_) => "onelogin",
+            SourceConfig::JumpCloud(_) => "jumpcloud",
         }
     }
 }
@@ -80,6 +83,8 @@ pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Sour
             .map(|c| SourceConfig::Entra(Box::new(c))),
         "onelogin" => super::source_onelogin::decode_onelogin(ctx, &mut map)
             .map(|c| SourceConfig::OneLogin(Box::new(c))),
+        "jumpcloud" => super::source_jumpcloud::decode_jumpcloud(ctx, &mut map)
+            .map(|c| SourceConfig::JumpCloud(Box::new(c))),
         other => {
             ctx.problem(
                 &kind_field.path,

@@ -243,7 +243,7 @@ fn each_problem_names_its_key_path() {
         (
             source_target("{type: pingone, domain: x.pingone.com}", target),
             "connections[0].source.type",
-            "unknown source type \"pingone\" (expected one of: scim, file, okta, entra, onelogin)",
+            "unknown source type \"pingone\" (expected one of: scim, file, okta, entra, onelogin, jumpcloud)",
         ),
         (
             source_target("{path: d.yaml}", target),

@@ -6,6 +6,7 @@
 //! directory only when every page was read (invariant 1).
 
 mod file;
+mod jumpcloud;
 mod msgraph;
 mod okta;
 mod onelogin;
@@ -22,6 +23,7 @@ use crate::progress::Progress;
 use crate::state::SourceCache;
 
 pub use file::FileSource;
+pub use jumpcloud::JumpCloudSource;
 pub use msgraph::EntraSource;
 pub use okta::OktaSource;
 pub use onelogin::OneLoginSource;
@@ -134,5 +136,6 @@ pub fn build(
         }
         SourceConfig::Entra(config) => Ok(Box::new(EntraSource::new(config, index)?)),
         SourceConfig::OneLogin(config) => Ok(Box::new(OneLoginSource::new(config, index)?)),
+        SourceConfig::JumpCloud(config) => Ok(Box::new(JumpCloudSource::new(config, index)?)),
     }
 }

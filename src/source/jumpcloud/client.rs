@@ -1,0 +1,505 @@
+//! Talking to JumpCloud: authentication (`x-api-key` or a service-account
+//! bearer token, both with an optional `x-org-id`) and `skip`/`limit`
+//! paging over the shared [`VendorHttp`].
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::{StatusCode, Url};
+use serde_json::Value;
+
+use super::KIND;
+use super::proto::{TokenError, TokenResponse, V1Page};
+use crate::config::{JumpCloudAuth, JumpCloudSourceConfig, Secret};
+use crate::http::{build_client, redact_url};
+use crate::ratelimit::{Backoff, parse_retry_after};
+use crate::source::vendor_http::{
+    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, StaticHeader, VendorHttp,
+    VendorHttpSettings,
+};
+use crate::source::{BoxFuture, SourceError};
+
+/// Header carrying an administrator's API key.
+const API_KEY_HEADER: &str = "x-api-key";
+/// Header naming the organization, required for multi-tenant administrators.
+const ORG_ID_HEADER: &str = "x-org-id";
+/// Total-count header some v2 list operations model in the spec. Whether
+/// the list endpoints we use send it is not confirmed, so it is only
+/// cross-checked when present.
+const TOTAL_COUNT_HEADER: &str = "x-total-count";
+/// Scope of a service-account token: the whole API the account's role allows.
+const TOKEN_SCOPE: &str = "api";
+/// Lifetime assumed when a token response has no `expires_in` (JumpCloud
+/// documents about one hour).
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+/// Attempts at the token endpoint (network errors, 429, 5xx).
+const TOKEN_ATTEMPTS: u32 = 3;
+
+/// What to do after a page of a `skip`/`limit` listing.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Ask for the next page.
+    Next,
+    /// The listing is complete.
+    Done,
+    /// The server stopped before the total it announced: incomplete.
+    Short {
+        /// Records read so far.
+        read: u64,
+        /// The announced total.
+        total: u64,
+    },
+}
+
+/// Decides the next step of an offset listing. `read` counts every record
+/// received so far, this page included.
+///
+/// With a total (`totalCount` on v1 bodies, `x-total-count` on v2 headers
+/// if sent) the listing goes on until that many records were read, even
+/// across pages shorter than `limit`: a server that caps `limit` below what
+/// we asked for still yields everything. Without a total, a page shorter
+/// than `limit` is the last one (JumpCloud documents `limit` up to 100, and
+/// we never ask for more).
+pub fn next_step(read: u64, page_len: u64, limit: u64, total: Option<u64>) -> Step {
+    match total {
+        Some(total) if read >= total => Step::Done,
+        Some(total) if page_len == 0 => Step::Short { read, total },
+        Some(_) => Step::Next,
+        None if page_len < limit => Step::Done,
+        None => Step::Next,
+    }
+}
+
+/// Requests service-account tokens. Holds the client secret, so it has no
+/// `Debug`.
+struct TokenRequester {
+    http: reqwest::Client,
+    token_url: Url,
+    client_id: String,
+    client_secret: Secret,
+    index: usize,
+}
+
+impl TokenRequester {
+    /// POSTs `grant_type=client_credentials&scope=api` with HTTP Basic
+    /// client authentication. Refusals become [`SourceError::Unauthorized`]
+    /// naming the keys to fix; 429/5xx and network errors are retried.
+    async fn issue(&self) -> Result<IssuedToken, SourceError> {
+        let shown = format!("POST {}", redact_url(&self.token_url));
+        let backoff = Backoff::default();
+        let mut last = String::new();
+        for attempt in 0..TOKEN_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff.delay(attempt - 1)).await;
+            }
+            let response = match self
+                .http
+                .post(self.token_url.clone())
+                .basic_auth(&self.client_id, Some(self.client_secret.expose()))
+                .header(reqwest::header::ACCEPT, "application/json")
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(format!("grant_type=client_credentials&scope={TOKEN_SCOPE}"))
+                .send()
+                .await
+            {
+                Ok(response) => response,
+                Err(error) => {
+                    last = error.to_string();
+                    continue;
+                }
+            };
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let body = response.bytes().await.unwrap_or_default();
+            if status.is_success() {
+                let token: TokenResponse =
+                    serde_json::from_slice(&body).map_err(|e| SourceError::Fetch {
+                        source_kind: KIND,
+                        message: format!("{shown}: unexpected token response: {e}"),
+                    })?;
+                return Ok(IssuedToken {
+                    token: Secret::new(token.access_token),
+                    expires_in: token
+                        .expires_in
+                        .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs),
+                });
+            }
+            let error: TokenError = serde_json::from_slice(&body).unwrap_or_default();
+            let detail = match (error.error.as_str(), error.error_description) {
+                ("", _) => String::from_utf8_lossy(&body[..body.len().min(200)])
+                    .trim()
+                    .to_string(),
+                (code, Some(description)) => format!("{code}: {description}"),
+                (code, None) => code.to_string(),
+            };
+            if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                last = format!("{status}: {detail}");
+                if let Some(wait) = retry_after {
+                    tokio::time::sleep(wait).await;
+                }
+                continue;
+            }
+            let index = self.index;
+            return Err(SourceError::Unauthorized {
+                source_kind: KIND,
+                message: format!(
+                    "{shown} answered {status}: {detail}. Check `connections[{index}].source.client_id` and `connections[{index}].source.client_secret` (the service account's credentials, shown once when it was created) and `connections[{index}].source.token_url`"
+                ),
+            });
+        }
+        Err(SourceError::Fetch {
+            source_kind: KIND,
+            message: format!(
+                "{shown} failed after {TOKEN_ATTEMPTS} attempts: {last} (check `connections[{}].source.token_url`)",
+                self.index
+            ),
+        })
+    }
+}
+
+/// A service-account bearer token from a shared cache, plus `x-org-id`.
+struct ServiceAccountAuth {
+    tokens: Arc<BearerTokenCache>,
+    org_id: Option<String>,
+}
+
+impl Authenticator for ServiceAccountAuth {
+    fn authorize<'a>(
+        &'a self,
+        request: reqwest::RequestBuilder,
+        refresh: bool,
+    ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
+        Box::pin(async move {
+            let request = self.tokens.authorize(request, refresh).await?;
+            Ok(match &self.org_id {
+                Some(org) => request.header(ORG_ID_HEADER, org),
+                None => request,
+            })
+        })
+    }
+
+    fn can_refresh(&self) -> bool {
+        true
+    }
+}
+
+/// The JumpCloud API client of one connection.
+pub struct JumpCloudClient {
+    http: VendorHttp,
+    base_url: Url,
+    page_size: u32,
+    tokens: Option<Arc<BearerTokenCache>>,
+}
+
+impl JumpCloudClient {
+    /// Builds the client; `index` names the connection in messages.
+    pub fn new(config: &JumpCloudSourceConfig, index: usize) -> Result<Self, SourceError> {
+        let key = |name: &str| format!("connections[{index}].source.{name}");
+        let (auth, credentials_key, tokens): (Box<dyn Authenticator>, String, _) =
+            match &config.auth {
+                JumpCloudAuth::ApiKey(api_key) => {
+                    let mut header = StaticHeader::new(API_KEY_HEADER, "", api_key.clone());
+                    if let Some(org) = &config.org_id {
+                        header = header.with_header(ORG_ID_HEADER, org.clone());
+                    }
+                    (
+                        Box::new(header),
+                        format!(
+                            "{}` (or `api_key_file`), and for a multi-tenant administrator `{}",
+                            key("api_key"),
+                            key("org_id")
+                        ),
+                        None,
+                    )
+                }
+                JumpCloudAuth::ServiceAccount {
+                    client_id,
+                    client_secret,
+                    token_url,
+                } => {
+                    let http = build_client(config.timeout).map_err(|e| SourceError::Setup {
+                        source_kind: KIND,
+                        message: e.to_string(),
+                    })?;
+                    let requester = Arc::new(TokenRequester {
+                        http,
+                        token_url: token_url.clone(),
+                        client_id: client_id.clone(),
+                        client_secret: client_secret.clone(),
+                        index,
+                    });
+                    let cache = Arc::new(BearerTokenCache::new(Box::new(move || {
+                        let requester = Arc::clone(&requester);
+                        Box::pin(async move { requester.issue().await })
+                    })));
+                    (
+                        Box::new(ServiceAccountAuth {
+                            tokens: Arc::clone(&cache),
+                            org_id: config.org_id.clone(),
+                        }),
+                        format!("{}` and `{}", key("client_id"), key("client_secret")),
+                        Some(cache),
+                    )
+                }
+            };
+        let http = VendorHttp::new(
+            VendorHttpSettings {
+                kind: KIND,
+                credentials_key,
+                requests_per_second: config.requests_per_second,
+                timeout: config.timeout,
+                backoff: Backoff::default(),
+                // No rate-limit headers are documented: 429 (+ Retry-After
+                // when present) and backoff only.
+                rate_limit_headers: RateLimitHeaders::None,
+                max_rate_limit_share: 1.0,
+            },
+            auth,
+        )?;
+        Ok(JumpCloudClient {
+            http,
+            base_url: config.base_url.clone(),
+            page_size: config.page_size,
+            tokens,
+        })
+    }
+
+    /// Requests sent to the API (retries included, token requests not).
+    pub fn requests_sent(&self) -> u64 {
+        self.http.requests_sent()
+    }
+
+    /// Access tokens fetched so far (service account only).
+    pub fn tokens_issued(&self) -> u64 {
+        self.tokens.as_ref().map_or(0, |t| t.tokens_issued())
+    }
+
+    /// `<base>/<path>?limit=…&skip=…`.
+    pub fn url(&self, path: &str, limit: u32, skip: u64) -> Result<Url, SourceError> {
+        endpoint(&self.base_url, path, limit, skip)
+    }
+
+    /// Reads one page of system users (for `check`).
+    pub async fn first_user_page(&self) -> Result<(), SourceError> {
+        let url = self.url("api/systemusers", 1, 0)?;
+        let response = self.http.get(url.as_str()).await?;
+        response
+            .json::<V1Page>(KIND, "reading one user")
+            .map(|_| ())
+    }
+
+    /// Every record of a v1 listing (`{totalCount, results}`).
+    pub async fn list_v1(
+        &self,
+        path: &str,
+        id_key: &str,
+        what: &str,
+    ) -> Result<Vec<Value>, SourceError> {
+        self.list(
+            path,
+            what,
+            |response| {
+                let page: V1Page = response.json(KIND, what)?;
+                Ok((page.results, page.total_count))
+            },
+            |record| {
+                record
+                    .get(id_key)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            },
+        )
+        .await
+    }
+
+    /// Every record of a v2 listing (a bare array; `x-total-count` if sent).
+    pub async fn list_v2(
+        &self,
+        path: &str,
+        id_of: fn(&Value) -> Option<String>,
+        what: &str,
+    ) -> Result<Vec<Value>, SourceError> {
+        self.list(
+            path,
+            what,
+            |response| {
+                let records: Vec<Value> = response.json(KIND, what)?;
+                let total = response
+                    .headers
+                    .get(TOTAL_COUNT_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse().ok());
+                Ok((records, total))
+            },
+            id_of,
+        )
+        .await
+    }
+
+    /// Pages `skip`/`limit` until [`next_step`] says done. Records are
+    /// de-duplicated by id; when a total was announced, the distinct count
+    /// must match it. Offset paging over a directory that changes while it
+    /// is read can skip a record (a deletion shifts the rest forward), and a
+    /// skipped user would look removed, so a mismatch fails the fetch
+    /// rather than deactivate anyone.
+    async fn list(
+        &self,
+        path: &str,
+        what: &str,
+        decode: impl Fn(
+            &crate::source::vendor_http::VendorResponse,
+        ) -> Result<(Vec<Value>, Option<u64>), SourceError>,
+        id_of: impl Fn(&Value) -> Option<String>,
+    ) -> Result<Vec<Value>, SourceError> {
+        let limit = u64::from(self.page_size);
+        let mut records = Vec::new();
+        let mut seen = HashSet::new();
+        let mut read = 0u64;
+        let mut total;
+        loop {
+            let url = self.url(path, self.page_size, read)?;
+            let response = self.http.get(url.as_str()).await?;
+            let (page, page_total) = decode(&response)?;
+            total = page_total;
+            let page_len = page.len() as u64;
+            read += page_len;
+            let mut fresh = 0;
+            for record in page {
+                let repeated = id_of(&record).is_some_and(|id| !seen.insert(id));
+                if !repeated {
+                    fresh += 1;
+                    records.push(record);
+                }
+            }
+            if page_len > 0 && fresh == 0 {
+                return Err(fetch_error(format!(
+                    "{what}: the page at skip={} repeats records already read; the listing cannot be completed",
+                    read - page_len
+                )));
+            }
+            match next_step(read, page_len, limit, total) {
+                Step::Next => {}
+                Step::Done => break,
+                Step::Short { read, total } => {
+                    return Err(fetch_error(format!(
+                        "{what}: the listing ended after {read} of the {total} records the API counts (totalCount or x-total-count); the directory may have changed while it was read, and the next run reads it again"
+                    )));
+                }
+            }
+        }
+        if let Some(total) = total
+            && records.len() as u64 != total
+        {
+            return Err(fetch_error(format!(
+                "{what}: read {} distinct records but the API counts {total}; the directory changed while it was read, and the next run reads it again",
+                records.len()
+            )));
+        }
+        Ok(records)
+    }
+}
+
+fn fetch_error(message: String) -> SourceError {
+    SourceError::Fetch {
+        source_kind: KIND,
+        message,
+    }
+}
+
+/// `base` joined with an API path and the paging parameters.
+pub fn endpoint(base: &Url, path: &str, limit: u32, skip: u64) -> Result<Url, SourceError> {
+    let mut root = base.clone();
+    if !root.path().ends_with('/') {
+        let with_slash = format!("{}/", root.path());
+        root.set_path(&with_slash);
+    }
+    let mut url = root.join(path).map_err(|e| SourceError::Setup {
+        source_kind: KIND,
+        message: format!("cannot build the URL for {path}: {e}"),
+    })?;
+    url.set_query(Some(&format!("limit={limit}&skip={skip}")));
+    Ok(url)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_follows_the_total_when_there_is_one_and_short_pages_otherwise() {
+        let cases = [
+            // (read, page_len, limit, total) → step
+            (100, 100, 100, Some(250), Step::Next),
+            (200, 100, 100, Some(250), Step::Next),
+            (250, 50, 100, Some(250), Step::Done),
+            (10, 10, 100, Some(25), Step::Next), // capped below limit: go on
+            (0, 0, 100, Some(0), Step::Done),
+            (
+                20,
+                0,
+                100,
+                Some(25),
+                Step::Short {
+                    read: 20,
+                    total: 25,
+                },
+            ),
+            (100, 100, 100, None, Step::Next),
+            (130, 30, 100, None, Step::Done),
+            (100, 0, 100, None, Step::Done),
+            (30, 30, 100, Some(20), Step::Done), // grew shorter meanwhile: cross-checked later
+        ];
+        for (read, page_len, limit, total, expected) in cases {
+            assert_eq!(
+                next_step(read, page_len, limit, total),
+                expected,
+                "read={read} page={page_len} limit={limit} total={total:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn urls_join_under_the_console_root_for_every_region() {
+        for (base, expected) in [
+            (
+                "https://console.jumpcloud.com",
+                "https://console.jumpcloud.com/api/systemusers?limit=100&skip=0",
+            ),
+            (
+                "https://console.eu.jumpcloud.com/",
+                "https://console.eu.jumpcloud.com/api/systemusers?limit=100&skip=0",
+            ),
+            (
+                "https://console.in.jumpcloud.com",
+                "https://console.in.jumpcloud.com/api/systemusers?limit=100&skip=0",
+            ),
+            (
+                "http://127.0.0.1:8080/jc",
+                "http://127.0.0.1:8080/jc/api/systemusers?limit=100&skip=0",
+            ),
+        ] {
+            let url = endpoint(&Url::parse(base).unwrap(), "api/systemusers", 100, 0).unwrap();
+            assert_eq!(url.as_str(), expected);
+        }
+        let url = endpoint(
+            &Url::parse("https://console.jumpcloud.com").unwrap(),
+            "api/v2/usergroups/6a1b/members",
+            2,
+            4,
+        )
+        .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://console.jumpcloud.com/api/v2/usergroups/6a1b/members?limit=2&skip=4"
+        );
+    }
+}

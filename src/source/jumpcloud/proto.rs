@@ -1,0 +1,352 @@
+//! JumpCloud wire types and their conversion to the neutral model.
+//!
+//! Shapes follow JumpCloud's OpenAPI documents: v1 `systemuserslist`
+//! (`{totalCount, results: [systemuserreturn]}`), v2 `UserGroup` and
+//! `GraphConnection` (`{to: {id, type}, attributes}`). Records are decoded
+//! one by one, so a record that cannot be read is skipped with a reason
+//! instead of failing the page.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::model::{SkippedRecord, SourceUser};
+
+/// `GraphObject.type` of a user: the only member type a team can hold.
+pub const MEMBER_TYPE_USER: &str = "user";
+/// `UserGroup.type` of groups of people (`system_group` and `policy_group`
+/// hold devices and policies, not people).
+pub const GROUP_TYPE_USER: &str = "user_group";
+
+/// A v1 list page: `{"totalCount": N, "results": [...]}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct V1Page {
+    /// Records matching the request in the whole listing (not this page).
+    #[serde(default)]
+    pub total_count: Option<u64>,
+    /// This page's records, decoded one by one later.
+    #[serde(default)]
+    pub results: Vec<Value>,
+}
+
+/// The fields of a `systemuserreturn` the model needs; every scalar field
+/// also goes into the user's attributes.
+#[derive(Debug, Deserialize)]
+pub struct SystemUser {
+    /// Immutable 24-hex ObjectId.
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// Primary email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Given name.
+    #[serde(default)]
+    pub firstname: Option<String>,
+    /// Family name.
+    #[serde(default)]
+    pub lastname: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub displayname: Option<String>,
+    /// `STAGED`, `ACTIVATED` or `SUSPENDED`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Whether the user completed activation (set a password).
+    #[serde(default)]
+    pub activated: Option<bool>,
+    /// Whether an admin suspended the user.
+    #[serde(default)]
+    pub suspended: Option<bool>,
+}
+
+/// A v2 `UserGroup` as listed by `/api/v2/usergroups`.
+#[derive(Debug, Deserialize)]
+pub struct UserGroup {
+    /// Immutable ObjectId.
+    pub id: String,
+    /// Group name.
+    pub name: String,
+    /// `user_group` (absent in some answers: then taken as one).
+    #[serde(rename = "type", default)]
+    pub group_type: Option<String>,
+}
+
+/// One `GraphConnection` edge of `/api/v2/usergroups/{id}/members`.
+#[derive(Debug, Deserialize)]
+pub struct GraphConnection {
+    /// The member.
+    pub to: GraphObject,
+}
+
+/// The object an edge points to.
+#[derive(Debug, Deserialize)]
+pub struct GraphObject {
+    /// ObjectId of the member.
+    pub id: String,
+    /// `user` (the only type user groups hold today).
+    #[serde(rename = "type")]
+    pub object_type: String,
+}
+
+/// The service-account token response (standard OAuth 2.0).
+#[derive(Deserialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// Lifetime in seconds.
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+}
+
+/// An RFC 6749 token error (`invalid_client`, …).
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenError {
+    /// Error code.
+    #[serde(default)]
+    pub error: String,
+    /// Human-readable detail.
+    #[serde(default)]
+    pub error_description: Option<String>,
+}
+
+/// Whether a user counts as active: `Some(active)`, or `None` when the
+/// record says nothing this build understands (it is skipped, not guessed).
+///
+/// Suspended (flag or state) → inactive; `STAGED`, or `ACTIVATED` but not
+/// yet `activated` (the user never completed activation) → `provision_staged`;
+/// `ACTIVATED` → active. Locked accounts and expired passwords stay active:
+/// they are temporary and the person still belongs in Penvio.
+pub fn user_active(
+    state: Option<&str>,
+    activated: Option<bool>,
+    suspended: Option<bool>,
+    provision_staged: bool,
+) -> Option<bool> {
+    if suspended == Some(true) {
+        return Some(false);
+    }
+    match (state, activated) {
+        (Some("SUSPENDED"), _) => Some(false),
+        (Some("STAGED"), _) => Some(provision_staged),
+        (Some("ACTIVATED") | None, Some(false)) => Some(provision_staged),
+        (Some("ACTIVATED"), _) | (None, Some(true)) => Some(true),
+        (None, None) | (Some(_), _) => None,
+    }
+}
+
+/// A record's id for skip messages, or its position in the listing.
+fn hint(value: &Value, key: &str, position: usize) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .map_or_else(|| format!("#{position}"), str::to_string)
+}
+
+/// Decodes and converts one `systemuserreturn`; `Err` carries the skip.
+pub fn read_user(
+    value: Value,
+    position: usize,
+    provision_staged: bool,
+) -> Result<SourceUser, SkippedRecord> {
+    let hint = hint(&value, "_id", position);
+    let skip = |reason: String| SkippedRecord {
+        kind: "user".into(),
+        id: hint.clone(),
+        reason,
+    };
+    let attributes: BTreeMap<String, String> = value
+        .as_object()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter_map(|(key, value)| {
+                    let text = match value {
+                        Value::String(text) => text.clone(),
+                        Value::Bool(flag) => flag.to_string(),
+                        Value::Number(number) => number.to_string(),
+                        _ => return None,
+                    };
+                    Some((key.clone(), text))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let user: SystemUser = serde_json::from_value(value)
+        .map_err(|e| skip(format!("the JumpCloud user record cannot be read: {e}")))?;
+    if user.id.trim().is_empty() {
+        return Err(skip("the JumpCloud user record has an empty _id".into()));
+    }
+    let active = user_active(
+        user.state.as_deref(),
+        user.activated,
+        user.suspended,
+        provision_staged,
+    )
+    .ok_or_else(|| {
+        skip(format!(
+            "unknown JumpCloud state {:?} (activated {:?})",
+            user.state, user.activated
+        ))
+    })?;
+    let text = |value: Option<String>| {
+        value
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    Ok(SourceUser {
+        id: user.id,
+        email: text(user.email),
+        given_name: text(user.firstname),
+        family_name: text(user.lastname),
+        display_name: text(user.displayname),
+        active,
+        attributes,
+    })
+}
+
+/// Decodes one user group; `Ok(None)` for groups that hold no people
+/// (`system_group`, `policy_group`); `Err` carries the skip.
+pub fn read_group(value: Value, position: usize) -> Result<Option<UserGroup>, SkippedRecord> {
+    let hint = hint(&value, "id", position);
+    let skip = |reason: String| SkippedRecord {
+        kind: "group".into(),
+        id: hint.clone(),
+        reason,
+    };
+    let group: UserGroup = serde_json::from_value(value).map_err(|e| {
+        skip(format!(
+            "the JumpCloud user group record cannot be read: {e}"
+        ))
+    })?;
+    if group.id.trim().is_empty() {
+        return Err(skip("the JumpCloud user group has an empty id".into()));
+    }
+    if group.name.trim().is_empty() {
+        return Err(skip("the JumpCloud user group has an empty name".into()));
+    }
+    let people = group
+        .group_type
+        .as_deref()
+        .is_none_or(|t| t == GROUP_TYPE_USER);
+    Ok(people.then_some(group))
+}
+
+/// The user id an edge points to; `None` for other member types or an edge
+/// that cannot be read.
+pub fn member_user_id(edge: &Value) -> Option<String> {
+    let edge = GraphConnection::deserialize(edge).ok()?;
+    (edge.to.object_type == MEMBER_TYPE_USER && !edge.to.id.trim().is_empty()).then_some(edge.to.id)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const SAMPLE_USER: &str =
+        include_str!("../../../tests/fixtures/jumpcloud/systemuser.schema-shape.json");
+
+    #[test]
+    fn states_map_to_active_per_the_documented_table() {
+        let cases = [
+            // (state, activated, suspended, provision_staged) → active
+            (
+                Some("ACTIVATED"),
+                Some(true),
+                Some(false),
+                false,
+                Some(true),
+            ),
+            (Some("ACTIVATED"), None, None, false, Some(true)),
+            (Some("ACTIVATED"), Some(true), Some(true), true, Some(false)),
+            (
+                Some("SUSPENDED"),
+                Some(true),
+                Some(false),
+                true,
+                Some(false),
+            ),
+            (Some("SUSPENDED"), None, None, false, Some(false)),
+            (Some("STAGED"), Some(false), Some(false), false, Some(false)),
+            (Some("STAGED"), Some(false), Some(false), true, Some(true)),
+            (Some("ACTIVATED"), Some(false), None, false, Some(false)),
+            (Some("ACTIVATED"), Some(false), None, true, Some(true)),
+            (None, Some(true), None, false, Some(true)),
+            (None, Some(false), None, false, Some(false)),
+            (None, None, Some(true), false, Some(false)),
+            (None, None, None, false, None),
+            (Some("PENDING"), Some(true), None, false, None),
+        ];
+        for (state, activated, suspended, staged, expected) in cases {
+            assert_eq!(
+                user_active(state, activated, suspended, staged),
+                expected,
+                "{state:?} activated={activated:?} suspended={suspended:?} staged={staged}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_schema_shaped_user_converts_with_raw_attributes() {
+        let value: Value = serde_json::from_str(SAMPLE_USER).unwrap();
+        let user = read_user(value, 0, false).unwrap();
+        assert_eq!(user.id, "5f0c6a1e2b3c4d5e6f708192");
+        assert_eq!(user.email.as_deref(), Some("alice.smith@example.com"));
+        assert_eq!(user.given_name.as_deref(), Some("Alice"));
+        assert_eq!(user.family_name.as_deref(), Some("Smith"));
+        assert_eq!(user.display_name.as_deref(), Some("Alice Smith"));
+        assert!(user.active);
+        assert_eq!(user.attributes["username"], "alice.smith");
+        assert_eq!(user.attributes["state"], "ACTIVATED");
+        assert_eq!(user.attributes["suspended"], "false");
+        assert_eq!(user.attributes["department"], "Engineering");
+        assert!(
+            !user.attributes.contains_key("addresses"),
+            "lists are not attributes"
+        );
+    }
+
+    #[test]
+    fn bad_records_are_skipped_with_a_reason() {
+        let no_id = json!({"email": "a@example.com", "state": "ACTIVATED"});
+        let skipped = read_user(no_id, 4, false).unwrap_err();
+        assert_eq!((skipped.kind.as_str(), skipped.id.as_str()), ("user", "#4"));
+        assert!(
+            skipped.reason.contains("cannot be read"),
+            "{}",
+            skipped.reason
+        );
+        let odd = json!({"_id": "u9", "state": "WEIRD"});
+        let skipped = read_user(odd, 0, false).unwrap_err();
+        assert_eq!(skipped.id, "u9");
+        assert!(skipped.reason.contains("WEIRD"), "{}", skipped.reason);
+        let nameless = json!({"id": "g1", "name": " ", "type": "user_group"});
+        assert!(
+            read_group(nameless, 0)
+                .unwrap_err()
+                .reason
+                .contains("empty name")
+        );
+    }
+
+    #[test]
+    fn groups_and_member_edges_decode() {
+        let group = json!({"id": "g1", "name": "Engineering", "type": "user_group", "membershipMethod": "STATIC"});
+        assert_eq!(read_group(group, 0).unwrap().unwrap().name, "Engineering");
+        let devices = json!({"id": "g2", "name": "Laptops", "type": "system_group"});
+        assert!(read_group(devices, 0).unwrap().is_none());
+        assert_eq!(
+            member_user_id(&json!({"to": {"id": "u1", "type": "user"}, "attributes": null})),
+            Some("u1".into())
+        );
+        assert_eq!(
+            member_user_id(&json!({"to": {"id": "s1", "type": "system"}})),
+            None
+        );
+        assert_eq!(member_user_id(&json!({"from": {"id": "u1"}})), None);
+    }
+}
