@@ -617,6 +617,7 @@ fn describe_connection(connection: &ConnectionConfig) -> String {
         SourceConfig::File(file) => format!("file {}", file.path.display()),
         SourceConfig::Okta(okta) => format!("Okta org {}", crate::http::redact_url(&okta.base_url)),
         SourceConfig::Entra(entra) => format!("Microsoft Entra tenant {}", entra.tenant_id),
+        SourceConfig::PingOne(p1) => format!("PingOne environment {}", p1.environment_id),
     };
     let users = if connection.scope.user_groups.is_empty() {
         "all users".to_string()

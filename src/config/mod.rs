@@ -15,6 +15,7 @@ mod secret;
 mod source;
 mod source_entra;
 mod source_okta;
+mod source_pingone;
 mod template;
 mod threshold;
 mod validate;
@@ -34,6 +35,7 @@ pub use source_entra::{EmailFrom, EntraCredential, EntraSourceConfig, NestedGrou
 pub use source_okta::{
     OKTA_APPS_SCOPE, OKTA_DEFAULT_SCOPES, OktaAuth, OktaOAuthConfig, OktaSourceConfig,
 };
+pub use source_pingone::{PingOneRegion, PingOneSourceConfig, TokenAuthMethod};
 pub use template::{TEMPLATE_FIELDS, Template};
 pub use threshold::Threshold;
 pub use validate::validate;

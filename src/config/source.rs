@@ -12,7 +12,7 @@ use super::source_okta::{OktaSourceConfig, decode_okta};
 use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 
 /// The `source.type` values this build understands, for error messages.
-pub const SOURCE_TYPES: &[&str] = &["scim", "file", "okta", "entra"];
+pub const SOURCE_TYPES: &[&str] = &["scim", "file", "okta", "entra", "pingone"];
 
 /// Default SCIM page size (`count`) when listing a source.
 const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -30,6 +30,8 @@ pub enum SourceConfig {
     Okta(OktaSourceConfig),
     /// Microsoft Entra ID through Microsoft Graph.
     Entra(Box<super::source_entra::EntraSourceConfig>),
+    /// A PingOne environment through the PingOne Platform API.
+    PingOne(Box<super::source_pingone::PingOneSourceConfig>),
 }
 
 impl SourceConfig {
@@ -40,6 +42,7 @@ impl SourceConfig {
             SourceConfig::File(_) => "file",
             SourceConfig::Okta(_) => "okta",
             SourceConfig::Entra(_) => "entra",
+            SourceConfig::PingOne(_) => "pingone",
         }
     }
 }
@@ -75,6 +78,8 @@ pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Sour
         "okta" => decode_okta(ctx, &mut map).map(SourceConfig::Okta),
         "entra" => super::source_entra::decode_entra(ctx, &mut map)
             .map(|c| SourceConfig::Entra(Box::new(c))),
+        "pingone" => super::source_pingone::decode_pingone(ctx, &mut map)
+            .map(|c| SourceConfig::PingOne(Box::new(c))),
         other => {
             ctx.problem(
                 &kind_field.path,

@@ -9,6 +9,7 @@ mod file;
 mod msgraph;
 mod okta;
 pub mod paginate;
+mod pingone;
 mod scim;
 pub mod vendor_http;
 
@@ -23,6 +24,7 @@ use crate::state::SourceCache;
 pub use file::FileSource;
 pub use msgraph::EntraSource;
 pub use okta::OktaSource;
+pub use pingone::PingOneSource;
 pub use scim::ScimSource;
 
 /// A boxed future, so adapters can live behind `dyn IdentitySource`.
@@ -131,5 +133,6 @@ pub fn build(
             Ok(Box::new(OktaSource::new(config, &connection.scope, index)?))
         }
         SourceConfig::Entra(config) => Ok(Box::new(EntraSource::new(config, index)?)),
+        SourceConfig::PingOne(config) => Ok(Box::new(PingOneSource::new(config, index)?)),
     }
 }
