@@ -301,6 +301,33 @@ mod tests {
     }
 
     #[test]
+    fn the_commented_example_in_the_example_config_validates() {
+        let example = include_str!("../../config/penvio-sync.example.yaml");
+        let block: Vec<String> = example
+            .lines()
+            .skip_while(|line| !line.starts_with("  # - name: pingone-prod"))
+            .take_while(|line| line.starts_with("  #"))
+            .map(|line| line.replacen("# ", "", 1))
+            .collect();
+        assert!(block.len() > 10, "the example has a PingOne connection");
+        let text = format!("state_dir: /tmp/x\nconnections:\n{}\n", block.join("\n"));
+        let env = MemoryEnvironment::new()
+            .with_file("/etc/penvio-sync/pingone-secret", "p1-secret\n")
+            .with_file("/tmp/penvio-token", "penvio-secret\n");
+        let config = load_str(&text, Path::new("/tmp/penvio-sync.yaml"), &env)
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let SourceConfig::PingOne(p1) = &config.connections[0].source else {
+            panic!("not pingone")
+        };
+        assert_eq!(p1.base_url.as_str(), "https://api.pingone.eu/v1");
+        assert_eq!(
+            p1.token_url.as_str(),
+            "https://auth.pingone.eu/00000000-0000-0000-0000-000000000000/as/token"
+        );
+        assert_eq!(p1.client_secret.expose(), "p1-secret");
+    }
+
+    #[test]
     fn regions_map_to_their_hosts() {
         let cases = [
             ("com", "com"),
