@@ -626,6 +626,7 @@ fn describe_connection(connection: &ConnectionConfig) -> String {
         SourceConfig::JumpCloud(jc) => {
             format!("JumpCloud {}", crate::http::redact_url(&jc.base_url))
         }
+        SourceConfig::PingOne(p1) => format!("PingOne environment {}", p1.environment_id),
     };
     let users = if connection.scope.user_groups.is_empty() {
         "all users".to_string()

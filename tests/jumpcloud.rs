@@ -136,7 +136,8 @@ async fn changes_are_applied_and_an_email_change_keeps_the_penvio_user() {
     let server = Scim2Server::start();
     let fake = seeded_fake().await;
     let mut fixture = jc_fixture(&server, "jc-changes", &fake, "");
-    fixture.extra_config = "    policy:\n      max_deactivations: 10\n".into();
+    fixture.extra_config =
+        "    policy:\n      max_deactivations: 10\n      max_shrinkage: \"100%\"\n".into();
     assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
     let users = server.list("jc-changes", "Users").await;
     let alice_id = find(&users, "userName", "alice@example.com").unwrap()["id"].clone();

@@ -166,7 +166,8 @@ async fn changes_are_read_incrementally_and_applied() {
     let server = Scim2Server::start();
     let fake = seeded_fake().await;
     let mut fixture = okta_fixture(&server, "okta-changes", &fake, "");
-    fixture.extra_config = "    policy:\n      max_deactivations: 10\n".into();
+    fixture.extra_config =
+        "    policy:\n      max_deactivations: 10\n      max_shrinkage: \"100%\"\n".into();
     assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
     let users = server.list("okta-changes", "Users").await;
     let alice_id = find(&users, "userName", "alice@example.com").unwrap()["id"].clone();

@@ -47,7 +47,8 @@ fn onelogin_fixture(
         "    source: {{type: onelogin, base_url: \"{}\", client_id: {CLIENT_ID}, client_secret: {CLIENT_SECRET}, requests_per_second: 200{extra_source}}}\n",
         fake.base_url
     ));
-    fixture.extra_config = "    policy:\n      max_deactivations: 10\n".into();
+    fixture.extra_config =
+        "    policy:\n      max_deactivations: 10\n      max_shrinkage: \"100%\"\n".into();
     fixture
 }
 

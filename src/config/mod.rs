@@ -17,6 +17,7 @@ mod source_entra;
 mod source_jumpcloud;
 mod source_okta;
 mod source_onelogin;
+mod source_pingone;
 mod template;
 mod threshold;
 mod validate;
@@ -38,6 +39,7 @@ pub use source_okta::{
     OKTA_APPS_SCOPE, OKTA_DEFAULT_SCOPES, OktaAuth, OktaOAuthConfig, OktaSourceConfig,
 };
 pub use source_onelogin::{OneLoginSourceConfig, TeamsFrom};
+pub use source_pingone::{PingOneRegion, PingOneSourceConfig, TokenAuthMethod};
 pub use template::{TEMPLATE_FIELDS, Template};
 pub use threshold::Threshold;
 pub use validate::validate;

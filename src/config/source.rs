@@ -12,7 +12,15 @@ use super::source_okta::{OktaSourceConfig, decode_okta};
 use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 
 /// The `source.type` values this build understands, for error messages.
-pub const SOURCE_TYPES: &[&str] = &["scim", "file", "okta", "entra", "onelogin", "jumpcloud"];
+pub const SOURCE_TYPES: &[&str] = &[
+    "scim",
+    "file",
+    "okta",
+    "entra",
+    "onelogin",
+    "jumpcloud",
+    "pingone",
+];
 
 /// Default SCIM page size (`count`) when listing a source.
 const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -34,6 +42,8 @@ pub enum SourceConfig {
     OneLogin(Box<super::source_onelogin::OneLoginSourceConfig>),
     /// A JumpCloud organization (v1 system users, v2 user groups).
     JumpCloud(Box<super::source_jumpcloud::JumpCloudSourceConfig>),
+    /// A PingOne environment through the PingOne Platform API.
+    PingOne(Box<super::source_pingone::PingOneSourceConfig>),
 }
 
 impl SourceConfig {
@@ -46,6 +56,7 @@ impl SourceConfig {
             SourceConfig::Entra(_) => "entra",
             SourceConfig::OneLogin(_) => "onelogin",
             SourceConfig::JumpCloud(_) => "jumpcloud",
+            SourceConfig::PingOne(_) => "pingone",
         }
     }
 }
@@ -85,6 +96,8 @@ pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Sour
             .map(|c| SourceConfig::OneLogin(Box::new(c))),
         "jumpcloud" => super::source_jumpcloud::decode_jumpcloud(ctx, &mut map)
             .map(|c| SourceConfig::JumpCloud(Box::new(c))),
+        "pingone" => super::source_pingone::decode_pingone(ctx, &mut map)
+            .map(|c| SourceConfig::PingOne(Box::new(c))),
         other => {
             ctx.problem(
                 &kind_field.path,

@@ -241,9 +241,9 @@ fn each_problem_names_its_key_path() {
             "must be longer than zero",
         ),
         (
-            source_target("{type: pingone, domain: x.pingone.com}", target),
+            source_target("{type: keycloak, domain: x.example.com}", target),
             "connections[0].source.type",
-            "unknown source type \"pingone\" (expected one of: scim, file, okta, entra, onelogin, jumpcloud)",
+            "unknown source type \"keycloak\" (expected one of: scim, file, okta, entra, onelogin, jumpcloud, pingone)",
         ),
         (
             source_target("{path: d.yaml}", target),

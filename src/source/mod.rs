@@ -11,6 +11,7 @@ mod msgraph;
 mod okta;
 mod onelogin;
 pub mod paginate;
+mod pingone;
 mod scim;
 pub mod vendor_http;
 
@@ -27,6 +28,7 @@ pub use jumpcloud::JumpCloudSource;
 pub use msgraph::EntraSource;
 pub use okta::OktaSource;
 pub use onelogin::OneLoginSource;
+pub use pingone::PingOneSource;
 pub use scim::ScimSource;
 
 /// A boxed future, so adapters can live behind `dyn IdentitySource`.
@@ -137,5 +139,6 @@ pub fn build(
         SourceConfig::Entra(config) => Ok(Box::new(EntraSource::new(config, index)?)),
         SourceConfig::OneLogin(config) => Ok(Box::new(OneLoginSource::new(config, index)?)),
         SourceConfig::JumpCloud(config) => Ok(Box::new(JumpCloudSource::new(config, index)?)),
+        SourceConfig::PingOne(config) => Ok(Box::new(PingOneSource::new(config, index)?)),
     }
 }

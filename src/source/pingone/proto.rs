@@ -1,0 +1,510 @@
+//! PingOne Platform API wire types and their conversion to the neutral model.
+//!
+//! Shapes follow the community management spec (Postman-derived) and the
+//! official error schemas; FACTS marks several details `[?]`, and where it
+//! does the code accepts every plausible form (noted beside each).
+//! Records are decoded one by one from a page's `_embedded` array, so a
+//! record that cannot be read is skipped with a reason instead of failing
+//! the page.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::model::{SkippedRecord, SourceUser};
+
+/// A HAL collection page: `{"_links": {"next": {"href"}}, "_embedded": {…}}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct Page {
+    /// `self`, `next`, `prev`.
+    #[serde(rename = "_links", default)]
+    pub links: Links,
+    /// The records, under a key named after the resource (`users`, …).
+    #[serde(rename = "_embedded", default)]
+    pub embedded: BTreeMap<String, Value>,
+}
+
+impl Page {
+    /// The records under the first of `keys` present (empty if none is).
+    pub fn records(&mut self, keys: &[&str]) -> Vec<Value> {
+        keys.iter()
+            .find_map(|key| match self.embedded.remove(*key) {
+                Some(Value::Array(items)) => Some(items),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The links of a page we follow.
+#[derive(Debug, Default, Deserialize)]
+pub struct Links {
+    /// The next page (carries an opaque `cursor`); absent on the last page.
+    #[serde(default)]
+    pub next: Option<Link>,
+}
+
+/// A HAL link.
+#[derive(Debug, Deserialize)]
+pub struct Link {
+    /// Absolute URL.
+    pub href: String,
+}
+
+/// A PingOne user (`/environments/{env}/users`), the part we read.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PingOneUser {
+    /// Immutable UUID.
+    pub id: String,
+    /// Unique per environment; the email fallback.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Email address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// `given`, `family`, `formatted`, `middle`.
+    #[serde(default)]
+    pub name: Option<BTreeMap<String, Value>>,
+    /// Read-only on the user; `false` means the account is disabled.
+    /// Absent is read as enabled (PingOne sets it on every user).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// `{"id": "…"}` of the user's population.
+    #[serde(default)]
+    pub population: Option<Reference>,
+}
+
+/// `{"id": "…"}` references (population, environment).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Reference {
+    /// The referenced id.
+    pub id: String,
+}
+
+/// A PingOne group (`/environments/{env}/groups`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PingOneGroup {
+    /// Immutable UUID.
+    pub id: String,
+    /// Group name (unique per population / environment).
+    pub name: String,
+    /// Present for a population group; absent for an environment group.
+    #[serde(default)]
+    pub population: Option<Reference>,
+}
+
+/// An entry of `/users/{id}/memberOfGroups` (`GroupMembership`) or of
+/// `/groups/{id}/memberOfGroups` (the groups a group is nested in).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Membership {
+    /// The group's id.
+    pub id: String,
+    /// `DIRECT` or `INDIRECT`; absent is read as `DIRECT` (`[?]` whether
+    /// the group-nesting listing carries it at all).
+    #[serde(rename = "type", default)]
+    pub membership_type: Option<String>,
+}
+
+impl Membership {
+    /// Whether the membership is direct rather than through a nested group.
+    pub fn is_direct(&self) -> bool {
+        self.membership_type
+            .as_deref()
+            .is_none_or(|t| t.eq_ignore_ascii_case("DIRECT"))
+    }
+}
+
+/// The token endpoint's success answer (standard OAuth JSON; `[?]` for the
+/// exact fields, so only `access_token` is required).
+#[derive(Deserialize)]
+pub struct TokenResponse {
+    /// The bearer token (a JWT, valid one hour).
+    pub access_token: String,
+    /// Lifetime in seconds.
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+}
+
+/// A refusal from the token endpoint. PingOne's auth service may answer in
+/// RFC 6749 form (`error`, `error_description`) or in the Platform's
+/// `{id, code, message}` form (`[?]`): both are read.
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenError {
+    /// RFC 6749 code (`invalid_client`, …).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// RFC 6749 description.
+    #[serde(default)]
+    pub error_description: Option<String>,
+    /// Platform error code.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Platform error message.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+impl TokenError {
+    /// `code: description`, whichever form the body had.
+    pub fn summary(&self) -> String {
+        let code = self.error.as_deref().or(self.code.as_deref());
+        let text = self
+            .error_description
+            .as_deref()
+            .or(self.message.as_deref());
+        match (code, text) {
+            (Some(code), Some(text)) => format!("{code}: {text}"),
+            (Some(one), None) | (None, Some(one)) => one.to_string(),
+            (None, None) => "no error detail".to_string(),
+        }
+    }
+}
+
+/// The Platform error body (`P1Error`): `{id, code, message, details[]}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct P1Error {
+    /// Request id, for Ping support.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `INVALID_DATA`, `ACCESS_FAILED`, `REQUEST_LIMITED`, …
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Human-readable message.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Specific problems (`INVALID_FILTER` with its `target`, …).
+    #[serde(default)]
+    pub details: Vec<P1ErrorDetail>,
+}
+
+/// One entry of `details[]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct P1ErrorDetail {
+    /// `INVALID_FILTER`, `LIMIT_EXCEEDED`, `INVALID_TOKEN`, …
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The field or parameter concerned.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// What is wrong with it.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// For 429: `quotaLimit`, `quotaResetTime`, `retryAfter` (date-times).
+    #[serde(default)]
+    pub inner_error: Option<BTreeMap<String, Value>>,
+}
+
+impl P1Error {
+    /// One line: `message (CODE); DETAIL_CODE target: detail message; …
+    /// [id …]`, or the start of the body when it is not a P1Error.
+    pub fn summarise(body: &[u8]) -> String {
+        let Ok(error) = serde_json::from_slice::<P1Error>(body) else {
+            return body_start(body);
+        };
+        if error.code.is_none() && error.message.is_none() {
+            return body_start(body);
+        }
+        let mut text = error.message.clone().unwrap_or_default();
+        if let Some(code) = &error.code {
+            text = if text.is_empty() {
+                code.clone()
+            } else {
+                format!("{text} ({code})")
+            };
+        }
+        for detail in &error.details {
+            let mut part = detail.code.clone().unwrap_or_default();
+            if let Some(target) = &detail.target {
+                part.push_str(&format!(" {target}"));
+            }
+            if let Some(message) = &detail.message {
+                if !part.is_empty() {
+                    part.push_str(": ");
+                }
+                part.push_str(message);
+            }
+            if !part.is_empty() {
+                text.push_str("; ");
+                text.push_str(part.trim());
+            }
+        }
+        if let Some(id) = &error.id {
+            text.push_str(&format!(" [PingOne request id {id}]"));
+        }
+        text
+    }
+
+    /// The earliest `innerError.retryAfter` of a REQUEST_LIMITED body, as
+    /// unix seconds: used when the 429 carries no `Retry-After` header.
+    pub fn retry_after_unix(body: &[u8]) -> Option<i64> {
+        let error = serde_json::from_slice::<P1Error>(body).ok()?;
+        error
+            .details
+            .iter()
+            .filter_map(|d| d.inner_error.as_ref()?.get("retryAfter")?.as_str())
+            .filter_map(parse_rfc3339)
+            .min()
+    }
+}
+
+fn body_start(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)])
+        .trim()
+        .to_string();
+    if text.is_empty() {
+        "(no body)".into()
+    } else {
+        text
+    }
+}
+
+/// Unix seconds of an RFC 3339 UTC date-time (`2026-01-02T03:04:05.678Z`,
+/// or with a `±hh:mm` offset). No date crate is needed for this one field.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (date, time) = text.split_once(['T', 't', ' '])?;
+    let mut parts = date.splitn(3, '-');
+    let year: i64 = parts.next()?.parse().ok()?;
+    let month: i64 = parts.next()?.parse().ok()?;
+    let day: i64 = parts.next()?.parse().ok()?;
+    let (clock, offset) = if let Some(clock) = time.strip_suffix(['Z', 'z']) {
+        (clock, 0)
+    } else {
+        let at = time.rfind(['+', '-'])?;
+        let (clock, zone) = time.split_at(at);
+        let sign = if zone.starts_with('-') { -1 } else { 1 };
+        let (hours, minutes) = zone[1..].split_once(':')?;
+        let offset = hours.parse::<i64>().ok()? * 3600 + minutes.parse::<i64>().ok()? * 60;
+        (clock, sign * offset)
+    };
+    let clock = clock.split('.').next()?;
+    let mut hms = clock.splitn(3, ':');
+    let hour: i64 = hms.next()?.parse().ok()?;
+    let minute: i64 = hms.next()?.parse().ok()?;
+    let second: i64 = hms.next()?.parse().ok()?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
+/// Decodes and converts one user record. `Ok` carries the user and its
+/// population id; `Err` the reason it was skipped.
+pub fn read_user(
+    value: Value,
+    position: usize,
+) -> Result<(SourceUser, Option<String>), SkippedRecord> {
+    let hint = value
+        .get("id")
+        .and_then(Value::as_str)
+        .map_or_else(|| format!("#{position}"), str::to_string);
+    let skip = |reason: String| SkippedRecord {
+        kind: "user".into(),
+        id: hint.clone(),
+        reason,
+    };
+    let attributes = flatten_strings(&value);
+    let user: PingOneUser = serde_json::from_value(value)
+        .map_err(|e| skip(format!("the PingOne user record cannot be read: {e}")))?;
+    if user.id.trim().is_empty() {
+        return Err(skip("the PingOne user record has an empty id".into()));
+    }
+    let clean = |text: Option<&str>| {
+        text.map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let name = |key: &str| {
+        clean(
+            user.name
+                .as_ref()
+                .and_then(|name| name.get(key))
+                .and_then(Value::as_str),
+        )
+    };
+    let source = SourceUser {
+        id: user.id.clone(),
+        // `email` is optional in PingOne; many environments use the email
+        // address as the username, so that is the fallback when it is one.
+        email: clean(user.email.as_deref())
+            .or_else(|| clean(user.username.as_deref()).filter(|name| name.contains('@'))),
+        given_name: name("given"),
+        family_name: name("family"),
+        display_name: name("formatted"),
+        active: user.enabled.unwrap_or(true),
+        attributes,
+    };
+    Ok((source, user.population.map(|p| p.id)))
+}
+
+/// Decodes one group record; `Err` carries the skip.
+pub fn read_group(value: Value, position: usize) -> Result<PingOneGroup, SkippedRecord> {
+    let hint = value
+        .get("id")
+        .and_then(Value::as_str)
+        .map_or_else(|| format!("#{position}"), str::to_string);
+    let skip = |reason: String| SkippedRecord {
+        kind: "group".into(),
+        id: hint.clone(),
+        reason,
+    };
+    let group: PingOneGroup = serde_json::from_value(value)
+        .map_err(|e| skip(format!("the PingOne group record cannot be read: {e}")))?;
+    if group.id.trim().is_empty() {
+        return Err(skip("the PingOne group record has an empty id".into()));
+    }
+    if group.name.trim().is_empty() {
+        return Err(skip("the PingOne group has an empty name".into()));
+    }
+    Ok(group)
+}
+
+/// Every scalar of a record as dotted paths (`name.given`, `population.id`,
+/// `account.status`, `enabled`), for mapping templates; `_links` and arrays
+/// are left out.
+fn flatten_strings(value: &Value) -> BTreeMap<String, String> {
+    fn walk(prefix: &str, value: &Value, out: &mut BTreeMap<String, String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    if key.starts_with('_') {
+                        continue;
+                    }
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    walk(&path, child, out);
+                }
+            }
+            Value::String(text) => {
+                out.insert(prefix.to_string(), text.clone());
+            }
+            Value::Bool(flag) => {
+                out.insert(prefix.to_string(), flag.to_string());
+            }
+            Value::Number(number) => {
+                out.insert(prefix.to_string(), number.to_string());
+            }
+            Value::Null | Value::Array(_) => {}
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk("", value, &mut out);
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    const SAMPLE_USERS: &str = include_str!("../../../tests/fixtures/pingone/list-users.page.json");
+    const ERROR_429: &str = include_str!("../../../tests/fixtures/pingone/error-429.json");
+    const ERROR_400: &str = include_str!("../../../tests/fixtures/pingone/error-400.json");
+
+    #[test]
+    fn the_sample_page_converts() {
+        let mut page: Page = serde_json::from_str(SAMPLE_USERS).unwrap();
+        assert!(page.links.next.is_some());
+        let users = page.records(&["users"]);
+        assert_eq!(users.len(), 2);
+        let (user, population) = read_user(users[0].clone(), 0).unwrap();
+        assert_eq!(user.email.as_deref(), Some("ada@example.com"));
+        assert_eq!(user.given_name.as_deref(), Some("Ada"));
+        assert_eq!(user.family_name.as_deref(), Some("Lovelace"));
+        assert!(user.active);
+        assert_eq!(population.as_deref(), Some("pop-1"));
+        assert_eq!(user.attributes["username"], "ada");
+        assert_eq!(user.attributes["account.status"], "OK");
+        assert_eq!(user.attributes["population.id"], "pop-1");
+        assert_eq!(user.attributes["enabled"], "true");
+        assert!(!user.attributes.keys().any(|k| k.starts_with("_links")));
+        let (disabled, _) = read_user(users[1].clone(), 1).unwrap();
+        assert!(!disabled.active, "enabled: false");
+    }
+
+    #[test]
+    fn an_email_like_username_stands_in_for_a_missing_email() {
+        let user = serde_json::json!({"id": "u1", "username": "grace@example.com"});
+        assert_eq!(
+            read_user(user, 0).unwrap().0.email.as_deref(),
+            Some("grace@example.com")
+        );
+        let user = serde_json::json!({"id": "u2", "username": "grace"});
+        assert_eq!(read_user(user, 0).unwrap().0.email, None);
+    }
+
+    #[test]
+    fn unreadable_records_are_skipped_with_a_reason() {
+        let no_id = serde_json::json!({"username": "x", "email": "x@y.z"});
+        let skipped = read_user(no_id, 4).unwrap_err();
+        assert_eq!(skipped.id, "#4");
+        assert!(
+            skipped.reason.contains("cannot be read"),
+            "{}",
+            skipped.reason
+        );
+        let odd = serde_json::json!({"id": "u1", "enabled": "yes"});
+        assert_eq!(read_user(odd, 0).unwrap_err().id, "u1");
+        let nameless = serde_json::json!({"id": "g1", "name": " "});
+        assert!(
+            read_group(nameless, 0)
+                .unwrap_err()
+                .reason
+                .contains("empty name")
+        );
+    }
+
+    #[test]
+    fn error_bodies_are_summarised_with_their_details() {
+        assert_eq!(
+            P1Error::summarise(ERROR_400.as_bytes()),
+            "The request could not be completed. One or more validation errors were in the request. (INVALID_DATA); INVALID_FILTER filter: The filter is not valid. [PingOne request id 5f2c1c43-3f59-4b1a-9d57-0a9c1d7c2e11]"
+        );
+        let limited = P1Error::summarise(ERROR_429.as_bytes());
+        assert!(
+            limited.contains("(REQUEST_LIMITED); LIMIT_EXCEEDED"),
+            "{limited}"
+        );
+        assert_eq!(P1Error::summarise(b"<html>502</html>"), "<html>502</html>");
+        assert_eq!(P1Error::summarise(b""), "(no body)");
+        assert_eq!(
+            P1Error::retry_after_unix(ERROR_429.as_bytes()),
+            parse_rfc3339("2026-03-01T12:00:02.000Z")
+        );
+    }
+
+    #[test]
+    fn rfc3339_dates_parse() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2000-03-01T00:00:00.123Z"), Some(951_868_800));
+        assert_eq!(
+            parse_rfc3339("2000-03-01T02:00:00+02:00"),
+            Some(951_868_800)
+        );
+        assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("soon"), None);
+    }
+
+    #[test]
+    fn memberships_without_a_type_count_as_direct() {
+        let direct: Membership = serde_json::from_str(r#"{"id":"g"}"#).unwrap();
+        assert!(direct.is_direct());
+        let indirect: Membership = serde_json::from_str(r#"{"id":"g","type":"INDIRECT"}"#).unwrap();
+        assert!(!indirect.is_direct());
+    }
+}
