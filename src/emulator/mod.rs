@@ -4,7 +4,10 @@
 //! external service; benchmarks use it as a fast target; integration tests
 //! assert on what it holds ([`Emulator::users`], [`Emulator::groups`]) and on
 //! what was sent ([`Emulator::request_log`]); fault injection
-//! ([`Emulator::inject`]) exercises retries and `Retry-After` handling.
+//! ([`Emulator::inject`]: error statuses, 429 storms, slow answers,
+//! connection resets, HTML and truncated bodies, a token revoked mid-run;
+//! see [`FaultRule`]) exercises retries, `Retry-After` handling and what
+//! the client records when an answer is lost.
 //!
 //! Behaviour follows RFC 7643/7644 and the real server's quirks (see
 //! `SCIM-REQUESTS.md`): base path `/api/scim/v2/{org}`, PATCH answers
@@ -19,7 +22,9 @@
 //! lookups do not scan.
 
 mod error;
+mod fault;
 mod filter;
+mod net;
 mod patch;
 mod routes;
 mod schemas;
@@ -37,6 +42,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use error::EmulatorError;
+pub use fault::{Fault, FaultAction, FaultRule, FaultTrigger, Faults, ScriptedResponse};
 pub use schemas::{ERROR_SCHEMA, GROUP_SCHEMA, LIST_RESPONSE, PATCH_OP, ResourceKind, USER_SCHEMA};
 
 use store::OrgStore;
@@ -99,7 +105,8 @@ pub struct LoggedRequest {
     pub path: String,
     /// Raw query string, if any.
     pub query: Option<String>,
-    /// Status the emulator answered.
+    /// Status the emulator answered; 0 when no HTTP answer went out (the
+    /// connection was reset, or the client closed it first).
     pub status: u16,
     /// Whether the request changes data (POST other than `.search`, PUT,
     /// PATCH, DELETE), whatever its outcome.
@@ -108,131 +115,10 @@ pub struct LoggedRequest {
     pub at: SystemTime,
     /// Monotonic time the request arrived, for rate assertions.
     pub received: Instant,
-}
-
-/// A scripted answer: the next `times` requests that match get `status`
-/// instead of being served.
-#[derive(Debug, Clone)]
-pub struct ScriptedResponse {
-    /// Only this method (any case); `None` matches all.
-    pub method: Option<String>,
-    /// Only paths, relative to the org base URL (e.g. `/Users`), that start
-    /// with this; empty matches all.
-    pub path_prefix: String,
-    /// Only this org; `None` matches all.
-    pub org: Option<String>,
-    /// HTTP status to answer.
-    pub status: u16,
-    /// How many more requests to answer this way.
-    pub times: usize,
-    /// `Retry-After` header value (seconds or an HTTP date), if any.
-    pub retry_after: Option<String>,
-}
-
-impl ScriptedResponse {
-    /// Answer `status` to the next `times` matching requests (all, until narrowed).
-    pub fn new(status: u16, times: usize) -> Self {
-        Self {
-            method: None,
-            path_prefix: String::new(),
-            org: None,
-            status,
-            times,
-            retry_after: None,
-        }
-    }
-
-    /// Narrows to one HTTP method.
-    pub fn method(mut self, method: &str) -> Self {
-        self.method = Some(method.to_ascii_uppercase());
-        self
-    }
-
-    /// Narrows to paths (relative to the org base URL) starting with `prefix`.
-    pub fn path_prefix(mut self, prefix: &str) -> Self {
-        self.path_prefix = prefix.to_string();
-        self
-    }
-
-    /// Narrows to one org.
-    pub fn org(mut self, org: &str) -> Self {
-        self.org = Some(org.to_string());
-        self
-    }
-
-    /// Adds `Retry-After: <secs>`.
-    pub fn retry_after_secs(mut self, secs: u64) -> Self {
-        self.retry_after = Some(secs.to_string());
-        self
-    }
-
-    /// Adds a raw `Retry-After` value (e.g. an HTTP date).
-    pub fn retry_after(mut self, value: &str) -> Self {
-        self.retry_after = Some(value.to_string());
-        self
-    }
-
-    fn matches(&self, method: &str, org: Option<&str>, rel_path: &str) -> bool {
-        self.times > 0
-            && self
-                .method
-                .as_deref()
-                .is_none_or(|m| m.eq_ignore_ascii_case(method))
-            && self.org.as_deref().is_none_or(|o| Some(o) == org)
-            && rel_path.starts_with(&self.path_prefix)
-    }
-}
-
-/// A fault to inject into a running emulator.
-///
-/// Non-exhaustive: dropped connections, slow bodies or partial pages can be
-/// added without breaking callers.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Fault {
-    /// Answer a status to the next matching requests (e.g. 429 with `Retry-After`).
-    Respond(ScriptedResponse),
-    /// Set (or clear) the fixed latency added to every request.
-    Latency(Option<Duration>),
-    /// Forget every scripted response not yet used.
-    ClearScripted,
-}
-
-impl From<ScriptedResponse> for Fault {
-    fn from(r: ScriptedResponse) -> Self {
-        Self::Respond(r)
-    }
-}
-
-/// The faults currently in force.
-#[derive(Debug, Clone, Default)]
-pub struct Faults {
-    /// Fixed delay before each answer.
-    pub latency: Option<Duration>,
-    /// Scripted answers, tried in injection order.
-    pub scripted: Vec<ScriptedResponse>,
-}
-
-impl Faults {
-    /// Takes the first scripted answer matching a request, if any.
-    fn take(
-        &mut self,
-        method: &str,
-        org: Option<&str>,
-        rel_path: &str,
-    ) -> Option<ScriptedResponse> {
-        let idx = self
-            .scripted
-            .iter()
-            .position(|s| s.matches(method, org, rel_path))?;
-        let entry = self.scripted.get_mut(idx)?;
-        entry.times -= 1;
-        let hit = entry.clone();
-        if entry.times == 0 {
-            self.scripted.remove(idx);
-        }
-        Some(hit)
-    }
+    /// The injected fault that shaped the answer (`status 503`, `reset`,
+    /// `html 200 after apply`, …), if any; ` (client gone)` is appended when
+    /// the client closed the connection before the answer.
+    pub fault: Option<String>,
 }
 
 /// Locks a mutex, recovering the data if a previous holder panicked: the
@@ -299,7 +185,7 @@ impl Emulator {
         let addr = listener.local_addr()?;
         let faults = Faults {
             latency: config.latency,
-            scripted: Vec::new(),
+            ..Faults::default()
         };
         let shared = Arc::new(Shared {
             config,
@@ -310,7 +196,9 @@ impl Emulator {
             reads: AtomicUsize::new(0),
             writes: AtomicUsize::new(0),
         });
-        let app = routes::router(Arc::clone(&shared));
+        let app = routes::router(Arc::clone(&shared))
+            .into_make_service_with_connect_info::<net::ResetHandle>();
+        let listener = net::ResettableListener::new(listener);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -414,12 +302,7 @@ impl Emulator {
 
     /// Injects a fault; it applies to requests that arrive from now on.
     pub fn inject(&self, fault: Fault) {
-        let mut faults = lock(&self.shared.faults);
-        match fault {
-            Fault::Respond(r) => faults.scripted.push(r),
-            Fault::Latency(l) => faults.latency = l,
-            Fault::ClearScripted => faults.scripted.clear(),
-        }
+        lock(&self.shared.faults).inject(fault);
     }
 
     /// The faults in force now (scripted answers not yet used included).

@@ -9,16 +9,18 @@ use std::time::{Instant, SystemTime};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Query, Request, State};
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::error::EmulatorError;
+use super::fault::{FaultAction, Hit};
 use super::filter::{Filter, get_ci, parse_attr_path, parse_filter};
+use super::net::ResetHandle;
 use super::schemas::{self, KINDS, LIST_RESPONSE, ResourceKind};
 use super::store::{OrgStore, Sort, Stored};
-use super::{LoggedRequest, ScriptedResponse, Shared, lock};
+use super::{LoggedRequest, Shared, lock};
 
 /// Path prefix before the org segment.
 pub(crate) const PREFIX: &str = "/api/scim/v2/";
@@ -123,26 +125,174 @@ fn error_response(err: &EmulatorError) -> Response {
     scim_response(status, &err.body())
 }
 
-fn scripted_response(s: &ScriptedResponse) -> Response {
-    let err = EmulatorError::new(
-        s.status,
-        None,
-        format!("injected fault: status {}", s.status),
-    );
-    let mut resp = error_response(&err);
-    if let Some(v) = s
-        .retry_after
-        .as_deref()
-        .and_then(|v| HeaderValue::from_str(v).ok())
-    {
+fn with_retry_after(mut resp: Response, retry_after: Option<&str>) -> Response {
+    if let Some(v) = retry_after.and_then(|v| HeaderValue::from_str(v).ok()) {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
     }
     resp
 }
 
+fn fault_status(status: u16, retry_after: Option<&str>) -> Response {
+    let err = EmulatorError::new(status, None, format!("injected fault: status {status}"));
+    let mut resp = with_retry_after(error_response(&err), retry_after);
+    if status == 401 {
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    resp
+}
+
+/// What a proxy or portal in front of a SCIM server answers when it is
+/// unhappy: a web page, with a success status.
+const HTML_ERROR_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n<body><h1>Bad Gateway</h1><p>The upstream server did not answer in time.</p></body></html>\n";
+
+/// The start of a SCIM document, for a truncated answer with no real body.
+const CUT_DOCUMENT: &str = r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":1,"Resources":[{"id":"#;
+
+/// `answer` with its body cut in half (`200` and half a document when
+/// there is no body to cut, e.g. a 204 or a request never processed).
+async fn truncated(answer: Option<Response>) -> Response {
+    let (status, body) = match answer {
+        Some(resp) => {
+            let status = resp.status();
+            let body = axum::body::to_bytes(resp.into_body(), BODY_LIMIT)
+                .await
+                .unwrap_or_default();
+            (status, body)
+        }
+        None => (StatusCode::OK, Bytes::new()),
+    };
+    let (status, body) = if body.is_empty() {
+        (StatusCode::OK, Bytes::from_static(CUT_DOCUMENT.as_bytes()))
+    } else {
+        let half = body.len() / 2;
+        (status, body.slice(..half))
+    };
+    let mut resp = (status, body).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    resp
+}
+
+/// Records a request in the log when dropped: when the answer is known
+/// ([`LogGuard::answered`]), or when the client went away first and the
+/// handler was dropped mid-way (status 0).
+struct LogGuard {
+    shared: Arc<Shared>,
+    entry: Option<LoggedRequest>,
+    answered: bool,
+}
+
+impl LogGuard {
+    fn answered(&mut self, status: u16) {
+        if let Some(entry) = self.entry.as_mut() {
+            entry.status = status;
+        }
+        self.answered = true;
+    }
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        if let Some(mut entry) = self.entry.take() {
+            if !self.answered {
+                entry.fault = Some(match entry.fault.take() {
+                    Some(fault) => format!("{fault} (client gone)"),
+                    None => "(client gone)".to_string(),
+                });
+            }
+            self.shared.record(entry);
+        }
+    }
+}
+
+/// The request as read so far: what `serve` needs to process it.
+struct Incoming {
+    parts: axum::http::request::Parts,
+    body: axum::body::Body,
+}
+
+/// Processes a request normally.
+async fn serve(shared: &Shared, org: Option<&str>, rel: &str, incoming: Incoming) -> Response {
+    let Incoming { parts, body } = incoming;
+    match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(bytes) => {
+            let req = Req {
+                method: &parts.method,
+                uri: &parts.uri,
+                headers: &parts.headers,
+                body: bytes,
+            };
+            dispatch(shared, org, rel, &req).unwrap_or_else(|e| error_response(&e))
+        }
+        Err(e) => error_response(&EmulatorError::new(
+            413,
+            None,
+            format!("cannot read the body: {e}"),
+        )),
+    }
+}
+
+/// Answers a request hit by a fault rule. Returns the response and whether
+/// an HTTP answer goes out at all (not after a reset).
+async fn faulted(
+    shared: &Shared,
+    org: Option<&str>,
+    rel: &str,
+    incoming: Incoming,
+    action: FaultAction,
+    after_apply: bool,
+    reset: Option<&ResetHandle>,
+) -> (Response, bool) {
+    let (applied, incoming) = if after_apply {
+        (Some(serve(shared, org, rel, incoming).await), None)
+    } else {
+        (None, Some(incoming))
+    };
+    let response = match action {
+        FaultAction::Status {
+            status,
+            retry_after,
+        } => fault_status(status, retry_after.as_deref()),
+        FaultAction::Delay(delay) => {
+            // Dropped here, with the connection, if the client gives up.
+            tokio::time::sleep(delay).await;
+            match (applied, incoming) {
+                (Some(resp), _) => resp,
+                (None, Some(incoming)) => serve(shared, org, rel, incoming).await,
+                (None, None) => fault_status(500, None),
+            }
+        }
+        FaultAction::Reset => match reset {
+            Some(handle) => {
+                handle.reset();
+                return (fault_status(502, None), false);
+            }
+            // Not served through the resettable listener: the nearest thing.
+            None => fault_status(502, None),
+        },
+        FaultAction::Html200 => {
+            let mut resp = (StatusCode::OK, HTML_ERROR_PAGE).into_response();
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            resp
+        }
+        FaultAction::TruncatedJson => truncated(applied).await,
+        // Resolved to one alternative when the rule hit.
+        FaultAction::OneOf(_) => fault_status(500, None),
+    };
+    (response, true)
+}
+
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let received = Instant::now();
     let at = SystemTime::now();
+    let reset = req
+        .extensions()
+        .get::<ConnectInfo<ResetHandle>>()
+        .map(|info| info.0.clone());
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().map(str::to_string);
@@ -150,41 +300,52 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (org, rel) = split_org(&path);
     let write = is_write(&method, &rel);
 
-    let (latency, scripted) = {
+    let (latency, hit) = {
         let mut faults = lock(&shared.faults);
         let hit = faults.take(method.as_str(), org.as_deref(), &rel);
         (faults.latency, hit)
     };
+    let mut log = LogGuard {
+        shared: Arc::clone(&shared),
+        entry: Some(LoggedRequest {
+            method: method.as_str().to_string(),
+            path,
+            query,
+            status: 0,
+            is_write: write,
+            at,
+            received,
+            fault: hit.as_ref().map(Hit::label),
+        }),
+        answered: false,
+    };
     if let Some(delay) = latency {
         tokio::time::sleep(delay).await;
     }
-    let response = match scripted {
-        Some(s) => scripted_response(&s),
-        None => match axum::body::to_bytes(body, BODY_LIMIT).await {
-            Ok(bytes) => {
-                let req = Req {
-                    method: &method,
-                    uri: &parts.uri,
-                    headers: &parts.headers,
-                    body: bytes,
-                };
-                dispatch(&shared, org.as_deref(), &rel, &req).unwrap_or_else(|e| error_response(&e))
-            }
-            Err(e) => error_response(&EmulatorError::new(
-                413,
-                None,
-                format!("cannot read the body: {e}"),
-            )),
-        },
+    let incoming = Incoming { parts, body };
+    let (response, answered) = match hit {
+        None => (serve(&shared, org.as_deref(), &rel, incoming).await, true),
+        Some(Hit::Scripted(s)) => (fault_status(s.status, s.retry_after.as_deref()), true),
+        Some(Hit::Rule {
+            action,
+            after_apply,
+        }) => {
+            faulted(
+                &shared,
+                org.as_deref(),
+                &rel,
+                incoming,
+                action,
+                after_apply,
+                reset.as_ref(),
+            )
+            .await
+        }
     };
-    shared.record(LoggedRequest {
-        method: method.as_str().to_string(),
-        path,
-        query,
-        status: response.status().as_u16(),
-        is_write: write,
-        at,
-        received,
+    log.answered(if answered {
+        response.status().as_u16()
+    } else {
+        0
     });
     response
 }
