@@ -31,9 +31,24 @@ pub struct Cli {
     /// Config file.
     #[arg(long, short = 'c', global = true, env = "PENVIO_SYNC_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
     pub config: PathBuf,
+    /// Accept secret files readable by group or others (containers whose
+    /// mounts cannot set modes). Prefer `chmod 600`.
+    #[arg(long, global = true, env = "PENVIO_SYNC_ALLOW_INSECURE_SECRET_FILES")]
+    pub allow_insecure_secret_files: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The environment configs are validated against.
+    pub fn environment(&self) -> &'static dyn config::Environment {
+        if self.allow_insecure_secret_files {
+            &config::PermissiveProcessEnvironment
+        } else {
+            &config::ProcessEnvironment
+        }
+    }
 }
 
 /// The commands.
@@ -161,14 +176,15 @@ enum StateAction {
 
 /// Runs the parsed command and returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
+    let environment = cli.environment();
     match cli.command {
         Command::Demo => {
             telemetry::init(LogFormat::Text, "error");
             demo::run_demo().await
         }
-        Command::Daemon(args) => daemon::run(&cli.config, args.allow_root).await,
+        Command::Daemon(args) => daemon::run(&cli.config, environment, args.allow_root).await,
         command => {
-            let config = match config::load(&cli.config) {
+            let config = match config::load_with(&cli.config, environment) {
                 Ok(config) => config,
                 Err(error) => {
                     eprintln!("{error}");

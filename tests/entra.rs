@@ -367,6 +367,10 @@ async fn certificate_credentials_and_token_refresh() {
         ),
     )
     .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&pem, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let mut fixture = Fixture::new(&server.org_url("cert"));
     fixture.source_block =
         Some(fake.source_block(&format!("certificate_file: {}", pem.display()), &[]));
@@ -381,6 +385,10 @@ async fn certificate_credentials_and_token_refresh() {
     let key = dir.path().join("key.pem");
     std::fs::write(&cert, fixture_text("test-only-cert.pem")).unwrap();
     std::fs::write(&key, fixture_text("test-only-key.pem")).unwrap();
+    for file in [&cert, &key] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     fixture.source_block = Some(fake.source_block(
         &format!(
             "certificate_file: {}\n      private_key_file: {}",

@@ -16,6 +16,16 @@ use serde_json::Value;
 
 const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/okta/test-keys");
 
+/// git does not keep file modes: make the test keys private, as the config
+/// requires of secret files.
+fn private_test_keys() {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in std::fs::read_dir(KEYS).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
 /// Alice and Bob in Engineering, Carol STAGED, Dave long DEPROVISIONED,
 /// Erin LOCKED_OUT in an AD-imported Sales group; Everyone holds all.
 async fn seeded_fake() -> OktaFake {
@@ -412,6 +422,7 @@ async fn a_refused_token_names_the_key_to_fix() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_app_signs_assertions_and_refreshes_expiring_tokens() {
+    private_test_keys();
     let server = Scim2Server::start();
     let fake = seeded_fake().await;
     // 62 s tokens are cached for 2 s (the client renews 60 s early); at 1

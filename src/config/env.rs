@@ -12,7 +12,22 @@ pub trait Environment {
     fn var(&self, name: &str) -> Option<String>;
     /// The whole content of a file, as UTF-8 text.
     fn read_file(&self, path: &Path) -> io::Result<String>;
+    /// The permission bits of a file, when the environment knows them: secret
+    /// files readable by group or others are refused.
+    fn file_mode(&self, _path: &Path) -> Option<u32> {
+        None
+    }
+    /// Whether secret files readable by others are accepted anyway (for
+    /// containers whose mounts cannot set modes): the
+    /// `PENVIO_SYNC_ALLOW_INSECURE_SECRET_FILES=1` variable or the CLI flag.
+    fn allow_insecure_secret_files(&self) -> bool {
+        self.var(ALLOW_INSECURE_SECRET_FILES)
+            .is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
+    }
 }
+
+/// Environment variable that accepts group/world-readable secret files.
+pub const ALLOW_INSECURE_SECRET_FILES: &str = "PENVIO_SYNC_ALLOW_INSECURE_SECRET_FILES";
 
 /// The real process environment and file system, used by [`super::load`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -26,6 +41,34 @@ impl Environment for ProcessEnvironment {
     fn read_file(&self, path: &Path) -> io::Result<String> {
         std::fs::read_to_string(path)
     }
+
+    fn file_mode(&self, path: &Path) -> Option<u32> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).ok().map(|m| m.permissions().mode())
+    }
+}
+
+/// The process environment, accepting secret files readable by others (the
+/// `--allow-insecure-secret-files` flag).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PermissiveProcessEnvironment;
+
+impl Environment for PermissiveProcessEnvironment {
+    fn var(&self, name: &str) -> Option<String> {
+        ProcessEnvironment.var(name)
+    }
+
+    fn read_file(&self, path: &Path) -> io::Result<String> {
+        ProcessEnvironment.read_file(path)
+    }
+
+    fn file_mode(&self, path: &Path) -> Option<u32> {
+        ProcessEnvironment.file_mode(path)
+    }
+
+    fn allow_insecure_secret_files(&self) -> bool {
+        true
+    }
 }
 
 /// An in-memory environment so tests (here and in other modules) can validate
@@ -35,6 +78,7 @@ impl Environment for ProcessEnvironment {
 pub struct MemoryEnvironment {
     vars: HashMap<String, String>,
     files: HashMap<PathBuf, String>,
+    modes: HashMap<PathBuf, u32>,
 }
 
 impl MemoryEnvironment {
@@ -52,6 +96,12 @@ impl MemoryEnvironment {
     /// Adds (or replaces) a readable file at an exact path.
     pub fn with_file(mut self, path: impl Into<PathBuf>, content: impl Into<String>) -> Self {
         self.files.insert(path.into(), content.into());
+        self
+    }
+
+    /// Sets the permission bits reported for a file.
+    pub fn with_file_mode(mut self, path: impl Into<PathBuf>, mode: u32) -> Self {
+        self.modes.insert(path.into(), mode);
         self
     }
 }
@@ -75,6 +125,10 @@ impl Environment for MemoryEnvironment {
             .get(path)
             .cloned()
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "No such file or directory"))
+    }
+
+    fn file_mode(&self, path: &Path) -> Option<u32> {
+        self.modes.get(path).copied()
     }
 }
 

@@ -27,7 +27,10 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use env::{Environment, MemoryEnvironment, ProcessEnvironment};
+pub use env::{
+    ALLOW_INSECURE_SECRET_FILES, Environment, MemoryEnvironment, PermissiveProcessEnvironment,
+    ProcessEnvironment,
+};
 pub use error::{ConfigError, Location, Problem};
 pub use pattern::GroupPattern;
 pub use raw::RawConfig;
@@ -57,12 +60,18 @@ pub const DEFAULT_STATE_DIR: &str = "state";
 /// Reads and validates a config file against the real process environment.
 /// The path is made absolute first so relative paths inside it stay stable.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, &ProcessEnvironment)
+}
+
+/// Reads and validates a config file against a given environment (e.g. one
+/// that accepts secret files readable by others).
+pub fn load_with(path: &Path, env: &dyn Environment) -> Result<Config, ConfigError> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
         path: path.clone(),
         source,
     })?;
-    load_str(&text, &path, &ProcessEnvironment)
+    load_str(&text, &path, env)
 }
 
 /// Parses and validates config text as if read from `path`, with an injected

@@ -319,7 +319,18 @@ mod tests {
 
     const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/okta/test-keys");
 
+    /// git does not keep file modes: make the test keys private, as the
+    /// config requires of secret files.
+    fn private_test_keys() {
+        use std::os::unix::fs::PermissionsExt;
+        for entry in std::fs::read_dir(KEYS).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+
     fn load(source: &str) -> Result<OktaSourceConfig, String> {
+        private_test_keys();
         let text = format!(
             "state_dir: /tmp/x\nconnections:\n  - name: okta\n    source: {source}\n    target: {{url: https://penvio.io/api/scim/v2/org, token: t}}\n"
         );

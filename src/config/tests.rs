@@ -831,3 +831,23 @@ fn a_non_loopback_listen_needs_a_token() {
     );
     assert!(load(&text, &env()).is_ok());
 }
+
+#[test]
+fn secret_files_readable_by_others_are_refused_unless_allowed() {
+    let text = "connections:\n  - name: c1\n    source: {type: file, path: dir.yaml}\n    target: {url: https://penvio.example/scim/v2/org, token_file: /run/tok}\n";
+    let open = env()
+        .with_file("/run/tok", "secret-value\n")
+        .with_file_mode("/run/tok", 0o100644);
+    let problem = single_problem(text, &open);
+    assert_eq!(problem.key_path, "connections[0].target.token_file");
+    assert!(problem.message.contains("mode 0644"), "{}", problem.message);
+    assert!(problem.message.contains("chmod 600"), "{}", problem.message);
+    assert!(!problem.message.contains("secret-value"));
+
+    let private = env()
+        .with_file("/run/tok", "secret-value\n")
+        .with_file_mode("/run/tok", 0o100600);
+    assert!(load(text, &private).is_ok());
+    let overridden = open.with_var(ALLOW_INSECURE_SECRET_FILES, "1");
+    assert!(load(text, &overridden).is_ok());
+}

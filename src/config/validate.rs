@@ -388,6 +388,21 @@ impl Ctx<'_> {
                 None => self.config_dir.join(path),
             }
         };
+        if let Some(mode) = self.env.file_mode(&path)
+            && mode & 0o077 != 0
+            && !self.env.allow_insecure_secret_files()
+        {
+            self.field_problem(
+                field,
+                format!(
+                    "{} is readable by group or others (mode {:04o}): run chmod 600 on it (in a container that cannot, set {}=1 or pass --allow-insecure-secret-files)",
+                    path.display(),
+                    mode & 0o7777,
+                    super::env::ALLOW_INSECURE_SECRET_FILES
+                ),
+            );
+            return None;
+        }
         match self.env.read_file(&path) {
             Ok(content) => {
                 let value = content.trim_end_matches(['\n', '\r']);

@@ -38,8 +38,12 @@ fn running_as_root() -> bool {
 }
 
 /// Runs the daemon until SIGTERM/SIGINT; returns the exit code.
-pub async fn run(config_path: &Path, allow_root: bool) -> i32 {
-    let config = match config::load(config_path) {
+pub async fn run(
+    config_path: &Path,
+    environment: &'static dyn config::Environment,
+    allow_root: bool,
+) -> i32 {
+    let config = match config::load_with(config_path, environment) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("{error}");
@@ -124,7 +128,7 @@ pub async fn run(config_path: &Path, allow_root: bool) -> i32 {
     spawn_housekeeping(metrics, shutdown.clone());
     start_runs_on_start(&registry, &config, None);
 
-    let code = wait_for_signals(config_path, &registry, &mut scheduler).await;
+    let code = wait_for_signals(config_path, environment, &registry, &mut scheduler).await;
 
     let _ = sd_notify::notify(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
     tracing::info!("Stopping: no new runs; operations in flight finish.");
@@ -194,6 +198,7 @@ fn start_runs_on_start(registry: &Arc<Registry>, config: &Config, only: Option<&
 /// Handles SIGHUP (reload) until SIGTERM or SIGINT; returns the exit code.
 async fn wait_for_signals(
     config_path: &Path,
+    environment: &'static dyn config::Environment,
     registry: &Arc<Registry>,
     scheduler: &mut Scheduler,
 ) -> i32 {
@@ -209,14 +214,19 @@ async fn wait_for_signals(
         tokio::select! {
             _ = terminate.recv() => return EXIT_OK,
             _ = interrupt.recv() => return EXIT_OK,
-            _ = hangup.recv() => reload(config_path, registry, scheduler).await,
+            _ = hangup.recv() => reload(config_path, environment, registry, scheduler).await,
         }
     }
 }
 
-async fn reload(config_path: &Path, registry: &Arc<Registry>, scheduler: &mut Scheduler) {
+async fn reload(
+    config_path: &Path,
+    environment: &'static dyn config::Environment,
+    registry: &Arc<Registry>,
+    scheduler: &mut Scheduler,
+) {
     let _ = sd_notify::notify(&[NotifyState::Reloading]);
-    match config::load(config_path) {
+    match config::load_with(config_path, environment) {
         Ok(config) => {
             let added = registry.reload(&config);
             match scheduler.install(registry, &config.connections).await {
