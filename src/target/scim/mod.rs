@@ -24,7 +24,7 @@ use proto::{
     Created, ErrorBody, ListResponse, PatchOperation, SCIM_MEDIA_TYPE, ScimGroup, ScimUser,
     escape_filter_value, group_resource, patch_body, user_resource,
 };
-use retry::{Decision, classify, is_transient};
+use retry::{Decision, classify, is_transient, may_have_applied};
 
 /// Page size used when listing (reconcile, SCIM source).
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -125,6 +125,19 @@ pub enum ScimError {
         #[source]
         source: reqwest::Error,
     },
+    /// No clear answer to a request that must not be sent twice blindly
+    /// (a team create): it may or may not have been applied.
+    #[error(
+        "{method} {path}: no clear answer ({last}); the request may or may not have been applied"
+    )]
+    OutcomeUnknown {
+        /// Method.
+        method: Method,
+        /// Path.
+        path: String,
+        /// What came back instead of an answer.
+        last: String,
+    },
     /// A 2xx whose body is not what SCIM promises.
     #[error("{method} {path}: unexpected response: {message}")]
     InvalidResponse {
@@ -152,6 +165,7 @@ impl ScimError {
             ScimError::Conflict { .. } => Some(409),
             ScimError::NotFound { .. } => Some(404),
             ScimError::RetriesExhausted { .. }
+            | ScimError::OutcomeUnknown { .. }
             | ScimError::Transport { .. }
             | ScimError::InvalidResponse { .. } => None,
         }
@@ -210,6 +224,20 @@ pub struct ScimClient {
 struct Answer {
     status: StatusCode,
     body: Vec<u8>,
+}
+
+/// Whether a request may simply be sent again when its outcome is unknown
+/// (a timeout, a reset connection, a 5xx, a 2xx with a garbled body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    /// Sending it twice does no harm: reads, PATCHes (replace, add and
+    /// filtered remove are idempotent), DELETEs (a second one finds 404),
+    /// and user creates (a second one meets the unique `userName`: 409,
+    /// which the executor resolves by linking).
+    Safe,
+    /// Sending it twice may leave a duplicate (Penvio accepts two teams
+    /// with one name): the caller must look before trying again.
+    Unsafe,
 }
 
 impl ScimClient {
@@ -283,7 +311,10 @@ impl ScimClient {
         self.delete(&format!("/Users/{}", path_segment(id))).await
     }
 
-    /// Creates a group with its first members.
+    /// Creates a group with its first members, at most once: when a create
+    /// gets no clear answer (timeout, reset, 5xx, garbled 2xx) the group is
+    /// looked up by `externalId` before the create is sent again, since
+    /// Penvio accepts two teams with the same name.
     pub async fn create_group(
         &self,
         name: &str,
@@ -291,8 +322,43 @@ impl ScimClient {
         member_ids: &[String],
     ) -> Result<String, ScimError> {
         let body = group_resource(name, external_id, member_ids);
-        let answer = self.send(Method::POST, "/Groups", Some(body)).await?;
-        self.created_id(Method::POST, "/Groups", &answer)
+        let backoff = self.inner.settings.backoff;
+        let attempts = backoff.max_attempts.max(1);
+        let mut last = String::new();
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            match self
+                .send_with(Method::POST, "/Groups", Some(body.clone()), Replay::Unsafe)
+                .await
+            {
+                Ok(answer) => return self.created_id(Method::POST, "/Groups", &answer),
+                Err(ScimError::OutcomeUnknown { last: why, .. }) => {
+                    if let Some(found) = self
+                        .find_groups_by_external_id(external_id)
+                        .await?
+                        .into_iter()
+                        .next()
+                    {
+                        tracing::debug!(
+                            external_id,
+                            "A team create without a clear answer had reached the server."
+                        );
+                        return Ok(found.id);
+                    }
+                    last = why;
+                    tokio::time::sleep(backoff.delay(attempt)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Err(ScimError::RetriesExhausted {
+            method: Method::POST,
+            path: "/Groups".into(),
+            attempts,
+            last,
+        })
     }
 
     /// Sends PATCH operations to a group; 200 and 204 are both success.
@@ -418,7 +484,25 @@ impl ScimClient {
         target: &str,
         body: Option<Value>,
     ) -> Result<Answer, ScimError> {
+        self.send_with(method, target, body, Replay::Safe).await
+    }
+
+    /// [`ScimClient::send`], saying whether the request may be replayed
+    /// when its outcome is unknown; if not, such an outcome ends in
+    /// [`ScimError::OutcomeUnknown`] and the caller decides.
+    async fn send_with(
+        &self,
+        method: Method,
+        target: &str,
+        body: Option<Value>,
+        replay: Replay,
+    ) -> Result<Answer, ScimError> {
         let inner = &self.inner;
+        let unknown = |method: Method, path: String, last: String| ScimError::OutcomeUnknown {
+            method,
+            path,
+            last,
+        };
         let url = format!("{}{target}", inner.base);
         let path = target.split('?').next().unwrap_or(target).to_string();
         let bytes = match &body {
@@ -461,6 +545,12 @@ impl ScimClient {
                 Ok(response) => response,
                 Err(error) if is_transient(&error) => {
                     last = error_chain(&error);
+                    // A refused connection never carried the request; a
+                    // timeout or a reset may have come after the server
+                    // acted on it.
+                    if replay == Replay::Unsafe && !error.is_connect() {
+                        return Err(unknown(method, path, last));
+                    }
                     tokio::time::sleep(backoff.delay(attempt)).await;
                     continue;
                 }
@@ -489,12 +579,35 @@ impl ScimClient {
                 Ok(body) => body.to_vec(),
                 Err(error) => {
                     last = error_chain(&error);
+                    if replay == Replay::Unsafe {
+                        return Err(unknown(method, path, last));
+                    }
                     tokio::time::sleep(backoff.delay(attempt)).await;
                     continue;
                 }
             };
             match classify(status, retry_after) {
-                Decision::Success => return Ok(Answer { status, body }),
+                Decision::Success if is_scim_body(&body) => {
+                    return Ok(Answer { status, body });
+                }
+                Decision::Success => {
+                    // A 2xx whose body is not JSON (a proxy's HTML page, a
+                    // body cut short) acknowledges nothing: the server may
+                    // not have seen the request at all.
+                    last = format!(
+                        "{status} with a body that is not SCIM JSON (starts {:?})",
+                        preview(&body)
+                    );
+                    if replay == Replay::Unsafe {
+                        return Err(unknown(method, path, last));
+                    }
+                    tracing::debug!(%method, path, %status, "Retrying a request answered with a garbled body.");
+                    tokio::time::sleep(backoff.delay(attempt)).await;
+                }
+                Decision::Retry(_) if replay == Replay::Unsafe && may_have_applied(status) => {
+                    last = format!("{status}: {}", describe_error(&body));
+                    return Err(unknown(method, path, last));
+                }
                 Decision::Retry(after) => {
                     if status == StatusCode::TOO_MANY_REQUESTS {
                         inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
@@ -550,6 +663,13 @@ impl ScimClient {
             last,
         })
     }
+}
+
+/// Whether a 2xx body can be a SCIM answer: empty (204, or a 200 without
+/// content) or JSON.
+fn is_scim_body(body: &[u8]) -> bool {
+    body.iter().all(u8::is_ascii_whitespace)
+        || serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
 }
 
 /// Percent-encodes an id for use as one path segment.

@@ -30,6 +30,13 @@ pub fn classify(status: StatusCode, retry_after: Option<Duration>) -> Decision {
     }
 }
 
+/// Whether a server that answered a retriable `status` may nonetheless
+/// have applied the request: 429 and 408 say it was not processed; a 5xx
+/// (a gateway timing out, a crash after the write) says nothing either way.
+pub fn may_have_applied(status: StatusCode) -> bool {
+    !matches!(status.as_u16(), 408 | 429)
+}
+
 /// Whether a transport error is worth another try: timeouts, refused or
 /// reset connections and interrupted bodies are; malformed requests are not.
 pub fn is_transient(error: &reqwest::Error) -> bool {
@@ -63,6 +70,16 @@ mod tests {
         for (status, retry_after, expected) in cases {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT);
             assert_eq!(classify(status, retry_after), expected, "{status}");
+        }
+        for (status, maybe) in [
+            (408, false),
+            (429, false),
+            (500, true),
+            (502, true),
+            (503, true),
+        ] {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT);
+            assert_eq!(may_have_applied(status), maybe, "{status}");
         }
     }
 }
