@@ -18,6 +18,7 @@ use crate::sync::{
     EXIT_CONFIG, EXIT_HELD_BACK, EXIT_OK, EXIT_PARTIAL, EXIT_RUN_FAILED, RunMode, RunOptions,
     RunReport, ago, run_connection, target_client, unix_now,
 };
+use crate::target::scim::ScimError;
 use crate::{daemon, demo, source, telemetry};
 
 /// Default config path for the packaged service.
@@ -681,9 +682,24 @@ fn describe_connection(connection: &ConnectionConfig) -> String {
 async fn check(config: &Config, connectivity: bool) -> i32 {
     println!("{}: configuration is valid.", config.path.display());
     println!("  state: {}", config.state_dir.display());
+    if let Some(token) = &config.listen_token {
+        println!("  listen_token: {}", token.fingerprint());
+    }
     let mut code = EXIT_OK;
     for (index, connection) in config.connections.iter().enumerate() {
         println!("  {}", describe_connection(connection));
+        let mut credentials = vec![format!(
+            "target.token {}",
+            connection.target.token.fingerprint()
+        )];
+        credentials.extend(
+            connection
+                .source
+                .secrets()
+                .into_iter()
+                .map(|(key, secret)| format!("{key} {}", secret.fingerprint())),
+        );
+        println!("    credentials (fingerprints): {}", credentials.join(", "));
         if !connectivity {
             continue;
         }
@@ -701,7 +717,13 @@ async fn check(config: &Config, connectivity: bool) -> i32 {
             }
         }
         let target = match target_client(connection, index) {
-            Ok(client) => client.check_access().await.map_err(|e| e.to_string()),
+            Ok(client) => client.check_access().await.map_err(|error| match error {
+                ScimError::Unauthorized { status, key, .. } => format!(
+                    "token rejected ({status}) — it may have been regenerated; update {key} (the configured token has fingerprint {})",
+                    connection.target.token.fingerprint()
+                ),
+                other => other.to_string(),
+            }),
             Err(error) => Err(error.to_string()),
         };
         match target {

@@ -271,6 +271,14 @@ async fn execute_run(
     options: &RunOptions,
     report: &mut RunReport,
 ) {
+    tracing::info!(
+        connection = %connection.name,
+        run_id = %report.run_id,
+        mode = report.mode,
+        dry_run = options.dry_run,
+        target_token = %connection.target.token.fingerprint(),
+        "Starting run."
+    );
     let source = match source::build(connection, index) {
         Ok(source) => source,
         Err(error) => return report.fail(error.to_string()),

@@ -88,6 +88,32 @@ async fn sync_plan_state_and_check_through_the_binary() {
         stdout.contains("Penvio: reachable, token accepted"),
         "{stdout}"
     );
+    let fingerprint = penvio_sync::config::Secret::new(TOKEN.into()).fingerprint();
+    assert!(
+        stdout.contains(&format!(
+            "credentials (fingerprints): target.token {fingerprint}"
+        )),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(TOKEN));
+
+    // A regenerated token: check says so plainly and names the key.
+    let wrong = fixture.dir.path().join("wrong.yaml");
+    std::fs::write(&wrong, fixture.config_text("regenerated-in-penvio")).unwrap();
+    let rejected = penvio_sync(&[
+        "--config",
+        wrong.to_str().unwrap(),
+        "check",
+        "--connectivity",
+    ]);
+    assert_eq!(rejected.status.code(), Some(1));
+    let rejected_out = text(&rejected.stdout);
+    assert!(
+        rejected_out.contains(
+            "token rejected (401) — it may have been regenerated; update connections[0].target.token"
+        ),
+        "{rejected_out}"
+    );
 
     let plan = penvio_sync(&["--config", config, "plan"]);
     let stdout = text(&plan.stdout);

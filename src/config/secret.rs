@@ -20,6 +20,19 @@ impl Secret {
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }
+
+    /// A short fingerprint an admin can match against the token they
+    /// generated (`printf %s "$TOKEN" | sha256sum | cut -c1-12`) without the
+    /// token ever being shown: `sha256:` and the first 12 hex digits.
+    pub fn fingerprint(&self) -> String {
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, self.expose().as_bytes());
+        let hex: String = digest.as_ref()[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("sha256:{hex}")
+    }
 }
 
 impl fmt::Debug for Secret {
@@ -46,5 +59,15 @@ mod tests {
         assert_eq!(format!("{secret}"), "[redacted]");
         assert_eq!(format!("{:?}", Some(secret.clone())), "Some([redacted])");
         assert_eq!(secret.expose(), "s3cr3t-value");
+    }
+
+    #[test]
+    fn the_fingerprint_is_the_start_of_the_sha256_of_the_value() {
+        // printf %s abc | sha256sum → ba7816bf8f01cfea…
+        assert_eq!(
+            Secret::new("abc".into()).fingerprint(),
+            "sha256:ba7816bf8f01"
+        );
+        assert!(!Secret::new("abc".into()).fingerprint().contains("abc"));
     }
 }

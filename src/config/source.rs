@@ -59,6 +59,47 @@ impl SourceConfig {
             SourceConfig::PingOne(_) => "pingone",
         }
     }
+
+    /// The credentials this source uses, each with the config key it came
+    /// from, so `check` can show their fingerprints (never their values).
+    pub fn secrets(&self) -> Vec<(&'static str, &Secret)> {
+        match self {
+            SourceConfig::Scim(scim) => vec![("source.token", &scim.token)],
+            SourceConfig::File(_) => Vec::new(),
+            SourceConfig::Okta(okta) => match &okta.auth {
+                super::source_okta::OktaAuth::ApiToken(token) => vec![("source.token", token)],
+                super::source_okta::OktaAuth::OAuth(oauth) => {
+                    vec![("source.oauth.private_key", &oauth.private_key)]
+                }
+            },
+            SourceConfig::Entra(entra) => match &entra.credential {
+                super::source_entra::EntraCredential::Secret(secret) => {
+                    vec![("source.client_secret", secret)]
+                }
+                super::source_entra::EntraCredential::Certificate {
+                    private_key_pem, ..
+                } => {
+                    vec![("source.private_key", private_key_pem)]
+                }
+            },
+            SourceConfig::OneLogin(onelogin) => {
+                vec![("source.client_secret", &onelogin.client_secret)]
+            }
+            SourceConfig::JumpCloud(jumpcloud) => match &jumpcloud.auth {
+                super::source_jumpcloud::JumpCloudAuth::ApiKey(key) => {
+                    vec![("source.api_key", key)]
+                }
+                super::source_jumpcloud::JumpCloudAuth::ServiceAccount {
+                    client_secret, ..
+                } => {
+                    vec![("source.client_secret", client_secret)]
+                }
+            },
+            SourceConfig::PingOne(pingone) => {
+                vec![("source.client_secret", &pingone.client_secret)]
+            }
+        }
+    }
 }
 
 /// A SCIM 2.0 server as a source (`type: scim`).

@@ -81,6 +81,17 @@ impl RedbStateStore {
             .open(&path)
             .map_err(io)?;
         std::fs::set_permissions(&path, Permissions::from_mode(0o600)).map_err(io)?;
+        if let Ok(metadata) = std::fs::metadata(state_dir)
+            && metadata.permissions().mode() & 0o077 != 0
+        {
+            // Not changed here: state_dir may be a shared directory the admin
+            // chose; the file itself is 0600 either way.
+            tracing::warn!(
+                state_dir = %state_dir.display(),
+                mode = format!("{:04o}", metadata.permissions().mode() & 0o7777),
+                "The state directory is accessible to other users; chmod 700 it."
+            );
+        }
         let db = match Database::create(&path) {
             Ok(db) => db,
             Err(DatabaseError::DatabaseAlreadyOpen) => {
