@@ -729,3 +729,202 @@ async fn answers_slower_than_the_timeout_are_retried_without_duplicates() {
         == Some("delay 1500ms after apply (client gone)")
         && r.path.ends_with("/Groups")));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_resets_are_retried_without_duplicates() {
+    let outcome = exercise("reset", Tuning::default(), false, |emu, round| {
+        if round == 1 {
+            // Resets after the work was done: a team create, member
+            // changes, and a share of everything else.
+            emu.inject(
+                FaultRule::new(FaultAction::Reset, FaultTrigger::Next(1))
+                    .method("POST")
+                    .path_prefix("/Groups")
+                    .after_apply()
+                    .into(),
+            );
+            emu.inject(
+                FaultRule::new(FaultAction::Reset, FaultTrigger::Next(2))
+                    .method("PATCH")
+                    .path_prefix("/Groups")
+                    .after_apply()
+                    .into(),
+            );
+            emu.inject(
+                FaultRule::new(FaultAction::Reset, FaultTrigger::percent(10, 3))
+                    .after_apply()
+                    .into(),
+            );
+        }
+        emu.inject(FaultRule::new(FaultAction::Reset, FaultTrigger::percent(20, 11)).into());
+    })
+    .await;
+    for (report, log) in outcome.faulted.iter().zip(&outcome.logs) {
+        assert_eq!(report.exit_code, EXIT_OK, "{:#?}", report.failures);
+        assert!(
+            log.iter()
+                .any(|r| r.status == 0 && r.fault.as_deref() == Some("reset"))
+        );
+    }
+    assert!(
+        outcome.logs[1]
+            .iter()
+            .any(|r| r.path.ends_with("/Groups") && r.fault.as_deref() == Some("reset after apply"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn html_and_truncated_2xx_answers_acknowledge_nothing() {
+    let garbled = || FaultAction::OneOf(vec![FaultAction::Html200, FaultAction::TruncatedJson]);
+    let outcome = exercise("garbled", Tuning::default(), false, |emu, round| {
+        if round == 1 {
+            // Garbled answers to work that was done: user creates (the
+            // user exists; a 409 on the retry links it) and a team create
+            // (looked up before it is sent again).
+            emu.inject(
+                FaultRule::new(FaultAction::Html200, FaultTrigger::Next(2))
+                    .method("POST")
+                    .path_prefix("/Users")
+                    .after_apply()
+                    .into(),
+            );
+            emu.inject(
+                FaultRule::new(FaultAction::TruncatedJson, FaultTrigger::Next(1))
+                    .method("POST")
+                    .path_prefix("/Groups")
+                    .after_apply()
+                    .into(),
+            );
+        }
+        // Garbled answers to work that was not done, PATCHes included:
+        // none of them may be recorded as applied.
+        emu.inject(FaultRule::new(garbled(), FaultTrigger::percent(25, 5 + round as u64)).into());
+    })
+    .await;
+    for (report, log) in outcome.faulted.iter().zip(&outcome.logs) {
+        assert!([EXIT_OK, EXIT_PARTIAL].contains(&report.exit_code));
+        for failure in &report.failures {
+            let error = failure.error.as_deref().unwrap_or_default();
+            assert!(error.contains("not SCIM JSON"), "{error}");
+        }
+        let faulted_patches = log
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.status == 200 && r.fault.is_some())
+            .count();
+        eprintln!("{faulted_patches} PATCHes answered 200 with a garbled body");
+    }
+    assert!(
+        outcome.logs[1].iter().any(|r| r.method == "PATCH"
+            && r.path.contains("/Users/")
+            && r.fault.as_deref() == Some("html 200")),
+        "a user update met an HTML 200"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_revoked_mid_run_stops_the_run_and_records_only_what_was_acknowledged() {
+    let concurrency = Tuning::default().concurrency;
+    let outcome = exercise("revoked", Tuning::default(), true, |emu, round| {
+        let from = if round == 0 { 120 } else { 40 };
+        emu.inject(FaultRule::new(FaultAction::status(401), FaultTrigger::From(from)).into());
+    })
+    .await;
+    for (report, log) in outcome.faulted.iter().zip(&outcome.logs) {
+        assert_eq!(report.exit_code, EXIT_RUN_FAILED);
+        let error = report.error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains("Penvio rejected the token (401)")
+                && error.contains("It may have been regenerated")
+                && error.contains("Operations acknowledged before this were recorded"),
+            "{error}"
+        );
+        let first = log.iter().position(|r| r.status == 401).unwrap();
+        let after = log.len() - first - 1;
+        assert!(
+            after < concurrency,
+            "{after} requests were sent after the first 401 (at most the {} other workers' requests in flight)",
+            concurrency - 1
+        );
+    }
+    // Provisioning stopped in the user phase: exactly the acknowledged
+    // creates are recorded (checked against the emulator by `exercise`).
+    let created = outcome.logs[0]
+        .iter()
+        .filter(|r| r.method == "POST" && r.status == 201)
+        .count();
+    assert_eq!(outcome.faulted[0].managed_users, created);
+    assert!(created >= 119, "{created}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn thousands_of_writes_never_exceed_the_rate_plus_burst() {
+    let emu = emulator().await;
+    let mut fixture = Fixture::new(&emu.base_url("contract"));
+    let dir = Directory {
+        users: (0..3000).map(person).collect(),
+        teams: vec![team("t0", "Everyone", ids(0..3000))],
+        removed: Vec::new(),
+    };
+    dir.write(&fixture);
+    // Retries count against the rate too.
+    emu.inject(FaultRule::new(FaultAction::status(500), FaultTrigger::percent(5, 1)).into());
+    let tuning = Tuning {
+        concurrency: 16,
+        ..Tuning::default()
+    };
+    let started = Instant::now();
+    let report = sync(&mut fixture, tuning).await;
+    eprintln!(
+        "contract: exit {} in {:?}, {:?}",
+        report.exit_code,
+        started.elapsed(),
+        report.target_requests
+    );
+    assert!([EXIT_OK, EXIT_PARTIAL].contains(&report.exit_code));
+    let times: Vec<Instant> = emu.request_log().iter().map(|r| r.received).collect();
+    assert!(times.len() >= 3000 + 30, "{} requests", times.len());
+    // The pacer itself lets at most 549 go in any second (50 at once, then
+    // one every 2 ms). Arrival times carry delivery jitter on top: the
+    // first burst opens 16 connections and lands a few ms late, squeezing
+    // up to a couple more into the first measured second. That jitter is
+    // allowed for explicitly, 5 ms worth (3 requests), and reported.
+    let (mut worst, mut worst_start, mut start) = (0, 0, 0);
+    for end in 0..times.len() {
+        while times[end].duration_since(times[start]) >= Duration::from_secs(1) {
+            start += 1;
+        }
+        if end - start + 1 > worst {
+            (worst, worst_start) = (end - start + 1, start);
+        }
+    }
+    eprintln!("contract: busiest second held {worst} requests, from request {worst_start}");
+    let steady = (0..times.len())
+        .filter(|&i| times[i].duration_since(times[0]) >= Duration::from_millis(200))
+        .map(|i| {
+            times[i..]
+                .iter()
+                .take_while(|t| t.duration_since(times[i]) < Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    eprintln!("contract: busiest second after warm-up held {steady} requests");
+    assert!(
+        worst <= 550 + 3,
+        "{worst} requests in one second (500/s + burst 50)"
+    );
+    assert!(
+        steady <= 550,
+        "{steady} requests in one second after warm-up (500/s + burst 50)"
+    );
+    let span = times.last().unwrap().duration_since(times[0]);
+    let floor = Duration::from_millis(((times.len() - 50) * 2) as u64);
+    assert!(
+        span >= floor - Duration::from_millis(50),
+        "{} requests in {span:?}",
+        times.len()
+    );
+    emu.inject(Fault::ClearAll);
+    assert_eq!(sync(&mut fixture, tuning).await.exit_code, EXIT_OK);
+    assert_converged(&emu, "contract", &mut fixture, &dir);
+}
