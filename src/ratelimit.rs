@@ -11,6 +11,9 @@ use std::time::{Duration, SystemTime};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
+/// The longest pause an `Instant` is asked to hold: about 30 years.
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 86_400);
+
 /// Paces requests to one endpoint: a token bucket plus a global pause set by
 /// `Retry-After` or vendor reset headers.
 pub struct RequestPacer {
@@ -49,8 +52,19 @@ impl RequestPacer {
 
     /// Holds every request to this endpoint back for `delay` (never shortens
     /// a pause already in force).
+    ///
+    /// `delay` comes from a server's `Retry-After` or reset header, so it can
+    /// be absurd (`Retry-After: 18446744073709551615`): a deadline past what
+    /// an `Instant` holds becomes [`FAR_FUTURE`] from now instead of an
+    /// overflow panic. Still never earlier than asked, in any practical sense.
     pub fn pause_for(&self, delay: Duration) {
-        let until = Instant::now() + delay;
+        let now = Instant::now();
+        let Some(until) = now
+            .checked_add(delay)
+            .or_else(|| now.checked_add(FAR_FUTURE))
+        else {
+            return;
+        };
         let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
         if paused.is_none_or(|current| current < until) {
             *paused = Some(until);

@@ -120,7 +120,7 @@ pub fn parse(text: &str, path: &Path) -> Result<RawConfig, ConfigError> {
             location: None,
         }
     } else {
-        serde_saphyr::from_str::<Node>(text).map_err(|error| {
+        serde_saphyr::from_str_with_options::<Node>(text, parse_options()).map_err(|error| {
             let location = error.location().and_then(location_of);
             let mut message = error.without_snippet().to_string();
             if let Some(location) = location {
@@ -142,6 +142,26 @@ pub fn parse(text: &str, path: &Path) -> Result<RawConfig, ConfigError> {
         path: path.to_path_buf(),
         root,
     })
+}
+
+/// Nesting allowed in a config. The deepest real key path is about six
+/// levels (`connections[].source.oauth.scopes[]`); the parser's default (64)
+/// lets a hostile or mangled file overflow a 2 MiB thread stack in debug
+/// builds, because each level of [`Node`] costs tens of kilobytes there.
+pub const MAX_CONFIG_DEPTH: usize = 24;
+
+/// Alias replay allowed in a config: a few anchors for shared blocks are
+/// fine; a "billion laughs" expansion is refused long before it costs memory.
+pub const MAX_CONFIG_ALIAS_EVENTS: usize = 10_000;
+
+/// The parser limits for config text (see the constants above).
+fn parse_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_CONFIG_DEPTH;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = MAX_CONFIG_ALIAS_EVENTS;
+    options
 }
 
 fn location_of(location: serde_saphyr::Location) -> Option<Location> {

@@ -6,6 +6,10 @@
 //! directory only when every page was read (invariant 1).
 
 mod file;
+/// Pure page parsers of every adapter, public only for the property tests
+/// in `tests/fuzz_parsers.rs`; not a stable API.
+#[doc(hidden)]
+pub mod fuzz;
 mod jumpcloud;
 mod msgraph;
 mod okta;

@@ -15,7 +15,7 @@
 //!   `incremental()` stays false.
 
 mod client;
-mod proto;
+pub(super) mod proto;
 
 use std::collections::BTreeMap;
 

@@ -12,8 +12,8 @@
 //! members), so no per-group `transitiveMembers` calls are needed.
 
 mod auth;
-mod delta;
-mod proto;
+pub(super) mod delta;
+pub(super) mod proto;
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;

@@ -17,7 +17,7 @@
 //!   (and is deactivated) only at the next full read.
 
 mod client;
-mod proto;
+pub(super) mod proto;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

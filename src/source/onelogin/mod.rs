@@ -16,7 +16,7 @@
 //!   deactivated) only at the next full read.
 
 mod client;
-mod proto;
+pub(super) mod proto;
 
 use std::collections::{BTreeMap, BTreeSet};
 

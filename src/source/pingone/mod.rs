@@ -20,7 +20,7 @@
 //!   have a lower rate limit), so `incremental()` stays false.
 
 mod client;
-mod proto;
+pub(super) mod proto;
 
 use std::collections::{BTreeMap, BTreeSet};
 

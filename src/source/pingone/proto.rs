@@ -278,7 +278,11 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
         let (clock, zone) = time.split_at(at);
         let sign = if zone.starts_with('-') { -1 } else { 1 };
         let (hours, minutes) = zone[1..].split_once(':')?;
-        let offset = hours.parse::<i64>().ok()? * 3600 + minutes.parse::<i64>().ok()? * 60;
+        let (hours, minutes) = (hours.parse::<i64>().ok()?, minutes.parse::<i64>().ok()?);
+        if !(0..=23).contains(&hours) || !(0..=59).contains(&minutes) {
+            return None;
+        }
+        let offset = hours * 3600 + minutes * 60;
         (clock, sign * offset)
     };
     let clock = clock.split('.').next()?;
@@ -286,7 +290,17 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let hour: i64 = hms.next()?.parse().ok()?;
     let minute: i64 = hms.next()?.parse().ok()?;
     let second: i64 = hms.next()?.parse().ok()?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+    // Range checks before any arithmetic: the text comes from a response
+    // body, and a year like 9223372036854775807 must be "unreadable", not
+    // an overflow (a panic in debug builds, a nonsense wait in release).
+    if !(0..=9999).contains(&year)
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || !(0..=23).contains(&hour)
+        || !(0..=59).contains(&minute)
+        || !(0..=60).contains(&second)
+        || !(-86_400..=86_400).contains(&offset)
+    {
         return None;
     }
     // Days from the civil date (Howard Hinnant's algorithm).

@@ -1,0 +1,239 @@
+//! The pure half of every adapter's response handling, reachable from
+//! `tests/fuzz_parsers.rs` so arbitrary bytes can be fed to it.
+//!
+//! Each adapter reads a page in two steps: the body is decoded into the
+//! vendor's page shape, then each record goes through the adapter's
+//! `read_user`/`read_group` (which skips a bad record with a reason). The
+//! network half (paging loops, tokens, retries) cannot be fuzzed without a
+//! server, so [`parse_page`] runs exactly those two steps on one body. Not a
+//! stable API: it exists for the property tests only.
+
+use serde_json::Value;
+
+use super::jumpcloud::proto as jumpcloud;
+use super::msgraph::delta::{Base, Derive, derive};
+use super::msgraph::proto as graph;
+use super::okta::proto as okta;
+use super::onelogin::proto as onelogin;
+use super::pingone::proto as pingone;
+use crate::config::{EmailFrom, NestedGroups};
+use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
+
+/// One kind of response body an adapter parses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// Okta `/api/v1/users`: a bare array of users.
+    OktaUsers,
+    /// Okta `/api/v1/groups`: a bare array of groups.
+    OktaGroups,
+    /// Graph `/users/delta` page, applied onto an empty base.
+    GraphUsersDelta,
+    /// Graph `/groups/delta` page, applied onto an empty base.
+    GraphGroupsDelta,
+    /// Graph `appRoleAssignedTo` page.
+    GraphAssignments,
+    /// OneLogin `/api/2/users`: a bare array.
+    OneLoginUsers,
+    /// OneLogin `/api/2/roles`: a bare array of named records.
+    OneLoginRoles,
+    /// OneLogin `/api/1/groups`: the v1 envelope.
+    OneLoginGroupsV1,
+    /// OneLogin `/api/2/roles/{id}/users`.
+    OneLoginRoleUsers,
+    /// JumpCloud v1 `systemusers`: `{totalCount, results}`.
+    JumpCloudUsers,
+    /// JumpCloud v2 `usergroups`: a bare array.
+    JumpCloudGroups,
+    /// JumpCloud v2 group members: an array of graph edges.
+    JumpCloudMembers,
+    /// PingOne HAL page of users.
+    PingOneUsers,
+    /// PingOne HAL page of groups.
+    PingOneGroups,
+    /// PingOne HAL page of group memberships.
+    PingOneMemberships,
+}
+
+/// Every listing, so a property can cover them all.
+pub const LISTINGS: &[Listing] = &[
+    Listing::OktaUsers,
+    Listing::OktaGroups,
+    Listing::GraphUsersDelta,
+    Listing::GraphGroupsDelta,
+    Listing::GraphAssignments,
+    Listing::OneLoginUsers,
+    Listing::OneLoginRoles,
+    Listing::OneLoginGroupsV1,
+    Listing::OneLoginRoleUsers,
+    Listing::JumpCloudUsers,
+    Listing::JumpCloudGroups,
+    Listing::JumpCloudMembers,
+    Listing::PingOneUsers,
+    Listing::PingOneGroups,
+    Listing::PingOneMemberships,
+];
+
+/// Decodes one response body as the adapter does: `Err` is the page-level
+/// error (the fetch would fail), `Ok` holds what the page's records gave,
+/// bad records in `skipped`. Group members are the ids the page names.
+pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
+    let text = |e: serde_json::Error| e.to_string();
+    let mut out = Directory::default();
+    let users = |out: &mut Directory, read: Result<SourceUser, SkippedRecord>| match read {
+        Ok(user) => out.users.push(user),
+        Err(skip) => out.skipped.push(skip),
+    };
+    let group = |id: String, name: String| SourceGroup {
+        id,
+        name,
+        members: Vec::new(),
+        built_in: false,
+    };
+    match listing {
+        Listing::OktaUsers => {
+            let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
+            for (at, record) in page.into_iter().enumerate() {
+                users(&mut out, okta::read_user(record, at, false).map(|r| r.0));
+            }
+        }
+        Listing::OktaGroups => {
+            let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
+            for (at, record) in page.into_iter().enumerate() {
+                match okta::read_group(record, at) {
+                    Ok(g) => out.groups.push(group(g.id, g.profile.name)),
+                    Err(skip) => out.skipped.push(skip),
+                }
+            }
+        }
+        Listing::GraphUsersDelta | Listing::GraphGroupsDelta => {
+            let mut base = Base::default();
+            if listing == Listing::GraphUsersDelta {
+                let page: graph::Page<graph::UserRecord> =
+                    serde_json::from_slice(body).map_err(text)?;
+                base.apply_users(&page.value);
+            } else {
+                let page: graph::Page<graph::GroupRecord> =
+                    serde_json::from_slice(body).map_err(text)?;
+                base.apply_groups(&page.value);
+            }
+            let options = Derive {
+                email_from: EmailFrom::Mail,
+                nested_groups: NestedGroups::Flatten,
+                include_guests: false,
+                assignments: None,
+            };
+            out = derive(&base, &options).0;
+        }
+        Listing::GraphAssignments => {
+            let page: graph::Page<graph::AppRoleAssignment> =
+                serde_json::from_slice(body).map_err(text)?;
+            out.groups = page
+                .value
+                .into_iter()
+                .map(|a| group(a.principal_id, a.principal_type.unwrap_or_default()))
+                .collect();
+        }
+        Listing::OneLoginUsers => {
+            let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
+            for (at, record) in page.into_iter().enumerate() {
+                users(
+                    &mut out,
+                    onelogin::read_user(record, at, false).map(|r| r.0),
+                );
+            }
+        }
+        Listing::OneLoginRoles | Listing::OneLoginGroupsV1 => {
+            let records = if listing == Listing::OneLoginRoles {
+                serde_json::from_slice::<Vec<Value>>(body).map_err(text)?
+            } else {
+                let page: onelogin::V1Envelope = serde_json::from_slice(body).map_err(text)?;
+                let _next = page.pagination.as_ref().and_then(|p| p.next());
+                page.data
+            };
+            for (at, record) in records.iter().enumerate() {
+                match onelogin::read_named(record, at, "role") {
+                    Ok(named) => out.groups.push(group(named.id, named.name)),
+                    Err(skip) => out.skipped.push(skip),
+                }
+            }
+        }
+        Listing::OneLoginRoleUsers => {
+            let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
+            let mut members = group("role".into(), "role".into());
+            members.members = page.iter().filter_map(onelogin::role_member).collect();
+            out.groups.push(members);
+        }
+        Listing::JumpCloudUsers => {
+            let page: jumpcloud::V1Page = serde_json::from_slice(body).map_err(text)?;
+            for (at, record) in page.results.into_iter().enumerate() {
+                users(&mut out, jumpcloud::read_user(record, at, false));
+            }
+        }
+        Listing::JumpCloudGroups => {
+            let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
+            for (at, record) in page.into_iter().enumerate() {
+                match jumpcloud::read_group(record, at) {
+                    Ok(Some(g)) => out.groups.push(group(g.id, g.name)),
+                    Ok(None) => {}
+                    Err(skip) => out.skipped.push(skip),
+                }
+            }
+        }
+        Listing::JumpCloudMembers => {
+            let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
+            let mut members = group("group".into(), "group".into());
+            members.members = page.iter().filter_map(jumpcloud::member_user_id).collect();
+            out.groups.push(members);
+        }
+        Listing::PingOneUsers | Listing::PingOneGroups | Listing::PingOneMemberships => {
+            let mut page: pingone::Page = serde_json::from_slice(body).map_err(text)?;
+            let _next = page.links.next.as_ref().map(|link| link.href.len());
+            match listing {
+                Listing::PingOneUsers => {
+                    for (at, record) in page.records(&["users"]).into_iter().enumerate() {
+                        users(&mut out, pingone::read_user(record, at).map(|r| r.0));
+                    }
+                }
+                Listing::PingOneGroups => {
+                    for (at, record) in page.records(&["groups"]).into_iter().enumerate() {
+                        match pingone::read_group(record, at) {
+                            Ok(g) => out.groups.push(group(g.id, g.name)),
+                            Err(skip) => out.skipped.push(skip),
+                        }
+                    }
+                }
+                _ => {
+                    let mut members = group("memberships".into(), "memberships".into());
+                    members.members = page
+                        .records(&["groupMemberships", "groups"])
+                        .into_iter()
+                        .filter_map(|r| serde_json::from_value::<pingone::Membership>(r).ok())
+                        .filter(pingone::Membership::is_direct)
+                        .map(|m| m.id)
+                        .collect();
+                    out.groups.push(members);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The one-line summaries adapters build from error bodies (Graph, PingOne
+/// platform and token errors), plus PingOne's 429 body wait: none may panic.
+pub fn summarise_error_bodies(body: &[u8]) -> (Vec<String>, Option<i64>) {
+    let mut lines = vec![pingone::P1Error::summarise(body)];
+    if let Ok(error) = serde_json::from_slice::<graph::GraphErrorBody>(body) {
+        lines.push(format!("{} ({})", error.error.message, error.error.code));
+    }
+    if let Ok(error) = serde_json::from_slice::<pingone::TokenError>(body) {
+        lines.push(error.summary());
+    }
+    (lines, pingone::P1Error::retry_after_unix(body))
+}
+
+/// PingOne's RFC 3339 reader (used for 429 waits): `None` or a time, never
+/// a panic.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    pingone::parse_rfc3339(text)
+}
