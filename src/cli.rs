@@ -73,6 +73,8 @@ pub enum Command {
     /// Run the engine end to end against a built-in directory and a local
     /// SCIM emulator: no network, no config needed.
     Demo,
+    /// Write a commented starter config for one provider (never overwrites).
+    Init(InitArgs),
 }
 
 /// Options of `sync`.
@@ -120,6 +122,17 @@ pub struct CheckArgs {
     /// Also authenticate to every source and target.
     #[arg(long)]
     pub connectivity: bool,
+}
+
+/// Options of `init`.
+#[derive(Debug, Args, Clone)]
+pub struct InitArgs {
+    /// The identity provider.
+    #[arg(long, value_parser = ["okta", "entra", "onelogin", "jumpcloud", "pingone", "scim", "file"])]
+    pub source: String,
+    /// Where to write it (default: the --config path).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
 }
 
 /// Options of `daemon`.
@@ -184,6 +197,23 @@ pub async fn run(cli: Cli) -> i32 {
             demo::run_demo().await
         }
         Command::Daemon(args) => daemon::run(&cli.config, environment, args.allow_root).await,
+        Command::Init(args) => {
+            let path = args.output.unwrap_or(cli.config);
+            match crate::init::write_starter(&path, &args.source) {
+                Ok(()) => {
+                    println!(
+                        "Wrote {}: fill in the CHANGE-ME values, then run penvio-sync --config {} check --connectivity",
+                        path.display(),
+                        path.display()
+                    );
+                    EXIT_OK
+                }
+                Err(error) => {
+                    eprintln!("{error}");
+                    EXIT_CONFIG
+                }
+            }
+        }
         command => {
             let config = match config::load_with(&cli.config, environment) {
                 Ok(config) => config,
@@ -219,7 +249,7 @@ async fn run_with_config(command: Command, config: &Config) -> i32 {
         Command::Check(args) => check(config, args.connectivity).await,
         Command::State(args) => state(config, args.action),
         Command::Audit(args) => audit(config, &args),
-        Command::Demo | Command::Daemon(_) => EXIT_OK,
+        Command::Demo | Command::Daemon(_) | Command::Init(_) => EXIT_OK,
     }
 }
 

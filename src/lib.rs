@@ -25,3 +25,4 @@ pub mod state;
 pub mod sync;
 pub mod target;
 pub mod telemetry;
+pub mod init;

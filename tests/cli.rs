@@ -231,3 +231,35 @@ async fn json_logs_are_one_object_per_line_with_connection_and_run_id() {
     assert!(messages.contains(&"Run finished."));
     assert!(!stderr.contains(TOKEN), "no secret in the logs");
 }
+
+#[test]
+fn init_writes_a_starter_config_once_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("penvio-sync.yaml");
+    let path_text = path.to_str().unwrap();
+    let first = penvio_sync(&["init", "--source", "entra", "--output", path_text]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(written.contains("type: entra"));
+    assert!(
+        written.contains("GroupMember.Read.All"),
+        "the admin steps are in the comments"
+    );
+
+    let again = penvio_sync(&["--config", path_text, "init", "--source", "okta"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again.stderr).contains("never overwrites"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), written);
+
+    // The written config is what check expects, once the CHANGE-ME values
+    // and the secret variables are filled in.
+    let filled = written.replace("CHANGE-ME", "contoso");
+    std::fs::write(&path, filled).unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_penvio-sync"))
+        .args(["--config", path_text, "check"])
+        .env("PENVIO_TOKEN", "t")
+        .env("PENVIO_ENTRA_SECRET", "s")
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+}
