@@ -537,6 +537,24 @@ fn assert_clear_outcome(report: &RunReport) {
     }
 }
 
+/// The run completed, or the only failures are operations whose requests
+/// met the fault on every one of their attempts, named as such. A share of
+/// `p` fails a request six times in a row with probability `p^6`: rare,
+/// but over hundreds of requests not rare enough to assume away.
+fn assert_done_or_gave_up(report: &RunReport, why: &str) {
+    assert!(
+        [EXIT_OK, EXIT_PARTIAL].contains(&report.exit_code),
+        "{report:#?}"
+    );
+    for failure in &report.failures {
+        let error = failure.error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains("gave up after 6 attempts") && error.contains(why),
+            "{error}"
+        );
+    }
+}
+
 /// What one test saw.
 struct Outcome {
     /// The two faulted runs (provisioning, then every kind of change).
@@ -637,11 +655,7 @@ async fn a_share_of_5xx_answers_is_retried_away() {
     for (report, log) in outcome.faulted.iter().zip(&outcome.logs) {
         // 0.3^6: about one request in 1400 meets six 5xx in a row and its
         // operation fails, named, for the next run to repeat.
-        assert!([EXIT_OK, EXIT_PARTIAL].contains(&report.exit_code));
-        for failure in &report.failures {
-            let error = failure.error.as_deref().unwrap_or_default();
-            assert!(error.contains("gave up after 6 attempts: 50"), "{error}");
-        }
+        assert_done_or_gave_up(report, ": 50");
         let faulted = log.iter().filter(|r| r.fault.is_some()).count();
         assert!(
             faulted * 100 >= log.len() * 20,
@@ -722,7 +736,7 @@ async fn answers_slower_than_the_timeout_are_retried_without_duplicates() {
     })
     .await;
     for report in &outcome.faulted {
-        assert_eq!(report.exit_code, EXIT_OK, "{:#?}", report.failures);
+        assert_done_or_gave_up(report, "timed out");
     }
     let lost = &outcome.logs[1];
     assert!(lost.iter().any(|r| r.fault.as_deref()
@@ -760,7 +774,7 @@ async fn connection_resets_are_retried_without_duplicates() {
     })
     .await;
     for (report, log) in outcome.faulted.iter().zip(&outcome.logs) {
-        assert_eq!(report.exit_code, EXIT_OK, "{:#?}", report.failures);
+        assert_done_or_gave_up(report, "error sending request");
         assert!(
             log.iter()
                 .any(|r| r.status == 0 && r.fault.as_deref() == Some("reset"))
@@ -802,11 +816,7 @@ async fn html_and_truncated_2xx_answers_acknowledge_nothing() {
     })
     .await;
     for (report, log) in outcome.faulted.iter().zip(&outcome.logs) {
-        assert!([EXIT_OK, EXIT_PARTIAL].contains(&report.exit_code));
-        for failure in &report.failures {
-            let error = failure.error.as_deref().unwrap_or_default();
-            assert!(error.contains("not SCIM JSON"), "{error}");
-        }
+        assert_done_or_gave_up(report, "not SCIM JSON");
         let faulted_patches = log
             .iter()
             .filter(|r| r.method == "PATCH" && r.status == 200 && r.fault.is_some())
@@ -852,8 +862,8 @@ async fn a_token_revoked_mid_run_stops_the_run_and_records_only_what_was_acknowl
         .iter()
         .filter(|r| r.method == "POST" && r.status == 201)
         .count();
+    assert_eq!(created, 119, "requests 1 to 119 were user creates");
     assert_eq!(outcome.faulted[0].managed_users, created);
-    assert!(created >= 119, "{created}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -884,10 +894,13 @@ async fn thousands_of_writes_never_exceed_the_rate_plus_burst() {
     let times: Vec<Instant> = emu.request_log().iter().map(|r| r.received).collect();
     assert!(times.len() >= 3000 + 30, "{} requests", times.len());
     // The pacer itself lets at most 549 go in any second (50 at once, then
-    // one every 2 ms). Arrival times carry delivery jitter on top: the
-    // first burst opens 16 connections and lands a few ms late, squeezing
-    // up to a couple more into the first measured second. That jitter is
-    // allowed for explicitly, 5 ms worth (3 requests), and reported.
+    // one every 2 ms; measured on the pacer alone). Arrival times carry
+    // delivery delay on top, and the very first requests carry the most
+    // (16 connections opened at once on a busy machine): when they land a
+    // few ms late, the first measured second also catches a few more of
+    // the paced ones. So: the second that starts with the cold start may
+    // exceed the bound by 10 ms worth of requests (5); every second from
+    // 200 ms on, with warm connections, must hold at most 500 + 50.
     let (mut worst, mut worst_start, mut start) = (0, 0, 0);
     for end in 0..times.len() {
         while times[end].duration_since(times[start]) >= Duration::from_secs(1) {
@@ -910,7 +923,7 @@ async fn thousands_of_writes_never_exceed_the_rate_plus_burst() {
         .unwrap_or(0);
     eprintln!("contract: busiest second after warm-up held {steady} requests");
     assert!(
-        worst <= 550 + 3,
+        worst <= 550 + 5,
         "{worst} requests in one second (500/s + burst 50)"
     );
     assert!(
