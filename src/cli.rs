@@ -92,6 +92,11 @@ pub struct RunArgs {
     /// Print the run report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Provision on demand: only this user (email or source id) and their
+    /// memberships in existing teams; repeatable. Everything else waits for
+    /// the next full run.
+    #[arg(long, value_name = "EMAIL|SOURCE-ID")]
+    pub only: Vec<String>,
 }
 
 /// Options of `plan`.
@@ -240,10 +245,17 @@ async fn run_with_config(command: Command, config: &Config) -> i32 {
                 dry_run: true,
                 allow_deletions: false,
                 json: args.json,
+                only: Vec::new(),
             };
             run_all(config, &run_args, RunMode::Sync).await
         }
         Command::Reconcile(args) => {
+            if !args.run.only.is_empty() {
+                eprintln!(
+                    "--only applies to sync: a reconciliation always covers the whole connection"
+                );
+                return EXIT_CONFIG;
+            }
             run_all(config, &args.run, RunMode::Reconcile { adopt: args.adopt }).await
         }
         Command::Check(args) => check(config, args.connectivity).await,
@@ -335,6 +347,7 @@ async fn run_all(config: &Config, args: &RunArgs, mode: RunMode) -> i32 {
             show_progress: interactive && !args.json,
             cancel: cancel.clone(),
             audit: audit.clone(),
+            only: args.only.clone(),
         };
         let report = run_connection(connection, index, store.clone(), &options).await;
         if !args.json {
@@ -396,11 +409,12 @@ async fn forward_to_daemon(
     let mut reports = Vec::new();
     for (_, connection) in selected {
         let url = format!(
-            "http://{address}/v1/connections/{}/sync?mode={mode_name}&dry_run={}&allow_deletions={}&adopt={adopt}&format={}",
+            "http://{address}/v1/connections/{}/sync?mode={mode_name}&dry_run={}&allow_deletions={}&adopt={adopt}&format={}&only={}",
             connection.name,
             args.dry_run,
             args.allow_deletions,
-            if args.json { "json" } else { "text" }
+            if args.json { "json" } else { "text" },
+            crate::target::scim::encode_query_value(&args.only.join(","))
         );
         let mut request = client.post(&url);
         if let Some(token) = &config.listen_token {

@@ -26,3 +26,4 @@ pub mod sync;
 pub mod target;
 pub mod telemetry;
 pub mod init;
+pub mod only;

@@ -365,8 +365,9 @@ pub fn plan(desired: &DesiredState, snapshot: &Snapshot, policy: &PlanPolicy, no
 
 /// The shrinkage guard: the reason to hold every destructive operation back
 /// when the fetch returned more than `max_shrinkage` fewer users than the
-/// snapshot's active ones (or none at all).
-fn shrinkage(desired: &DesiredState, snapshot: &Snapshot, policy: &PlanPolicy) -> Option<String> {
+/// snapshot's active ones (or none at all). `max_shrinkage` of 1.0 ("100%")
+/// turns it off.
+pub fn shrinkage(desired: &DesiredState, snapshot: &Snapshot, policy: &PlanPolicy) -> Option<String> {
     if policy.allow_deletions {
         return None;
     }
@@ -382,7 +383,13 @@ fn shrinkage(desired: &DesiredState, snapshot: &Snapshot, policy: &PlanPolicy) -
     // is a deliberate per-user act, a missing user may be a broken query.
     let now = desired.users.len();
     let drop = before.saturating_sub(now) as f64 / before as f64;
-    (now == 0 || drop > policy.max_shrinkage).then(|| {
+    // "100%" turns the guard off; below that, an empty fetch always trips it.
+    let tripped = if policy.max_shrinkage >= 1.0 {
+        false
+    } else {
+        now == 0 || drop > policy.max_shrinkage
+    };
+    tripped.then(|| {
         format!(
             "the directory shrank from {before} active users to {now} users (more than max_shrinkage, {:.0}%): a broken IdP query or scope looks like this; check it, then rerun with --allow-deletions if it is real",
             policy.max_shrinkage * 100.0
@@ -887,9 +894,9 @@ mod tests {
         let nine: Vec<(&str, bool)> = nine.iter().map(|(n, a)| (n.as_str(), *a)).collect();
         let result = plan(&desired(&nine, &[("g", "Team", &[])]), &snap, &guarded, NOW);
         assert_eq!(kinds(&result), pairs(&[("deactivate_user", "u9")]));
-        // Down to zero always trips, whatever the share.
+        // Down to zero always trips, whatever the share below 100%.
         let lenient = PlanPolicy {
-            max_shrinkage: 1.0,
+            max_shrinkage: 0.99,
             ..policy()
         };
         let result = plan(&desired(&[], &[]), &snap, &lenient, NOW);

@@ -18,6 +18,7 @@ use crate::config::{ConnectionConfig, OnUserRemoved};
 use crate::events::{self, RunContext};
 use crate::mapping::map_directory;
 use crate::model::SkippedRecord;
+use crate::only;
 use crate::plan::{HeldBack, Operation, Plan, PlanPolicy, RemovalAction, plan};
 use crate::progress::Progress;
 use crate::ratelimit::Backoff;
@@ -66,6 +67,9 @@ pub struct RunOptions {
     pub cancel: CancellationToken,
     /// Where applied changes are recorded for audit (none: not recorded).
     pub audit: Option<Arc<AuditLog>>,
+    /// Provision on demand: only these users (source ids or emails) and
+    /// their memberships in existing teams; empty for a full run.
+    pub only: Vec<String>,
 }
 
 impl RunOptions {
@@ -79,6 +83,7 @@ impl RunOptions {
             show_progress: false,
             cancel: CancellationToken::new(),
             audit: None,
+            only: Vec::new(),
         }
     }
 }
@@ -389,7 +394,7 @@ async fn execute_run(
 
     // 4. Plan and guard.
     let policy = &connection.policy;
-    let plan_policy = PlanPolicy {
+    let mut plan_policy = PlanPolicy {
         on_user_removed: match policy.on_user_removed {
             OnUserRemoved::Deactivate => RemovalAction::Deactivate,
             OnUserRemoved::Delete => RemovalAction::Delete,
@@ -402,7 +407,26 @@ async fn execute_run(
         max_shrinkage: policy.max_shrinkage,
         allow_deletions: options.allow_deletions,
     };
-    let plan: Plan = plan(&mapped.desired, &snapshot, &plan_policy, options.now);
+    let mut desired = mapped.desired;
+    if !options.only.is_empty() {
+        let (users, unmatched) = only::resolve(&options.only, &desired, &snapshot);
+        if !unmatched.is_empty() {
+            return report.fail(format!(
+                "--only: no user in the directory or the snapshot matches {}",
+                unmatched.join(", ")
+            ));
+        }
+        // The shrinkage guard judges the whole fetch, not the narrowed view.
+        if crate::plan::shrinkage(&desired, &snapshot, &plan_policy).is_some() {
+            plan_policy.max_deactivations = 0;
+            plan_policy.max_deletions = 0;
+        }
+        plan_policy.max_shrinkage = 1.0;
+        let (narrow_desired, narrow_snapshot) = only::restrict(&desired, &snapshot, &users);
+        desired = narrow_desired;
+        snapshot = narrow_snapshot;
+    }
+    let plan: Plan = plan(&desired, &snapshot, &plan_policy, options.now);
     for operation in &plan.operations {
         *report.planned.entry(operation.kind()).or_default() += 1;
     }

@@ -683,3 +683,51 @@ async fn a_directory_that_suddenly_shrinks_holds_every_removal_back() {
     );
     assert_eq!(report.applied.get("deactivate_user"), Some(&1));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provision_on_demand_applies_only_the_named_users() {
+    let server = Scim2Server::start();
+    let mut fixture = Fixture::new(&server.org_url("only"));
+    fixture.extra_config = "    policy: {max_deactivations: 5}\n".into();
+    let mut users = people(4);
+    fixture.write_directory(&users, &[group("g", "Team", &["u0000", "u0001"])]);
+    assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
+
+    // Later: a joiner (in the team), a rename, a leaver.
+    users[1]["given_name"] = json!("Renamed");
+    users.remove(3);
+    users.push(user("u0009", "joiner@example.com", "Jo", "Iner"));
+    fixture.write_directory(&users, &[group("g", "Team", &["u0000", "u0001", "u0009"])]);
+    let only = |values: &[&str]| RunOptions {
+        only: values.iter().map(|v| v.to_string()).collect(),
+        ..RunOptions::sync_now()
+    };
+    let report = fixture.run(only(&["JOINER@example.com"])).await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    assert_eq!(report.applied.get("create_user"), Some(&1));
+    assert_eq!(report.applied.get("add_members"), Some(&1));
+    assert_eq!(report.applied.len(), 2, "{:?}", report.applied);
+    let held = server.list("only", "Users").await;
+    assert_eq!(held.len(), 5);
+    assert_eq!(
+        find(&held, "externalId", "u0001").unwrap()["name"]["givenName"],
+        "Given1"
+    );
+    assert!(
+        active(find(&held, "externalId", "u0003").unwrap()),
+        "the leaver waits"
+    );
+    let team = &server.list("only", "Groups").await[0];
+    assert_eq!(member_ids(team).len(), 3);
+
+    let unknown = fixture.run(only(&["nobody@example.com"])).await;
+    assert_eq!(unknown.exit_code, EXIT_RUN_FAILED);
+    assert!(unknown.error.unwrap().contains("nobody@example.com"));
+
+    // The next full run applies the rest.
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    assert_eq!(report.applied.get("update_user"), Some(&1));
+    assert_eq!(report.applied.get("deactivate_user"), Some(&1));
+    assert_eq!(report.applied.get("create_user"), None);
+}

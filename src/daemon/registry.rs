@@ -223,6 +223,20 @@ impl Registry {
         allow_deletions: bool,
         origin: Origin,
     ) -> Result<RunReport, TriggerError> {
+        self.trigger_only(name, mode, dry_run, allow_deletions, origin, Vec::new())
+            .await
+    }
+
+    /// [`Registry::trigger`] restricted to some users (`sync --only`).
+    pub async fn trigger_only(
+        &self,
+        name: &str,
+        mode: RunMode,
+        dry_run: bool,
+        allow_deletions: bool,
+        origin: Origin,
+        only: Vec<String>,
+    ) -> Result<RunReport, TriggerError> {
         if self.shutdown.is_cancelled() {
             return Err(TriggerError::ShuttingDown);
         }
@@ -264,6 +278,7 @@ impl Registry {
             show_progress: false,
             cancel: self.shutdown.child_token(),
             audit: (!dry_run).then(|| self.audit.clone()),
+            only,
         };
         let report = run_connection(&config, index, self.store.clone(), &options).await;
         if !dry_run {

@@ -172,6 +172,9 @@ pub struct SyncQuery {
     /// `json` (default) or `text` (the CLI's human output).
     #[serde(default)]
     pub format: Option<String>,
+    /// Provision on demand: comma-separated emails or source ids.
+    #[serde(default)]
+    pub only: Option<String>,
 }
 
 async fn run_connection(
@@ -190,14 +193,24 @@ async fn run_connection(
                 .into_response();
         }
     };
+    let only: Vec<String> = query
+        .only
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect();
     let result = state
         .registry
-        .trigger(
+        .trigger_only(
             &name,
             mode,
             query.dry_run,
             query.allow_deletions,
             Origin::Api,
+            only,
         )
         .await;
     match result {

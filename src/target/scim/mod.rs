@@ -686,7 +686,7 @@ fn path_segment(id: &str) -> String {
 }
 
 /// Percent-encodes a query value (filters contain spaces and quotes).
-fn encode_query_value(value: &str) -> String {
+pub fn encode_query_value(value: &str) -> String {
     path_segment(value)
 }
 
