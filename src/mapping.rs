@@ -9,6 +9,79 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::config::{MappingConfig, ScopeConfig, Template};
 use crate::model::{Directory, SkippedRecord, SourceUser, UserAttributes};
 
+/// Longest name (given, family, display, team name) sent to Penvio, in
+/// characters. Real names are far shorter; a longer one is bad data (a
+/// pasted blob, a 1 MB string) and its record is skipped with a reason
+/// rather than truncated, so nobody gets a silently cut name.
+pub const MAX_NAME_CHARS: usize = 256;
+
+/// Longest email and `userName`, in characters: RFC 5321 caps a path at 256
+/// octets including the angle brackets, which leaves 254 for the address.
+pub const MAX_EMAIL_CHARS: usize = 254;
+
+/// Longest `externalId` (the IdP's immutable id; real ones are 20–40
+/// characters): it is also the snapshot key, so a huge one is refused.
+pub const MAX_EXTERNAL_ID_CHARS: usize = 256;
+
+/// How much of a bad value a skip reason quotes: enough to find it, never
+/// the whole of a megabyte string in a log line.
+const QUOTED_CHARS: usize = 64;
+
+/// Bidirectional formatting characters: the Arabic letter mark, LRM/RLM,
+/// the embeddings and overrides (U+202A–U+202E) and the isolates
+/// (U+2066–U+2069). A U+202E (right-to-left override) makes
+/// `Ada\u{202E}gpj.exe` display as `Adaexe.jpg`: a classic spoofing trick.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that are invisible in an address: bidi controls, zero-width
+/// spaces and joiners, the byte-order mark.
+fn is_invisible(c: char) -> bool {
+    is_bidi_control(c) || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+}
+
+/// Cleans a name for display in Penvio.
+///
+/// Chosen behaviour (the record is kept, the name is repaired): control
+/// characters (C0 and C1, tabs and newlines included) become a space and
+/// bidirectional formatting characters are removed, then runs of
+/// whitespace collapse to one space. Removing a right-to-left override
+/// defeats the spoofing while the person, who did nothing wrong, is still
+/// provisioned; emoji and every other printable character are kept as-is.
+pub fn clean_name(raw: &str) -> String {
+    let replaced: String = raw
+        .chars()
+        .filter(|c| !is_bidi_control(*c))
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    replaced.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A value as quoted in a skip reason: the start of it, and its length
+/// when it was cut.
+fn quoted(value: &str) -> String {
+    let count = value.chars().count();
+    if count <= QUOTED_CHARS {
+        format!("{value:?}")
+    } else {
+        let start: String = value.chars().take(QUOTED_CHARS).collect();
+        format!("{start:?}… ({count} characters)")
+    }
+}
+
+/// `Err` naming the attribute when `value` is longer than `max` characters.
+fn check_length(attribute: &str, value: &str, max: usize) -> Result<(), String> {
+    let count = value.chars().count();
+    if count > max {
+        return Err(format!(
+            "{attribute} is {count} characters long, more than the {max} Penvio accepts: {}",
+            quoted(value)
+        ));
+    }
+    Ok(())
+}
+
 /// What Penvio should hold for one connection, keyed by source ids.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DesiredState {
@@ -53,12 +126,37 @@ pub fn map_directory(
     mapping: &MappingConfig,
     is_provisioned: &dyn Fn(&str) -> bool,
 ) -> MappedDirectory {
+    map_directory_with(directory, scope, mapping, is_provisioned, &|_| None)
+}
+
+/// [`map_directory`], keeping users whose record turned bad.
+///
+/// `last_synced` gives the attributes Penvio last acknowledged for a
+/// source id. A user already in Penvio whose record is skipped this run
+/// (bad email, a name too long, a duplicate, an unreadable record) stays in
+/// the desired state exactly as Penvio holds it: skipping bad data must not
+/// become a deactivation or a team removal (invariant 7). Its skip reason
+/// says so; the record is synced again once fixed at the source.
+pub fn map_directory_with(
+    directory: &Directory,
+    scope: &ScopeConfig,
+    mapping: &MappingConfig,
+    is_provisioned: &dyn Fn(&str) -> bool,
+    last_synced: &dyn Fn(&str) -> Option<UserAttributes>,
+) -> MappedDirectory {
     let mut result = MappedDirectory {
         skipped: directory.skipped.clone(),
         ..MappedDirectory::default()
     };
 
     let in_scope = users_in_scope(directory, scope, &mut result);
+    // A `scope.user_groups` group the source no longer has was deleted or
+    // renamed; which users it held is unknown now. Users already in Penvio
+    // keep their place (updated, not deactivated) until the admin restores
+    // the group or removes it from the config: a rename in the IdP must not
+    // deactivate a team's worth of people. `unmatched_user_groups` carries
+    // the one warning. New users are still only added through a group found.
+    let scope_incomplete = !result.unmatched_user_groups.is_empty();
 
     let mut candidates: Vec<(&SourceUser, UserAttributes)> = Vec::new();
     let mut seen_ids = BTreeSet::new();
@@ -73,6 +171,7 @@ pub fn map_directory(
         }
         if let Some(scoped) = &in_scope
             && !scoped.contains(user.id.as_str())
+            && !(scope_incomplete && is_provisioned(&user.id))
         {
             result.out_of_scope_users += 1;
             continue;
@@ -88,8 +187,28 @@ pub fn map_directory(
     }
 
     resolve_duplicate_emails(candidates, is_provisioned, &mut result);
+    keep_skipped_users(last_synced, &mut result);
     map_teams(directory, scope, &mut result);
     result
+}
+
+/// Puts skipped users that Penvio already holds back into the desired
+/// state with their last acknowledged attributes (see [`map_directory_with`]).
+fn keep_skipped_users(
+    last_synced: &dyn Fn(&str) -> Option<UserAttributes>,
+    result: &mut MappedDirectory,
+) {
+    for skipped in &mut result.skipped {
+        if skipped.kind != "user" || result.desired.users.contains_key(&skipped.id) {
+            continue;
+        }
+        if let Some(attributes) = last_synced(&skipped.id) {
+            result.desired.users.insert(skipped.id.clone(), attributes);
+            skipped
+                .reason
+                .push_str("; the user stays in Penvio as last synced until the record is fixed");
+        }
+    }
 }
 
 /// Source ids of users that are members of a `scope.user_groups` group, or
@@ -192,12 +311,20 @@ fn map_teams(directory: &Directory, scope: &ScopeConfig, result: &mut MappedDire
             });
             continue;
         }
-        let name = group.name.trim();
+        let name = clean_name(&group.name);
         if name.is_empty() {
             result.skipped.push(SkippedRecord {
                 kind: "group".into(),
                 id: group.id.clone(),
                 reason: "the group has no name".into(),
+            });
+            continue;
+        }
+        if let Err(reason) = check_length("the team name", &name, MAX_NAME_CHARS) {
+            result.skipped.push(SkippedRecord {
+                kind: "group".into(),
+                id: group.id.clone(),
+                reason,
             });
             continue;
         }
@@ -207,13 +334,10 @@ fn map_teams(directory: &Directory, scope: &ScopeConfig, result: &mut MappedDire
             .filter(|id| result.desired.users.get(*id).is_some_and(|u| u.active))
             .cloned()
             .collect();
-        result.desired.teams.insert(
-            group.id.clone(),
-            DesiredTeam {
-                name: name.to_string(),
-                members,
-            },
-        );
+        result
+            .desired
+            .teams
+            .insert(group.id.clone(), DesiredTeam { name, members });
     }
 }
 
@@ -255,32 +379,68 @@ pub fn map_user(user: &SourceUser, mapping: &MappingConfig) -> Result<UserAttrib
     let email = render("email", &mapping.email, &|| lookup("email"))?;
     let user_name = render("userName", &mapping.user_name, &|| email.clone())?
         .ok_or_else(|| "no email (userName is required and defaults to the email)".to_string())?;
+    check_length("userName", &user_name, MAX_EMAIL_CHARS)?;
     if user_name.chars().any(char::is_control) || user_name.contains(char::is_whitespace) {
         return Err(format!(
-            "userName {user_name:?} contains whitespace or control characters"
+            "userName {} contains whitespace or control characters",
+            quoted(&user_name)
+        ));
+    }
+    // An invisible character makes two addresses look the same to a person
+    // while Penvio sees two accounts: refuse rather than guess.
+    if user_name.chars().any(is_invisible) {
+        return Err(format!(
+            "userName {} contains invisible formatting characters (bidi controls or zero-width)",
+            quoted(&user_name)
         ));
     }
     let email = email.unwrap_or_else(|| user_name.clone());
+    check_length("email", &email, MAX_EMAIL_CHARS)?;
     if !looks_like_email(&email) {
-        return Err(format!("email {email:?} is not a valid address"));
+        return Err(format!("email {} is not a valid address", quoted(&email)));
     }
-    let given_name =
-        render("givenName", &mapping.given_name, &|| lookup("given_name"))?.unwrap_or_default();
-    let family_name = render("familyName", &mapping.family_name, &|| {
-        lookup("family_name")
-    })?
-    .unwrap_or_default();
-    let display_name = render("displayName", &mapping.display_name, &|| {
-        lookup("display_name").or_else(|| {
-            let composed = format!("{given_name} {family_name}").trim().to_string();
-            (!composed.is_empty()).then_some(composed)
-        })
-    })?
-    .unwrap_or_else(|| user_name.clone());
+    let name = |key: &str, value: Option<String>| -> Result<String, String> {
+        let cleaned = value.map(|v| clean_name(&v)).unwrap_or_default();
+        check_length(key, &cleaned, MAX_NAME_CHARS)?;
+        Ok(cleaned)
+    };
+    let given_name = name(
+        "givenName",
+        render("givenName", &mapping.given_name, &|| lookup("given_name"))?,
+    )?;
+    let family_name = name(
+        "familyName",
+        render("familyName", &mapping.family_name, &|| {
+            lookup("family_name")
+        })?,
+    )?;
+    let display_name = name(
+        "displayName",
+        render("displayName", &mapping.display_name, &|| {
+            lookup("display_name")
+                .filter(|v| !clean_name(v).is_empty())
+                .or_else(|| {
+                    // Composed by us from two valid names, so cut to the
+                    // limit rather than skipping the user for it.
+                    let composed: String = format!("{given_name} {family_name}")
+                        .trim()
+                        .chars()
+                        .take(MAX_NAME_CHARS)
+                        .collect();
+                    (!composed.is_empty()).then(|| composed.trim_end().to_string())
+                })
+        })?,
+    )?;
+    let display_name = if display_name.is_empty() {
+        user_name.clone()
+    } else {
+        display_name
+    };
     let external_id = render("externalId", &mapping.external_id, &|| {
         Some(user.id.clone())
     })?
     .unwrap_or_else(|| user.id.clone());
+    check_length("externalId", &external_id, MAX_EXTERNAL_ID_CHARS)?;
 
     Ok(UserAttributes {
         user_name,
@@ -419,6 +579,95 @@ mod tests {
         };
         let by_name = map_directory(&directory, &named, &MappingConfig::default(), &never);
         assert_eq!(by_name.desired.teams.len(), 2);
+    }
+
+    #[test]
+    fn names_lose_control_and_bidi_characters_and_keep_the_rest() {
+        let cases = [
+            ("Ada\nLovelace", "Ada Lovelace"),
+            ("  Ada\t\u{0}  ", "Ada"),
+            ("Ada \u{202E}gpj.exe", "Ada gpj.exe"),
+            ("\u{2066}x\u{2069}\u{200E}\u{200F}\u{061C}", "x"),
+            ("🦀 Ferris", "🦀 Ferris"),
+            ("José\u{85}Núñez", "José Núñez"),
+            ("\u{202E}", ""),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(clean_name(raw), expected, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn over_long_values_are_refused_and_quoted_briefly() {
+        let mut u = user("1", Some("a@example.com"), true);
+        u.given_name = Some("g".repeat(MAX_NAME_CHARS));
+        u.family_name = Some("f".repeat(10));
+        let mapped = map_user(&u, &MappingConfig::default()).unwrap();
+        assert_eq!(mapped.display_name.chars().count(), MAX_NAME_CHARS);
+        u.given_name = Some("g".repeat(MAX_NAME_CHARS + 1));
+        let err = map_user(&u, &MappingConfig::default()).unwrap_err();
+        assert!(err.starts_with("givenName is 257 characters long"), "{err}");
+        assert!(err.len() < 200, "{err}");
+        let long = format!("{}@example.com", "a".repeat(MAX_EMAIL_CHARS));
+        let err = map_user(&user("1", Some(&long), true), &MappingConfig::default()).unwrap_err();
+        assert!(err.contains("userName is 266 characters"), "{err}");
+    }
+
+    #[test]
+    fn provisioned_users_with_bad_records_keep_their_last_synced_state() {
+        let directory = Directory {
+            users: vec![
+                user("1", Some("bad"), true),
+                user("2", Some("new-bad"), true),
+            ],
+            groups: vec![group("g1", "Eng", &["1", "2"])],
+            skipped: vec![],
+        };
+        let last = UserAttributes {
+            user_name: "a@example.com".into(),
+            active: true,
+            ..Default::default()
+        };
+        let synced = |id: &str| (id == "1").then(|| last.clone());
+        let mapped = map_directory_with(
+            &directory,
+            &all_teams(),
+            &MappingConfig::default(),
+            &|id| id == "1",
+            &synced,
+        );
+        assert_eq!(mapped.desired.users.get("1"), Some(&last));
+        assert!(!mapped.desired.users.contains_key("2"));
+        assert_eq!(mapped.skipped.len(), 2);
+        assert!(mapped.skipped[0].reason.contains("stays in Penvio"));
+        let members: Vec<&str> = mapped.desired.teams["g1"]
+            .members
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(members, vec!["1"]);
+    }
+
+    #[test]
+    fn a_missing_scope_group_keeps_provisioned_users_in_scope() {
+        let directory = Directory {
+            users: vec![
+                user("1", Some("a@example.com"), true),
+                user("2", Some("b@example.com"), true),
+                user("3", Some("c@example.com"), true),
+            ],
+            groups: vec![group("g1", "Engineering", &["1"])],
+            skipped: vec![],
+        };
+        let scope = ScopeConfig {
+            user_groups: vec!["Engineering".into(), "Sales".into()],
+            team_groups: vec![],
+        };
+        let provisioned = |id: &str| id == "2";
+        let mapped = map_directory(&directory, &scope, &MappingConfig::default(), &provisioned);
+        let kept: Vec<&str> = mapped.desired.users.keys().map(String::as_str).collect();
+        assert_eq!(kept, vec!["1", "2"]);
+        assert_eq!(mapped.out_of_scope_users, 1);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::apply::{ApplySettings, OperationOutcome, apply_plan};
 use crate::audit::AuditLog;
 use crate::config::{ConnectionConfig, OnUserRemoved};
 use crate::events::{self, RunContext};
-use crate::mapping::map_directory;
+use crate::mapping::map_directory_with;
 use crate::model::SkippedRecord;
 use crate::only;
 use crate::plan::{HeldBack, Operation, Plan, PlanPolicy, RemovalAction, plan};
@@ -345,9 +345,13 @@ async fn execute_run(
         Ok(snapshot) => snapshot,
         Err(error) => return report.fail(error.to_string()),
     };
-    let mapped = map_directory(&directory, &connection.scope, &connection.mapping, &|id| {
-        snapshot.users.contains_key(id)
-    });
+    let mapped = map_directory_with(
+        &directory,
+        &connection.scope,
+        &connection.mapping,
+        &|id| snapshot.users.contains_key(id),
+        &|id| snapshot.users.get(id).map(|user| user.attributes.clone()),
+    );
     for group in &mapped.unmatched_user_groups {
         tracing::warn!(connection = %connection.name, group = %group, "scope.user_groups names a group the source does not have.");
     }

@@ -4,6 +4,7 @@
 //! for the demo. Shape: `users[{id, email, given_name, family_name,
 //! display_name, active}]`, `groups[{id, name, members[ids]}]`.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -119,8 +120,49 @@ impl FileSource {
                 }),
             }
         }
+        report_unknown_members(&mut directory);
         Ok(directory)
     }
+}
+
+/// Reports group members that name no user of the export.
+///
+/// An export is self-contained, so such an id is a broken reference (a
+/// typo, a user deleted from the file but not from its groups). Mapping
+/// would drop it silently; here each one becomes one skipped `member`
+/// record naming the group, and the team is still synced without it.
+/// Members that are users skipped above as unreadable are not reported
+/// again: their own skip already says why they are missing.
+fn report_unknown_members(directory: &mut Directory) {
+    let known: HashSet<&str> = directory
+        .users
+        .iter()
+        .map(|u| u.id.as_str())
+        .chain(
+            directory
+                .skipped
+                .iter()
+                .filter(|s| s.kind == "user")
+                .map(|s| s.id.as_str()),
+        )
+        .collect();
+    let mut unknown = Vec::new();
+    for group in &directory.groups {
+        let mut reported = HashSet::new();
+        for member in &group.members {
+            if !known.contains(member.as_str()) && reported.insert(member.as_str()) {
+                unknown.push(SkippedRecord {
+                    kind: "member".into(),
+                    id: member.clone(),
+                    reason: format!(
+                        "group {} ({:?}) lists {member:?} as a member, but the export has no such user; the team is synced without it",
+                        group.id, group.name
+                    ),
+                });
+            }
+        }
+    }
+    directory.skipped.extend(unknown);
 }
 
 /// The record's id if it has a string one, else its position.
