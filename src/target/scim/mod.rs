@@ -544,6 +544,9 @@ impl ScimClient {
             let response = match request.send().await {
                 Ok(response) => response,
                 Err(error) if is_transient(&error) => {
+                    // Errors name method and path; the URL's query can hold
+                    // user data (a userName filter).
+                    let error = error.without_url();
                     last = error_chain(&error);
                     // A refused connection never carried the request; a
                     // timeout or a reset may have come after the server
@@ -558,7 +561,7 @@ impl ScimClient {
                     return Err(ScimError::Transport {
                         method,
                         path,
-                        source,
+                        source: source.without_url(),
                     });
                 }
             };
@@ -578,7 +581,7 @@ impl ScimClient {
             let body = match response.bytes().await {
                 Ok(body) => body.to_vec(),
                 Err(error) => {
-                    last = error_chain(&error);
+                    last = error_chain(&error.without_url());
                     if replay == Replay::Unsafe {
                         return Err(unknown(method, path, last));
                     }
@@ -725,6 +728,49 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn transport_errors_name_the_path_but_not_the_query() {
+        // Nothing listens on a port just released.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(9);
+        let Ok(base_url) = Url::parse(&format!("http://127.0.0.1:{port}/scim/v2/org")) else {
+            return;
+        };
+        let one = std::num::NonZeroU32::MIN;
+        let Ok(client) = ScimClient::new(ScimClientSettings {
+            base_url,
+            token: Secret::new("t".into()),
+            token_key: "target.token".into(),
+            service: "Penvio".into(),
+            requests_per_second: one,
+            burst: one,
+            timeout: Duration::from_secs(2),
+            backoff: Backoff {
+                base: Duration::from_millis(1),
+                cap: Duration::from_millis(2),
+                max_attempts: 2,
+            },
+        }) else {
+            return;
+        };
+        let error = client
+            .find_user_by_user_name("ada@example.com")
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.starts_with("GET /Users: gave up after 2 attempts"),
+            "{error}"
+        );
+        assert!(
+            !error.contains("ada") && !error.contains("filter"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn ids_and_filters_are_percent_encoded() {
