@@ -1,0 +1,90 @@
+//! Micro-benchmarks of the hot paths at 100,000 users / 1,000 teams (divan):
+//! snapshot load, mapping, planning, snapshot recording. For profiling and
+//! before/after comparisons of a fix; the budgets are in `budgets.rs`.
+//!
+//! `cargo bench --bench hot_paths`
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod scenarios;
+
+use std::sync::LazyLock;
+
+use penvio_sync::config::{MappingConfig, ScopeConfig};
+use penvio_sync::mapping::{DesiredState, map_directory};
+use penvio_sync::model::Directory;
+use penvio_sync::plan::plan;
+use penvio_sync::state::{RedbStateStore, Snapshot, StateStore};
+use scenarios::{CONNECTION, NOW, Shape};
+
+const SHAPE: Shape = Shape {
+    users: 100_000,
+    teams: 1_000,
+    avg_members: 50,
+    seed: 7,
+};
+
+static DESIRED: LazyLock<DesiredState> = LazyLock::new(|| scenarios::desired(&SHAPE, true));
+static SNAPSHOT: LazyLock<Snapshot> =
+    LazyLock::new(|| scenarios::snapshot_of(&scenarios::desired(&SHAPE, false)));
+static STORE: LazyLock<(tempfile::TempDir, RedbStateStore)> = LazyLock::new(|| {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStateStore::open(dir.path()).unwrap();
+    store.replace(CONNECTION, &SNAPSHOT).unwrap();
+    (dir, store)
+});
+static DIRECTORY: LazyLock<Directory> = LazyLock::new(|| Directory {
+    users: (0..SHAPE.users)
+        .map(|i| scenarios::source_user(&SHAPE, i, false))
+        .collect(),
+    groups: (0..SHAPE.teams)
+        .map(|j| penvio_sync::model::SourceGroup {
+            id: scenarios::team_id(j),
+            name: scenarios::team_name(j),
+            members: scenarios::team_members(&SHAPE, j, false)
+                .into_iter()
+                .map(scenarios::user_id)
+                .collect(),
+            built_in: false,
+        })
+        .collect(),
+    skipped: Vec::new(),
+});
+
+fn main() {
+    divan::main();
+}
+
+#[divan::bench(sample_count = 10)]
+fn snapshot_load() -> Snapshot {
+    let loaded = STORE.1.load(CONNECTION).unwrap();
+    assert_eq!(loaded.users.len(), SHAPE.users);
+    loaded
+}
+
+#[divan::bench(sample_count = 10)]
+fn plan_1pct_changed() -> usize {
+    let snapshot = &*SNAPSHOT;
+    let plan = plan(
+        &DESIRED,
+        snapshot,
+        &scenarios::default_policy(snapshot),
+        NOW,
+    );
+    assert_eq!(
+        plan.operations.len(),
+        SHAPE.changed_users() + 2 * SHAPE.changed_teams()
+    );
+    plan.operations.len()
+}
+
+#[divan::bench(sample_count = 10)]
+fn map_directory_100k() -> usize {
+    let mapped = map_directory(
+        &DIRECTORY,
+        &ScopeConfig::default(),
+        &MappingConfig::default(),
+        &|_| false,
+    );
+    assert_eq!(mapped.desired.users.len(), SHAPE.users);
+    mapped.desired.users.len()
+}
