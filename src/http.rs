@@ -18,12 +18,24 @@ const MAX_REDIRECTS: usize = 5;
 
 /// Builds a client for one endpoint with the given total request timeout.
 pub fn build_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+    build_client_trusting(timeout, None)
+}
+
+/// Builds a client that also trusts the CAs of a `ca_file` (added to the
+/// system roots; certificate checks are never turned off).
+pub fn build_client_trusting(
+    timeout: Duration,
+    ca: Option<&crate::config::CaBundle>,
+) -> Result<reqwest::Client, reqwest::Error> {
+    let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(timeout)
-        .redirect(Policy::custom(same_origin_only))
-        .build()
+        .redirect(Policy::custom(same_origin_only));
+    if let Some(ca) = ca {
+        builder = builder.tls_certs_merge(ca.certificates());
+    }
+    builder.build()
 }
 
 /// Follows a redirect only within the origin of the original request: a

@@ -220,12 +220,13 @@ pub fn target_client(
     ScimClient::new(ScimClientSettings {
         base_url: target.url.clone(),
         token: target.token.clone(),
-        token_key: format!("connections[{index}].target.token` (or its `token_file`"),
+        token_key: format!("connections[{index}].target.token"),
         service: "Penvio".into(),
         requests_per_second: target.requests_per_second,
         burst: target.burst,
         timeout: target.timeout,
         backoff: Backoff::default(),
+        ca: target.ca_file.clone(),
     })
 }
 

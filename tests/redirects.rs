@@ -57,6 +57,7 @@ fn client(base: &str) -> ScimClient {
             cap: Duration::from_millis(10),
             max_attempts: 1,
         },
+        ca: None,
     })
     .unwrap()
 }

@@ -7,6 +7,7 @@
 //! [`Environment`] and returns either a [`Config`] or every [`Problem`], each
 //! named by its key path. Nothing here opens a connection or creates a file.
 
+mod ca;
 mod env;
 mod error;
 mod pattern;
@@ -27,6 +28,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use ca::CaBundle;
 pub use env::{
     ALLOW_INSECURE_SECRET_FILES, Environment, MemoryEnvironment, PermissiveProcessEnvironment,
     ProcessEnvironment,
@@ -212,6 +214,8 @@ pub struct TargetConfig {
     pub member_patch_size: NonZeroUsize,
     /// Total time allowed for one request.
     pub timeout: Duration,
+    /// Extra trusted CAs for this endpoint (a private CA).
+    pub ca_file: Option<CaBundle>,
 }
 
 /// Lifecycle and safety policy for a connection.

@@ -113,6 +113,8 @@ pub struct ScimSourceConfig {
     pub page_size: u32,
     /// Total time allowed for one request.
     pub timeout: Duration,
+    /// Extra trusted CAs (a self-hosted server behind a private CA).
+    pub ca_file: Option<super::CaBundle>,
 }
 
 /// A directory file as a source (`type: file`).
@@ -169,11 +171,13 @@ fn decode_scim(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<ScimSourceC
         Some(field) => ctx.duration(&field, true),
         None => Some(DEFAULT_TIMEOUT),
     };
+    let ca_file = ctx.ca_file(map);
     Some(ScimSourceConfig {
         base_url: base_url?,
         token: token?,
         page_size: u32::try_from(page_size?).ok()?,
         timeout: timeout?,
+        ca_file: ca_file?,
     })
 }
 

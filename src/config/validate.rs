@@ -191,6 +191,29 @@ impl Ctx<'_> {
         }
     }
 
+    /// An optional `ca_file`: PEM certificates of a private CA, resolved
+    /// against the config file's directory.
+    pub(super) fn ca_file(&mut self, map: &mut MapReader<'_>) -> Option<Option<super::CaBundle>> {
+        let Some(field) = map.get("ca_file") else {
+            return Some(None);
+        };
+        let text = self.non_empty_string(&field)?;
+        let path = self.resolve_path(Path::new(text.trim()));
+        match self.env.read_file(&path) {
+            Ok(pem) => match super::CaBundle::parse(path, pem.into_bytes()) {
+                Ok(bundle) => Some(Some(bundle)),
+                Err(message) => {
+                    self.field_problem(&field, message);
+                    None
+                }
+            },
+            Err(error) => {
+                self.field_problem(&field, format!("cannot read {}: {error}", path.display()));
+                None
+            }
+        }
+    }
+
     /// A boolean scalar (`true`/`false`, or YAML's `yes`/`no`).
     pub(super) fn boolean(&mut self, field: &Field<'_>) -> Option<bool> {
         match &field.node.value {
@@ -793,6 +816,7 @@ fn decode_target(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<TargetConfig> {
         Some(field) => ctx.duration(&field, true),
         None => Some(DEFAULT_TIMEOUT),
     };
+    let ca_file = ctx.ca_file(&mut map);
     map.finish(ctx);
     Some(TargetConfig {
         url: url?,
@@ -802,6 +826,7 @@ fn decode_target(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<TargetConfig> {
         concurrency: non_zero_usize(concurrency?)?,
         member_patch_size: non_zero_usize(member_patch_size?)?,
         timeout: timeout?,
+        ca_file: ca_file?,
     })
 }
 

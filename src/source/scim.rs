@@ -31,12 +31,13 @@ impl ScimSource {
         let client = ScimClient::new(ScimClientSettings {
             base_url: config.base_url.clone(),
             token: config.token.clone(),
-            token_key: format!("connections[{index}].source.token` (or its `token_file`"),
+            token_key: format!("connections[{index}].source.token"),
             service: "The SCIM source".into(),
             requests_per_second: rate,
             burst: rate,
             timeout: config.timeout,
             backoff: Backoff::default(),
+            ca: config.ca_file.clone(),
         })
         .map_err(|e| SourceError::Setup {
             source_kind: KIND,

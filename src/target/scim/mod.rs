@@ -49,6 +49,8 @@ pub struct ScimClientSettings {
     pub timeout: Duration,
     /// Retry policy.
     pub backoff: Backoff,
+    /// Extra trusted CAs for this endpoint.
+    pub ca: Option<crate::config::CaBundle>,
 }
 
 /// Errors of SCIM requests. Each names the request (method and path, no query).
@@ -56,7 +58,7 @@ pub struct ScimClientSettings {
 pub enum ScimError {
     /// 401/403: the token is wrong or was regenerated.
     #[error(
-        "{service} rejected the token ({status}) on {method} {path}. It may have been regenerated: update `{key}` and run `penvio-sync check --connectivity`"
+        "{service} rejected the token ({status}) on {method} {path}. It may have been regenerated: update `{key}` (or the file its `_file` form names) and run `penvio-sync check --connectivity`"
     )]
     Unauthorized {
         /// Who answered.
@@ -243,7 +245,7 @@ enum Replay {
 impl ScimClient {
     /// Builds the client; nothing is sent until the first request.
     pub fn new(settings: ScimClientSettings) -> Result<Self, reqwest::Error> {
-        let http = build_client(settings.timeout)?;
+        let http = crate::http::build_client_trusting(settings.timeout, settings.ca.as_ref())?;
         let base = settings.base_url.as_str().trim_end_matches('/').to_string();
         let pacer = RequestPacer::new(settings.requests_per_second, settings.burst);
         Ok(ScimClient {
@@ -753,6 +755,7 @@ mod tests {
                 cap: Duration::from_millis(2),
                 max_attempts: 2,
             },
+            ca: None,
         }) else {
             return;
         };
