@@ -67,6 +67,9 @@ pub enum Command {
     State(StateArgs),
     /// Show the audit trail of changes applied to Penvio.
     Audit(AuditArgs),
+    /// Explain, step by step, why a user or team is (or is not) in Penvio and
+    /// what the next sync would do about it.
+    Explain(ExplainArgs),
     /// Run every connection on its schedule and serve the local endpoint
     /// (metrics, health, on-demand runs) until stopped.
     Daemon(DaemonArgs),
@@ -127,6 +130,16 @@ pub struct CheckArgs {
     /// Also authenticate to every source and target.
     #[arg(long)]
     pub connectivity: bool,
+}
+
+/// Options of `explain`.
+#[derive(Debug, Args, Clone)]
+pub struct ExplainArgs {
+    /// An email, a source id, or a team (group) name.
+    pub subject: String,
+    /// Only this connection.
+    #[arg(long)]
+    pub connection: Option<String>,
 }
 
 /// Options of `init`.
@@ -261,6 +274,7 @@ async fn run_with_config(command: Command, config: &Config) -> i32 {
         Command::Check(args) => check(config, args.connectivity).await,
         Command::State(args) => state(config, args.action),
         Command::Audit(args) => audit(config, &args),
+        Command::Explain(args) => explain(config, &args).await,
         Command::Demo | Command::Daemon(_) | Command::Init(_) => EXIT_OK,
     }
 }
@@ -777,6 +791,68 @@ async fn check(config: &Config, connectivity: bool) -> i32 {
                 code = EXIT_RUN_FAILED;
             }
         }
+    }
+    code
+}
+
+async fn explain(config: &Config, args: &ExplainArgs) -> i32 {
+    let selected = match select(config, args.connection.as_deref()) {
+        Ok(selected) => selected,
+        Err(code) => return code,
+    };
+    let store = match open_store(config) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    let mut found = false;
+    let mut code = EXIT_OK;
+    for (index, connection) in selected {
+        let source = match source::build(connection, index) {
+            Ok(source) => source,
+            Err(error) => {
+                eprintln!("{}: {error}", connection.name);
+                code = EXIT_RUN_FAILED;
+                continue;
+            }
+        };
+        let progress = crate::progress::Progress::hidden();
+        let fetched = source
+            .fetch(crate::source::FetchContext {
+                progress: &progress,
+                previous: None,
+                now: unix_now(),
+            })
+            .await;
+        let directory = match fetched {
+            Ok(fetched) => fetched.directory,
+            Err(error) => {
+                eprintln!("{}: cannot read the directory: {error}", connection.name);
+                code = EXIT_RUN_FAILED;
+                continue;
+            }
+        };
+        let snapshot = match load_snapshot(store.as_ref(), &connection.name) {
+            Ok(snapshot) => snapshot,
+            Err(code) => return code,
+        };
+        let inputs = crate::explain::Inputs {
+            connection,
+            directory: &directory,
+            snapshot: &snapshot,
+            now: unix_now(),
+        };
+        if let Some(text) = crate::explain::explain(&inputs, &args.subject) {
+            found = true;
+            println!("Connection {}:", connection.name);
+            print!("{text}");
+        }
+    }
+    if !found && code == EXIT_OK {
+        eprintln!(
+            "Nothing named {:?} in the directory or the snapshot (tried emails, source ids and team names).",
+            args.subject
+        );
+        return EXIT_RUN_FAILED;
     }
     code
 }

@@ -27,3 +27,4 @@ pub mod target;
 pub mod telemetry;
 pub mod init;
 pub mod only;
+pub mod explain;

@@ -17,7 +17,6 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::config::Secret;
-use crate::http::build_client;
 use crate::model::UserAttributes;
 use crate::ratelimit::{Backoff, RequestPacer, parse_retry_after};
 use proto::{
