@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::mapping::DesiredState;
 use crate::model::UserAttributes;
-use crate::state::Snapshot;
+use crate::state::{Snapshot, UserRecord};
 
 /// What to do with a user who left the directory or the scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -367,7 +367,11 @@ pub fn plan(desired: &DesiredState, snapshot: &Snapshot, policy: &PlanPolicy, no
 /// when the fetch returned more than `max_shrinkage` fewer users than the
 /// snapshot's active ones (or none at all). `max_shrinkage` of 1.0 ("100%")
 /// turns it off.
-pub fn shrinkage(desired: &DesiredState, snapshot: &Snapshot, policy: &PlanPolicy) -> Option<String> {
+pub fn shrinkage(
+    desired: &DesiredState,
+    snapshot: &Snapshot,
+    policy: &PlanPolicy,
+) -> Option<String> {
     if policy.allow_deletions {
         return None;
     }
@@ -397,6 +401,9 @@ pub fn shrinkage(desired: &DesiredState, snapshot: &Snapshot, policy: &PlanPolic
     })
 }
 
+/// Both maps are sorted by source id, so users are matched by walking them
+/// side by side (a merge join, linear) instead of a tree lookup per user in
+/// each direction.
 fn plan_users(
     desired: &DesiredState,
     snapshot: &Snapshot,
@@ -406,92 +413,128 @@ fn plan_users(
     deactivations: &mut Vec<Operation>,
     deletions: &mut Vec<Operation>,
 ) {
-    for (source_id, wanted) in &desired.users {
-        let Some(record) = snapshot.users.get(source_id) else {
-            // An inactive user who was never provisioned needs no account.
-            if wanted.active {
-                operations.push(Operation::CreateUser {
-                    source_id: source_id.clone(),
-                    attributes: wanted.clone(),
-                });
-            }
-            continue;
-        };
-        let current = &record.attributes;
-        if current == wanted {
-            continue;
-        }
-        let changes = attribute_changes(current, wanted);
-        let base = (source_id.clone(), record.penvio_id.clone(), wanted.clone());
-        let operation = match (current.active, wanted.active) {
-            (false, true) => Operation::ReactivateUser {
-                source_id: base.0,
-                penvio_id: base.1,
-                attributes: base.2,
-                changes,
-            },
-            (true, false) => {
-                deactivations.push(Operation::DeactivateUser {
-                    source_id: base.0,
-                    penvio_id: base.1,
-                    attributes: base.2,
-                    changes,
-                    reason: RemovalReason::InactiveInSource,
-                });
-                continue;
-            }
-            _ => Operation::UpdateUser {
-                source_id: base.0,
-                penvio_id: base.1,
-                attributes: base.2,
-                changes,
-            },
-        };
-        operations.push(operation);
-    }
-
+    // Users who left come after those inactive in the source, as before.
+    let mut removed_deactivations = Vec::new();
+    let mut wanted_users = desired.users.iter().peekable();
     for (source_id, record) in &snapshot.users {
-        if desired.users.contains_key(source_id) {
-            continue;
+        while let Some((id, wanted)) =
+            wanted_users.next_if(|(id, _)| id.as_str() < source_id.as_str())
+        {
+            plan_new_user(id, wanted, operations);
         }
-        let delete = |reason| Operation::DeleteUser {
-            source_id: source_id.clone(),
-            penvio_id: record.penvio_id.clone(),
-            user_name: record.attributes.user_name.clone(),
-            reason,
-        };
-        if record.attributes.active {
-            match policy.on_user_removed {
-                RemovalAction::Delete => deletions.push(delete(RemovalReason::RemovedFromSource)),
-                RemovalAction::Deactivate => {
-                    let attributes = UserAttributes {
-                        active: false,
-                        ..record.attributes.clone()
-                    };
-                    deactivations.push(Operation::DeactivateUser {
-                        source_id: source_id.clone(),
-                        penvio_id: record.penvio_id.clone(),
-                        changes: attribute_changes(&record.attributes, &attributes),
-                        attributes,
-                        reason: RemovalReason::RemovedFromSource,
-                    });
-                }
+        match wanted_users.next_if(|(id, _)| *id == source_id) {
+            Some((_, wanted)) => {
+                plan_known_user(source_id, wanted, record, operations, deactivations);
             }
-            continue;
+            None => plan_removed_user(
+                source_id,
+                record,
+                policy,
+                now,
+                &mut removed_deactivations,
+                deletions,
+            ),
         }
-        if policy.on_user_removed == RemovalAction::Delete {
-            deletions.push(delete(RemovalReason::RemovedFromSource));
-            continue;
-        }
-        let expired = match (policy.delete_deactivated_after, record.deactivated_at) {
-            (Some(after), Some(at)) => {
-                now.saturating_sub(at) >= i64::try_from(after.as_secs()).unwrap_or(i64::MAX)
+    }
+    for (id, wanted) in wanted_users {
+        plan_new_user(id, wanted, operations);
+    }
+    deactivations.extend(removed_deactivations);
+}
+
+fn plan_new_user(source_id: &str, wanted: &UserAttributes, operations: &mut Vec<Operation>) {
+    // An inactive user who was never provisioned needs no account.
+    if wanted.active {
+        operations.push(Operation::CreateUser {
+            source_id: source_id.to_string(),
+            attributes: wanted.clone(),
+        });
+    }
+}
+
+fn plan_known_user(
+    source_id: &str,
+    wanted: &UserAttributes,
+    record: &UserRecord,
+    operations: &mut Vec<Operation>,
+    deactivations: &mut Vec<Operation>,
+) {
+    let current = &record.attributes;
+    if current == wanted {
+        return;
+    }
+    let changes = attribute_changes(current, wanted);
+    let source_id = source_id.to_string();
+    let penvio_id = record.penvio_id.clone();
+    let attributes = wanted.clone();
+    match (current.active, wanted.active) {
+        (false, true) => operations.push(Operation::ReactivateUser {
+            source_id,
+            penvio_id,
+            attributes,
+            changes,
+        }),
+        (true, false) => deactivations.push(Operation::DeactivateUser {
+            source_id,
+            penvio_id,
+            attributes,
+            changes,
+            reason: RemovalReason::InactiveInSource,
+        }),
+        _ => operations.push(Operation::UpdateUser {
+            source_id,
+            penvio_id,
+            attributes,
+            changes,
+        }),
+    }
+}
+
+fn plan_removed_user(
+    source_id: &str,
+    record: &UserRecord,
+    policy: &PlanPolicy,
+    now: i64,
+    deactivations: &mut Vec<Operation>,
+    deletions: &mut Vec<Operation>,
+) {
+    let delete = |reason| Operation::DeleteUser {
+        source_id: source_id.to_string(),
+        penvio_id: record.penvio_id.clone(),
+        user_name: record.attributes.user_name.clone(),
+        reason,
+    };
+    if record.attributes.active {
+        match policy.on_user_removed {
+            RemovalAction::Delete => deletions.push(delete(RemovalReason::RemovedFromSource)),
+            RemovalAction::Deactivate => {
+                let attributes = UserAttributes {
+                    active: false,
+                    ..record.attributes.clone()
+                };
+                deactivations.push(Operation::DeactivateUser {
+                    source_id: source_id.to_string(),
+                    penvio_id: record.penvio_id.clone(),
+                    changes: attribute_changes(&record.attributes, &attributes),
+                    attributes,
+                    reason: RemovalReason::RemovedFromSource,
+                });
             }
-            _ => false,
-        };
-        if expired {
-            deletions.push(delete(RemovalReason::RetentionExpired));
         }
+        return;
+    }
+    if policy.on_user_removed == RemovalAction::Delete {
+        deletions.push(delete(RemovalReason::RemovedFromSource));
+        return;
+    }
+    let expired = match (policy.delete_deactivated_after, record.deactivated_at) {
+        (Some(after), Some(at)) => {
+            now.saturating_sub(at) >= i64::try_from(after.as_secs()).unwrap_or(i64::MAX)
+        }
+        _ => false,
+    };
+    if expired {
+        deletions.push(delete(RemovalReason::RetentionExpired));
     }
 }
 
