@@ -78,6 +78,13 @@ pub enum Command {
     Demo,
     /// Write a commented starter config for one provider (never overwrites).
     Init(InitArgs),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
 }
 
 /// Options of `sync`.
@@ -215,6 +222,24 @@ pub async fn run(cli: Cli) -> i32 {
             demo::run_demo().await
         }
         Command::Daemon(args) => daemon::run(&cli.config, environment, args.allow_root).await,
+        Command::Completions { shell } => {
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(&crate::manual::completions(shell));
+            EXIT_OK
+        }
+        Command::Man => {
+            use std::io::Write;
+            match crate::manual::man_page() {
+                Ok(page) => {
+                    let _ = std::io::stdout().write_all(&page);
+                    EXIT_OK
+                }
+                Err(error) => {
+                    eprintln!("cannot render the man page: {error}");
+                    EXIT_RUN_FAILED
+                }
+            }
+        }
         Command::Init(args) => {
             let path = args.output.unwrap_or(cli.config);
             match crate::init::write_starter(&path, &args.source) {
@@ -275,7 +300,11 @@ async fn run_with_config(command: Command, config: &Config) -> i32 {
         Command::State(args) => state(config, args.action),
         Command::Audit(args) => audit(config, &args),
         Command::Explain(args) => explain(config, &args).await,
-        Command::Demo | Command::Daemon(_) | Command::Init(_) => EXIT_OK,
+        Command::Demo
+        | Command::Daemon(_)
+        | Command::Init(_)
+        | Command::Completions { .. }
+        | Command::Man => EXIT_OK,
     }
 }
 

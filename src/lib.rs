@@ -28,3 +28,4 @@ pub mod telemetry;
 pub mod init;
 pub mod only;
 pub mod explain;
+pub mod manual;

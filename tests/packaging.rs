@@ -43,6 +43,10 @@ fn the_package_installs_binary_unit_and_config_as_a_conffile_and_creates_the_use
         "./lib/systemd/system/penvio-sync.service",
         "./etc/penvio-sync/config.yaml",
         "./usr/share/doc/penvio-sync/README.md",
+        "./usr/share/man/man1/penvio-sync.1",
+        "./usr/share/bash-completion/completions/penvio-sync",
+        "./usr/share/zsh/vendor-completions/_penvio-sync",
+        "./usr/share/fish/vendor_completions.d/penvio-sync.fish",
     ] {
         assert!(contents.contains(path), "{path} missing from:\n{contents}");
     }
