@@ -479,7 +479,7 @@ pub fn describe(operation: &Operation) -> String {
             attributes.user_name,
             changes
                 .iter()
-                .map(|c| c.path)
+                .map(|c| c.path.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -517,7 +517,7 @@ pub fn patch_operations(
 ) -> Vec<PatchOperation> {
     changes
         .iter()
-        .map(|change| match change.path {
+        .map(|change| match change.path.as_str() {
             "active" => PatchOperation::replace("active", Value::Bool(attributes.active)),
             "emails" => PatchOperation::replace("emails", emails_value(&attributes.email)),
             path if change.new.is_empty() => PatchOperation::remove(path),

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::AuditLog;
 use crate::config::{self, Config, ConnectionConfig, LogFormat, SourceConfig};
 use crate::plan::{Operation, RemovalReason};
+use crate::reviewed::{ConnectionPlan, PLAN_FILE_VERSION, ReviewedPlan};
 use crate::state::{RedbStateStore, StateError, StateStore};
 use crate::sync::{
     EXIT_CONFIG, EXIT_HELD_BACK, EXIT_OK, EXIT_PARTIAL, EXIT_RUN_FAILED, RunMode, RunOptions,
@@ -59,6 +60,9 @@ pub enum Command {
     Sync(RunArgs),
     /// Show what `sync` would do, operation by operation; nothing is sent.
     Plan(PlanArgs),
+    /// Apply a plan written by `plan --out`, exactly as reviewed; refused if
+    /// the snapshot has moved since (exit code 5).
+    Apply(ApplyArgs),
     /// Compare with what Penvio really holds, repair drift, rebuild the snapshot.
     Reconcile(ReconcileArgs),
     /// Validate the config and show what each connection will do.
@@ -116,6 +120,22 @@ pub struct PlanArgs {
     #[arg(long)]
     pub connection: Option<String>,
     /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the plan to this file, for review and `penvio-sync apply`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Options of `apply`.
+#[derive(Debug, Args, Clone)]
+pub struct ApplyArgs {
+    /// The plan file written by `plan --out`.
+    pub plan: PathBuf,
+    /// Also apply the destructive operations the guard held back.
+    #[arg(long)]
+    pub allow_deletions: bool,
+    /// Print the run reports as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -285,8 +305,47 @@ async fn run_with_config(command: Command, config: &Config) -> i32 {
                 json: args.json,
                 only: Vec::new(),
             };
-            run_all(config, &run_args, RunMode::Sync).await
+            let (code, reports) = run_all_reports(config, &run_args, RunMode::Sync).await;
+            if let Some(path) = &args.out {
+                if reports.is_empty() {
+                    eprintln!(
+                        "No plan written to {}: plan --out needs the state file, which the daemon holds; stop the daemon first.",
+                        path.display()
+                    );
+                    return EXIT_RUN_FAILED;
+                }
+                if reports.iter().any(|r| r.error.is_some()) {
+                    eprintln!("No plan written to {}: a run failed.", path.display());
+                    return code;
+                }
+                let reviewed = ReviewedPlan {
+                    version: PLAN_FILE_VERSION,
+                    created_at: unix_now(),
+                    connections: reports
+                        .iter()
+                        .map(|r| ConnectionPlan {
+                            connection: r.connection.clone(),
+                            generation: r.snapshot_generation,
+                            plan: crate::plan::Plan {
+                                operations: r.operations.clone(),
+                                held_back: r.held_back.clone(),
+                            },
+                        })
+                        .collect(),
+                };
+                if let Err(error) = reviewed.write(path) {
+                    eprintln!("{error}");
+                    return EXIT_RUN_FAILED;
+                }
+                eprintln!(
+                    "Plan written to {}. Review it, then: penvio-sync apply {}",
+                    path.display(),
+                    path.display()
+                );
+            }
+            code
         }
+        Command::Apply(args) => apply_reviewed_plan(config, &args).await,
         Command::Reconcile(args) => {
             if !args.run.only.is_empty() {
                 eprintln!(
@@ -352,18 +411,26 @@ pub fn combine_exit_codes(codes: &[i32]) -> i32 {
 }
 
 async fn run_all(config: &Config, args: &RunArgs, mode: RunMode) -> i32 {
+    run_all_reports(config, args, mode).await.0
+}
+
+/// Runs the selected connections; returns the exit code and the reports.
+async fn run_all_reports(config: &Config, args: &RunArgs, mode: RunMode) -> (i32, Vec<RunReport>) {
     let selected = match select(config, args.connection.as_deref()) {
         Ok(selected) => selected,
-        Err(code) => return code,
+        Err(code) => return (code, Vec::new()),
     };
     let store: Arc<dyn StateStore> = match RedbStateStore::open(&config.state_dir) {
         Ok(store) => Arc::new(store),
         Err(StateError::InUse { .. }) => {
-            return forward_to_daemon(config, args, mode, &selected).await;
+            return (
+                forward_to_daemon(config, args, mode, &selected).await,
+                Vec::new(),
+            );
         }
         Err(error) => {
             eprintln!("{error}");
-            return EXIT_RUN_FAILED;
+            return (EXIT_RUN_FAILED, Vec::new());
         }
     };
     let interactive = std::io::stderr().is_terminal() && config.log.format == LogFormat::Text;
@@ -394,7 +461,12 @@ async fn run_all(config: &Config, args: &RunArgs, mode: RunMode) -> i32 {
         };
         let report = run_connection(connection, index, store.clone(), &options).await;
         if !args.json {
-            print!("{}", render_report(&report));
+            let text = render_report(&report);
+            if std::io::stdout().is_terminal() {
+                print!("{}", colorize(&text));
+            } else {
+                print!("{text}");
+            }
         }
         reports.push(report);
     }
@@ -410,6 +482,65 @@ async fn run_all(config: &Config, args: &RunArgs, mode: RunMode) -> i32 {
         );
     }
     let codes: Vec<i32> = reports.iter().map(|r| r.exit_code).collect();
+    (combine_exit_codes(&codes), reports)
+}
+
+/// `penvio-sync apply FILE`: applies each connection's reviewed plan.
+async fn apply_reviewed_plan(config: &Config, args: &ApplyArgs) -> i32 {
+    let reviewed = match ReviewedPlan::read(&args.plan) {
+        Ok(reviewed) => reviewed,
+        Err(error) => {
+            eprintln!("{error}");
+            return EXIT_CONFIG;
+        }
+    };
+    let store = match open_store(config) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    let audit = Some(Arc::new(AuditLog::in_state_dir(&config.state_dir)));
+    let mut reports = Vec::new();
+    for entry in &reviewed.connections {
+        let Some(index) = config
+            .connections
+            .iter()
+            .position(|c| c.name == entry.connection)
+        else {
+            eprintln!(
+                "{}: the plan is for connection {:?}, which the config does not have",
+                args.plan.display(),
+                entry.connection
+            );
+            return EXIT_CONFIG;
+        };
+        let options = RunOptions {
+            allow_deletions: args.allow_deletions,
+            audit: audit.clone(),
+            ..RunOptions::sync_now()
+        };
+        let report = crate::sync::apply_reviewed(
+            &config.connections[index],
+            index,
+            store.clone(),
+            entry,
+            &options,
+        )
+        .await;
+        if !args.json {
+            print!("{}", render_report(&report));
+        }
+        reports.push(report);
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "connections": reports })).unwrap_or_default()
+        );
+    }
+    let codes: Vec<i32> = reports.iter().map(|r| r.exit_code).collect();
+    if codes.contains(&crate::sync::EXIT_STALE_PLAN) {
+        return crate::sync::EXIT_STALE_PLAN;
+    }
     combine_exit_codes(&codes)
 }
 
@@ -524,6 +655,39 @@ async fn forward_to_daemon(
         );
     }
     combine_exit_codes(&codes)
+}
+
+/// Colours a rendered report for a terminal: additions green, changes
+/// yellow, removals and failures red (plain text everywhere else).
+pub fn colorize(text: &str) -> String {
+    const GREEN: &str = "\x1b[32m";
+    const YELLOW: &str = "\x1b[33m";
+    const RED: &str = "\x1b[31m";
+    const BOLD: &str = "\x1b[1m";
+    const RESET: &str = "\x1b[0m";
+    text.lines()
+        .map(|line| {
+            let trimmed = line.trim_start();
+            let colour = if trimmed.starts_with("+ ") {
+                Some(GREEN)
+            } else if trimmed.starts_with("~ ") {
+                Some(YELLOW)
+            } else if trimmed.starts_with("- ")
+                || trimmed.starts_with("FAILED")
+                || trimmed.starts_with("held back")
+            {
+                Some(RED)
+            } else if line.starts_with("Connection ") || trimmed.starts_with("Plan:") {
+                Some(BOLD)
+            } else {
+                None
+            };
+            match colour {
+                Some(colour) => format!("{colour}{line}{RESET}\n"),
+                None => format!("{line}\n"),
+            }
+        })
+        .collect()
 }
 
 fn counts_line(counts: &BTreeMap<&'static str, usize>) -> String {
@@ -1088,6 +1252,17 @@ mod tests {
             combine_exit_codes(&[EXIT_PARTIAL, EXIT_RUN_FAILED]),
             EXIT_RUN_FAILED
         );
+    }
+
+    #[test]
+    fn colours_follow_the_operation_kind() {
+        let coloured = colorize(
+            "Connection c — plan\n  + create user a\n  ~ update user b\n  - deactivate user c\n  Plan: 3\n",
+        );
+        assert!(coloured.contains("\x1b[32m  + create user a\x1b[0m"));
+        assert!(coloured.contains("\x1b[33m  ~ update user b"));
+        assert!(coloured.contains("\x1b[31m  - deactivate user c"));
+        assert!(coloured.contains("\x1b[1mConnection c"));
     }
 
     #[test]

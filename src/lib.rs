@@ -29,3 +29,4 @@ pub mod init;
 pub mod only;
 pub mod explain;
 pub mod manual;
+pub mod reviewed;

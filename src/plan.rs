@@ -9,14 +9,14 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::mapping::DesiredState;
 use crate::model::UserAttributes;
 use crate::state::{Snapshot, UserRecord};
 
 /// What to do with a user who left the directory or the scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RemovalAction {
     /// Deactivate (Penvio keeps the data, access is revoked).
@@ -44,7 +44,7 @@ pub struct PlanPolicy {
 }
 
 /// Why a user is being deactivated or deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RemovalReason {
     /// The IdP marks the user inactive (suspended, deprovisioned…).
@@ -56,10 +56,10 @@ pub enum RemovalReason {
 }
 
 /// One attribute that differs between Penvio and the directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttributeChange {
     /// SCIM attribute path (`name.givenName`, `userName`, …).
-    pub path: &'static str,
+    pub path: String,
     /// Value Penvio holds.
     pub old: String,
     /// Value to send.
@@ -67,7 +67,7 @@ pub struct AttributeChange {
 }
 
 /// One step of a plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Operation {
     /// Create a user (or find and link it if it already exists).
@@ -180,7 +180,7 @@ pub enum Operation {
 
 /// The phases in execution order. Operations of one phase may run
 /// concurrently; a phase starts only when the previous one finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Create and reactivate users.
@@ -251,7 +251,7 @@ impl Operation {
 }
 
 /// A destructive operation the deletion guard held back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldBack {
     /// The operation that would have run.
     pub operation: Operation,
@@ -260,7 +260,7 @@ pub struct HeldBack {
 }
 
 /// The ordered operations of one run, plus what the guard held back.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Plan {
     /// Operations in execution order.
     pub operations: Vec<Operation>,
@@ -615,14 +615,14 @@ pub fn attribute_changes(old: &UserAttributes, new: &UserAttributes) -> Vec<Attr
         .into_iter()
         .filter(|(_, a, b)| a != b)
         .map(|(path, a, b)| AttributeChange {
-            path,
+            path: path.to_string(),
             old: a.clone(),
             new: b.clone(),
         })
         .collect();
     if old.active != new.active {
         changes.push(AttributeChange {
-            path: "active",
+            path: "active".to_string(),
             old: old.active.to_string(),
             new: new.active.to_string(),
         });
@@ -972,7 +972,7 @@ mod tests {
         let Operation::UpdateUser { changes, .. } = &plan.operations[0] else {
             panic!("expected an update: {plan:?}");
         };
-        let paths: Vec<&str> = changes.iter().map(|c| c.path).collect();
+        let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
         assert_eq!(paths, vec!["userName", "name.givenName"]);
         assert_eq!(changes[1].old, "Old");
         assert_eq!(changes[1].new, "A");

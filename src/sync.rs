@@ -37,6 +37,8 @@ pub const EXIT_CONFIG: i32 = 2;
 pub const EXIT_PARTIAL: i32 = 3;
 /// Exit code: destructive operations were held back by the guard.
 pub const EXIT_HELD_BACK: i32 = 4;
+/// Exit code of `apply`: the snapshot moved since the plan was computed.
+pub const EXIT_STALE_PLAN: i32 = 5;
 
 /// Which kind of run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +158,9 @@ pub struct RunReport {
     pub target_requests: RequestCounts,
     /// Requests sent to the identity provider.
     pub source_requests: u64,
+    /// The snapshot generation the run planned against (a reviewed plan
+    /// applies only onto the same generation).
+    pub snapshot_generation: u64,
     /// Users managed in Penvio after the run (snapshot).
     pub managed_users: usize,
     /// Teams managed in Penvio after the run (snapshot).
@@ -188,6 +193,7 @@ impl RunReport {
             reconcile: None,
             target_requests: RequestCounts::default(),
             source_requests: 0,
+            snapshot_generation: 0,
             managed_users: 0,
             managed_teams: 0,
             error: None,
@@ -346,6 +352,7 @@ async fn execute_run(
         Ok(snapshot) => snapshot,
         Err(error) => return report.fail(error.to_string()),
     };
+    report.snapshot_generation = snapshot.generation;
     let mapped = map_directory_with(
         &directory,
         &connection.scope,
@@ -446,6 +453,28 @@ async fn execute_run(
     }
 
     // 5. Apply.
+    apply_and_report(
+        connection,
+        &client,
+        &mut snapshot,
+        &plan,
+        shared_store,
+        options,
+        report,
+    )
+    .await;
+}
+
+/// Applies a plan and fills the report with its outcome.
+async fn apply_and_report(
+    connection: &ConnectionConfig,
+    client: &ScimClient,
+    snapshot: &mut crate::state::Snapshot,
+    plan: &Plan,
+    shared_store: &Arc<dyn StateStore>,
+    options: &RunOptions,
+    report: &mut RunReport,
+) {
     let progress = Progress::bar(
         options.show_progress && !plan.is_empty(),
         plan.operations.len() as u64,
@@ -463,9 +492,9 @@ async fn execute_run(
         },
     };
     let applied = apply_plan(
-        &plan,
-        &mut snapshot,
-        &client,
+        plan,
+        snapshot,
+        client,
         shared_store.clone(),
         &connection.name,
         &settings,
@@ -503,6 +532,68 @@ async fn execute_run(
             "{error}. Operations acknowledged before this were recorded."
         )),
     }
+}
+
+/// Applies a reviewed plan (`penvio-sync apply`) exactly as written, after
+/// checking the snapshot has not moved since it was computed. Held-back
+/// destructive operations are applied only when `allow_deletions` approves
+/// them.
+pub async fn apply_reviewed(
+    connection: &ConnectionConfig,
+    index: usize,
+    store: Arc<dyn StateStore>,
+    reviewed: &crate::reviewed::ConnectionPlan,
+    options: &RunOptions,
+) -> RunReport {
+    let clock = Instant::now();
+    let mut report = RunReport::new(&connection.name, options);
+    report.mode = "apply";
+    let mut snapshot = match store.load(&connection.name) {
+        Ok(snapshot) => snapshot,
+        Err(error) => {
+            report.fail(error.to_string());
+            return report;
+        }
+    };
+    report.snapshot_generation = snapshot.generation;
+    if snapshot.generation != reviewed.generation {
+        report.fail(format!(
+            "the snapshot has moved since this plan was computed (generation {} then, {} now): something was applied in between; run `penvio-sync plan --out` again and review the new plan",
+            reviewed.generation, snapshot.generation
+        ));
+        report.exit_code = EXIT_STALE_PLAN;
+        return report;
+    }
+    let client = match target_client(connection, index) {
+        Ok(client) => client,
+        Err(error) => {
+            report.fail(format!("cannot set up the Penvio client: {error}"));
+            return report;
+        }
+    };
+    let mut plan = reviewed.plan.clone();
+    if options.allow_deletions {
+        plan.operations
+            .extend(plan.held_back.drain(..).map(|held| held.operation));
+        plan.operations.sort_by_key(Operation::phase);
+    }
+    for operation in &plan.operations {
+        *report.planned.entry(operation.kind()).or_default() += 1;
+    }
+    report.held_back = plan.held_back.clone();
+    apply_and_report(
+        connection,
+        &client,
+        &mut snapshot,
+        &plan,
+        &store,
+        options,
+        &mut report,
+    )
+    .await;
+    report.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+    events::run_finished(&report);
+    report
 }
 
 /// How long ago a unix time was, for people ("3h ago").

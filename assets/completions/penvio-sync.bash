@@ -16,6 +16,9 @@ _penvio__sync() {
             ",$1")
                 cmd="penvio__sync"
                 ;;
+            penvio__sync,apply)
+                cmd="penvio__sync__subcmd__apply"
+                ;;
             penvio__sync,audit)
                 cmd="penvio__sync__subcmd__audit"
                 ;;
@@ -54,6 +57,9 @@ _penvio__sync() {
                 ;;
             penvio__sync,sync)
                 cmd="penvio__sync__subcmd__sync"
+                ;;
+            penvio__sync__subcmd__help,apply)
+                cmd="penvio__sync__subcmd__help__subcmd__apply"
                 ;;
             penvio__sync__subcmd__help,audit)
                 cmd="penvio__sync__subcmd__help__subcmd__audit"
@@ -134,8 +140,30 @@ _penvio__sync() {
 
     case "${cmd}" in
         penvio__sync)
-            opts="-c -h -V --config --allow-insecure-secret-files --help --version sync plan reconcile check state audit explain daemon demo init completions man help"
+            opts="-c -h -V --config --allow-insecure-secret-files --help --version sync plan apply reconcile check state audit explain daemon demo init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        penvio__subcmd__sync__subcmd__apply)
+            opts="-c -h --allow-deletions --json --config --allow-insecure-secret-files --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -300,8 +328,22 @@ _penvio__sync() {
             return 0
             ;;
         penvio__subcmd__sync__subcmd__help)
-            opts="sync plan reconcile check state audit explain daemon demo init completions man help"
+            opts="sync plan apply reconcile check state audit explain daemon demo init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        penvio__subcmd__sync__subcmd__help__subcmd__apply)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -590,13 +632,17 @@ _penvio__sync() {
             return 0
             ;;
         penvio__subcmd__sync__subcmd__plan)
-            opts="-c -h --connection --json --config --allow-insecure-secret-files --help"
+            opts="-c -h --connection --json --out --config --allow-insecure-secret-files --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -422,7 +422,7 @@ connections:
         ),
         (
             "connections[1].target.tokn",
-            "unknown key (expected one of: url, token, token_file, requests_per_second, burst, concurrency, member_patch_size, timeout)",
+            "unknown key (expected one of: url, token, token_file, requests_per_second, burst, concurrency, member_patch_size, timeout, ca_file)",
         ),
         (
             "connections[1].target.url",
@@ -478,7 +478,7 @@ connections:
     );
     assert_eq!(
         found[0].message,
-        "unknown key (expected one of: type, base_url, token, token_file, page_size, timeout)"
+        "unknown key (expected one of: type, base_url, token, token_file, page_size, timeout, ca_file)"
     );
     assert_eq!(found[3].location, Some(Location { line: 1, column: 1 }));
     assert_eq!(found[1].location, Some(Location { line: 8, column: 7 }));
