@@ -89,6 +89,8 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
+    /// Config file tools.
+    Config(ConfigArgs),
 }
 
 /// Options of `sync`.
@@ -169,6 +171,21 @@ pub struct ExplainArgs {
     pub connection: Option<String>,
 }
 
+/// Options of `config`.
+#[derive(Debug, Args, Clone)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    action: ConfigAction,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+enum ConfigAction {
+    /// Print the JSON Schema of the config file, for editors: save it and put
+    /// `# yaml-language-server: $schema=/path/to/penvio-sync.schema.json`
+    /// at the top of the config.
+    Schema,
+}
+
 /// Options of `init`.
 #[derive(Debug, Args, Clone)]
 pub struct InitArgs {
@@ -247,6 +264,16 @@ pub async fn run(cli: Cli) -> i32 {
             let _ = std::io::stdout().write_all(&crate::manual::completions(shell));
             EXIT_OK
         }
+        Command::Config(args) => match args.action {
+            ConfigAction::Schema => {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&config::schema::config_schema())
+                        .unwrap_or_default()
+                );
+                EXIT_OK
+            }
+        },
         Command::Man => {
             use std::io::Write;
             match crate::manual::man_page() {
@@ -363,6 +390,7 @@ async fn run_with_config(command: Command, config: &Config) -> i32 {
         | Command::Daemon(_)
         | Command::Init(_)
         | Command::Completions { .. }
+        | Command::Config(_)
         | Command::Man => EXIT_OK,
     }
 }

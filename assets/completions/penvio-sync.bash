@@ -28,6 +28,9 @@ _penvio__sync() {
             penvio__sync,completions)
                 cmd="penvio__sync__subcmd__completions"
                 ;;
+            penvio__sync,config)
+                cmd="penvio__sync__subcmd__config"
+                ;;
             penvio__sync,daemon)
                 cmd="penvio__sync__subcmd__daemon"
                 ;;
@@ -58,6 +61,18 @@ _penvio__sync() {
             penvio__sync,sync)
                 cmd="penvio__sync__subcmd__sync"
                 ;;
+            penvio__sync__subcmd__config,help)
+                cmd="penvio__sync__subcmd__config__subcmd__help"
+                ;;
+            penvio__sync__subcmd__config,schema)
+                cmd="penvio__sync__subcmd__config__subcmd__schema"
+                ;;
+            penvio__sync__subcmd__config__subcmd__help,help)
+                cmd="penvio__sync__subcmd__config__subcmd__help__subcmd__help"
+                ;;
+            penvio__sync__subcmd__config__subcmd__help,schema)
+                cmd="penvio__sync__subcmd__config__subcmd__help__subcmd__schema"
+                ;;
             penvio__sync__subcmd__help,apply)
                 cmd="penvio__sync__subcmd__help__subcmd__apply"
                 ;;
@@ -69,6 +84,9 @@ _penvio__sync() {
                 ;;
             penvio__sync__subcmd__help,completions)
                 cmd="penvio__sync__subcmd__help__subcmd__completions"
+                ;;
+            penvio__sync__subcmd__help,config)
+                cmd="penvio__sync__subcmd__help__subcmd__config"
                 ;;
             penvio__sync__subcmd__help,daemon)
                 cmd="penvio__sync__subcmd__help__subcmd__daemon"
@@ -99,6 +117,9 @@ _penvio__sync() {
                 ;;
             penvio__sync__subcmd__help,sync)
                 cmd="penvio__sync__subcmd__help__subcmd__sync"
+                ;;
+            penvio__sync__subcmd__help__subcmd__config,schema)
+                cmd="penvio__sync__subcmd__help__subcmd__config__subcmd__schema"
                 ;;
             penvio__sync__subcmd__help__subcmd__state,export)
                 cmd="penvio__sync__subcmd__help__subcmd__state__subcmd__export"
@@ -140,7 +161,7 @@ _penvio__sync() {
 
     case "${cmd}" in
         penvio__sync)
-            opts="-c -h -V --config --allow-insecure-secret-files --help --version sync plan apply reconcile check state audit explain daemon demo init completions man help"
+            opts="-c -h -V --config --allow-insecure-secret-files --help --version sync plan apply reconcile check state audit explain daemon demo init completions man config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -257,6 +278,92 @@ _penvio__sync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        penvio__subcmd__sync__subcmd__config)
+            opts="-c -h --config --allow-insecure-secret-files --help schema help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        penvio__subcmd__sync__subcmd__config__subcmd__help)
+            opts="schema help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        penvio__subcmd__sync__subcmd__config__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        penvio__subcmd__sync__subcmd__config__subcmd__help__subcmd__schema)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        penvio__subcmd__sync__subcmd__config__subcmd__schema)
+            opts="-c -h --config --allow-insecure-secret-files --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         penvio__subcmd__sync__subcmd__daemon)
             opts="-c -h --allow-root --config --allow-insecure-secret-files --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -328,7 +435,7 @@ _penvio__sync() {
             return 0
             ;;
         penvio__subcmd__sync__subcmd__help)
-            opts="sync plan apply reconcile check state audit explain daemon demo init completions man help"
+            opts="sync plan apply reconcile check state audit explain daemon demo init completions man config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -386,6 +493,34 @@ _penvio__sync() {
         penvio__subcmd__sync__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        penvio__subcmd__sync__subcmd__help__subcmd__config)
+            opts="schema"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        penvio__subcmd__sync__subcmd__help__subcmd__config__subcmd__schema)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -12,6 +12,7 @@ mod env;
 mod error;
 mod pattern;
 pub mod raw;
+pub mod schema;
 mod secret;
 mod source;
 mod source_entra;

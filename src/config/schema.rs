@@ -1,0 +1,545 @@
+//! A JSON Schema of the config, for editors (`penvio-sync config schema`;
+//! `# yaml-language-server: $schema=…` at the top of a config file).
+//!
+//! The validator walks a YAML tree rather than deriving from serde types, so
+//! the schema is described here key by key; a test compares every object's
+//! keys with the keys the validator accepts, so the two cannot drift.
+
+use serde_json::{Map, Value, json};
+
+fn string(description: &str) -> Value {
+    json!({"type": "string", "description": description})
+}
+
+fn integer(minimum: u64, description: &str) -> Value {
+    json!({"type": "integer", "minimum": minimum, "description": description})
+}
+
+fn boolean(description: &str) -> Value {
+    json!({"type": "boolean", "description": description})
+}
+
+fn duration(description: &str) -> Value {
+    json!({"type": "string", "pattern": "^\\s*[0-9]+\\s*[a-zA-Z]+(\\s*[0-9]+\\s*[a-zA-Z]+)*\\s*$", "description": description})
+}
+
+fn share(description: &str) -> Value {
+    json!({"type": "string", "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*%\\s*$", "description": description})
+}
+
+fn count_or_share(description: &str) -> Value {
+    json!({"oneOf": [{"type": "integer", "minimum": 0}, share("")], "description": description})
+}
+
+fn one_of(values: &[&str], description: &str) -> Value {
+    json!({"type": "string", "enum": values, "description": description})
+}
+
+fn strings(description: &str) -> Value {
+    json!({"type": "array", "items": {"type": "string"}, "description": description})
+}
+
+/// A closed object: unknown keys are errors, as in the validator.
+fn object(properties: &[(&str, Value)], required: &[&str], description: &str) -> Value {
+    let mut map = Map::new();
+    for (key, value) in properties {
+        map.insert((*key).to_string(), value.clone());
+    }
+    json!({
+        "type": "object",
+        "description": description,
+        "properties": map,
+        "required": required,
+        "additionalProperties": false,
+    })
+}
+
+fn source(kind: &str, properties: &[(&str, Value)], required: &[&str]) -> Value {
+    let mut all = vec![("type", json!({"const": kind}))];
+    all.extend(properties.iter().cloned());
+    let mut required_all = vec!["type"];
+    required_all.extend_from_slice(required);
+    object(
+        &all,
+        &required_all,
+        &format!("Read users and groups from {kind}."),
+    )
+}
+
+fn sources() -> Vec<Value> {
+    let secret = |what: &str| {
+        string(&format!(
+            "{what}: a literal or ${{ENV_VAR}} (or use the _file key)"
+        ))
+    };
+    let secret_file = |what: &str| {
+        string(&format!(
+            "{what} from a file (relative: $CREDENTIALS_DIRECTORY)"
+        ))
+    };
+    let timeout = || duration("Time allowed for one request (e.g. 30s).");
+    let rps = || integer(1, "Our own ceiling on requests per second to the IdP.");
+    let full = || duration("Re-read everything at least this often (e.g. 24h).");
+    vec![
+        source(
+            "scim",
+            &[
+                (
+                    "base_url",
+                    string("SCIM base URL (before /Users); https unless loopback."),
+                ),
+                ("token", secret("Bearer token")),
+                ("token_file", secret_file("Bearer token")),
+                ("page_size", integer(1, "Resources per page, 1..1000.")),
+                ("timeout", timeout()),
+                (
+                    "ca_file",
+                    string("PEM certificates of a private CA for this endpoint."),
+                ),
+            ],
+            &["base_url"],
+        ),
+        source(
+            "file",
+            &[
+                (
+                    "path",
+                    string("The directory export (YAML or JSON), relative to the config."),
+                ),
+                (
+                    "base_url",
+                    string("Alternative to path: file:///absolute/path."),
+                ),
+            ],
+            &[],
+        ),
+        source(
+            "okta",
+            &[
+                ("domain", string("Your Okta domain, e.g. acme.okta.com.")),
+                ("base_url", string("Instead of domain: the org URL.")),
+                (
+                    "app_id",
+                    string("Only users and groups assigned to this app."),
+                ),
+                ("token", secret("API token (SSWS)")),
+                ("token_file", secret_file("API token")),
+                (
+                    "oauth",
+                    object(
+                        &[
+                            ("client_id", string("The API Services app's client id.")),
+                            ("key_id", string("kid of the registered public key.")),
+                            ("private_key", secret("PEM private key")),
+                            ("private_key_file", secret_file("PEM private key")),
+                            (
+                                "scopes",
+                                strings("Default: okta.users.read okta.groups.read."),
+                            ),
+                        ],
+                        &["client_id", "key_id"],
+                        "OAuth 2.0 service app with private_key_jwt (instead of token).",
+                    ),
+                ),
+                (
+                    "include_deprovisioned",
+                    boolean("Report DEPROVISIONED users no run knew."),
+                ),
+                (
+                    "provision_staged",
+                    boolean("Provision STAGED/PROVISIONED users."),
+                ),
+                (
+                    "max_rate_limit_share",
+                    share("Share of Okta's rate limit we may use."),
+                ),
+                ("full_fetch_interval", full()),
+                ("timeout", timeout()),
+                ("requests_per_second", rps()),
+            ],
+            &[],
+        ),
+        source(
+            "entra",
+            &[
+                (
+                    "tenant_id",
+                    string("Directory (tenant) ID or a verified domain."),
+                ),
+                ("client_id", string("Application (client) ID.")),
+                ("client_secret", secret("Client secret")),
+                ("client_secret_file", secret_file("Client secret")),
+                ("certificate", secret("PEM certificate (and key)")),
+                ("certificate_file", secret_file("PEM certificate (and key)")),
+                ("private_key", secret("PEM private key of the certificate")),
+                (
+                    "private_key_file",
+                    secret_file("PEM private key of the certificate"),
+                ),
+                ("base_url", string("Graph base URL (sovereign clouds).")),
+                ("token_url", string("Token endpoint override.")),
+                ("scope", string("Token scope override.")),
+                (
+                    "nested_groups",
+                    one_of(&["flatten", "ignore"], "Nested groups' users as members."),
+                ),
+                (
+                    "email_from",
+                    one_of(
+                        &["mail", "user_principal_name"],
+                        "Where the email comes from.",
+                    ),
+                ),
+                ("include_guests", boolean("Sync guests (userType Guest).")),
+                (
+                    "app_id",
+                    string("Enterprise app object id: assigned users/groups only."),
+                ),
+                ("full_fetch_interval", full()),
+                ("timeout", timeout()),
+            ],
+            &["tenant_id", "client_id"],
+        ),
+        source(
+            "onelogin",
+            &[
+                ("subdomain", string("acme for acme.onelogin.com.")),
+                ("base_url", string("Instead of subdomain: the account URL.")),
+                ("client_id", string("API credential client id.")),
+                ("client_secret", secret("API credential secret")),
+                ("client_secret_file", secret_file("API credential secret")),
+                (
+                    "teams_from",
+                    one_of(&["roles", "groups"], "What becomes Penvio teams."),
+                ),
+                (
+                    "provision_unactivated",
+                    boolean("Provision Unactivated users."),
+                ),
+                (
+                    "max_rate_limit_share",
+                    share("Share of OneLogin's rate limit we may use."),
+                ),
+                ("full_fetch_interval", full()),
+                ("timeout", timeout()),
+                ("requests_per_second", rps()),
+            ],
+            &["client_id"],
+        ),
+        source(
+            "jumpcloud",
+            &[
+                ("region", one_of(&["us", "eu", "in"], "JumpCloud region.")),
+                ("base_url", string("Instead of region: the console URL.")),
+                ("api_key", secret("API key of a read-only administrator")),
+                ("api_key_file", secret_file("API key")),
+                (
+                    "client_id",
+                    string("Service account client id (instead of api_key)."),
+                ),
+                ("client_secret", secret("Service account secret")),
+                ("client_secret_file", secret_file("Service account secret")),
+                (
+                    "token_url",
+                    string("Service account token endpoint override."),
+                ),
+                (
+                    "org_id",
+                    string("Organization to read (multi-tenant administrators)."),
+                ),
+                (
+                    "provision_staged",
+                    boolean("Provision STAGED / not activated users."),
+                ),
+                ("page_size", integer(1, "Records per page, 1..100.")),
+                ("timeout", timeout()),
+                ("requests_per_second", rps()),
+            ],
+            &[],
+        ),
+        source(
+            "pingone",
+            &[
+                ("environment_id", string("The PingOne environment.")),
+                ("client_id", string("Worker app client id.")),
+                ("client_secret", secret("Worker app secret")),
+                ("client_secret_file", secret_file("Worker app secret")),
+                (
+                    "token_auth_method",
+                    one_of(
+                        &["client_secret_basic", "client_secret_post"],
+                        "Token endpoint authentication.",
+                    ),
+                ),
+                ("region", string("com, eu, asia, ca, com.au or sg.")),
+                ("base_url", string("API base URL override.")),
+                ("token_url", string("Token endpoint override.")),
+                ("population_id", string("Only this population's users.")),
+                (
+                    "nested_groups",
+                    one_of(&["flatten", "ignore"], "Nested groups' users as members."),
+                ),
+                ("page_size", integer(1, "Records per request, 1..1000.")),
+                ("requests_per_second", rps()),
+                ("timeout", timeout()),
+            ],
+            &["environment_id", "client_id"],
+        ),
+    ]
+}
+
+fn connection() -> Value {
+    let secret = |what: &str| {
+        string(&format!(
+            "{what}: a literal or ${{ENV_VAR}} (or use the _file key)"
+        ))
+    };
+    object(
+        &[
+            (
+                "name",
+                json!({"type": "string", "pattern": "^[a-z0-9-]+$", "description": "Unique; keys the snapshot."}),
+            ),
+            (
+                "schedule",
+                string("Cron in UTC: 5 fields, or 6 with seconds first."),
+            ),
+            (
+                "run_on_start",
+                boolean("The daemon runs the connection at start."),
+            ),
+            (
+                "reconcile_schedule",
+                string("Cron of full reconciliations, or \"never\"."),
+            ),
+            (
+                "source",
+                json!({"oneOf": sources(), "description": "Where users and groups are read from."}),
+            ),
+            (
+                "scope",
+                object(
+                    &[
+                        (
+                            "user_groups",
+                            strings("Only members of these groups ([] = everyone)."),
+                        ),
+                        (
+                            "team_groups",
+                            strings("Groups that become teams: names or globs."),
+                        ),
+                    ],
+                    &[],
+                    "Which part of the directory is synced.",
+                ),
+            ),
+            (
+                "mapping",
+                object(
+                    &[
+                        ("userName", string("Template, e.g. \"{email}\".")),
+                        ("givenName", string("Template.")),
+                        ("familyName", string("Template.")),
+                        ("displayName", string("Template.")),
+                        ("email", string("Template.")),
+                        ("externalId", string("Template.")),
+                    ],
+                    &[],
+                    "Overrides of the default mapping.",
+                ),
+            ),
+            (
+                "target",
+                object(
+                    &[
+                        ("url", string("https://penvio.io/api/scim/v2/<org-id>")),
+                        ("token", secret("Penvio SCIM token")),
+                        ("token_file", string("Penvio SCIM token from a file.")),
+                        (
+                            "requests_per_second",
+                            integer(1, "Rate limit towards Penvio."),
+                        ),
+                        ("burst", integer(1, "Burst above the rate.")),
+                        ("concurrency", integer(1, "Requests in flight.")),
+                        (
+                            "member_patch_size",
+                            integer(1, "Members per PATCH, 1..1000."),
+                        ),
+                        ("timeout", duration("Time allowed for one request.")),
+                        ("ca_file", string("PEM certificates of a private CA.")),
+                    ],
+                    &["url"],
+                    "The Penvio org changes are applied to.",
+                ),
+            ),
+            (
+                "policy",
+                object(
+                    &[
+                        (
+                            "on_user_removed",
+                            one_of(&["deactivate", "delete"], "What happens to removed users."),
+                        ),
+                        (
+                            "delete_deactivated_after",
+                            duration("Hard-delete this long after deactivation."),
+                        ),
+                        (
+                            "max_deactivations",
+                            count_or_share("Guard: most deactivations per run."),
+                        ),
+                        (
+                            "max_deletions",
+                            count_or_share("Guard: most deletions per run."),
+                        ),
+                        (
+                            "max_shrinkage",
+                            share("Guard: largest drop of the directory (\"100%\" = off)."),
+                        ),
+                    ],
+                    &[],
+                    "Lifecycle and safety policy.",
+                ),
+            ),
+        ],
+        &["name", "source", "target"],
+        "One sync job: an identity provider to one Penvio org.",
+    )
+}
+
+/// The JSON Schema (draft 2020-12) of a penvio-sync config file.
+pub fn config_schema() -> Value {
+    let mut schema = object(
+        &[
+            (
+                "state_dir",
+                string("Where the snapshot lives (default $STATE_DIRECTORY, else ./state)."),
+            ),
+            (
+                "log",
+                object(
+                    &[
+                        ("format", one_of(&["text", "json"], "Log format.")),
+                        (
+                            "level",
+                            string("tracing filter, e.g. info or penvio_sync=debug."),
+                        ),
+                    ],
+                    &[],
+                    "Logging.",
+                ),
+            ),
+            (
+                "listen",
+                string("Daemon endpoint address (default 127.0.0.1:9464)."),
+            ),
+            (
+                "listen_token",
+                string("Bearer token for the daemon's /v1 API."),
+            ),
+            ("listen_token_file", string("listen_token from a file.")),
+            (
+                "connections",
+                json!({"type": "array", "minItems": 1, "items": connection()}),
+            ),
+        ],
+        &["connections"],
+        "penvio-sync configuration",
+    );
+    if let Value::Object(map) = &mut schema {
+        map.insert(
+            "$schema".into(),
+            json!("https://json-schema.org/draft/2020-12/schema"),
+        );
+        map.insert("title".into(), json!("penvio-sync configuration"));
+    }
+    schema
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{MemoryEnvironment, load_str};
+
+    /// The keys the validator accepts at `path`, read from its own "unknown
+    /// key (expected one of: …)" message.
+    fn validator_keys(config: &str) -> BTreeSet<String> {
+        let error = load_str(config, Path::new("/c.yaml"), &MemoryEnvironment::new())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        let line = error
+            .lines()
+            .find(|l| l.contains("zzz: unknown key"))
+            .unwrap_or_else(|| panic!("no unknown-key problem in {error}"));
+        let list = line
+            .split("expected one of: ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .unwrap_or_default();
+        list.split(", ").map(str::to_string).collect()
+    }
+
+    fn schema_keys(object: &Value) -> BTreeSet<String> {
+        object["properties"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn every_schema_object_has_exactly_the_validators_keys() {
+        let schema = config_schema();
+        let connection = &schema["properties"]["connections"]["items"];
+        let base = |extra: &str| {
+            format!(
+                "connections:\n  - name: c\n    source: {{type: file, path: d.yaml}}\n    target: {{url: https://p.example/x, token: t}}\n{extra}"
+            )
+        };
+        assert_eq!(
+            schema_keys(&schema),
+            validator_keys(&format!("zzz: 1\n{}", base("")))
+        );
+        assert_eq!(
+            schema_keys(&schema["properties"]["log"]),
+            validator_keys(&format!("log: {{zzz: 1}}\n{}", base("")))
+        );
+        assert_eq!(
+            schema_keys(connection),
+            validator_keys(&base("    zzz: 1\n"))
+        );
+        for section in ["scope", "mapping", "policy"] {
+            assert_eq!(
+                schema_keys(&connection["properties"][section]),
+                validator_keys(&base(&format!("    {section}: {{zzz: 1}}\n"))),
+                "{section}"
+            );
+        }
+        assert_eq!(
+            schema_keys(&connection["properties"]["target"]),
+            validator_keys(
+                "connections:\n  - name: c\n    source: {type: file, path: d.yaml}\n    target: {url: https://p.example/x, token: t, zzz: 1}\n"
+            )
+        );
+        for source in connection["properties"]["source"]["oneOf"]
+            .as_array()
+            .unwrap()
+        {
+            let kind = source["properties"]["type"]["const"].as_str().unwrap();
+            let keys = validator_keys(&format!(
+                "connections:\n  - name: c\n    source: {{type: {kind}, zzz: 1}}\n    target: {{url: https://p.example/x, token: t}}\n"
+            ));
+            assert_eq!(schema_keys(source), keys, "source {kind}");
+        }
+        let oauth = &connection["properties"]["source"]["oneOf"][2]["properties"]["oauth"];
+        assert_eq!(
+            schema_keys(oauth),
+            validator_keys(
+                "connections:\n  - name: c\n    source: {type: okta, domain: a.okta.com, oauth: {zzz: 1}}\n    target: {url: https://p.example/x, token: t}\n"
+            )
+        );
+    }
+}
