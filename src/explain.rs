@@ -134,7 +134,7 @@ fn mentions(operation: &Operation, id: &str) -> bool {
         }
 }
 
-fn describe_next(out: &mut String, planned: &Plan, id: &str, step: usize) {
+fn describe_next(out: &mut String, planned: &Plan, id: &str, step: usize, in_penvio: bool) {
     let ops: Vec<&Operation> = planned
         .operations
         .iter()
@@ -147,7 +147,14 @@ fn describe_next(out: &mut String, planned: &Plan, id: &str, step: usize) {
         .collect();
     let _ = writeln!(out, "  {step}. Next sync:");
     if ops.is_empty() && held.is_empty() {
-        let _ = writeln!(out, "       nothing: Penvio already matches the directory.");
+        if in_penvio {
+            let _ = writeln!(out, "       nothing: Penvio already matches the directory.");
+        } else {
+            let _ = writeln!(
+                out,
+                "       nothing: it will not be provisioned until the steps above change."
+            );
+        }
     }
     for operation in ops {
         let _ = writeln!(out, "       {}", crate::apply::describe(operation));
@@ -293,7 +300,8 @@ fn explain_user(
     }
 
     describe_snapshot(out, inputs.snapshot, &user.id, 5);
-    describe_next(out, planned, &user.id, 6);
+    let in_penvio = inputs.snapshot.users.contains_key(&user.id);
+    describe_next(out, planned, &user.id, 6, in_penvio);
     let _ = writeln!(out);
 }
 
@@ -340,7 +348,7 @@ fn explain_absent_user(out: &mut String, inputs: &Inputs<'_>, planned: &Plan, id
         inputs.connection.source.kind()
     );
     describe_snapshot(out, inputs.snapshot, id, 2);
-    describe_next(out, planned, id, 3);
+    describe_next(out, planned, id, 3, true);
     let _ = writeln!(out);
 }
 
@@ -435,6 +443,7 @@ fn explain_team(
             let _ = writeln!(out, "  3. Not in Penvio yet (no snapshot record).");
         }
     }
-    describe_next(out, planned, &group.id, 4);
+    let in_penvio = inputs.snapshot.teams.contains_key(&group.id);
+    describe_next(out, planned, &group.id, 4, in_penvio);
     let _ = writeln!(out);
 }
