@@ -196,6 +196,9 @@ pub struct VendorResponse {
     pub headers: HeaderMap,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// The request that got this answer (`GET https://…`, query redacted),
+    /// for error messages.
+    pub request: String,
 }
 
 impl VendorResponse {
@@ -208,7 +211,9 @@ impl VendorResponse {
         serde_json::from_slice(&self.body).map_err(|e| SourceError::Fetch {
             source_kind: kind,
             message: format!(
-                "{what}: unexpected response body: {e} (starts {:?})",
+                "{what}: {} answered {}: unexpected response body: {e} (starts {:?})",
+                self.request,
+                self.status,
                 String::from_utf8_lossy(&self.body[..self.body.len().min(120)])
             ),
         })
@@ -361,6 +366,7 @@ impl VendorHttp {
                     status,
                     headers,
                     body,
+                    request: shown,
                 });
             }
             let detail = error_detail(&body);
