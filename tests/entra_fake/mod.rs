@@ -8,6 +8,9 @@
 //! opaque. Records are shaped after the samples in `tests/fixtures/entra/`.
 #![allow(dead_code)]
 
+#[path = "../fake_faults/mod.rs"]
+pub mod faults;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -116,6 +119,8 @@ struct FakeState {
 
 /// The fake server.
 pub struct FakeEntra {
+    /// Injected faults (tests/fake_faults): broken pages, storms, resets.
+    pub faults: faults::Faults,
     /// `http://127.0.0.1:port`.
     pub origin: String,
     state: Arc<Mutex<FakeState>>,
@@ -140,9 +145,14 @@ impl FakeEntra {
             token_lifetime: 3599,
             ..FakeState::default()
         }));
+        let faults = faults::Faults::default();
         let app = axum::Router::new()
             .fallback(handle)
-            .with_state(state.clone());
+            .with_state(state.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                faults.clone(),
+                faults::layer,
+            ));
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
@@ -150,6 +160,7 @@ impl FakeEntra {
             origin,
             state,
             task,
+            faults,
         }
     }
 

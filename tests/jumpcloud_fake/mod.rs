@@ -15,6 +15,9 @@
 //! vendor's schemas; see its README).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../fake_faults/mod.rs"]
+pub mod faults;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -106,6 +109,8 @@ struct Inner {
 /// The fake organization; the server stops when the test's runtime ends.
 #[derive(Clone)]
 pub struct JumpCloudFake {
+    /// Injected faults (tests/fake_faults): broken pages, storms, resets.
+    pub faults: faults::Faults,
     /// `http://127.0.0.1:PORT` (the console root; APIs under `/api`).
     pub base_url: String,
     inner: Arc<Mutex<Inner>>,
@@ -122,13 +127,22 @@ impl JumpCloudFake {
             max_limit: 100,
             ..Inner::default()
         }));
+        let faults = faults::Faults::default();
         let app = Router::new()
             .fallback(handle)
-            .with_state(Arc::clone(&inner));
+            .with_state(Arc::clone(&inner))
+            .layer(axum::middleware::from_fn_with_state(
+                faults.clone(),
+                faults::layer,
+            ));
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        JumpCloudFake { base_url, inner }
+        JumpCloudFake {
+            base_url,
+            inner,
+            faults,
+        }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {

@@ -10,6 +10,9 @@
 //! change. Record shapes come from the vendor samples in tests/fixtures/okta.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../fake_faults/mod.rs"]
+pub mod faults;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -102,6 +105,8 @@ struct Inner {
 /// The fake org; the server stops when the test's runtime ends.
 #[derive(Clone)]
 pub struct OktaFake {
+    /// Injected faults (tests/fake_faults): broken pages, storms, resets.
+    pub faults: faults::Faults,
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
     inner: Arc<Mutex<Inner>>,
@@ -152,13 +157,22 @@ impl OktaFake {
             base_url: base_url.clone(),
             ..Inner::default()
         }));
+        let faults = faults::Faults::default();
         let app = Router::new()
             .fallback(handle)
-            .with_state(Arc::clone(&inner));
+            .with_state(Arc::clone(&inner))
+            .layer(axum::middleware::from_fn_with_state(
+                faults.clone(),
+                faults::layer,
+            ));
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        OktaFake { base_url, inner }
+        OktaFake {
+            base_url,
+            inner,
+            faults,
+        }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {

@@ -13,6 +13,9 @@
 //! vendor samples in tests/fixtures/onelogin.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../fake_faults/mod.rs"]
+pub mod faults;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -94,6 +97,8 @@ struct Inner {
 /// The fake account; the server stops when the test's runtime ends.
 #[derive(Clone)]
 pub struct OneLoginFake {
+    /// Injected faults (tests/fake_faults): broken pages, storms, resets.
+    pub faults: faults::Faults,
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
     inner: Arc<Mutex<Inner>>,
@@ -120,13 +125,22 @@ impl OneLoginFake {
             remaining: RATE_LIMIT,
             ..Inner::default()
         }));
+        let faults = faults::Faults::default();
         let app = Router::new()
             .fallback(handle)
-            .with_state(Arc::clone(&inner));
+            .with_state(Arc::clone(&inner))
+            .layer(axum::middleware::from_fn_with_state(
+                faults.clone(),
+                faults::layer,
+            ));
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        OneLoginFake { base_url, inner }
+        OneLoginFake {
+            base_url,
+            inner,
+            faults,
+        }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {

@@ -11,6 +11,9 @@
 //! memberships is unconfirmed (FACTS `[?]`), so it is a switch.
 #![allow(dead_code)]
 
+#[path = "../fake_faults/mod.rs"]
+pub mod faults;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -121,6 +124,8 @@ impl FakeState {
 
 /// The fake server.
 pub struct FakePingOne {
+    /// Injected faults (tests/fake_faults): broken pages, storms, resets.
+    pub faults: faults::Faults,
     /// `http://127.0.0.1:port`.
     pub origin: String,
     state: Arc<Mutex<FakeState>>,
@@ -146,9 +151,14 @@ impl FakePingOne {
             filter_indirect: true,
             ..FakeState::default()
         }));
+        let faults = faults::Faults::default();
         let app = axum::Router::new()
             .fallback(handle)
-            .with_state(state.clone());
+            .with_state(state.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                faults.clone(),
+                faults::layer,
+            ));
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
@@ -156,6 +166,7 @@ impl FakePingOne {
             origin,
             state,
             task,
+            faults,
         }
     }
 

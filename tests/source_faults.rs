@@ -1,0 +1,438 @@
+//! Invariant 1 under source faults: for every vendor adapter, a fetch broken
+//! on a later page (HTML instead of JSON, JSON cut in half, a 5xx storm
+//! longer than the retry budget, a response slower than `timeout`, a
+//! connection closed mid-body, a revoked token) fails the run with an error
+//! naming the request, deactivates and deletes nothing, and leaves the
+//! snapshot as it was; a 429 storm with `Retry-After` is waited out. Once the
+//! fault clears, the next run converges (the removed users are deactivated).
+//!
+//! Every adapter's seven scenarios run concurrently against one scim2-server
+//! (one org each), so the file's runtime is that of its slowest scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Each fake includes tests/fake_faults as its own `faults` module, so this
+// crate, which uses all five fakes, loads that file five times on purpose.
+#![allow(clippy::duplicate_mod)]
+
+mod common;
+mod entra_fake;
+mod jumpcloud_fake;
+mod okta_fake;
+mod onelogin_fake;
+mod pingone_fake;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Fixture, Scim2Server, find};
+use penvio_sync::sync::{EXIT_OK, RunOptions, unix_now};
+use serde_json::{Value, json};
+
+/// The client timeout every scenario configures (`timeout: 1s`).
+const TIMEOUT: &str = "1s";
+/// How long a slow answer takes: well past [`TIMEOUT`].
+const SLOW: Duration = Duration::from_millis(2500);
+/// 429s in a row (fewer than the 6 attempts of the retry budget).
+const THROTTLED: u32 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Html,
+    Truncated,
+    Storm,
+    Slow,
+    Reset,
+    Throttle,
+    Revoked,
+}
+
+const KINDS: [Kind; 7] = [
+    Kind::Html,
+    Kind::Truncated,
+    Kind::Storm,
+    Kind::Slow,
+    Kind::Reset,
+    Kind::Throttle,
+    Kind::Revoked,
+];
+
+/// Converts a [`Kind`] to one fake's `faults::Fault` and injects it.
+macro_rules! inject {
+    ($faults:expr, $module:ident, $needles:expr, $kind:expr) => {{
+        use $module::faults::Fault;
+        let (fault, times) = match $kind {
+            Kind::Html => (Fault::Html, None),
+            Kind::Truncated => (Fault::Truncated, None),
+            Kind::Storm => (Fault::Storm, None),
+            Kind::Slow => (Fault::Slow(SLOW), None),
+            Kind::Reset => (Fault::Reset, None),
+            Kind::Throttle => (Fault::Throttle(1), Some(THROTTLED)),
+            Kind::Revoked => (Fault::Revoked, None),
+        };
+        $faults.inject($needles, 0, times, fault);
+    }};
+}
+
+/// One adapter wired to a seeded fake and a fixture.
+struct Case {
+    fixture: Fixture,
+    /// Injects a fault on the chosen later page.
+    inject: Box<dyn Fn(Kind)>,
+    clear: Box<dyn Fn()>,
+    injected: Box<dyn Fn() -> u64>,
+    /// Removes users from the directory (holds the fake alive).
+    remove: Box<dyn Fn()>,
+    /// userNames the removal deactivates once a run completes.
+    removed: &'static [&'static str],
+    /// Text the error must contain: the faulted request's path.
+    page: String,
+    /// A run that reads everything (past `full_fetch_interval` if any).
+    options: fn() -> RunOptions,
+}
+
+fn full_run() -> RunOptions {
+    RunOptions {
+        now: unix_now() + 2 * 86_400,
+        ..RunOptions::sync_now()
+    }
+}
+
+const POLICY: &str = "    policy: {max_deactivations: 10, max_shrinkage: \"100%\"}\n";
+
+fn fixture(server: &Scim2Server, org: &str, source_block: String) -> Fixture {
+    let mut fixture = Fixture::new(&server.org_url(org));
+    fixture.source_block = Some(source_block);
+    fixture.extra_config = POLICY.into();
+    fixture
+}
+
+async fn okta_case(server: &Scim2Server, org: &str) -> Case {
+    let fake = okta_fake::OktaFake::start(2).await;
+    for (id, email, first) in [
+        ("00u-alice", "alice@example.com", "Alice"),
+        ("00u-bob", "bob@example.com", "Bob"),
+        ("00u-carl", "carl@example.com", "Carl"),
+        ("00u-dana", "dana@example.com", "Dana"),
+    ] {
+        fake.add_user(id, email, first, "Tester", "ACTIVE");
+    }
+    fake.add_group(
+        "00g-eng",
+        "Engineering",
+        "OKTA_GROUP",
+        &["00u-alice", "00u-bob"],
+    );
+    let block = format!(
+        "    source: {{type: okta, base_url: \"{}\", token: {}, requests_per_second: 200, timeout: {TIMEOUT}}}\n",
+        fake.base_url,
+        okta_fake::API_TOKEN
+    );
+    let (f1, f2, f3) = (
+        fake.faults.clone(),
+        fake.faults.clone(),
+        fake.faults.clone(),
+    );
+    Case {
+        fixture: fixture(server, org, block),
+        inject: Box::new(move |kind| inject!(f1, okta_fake, &["GET /api/v1/users?after="], kind)),
+        clear: Box::new(move || f2.clear()),
+        injected: Box::new(move || f3.injected()),
+        remove: Box::new(move || fake.delete_user("00u-bob")),
+        removed: &["bob@example.com"],
+        page: "/api/v1/users".into(),
+        options: full_run,
+    }
+}
+
+async fn entra_case(server: &Scim2Server, org: &str) -> Case {
+    let fake = Arc::new(entra_fake::FakeEntra::start().await);
+    fake.put_user("ada", Some("ada@contoso.com"), "Ada", "Lovelace");
+    fake.put_user("grace", Some("grace@contoso.com"), "Grace", "Hopper");
+    fake.put_user("alan", Some("alan@contoso.com"), "Alan", "Turing");
+    fake.put_user("edsger", Some("edsger@contoso.com"), "Edsger", "Dijkstra");
+    fake.put_group("eng", "Engineering");
+    fake.add_members("eng", &["ada", "grace"]);
+    let block = fake.source_block(
+        &format!("client_secret: {}", entra_fake::CLIENT_SECRET),
+        &[&format!("timeout: {TIMEOUT}")],
+    );
+    let (f1, f2, f3) = (
+        fake.faults.clone(),
+        fake.faults.clone(),
+        fake.faults.clone(),
+    );
+    Case {
+        fixture: fixture(server, org, block),
+        inject: Box::new(move |kind| inject!(f1, entra_fake, &["users/delta?$skiptoken"], kind)),
+        clear: Box::new(move || f2.clear()),
+        injected: Box::new(move || f3.injected()),
+        remove: Box::new(move || {
+            fake.delete_user("ada");
+            fake.delete_user("grace");
+            fake.delete_user("alan");
+        }),
+        // Three changes: the delta spans two pages.
+        removed: &["ada@contoso.com", "grace@contoso.com", "alan@contoso.com"],
+        page: "/v1.0/users/delta".into(),
+        options: RunOptions::sync_now,
+    }
+}
+
+async fn onelogin_case(server: &Scim2Server, org: &str) -> Case {
+    let fake = onelogin_fake::OneLoginFake::start(2).await;
+    fake.add_group(501, "Default");
+    for (id, email, first) in [
+        (101, "alice@example.com", "Alice"),
+        (102, "bob@example.com", "Bob"),
+        (103, "carl@example.com", "Carl"),
+        (104, "dana@example.com", "Dana"),
+    ] {
+        fake.add_user(id, email, first, "Tester", 1, 501);
+    }
+    fake.add_role(201, "Engineering", &[101, 102]);
+    let block = format!(
+        "    source: {{type: onelogin, base_url: \"{}\", client_id: {}, client_secret: {}, requests_per_second: 200, timeout: {TIMEOUT}}}\n",
+        fake.base_url,
+        onelogin_fake::CLIENT_ID,
+        onelogin_fake::CLIENT_SECRET
+    );
+    let (f1, f2, f3) = (
+        fake.faults.clone(),
+        fake.faults.clone(),
+        fake.faults.clone(),
+    );
+    Case {
+        fixture: fixture(server, org, block),
+        inject: Box::new(move |kind| {
+            inject!(f1, onelogin_fake, &["GET /api/2/users?", "cursor="], kind)
+        }),
+        clear: Box::new(move || f2.clear()),
+        injected: Box::new(move || f3.injected()),
+        remove: Box::new(move || fake.delete_user(102)),
+        removed: &["bob@example.com"],
+        page: "/api/2/users".into(),
+        options: full_run,
+    }
+}
+
+async fn jumpcloud_case(server: &Scim2Server, org: &str) -> Case {
+    let fake = jumpcloud_fake::JumpCloudFake::start().await;
+    for (id, email, first) in [
+        ("u-alice", "alice@example.com", "Alice"),
+        ("u-bob", "bob@example.com", "Bob"),
+        ("u-carl", "carl@example.com", "Carl"),
+        ("u-dana", "dana@example.com", "Dana"),
+    ] {
+        fake.add_user(id, email, first, "Tester");
+    }
+    fake.add_group("g-eng", "Engineering", &["u-alice", "u-bob"]);
+    let block = format!(
+        "    source: {{type: jumpcloud, base_url: \"{}\", api_key: {}, page_size: 2, requests_per_second: 200, timeout: {TIMEOUT}}}\n",
+        fake.base_url,
+        jumpcloud_fake::API_KEY
+    );
+    let (f1, f2, f3) = (
+        fake.faults.clone(),
+        fake.faults.clone(),
+        fake.faults.clone(),
+    );
+    Case {
+        fixture: fixture(server, org, block),
+        inject: Box::new(move |kind| {
+            inject!(
+                f1,
+                jumpcloud_fake,
+                &["GET /api/systemusers?", "skip=2"],
+                kind
+            )
+        }),
+        clear: Box::new(move || f2.clear()),
+        injected: Box::new(move || f3.injected()),
+        remove: Box::new(move || fake.delete_user("u-bob")),
+        removed: &["bob@example.com"],
+        page: "/api/systemusers".into(),
+        options: RunOptions::sync_now,
+    }
+}
+
+async fn pingone_case(server: &Scim2Server, org: &str) -> Case {
+    let fake = Arc::new(pingone_fake::FakePingOne::start().await);
+    fake.put_user("u-ada", "ada@example.com", "Ada", "Lovelace");
+    fake.put_user("u-grace", "grace@example.com", "Grace", "Hopper");
+    fake.put_user("u-alan", "alan@example.com", "Alan", "Turing");
+    fake.put_user("u-edsger", "edsger@example.com", "Edsger", "Dijkstra");
+    fake.put_group("g-eng", "Engineering", None);
+    fake.add_members("g-eng", &["u-ada", "u-grace"]);
+    let block = fake.source_block(
+        &format!("client_secret: {}", pingone_fake::CLIENT_SECRET),
+        &[&format!("timeout: {TIMEOUT}")],
+    );
+    let needle = format!("/environments/{}/users?cursor=", pingone_fake::ENV);
+    let (f1, f2, f3) = (
+        fake.faults.clone(),
+        fake.faults.clone(),
+        fake.faults.clone(),
+    );
+    Case {
+        fixture: fixture(server, org, block),
+        inject: Box::new(move |kind| inject!(f1, pingone_fake, &[needle.as_str()], kind)),
+        clear: Box::new(move || f2.clear()),
+        injected: Box::new(move || f3.injected()),
+        remove: Box::new(move || fake.delete_user("u-ada")),
+        removed: &["ada@example.com"],
+        page: format!("/environments/{}/users", pingone_fake::ENV),
+        options: RunOptions::sync_now,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Adapter {
+    Okta,
+    Entra,
+    OneLogin,
+    JumpCloud,
+    PingOne,
+}
+
+async fn case(adapter: Adapter, server: &Scim2Server, org: &str) -> Case {
+    match adapter {
+        Adapter::Okta => okta_case(server, org).await,
+        Adapter::Entra => entra_case(server, org).await,
+        Adapter::OneLogin => onelogin_case(server, org).await,
+        Adapter::JumpCloud => jumpcloud_case(server, org).await,
+        Adapter::PingOne => pingone_case(server, org).await,
+    }
+}
+
+fn active(users: &[Value], user_name: &str) -> bool {
+    find(users, "userName", user_name).unwrap_or_else(|| panic!("{user_name} is not in the target"))
+        ["active"]
+        .as_bool()
+        .unwrap_or(true)
+}
+
+/// What the error must say about a fault, besides naming the page.
+fn expected_text(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Html | Kind::Truncated => &["unexpected response body"],
+        Kind::Storm => &["failed after"],
+        Kind::Slow => &["failed after", "timed out"],
+        Kind::Reset => &["failed after"],
+        Kind::Revoked => &["401"],
+        Kind::Throttle => &[],
+    }
+}
+
+/// Provision, remove users and break a later page, check invariant 1, clear
+/// the fault and check convergence. Returns a line for the outcome table.
+async fn scenario(adapter: Adapter, kind: Kind, server: &Scim2Server) -> String {
+    let label = format!("{adapter:?}/{kind:?}");
+    let org = format!("{adapter:?}-{kind:?}").to_lowercase();
+    let mut case = case(adapter, server, &org).await;
+    let first = case.fixture.sync().await;
+    assert_eq!(first.exit_code, EXIT_OK, "{label}: provisioning {first:#?}");
+    let provisioned = server.list(&org, "Users").await;
+    assert_eq!(provisioned.len(), 4, "{label}: {provisioned:#?}");
+    let snapshot = case.fixture.snapshot();
+    let (writes, _) = server.request_counts(&org).await;
+
+    (case.remove)();
+    (case.inject)(kind);
+    let started = Instant::now();
+    let report = case.fixture.run((case.options)()).await;
+    let elapsed = started.elapsed();
+    assert!((case.injected)() > 0, "{label}: the fault was never hit");
+    let users = server.list(&org, "Users").await;
+    let outcome = if kind == Kind::Throttle {
+        assert_eq!(report.exit_code, EXIT_OK, "{label}: {report:#?}");
+        for name in case.removed {
+            assert!(!active(&users, name), "{label}: {name} not deactivated");
+        }
+        format!("{label}: completed after {THROTTLED} 429s in {elapsed:.1?}")
+    } else {
+        assert_ne!(report.exit_code, EXIT_OK, "{label}: {report:#?}");
+        let error = report.error.clone().unwrap_or_default();
+        assert!(
+            error.contains(&case.page),
+            "{label}: the error does not name {}: {error}",
+            case.page
+        );
+        let wanted = expected_text(kind);
+        assert!(
+            wanted.iter().any(|w| error.contains(w)),
+            "{label}: expected one of {wanted:?} in: {error}"
+        );
+        assert_eq!(
+            server.request_counts(&org).await.0,
+            writes,
+            "{label}: nothing may be written"
+        );
+        assert!(
+            users.iter().all(|u| u["active"] != json!(false)),
+            "{label}: somebody was deactivated: {users:#?}"
+        );
+        assert_eq!(users.len(), 4, "{label}: somebody was deleted");
+        assert_eq!(
+            case.fixture.snapshot(),
+            snapshot,
+            "{label}: snapshot changed"
+        );
+        format!("{label}: failed in {elapsed:.1?}: {error}")
+    };
+
+    // The fault clears: the next run converges.
+    (case.clear)();
+    let rerun = case.fixture.run((case.options)()).await;
+    assert_eq!(rerun.exit_code, EXIT_OK, "{label}: rerun {rerun:#?}");
+    let users = server.list(&org, "Users").await;
+    for name in case.removed {
+        assert!(!active(&users, name), "{label}: {name} still active");
+    }
+    let still = users.iter().filter(|u| u["active"] != json!(false)).count();
+    assert_eq!(still, 4 - case.removed.len(), "{label}: {users:#?}");
+    outcome
+}
+
+/// Runs the seven faults of one adapter concurrently and prints the outcomes.
+async fn every_fault(adapter: Adapter) {
+    let server = Scim2Server::start();
+    let s = &server;
+    let outcomes = tokio::join!(
+        scenario(adapter, KINDS[0], s),
+        scenario(adapter, KINDS[1], s),
+        scenario(adapter, KINDS[2], s),
+        scenario(adapter, KINDS[3], s),
+        scenario(adapter, KINDS[4], s),
+        scenario(adapter, KINDS[5], s),
+        scenario(adapter, KINDS[6], s),
+    );
+    for line in [
+        outcomes.0, outcomes.1, outcomes.2, outcomes.3, outcomes.4, outcomes.5, outcomes.6,
+    ] {
+        eprintln!("{line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn okta_survives_source_faults() {
+    every_fault(Adapter::Okta).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn entra_survives_source_faults() {
+    every_fault(Adapter::Entra).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn onelogin_survives_source_faults() {
+    every_fault(Adapter::OneLogin).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jumpcloud_survives_source_faults() {
+    every_fault(Adapter::JumpCloud).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pingone_survives_source_faults() {
+    every_fault(Adapter::PingOne).await;
+}
