@@ -195,3 +195,47 @@ fn a_private_ca_is_trusted_only_when_named() {
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("connections[0].target.ca_file"), "{stderr}");
 }
+
+fn check_source(dir: &Path, port: u16, ca_line: &str) -> String {
+    let config = dir.join(format!("source-{}.yaml", ca_line.len()));
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir: {}\nconnections:\n  - name: ca\n    source:\n      type: okta\n      base_url: https://127.0.0.1:{port}\n      token: t\n      timeout: 5s\n{ca_line}    target: {{url: http://127.0.0.1:9/api/scim/v2/org, token: t}}\n",
+            dir.join("state").display()
+        ),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_penvio-sync"))
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "check",
+            "--connectivity",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find(|l| l.contains("source:"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn vendor_sources_take_a_private_ca_too() {
+    let dir = tempfile::tempdir().unwrap();
+    make_ca(dir.path());
+    let server = TlsServer::start(dir.path());
+    let without = check_source(dir.path(), server.1, "");
+    assert!(
+        without.contains("certificate") || without.contains("UnknownIssuer"),
+        "{without}"
+    );
+    let with = check_source(dir.path(), server.1, "      ca_file: ca.pem\n");
+    assert!(with.contains("FAILED"), "{with}");
+    assert!(
+        !with.contains("certificate"),
+        "TLS is trusted with the CA: {with}"
+    );
+}

@@ -123,6 +123,10 @@ fn sources() -> Vec<Value> {
                     string("Only users and groups assigned to this app."),
                 ),
                 ("token", secret("API token (SSWS)")),
+                (
+                    "ca_file",
+                    string("PEM certificates of a private CA (e.g. a TLS-inspecting proxy)."),
+                ),
                 ("token_file", secret_file("API token")),
                 (
                     "oauth",
@@ -197,6 +201,10 @@ fn sources() -> Vec<Value> {
                 ),
                 ("full_fetch_interval", full()),
                 ("timeout", timeout()),
+                (
+                    "ca_file",
+                    string("PEM certificates of a private CA (e.g. a TLS-inspecting proxy)."),
+                ),
             ],
             &["tenant_id", "client_id"],
         ),
@@ -223,6 +231,10 @@ fn sources() -> Vec<Value> {
                 ("full_fetch_interval", full()),
                 ("timeout", timeout()),
                 ("requests_per_second", rps()),
+                (
+                    "ca_file",
+                    string("PEM certificates of a private CA (e.g. a TLS-inspecting proxy)."),
+                ),
             ],
             &["client_id"],
         ),
@@ -254,6 +266,10 @@ fn sources() -> Vec<Value> {
                 ("page_size", integer(1, "Records per page, 1..100.")),
                 ("timeout", timeout()),
                 ("requests_per_second", rps()),
+                (
+                    "ca_file",
+                    string("PEM certificates of a private CA (e.g. a TLS-inspecting proxy)."),
+                ),
             ],
             &[],
         ),
@@ -282,6 +298,10 @@ fn sources() -> Vec<Value> {
                 ("page_size", integer(1, "Records per request, 1..1000.")),
                 ("requests_per_second", rps()),
                 ("timeout", timeout()),
+                (
+                    "ca_file",
+                    string("PEM certificates of a private CA (e.g. a TLS-inspecting proxy)."),
+                ),
             ],
             &["environment_id", "client_id"],
         ),

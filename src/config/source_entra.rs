@@ -105,6 +105,9 @@ pub struct EntraSourceConfig {
     pub full_fetch_interval: Option<Duration>,
     /// Total time allowed for one request.
     pub timeout: Duration,
+    /// Extra trusted CAs (a TLS-inspecting proxy or private CA); added to
+    /// the system roots, never replacing them.
+    pub ca_file: Option<super::CaBundle>,
 }
 
 /// The login host of the cloud a Graph host belongs to.
@@ -393,6 +396,7 @@ pub(super) fn decode_entra(
         app_id: app_id?,
         full_fetch_interval: full_fetch_interval?,
         timeout: timeout?,
+        ca_file: None,
     })
 }
 

@@ -96,6 +96,9 @@ pub struct JumpCloudSourceConfig {
     pub timeout: Duration,
     /// Our own ceiling on requests per second to JumpCloud.
     pub requests_per_second: NonZeroU32,
+    /// Extra trusted CAs (a TLS-inspecting proxy or private CA); added to
+    /// the system roots, never replacing them.
+    pub ca_file: Option<super::CaBundle>,
 }
 
 /// Decodes the keys of a `type: jumpcloud` source mapping.
@@ -133,6 +136,7 @@ pub(super) fn decode_jumpcloud(
         page_size: u32::try_from(page_size?).ok()?,
         timeout: timeout?,
         requests_per_second: NonZeroU32::new(u32::try_from(requests_per_second?).ok()?)?,
+        ca_file: None,
     })
 }
 

@@ -50,6 +50,9 @@ pub struct OktaSourceConfig {
     pub timeout: Duration,
     /// Our own ceiling on requests per second to Okta.
     pub requests_per_second: NonZeroU32,
+    /// Extra trusted CAs (a TLS-inspecting proxy or private CA); added to
+    /// the system roots, never replacing them.
+    pub ca_file: Option<super::CaBundle>,
 }
 
 /// How the adapter authenticates to Okta.
@@ -124,6 +127,7 @@ pub(super) fn decode_okta(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<
         full_fetch_interval: full_fetch_interval?,
         timeout: timeout?,
         requests_per_second: NonZeroU32::new(u32::try_from(requests_per_second?).ok()?)?,
+        ca_file: None,
     })
 }
 

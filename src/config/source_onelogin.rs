@@ -60,6 +60,9 @@ pub struct OneLoginSourceConfig {
     pub timeout: Duration,
     /// Our own ceiling on requests per second to OneLogin.
     pub requests_per_second: NonZeroU32,
+    /// Extra trusted CAs (a TLS-inspecting proxy or private CA); added to
+    /// the system roots, never replacing them.
+    pub ca_file: Option<super::CaBundle>,
 }
 
 /// Decodes the keys of a `type: onelogin` source mapping.
@@ -114,6 +117,7 @@ pub(super) fn decode_onelogin(
         full_fetch_interval: full_fetch_interval?,
         timeout: timeout?,
         requests_per_second: NonZeroU32::new(u32::try_from(requests_per_second?).ok()?)?,
+        ca_file: None,
     })
 }
 

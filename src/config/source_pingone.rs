@@ -128,6 +128,9 @@ pub struct PingOneSourceConfig {
     pub requests_per_second: NonZeroU32,
     /// Total time allowed for one request.
     pub timeout: Duration,
+    /// Extra trusted CAs (a TLS-inspecting proxy or private CA); added to
+    /// the system roots, never replacing them.
+    pub ca_file: Option<super::CaBundle>,
 }
 
 /// An id that is pasted into URL paths and filters: letters, digits and
@@ -265,6 +268,7 @@ pub(super) fn decode_pingone(
         page_size: u32::try_from(page_size?).ok()?,
         requests_per_second: NonZeroU32::new(u32::try_from(requests_per_second?).ok()?)?,
         timeout: timeout?,
+        ca_file: None,
     })
 }
 

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::{BoxFuture, SourceError};
 use crate::config::Secret;
-use crate::http::{build_client, redact_url};
+use crate::http::redact_url;
 use crate::ratelimit::{Backoff, RequestPacer, parse_retry_after};
 
 /// How a vendor reports its rate limit on every response.
@@ -185,6 +185,8 @@ pub struct VendorHttpSettings {
     /// Share of the vendor's limit we may use before pausing until the reset
     /// (the limit is often shared with the customer's other integrations).
     pub max_rate_limit_share: f64,
+    /// Extra trusted CAs for this vendor's endpoints (`source.ca_file`).
+    pub ca: Option<crate::config::CaBundle>,
 }
 
 /// A response body with its status and headers.
@@ -248,10 +250,11 @@ impl VendorHttp {
         settings: VendorHttpSettings,
         auth: Box<dyn Authenticator>,
     ) -> Result<Self, SourceError> {
-        let http = build_client(settings.timeout).map_err(|e| SourceError::Setup {
-            source_kind: settings.kind,
-            message: e.to_string(),
-        })?;
+        let http = crate::http::build_client_trusting(settings.timeout, settings.ca.as_ref())
+            .map_err(|e| SourceError::Setup {
+                source_kind: settings.kind,
+                message: e.to_string(),
+            })?;
         let pacer = RequestPacer::new(settings.requests_per_second, settings.requests_per_second);
         Ok(VendorHttp {
             inner: Arc::new(Inner {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::KIND;
 use super::proto::{TokenError, TokenResponse, V1Page};
 use crate::config::{JumpCloudAuth, JumpCloudSourceConfig, Secret};
-use crate::http::{build_client, redact_url};
+use crate::http::redact_url;
 use crate::ratelimit::{Backoff, parse_retry_after};
 use crate::source::vendor_http::{
     Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, StaticHeader, VendorHttp,
@@ -225,10 +225,12 @@ impl JumpCloudClient {
                     client_secret,
                     token_url,
                 } => {
-                    let http = build_client(config.timeout).map_err(|e| SourceError::Setup {
-                        source_kind: KIND,
-                        message: e.to_string(),
-                    })?;
+                    let http =
+                        crate::http::build_client_trusting(config.timeout, config.ca_file.as_ref())
+                            .map_err(|e| SourceError::Setup {
+                                source_kind: KIND,
+                                message: e.to_string(),
+                            })?;
                     let requester = Arc::new(TokenRequester {
                         http,
                         token_url: token_url.clone(),
@@ -252,6 +254,7 @@ impl JumpCloudClient {
             };
         let http = VendorHttp::new(
             VendorHttpSettings {
+                ca: config.ca_file.clone(),
                 kind: KIND,
                 credentials_key,
                 requests_per_second: config.requests_per_second,

@@ -69,7 +69,8 @@ impl TokenRequester {
             source_kind: KIND,
             message,
         };
-        let http = crate::http::build_client(config.timeout).map_err(|e| setup(e.to_string()))?;
+        let http = crate::http::build_client_trusting(config.timeout, config.ca_file.as_ref())
+            .map_err(|e| setup(e.to_string()))?;
         let proof = match &config.credential {
             EntraCredential::Secret(secret) => Proof::Secret(secret.clone()),
             EntraCredential::Certificate {

@@ -106,6 +106,7 @@ impl EntraSource {
         let rate = NonZeroU32::new(REQUESTS_PER_SECOND).unwrap_or(NonZeroU32::MIN);
         let http = VendorHttp::new(
             VendorHttpSettings {
+                ca: config.ca_file.clone(),
                 kind: KIND,
                 credentials_key: auth::credential_key(config, index),
                 requests_per_second: rate,

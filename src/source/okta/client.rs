@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::KIND;
 use super::proto::{TokenError, TokenResponse};
 use crate::config::{OktaAuth, OktaOAuthConfig, OktaSourceConfig, Secret};
-use crate::http::{build_client, redact_url};
+use crate::http::redact_url;
 use crate::ratelimit::Backoff;
 use crate::source::SourceError;
 use crate::source::paginate::link_next;
@@ -183,6 +183,7 @@ fn oauth_authenticator(
     base_url: &Url,
     oauth: &OktaOAuthConfig,
     timeout: Duration,
+    ca: Option<&crate::config::CaBundle>,
     credentials_key: String,
 ) -> Result<BearerTokenCache, SourceError> {
     let setup = |message: String| SourceError::Setup {
@@ -201,7 +202,7 @@ fn oauth_authenticator(
         ))
     })?;
     let token_url = endpoint(base_url, "oauth2/v1/token")?;
-    let http = build_client(timeout).map_err(|e| setup(e.to_string()))?;
+    let http = crate::http::build_client_trusting(timeout, ca).map_err(|e| setup(e.to_string()))?;
     let requester = Arc::new(TokenRequester {
         http,
         token_url,
@@ -276,7 +277,10 @@ impl OktaClient {
             match &config.auth {
                 OktaAuth::ApiToken(token) => (
                     Box::new(StaticHeader::new("Authorization", "SSWS ", token.clone())),
-                    format!("connections[{index}].source.token` (or `token_file`"),
+                    format!(
+                        "{key}.token` or `{key}.token_file",
+                        key = format!("connections[{index}].source")
+                    ),
                     None,
                 ),
                 OktaAuth::OAuth(oauth) => {
@@ -285,6 +289,7 @@ impl OktaClient {
                         &config.base_url,
                         oauth,
                         config.timeout,
+                        config.ca_file.as_ref(),
                         key.clone(),
                     )?);
                     (Box::new(SharedCache(Arc::clone(&cache))), key, Some(cache))
@@ -292,6 +297,7 @@ impl OktaClient {
             };
         let http = VendorHttp::new(
             VendorHttpSettings {
+                ca: config.ca_file.clone(),
                 kind: KIND,
                 credentials_key,
                 requests_per_second: config.requests_per_second,

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::KIND;
 use super::proto::{TokenResponse, V1Envelope};
 use crate::config::{OneLoginSourceConfig, Secret};
-use crate::http::{build_client, redact_url};
+use crate::http::redact_url;
 use crate::ratelimit::Backoff;
 use crate::source::vendor_http::{
     Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, VendorHttp, VendorHttpSettings,
@@ -149,10 +149,11 @@ impl OneLoginClient {
     /// Builds the client; `index` names the connection in messages.
     pub fn new(config: &OneLoginSourceConfig, index: usize) -> Result<Self, SourceError> {
         let keys = format!("connections[{index}].source");
-        let http = build_client(config.timeout).map_err(|e| SourceError::Setup {
-            source_kind: KIND,
-            message: e.to_string(),
-        })?;
+        let http = crate::http::build_client_trusting(config.timeout, config.ca_file.as_ref())
+            .map_err(|e| SourceError::Setup {
+                source_kind: KIND,
+                message: e.to_string(),
+            })?;
         let requester = Arc::new(TokenRequester {
             http,
             token_url: endpoint(&config.base_url, TOKEN_PATH)?,
@@ -166,6 +167,7 @@ impl OneLoginClient {
         })));
         let http = VendorHttp::new(
             VendorHttpSettings {
+                ca: config.ca_file.clone(),
                 kind: KIND,
                 credentials_key: format!("{keys}.client_secret` and `{keys}.client_id"),
                 requests_per_second: config.requests_per_second,

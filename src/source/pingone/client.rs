@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::KIND;
 use super::proto::{P1Error, Page, TokenError, TokenResponse};
 use crate::config::{PingOneSourceConfig, Secret, TokenAuthMethod};
-use crate::http::{build_client, redact_url};
+use crate::http::redact_url;
 use crate::ratelimit::{Backoff, parse_retry_after};
 use crate::source::vendor_http::{
     Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, VendorHttp, VendorHttpSettings,
@@ -202,7 +202,8 @@ impl PingOneClient {
         };
         let key = |name: &str| format!("connections[{index}].source.{name}");
         let requester = Arc::new(TokenRequester {
-            http: build_client(config.timeout).map_err(|e| setup(e.to_string()))?,
+            http: crate::http::build_client_trusting(config.timeout, config.ca_file.as_ref())
+                .map_err(|e| setup(e.to_string()))?,
             token_url: config.token_url.clone(),
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
@@ -220,6 +221,7 @@ impl PingOneClient {
         let credentials_key = key("client_secret");
         let http = VendorHttp::new(
             VendorHttpSettings {
+                ca: config.ca_file.clone(),
                 kind: KIND,
                 credentials_key: credentials_key.clone(),
                 requests_per_second: config.requests_per_second,
