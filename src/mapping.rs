@@ -237,6 +237,24 @@ fn users_in_scope<'a>(
     Some(members)
 }
 
+/// A hash of `name` lowercased, without allocating: names equal after
+/// `str::to_lowercase` always hash alike (its only context rule, a final
+/// sigma, is folded: `ς` hashes as `σ`), so equal hashes are a superset of
+/// equal names and only those are compared by the name itself.
+fn lowercase_hash(name: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // Fixed keys: the value only groups candidates within one call.
+    let mut hasher =
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .build_hasher();
+    let mut buffer = [0u8; 4];
+    for c in name.chars().flat_map(char::to_lowercase) {
+        let c = if c == 'ς' { 'σ' } else { c };
+        hasher.write(c.encode_utf8(&mut buffer).as_bytes());
+    }
+    hasher.finish()
+}
+
 /// Keeps one record per email (case-insensitive): the one already linked to
 /// Penvio, else the only active one; otherwise skips them all, since picking
 /// one silently would give an account to the wrong person.
@@ -245,12 +263,34 @@ fn resolve_duplicate_emails(
     is_provisioned: &dyn Fn(&str) -> bool,
     result: &mut MappedDirectory,
 ) {
+    // Almost every email is unique: find the ones that may not be by a hash
+    // of the lowercased name (no per-user allocation), then group only those
+    // by the name itself. Unique users are bulk-inserted, sorted by id.
+    let hashes: Vec<u64> = candidates
+        .iter()
+        .map(|(_, attributes)| lowercase_hash(&attributes.user_name))
+        .collect();
+    let mut counts: HashMap<u64, u32> = HashMap::with_capacity(hashes.len());
+    for hash in &hashes {
+        *counts.entry(*hash).or_default() += 1;
+    }
+    let mut unique = Vec::with_capacity(candidates.len());
     let mut by_name: HashMap<String, Vec<(&SourceUser, UserAttributes)>> = HashMap::new();
-    for (user, attributes) in candidates {
-        by_name
-            .entry(attributes.user_name.to_lowercase())
-            .or_default()
-            .push((user, attributes));
+    for ((user, attributes), hash) in candidates.into_iter().zip(hashes) {
+        if counts.get(&hash) == Some(&1) {
+            unique.push((user.id.clone(), attributes));
+        } else {
+            by_name
+                .entry(attributes.user_name.to_lowercase())
+                .or_default()
+                .push((user, attributes));
+        }
+    }
+    drop(counts);
+    if result.desired.users.is_empty() {
+        result.desired.users = unique.into_iter().collect();
+    } else {
+        result.desired.users.extend(unique);
     }
     for (user_name, mut group) in by_name {
         if group.len() == 1 {
@@ -468,6 +508,28 @@ fn looks_like_email(value: &str) -> bool {
                 && !value.chars().any(|c| c.is_whitespace() || c.is_control())
         }
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod lowercase_hash_tests {
+    use super::lowercase_hash;
+
+    #[test]
+    fn names_equal_after_to_lowercase_hash_alike() {
+        for (a, b) in [
+            ("Ada@Example.COM", "ada@example.com"),
+            ("XΣ@example.com", "xς@example.com"),
+            ("ΣA@example.com", "σa@example.com"),
+            ("İ@example.com", "i\u{307}@example.com"),
+        ] {
+            assert_eq!(a.to_lowercase(), b.to_lowercase(), "{a} {b}");
+            assert_eq!(lowercase_hash(a), lowercase_hash(b), "{a} {b}");
+        }
+        assert_ne!(
+            lowercase_hash("a@example.com"),
+            lowercase_hash("b@example.com")
+        );
     }
 }
 
