@@ -4,14 +4,19 @@
 //! broken response instead of, or derived from, the fake's real one.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio_util::codec::{BytesCodec, FramedRead};
 
 /// What a faulted request gets.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,8 +29,9 @@ pub enum Fault {
     Storm,
     /// The real answer after this delay (longer than the client's timeout).
     Slow(Duration),
-    /// Status 200 whose `Content-Length` promises twice the bytes sent: the
-    /// connection closes mid-body, as on a reset (no handler panics).
+    /// Status 200 whose `Content-Length` promises twice the bytes sent; half
+    /// the real body goes out, then the connection drops mid-body, as on a
+    /// reset (the body stream fails; no handler panics).
     Reset,
     /// 429 with `Retry-After` in seconds.
     Throttle(u64),
@@ -93,6 +99,33 @@ impl Faults {
     }
 }
 
+/// A body source that yields `sent`, pauses so the bytes reach the client,
+/// then fails like a reset connection.
+struct CutShort {
+    sent: Option<Bytes>,
+    pause: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl AsyncRead for CutShort {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if let Some(sent) = self.sent.take() {
+            buf.put_slice(&sent[..sent.len().min(buf.remaining())]);
+            return Poll::Ready(Ok(()));
+        }
+        match self.pause.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "injected connection reset",
+            ))),
+        }
+    }
+}
+
 /// The middleware: `Router::layer(from_fn_with_state(faults, faults::layer))`.
 pub async fn layer(State(faults): State<Faults>, request: Request, next: Next) -> Response {
     let target = format!(
@@ -136,16 +169,19 @@ pub async fn layer(State(faults): State<Faults>, request: Request, next: Next) -
         Fault::Reset => {
             let (mut parts, body) = next.run(request).await.into_parts();
             let bytes = to_bytes(body, usize::MAX).await.unwrap();
-            let sent = bytes.slice(..bytes.len() / 2);
             parts.status = StatusCode::OK;
             parts.headers.insert(
                 header::CONTENT_LENGTH,
                 HeaderValue::from(bytes.len().max(2) as u64 * 2),
             );
-            // A streamed body has no size of its own, so hyper frames it by
-            // the header and closes the connection when the stream ends short.
-            let streamed = Body::from_stream(Body::from(sent).into_data_stream());
-            Response::from_parts(parts, streamed)
+            // The head and half the body go out; then the body stream fails
+            // and hyper drops the connection mid-body.
+            let reader = CutShort {
+                sent: Some(bytes.slice(..bytes.len() / 2)),
+                pause: Box::pin(tokio::time::sleep(Duration::from_millis(50))),
+            };
+            let stream = FramedRead::new(reader, BytesCodec::new());
+            Response::from_parts(parts, Body::from_stream(stream))
         }
         Fault::Throttle(seconds) => (
             StatusCode::TOO_MANY_REQUESTS,
