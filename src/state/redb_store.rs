@@ -25,7 +25,7 @@ pub const STATE_FILE_NAME: &str = "penvio-sync.redb";
 /// resident, so loading a 1M-user snapshot doubled the process's memory for
 /// no gain: a load reads each page once, in key order, and the OS page cache
 /// serves any re-read.
-const CACHE_BYTES: usize = 32 * 1024 * 1024;
+const CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Version of the layout below; bumped on any incompatible change.
 const SCHEMA_VERSION: u64 = 1;
