@@ -167,12 +167,17 @@ pub fn team_name(j: usize) -> String {
 /// the default mapping, without ever holding the whole source directory.
 pub fn desired(shape: &Shape, changed: bool) -> DesiredState {
     let mapping = MappingConfig::default();
-    let mut state = DesiredState::default();
-    for i in 0..shape.users {
-        let user = source_user(shape, i, changed);
-        let attributes = map_user(&user, &mapping).unwrap();
-        state.users.insert(user.id, attributes);
-    }
+    let mut state = DesiredState {
+        // Collected and bulk-built, as `map_directory` builds its users map.
+        users: (0..shape.users)
+            .map(|i| {
+                let user = source_user(shape, i, changed);
+                let attributes = map_user(&user, &mapping).unwrap();
+                (user.id, attributes)
+            })
+            .collect(),
+        ..DesiredState::default()
+    };
     for j in 0..shape.teams {
         state.teams.insert(
             team_id(j),
