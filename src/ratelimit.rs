@@ -24,9 +24,15 @@ pub struct RequestPacer {
 impl RequestPacer {
     /// A pacer allowing `per_second` requests on average, with bursts of
     /// `burst` requests.
+    ///
+    /// The bucket starts empty: a run's first second then carries at most the
+    /// sustained rate, so connection set-up jitter cannot bunch a full burst
+    /// plus a second's worth of requests into one window at the server.
     pub fn new(per_second: NonZeroU32, burst: NonZeroU32) -> Self {
+        let limiter = RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst));
+        let _ = limiter.check_n(burst);
         RequestPacer {
-            limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
+            limiter,
             paused_until: Mutex::new(None),
         }
     }
