@@ -11,7 +11,6 @@ use std::time::Duration;
 use base64::Engine;
 use reqwest::Url;
 
-use super::raw::Value;
 use super::secret::Secret;
 use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 
@@ -167,21 +166,6 @@ fn private_key_block(text: &str) -> Option<String> {
         let stop = text[start..].find(&end)? + start + end.len();
         Some(format!("{}\n", &text[start..stop]))
     })
-}
-
-/// A boolean key; YAML `true`/`false` only.
-fn boolean(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<bool> {
-    match &field.node.value {
-        Value::Bool(value) => Some(*value),
-        other => {
-            ctx.problem(
-                &field.path,
-                field.node.location,
-                format!("must be true or false, not {}", other.kind()),
-            );
-            None
-        }
-    }
 }
 
 /// One of a few words.
@@ -366,7 +350,7 @@ pub(super) fn decode_entra(
         None => Some(EmailFrom::Mail),
     };
     let include_guests = match map.get("include_guests") {
-        Some(field) => boolean(ctx, &field),
+        Some(field) => ctx.boolean(&field),
         None => Some(true),
     };
     let app_id = match map.get("app_id") {

@@ -7,7 +7,6 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Url;
 
-use super::raw::Value;
 use super::secret::Secret;
 use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, check_http_url};
 
@@ -99,10 +98,14 @@ pub(super) fn decode_okta(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<
         None => Some(None),
     };
     let auth = decode_auth(ctx, map, app_id.as_ref().is_some_and(Option::is_some));
-    let include_deprovisioned = boolean(ctx, map, "include_deprovisioned", false);
-    let provision_staged = boolean(ctx, map, "provision_staged", false);
+    let include_deprovisioned = map
+        .get("include_deprovisioned")
+        .map_or(Some(false), |field| ctx.boolean(&field));
+    let provision_staged = map
+        .get("provision_staged")
+        .map_or(Some(false), |field| ctx.boolean(&field));
     let max_rate_limit_share = match map.get("max_rate_limit_share") {
-        Some(field) => share(ctx, &field),
+        Some(field) => ctx.percentage(&field),
         None => Some(DEFAULT_RATE_LIMIT_SHARE),
     };
     let full_fetch_interval = match map.get("full_fetch_interval") {
@@ -277,39 +280,6 @@ fn key_algorithm(pem: &str) -> Result<Algorithm, String> {
         return Err("is an encrypted key; penvio-sync needs it unencrypted (protect the file with permissions or systemd credentials)".to_owned());
     }
     Err("is not an RSA or P-256 EC private key in PEM form (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY)".to_owned())
-}
-
-fn boolean(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>, key: &str, default: bool) -> Option<bool> {
-    match map.get(key) {
-        None => Some(default),
-        Some(field) => match field.node.value {
-            Value::Bool(value) => Some(value),
-            _ => {
-                ctx.problem(&field.path, field.node.location, "must be true or false");
-                None
-            }
-        },
-    }
-}
-
-/// A percentage like `"50%"`, 1% to 100%.
-fn share(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<f64> {
-    let parsed = match &field.node.value {
-        Value::String(text) => text
-            .trim()
-            .strip_suffix('%')
-            .and_then(|n| n.trim().parse::<f64>().ok())
-            .filter(|n| (1.0..=100.0).contains(n)),
-        _ => None,
-    };
-    if parsed.is_none() {
-        ctx.problem(
-            &field.path,
-            field.node.location,
-            "must be a percentage from \"1%\" to \"100%\", like \"50%\"",
-        );
-    }
-    parsed.map(|n| n / 100.0)
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use super::raw::Value;
 use super::secret::Secret;
 use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, check_http_url};
 
@@ -88,11 +87,11 @@ pub(super) fn decode_onelogin(
         None => Some(TeamsFrom::Roles),
     };
     let provision_unactivated = match map.get("provision_unactivated") {
-        Some(field) => boolean(ctx, &field),
+        Some(field) => ctx.boolean(&field),
         None => Some(false),
     };
     let max_rate_limit_share = match map.get("max_rate_limit_share") {
-        Some(field) => share(ctx, &field),
+        Some(field) => ctx.percentage(&field),
         None => Some(DEFAULT_RATE_LIMIT_SHARE),
     };
     let full_fetch_interval = match map.get("full_fetch_interval") {
@@ -181,36 +180,6 @@ fn teams_from(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<TeamsFrom> {
             None
         }
     }
-}
-
-fn boolean(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<bool> {
-    match field.node.value {
-        Value::Bool(value) => Some(value),
-        _ => {
-            ctx.problem(&field.path, field.node.location, "must be true or false");
-            None
-        }
-    }
-}
-
-/// A percentage like `"50%"`, 1% to 100%.
-fn share(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<f64> {
-    let parsed = match &field.node.value {
-        Value::String(text) => text
-            .trim()
-            .strip_suffix('%')
-            .and_then(|n| n.trim().parse::<f64>().ok())
-            .filter(|n| (1.0..=100.0).contains(n)),
-        _ => None,
-    };
-    if parsed.is_none() {
-        ctx.problem(
-            &field.path,
-            field.node.location,
-            "must be a percentage from \"1%\" to \"100%\", like \"50%\"",
-        );
-    }
-    parsed.map(|n| n / 100.0)
 }
 
 #[cfg(test)]

@@ -214,6 +214,26 @@ impl Ctx<'_> {
         }
     }
 
+    /// A percentage like `"50%"`, from 1% to 100%, as a share (0.01..=1.0):
+    /// how much of a vendor's rate limit penvio-sync may use.
+    pub(super) fn percentage(&mut self, field: &Field<'_>) -> Option<f64> {
+        let parsed = match &field.node.value {
+            Value::String(text) => text
+                .trim()
+                .strip_suffix('%')
+                .and_then(|n| n.trim().parse::<f64>().ok())
+                .filter(|n| (1.0..=100.0).contains(n)),
+            _ => None,
+        };
+        if parsed.is_none() {
+            self.field_problem(
+                field,
+                "must be a percentage from \"1%\" to \"100%\", like \"50%\"",
+            );
+        }
+        parsed.map(|n| n / 100.0)
+    }
+
     /// A boolean scalar (`true`/`false`, or YAML's `yes`/`no`).
     pub(super) fn boolean(&mut self, field: &Field<'_>) -> Option<bool> {
         match &field.node.value {
