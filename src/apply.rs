@@ -293,7 +293,7 @@ fn prepare(operation: &Operation, snapshot: &Snapshot) -> Job {
         let mut missing = 0;
         for id in ids {
             match snapshot.users.get(id) {
-                Some(record) => resolved.push((id.clone(), record.penvio_id.clone())),
+                Some(record) => resolved.push((id.clone(), record.penvio_id().to_string())),
                 None => missing += 1,
             }
         }
@@ -308,7 +308,10 @@ fn prepare(operation: &Operation, snapshot: &Snapshot) -> Job {
     };
     match operation {
         Operation::UpdateUser { source_id, .. } => {
-            job.deactivated_at = snapshot.users.get(source_id).and_then(|r| r.deactivated_at);
+            job.deactivated_at = snapshot
+                .users
+                .get(source_id)
+                .and_then(|r| r.deactivated_at());
         }
         Operation::CreateTeam {
             source_id, members, ..
@@ -326,7 +329,7 @@ fn prepare(operation: &Operation, snapshot: &Snapshot) -> Job {
                 let penvio_id = snapshot
                     .users
                     .get(id)
-                    .map(|r| r.penvio_id.clone())
+                    .map(|r| r.penvio_id().to_string())
                     .unwrap_or_default();
                 job.members.push((id.clone(), penvio_id));
             }

@@ -1171,11 +1171,7 @@ fn state(config: &Config, action: StateAction) -> i32 {
                     Ok(snapshot) => snapshot,
                     Err(code) => return code,
                 };
-                let active = snapshot
-                    .users
-                    .values()
-                    .filter(|u| u.attributes.active)
-                    .count();
+                let active = snapshot.users.values().filter(|u| u.active()).count();
                 println!(
                     "{name}: {} users ({active} active, {} deactivated), {} teams, {} memberships, generation {}",
                     snapshot.users.len(),

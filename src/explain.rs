@@ -34,7 +34,7 @@ pub fn explain(inputs: &Inputs<'_>, subject: &str) -> Option<String> {
         &inputs.connection.scope,
         &inputs.connection.mapping,
         &|id| snapshot.users.contains_key(id),
-        &|id| snapshot.users.get(id).map(|u| u.attributes.clone()),
+        &|id| snapshot.users.get(id).map(|u| u.attributes()),
     );
     let planned = plan(&mapped.desired, snapshot, &policy(inputs), inputs.now);
     let wanted = subject.trim().to_lowercase();
@@ -54,7 +54,7 @@ pub fn explain(inputs: &Inputs<'_>, subject: &str) -> Option<String> {
         .users
         .iter()
         .filter(|(id, record)| {
-            (id.as_str() == subject.trim() || record.attributes.user_name.to_lowercase() == wanted)
+            (id.as_str() == subject.trim() || record.user_name().to_lowercase() == wanted)
                 && !users.iter().any(|u| &u.id == *id)
         })
         .map(|(id, _)| id)
@@ -308,12 +308,12 @@ fn explain_user(
 fn describe_snapshot(out: &mut String, snapshot: &Snapshot, id: &str, step: usize) {
     match snapshot.users.get(id) {
         Some(record) => {
-            let state = match record.deactivated_at {
+            let state = match record.deactivated_at() {
                 Some(at) => format!(
                     "deactivated {}",
                     crate::sync::ago(at, crate::sync::unix_now())
                 ),
-                None if record.attributes.active => "active".to_string(),
+                None if record.active() => "active".to_string(),
                 None => "inactive".to_string(),
             };
             let teams: Vec<&str> = snapshot
@@ -325,8 +325,8 @@ fn describe_snapshot(out: &mut String, snapshot: &Snapshot, id: &str, step: usiz
             let _ = writeln!(
                 out,
                 "  {step}. In Penvio (snapshot): id {}, userName {}, {state}; teams: {}",
-                record.penvio_id,
-                record.attributes.user_name,
+                record.penvio_id(),
+                record.user_name(),
                 if teams.is_empty() {
                     "none".into()
                 } else {

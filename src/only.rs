@@ -34,8 +34,8 @@ pub fn resolve(
         }
         for (id, record) in &snapshot.users {
             if id == value.trim()
-                || record.attributes.user_name.to_lowercase() == wanted
-                || record.attributes.email.to_lowercase() == wanted
+                || record.user_name().to_lowercase() == wanted
+                || record.email().to_lowercase() == wanted
             {
                 found.insert(id.clone());
                 hit = true;
@@ -92,7 +92,7 @@ pub fn restrict(
                 narrow_snapshot.users.insert(member.clone(), user.clone());
                 narrow_desired
                     .users
-                    .insert(member.clone(), user.attributes.clone());
+                    .insert(member.clone(), user.attributes());
             }
         }
         narrow_desired.teams.insert(team_id.clone(), team);
@@ -160,7 +160,8 @@ mod tests {
                     penvio_id: format!("p-{id}"),
                     attributes: attrs(id, given),
                     deactivated_at: None,
-                },
+                }
+                .into(),
             );
         }
         snapshot.teams.insert(

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::mapping::DesiredState;
 use crate::model::UserAttributes;
-use crate::state::{Snapshot, UserRecord};
+use crate::state::{Snapshot, StoredUser};
 
 /// What to do with a user who left the directory or the scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -375,11 +375,7 @@ pub fn shrinkage(
     if policy.allow_deletions {
         return None;
     }
-    let before = snapshot
-        .users
-        .values()
-        .filter(|u| u.attributes.active)
-        .count();
+    let before = snapshot.users.values().filter(|u| u.active()).count();
     if before == 0 {
         return None;
     }
@@ -455,17 +451,17 @@ fn plan_new_user(source_id: &str, wanted: &UserAttributes, operations: &mut Vec<
 fn plan_known_user(
     source_id: &str,
     wanted: &UserAttributes,
-    record: &UserRecord,
+    record: &StoredUser,
     operations: &mut Vec<Operation>,
     deactivations: &mut Vec<Operation>,
 ) {
-    let current = &record.attributes;
-    if current == wanted {
+    if record.holds(wanted) {
         return;
     }
-    let changes = attribute_changes(current, wanted);
+    let current = record.attributes();
+    let changes = attribute_changes(&current, wanted);
     let source_id = source_id.to_string();
-    let penvio_id = record.penvio_id.clone();
+    let penvio_id = record.penvio_id().to_string();
     let attributes = wanted.clone();
     match (current.active, wanted.active) {
         (false, true) => operations.push(Operation::ReactivateUser {
@@ -492,7 +488,7 @@ fn plan_known_user(
 
 fn plan_removed_user(
     source_id: &str,
-    record: &UserRecord,
+    record: &StoredUser,
     policy: &PlanPolicy,
     now: i64,
     deactivations: &mut Vec<Operation>,
@@ -500,22 +496,23 @@ fn plan_removed_user(
 ) {
     let delete = |reason| Operation::DeleteUser {
         source_id: source_id.to_string(),
-        penvio_id: record.penvio_id.clone(),
-        user_name: record.attributes.user_name.clone(),
+        penvio_id: record.penvio_id().to_string(),
+        user_name: record.user_name().to_string(),
         reason,
     };
-    if record.attributes.active {
+    if record.active() {
         match policy.on_user_removed {
             RemovalAction::Delete => deletions.push(delete(RemovalReason::RemovedFromSource)),
             RemovalAction::Deactivate => {
+                let current = record.attributes();
                 let attributes = UserAttributes {
                     active: false,
-                    ..record.attributes.clone()
+                    ..current.clone()
                 };
                 deactivations.push(Operation::DeactivateUser {
                     source_id: source_id.to_string(),
-                    penvio_id: record.penvio_id.clone(),
-                    changes: attribute_changes(&record.attributes, &attributes),
+                    penvio_id: record.penvio_id().to_string(),
+                    changes: attribute_changes(&current, &attributes),
                     attributes,
                     reason: RemovalReason::RemovedFromSource,
                 });
@@ -527,7 +524,7 @@ fn plan_removed_user(
         deletions.push(delete(RemovalReason::RemovedFromSource));
         return;
     }
-    let expired = match (policy.delete_deactivated_after, record.deactivated_at) {
+    let expired = match (policy.delete_deactivated_after, record.deactivated_at()) {
         (Some(after), Some(at)) => {
             now.saturating_sub(at) >= i64::try_from(after.as_secs()).unwrap_or(i64::MAX)
         }
@@ -698,7 +695,7 @@ mod tests {
         Snapshot {
             users: users
                 .iter()
-                .map(|r| (r.attributes.external_id.clone(), r.clone()))
+                .map(|r| (r.attributes.external_id.clone(), r.into()))
                 .collect(),
             teams: teams
                 .iter()

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde::Serialize;
 
 use crate::mapping::DesiredState;
-use crate::state::{Snapshot, TeamRecord, UserRecord};
+use crate::state::{Snapshot, StoredUser, TeamRecord, UserRecord};
 use crate::target::scim::proto::{ScimGroup, ScimUser};
 
 /// Prefix of the snapshot keys of adopted Penvio resources that match no
@@ -66,22 +66,24 @@ pub fn rebuild_snapshot(
             .push(user);
     }
     let mut claimed: BTreeSet<&str> = BTreeSet::new();
-    let record_for = |user: &ScimUser, previous: Option<&UserRecord>| UserRecord {
-        penvio_id: user.id.clone(),
-        attributes: user.attributes(),
-        deactivated_at: match (
-            user.active.unwrap_or(true),
-            previous.and_then(|p| p.deactivated_at),
-        ) {
-            (true, _) => None,
-            (false, Some(at)) => Some(at),
-            (false, None) => Some(now),
-        },
+    let record_for = |user: &ScimUser, previous: Option<&StoredUser>| {
+        StoredUser::from(UserRecord {
+            penvio_id: user.id.clone(),
+            attributes: user.attributes(),
+            deactivated_at: match (
+                user.active.unwrap_or(true),
+                previous.and_then(StoredUser::deactivated_at),
+            ) {
+                (true, _) => None,
+                (false, Some(at)) => Some(at),
+                (false, None) => Some(now),
+            },
+        })
     };
 
     for (source_id, wanted) in &desired.users {
         let previous = old.users.get(source_id);
-        let known = previous.and_then(|p| by_id.get(p.penvio_id.as_str()).copied());
+        let known = previous.and_then(|p| by_id.get(p.penvio_id()).copied());
         let found = known
             .or_else(|| only_one(by_external.get(source_id.as_str())))
             .or_else(|| only_one(by_name.get(&wanted.user_name.to_lowercase())))
@@ -104,7 +106,7 @@ pub fn rebuild_snapshot(
         if desired.users.contains_key(source_id) {
             continue;
         }
-        match by_id.get(previous.penvio_id.as_str()) {
+        match by_id.get(previous.penvio_id()) {
             Some(user) if !claimed.contains(user.id.as_str()) => {
                 claimed.insert(user.id.as_str());
                 snapshot
@@ -133,7 +135,7 @@ pub fn rebuild_snapshot(
     let member_key: HashMap<&str, &str> = snapshot
         .users
         .iter()
-        .map(|(key, record)| (record.penvio_id.as_str(), key.as_str()))
+        .map(|(key, record)| (record.penvio_id(), key.as_str()))
         .collect();
     let team_record = |group: &ScimGroup| {
         let mut record = TeamRecord {
@@ -275,11 +277,11 @@ mod tests {
         ];
         let (snapshot, findings) =
             rebuild_snapshot(&desired, &Snapshot::default(), &users, &[], false, 100);
-        assert_eq!(snapshot.users["a"].penvio_id, "p1");
-        assert_eq!(snapshot.users["b"].penvio_id, "p2");
-        assert_eq!(snapshot.users["b"].deactivated_at, Some(100));
+        assert_eq!(snapshot.users["a"].penvio_id(), "p1");
+        assert_eq!(snapshot.users["b"].penvio_id(), "p2");
+        assert_eq!(snapshot.users["b"].deactivated_at(), Some(100));
         assert_eq!(
-            snapshot.users["a"].attributes.display_name,
+            snapshot.users["a"].attributes().display_name,
             "Changed by hand"
         );
         assert!(!snapshot.users.contains_key("c"));

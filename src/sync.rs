@@ -358,7 +358,7 @@ async fn execute_run(
         &connection.scope,
         &connection.mapping,
         &|id| snapshot.users.contains_key(id),
-        &|id| snapshot.users.get(id).map(|user| user.attributes.clone()),
+        &|id| snapshot.users.get(id).map(|user| user.attributes()),
     );
     for group in &mapped.unmatched_user_groups {
         tracing::warn!(connection = %connection.name, group = %group, "scope.user_groups names a group the source does not have.");

@@ -101,7 +101,7 @@ async fn assert_converged(server: &Scim2Server, fixture: &mut Fixture) {
         .collect();
     for (source_id, record) in &snapshot.users {
         let held = server_ids
-            .get(record.penvio_id.as_str())
+            .get(record.penvio_id())
             .unwrap_or_else(|| panic!("{source_id} maps to a user Penvio does not hold"));
         assert_eq!(held["externalId"].as_str(), Some(source_id.as_str()));
     }
@@ -114,7 +114,7 @@ async fn assert_converged(server: &Scim2Server, fixture: &mut Fixture) {
         let expected: BTreeSet<String> = team
             .members
             .iter()
-            .map(|m| snapshot.users[m].penvio_id.clone())
+            .map(|m| snapshot.users[m].penvio_id().to_string())
             .collect();
         assert_eq!(team.members.len(), TEAM_SIZE);
         let held: BTreeSet<String> = member_ids(group).into_iter().collect();

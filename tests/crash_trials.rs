@@ -160,7 +160,7 @@ async fn assert_exact(
     for (source_id, record) in &snapshot.users {
         assert_eq!(
             by_external[source_id.as_str()]["id"].as_str(),
-            Some(record.penvio_id.as_str()),
+            Some(record.penvio_id()),
             "the snapshot maps {source_id} to the Penvio user that holds it"
         );
     }
@@ -175,7 +175,7 @@ async fn assert_exact(
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| snapshot.users[m.as_str().unwrap()].penvio_id.clone())
+            .map(|m| snapshot.users[m.as_str().unwrap()].penvio_id().to_string())
             .collect();
         let held: BTreeSet<String> = member_ids(got).into_iter().collect();
         assert_eq!(held, expected, "members of {source_id}");

@@ -392,13 +392,13 @@ fn assert_consistent(
     let snapshot = fixture.snapshot();
     let mut source_of: BTreeMap<&str, &str> = BTreeMap::new();
     for (source_id, record) in &snapshot.users {
-        let user = by_id.get(record.penvio_id.as_str()).unwrap_or_else(|| {
+        let user = by_id.get(record.penvio_id()).unwrap_or_else(|| {
             panic!(
                 "the snapshot maps {source_id} to {}, which Penvio does not hold",
-                record.penvio_id
+                record.penvio_id()
             )
         });
-        let a = &record.attributes;
+        let a = &record.attributes();
         assert_eq!(str_of(user, "userName"), a.user_name, "{source_id}");
         assert_eq!(
             user["name"]["givenName"].as_str().unwrap_or_default(),
@@ -411,8 +411,8 @@ fn assert_consistent(
             "{source_id}"
         );
         assert_eq!(user["active"], json!(a.active), "{source_id}");
-        assert_eq!(record.deactivated_at.is_some(), !a.active, "{source_id}");
-        source_of.insert(record.penvio_id.as_str(), source_id.as_str());
+        assert_eq!(record.deactivated_at().is_some(), !a.active, "{source_id}");
+        source_of.insert(record.penvio_id(), source_id.as_str());
     }
     for (source_id, record) in &snapshot.teams {
         let group = groups_by_id
@@ -496,12 +496,12 @@ fn assert_converged(emu: &Emulator, org: &str, fixture: &mut Fixture, dir: &Dire
     assert_eq!(snapshot.teams.len(), dir.teams.len());
     assert_eq!(snapshot.users.len(), dir.users.len() + dir.removed.len());
     for p in &dir.users {
-        assert_eq!(snapshot.users[&p.id].penvio_id, penvio_id[&p.id]);
-        assert!(snapshot.users[&p.id].deactivated_at.is_none());
+        assert_eq!(snapshot.users[&p.id].penvio_id(), penvio_id[&p.id]);
+        assert!(snapshot.users[&p.id].deactivated_at().is_none());
     }
     for p in &dir.removed {
         assert!(
-            snapshot.users[&p.id].deactivated_at.is_some(),
+            snapshot.users[&p.id].deactivated_at().is_some(),
             "{} deactivated",
             p.id
         );

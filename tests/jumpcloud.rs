@@ -196,8 +196,8 @@ async fn changes_are_applied_and_an_email_change_keeps_the_penvio_user() {
         "Bob (suspended) left, Erin joined"
     );
     let snapshot = fixture.snapshot();
-    assert!(snapshot.users["u-frank"].deactivated_at.is_some());
-    assert!(snapshot.users["u-bob"].deactivated_at.is_some());
+    assert!(snapshot.users["u-frank"].deactivated_at().is_some());
+    assert!(snapshot.users["u-bob"].deactivated_at().is_some());
 
     // A member leaves.
     fake.remove_member("g-eng", "u-erin");

@@ -248,7 +248,7 @@ async fn changes_are_read_incrementally_and_applied() {
         "only active members stay in the team"
     );
     let snapshot = fixture.snapshot();
-    assert!(snapshot.users["00u-erin"].deactivated_at.is_some());
+    assert!(snapshot.users["00u-erin"].deactivated_at().is_some());
 
     // A member leaves: only that group's member list is read again.
     fake.remove_member("00g-eng", "00u-frank");

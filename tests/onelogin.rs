@@ -231,7 +231,7 @@ async fn changes_are_read_incrementally_and_applied() {
     );
     assert!(member_ids(find(&groups, "displayName", "Sales").unwrap()).is_empty());
     let snapshot = fixture.snapshot();
-    assert!(snapshot.users["102"].deactivated_at.is_some());
+    assert!(snapshot.users["102"].deactivated_at().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread")]

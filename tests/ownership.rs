@@ -101,7 +101,7 @@ async fn foreign_users_and_teams_survive_sync_and_reconcile_untouched() {
             .snapshot()
             .users
             .values()
-            .all(|r| r.penvio_id != foreign_user["id"].as_str().unwrap()),
+            .all(|r| r.penvio_id() != foreign_user["id"].as_str().unwrap()),
         "the foreign user is not in the snapshot"
     );
 

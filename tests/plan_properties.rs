@@ -36,13 +36,13 @@ impl Model {
         for record in snapshot.users.values() {
             model
                 .users
-                .insert(record.penvio_id.clone(), record.attributes.clone());
+                .insert(record.penvio_id().to_string(), record.attributes().clone());
         }
         for team in snapshot.teams.values() {
             let members = team
                 .members
                 .iter()
-                .map(|m| snapshot.users[m].penvio_id.clone())
+                .map(|m| snapshot.users[m].penvio_id().to_string())
                 .collect();
             model
                 .teams
@@ -69,7 +69,8 @@ impl Model {
                             penvio_id: id,
                             attributes: attributes.clone(),
                             deactivated_at: None,
-                        },
+                        }
+                        .into(),
                     );
                 }
                 Operation::UpdateUser {
@@ -88,11 +89,13 @@ impl Model {
                         return Err(format!("update of a user Penvio lacks: {penvio_id}"));
                     }
                     self.users.insert(penvio_id.clone(), attributes.clone());
-                    let record = snapshot.users.get_mut(source_id).ok_or("no record")?;
+                    let stored = snapshot.users.get_mut(source_id).ok_or("no record")?;
+                    let mut record = stored.record();
                     record.attributes = attributes.clone();
                     if attributes.active {
                         record.deactivated_at = None;
                     }
+                    *stored = record.into();
                 }
                 Operation::DeactivateUser {
                     source_id,
@@ -106,9 +109,11 @@ impl Model {
                         return Err(format!("deactivated {penvio_id} while in team {team}"));
                     }
                     self.users.insert(penvio_id.clone(), attributes.clone());
-                    let record = snapshot.users.get_mut(source_id).ok_or("no record")?;
+                    let stored = snapshot.users.get_mut(source_id).ok_or("no record")?;
+                    let mut record = stored.record();
                     record.attributes = attributes.clone();
                     record.deactivated_at = Some(NOW);
+                    *stored = record.into();
                 }
                 Operation::DeleteUser {
                     source_id,
@@ -135,7 +140,7 @@ impl Model {
                             .users
                             .get(member)
                             .ok_or_else(|| format!("member {member} added before it exists"))?;
-                        ids.insert(record.penvio_id.clone());
+                        ids.insert(record.penvio_id().to_string());
                     }
                     self.teams.insert(id.clone(), (name.clone(), ids));
                     snapshot.teams.insert(
@@ -168,14 +173,14 @@ impl Model {
                             .users
                             .get(member)
                             .ok_or_else(|| format!("member {member} added before it exists"))?;
-                        if !self.users.contains_key(&record.penvio_id) {
+                        if !self.users.contains_key(record.penvio_id()) {
                             return Err(format!("member {member} is not in Penvio"));
                         }
                         self.teams
                             .get_mut(penvio_id)
                             .ok_or("no team")?
                             .1
-                            .insert(record.penvio_id.clone());
+                            .insert(record.penvio_id().to_string());
                         snapshot
                             .teams
                             .get_mut(team)
@@ -196,7 +201,7 @@ impl Model {
                             .get_mut(penvio_id)
                             .ok_or("no team")?
                             .1
-                            .remove(&record.penvio_id);
+                            .remove(record.penvio_id());
                         snapshot
                             .teams
                             .get_mut(team)
@@ -274,7 +279,8 @@ fn build_snapshot(
                 penvio_id: format!("p{i}"),
                 attributes: attributes(id, *name, *given, *active),
                 deactivated_at: (!active).then_some(NOW - 10),
-            },
+            }
+            .into(),
         );
     }
     let active: Vec<String> = users
@@ -344,8 +350,8 @@ fn assert_desired(
     for (id, wanted) in &desired.users {
         match snapshot.users.get(id) {
             Some(record) => {
-                prop_assert_eq!(&record.attributes, wanted);
-                prop_assert_eq!(model.users.get(&record.penvio_id), Some(wanted));
+                prop_assert_eq!(&record.attributes(), wanted);
+                prop_assert_eq!(model.users.get(record.penvio_id()), Some(wanted));
             }
             None => prop_assert!(!wanted.active, "active user {} missing", id),
         }
@@ -356,8 +362,8 @@ fn assert_desired(
         }
         // A removed user is deactivated (or, by policy, gone).
         prop_assert_eq!(removal, RemovalAction::Deactivate);
-        prop_assert!(!record.attributes.active);
-        prop_assert!(!model.users[&record.penvio_id].active);
+        prop_assert!(!record.attributes().active);
+        prop_assert!(!model.users[record.penvio_id()].active);
     }
     prop_assert_eq!(model.users.len(), snapshot.users.len());
     prop_assert_eq!(model.teams.len(), desired.teams.len());
@@ -371,7 +377,7 @@ fn assert_desired(
         let expected: BTreeSet<String> = wanted
             .members
             .iter()
-            .map(|m| snapshot.users[m].penvio_id.clone())
+            .map(|m| snapshot.users[m].penvio_id().to_string())
             .collect();
         prop_assert_eq!(members, &expected);
     }

@@ -77,7 +77,7 @@ async fn initial_provision_then_a_no_op_run_sends_nothing() {
     let snapshot = fixture.snapshot();
     assert_eq!(snapshot.users.len(), 3);
     assert_eq!(
-        snapshot.users["00u1"].penvio_id,
+        snapshot.users["00u1"].penvio_id(),
         ada["id"].as_str().unwrap()
     );
     assert_eq!(snapshot.teams["g1"].members.len(), 2);
@@ -139,7 +139,7 @@ async fn updates_and_email_changes_keep_the_same_penvio_user() {
     let bob = find(&users, "userName", "bob@example.com").unwrap();
     assert_eq!(bob["name"]["givenName"], "Robert");
     assert_eq!(
-        fixture.snapshot().users["u1"].attributes.user_name,
+        fixture.snapshot().users["u1"].attributes().user_name,
         "ada.king@example.com"
     );
 }
@@ -175,7 +175,10 @@ async fn removal_deactivates_return_reactivates_and_retention_hard_deletes() {
     assert!(!active(gone), "deactivated, not deleted");
     let team = &server.list("lifecycle", "Groups").await[0];
     assert_eq!(member_ids(team).len(), 1);
-    assert_eq!(fixture.snapshot().users["u0001"].deactivated_at, Some(now));
+    assert_eq!(
+        fixture.snapshot().users["u0001"].deactivated_at(),
+        Some(now)
+    );
 
     // Back again: reactivated, same id.
     fixture.write_directory(&all, &[group("g", "Team", &["u0000", "u0001"])]);
@@ -195,7 +198,7 @@ async fn removal_deactivates_return_reactivates_and_retention_hard_deletes() {
     let back = find(&users, "externalId", "u0001").unwrap();
     assert!(active(back));
     assert_eq!(back["id"], gone["id"]);
-    assert_eq!(fixture.snapshot().users["u0001"].deactivated_at, None);
+    assert_eq!(fixture.snapshot().users["u0001"].deactivated_at(), None);
 
     // Removed again; 29 days later nothing, 31 days later a hard delete.
     fixture.write_directory(&[all[0].clone()], &[group("g", "Team", &["u0000"])]);
@@ -294,7 +297,7 @@ async fn teams_are_created_renamed_changed_and_deleted() {
     let expected: Vec<String> = {
         let mut ids: Vec<String> = ["u0000", "u0004", "u0005"]
             .iter()
-            .map(|id| snapshot.users[*id].penvio_id.clone())
+            .map(|id| snapshot.users[*id].penvio_id().to_string())
             .collect();
         ids.sort();
         ids
@@ -362,7 +365,7 @@ async fn a_pre_existing_user_is_linked_not_duplicated() {
     );
     assert_eq!(users[0]["externalId"], "u1");
     assert_eq!(
-        fixture.snapshot().users["u1"].penvio_id,
+        fixture.snapshot().users["u1"].penvio_id(),
         existing["id"].as_str().unwrap()
     );
 }
@@ -481,7 +484,7 @@ async fn drift_made_by_hand_is_repaired() {
 
     // By hand in Penvio: rename a user, deactivate another, delete a third,
     // add a stray member to the team.
-    let id = |s: &str| snapshot.users[s].penvio_id.clone();
+    let id = |s: &str| snapshot.users[s].penvio_id().to_string();
     let patch = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
     let url = format!("{base}/Users/{}", id("u0000"));
     server
@@ -554,7 +557,7 @@ async fn a_user_deleted_by_hand_is_recreated_on_its_next_update() {
     let mut fixture = Fixture::new(&server.org_url("recreate"));
     fixture.write_directory(&[user("u1", "ada@example.com", "Ada", "Lovelace")], &[]);
     assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
-    let old_id = fixture.snapshot().users["u1"].penvio_id.clone();
+    let old_id = fixture.snapshot().users["u1"].penvio_id().to_string();
     server
         .request(
             Method::DELETE,
@@ -568,7 +571,7 @@ async fn a_user_deleted_by_hand_is_recreated_on_its_next_update() {
     let users = server.list("recreate", "Users").await;
     assert_eq!(users.len(), 1);
     assert_eq!(users[0]["name"]["familyName"], "King");
-    let new_id = fixture.snapshot().users["u1"].penvio_id.clone();
+    let new_id = fixture.snapshot().users["u1"].penvio_id().to_string();
     assert_ne!(new_id, old_id);
     assert_eq!(users[0]["id"].as_str().unwrap(), new_id);
 }

@@ -203,7 +203,8 @@ pub fn snapshot_of(desired: &DesiredState) -> Snapshot {
                 penvio_id: penvio_id(1, n),
                 attributes: attributes.clone(),
                 deactivated_at: None,
-            },
+            }
+            .into(),
         );
     }
     for (n, (id, team)) in desired.teams.iter().enumerate() {

@@ -7,6 +7,7 @@
 //! next run repeats idempotently (invariant 2).
 
 mod redb_store;
+mod stored_user;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Directory, UserAttributes};
 
 pub use redb_store::{RedbStateStore, STATE_FILE_NAME};
+pub use stored_user::StoredUser;
 
 /// What Penvio holds for one user this agent manages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,8 +48,8 @@ pub struct TeamRecord {
 /// One connection's snapshot, loaded whole for planning.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
-    /// Managed users by source id.
-    pub users: BTreeMap<String, UserRecord>,
+    /// Managed users by source id, packed (see [`StoredUser`]).
+    pub users: BTreeMap<String, StoredUser>,
     /// Managed teams by source id.
     pub teams: BTreeMap<String, TeamRecord>,
     /// Teams whose create was sent but not acknowledged (a crash or a failed
@@ -220,7 +222,8 @@ impl Snapshot {
         for change in changes {
             match change {
                 Change::PutUser { source_id, record } => {
-                    self.users.insert(source_id.clone(), record.clone());
+                    self.users
+                        .insert(source_id.clone(), StoredUser::from(record));
                 }
                 Change::RemoveUser { source_id } => {
                     self.users.remove(source_id);

@@ -14,8 +14,9 @@ use redb::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::stored_user::UserRecordRef;
 use super::{
-    Change, RunRecord, Snapshot, SourceCache, StateError, StateStore, TeamRecord, UserRecord,
+    Change, RunRecord, Snapshot, SourceCache, StateError, StateStore, StoredUser, TeamRecord,
 };
 
 /// File name of the snapshot inside `state_dir`.
@@ -173,7 +174,7 @@ impl RedbStateStore {
     }
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(key: &str, bytes: &[u8]) -> Result<T, StateError> {
+fn decode<'a, T: Deserialize<'a>>(key: &str, bytes: &'a [u8]) -> Result<T, StateError> {
     postcard::from_bytes(bytes).map_err(|e| StateError::Corrupt {
         key: key.to_string(),
         message: e.to_string(),
@@ -239,8 +240,9 @@ impl StateStore for RedbStateStore {
         {
             let (key, value) = row.map_err(db_err)?;
             let (_, source_id) = key.value();
-            let record: UserRecord = decode(source_id, value.value())?;
-            rows.push((source_id.to_string(), record));
+            // Borrowed straight from the page, then packed: one copy per row.
+            let record: UserRecordRef<'_> = decode(source_id, value.value())?;
+            rows.push((source_id.to_string(), StoredUser::from_ref(&record)));
         }
         snapshot.users = rows.into_iter().collect();
 
@@ -518,6 +520,7 @@ impl StateStore for RedbStateStore {
 mod tests {
     use super::*;
     use crate::model::UserAttributes;
+    use crate::state::UserRecord;
 
     fn user(id: &str, name: &str) -> Change {
         Change::PutUser {
