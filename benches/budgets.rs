@@ -285,18 +285,37 @@ async fn provision_and_noop(options: &Options, work: &Path, rows: &mut Vec<Row>)
     })
     .await
     .unwrap();
-    let dir = work.join("provision");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (b4, config_path) = scenarios::provision(&shape, &emulator, "org", &dir).await;
-    eprintln!("provisioned: {b4}");
-    let share = b4["commit_share"].as_f64().unwrap();
+    // B4 is a median like every time figure: each run provisions a fresh
+    // org and state directory; B2 then runs against the last one.
+    let mut provisions = Vec::new();
+    let mut config_path = PathBuf::new();
+    for run in 0..options.runs.max(1) {
+        let dir = work.join(format!("provision-{run}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let org = format!("org-{run}");
+        let (b4, path) = scenarios::provision(&shape, &emulator, &org, &dir).await;
+        eprintln!("provisioned (run {run}): {b4}");
+        provisions.push(b4);
+        config_path = path;
+    }
+    let share = field(&provisions, "commit_share");
+    let b4 = provisions
+        .iter()
+        .min_by(|a, b| {
+            let distance = |v: &Value| (v["commit_share"].as_f64().unwrap() - share).abs();
+            distance(a).total_cmp(&distance(b))
+        })
+        .unwrap()
+        .clone();
     rows.push(Row {
         id: "B4",
         what: format!(
-            "time committing while applying {} ops ({:.0} ms of {:.0} ms, {} commits, {:.0} ops/s)",
+            "time committing while applying {} ops (median of {} runs: {:.0} ms of {:.0} ms, of it {:.0} ms on a core, {} commits, {:.0} ops/s)",
             b4["operations"],
+            provisions.len(),
             b4["commit_ms"].as_f64().unwrap(),
             b4["apply_ms"].as_f64().unwrap(),
+            b4["commit_cpu_ms"].as_f64().unwrap(),
             b4["commits"],
             b4["ops_per_s"].as_f64().unwrap()
         ),
@@ -356,7 +375,7 @@ async fn provision_and_noop(options: &Options, work: &Path, rows: &mut Vec<Row>)
         ratio: mib(hwm) / 200.0,
         ok: mib(hwm) <= 200.0,
     });
-    json!({"b4": b4, "b2": runs})
+    json!({"b4": provisions, "b2": runs})
 }
 
 /// B3: provisioning at 500 requests per second, without and with latency.

@@ -182,7 +182,14 @@ fn decode<'a, T: Deserialize<'a>>(key: &str, bytes: &'a [u8]) -> Result<T, State
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StateError> {
-    postcard::to_stdvec(value).map_err(|e| StateError::Corrupt {
+    encode_into(value, Vec::new())
+}
+
+/// Encodes into `buffer` (cleared first), so a commit of thousands of rows
+/// reuses one allocation instead of growing a fresh Vec per row.
+fn encode_into<T: Serialize>(value: &T, mut buffer: Vec<u8>) -> Result<Vec<u8>, StateError> {
+    buffer.clear();
+    postcard::to_extend(value, buffer).map_err(|e| StateError::Corrupt {
         key: "(encoding)".into(),
         message: e.to_string(),
     })
@@ -319,11 +326,13 @@ impl StateStore for RedbStateStore {
             let mut teams = txn.open_table(TEAMS).map_err(db_err)?;
             let mut members = txn.open_table(MEMBERS).map_err(db_err)?;
             let mut pending = txn.open_table(PENDING_TEAMS).map_err(db_err)?;
+            let mut buffer = Vec::with_capacity(256);
             for change in changes {
                 match change {
                     Change::PutUser { source_id, record } => {
+                        buffer = encode_into(record, buffer)?;
                         users
-                            .insert((connection, source_id.as_str()), encode(record)?.as_slice())
+                            .insert((connection, source_id.as_str()), buffer.as_slice())
                             .map_err(db_err)?;
                     }
                     Change::RemoveUser { source_id } => {
@@ -401,9 +410,11 @@ impl StateStore for RedbStateStore {
         self.write(|txn| {
             clear_connection(txn, connection)?;
             let mut users = txn.open_table(USERS).map_err(db_err)?;
+            let mut buffer = Vec::with_capacity(256);
             for (source_id, record) in &snapshot.users {
+                buffer = encode_into(record, buffer)?;
                 users
-                    .insert((connection, source_id.as_str()), encode(record)?.as_slice())
+                    .insert((connection, source_id.as_str()), buffer.as_slice())
                     .map_err(db_err)?;
             }
             let mut teams = txn.open_table(TEAMS).map_err(db_err)?;
