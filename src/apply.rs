@@ -22,7 +22,7 @@ use crate::events::{self, RunContext};
 use crate::model::UserAttributes;
 use crate::plan::{AttributeChange, Operation, Phase, Plan};
 use crate::progress::Progress;
-use crate::state::{Change, Snapshot, StateError, StateStore, UserRecord};
+use crate::state::{Change, Snapshot, StateError, StateStore, StoredUser};
 use crate::target::scim::proto::{PatchOperation, emails_value};
 use crate::target::scim::{ScimClient, ScimError};
 
@@ -402,7 +402,7 @@ async fn execute(job: Job, context: &TaskContext) -> JobResult {
     let result = perform(&job, context, &mut changes, &mut outcome.description).await;
     context.record(&changes);
     if let Some(created) = changes.iter().find_map(|change| match change {
-        Change::PutUser { record, .. } => Some(record.penvio_id.clone()),
+        Change::PutUser { record, .. } => Some(record.penvio_id().to_string()),
         Change::PutTeam { penvio_id, .. } => Some(penvio_id.clone()),
         _ => None,
     }) {
@@ -537,11 +537,7 @@ fn put_user(
 ) -> Change {
     Change::PutUser {
         source_id: source_id.to_string(),
-        record: UserRecord {
-            penvio_id,
-            attributes: attributes.clone(),
-            deactivated_at,
-        },
+        record: StoredUser::new(&penvio_id, attributes, deactivated_at),
     }
 }
 

@@ -68,8 +68,9 @@ pub enum Change {
     PutUser {
         /// Source id.
         source_id: String,
-        /// The record Penvio now holds.
-        record: UserRecord,
+        /// The record Penvio now holds, already packed: the recorder thread
+        /// reads it in one piece, and the snapshot copies it in one piece.
+        record: StoredUser,
     },
     /// A user was deleted in Penvio (or found gone).
     RemoveUser {
@@ -222,8 +223,7 @@ impl Snapshot {
         for change in changes {
             match change {
                 Change::PutUser { source_id, record } => {
-                    self.users
-                        .insert(source_id.clone(), StoredUser::from(record));
+                    self.users.insert(source_id.clone(), record.clone());
                 }
                 Change::RemoveUser { source_id } => {
                     self.users.remove(source_id);

@@ -544,7 +544,8 @@ mod tests {
                     ..Default::default()
                 },
                 deactivated_at: None,
-            },
+            }
+            .into(),
         }
     }
 

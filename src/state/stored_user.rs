@@ -121,6 +121,25 @@ impl StoredUser {
             .unwrap_or_default()
     }
 
+    /// Packs what Penvio acknowledged for a user, without an intermediate
+    /// [`UserRecord`].
+    pub fn new(penvio_id: &str, attributes: &UserAttributes, deactivated_at: Option<i64>) -> Self {
+        let a = attributes;
+        StoredUser::pack(
+            [
+                penvio_id,
+                &a.user_name,
+                &a.given_name,
+                &a.family_name,
+                &a.display_name,
+                &a.email,
+                &a.external_id,
+            ],
+            a.active,
+            deactivated_at,
+        )
+    }
+
     /// The user's id in Penvio.
     pub fn penvio_id(&self) -> &str {
         self.field(PENVIO_ID)
@@ -183,20 +202,7 @@ impl StoredUser {
 
 impl From<&UserRecord> for StoredUser {
     fn from(record: &UserRecord) -> Self {
-        let a = &record.attributes;
-        StoredUser::pack(
-            [
-                &record.penvio_id,
-                &a.user_name,
-                &a.given_name,
-                &a.family_name,
-                &a.display_name,
-                &a.email,
-                &a.external_id,
-            ],
-            a.active,
-            record.deactivated_at,
-        )
+        StoredUser::new(&record.penvio_id, &record.attributes, record.deactivated_at)
     }
 }
 
