@@ -3,9 +3,9 @@
 //!
 //! Delta follows Graph's documented semantics over a change log: a delta
 //! token is a position in the log, a round lists what changed since then
-//! (everything for a fresh round), pages are small (2 records, 3 members of
-//! a group per record) so groups repeat across pages, and `$skiptoken`s are
-//! opaque. Records are shaped after the samples in `tests/fixtures/entra/`.
+//! (everything for a fresh round), pages are small by default (2 records, 3
+//! members of a group per record) so groups repeat across pages
+//! (`start_paged` sets Graph-sized pages), and `$skiptoken`s are opaque. Records are shaped after the samples in `tests/fixtures/entra/`.
 #![allow(dead_code)]
 
 #[path = "../fake_faults/mod.rs"]
@@ -28,9 +28,10 @@ pub const TENANT: &str = "contoso-tenant";
 pub const CLIENT_ID: &str = "11111111-aaaa-bbbb-cccc-000000000001";
 /// The registered client secret.
 pub const CLIENT_SECRET: &str = "fake-client-secret";
-/// Records per page (Graph chooses for delta; small to force paging).
+/// Records per page by default (Graph chooses for delta; small to force
+/// paging).
 const PAGE: usize = 2;
-/// Members per group record on a delta page.
+/// Members per group record on a delta page, by default.
 const MEMBERS_PER_RECORD: usize = 3;
 const USER_TYPE: &str = "#microsoft.graph.user";
 const GROUP_TYPE: &str = "#microsoft.graph.group";
@@ -99,6 +100,10 @@ struct Failure {
 #[derive(Default)]
 struct FakeState {
     origin: String,
+    /// Records per page.
+    page: usize,
+    /// Members per group record on a delta page.
+    members_per_record: usize,
     token_lifetime: u64,
     tokens: HashMap<String, Instant>,
     token_requests: u32,
@@ -136,12 +141,22 @@ impl Drop for FakeEntra {
 type Shared = Arc<Mutex<FakeState>>;
 
 impl FakeEntra {
-    /// Starts the fake on a random loopback port.
+    /// Starts the fake on a random loopback port, with small pages (2
+    /// records, 3 members per group record).
     pub async fn start() -> Self {
+        Self::start_paged(PAGE, MEMBERS_PER_RECORD).await
+    }
+
+    /// Starts the fake with `records_per_page` records per page (listings
+    /// and delta rounds) and at most `members_per_record` members in the
+    /// `members@delta` of one group record.
+    pub async fn start_paged(records_per_page: usize, members_per_record: usize) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(FakeState {
             origin: origin.clone(),
+            page: records_per_page.max(1),
+            members_per_record: members_per_record.max(1),
             token_lifetime: 3599,
             ..FakeState::default()
         }));
@@ -637,14 +652,19 @@ fn graph(
         "/v1.0/users" => {
             let fields = select(pairs);
             let top: usize = param("$top").and_then(|t| t.parse().ok()).unwrap_or(100);
-            let all: Vec<Value> = s.users.values().map(|u| project(u, &fields)).collect();
             let skip: usize = param("$skiptoken")
                 .and_then(|t| t.strip_prefix("skip-").and_then(|n| n.parse().ok()))
                 .unwrap_or(0);
-            let take = top.min(PAGE);
-            let page: Vec<Value> = all.iter().skip(skip).take(take).cloned().collect();
+            let take = top.min(s.page);
+            let page: Vec<Value> = s
+                .users
+                .values()
+                .skip(skip)
+                .take(take)
+                .map(|u| project(u, &fields))
+                .collect();
             let mut body = json!({"@odata.context": format!("{}/v1.0/$metadata#users", s.origin), "value": page});
-            if skip + take < all.len() {
+            if skip + take < s.users.len() {
                 body["@odata.nextLink"] = json!(format!(
                     "{}/v1.0/users?$top={top}&$skiptoken=skip-{}",
                     s.origin,
@@ -740,7 +760,7 @@ fn delta(s: &mut FakeState, path: &str, pairs: &[(String, String)]) -> Response 
     s.delta_tokens
         .insert(token.clone(), (s.generation, s.log.len(), fields.join(",")));
     let delta_link = format!("{}/v1.0/{resource}/delta?$deltatoken={token}", s.origin);
-    let mut pages: Vec<Vec<Value>> = records.chunks(PAGE).map(<[Value]>::to_vec).collect();
+    let mut pages: Vec<Vec<Value>> = records.chunks(s.page).map(<[Value]>::to_vec).collect();
     if pages.is_empty() {
         pages.push(Vec::new());
     }
@@ -854,7 +874,7 @@ fn group_records(s: &FakeState, position: Option<usize>, fields: &[String]) -> V
             records.push(first);
             continue;
         }
-        for (index, chunk) in entries.chunks(MEMBERS_PER_RECORD).enumerate() {
+        for (index, chunk) in entries.chunks(s.members_per_record).enumerate() {
             let mut record = if index == 0 {
                 first.clone()
             } else {

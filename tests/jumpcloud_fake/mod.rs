@@ -35,9 +35,19 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jump
 /// The administrator API key the fake accepts (`x-api-key`).
 pub const API_KEY: &str = "jc-test-admin-api-key";
 
+/// A sample shape, parsed once per process (seeding 100,000 users must not
+/// read and parse the file 100,000 times).
 fn fixture(name: &str) -> Value {
-    let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
-    serde_json::from_str(&text).unwrap()
+    static CACHE: Mutex<BTreeMap<String, Value>> = Mutex::new(BTreeMap::new());
+    CACHE
+        .lock()
+        .unwrap()
+        .entry(name.to_string())
+        .or_insert_with(|| {
+            let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
+            serde_json::from_str(&text).unwrap()
+        })
+        .clone()
 }
 
 /// One request the fake received.
@@ -390,28 +400,54 @@ async fn handle(
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(0);
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let (records, v1): (Vec<Value>, bool) = match segments.as_slice() {
-        ["api", "systemusers"] => (s.users.values().cloned().collect(), true),
-        ["api", "v2", "usergroups"] => {
-            (s.groups.values().map(|g| g.record.clone()).collect(), false)
-        }
+    // Only the page served is read, and serialized from the records
+    // themselves: a 100,000-user directory read 100 at a time must not copy
+    // the whole directory per page.
+    let edges: Vec<Value>;
+    let (len, page, v1): (usize, Vec<&Value>, bool) = match segments.as_slice() {
+        ["api", "systemusers"] => (
+            s.users.len(),
+            s.users.values().skip(skip).take(limit).collect(),
+            true,
+        ),
+        ["api", "v2", "usergroups"] => (
+            s.groups.len(),
+            s.groups
+                .values()
+                .skip(skip)
+                .take(limit)
+                .map(|g| &g.record)
+                .collect(),
+            false,
+        ),
         ["api", "v2", "usergroups", id, "members"] => match s.groups.get(*id) {
-            Some(group) => (
-                group
+            Some(group) => {
+                edges = group
                     .members
                     .iter()
+                    .skip(skip)
+                    .take(limit)
                     .map(|m| json!({"to": {"id": m, "type": "user"}, "attributes": null}))
-                    .collect(),
-                false,
-            ),
+                    .collect();
+                (group.members.len(), edges.iter().collect(), false)
+            }
             None => return error(StatusCode::NOT_FOUND, "not found"),
         },
         _ => return error(StatusCode::NOT_FOUND, "not found"),
     };
-    let total = (records.len() as i64 + s.total_count_offset).max(0);
-    let page: Vec<Value> = records.into_iter().skip(skip).take(limit).collect();
+    let total = (len as i64 + s.total_count_offset).max(0);
     if v1 {
-        return axum::Json(json!({"totalCount": total, "results": page})).into_response();
+        #[derive(serde::Serialize)]
+        struct V1<'a> {
+            #[serde(rename = "totalCount")]
+            total_count: i64,
+            results: Vec<&'a Value>,
+        }
+        return axum::Json(V1 {
+            total_count: total,
+            results: page,
+        })
+        .into_response();
     }
     let mut response = axum::Json(page).into_response();
     if s.v2_total_count {

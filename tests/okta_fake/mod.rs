@@ -30,9 +30,19 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/okta
 /// The API token the fake accepts (`Authorization: SSWS …`).
 pub const API_TOKEN: &str = "00okta-test-api-token";
 
+/// A vendor sample, parsed once per process (seeding 100,000 users must
+/// not read and parse the file 100,000 times).
 fn fixture(name: &str) -> Value {
-    let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
-    serde_json::from_str(&text).unwrap()
+    static CACHE: Mutex<BTreeMap<String, Value>> = Mutex::new(BTreeMap::new());
+    CACHE
+        .lock()
+        .unwrap()
+        .entry(name.to_string())
+        .or_insert_with(|| {
+            let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
+            serde_json::from_str(&text).unwrap()
+        })
+        .clone()
 }
 
 /// One request the fake received.
@@ -100,6 +110,11 @@ struct Inner {
     rate_limit: u64,
     window: (u64, u64),
     base_url: String,
+    /// Where a listUsers page starts: (filter, offset) → id of its first
+    /// user, remembered as pages are served and forgotten on any change,
+    /// so paging 100,000 users seeks instead of re-filtering from the
+    /// start (the cursor stays a disguised offset).
+    resume: Mutex<HashMap<(String, usize), String>>,
 }
 
 /// The fake org; the server stops when the test's runtime ends.
@@ -176,7 +191,9 @@ impl OktaFake {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
-        f(&mut self.inner.lock().unwrap())
+        let mut inner = self.inner.lock().unwrap();
+        inner.resume.get_mut().unwrap().clear();
+        f(&mut inner)
     }
 
     /// Adds a user shaped like the vendor's listUsers sample.
@@ -459,27 +476,44 @@ async fn handle(
     }
     let q = params(&query);
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let records: Vec<Value> = match segments.as_slice() {
+    let s = &*s;
+    // Listings are walked lazily and only the page served is cloned: a
+    // 100,000-user directory read 200 at a time must not copy the whole
+    // directory per page.
+    let assignments: Vec<Value>;
+    let records: Box<dyn Iterator<Item = &Value> + '_> = match segments.as_slice() {
         ["api", "v1", "users"] => {
             let filter = q.get("filter").cloned().unwrap_or_default();
-            match user_filter(&filter) {
-                Some(keep) => s.users.values().filter(|u| keep(u)).cloned().collect(),
-                None => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "E0000031",
-                        "Invalid search criteria.",
-                    );
-                }
+            let Some(keep) = user_filter(&filter) else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "E0000031",
+                    "Invalid search criteria.",
+                );
+            };
+            let offset = cursor_offset(&q);
+            let start = s
+                .resume
+                .lock()
+                .unwrap()
+                .get(&(filter.clone(), offset))
+                .cloned();
+            let (records, skip): (Box<dyn Iterator<Item = &Value>>, usize) = match start {
+                Some(id) => (
+                    Box::new(s.users.range(id..).map(|(_, u)| u).filter(move |u| keep(u))),
+                    0,
+                ),
+                None => (Box::new(s.users.values().filter(move |u| keep(u))), offset),
+            };
+            let (response, next) = page(s, &path, &q, records, skip, response_headers);
+            if let Some((end, id)) = next {
+                s.resume.lock().unwrap().insert((filter, end), id);
             }
+            return response;
         }
-        ["api", "v1", "groups"] => s.groups.values().map(|g| g.record.clone()).collect(),
+        ["api", "v1", "groups"] => Box::new(s.groups.values().map(|g| &g.record)),
         ["api", "v1", "groups", id, "users"] => match s.groups.get(*id) {
-            Some(group) => group
-                .members
-                .iter()
-                .filter_map(|m| s.users.get(m).cloned())
-                .collect(),
+            Some(group) => Box::new(group.members.iter().filter_map(|m| s.users.get(m))),
             None => {
                 return error(
                     StatusCode::NOT_FOUND,
@@ -491,9 +525,11 @@ async fn handle(
         ["api", "v1", "apps", app, kind @ ("users" | "groups")] => match s.apps.get(*app) {
             Some((users, groups)) => {
                 let ids = if *kind == "users" { users } else { groups };
-                ids.iter()
+                assignments = ids
+                    .iter()
                     .map(|id| json!({"id": id, "scope": "USER", "status": "PROVISIONED"}))
-                    .collect()
+                    .collect();
+                Box::new(assignments.iter())
             }
             None => {
                 return error(
@@ -511,11 +547,21 @@ async fn handle(
             );
         }
     };
-    page(&s, &path, &q, records, response_headers)
+    let skip = cursor_offset(&q);
+    page(s, &path, &q, records, skip, response_headers).0
+}
+
+/// The offset an `after` cursor stands for (opaque to clients: an offset,
+/// disguised).
+fn cursor_offset(q: &HashMap<String, String>) -> usize {
+    q.get("after")
+        .and_then(|a| a.strip_prefix("c1."))
+        .and_then(|a| usize::from_str_radix(a, 16).ok())
+        .map_or(0, |x| x ^ 0x5a5a)
 }
 
 /// Selects users of a listing.
-type UserPredicate = Box<dyn Fn(&Value) -> bool>;
+type UserPredicate = Box<dyn Fn(&Value) -> bool + Send>;
 
 /// Users a `filter` selects; `None` for an expression the fake does not know.
 /// Without a filter, DEPROVISIONED users are omitted, as in Okta.
@@ -547,27 +593,28 @@ fn user_filter(filter: &str) -> Option<UserPredicate> {
     }))
 }
 
-/// One page of `records`, with `Link` headers for self and (if more) next.
-fn page(
+/// One page of `records` (after skipping `skip` of them), with `Link`
+/// headers for self and (if more) next; with the next page's offset and
+/// first record's `id` when there is one.
+fn page<'a>(
     s: &Inner,
     path: &str,
     q: &HashMap<String, String>,
-    records: Vec<Value>,
+    records: impl Iterator<Item = &'a Value>,
+    skip: usize,
     mut headers: HeaderMap,
-) -> Response {
+) -> (Response, Option<(usize, String)>) {
     let limit: usize = q
         .get("limit")
         .and_then(|l| l.parse().ok())
         .unwrap_or(200)
         .min(s.page_size);
-    // The cursor is opaque to clients: an offset, disguised.
-    let offset = q
-        .get("after")
-        .and_then(|a| a.strip_prefix("c1."))
-        .and_then(|a| usize::from_str_radix(a, 16).ok())
-        .map_or(0, |x| x ^ 0x5a5a);
-    let end = (offset + limit).min(records.len());
-    let items = records[offset.min(end)..end].to_vec();
+    let offset = cursor_offset(q);
+    let mut items: Vec<&Value> = records.skip(skip).take(limit + 1).collect();
+    let following = (items.len() > limit).then(|| items.remove(limit));
+    let end = offset + items.len();
+    let next = following.and_then(|record| Some((end, record["id"].as_str()?.to_string())));
+    let more = following.is_some();
     let mut base_query: Vec<String> = q
         .iter()
         .filter(|(k, _)| *k != "after")
@@ -580,7 +627,7 @@ fn page(
         base_query.join("&")
     );
     headers.append("link", HeaderValue::from_str(&self_link).unwrap());
-    if end < records.len() {
+    if more {
         let mut next_query = vec![format!("after=c1.{:x}", end ^ 0x5a5a)];
         next_query.extend(base_query);
         let next = format!(
@@ -592,7 +639,7 @@ fn page(
     }
     let mut response = axum::Json(items).into_response();
     response.headers_mut().extend(headers);
-    response
+    (response, next)
 }
 
 fn encode(text: &str) -> String {

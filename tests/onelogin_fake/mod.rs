@@ -38,9 +38,19 @@ pub const CLIENT_SECRET: &str = "ol-client-secret-abcdef";
 /// The hourly request budget the fake advertises (the spec sample's value).
 const RATE_LIMIT: u64 = 5000;
 
+/// A vendor sample, parsed once per process (seeding 100,000 users must
+/// not read and parse the file 100,000 times).
 fn fixture(name: &str) -> Value {
-    let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
-    serde_json::from_str(&text).unwrap()
+    static CACHE: Mutex<BTreeMap<String, Value>> = Mutex::new(BTreeMap::new());
+    CACHE
+        .lock()
+        .unwrap()
+        .entry(name.to_string())
+        .or_insert_with(|| {
+            let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
+            serde_json::from_str(&text).unwrap()
+        })
+        .clone()
 }
 
 /// One request the fake received.
@@ -444,16 +454,22 @@ async fn handle(
     }
     let q = params(&query);
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let s = &*s;
     let records: Vec<Value> = match segments.as_slice() {
         ["api", "2", "users"] => {
             // Inclusive, so the newest user of the last read comes back:
-            // the adapter must tolerate reading a record twice.
+            // the adapter must tolerate reading a record twice. Only the
+            // page served is cloned (100,000 users are read 100 at a time).
             let since = q.get("updated_since").cloned().unwrap_or_default();
-            s.users
-                .values()
-                .filter(|u| u["updated_at"].as_str().unwrap_or_default() >= since.as_str())
-                .cloned()
-                .collect()
+            let users: Vec<&Value> = if since.is_empty() {
+                s.users.values().collect()
+            } else {
+                s.users
+                    .values()
+                    .filter(|u| u["updated_at"].as_str().unwrap_or_default() >= since.as_str())
+                    .collect()
+            };
+            return v2_page(s, &q, &users, response_headers);
         }
         ["api", "2", "roles"] => s
             .roles
@@ -495,11 +511,11 @@ async fn handle(
                 .iter()
                 .map(|(id, name)| json!({"id": id, "name": name, "reference": null}))
                 .collect();
-            return v1_page(&s, &q, records, response_headers);
+            return v1_page(s, &q, records, response_headers);
         }
         _ => return v2_error(StatusCode::NOT_FOUND, "Not Found"),
     };
-    v2_page(&s, &q, records, response_headers)
+    v2_page(s, &q, &records.iter().collect::<Vec<_>>(), response_headers)
 }
 
 /// An opaque cursor for an offset (clients must not parse it).
@@ -519,7 +535,7 @@ fn offset_of(cursor: Option<&String>) -> usize {
 fn v2_page(
     s: &Inner,
     q: &HashMap<String, String>,
-    records: Vec<Value>,
+    records: &[&Value],
     mut headers: HeaderMap,
 ) -> Response {
     let limit: usize = q
@@ -529,7 +545,7 @@ fn v2_page(
         .min(s.page_size);
     let offset = offset_of(q.get("cursor"));
     let end = (offset + limit).min(records.len());
-    let items = records[offset.min(end)..end].to_vec();
+    let items: Vec<&Value> = records[offset.min(end)..end].to_vec();
     let pages = records.len().div_ceil(limit).max(1);
     for (name, value) in [
         ("total-count", records.len()),

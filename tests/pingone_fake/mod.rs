@@ -4,8 +4,10 @@
 //! (`/v1/environments/{env}/users|groups`, the `memberOfGroups` filter,
 //! `/users/{id}/memberOfGroups`, `/groups/{id}/memberOfGroups`).
 //!
-//! Pages are HAL collections capped at 2 records, whatever `limit` asks,
-//! with `_links.next.href` carrying an opaque `cursor`. Error bodies follow
+//! Pages are HAL collections of `limit` records (1..=1000, PingOne's
+//! documented range), capped by the fake at 2 by default to force paging
+//! (`start_with_page_cap` sets another cap), with `_links.next.href`
+//! carrying an opaque `cursor`. Error bodies follow
 //! the official `{id, code, message, details[]}` schemas (see
 //! `tests/fixtures/pingone/`). Whether the member filter matches INDIRECT
 //! memberships is unconfirmed (FACTS `[?]`), so it is a switch.
@@ -33,8 +35,11 @@ pub const CLIENT_ID: &str = "5e6f7a8b-0000-4000-8000-00000000c001";
 pub const CLIENT_SECRET: &str = "fake-worker~secret.1";
 /// The default population.
 pub const POPULATION: &str = "pop-default";
-/// Records per page, whatever `limit` asks (small, to force paging).
+/// Records per page by default, whatever `limit` asks (small, to force
+/// paging).
 const PAGE_CAP: usize = 2;
+/// PingOne's largest `limit` (FACTS: users and groups, `limit` 1..1000).
+pub const MAX_LIMIT: usize = 1000;
 
 /// One API request the fake received (token requests are counted apart).
 #[derive(Debug, Clone)]
@@ -72,6 +77,10 @@ struct Failure {
     body_retry_after: Option<u64>,
 }
 
+/// What a cursor stands for: (path, records still to serve, `_embedded`
+/// key, limit).
+type Pending = (String, Vec<Arc<Value>>, String, String);
+
 #[derive(Default)]
 struct FakeState {
     origin: String,
@@ -79,14 +88,18 @@ struct FakeState {
     token_lifetime: u64,
     tokens: HashMap<String, Instant>,
     token_requests: u32,
-    users: BTreeMap<String, Value>,
+    /// Shared, so a listing's snapshot costs no copies (a change copies
+    /// the one user it touches).
+    users: BTreeMap<String, Arc<Value>>,
     /// user → groups it is a DIRECT member of.
     user_groups: BTreeMap<String, BTreeSet<String>>,
     groups: BTreeMap<String, Value>,
     /// group → groups it is nested in (directly).
     parents: BTreeMap<String, BTreeSet<String>>,
     filter_indirect: bool,
-    cursors: HashMap<String, (String, Vec<Value>, String, String)>,
+    /// Most records per page, whatever `limit` asks.
+    page_cap: usize,
+    cursors: HashMap<String, Pending>,
     requests: Vec<Logged>,
     failures: Vec<Failure>,
     sequence: u64,
@@ -141,14 +154,21 @@ impl Drop for FakePingOne {
 type Shared = Arc<Mutex<FakeState>>;
 
 impl FakePingOne {
-    /// Starts the fake on a random loopback port.
+    /// Starts the fake on a random loopback port, pages capped at 2.
     pub async fn start() -> Self {
+        Self::start_with_page_cap(PAGE_CAP).await
+    }
+
+    /// Starts the fake with pages of at most `page_cap` records (still
+    /// never more than `limit` asks, nor than PingOne's 1,000).
+    pub async fn start_with_page_cap(page_cap: usize) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(FakeState {
             origin: origin.clone(),
             token_lifetime: 3600,
             filter_indirect: true,
+            page_cap: page_cap.max(1),
             ..FakeState::default()
         }));
         let faults = faults::Faults::default();
@@ -204,7 +224,7 @@ impl FakePingOne {
             let env = ENV;
             s.users.insert(
                 id.to_string(),
-                json!({
+                Arc::new(json!({
                     "_links": {"self": {"href": format!("{}/v1/environments/{env}/users/{id}", s.origin)}},
                     "id": id, "environment": {"id": env},
                     "account": {"canAuthenticate": true, "status": "OK"},
@@ -215,7 +235,7 @@ impl FakePingOne {
                     "name": {"given": given, "family": family, "formatted": format!("{given} {family}")},
                     "population": {"id": POPULATION},
                     "username": username,
-                }),
+                })),
             );
         });
     }
@@ -223,7 +243,7 @@ impl FakePingOne {
     /// Overwrites fields of a user (`{"email": …}`, `{"name": {…}}`).
     pub fn update_user(&self, id: &str, fields: Value) {
         self.with(|s| {
-            let user = s.users.get_mut(id).unwrap();
+            let user = Arc::make_mut(s.users.get_mut(id).unwrap());
             for (key, value) in fields.as_object().unwrap() {
                 user[key] = value.clone();
             }
@@ -531,32 +551,67 @@ fn token(state: &Shared, headers: &HeaderMap, body: &str) -> Response {
 }
 
 /// The users a `filter` selects; `Err` for filters PingOne refuses.
-fn filter_users(s: &FakeState, filter: Option<&str>) -> Result<Vec<Value>, String> {
-    let mut users: Vec<Value> = s.users.values().cloned().collect();
+///
+/// A member clause looks at the users with memberships only, and users are
+/// cloned once selected: 100 member queries on a 100,000-user environment
+/// must not copy it 100 times.
+fn filter_users(s: &FakeState, filter: Option<&str>) -> Result<Vec<Arc<Value>>, String> {
     let Some(filter) = filter else {
-        return Ok(users);
+        return Ok(s.users.values().cloned().collect());
     };
+    // Users a member clause allows (None: no member clause), and the
+    // populations required.
+    let mut members: Option<BTreeSet<&str>> = None;
+    let mut populations: Vec<&str> = Vec::new();
     for clause in filter.split(" and ") {
         let clause = clause.trim();
         if let Some(rest) = clause.strip_prefix("memberOfGroups[id eq \"")
             && let Some(group) = rest.strip_suffix("\"]")
         {
-            users.retain(|user| {
-                let id = user["id"].as_str().unwrap();
-                match s.memberships(id).get(group) {
-                    Some(direct) => *direct || s.filter_indirect,
-                    None => false,
-                }
+            let mut ancestors: HashMap<&str, BTreeSet<String>> = HashMap::new();
+            let listed: BTreeSet<&str> = s
+                .user_groups
+                .iter()
+                .filter(|(_, groups)| {
+                    // Direct member, or (if the filter matches INDIRECT
+                    // memberships) member of a group nested in `group`.
+                    groups.contains(group)
+                        || (s.filter_indirect
+                            && groups.iter().any(|g| {
+                                ancestors
+                                    .entry(g.as_str())
+                                    .or_insert_with(|| s.ancestors(g))
+                                    .contains(group)
+                            }))
+                })
+                .map(|(user, _)| user.as_str())
+                .collect();
+            members = Some(match members {
+                None => listed,
+                Some(before) => before.intersection(&listed).copied().collect(),
             });
         } else if let Some(rest) = clause.strip_prefix("population.id eq \"")
             && let Some(population) = rest.strip_suffix('"')
         {
-            users.retain(|user| user["population"]["id"] == population);
+            populations.push(population);
         } else {
             return Err(clause.to_string());
         }
     }
-    Ok(users)
+    let in_populations = |user: &&Arc<Value>| {
+        populations
+            .iter()
+            .all(|population| user["population"]["id"] == *population)
+    };
+    Ok(match members {
+        Some(ids) => ids
+            .iter()
+            .filter_map(|id| s.users.get(*id))
+            .filter(in_populations)
+            .cloned()
+            .collect(),
+        None => s.users.values().filter(in_populations).cloned().collect(),
+    })
 }
 
 fn api(
@@ -669,7 +724,7 @@ fn api(
             ),
         },
         ["groups"] => {
-            let groups: Vec<Value> = s.groups.values().cloned().collect();
+            let groups = s.groups.values().cloned().map(Arc::new).collect();
             page(s, path, "groups", groups, &limit)
         }
         ["users", user, "memberOfGroups"] => {
@@ -681,12 +736,14 @@ fn api(
                     json!([]),
                 );
             }
-            let entries: Vec<Value> = s
+            let entries = s
                 .memberships(user)
                 .into_iter()
                 .map(|(group, direct)| {
-                    json!({"id": group, "name": s.groups.get(&group).map(|g| g["name"].clone()),
-                           "type": if direct { "DIRECT" } else { "INDIRECT" }})
+                    Arc::new(
+                        json!({"id": group, "name": s.groups.get(&group).map(|g| g["name"].clone()),
+                           "type": if direct { "DIRECT" } else { "INDIRECT" }}),
+                    )
                 })
                 .collect();
             page(s, path, "groupMemberships", entries, &limit)
@@ -700,13 +757,13 @@ fn api(
                     json!([]),
                 );
             }
-            let entries: Vec<Value> = s
+            let entries = s
                 .parents
                 .get(*group)
                 .into_iter()
                 .flatten()
                 .map(|parent| {
-                    json!({"id": parent, "name": s.groups.get(parent).map(|g| g["name"].clone()), "type": "DIRECT"})
+                    Arc::new(json!({"id": parent, "name": s.groups.get(parent).map(|g| g["name"].clone()), "type": "DIRECT"}))
                 })
                 .collect();
             page(s, path, "groupMemberships", entries, &limit)
@@ -725,14 +782,14 @@ fn page(
     s: &mut FakeState,
     path: &str,
     key: &str,
-    mut records: Vec<Value>,
+    mut records: Vec<Arc<Value>>,
     limit: &str,
 ) -> Response {
     let take = limit
         .parse::<usize>()
         .unwrap_or(100)
-        .clamp(1, 1000)
-        .min(PAGE_CAP);
+        .clamp(1, MAX_LIMIT)
+        .min(s.page_cap);
     let rest = if records.len() > take {
         records.split_off(take)
     } else {
@@ -754,9 +811,23 @@ fn page(
             (path.to_string(), rest, key.to_string(), limit.to_string()),
         );
     }
-    respond(
-        200,
-        &[],
-        json!({"_links": links, "_embedded": {key: records}, "count": size, "size": size}),
-    )
+    // Serialized straight from the shared records (no `Value` copy).
+    #[derive(serde::Serialize)]
+    struct Hal<'a> {
+        _links: Value,
+        _embedded: BTreeMap<&'a str, Vec<&'a Value>>,
+        count: usize,
+        size: usize,
+    }
+    let body = Hal {
+        _links: links,
+        _embedded: BTreeMap::from([(key, records.iter().map(|r| &**r).collect())]),
+        count: size,
+        size,
+    };
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_vec(&body).unwrap()))
+        .unwrap()
 }
