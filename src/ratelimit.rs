@@ -112,6 +112,58 @@ impl Backoff {
     }
 }
 
+/// How long one request may spend waiting out throttling (429 answers) in
+/// all. A 429 says the server is well but busy, so it does not use up the
+/// retry attempts meant for failures; an hour lets OneLogin's hourly rate
+/// window pass.
+pub const MAX_THROTTLE_WAIT: Duration = Duration::from_secs(3600);
+
+/// …and how many 429 answers it takes in all, so a server answering
+/// `Retry-After: 0` forever cannot hold a request forever.
+pub const MAX_THROTTLE_ANSWERS: u32 = 100;
+
+/// The throttling one request has waited out (429s, and any answer naming a
+/// `Retry-After`), against [`MAX_THROTTLE_WAIT`] and [`MAX_THROTTLE_ANSWERS`].
+#[derive(Debug, Default)]
+pub struct ThrottleBudget {
+    waited: Duration,
+    answers: u32,
+}
+
+impl ThrottleBudget {
+    /// Admits one more wait of `delay`. Refuses (with the reason,
+    /// for the error message) when the server asks for more than the budget
+    /// has left: failing that one request at once beats stalling the whole
+    /// run on an absurd `Retry-After`.
+    pub fn admit(&mut self, delay: Duration) -> Result<(), String> {
+        self.answers += 1;
+        let total = self.waited.saturating_add(delay);
+        if self.answers > MAX_THROTTLE_ANSWERS {
+            return Err(format!(
+                "{} answers asked this request to wait ({} s waited), more than the {MAX_THROTTLE_ANSWERS} a request may take",
+                self.answers,
+                self.waited.as_secs(),
+            ));
+        }
+        if total > MAX_THROTTLE_WAIT {
+            return Err(format!(
+                "{} answers asked this request to wait ({} s waited so far); the last asks for {} s, more than the {} s a request may wait in all",
+                self.answers,
+                self.waited.as_secs(),
+                delay.as_secs(),
+                MAX_THROTTLE_WAIT.as_secs()
+            ));
+        }
+        self.waited = total;
+        Ok(())
+    }
+
+    /// Waits asked for so far, to grow the backoff when a 429 names no delay.
+    pub fn answers(&self) -> u32 {
+        self.answers
+    }
+}
+
 /// Parses a `Retry-After` value: delay-seconds or an HTTP date.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
@@ -159,6 +211,31 @@ mod tests {
             assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400));
             assert!(backoff.delay(30) <= Duration::from_secs(1));
         }
+    }
+
+    #[test]
+    fn throttle_budget_admits_waits_up_to_the_limit_and_refuses_beyond() {
+        let mut budget = ThrottleBudget::default();
+        for _ in 0..59 {
+            budget.admit(Duration::from_secs(60)).unwrap();
+        }
+        assert_eq!(budget.answers(), 59);
+        budget.admit(Duration::from_secs(60)).unwrap();
+        let refused = budget.admit(Duration::from_secs(1)).unwrap_err();
+        assert!(refused.contains("61 answers asked"), "{refused}");
+        assert!(refused.contains("3600 s waited"), "{refused}");
+
+        // An absurd Retry-After is refused at once, without overflow.
+        let mut fresh = ThrottleBudget::default();
+        let refused = fresh.admit(Duration::MAX).unwrap_err();
+        assert!(refused.contains("more than the 3600 s"), "{refused}");
+        // Zero-second throttles cost no time, but not forever.
+        let mut zero = ThrottleBudget::default();
+        for _ in 0..MAX_THROTTLE_ANSWERS {
+            zero.admit(Duration::ZERO).unwrap();
+        }
+        let refused = zero.admit(Duration::ZERO).unwrap_err();
+        assert!(refused.contains("more than the 100"), "{refused}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -484,3 +484,40 @@ async fn a_429_waits_for_the_reset_and_completes() {
     assert_eq!(log[0], log[1], "the throttled request is sent again");
     assert_eq!(server.list("okta-429", "Users").await.len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_past_the_failure_retries_is_waited_out_and_an_absurd_wait_is_refused() {
+    use okta_fake::faults::Fault;
+    let server = Scim2Server::start();
+    let fake = seeded_fake().await;
+    let mut fixture = okta_fixture(&server, "okta-storm", &fake, "");
+    // Ten 429s in a row on one request: more than the 6 attempts a failing
+    // request gets, but throttling is the vendor being busy, not broken.
+    fake.faults
+        .inject(&["GET /api/v1/users"], 0, Some(10), Fault::Throttle(0));
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    assert_eq!(fake.faults.injected(), 10);
+    assert_eq!(server.list("okta-storm", "Users").await.len(), 3);
+
+    // A vendor asking to wait a day fails the run at once, saying why,
+    // instead of holding it (and every later scheduled run) for a day.
+    fake.faults.clear();
+    fake.faults
+        .inject(&["GET /api/v1/users"], 0, None, Fault::Throttle(86_400));
+    let started = Instant::now();
+    let report = fixture.run(full_run()).await;
+    assert_ne!(report.exit_code, EXIT_OK);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let error = report.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("asks for 86400 s") && error.contains("more than the 3600 s"),
+        "{error}"
+    );
+    let users = server.list("okta-storm", "Users").await;
+    assert!(users.iter().all(active), "nobody deactivated");
+}

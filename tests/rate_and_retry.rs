@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{Fixture, TOKEN};
 use penvio_sync::emulator::{Emulator, EmulatorConfig, Fault, ScriptedResponse};
-use penvio_sync::sync::EXIT_OK;
+use penvio_sync::sync::{EXIT_OK, EXIT_PARTIAL};
 use serde_json::{Value, json};
 
 async fn emulator() -> Emulator {
@@ -119,4 +119,48 @@ async fn nothing_is_sent_before_retry_after_has_passed() {
         log.last().unwrap().received.duration_since(at) >= Duration::from_millis(1_990),
         "the throttled request was retried after Retry-After"
     );
+}
+
+/// A throttled request waits as long as Penvio asks, however many 429s
+/// that takes: they do not use up the attempts meant for failures.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_429_storm_longer_than_the_failure_retries_is_waited_out() {
+    let emulator = emulator().await;
+    let mut fixture = Fixture::new(&emulator.base_url("storm"));
+    // One user: all ten 429s land on the same request.
+    fixture.write_directory(&people(1), &[]);
+    emulator.inject(Fault::Respond(
+        ScriptedResponse::new(429, 10)
+            .method("POST")
+            .retry_after_secs(0),
+    ));
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    assert_eq!(report.target_requests.throttled, 10);
+    assert_eq!(emulator.users("storm").len(), 1);
+}
+
+/// A `Retry-After` past what a request may wait fails that request at once
+/// with the reason, instead of stalling the run (and every later one).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_absurd_retry_after_fails_the_request_at_once() {
+    let emulator = emulator().await;
+    let mut fixture = Fixture::new(&emulator.base_url("absurd"));
+    fixture.write_directory(&people(3), &[]);
+    emulator.inject(Fault::Respond(
+        ScriptedResponse::new(429, 1)
+            .method("POST")
+            .retry_after_secs(86_400),
+    ));
+    let started = std::time::Instant::now();
+    let report = fixture.sync().await;
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(report.exit_code, EXIT_PARTIAL, "{report:#?}");
+    assert_eq!(report.failures.len(), 1, "{report:#?}");
+    let error = report.failures[0].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("POST /Users") && error.contains("asks for 86400 s"),
+        "{error}"
+    );
+    assert_eq!(emulator.users("absurd").len(), 2, "the others were created");
 }

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use super::{BoxFuture, SourceError};
 use crate::config::Secret;
 use crate::http::redact_url;
-use crate::ratelimit::{Backoff, RequestPacer, parse_retry_after};
+use crate::ratelimit::{Backoff, RequestPacer, ThrottleBudget, parse_retry_after};
 
 /// How a vendor reports its rate limit on every response.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -328,8 +328,13 @@ impl VendorHttp {
         let backoff = inner.settings.backoff;
         let mut refreshed = false;
         let mut last = String::new();
+        // Failures count against `max_attempts`; throttling (a 429: busy,
+        // not broken) against the throttle budget instead.
         let mut attempt = 0;
+        let mut throttle = ThrottleBudget::default();
+        let mut sent: u32 = 0;
         while attempt < backoff.max_attempts.max(1) {
+            sent = sent.saturating_add(1);
             inner.pacer.wait().await;
             inner
                 .counters
@@ -391,17 +396,34 @@ impl VendorHttp {
                     });
                 }
                 408 | 429 | 500..=599 => {
-                    if status == StatusCode::TOO_MANY_REQUESTS {
+                    let throttled = status == StatusCode::TOO_MANY_REQUESTS;
+                    if throttled {
                         inner
                             .counters
                             .throttled
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                     last = format!("{status}: {detail}");
-                    let delay = wait.unwrap_or_else(|| backoff.delay(attempt));
+                    let delay = match wait {
+                        Some(wait) => wait,
+                        None if throttled => backoff.delay(throttle.answers()),
+                        None => backoff.delay(attempt),
+                    };
+                    if (throttled || wait.is_some())
+                        && let Err(reason) = throttle.admit(delay)
+                    {
+                        return Err(SourceError::Fetch {
+                            source_kind: kind,
+                            message: format!(
+                                "{shown} gave up after {sent} requests: {last}; {reason}"
+                            ),
+                        });
+                    }
                     inner.pacer.pause_for(delay);
                     tracing::debug!(source = kind, request = %shown, %status, delay_ms = delay.as_millis() as u64, "Retrying source request.");
-                    attempt += 1;
+                    if !throttled {
+                        attempt += 1;
+                    }
                 }
                 _ => {
                     return Err(SourceError::Fetch {
@@ -413,10 +435,7 @@ impl VendorHttp {
         }
         Err(SourceError::Fetch {
             source_kind: kind,
-            message: format!(
-                "{shown} failed after {} attempts: {last}",
-                backoff.max_attempts.max(1)
-            ),
+            message: format!("{shown} failed after {sent} requests: {last}"),
         })
     }
 

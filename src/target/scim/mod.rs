@@ -18,7 +18,9 @@ use serde_json::Value;
 
 use crate::config::Secret;
 use crate::model::UserAttributes;
-use crate::ratelimit::{Backoff, RequestPacer, parse_retry_after};
+use crate::ratelimit::{
+    Backoff, MAX_THROTTLE_WAIT, RequestPacer, ThrottleBudget, parse_retry_after,
+};
 use proto::{
     Created, ErrorBody, ListResponse, PatchOperation, SCIM_MEDIA_TYPE, ScimGroup, ScimUser,
     escape_filter_value, group_resource, patch_body, user_resource,
@@ -519,11 +521,18 @@ impl ScimClient {
             None => None,
         };
         let backoff = inner.settings.backoff;
+        let max_attempts = backoff.max_attempts.max(1);
         let mut last = String::new();
-        for attempt in 0..backoff.max_attempts.max(1) {
-            if attempt > 0 {
+        // Failures count against `max_attempts`; throttling (a 429: busy,
+        // not broken) against the throttle budget instead.
+        let mut attempt = 0;
+        let mut throttle = ThrottleBudget::default();
+        let mut sent: u32 = 0;
+        while attempt < max_attempts {
+            if sent > 0 {
                 inner.counters.retries.fetch_add(1, Ordering::Relaxed);
             }
+            sent = sent.saturating_add(1);
             inner.pacer.wait().await;
             let counter = if method == Method::GET {
                 &inner.counters.reads
@@ -556,6 +565,7 @@ impl ScimClient {
                         return Err(unknown(method, path, last));
                     }
                     tokio::time::sleep(backoff.delay(attempt)).await;
+                    attempt += 1;
                     continue;
                 }
                 Err(source) => {
@@ -573,6 +583,7 @@ impl ScimClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
             if let Some(after) = retry_after
+                && after <= MAX_THROTTLE_WAIT
                 && matches!(classify(status, retry_after), Decision::Retry(_))
             {
                 // Hold every task back as soon as the headers arrive, before
@@ -587,6 +598,7 @@ impl ScimClient {
                         return Err(unknown(method, path, last));
                     }
                     tokio::time::sleep(backoff.delay(attempt)).await;
+                    attempt += 1;
                     continue;
                 }
             };
@@ -607,25 +619,41 @@ impl ScimClient {
                     }
                     tracing::debug!(%method, path, %status, "Retrying a request answered with a garbled body.");
                     tokio::time::sleep(backoff.delay(attempt)).await;
+                    attempt += 1;
                 }
                 Decision::Retry(_) if replay == Replay::Unsafe && may_have_applied(status) => {
                     last = format!("{status}: {}", describe_error(&body));
                     return Err(unknown(method, path, last));
                 }
                 Decision::Retry(after) => {
-                    if status == StatusCode::TOO_MANY_REQUESTS {
+                    let throttled = status == StatusCode::TOO_MANY_REQUESTS;
+                    if throttled {
                         inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
                     }
                     last = format!("{status}: {}", describe_error(&body));
                     let delay = match after {
-                        Some(after) => {
-                            inner.pacer.pause_for(after);
-                            after
-                        }
+                        Some(after) => after,
+                        None if throttled => backoff.delay(throttle.answers()),
                         None => backoff.delay(attempt),
                     };
+                    if (throttled || after.is_some())
+                        && let Err(reason) = throttle.admit(delay)
+                    {
+                        return Err(ScimError::RetriesExhausted {
+                            method,
+                            path,
+                            attempts: sent,
+                            last: format!("{last}; {reason}"),
+                        });
+                    }
+                    if after.is_some() {
+                        inner.pacer.pause_for(delay);
+                    }
                     tracing::debug!(%method, path, %status, delay_ms = delay.as_millis() as u64, "Retrying request.");
                     tokio::time::sleep(delay).await;
+                    if !throttled {
+                        attempt += 1;
+                    }
                 }
                 Decision::Stop => {
                     return Err(ScimError::Unauthorized {
@@ -663,7 +691,7 @@ impl ScimClient {
         Err(ScimError::RetriesExhausted {
             method,
             path,
-            attempts: backoff.max_attempts.max(1),
+            attempts: sent,
             last,
         })
     }
