@@ -201,6 +201,7 @@ fn sources() -> Vec<Value> {
                 ),
                 ("full_fetch_interval", full()),
                 ("timeout", timeout()),
+                ("requests_per_second", rps()),
                 (
                     "ca_file",
                     string("PEM certificates of a private CA (e.g. a TLS-inspecting proxy)."),
