@@ -92,6 +92,7 @@ fn sources() -> Vec<Value> {
                 ("token_file", secret_file("Bearer token")),
                 ("page_size", integer(1, "Resources per page, 1..1000.")),
                 ("timeout", timeout()),
+                ("requests_per_second", rps()),
                 (
                     "ca_file",
                     string("PEM certificates of a private CA for this endpoint."),
