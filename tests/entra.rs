@@ -7,11 +7,13 @@
 mod common;
 mod entra_fake;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{Fixture, Scim2Server, find, member_ids};
 use entra_fake::{CLIENT_SECRET, FakeEntra, fixture_text};
-use penvio_sync::sync::{EXIT_OK, EXIT_RUN_FAILED, RunReport};
+use penvio_sync::progress::Progress;
+use penvio_sync::source::FetchContext;
+use penvio_sync::sync::{EXIT_OK, EXIT_RUN_FAILED, RunReport, unix_now};
 use serde_json::{Value, json};
 
 const SECRET_LINE: &str = "client_secret: fake-client-secret";
@@ -424,6 +426,58 @@ async fn throttling_waits_for_retry_after() {
         "Retry-After: 1 honoured"
     );
     assert_eq!(server.list("throttle", "Groups").await.len(), 2);
+}
+
+/// One fresh delta round read straight from the source at
+/// `requests_per_second: rate`: how long it took and the Graph requests sent.
+async fn timed_fresh_round(fake: &FakeEntra, rate: u32, users: usize) -> (Duration, usize) {
+    let mut fixture = Fixture::new("https://penvio.io/api/scim/v2/pace");
+    let pace = format!("requests_per_second: {rate}");
+    fixture.source_block = Some(fake.source_block(SECRET_LINE, &[&pace]));
+    let source = penvio_sync::source::build(&fixture.connection(common::TOKEN), 0).unwrap();
+    fake.clear_requests();
+    let progress = Progress::hidden();
+    let started = Instant::now();
+    let fetched = source
+        .fetch(FetchContext {
+            progress: &progress,
+            previous: None,
+            now: unix_now(),
+        })
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(fetched.directory.users.len(), users);
+    (took, fake.requests().len())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_per_second_sets_the_pace_of_graph_requests() {
+    // 24 users on pages of 2: a dozen pages, enough for the pace to show.
+    let fake = FakeEntra::start().await;
+    let users = 24;
+    for i in 0..users {
+        fake.put_user(&format!("u{i:02}"), None, "Given", "Family");
+    }
+
+    // At 1000/s the round is not held to the old fixed 25/s, which could
+    // not send these requests in less than (n - 1) / 25 s.
+    let (took, requests) = timed_fresh_round(&fake, 1000, users).await;
+    assert!(requests >= 12, "the round spans many pages: {requests}");
+    let at_25 = Duration::from_secs_f64((requests - 1) as f64 / 25.0);
+    assert!(
+        took < at_25,
+        "{requests} requests at 1000/s took {took:?} (25/s needs {at_25:?})"
+    );
+
+    // At 10/s, n requests take at least (n - 1) / 10 s: well above what the
+    // default would take, so the configured pace is the one applied.
+    let (took, requests) = timed_fresh_round(&fake, 10, users).await;
+    let at_10 = Duration::from_secs_f64((requests - 1) as f64 / 10.0);
+    assert!(
+        took >= at_10,
+        "{requests} requests at 10/s took {took:?}, under {at_10:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,8 +6,11 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use common::{Fixture, Scim2Server, TOKEN, find, group, member_ids, user};
+use penvio_sync::progress::Progress;
+use penvio_sync::source::FetchContext;
 use penvio_sync::sync::{EXIT_HELD_BACK, EXIT_OK, EXIT_RUN_FAILED, RunMode, RunOptions, unix_now};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -637,6 +640,86 @@ async fn the_scim_source_reads_from_another_org() {
         member_ids(&groups[0]).len(),
         9,
         "members in scope and active"
+    );
+}
+
+/// One read of the `idp` org straight from the scim source at
+/// `requests_per_second: rate`: how long it took and the reads it sent.
+async fn timed_scim_read(
+    server: &Scim2Server,
+    org: &str,
+    rate: u32,
+    users: usize,
+) -> (Duration, u64) {
+    let fixture = Fixture::new(&server.org_url("unused"));
+    let config = format!(
+        "state_dir: {state}\nconnections:\n  - name: test\n    source: {{type: scim, base_url: {idp}, token: {TOKEN}, page_size: 2, requests_per_second: {rate}}}\n    target: {{url: https://penvio.io/api/scim/v2/unused, token: {TOKEN}}}\n",
+        state = fixture.state_dir().display(),
+        idp = server.org_url(org),
+    );
+    let connection = penvio_sync::config::load_str(
+        &config,
+        &fixture.config_path(),
+        &penvio_sync::config::ProcessEnvironment,
+    )
+    .unwrap()
+    .connections
+    .remove(0);
+    let source = penvio_sync::source::build(&connection, 0).unwrap();
+    let (_, reads_before) = server.request_counts(org).await;
+    let progress = Progress::hidden();
+    let started = Instant::now();
+    let fetched = source
+        .fetch(FetchContext {
+            progress: &progress,
+            previous: None,
+            now: unix_now(),
+        })
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(fetched.directory.users.len(), users);
+    let (_, reads_after) = server.request_counts(org).await;
+    (took, reads_after - reads_before)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scim_source_reads_at_its_requests_per_second() {
+    let server = Scim2Server::start();
+    let idp = server.org_url("idp-pace");
+    // 24 users on pages of 2: a dozen pages, enough for the pace to show.
+    let users = 24;
+    for i in 0..users {
+        let (status, _) = server
+            .request(
+                Method::POST,
+                &format!("{idp}/Users"),
+                Some(json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": format!("pace{i}@example.com"),
+                })),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+
+    // At 1000/s the read is not held to the old fixed 20/s, which could not
+    // send these requests in less than (n - 1) / 20 s.
+    let (took, requests) = timed_scim_read(&server, "idp-pace", 1000, users).await;
+    assert!(requests >= 12, "the read spans many pages: {requests}");
+    let at_20 = Duration::from_secs_f64((requests - 1) as f64 / 20.0);
+    assert!(
+        took < at_20,
+        "{requests} requests at 1000/s took {took:?} (20/s needs {at_20:?})"
+    );
+
+    // At 8/s, n requests take at least (n - 1) / 8 s: well above what the
+    // default would take, so the configured pace is the one applied.
+    let (took, requests) = timed_scim_read(&server, "idp-pace", 8, users).await;
+    let at_8 = Duration::from_secs_f64((requests - 1) as f64 / 8.0);
+    assert!(
+        took >= at_8,
+        "{requests} requests at 8/s took {took:?}, under {at_8:?}"
     );
 }
 

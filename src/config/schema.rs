@@ -92,6 +92,7 @@ fn sources() -> Vec<Value> {
                 ("token_file", secret_file("Bearer token")),
                 ("page_size", integer(1, "Resources per page, 1..1000.")),
                 ("timeout", timeout()),
+                ("requests_per_second", rps()),
                 (
                     "ca_file",
                     string("PEM certificates of a private CA for this endpoint."),
@@ -201,6 +202,7 @@ fn sources() -> Vec<Value> {
                 ),
                 ("full_fetch_interval", full()),
                 ("timeout", timeout()),
+                ("requests_per_second", rps()),
                 (
                     "ca_file",
                     string("PEM certificates of a private CA (e.g. a TLS-inspecting proxy)."),

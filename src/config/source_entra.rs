@@ -6,6 +6,7 @@
 //! in `source::msgraph` only builds clients from the result.
 
 use std::fmt;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use base64::Engine;
@@ -19,6 +20,12 @@ pub const DEFAULT_GRAPH_BASE: &str = "https://graph.microsoft.com/v1.0";
 /// How often a fresh delta round (a full listing) replaces the incremental
 /// one when `full_fetch_interval` is not set: once a day bounds any drift.
 pub const DEFAULT_FULL_FETCH_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// Our own request ceiling by default. Graph's identity limits are per app
+/// and tenant: 3,500 to 8,000 resource units per 10 s by tenant size (a read
+/// costs about one), with `429` and `Retry-After` beyond them. 25 a second
+/// is 250 per 10 s, well inside the smallest tenant's budget, so the
+/// tenant's other apps keep their share.
+const DEFAULT_REQUESTS_PER_SECOND: u64 = 25;
 
 /// PEM armour of an X.509 certificate.
 const PEM_CERTIFICATE: &str = "CERTIFICATE";
@@ -104,6 +111,8 @@ pub struct EntraSourceConfig {
     pub full_fetch_interval: Option<Duration>,
     /// Total time allowed for one request.
     pub timeout: Duration,
+    /// Our own ceiling on requests per second to Graph.
+    pub requests_per_second: NonZeroU32,
     /// Extra trusted CAs (a TLS-inspecting proxy or private CA); added to
     /// the system roots, never replacing them.
     pub ca_file: Option<super::CaBundle>,
@@ -367,6 +376,10 @@ pub(super) fn decode_entra(
         Some(field) => ctx.duration(&field, true),
         None => Some(DEFAULT_TIMEOUT),
     };
+    let requests_per_second = match map.get("requests_per_second") {
+        Some(field) => ctx.integer(&field, 1..=1000),
+        None => Some(DEFAULT_REQUESTS_PER_SECOND),
+    };
     Some(EntraSourceConfig {
         tenant_id: tenant_id?,
         client_id: client_id?,
@@ -380,6 +393,7 @@ pub(super) fn decode_entra(
         app_id: app_id?,
         full_fetch_interval: full_fetch_interval?,
         timeout: timeout?,
+        requests_per_second: NonZeroU32::new(u32::try_from(requests_per_second?).ok()?)?,
         ca_file: None,
     })
 }
@@ -435,7 +449,42 @@ mod tests {
             config.full_fetch_interval,
             Some(DEFAULT_FULL_FETCH_INTERVAL)
         );
+        assert_eq!(config.requests_per_second.get(), 25);
         assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn requests_per_second_is_a_positive_whole_number() {
+        let config = load(
+            "{type: entra, tenant_id: t, client_id: c, client_secret: s, requests_per_second: 200}",
+            &MemoryEnvironment::new(),
+        )
+        .unwrap();
+        assert_eq!(config.requests_per_second.get(), 200);
+        for (value, problem) in [
+            ("0", "must be between 1 and 1000"),
+            ("-5", "must be between 1 and 1000"),
+            ("1001", "must be between 1 and 1000"),
+            ("2.5", "must be a whole number"),
+            ("fast", "must be a whole number"),
+        ] {
+            let text = format!(
+                "connections:\n  - name: c1\n    source: {{type: entra, tenant_id: t, client_id: c, client_secret: s, requests_per_second: {value}}}\n    target: {TARGET}\n"
+            );
+            let error = load_str(
+                &text,
+                Path::new("/etc/penvio/p.yaml"),
+                &MemoryEnvironment::new(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                error.starts_with(&format!(
+                    "/etc/penvio/p.yaml: connections[0].source.requests_per_second: {problem}"
+                )),
+                "{value}: {error}"
+            );
+        }
     }
 
     #[test]

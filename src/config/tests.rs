@@ -76,6 +76,7 @@ fn example_config_validates() {
             assert_eq!(scim.token.expose(), "idp-secret");
             assert_eq!(scim.page_size, 100);
             assert_eq!(scim.timeout, Duration::from_secs(30));
+            assert_eq!(scim.requests_per_second.get(), 20);
         }
         other => panic!("expected a scim source, got {other:?}"),
     }
@@ -155,6 +156,40 @@ fn burst_defaults_to_requests_per_second() {
     );
     let config = load(&text, &env()).unwrap();
     assert_eq!(config.connections[0].target.burst.get(), 25);
+}
+
+#[test]
+fn scim_source_requests_per_second_defaults_to_20_and_is_checked() {
+    let target = "{url: https://p.example/s, token: t}";
+    let scim = |extra: &str| {
+        let text = source_target(
+            &format!("{{type: scim, base_url: https://idp.example/scim, token: t{extra}}}"),
+            target,
+        );
+        load(&text, &env()).map(|config| match &config.connections[0].source {
+            SourceConfig::Scim(scim) => scim.requests_per_second.get(),
+            other => panic!("expected a scim source, got {other:?}"),
+        })
+    };
+    assert_eq!(scim("").unwrap(), 20);
+    assert_eq!(scim(", requests_per_second: 250").unwrap(), 250);
+    for (value, problem) in [
+        ("0", "must be between 1 and 1000"),
+        ("-1", "must be between 1 and 1000"),
+        ("1001", "must be between 1 and 1000"),
+        ("0.5", "must be a whole number"),
+        ("lots", "must be a whole number"),
+    ] {
+        let error = scim(&format!(", requests_per_second: {value}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(&format!(
+                "{CONFIG_PATH}: connections[0].source.requests_per_second: {problem}"
+            )),
+            "{value}: {error}"
+        );
+    }
 }
 
 #[test]
@@ -478,7 +513,7 @@ connections:
     );
     assert_eq!(
         found[0].message,
-        "unknown key (expected one of: type, base_url, token, token_file, page_size, timeout, ca_file)"
+        "unknown key (expected one of: type, base_url, token, token_file, page_size, timeout, requests_per_second, ca_file)"
     );
     assert_eq!(found[3].location, Some(Location { line: 1, column: 1 }));
     assert_eq!(found[1].location, Some(Location { line: 8, column: 7 }));

@@ -3,8 +3,6 @@
 //! Reads `/Users` and `/Groups` with `startIndex`/`count` paging. The SCIM
 //! `id` is the immutable key; `active` maps directly.
 
-use std::num::NonZeroU32;
-
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::ScimSourceConfig;
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
@@ -13,10 +11,6 @@ use crate::target::scim::proto::{ScimGroup, ScimUser};
 use crate::target::scim::{ScimClient, ScimClientSettings, ScimError};
 
 const KIND: &str = "scim";
-
-/// Requests per second to a SCIM source: polite to a server we do not own,
-/// fast enough to read 100k users in well under a minute at 1,000 per page.
-const SOURCE_REQUESTS_PER_SECOND: u32 = 20;
 
 /// Reads users and groups from a SCIM 2.0 server.
 pub struct ScimSource {
@@ -27,7 +21,7 @@ pub struct ScimSource {
 impl ScimSource {
     /// Builds the client; `index` names the connection in error messages.
     pub fn new(config: &ScimSourceConfig, index: usize) -> Result<Self, SourceError> {
-        let rate = NonZeroU32::new(SOURCE_REQUESTS_PER_SECOND).unwrap_or(NonZeroU32::MIN);
+        let rate = config.requests_per_second;
         let client = ScimClient::new(ScimClientSettings {
             base_url: config.base_url.clone(),
             token: config.token.clone(),

@@ -16,7 +16,6 @@ pub(super) mod delta;
 pub(super) mod proto;
 
 use std::collections::BTreeMap;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use reqwest::{StatusCode, Url};
@@ -34,11 +33,6 @@ use crate::ratelimit::Backoff;
 
 /// Adapter name, as in `source.type`.
 const KIND: &str = "entra";
-
-/// Our own ceiling on Graph requests: far below Graph's identity limits
-/// (thousands of resource units per 10 s), so other apps of the tenant
-/// keep their share.
-const REQUESTS_PER_SECOND: u32 = 25;
 
 /// User properties read; `accountEnabled` and `userType` are only
 /// returned when selected.
@@ -103,13 +97,12 @@ impl EntraSource {
             let requester = requester.clone();
             Box::pin(async move { requester.issue().await })
         })));
-        let rate = NonZeroU32::new(REQUESTS_PER_SECOND).unwrap_or(NonZeroU32::MIN);
         let http = VendorHttp::new(
             VendorHttpSettings {
                 ca: config.ca_file.clone(),
                 kind: KIND,
                 credentials_key: auth::credential_key(config, index),
-                requests_per_second: rate,
+                requests_per_second: config.requests_per_second,
                 timeout: config.timeout,
                 backoff: Backoff::default(),
                 rate_limit_headers: RateLimitHeaders::None,
