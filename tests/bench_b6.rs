@@ -309,7 +309,10 @@ async fn entra(users: usize) -> Measured {
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         fake.add_members(&id, &refs);
     }
-    let block = fake.source_block("client_secret: fake-client-secret", &[]);
+    let block = fake.source_block(
+        "client_secret: fake-client-secret",
+        &["requests_per_second: 1000"],
+    );
     let (api_requests, token_requests) = measure(
         "entra",
         block,
@@ -456,7 +459,7 @@ async fn scim(users: usize) -> Measured {
         source.insert(org, ResourceKind::Group, &group).unwrap();
     }
     let block = format!(
-        "    source: {{type: scim, base_url: \"{}\", token: {TOKEN}, page_size: {SCIM_PAGE}}}\n",
+        "    source: {{type: scim, base_url: \"{}\", token: {TOKEN}, page_size: {SCIM_PAGE}, requests_per_second: 1000}}\n",
         source.base_url(org)
     );
     let (api_requests, token_requests) = measure(

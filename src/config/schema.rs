@@ -78,7 +78,11 @@ fn sources() -> Vec<Value> {
         ))
     };
     let timeout = || duration("Time allowed for one request (e.g. 30s).");
-    let rps = || integer(1, "Our own ceiling on requests per second to the IdP.");
+    let rps = || {
+        let mut field = integer(1, "Our own ceiling on requests per second to the IdP.");
+        field["maximum"] = json!(1000);
+        field
+    };
     let full = || duration("Re-read everything at least this often (e.g. 24h).");
     vec![
         source(
