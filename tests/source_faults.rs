@@ -368,7 +368,8 @@ fn expected_text(kind: Kind) -> &'static [&'static str] {
         Kind::Reset => &["failed after"],
         Kind::Revoked => &["401"],
         Kind::TokenStorm => &["500", "502", "503"],
-        Kind::RefreshHtml => &["unexpected token response"],
+        // A sign-in page where the token should be: said so, with its start.
+        Kind::RefreshHtml => &["with a body that is not JSON (starts \"<"],
         Kind::Throttle => &[],
     }
 }

@@ -543,6 +543,48 @@ fn error_detail(body: &[u8]) -> String {
     }
 }
 
+/// Decodes a token endpoint's 2xx answer. When it is not a token, says what
+/// it is instead — a sign-in or proxy page is the usual culprit — without
+/// ever echoing a JSON body or a decoder message quoting its values: a token
+/// response carries a secret.
+pub fn decode_token_body<T: DeserializeOwned>(
+    shown: &str,
+    status: StatusCode,
+    body: &[u8],
+) -> Result<T, String> {
+    let error = match serde_json::from_slice::<T>(body) {
+        Ok(token) => return Ok(token),
+        Err(error) => error,
+    };
+    if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
+        let start: String = String::from_utf8_lossy(&body[..body.len().min(200)])
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(80)
+            .collect();
+        return Err(if start.is_empty() {
+            format!("{shown} answered {status} with an empty body instead of a token")
+        } else {
+            format!(
+                "{shown} answered {status} with a body that is not JSON (starts {start:?}) instead of a token: a sign-in page or a proxy in front of the token endpoint? Check the token URL and the proxy settings"
+            )
+        });
+    }
+    let message = error.to_string();
+    let what = match message.strip_prefix("missing field ") {
+        Some(field) => format!(
+            "it has no field {}",
+            field.split(' ').next().unwrap_or(field)
+        ),
+        None => "a field has an unexpected type".to_string(),
+    };
+    Err(format!(
+        "{shown} answered {status} with JSON that is not a token response ({what})"
+    ))
+}
+
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -557,6 +599,57 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Token {
+        #[allow(dead_code)]
+        access_token: String,
+        #[allow(dead_code)]
+        expires_in: u64,
+    }
+
+    #[test]
+    fn a_token_body_that_is_not_a_token_is_described_without_echoing_secrets() {
+        let shown = "POST https://idp.example.com/oauth2/v1/token";
+        let ok: Result<Token, String> = decode_token_body(
+            shown,
+            StatusCode::OK,
+            br#"{"access_token":"s3cr3t","expires_in":3600}"#,
+        );
+        assert!(ok.is_ok());
+
+        let html = decode_token_body::<Token>(
+            shown,
+            StatusCode::OK,
+            b"<!DOCTYPE html>\n<html>\n  <head><title>Sign in</title></head>",
+        )
+        .unwrap_err();
+        assert!(html.contains("not JSON"), "{html}");
+        assert!(
+            html.contains("<!DOCTYPE html> <html> <head><title>Sign in"),
+            "{html}"
+        );
+        assert!(html.starts_with(shown), "{html}");
+
+        let empty = decode_token_body::<Token>(shown, StatusCode::OK, b"  ").unwrap_err();
+        assert!(empty.contains("empty body"), "{empty}");
+
+        let missing =
+            decode_token_body::<Token>(shown, StatusCode::OK, br#"{"access_token":"s3cr3t"}"#)
+                .unwrap_err();
+        assert!(missing.contains("no field `expires_in`"), "{missing}");
+        assert!(!missing.contains("s3cr3t"), "{missing}");
+
+        // serde's own message would quote the value ("invalid type: string …").
+        let mistyped = decode_token_body::<Token>(
+            shown,
+            StatusCode::OK,
+            br#"{"access_token":"s3cr3t","expires_in":"s3cr3t-too"}"#,
+        )
+        .unwrap_err();
+        assert!(mistyped.contains("unexpected type"), "{mistyped}");
+        assert!(!mistyped.contains("s3cr3t"), "{mistyped}");
+    }
 
     #[test]
     fn vendor_error_bodies_are_summarised() {

@@ -14,6 +14,7 @@ use crate::config::{EntraCredential, EntraSourceConfig, Secret};
 use crate::ratelimit::{Backoff, parse_retry_after};
 use crate::source::SourceError;
 use crate::source::vendor_http::IssuedToken;
+use crate::source::vendor_http::decode_token_body;
 
 /// `client_assertion_type` of a JWT client assertion (RFC 7523).
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -188,10 +189,12 @@ impl TokenRequester {
             let body = response.bytes().await.unwrap_or_default();
             if status.is_success() {
                 let token: TokenResponse =
-                    serde_json::from_slice(&body).map_err(|e| SourceError::Fetch {
-                        source_kind: KIND,
-                        message: format!("POST {shown}: unexpected token response: {e}"),
-                    })?;
+                    decode_token_body(&format!("POST {shown}"), status, &body).map_err(
+                        |message| SourceError::Fetch {
+                            source_kind: KIND,
+                            message,
+                        },
+                    )?;
                 return Ok(IssuedToken {
                     token: Secret::new(token.access_token),
                     expires_in: Duration::from_secs(token.expires_in),

@@ -14,6 +14,7 @@ use super::proto::{TokenResponse, V1Envelope};
 use crate::config::{OneLoginSourceConfig, Secret};
 use crate::http::redact_url;
 use crate::ratelimit::Backoff;
+use crate::source::vendor_http::decode_token_body;
 use crate::source::vendor_http::{
     Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, VendorHttp, VendorHttpSettings,
 };
@@ -69,9 +70,11 @@ impl TokenRequester {
             let body = response.bytes().await.unwrap_or_default();
             if status.is_success() {
                 let token: TokenResponse =
-                    serde_json::from_slice(&body).map_err(|e| SourceError::Fetch {
-                        source_kind: KIND,
-                        message: format!("{shown}: unexpected token response: {e}"),
+                    decode_token_body(&shown, status, &body).map_err(|message| {
+                        SourceError::Fetch {
+                            source_kind: KIND,
+                            message,
+                        }
                     })?;
                 return Ok(IssuedToken {
                     token: Secret::new(token.access_token),
