@@ -408,6 +408,30 @@ mod tests {
 
     const TARGET: &str = "{url: https://p.example/scim/v2/o, token: t}";
 
+    #[test]
+    fn the_commented_example_in_the_example_config_validates() {
+        let example = include_str!("../../config/penvio-sync.example.yaml");
+        let block: Vec<String> = example
+            .lines()
+            .skip_while(|line| !line.starts_with("  # - name: entra-prod"))
+            .take_while(|line| line.starts_with("  #"))
+            .map(|line| line.replacen("# ", "", 1))
+            .collect();
+        assert!(block.len() > 10, "the example has an Entra connection");
+        let text = format!("state_dir: /tmp/x\nconnections:\n{}\n", block.join("\n"));
+        let env = MemoryEnvironment::default()
+            .with_file("/tmp/entra-client-secret", "entra-secret\n")
+            .with_file("/tmp/penvio-token", "penvio-secret\n");
+        let config = load_str(&text, Path::new("/tmp/penvio-sync.yaml"), &env)
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let SourceConfig::Entra(entra) = &config.connections[0].source else {
+            panic!("not an Entra source")
+        };
+        assert!(matches!(entra.credential, EntraCredential::Secret(_)));
+        assert_eq!(entra.requests_per_second.get(), 25);
+        assert_eq!(entra.timeout, std::time::Duration::from_secs(30));
+    }
+
     fn load(source: &str, env: &MemoryEnvironment) -> Result<EntraSourceConfig, Vec<String>> {
         let text =
             format!("connections:\n  - name: c1\n    source: {source}\n    target: {TARGET}\n");
