@@ -17,6 +17,8 @@
 
 #[path = "../fake_faults/mod.rs"]
 pub mod faults;
+#[path = "../fake_samples/mod.rs"]
+mod samples;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -35,19 +37,9 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jump
 /// The administrator API key the fake accepts (`x-api-key`).
 pub const API_KEY: &str = "jc-test-admin-api-key";
 
-/// A sample shape, parsed once per process (seeding 100,000 users must not
-/// read and parse the file 100,000 times).
+/// A vendor sample (parsed once per process, see tests/fake_samples).
 fn fixture(name: &str) -> Value {
-    static CACHE: Mutex<BTreeMap<String, Value>> = Mutex::new(BTreeMap::new());
-    CACHE
-        .lock()
-        .unwrap()
-        .entry(name.to_string())
-        .or_insert_with(|| {
-            let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
-            serde_json::from_str(&text).unwrap()
-        })
-        .clone()
+    samples::parsed(&format!("{FIXTURES}/{name}"))
 }
 
 /// One request the fake received.

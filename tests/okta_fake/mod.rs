@@ -12,6 +12,8 @@
 
 #[path = "../fake_faults/mod.rs"]
 pub mod faults;
+#[path = "../fake_samples/mod.rs"]
+mod samples;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -30,19 +32,9 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/okta
 /// The API token the fake accepts (`Authorization: SSWS …`).
 pub const API_TOKEN: &str = "00okta-test-api-token";
 
-/// A vendor sample, parsed once per process (seeding 100,000 users must
-/// not read and parse the file 100,000 times).
+/// A vendor sample (parsed once per process, see tests/fake_samples).
 fn fixture(name: &str) -> Value {
-    static CACHE: Mutex<BTreeMap<String, Value>> = Mutex::new(BTreeMap::new());
-    CACHE
-        .lock()
-        .unwrap()
-        .entry(name.to_string())
-        .or_insert_with(|| {
-            let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
-            serde_json::from_str(&text).unwrap()
-        })
-        .clone()
+    samples::parsed(&format!("{FIXTURES}/{name}"))
 }
 
 /// One request the fake received.

@@ -15,6 +15,8 @@
 
 #[path = "../fake_faults/mod.rs"]
 pub mod faults;
+#[path = "../fake_samples/mod.rs"]
+mod samples;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -38,19 +40,9 @@ pub const CLIENT_SECRET: &str = "ol-client-secret-abcdef";
 /// The hourly request budget the fake advertises (the spec sample's value).
 const RATE_LIMIT: u64 = 5000;
 
-/// A vendor sample, parsed once per process (seeding 100,000 users must
-/// not read and parse the file 100,000 times).
+/// A vendor sample (parsed once per process, see tests/fake_samples).
 fn fixture(name: &str) -> Value {
-    static CACHE: Mutex<BTreeMap<String, Value>> = Mutex::new(BTreeMap::new());
-    CACHE
-        .lock()
-        .unwrap()
-        .entry(name.to_string())
-        .or_insert_with(|| {
-            let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
-            serde_json::from_str(&text).unwrap()
-        })
-        .clone()
+    samples::parsed(&format!("{FIXTURES}/{name}"))
 }
 
 /// One request the fake received.
