@@ -29,7 +29,7 @@ const DEFAULT_PAGE_SIZE: u64 = 100;
 const MAX_PAGE_SIZE: u64 = 1000;
 /// Our own request ceiling by default: polite to a server we do not own,
 /// fast enough to read 100k users in well under a minute at 1,000 per page.
-const DEFAULT_REQUESTS_PER_SECOND: u64 = 20;
+const DEFAULT_REQUESTS_PER_SECOND: u32 = 20;
 
 /// A connection's directory source, tagged by `type` in YAML.
 #[derive(Debug, Clone)]
@@ -200,17 +200,14 @@ fn decode_scim(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<ScimSourceC
         Some(field) => ctx.duration(&field, true),
         None => Some(DEFAULT_TIMEOUT),
     };
-    let requests_per_second = match map.get("requests_per_second") {
-        Some(field) => ctx.integer(&field, 1..=1000),
-        None => Some(DEFAULT_REQUESTS_PER_SECOND),
-    };
+    let requests_per_second = ctx.requests_per_second(map, DEFAULT_REQUESTS_PER_SECOND);
     let ca_file = ctx.ca_file(map);
     Some(ScimSourceConfig {
         base_url: base_url?,
         token: token?,
         page_size: u32::try_from(page_size?).ok()?,
         timeout: timeout?,
-        requests_per_second: NonZeroU32::new(u32::try_from(requests_per_second?).ok()?)?,
+        requests_per_second: requests_per_second?,
         ca_file: ca_file?,
     })
 }

@@ -25,7 +25,7 @@ pub const DEFAULT_FULL_FETCH_INTERVAL: Duration = Duration::from_secs(24 * 3600)
 /// costs about one), with `429` and `Retry-After` beyond them. 25 a second
 /// is 250 per 10 s, well inside the smallest tenant's budget, so the
 /// tenant's other apps keep their share.
-const DEFAULT_REQUESTS_PER_SECOND: u64 = 25;
+const DEFAULT_REQUESTS_PER_SECOND: u32 = 25;
 
 /// PEM armour of an X.509 certificate.
 const PEM_CERTIFICATE: &str = "CERTIFICATE";
@@ -376,10 +376,7 @@ pub(super) fn decode_entra(
         Some(field) => ctx.duration(&field, true),
         None => Some(DEFAULT_TIMEOUT),
     };
-    let requests_per_second = match map.get("requests_per_second") {
-        Some(field) => ctx.integer(&field, 1..=1000),
-        None => Some(DEFAULT_REQUESTS_PER_SECOND),
-    };
+    let requests_per_second = ctx.requests_per_second(map, DEFAULT_REQUESTS_PER_SECOND);
     Some(EntraSourceConfig {
         tenant_id: tenant_id?,
         client_id: client_id?,
@@ -393,7 +390,7 @@ pub(super) fn decode_entra(
         app_id: app_id?,
         full_fetch_interval: full_fetch_interval?,
         timeout: timeout?,
-        requests_per_second: NonZeroU32::new(u32::try_from(requests_per_second?).ok()?)?,
+        requests_per_second: requests_per_second?,
         ca_file: None,
     })
 }

@@ -23,7 +23,7 @@ pub const JUMPCLOUD_MAX_PAGE_SIZE: u64 = 100;
 pub const JUMPCLOUD_TOKEN_URL: &str = "https://admin-oauth.id.jumpcloud.com/oauth2/token";
 /// Our own request ceiling by default: JumpCloud publishes no rate-limit
 /// figures, so stay modest.
-const DEFAULT_REQUESTS_PER_SECOND: u64 = 10;
+const DEFAULT_REQUESTS_PER_SECOND: u32 = 10;
 
 /// The JumpCloud regions: each is a separate console host (per the `servers`
 /// of JumpCloud's OpenAPI documents).
@@ -124,10 +124,7 @@ pub(super) fn decode_jumpcloud(
         Some(field) => ctx.duration(&field, true),
         None => Some(DEFAULT_TIMEOUT),
     };
-    let requests_per_second = match map.get("requests_per_second") {
-        Some(field) => ctx.integer(&field, 1..=1000),
-        None => Some(DEFAULT_REQUESTS_PER_SECOND),
-    };
+    let requests_per_second = ctx.requests_per_second(map, DEFAULT_REQUESTS_PER_SECOND);
     Some(JumpCloudSourceConfig {
         base_url: base_url?,
         auth: auth?,
@@ -135,7 +132,7 @@ pub(super) fn decode_jumpcloud(
         provision_staged: provision_staged?,
         page_size: u32::try_from(page_size?).ok()?,
         timeout: timeout?,
-        requests_per_second: NonZeroU32::new(u32::try_from(requests_per_second?).ok()?)?,
+        requests_per_second: requests_per_second?,
         ca_file: None,
     })
 }

@@ -18,7 +18,7 @@ pub const OKTA_APPS_SCOPE: &str = "okta.apps.read";
 
 /// Our own request ceiling by default: well under any Okta plan's per-minute
 /// buckets, fast enough for 200-user pages.
-const DEFAULT_REQUESTS_PER_SECOND: u64 = 10;
+const DEFAULT_REQUESTS_PER_SECOND: u32 = 10;
 /// Share of Okta's per-endpoint limit we use by default; the rest is left to
 /// the org's other integrations.
 const DEFAULT_RATE_LIMIT_SHARE: f64 = 0.5;
@@ -116,10 +116,7 @@ pub(super) fn decode_okta(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<
         Some(field) => ctx.duration(&field, true),
         None => Some(DEFAULT_TIMEOUT),
     };
-    let requests_per_second = match map.get("requests_per_second") {
-        Some(field) => ctx.integer(&field, 1..=1000),
-        None => Some(DEFAULT_REQUESTS_PER_SECOND),
-    };
+    let requests_per_second = ctx.requests_per_second(map, DEFAULT_REQUESTS_PER_SECOND);
     Some(OktaSourceConfig {
         base_url: base_url?,
         auth: auth?,
@@ -129,7 +126,7 @@ pub(super) fn decode_okta(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<
         max_rate_limit_share: max_rate_limit_share?,
         full_fetch_interval: full_fetch_interval?,
         timeout: timeout?,
-        requests_per_second: NonZeroU32::new(u32::try_from(requests_per_second?).ok()?)?,
+        requests_per_second: requests_per_second?,
         ca_file: None,
     })
 }

@@ -18,7 +18,7 @@ pub const ONELOGIN_HOST_SUFFIX: &str = "onelogin.com";
 /// Our own request ceiling by default. OneLogin's budget is per hour
 /// (5,000 by default), so this only smooths bursts; `max_rate_limit_share`
 /// protects the hourly budget.
-const DEFAULT_REQUESTS_PER_SECOND: u64 = 10;
+const DEFAULT_REQUESTS_PER_SECOND: u32 = 10;
 /// Share of the account's hourly rate limit we use by default; the rest is
 /// left to the account's other integrations.
 const DEFAULT_RATE_LIMIT_SHARE: f64 = 0.5;
@@ -102,10 +102,7 @@ pub(super) fn decode_onelogin(
         Some(field) => ctx.duration(&field, true),
         None => Some(DEFAULT_TIMEOUT),
     };
-    let requests_per_second = match map.get("requests_per_second") {
-        Some(field) => ctx.integer(&field, 1..=1000),
-        None => Some(DEFAULT_REQUESTS_PER_SECOND),
-    };
+    let requests_per_second = ctx.requests_per_second(map, DEFAULT_REQUESTS_PER_SECOND);
     Some(OneLoginSourceConfig {
         base_url: base_url?,
         client_id: client_id?,
@@ -115,7 +112,7 @@ pub(super) fn decode_onelogin(
         max_rate_limit_share: max_rate_limit_share?,
         full_fetch_interval: full_fetch_interval?,
         timeout: timeout?,
-        requests_per_second: NonZeroU32::new(u32::try_from(requests_per_second?).ok()?)?,
+        requests_per_second: requests_per_second?,
         ca_file: None,
     })
 }

@@ -19,7 +19,7 @@ pub const PINGONE_MAX_PAGE_SIZE: u64 = 1000;
 /// Our own request ceiling by default. PingOne limits per licence and rate
 /// group, and one IP gets 35% of the licence rate by default: 10/s stays
 /// well inside that for every licence tier while reading 1000-user pages.
-const DEFAULT_REQUESTS_PER_SECOND: u64 = 10;
+const DEFAULT_REQUESTS_PER_SECOND: u32 = 10;
 
 /// The PingOne regions, each with its own top-level domain: the API lives at
 /// `https://api.pingone.{tld}/v1`, the token endpoint at
@@ -247,10 +247,7 @@ pub(super) fn decode_pingone(
         Some(field) => ctx.integer(&field, 1..=PINGONE_MAX_PAGE_SIZE),
         None => Some(PINGONE_MAX_PAGE_SIZE),
     };
-    let requests_per_second = match map.get("requests_per_second") {
-        Some(field) => ctx.integer(&field, 1..=1000),
-        None => Some(DEFAULT_REQUESTS_PER_SECOND),
-    };
+    let requests_per_second = ctx.requests_per_second(map, DEFAULT_REQUESTS_PER_SECOND);
     let timeout = match map.get("timeout") {
         Some(field) => ctx.duration(&field, true),
         None => Some(DEFAULT_TIMEOUT),
@@ -266,7 +263,7 @@ pub(super) fn decode_pingone(
         population_id: population_id?,
         nested_groups: nested_groups?,
         page_size: u32::try_from(page_size?).ok()?,
-        requests_per_second: NonZeroU32::new(u32::try_from(requests_per_second?).ok()?)?,
+        requests_per_second: requests_per_second?,
         timeout: timeout?,
         ca_file: None,
     })

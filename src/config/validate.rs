@@ -234,6 +234,20 @@ impl Ctx<'_> {
         parsed.map(|n| n / 100.0)
     }
 
+    /// An optional source `requests_per_second` (1 to 1000), our own
+    /// ceiling on requests to the IdP; `default` when absent.
+    pub(super) fn requests_per_second(
+        &mut self,
+        map: &mut MapReader<'_>,
+        default: u32,
+    ) -> Option<std::num::NonZeroU32> {
+        let value = match map.get("requests_per_second") {
+            Some(field) => self.integer(&field, 1..=1000)?,
+            None => u64::from(default),
+        };
+        std::num::NonZeroU32::new(u32::try_from(value).ok()?)
+    }
+
     /// A boolean scalar (`true`/`false`, or YAML's `yes`/`no`).
     pub(super) fn boolean(&mut self, field: &Field<'_>) -> Option<bool> {
         match &field.node.value {
