@@ -95,9 +95,9 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn spawn(store: Arc<dyn StateStore>, connection: String) -> Self {
+    fn spawn(store: Arc<dyn StateStore>, connection: String) -> Result<Self, StateError> {
         let (sender, receiver) = mpsc::channel::<Vec<Change>>();
-        let handle = std::thread::spawn(move || -> Result<(), StateError> {
+        let body = move || -> Result<(), StateError> {
             let mut pending: Vec<Change> = Vec::new();
             let mut since: Option<Instant> = None;
             loop {
@@ -123,11 +123,16 @@ impl Recorder {
                     since = None;
                 }
             }
-        });
-        Recorder {
+        };
+        // Named, so `top -H` and profiles show where commit time goes.
+        let handle = std::thread::Builder::new()
+            .name("penvio-recorder".into())
+            .spawn(body)
+            .map_err(|e| StateError::Recorder(format!("cannot start: {e}")))?;
+        Ok(Recorder {
             sender: Some(sender),
             handle: Some(handle),
-        }
+        })
     }
 
     fn sender(&self) -> Option<mpsc::Sender<Vec<Change>>> {
@@ -139,10 +144,7 @@ impl Recorder {
         self.sender.take();
         match self.handle.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
-            Some(Err(_)) => Err(StateError::Corrupt {
-                key: "(recorder)".into(),
-                message: "the recorder thread panicked".into(),
-            }),
+            Some(Err(_)) => Err(StateError::Recorder("panicked".into())),
             None => Ok(()),
         }
     }
@@ -202,7 +204,7 @@ pub async fn apply_plan(
     if plan.operations.is_empty() {
         return Ok(report);
     }
-    let recorder = Recorder::spawn(store.clone(), connection.to_string());
+    let recorder = Recorder::spawn(store.clone(), connection.to_string())?;
     let context = Arc::new(TaskContext {
         client: client.clone(),
         cancel: settings.cancel.clone(),

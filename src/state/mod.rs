@@ -191,6 +191,10 @@ pub enum StateError {
         /// Decoder message.
         message: String,
     },
+    /// The thread that records acknowledged changes could not start or
+    /// died; what it had not committed is re-planned by the next run.
+    #[error("the recorder thread {0}")]
+    Recorder(String),
 }
 
 /// Storage of snapshots. The planner and executor only see this trait, so a
