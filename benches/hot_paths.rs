@@ -88,3 +88,63 @@ fn map_directory_100k() -> usize {
     assert_eq!(mapped.desired.users.len(), SHAPE.users);
     mapped.desired.users.len()
 }
+
+/// The changes a first provisioning of `SHAPE` records, in apply's order:
+/// teams are marked pending, created with their members, then cleared.
+static PROVISIONING_CHANGES: LazyLock<Vec<penvio_sync::state::Change>> = LazyLock::new(|| {
+    use penvio_sync::state::Change;
+    let snapshot = &*SNAPSHOT;
+    let mut changes: Vec<Change> = snapshot
+        .users
+        .iter()
+        .map(|(id, record)| Change::PutUser {
+            source_id: id.clone(),
+            record: record.clone(),
+        })
+        .collect();
+    for (id, team) in &snapshot.teams {
+        changes.push(Change::MarkTeamCreatePending {
+            source_id: id.clone(),
+        });
+        changes.push(Change::PutTeam {
+            source_id: id.clone(),
+            penvio_id: team.penvio_id.clone(),
+            name: team.name.clone(),
+        });
+        changes.push(Change::AddMembers {
+            team: id.clone(),
+            members: team.members.iter().cloned().collect(),
+        });
+        changes.push(Change::ClearTeamCreatePending {
+            source_id: id.clone(),
+        });
+    }
+    // What is timed must record the whole snapshot.
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStateStore::open(dir.path()).unwrap();
+    for batch in changes.chunks(10_000) {
+        store.apply(CONNECTION, batch).unwrap();
+    }
+    let recorded = store.load(CONNECTION).unwrap();
+    assert!(recorded.users == snapshot.users && recorded.teams == snapshot.teams);
+    assert!(recorded.pending_team_creates.is_empty());
+    changes
+});
+
+/// Snapshot recording of a first provisioning (B4's commits without the
+/// HTTP traffic competing for the cores), in apply's 10,000-change batches.
+#[divan::bench(sample_count = 5)]
+fn record_provisioning(bencher: divan::Bencher) {
+    bencher
+        .with_inputs(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let store = RedbStateStore::open(dir.path()).unwrap();
+            (dir, store)
+        })
+        .bench_local_values(|(dir, store)| {
+            for batch in PROVISIONING_CHANGES.chunks(10_000) {
+                store.apply(CONNECTION, batch).unwrap();
+            }
+            (dir, store)
+        });
+}

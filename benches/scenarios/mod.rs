@@ -369,44 +369,28 @@ fn snapshot_setup(shape: &Shape, dir: &Path) -> Value {
 /// The table definitions mirror `src/state/redb_store.rs`; a layout change
 /// there makes this fail loudly (wrong table type), never silently.
 fn snapshot_floor(dir: &Path) -> Value {
-    use redb::{ReadableDatabase, TableDefinition};
-    const USERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("users");
-    const TEAMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("teams");
-    const MEMBERS: TableDefinition<(&str, &str, &str), ()> = TableDefinition::new("team_members");
+    use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+    let users = format!("users/{CONNECTION}");
+    let teams = format!("teams/{CONNECTION}");
+    let members = format!("team_members/{CONNECTION}");
+    let users: TableDefinition<&str, &[u8]> = TableDefinition::new(&users);
+    let teams: TableDefinition<&str, &[u8]> = TableDefinition::new(&teams);
+    let members: TableDefinition<(&str, &str), ()> = TableDefinition::new(&members);
     let path = dir.join(penvio_sync::state::STATE_FILE_NAME);
     let clock = Instant::now();
     let db = redb::Database::open(&path).unwrap();
     let txn = db.begin_read().unwrap();
     let (mut rows, mut bytes) = (0usize, 0usize);
-    let c = CONNECTION;
-    for row in txn
-        .open_table(USERS)
-        .unwrap()
-        .range((c, "")..(c, "\u{10FFFF}"))
-        .unwrap()
-    {
-        let (key, value) = row.unwrap();
-        rows += 1;
-        bytes += key.value().1.len() + value.value().len();
+    for table in [users, teams] {
+        for row in txn.open_table(table).unwrap().iter().unwrap() {
+            let (key, value) = row.unwrap();
+            rows += 1;
+            bytes += key.value().len() + value.value().len();
+        }
     }
-    for row in txn
-        .open_table(TEAMS)
-        .unwrap()
-        .range((c, "")..(c, "\u{10FFFF}"))
-        .unwrap()
-    {
-        let (key, value) = row.unwrap();
-        rows += 1;
-        bytes += key.value().1.len() + value.value().len();
-    }
-    for row in txn
-        .open_table(MEMBERS)
-        .unwrap()
-        .range((c, "", "")..(c, "\u{10FFFF}", ""))
-        .unwrap()
-    {
+    for row in txn.open_table(members).unwrap().iter().unwrap() {
         let (key, _) = row.unwrap();
-        let (_, team, member) = key.value();
+        let (team, member) = key.value();
         rows += 1;
         bytes += team.len() + member.len();
     }

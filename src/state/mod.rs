@@ -7,7 +7,10 @@
 //! next run repeats idempotently (invariant 2).
 
 mod redb_store;
+mod schema_v1;
+mod snapshot_reader;
 mod stored_user;
+mod user_row;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -14,9 +14,9 @@ use redb::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::stored_user::UserRecordRef;
 use super::{
-    Change, RunRecord, Snapshot, SourceCache, StateError, StateStore, StoredUser, TeamRecord,
+    Change, RunRecord, Snapshot, SourceCache, StateError, StateStore, schema_v1, snapshot_reader,
+    user_row,
 };
 
 /// File name of the snapshot inside `state_dir`.
@@ -28,21 +28,12 @@ pub const STATE_FILE_NAME: &str = "penvio-sync.redb";
 /// serves any re-read.
 const CACHE_BYTES: usize = 8 * 1024 * 1024;
 
-/// Version of the layout below; bumped on any incompatible change.
-const SCHEMA_VERSION: u64 = 1;
-const SCHEMA_VERSION_KEY: &str = "schema_version";
+/// Version of the layout below; bumped on any incompatible change. Files
+/// of an older version are migrated when opened (`schema_v1`).
+pub(super) const SCHEMA_VERSION: u64 = 2;
+pub(super) const SCHEMA_VERSION_KEY: &str = "schema_version";
 
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-/// (connection, source user id) → postcard [`UserRecord`].
-const USERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("users");
-/// (connection, source group id) → postcard [`TeamHeader`].
-const TEAMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("teams");
-/// (connection, team source id, member source id): one row per membership, so
-/// a membership change touches one row, not the whole member list.
-const MEMBERS: TableDefinition<(&str, &str, &str), ()> = TableDefinition::new("team_members");
-/// (connection, team source id) → unix seconds the create was sent.
-const PENDING_TEAMS: TableDefinition<(&str, &str), ()> =
-    TableDefinition::new("pending_team_creates");
+pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// connection → generation counter.
 const GENERATIONS: TableDefinition<&str, u64> = TableDefinition::new("generations");
 /// connection → JSON [`RunRecord`] of the last run.
@@ -50,10 +41,56 @@ const RUNS: TableDefinition<&str, &[u8]> = TableDefinition::new("runs");
 /// connection → postcard [`SourceCache`] of an incremental adapter.
 const SOURCE_CACHE: TableDefinition<&str, &[u8]> = TableDefinition::new("source_cache");
 
+/// A table keyed by a source id: users (→ `user_row`), teams (→ postcard
+/// [`TeamHeader`]) and pending team creates (→ nothing).
+type ByIdTable<'a, V> = TableDefinition<'a, &'static str, V>;
+/// (team source id, member source id): one row per membership, so a
+/// membership change touches one row, not the whole member list.
+type MembersTable<'a> = TableDefinition<'a, (&'static str, &'static str), ()>;
+
+/// The names of one connection's snapshot tables. Each connection has its
+/// own tables, so no key repeats the connection name, keys compare as plain
+/// strings, and forgetting a connection drops four tables instead of
+/// deleting its rows one by one.
+pub(super) struct ConnectionTables {
+    users: String,
+    teams: String,
+    members: String,
+    pending: String,
+}
+
+impl ConnectionTables {
+    pub(super) fn of(connection: &str) -> Self {
+        ConnectionTables {
+            users: format!("users/{connection}"),
+            teams: format!("teams/{connection}"),
+            members: format!("team_members/{connection}"),
+            pending: format!("pending_team_creates/{connection}"),
+        }
+    }
+
+    pub(super) fn users(&self) -> ByIdTable<'_, &'static [u8]> {
+        TableDefinition::new(&self.users)
+    }
+
+    pub(super) fn teams(&self) -> ByIdTable<'_, &'static [u8]> {
+        TableDefinition::new(&self.teams)
+    }
+
+    pub(super) fn members(&self) -> MembersTable<'_> {
+        TableDefinition::new(&self.members)
+    }
+
+    pub(super) fn pending(&self) -> ByIdTable<'_, ()> {
+        TableDefinition::new(&self.pending)
+    }
+}
+
+/// A team row: the members are rows of their own.
 #[derive(Serialize, Deserialize)]
-struct TeamHeader {
-    penvio_id: String,
-    name: String,
+pub(super) struct TeamHeader {
+    pub(super) penvio_id: String,
+    pub(super) name: String,
 }
 
 /// The redb-backed [`StateStore`].
@@ -62,7 +99,7 @@ pub struct RedbStateStore {
     path: PathBuf,
 }
 
-fn db_err<E: Into<redb::Error>>(error: E) -> StateError {
+pub(super) fn db_err<E: Into<redb::Error>>(error: E) -> StateError {
     StateError::Database(error.into())
 }
 
@@ -141,17 +178,25 @@ impl RedbStateStore {
                         supported: SCHEMA_VERSION as u32,
                     });
                 }
-                Some(_) => {}
+                Some(SCHEMA_VERSION) => {}
+                Some(_) => {
+                    let moved = schema_v1::migrate(&txn)?;
+                    tracing::info!(
+                        path = %self.path.display(),
+                        users = moved.users,
+                        memberships = moved.memberships,
+                        "Migrated the state file to schema version {SCHEMA_VERSION}."
+                    );
+                    meta.insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION)
+                        .map_err(db_err)?;
+                }
                 None => {
                     meta.insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION)
                         .map_err(db_err)?;
                 }
             }
-            // Create every table so readers never meet a missing one.
-            txn.open_table(USERS).map_err(db_err)?;
-            txn.open_table(TEAMS).map_err(db_err)?;
-            txn.open_table(MEMBERS).map_err(db_err)?;
-            txn.open_table(PENDING_TEAMS).map_err(db_err)?;
+            // Create the shared tables so readers never meet a missing one;
+            // a connection's own tables are created by its first write.
             txn.open_table(GENERATIONS).map_err(db_err)?;
             txn.open_table(RUNS).map_err(db_err)?;
             txn.open_table(SOURCE_CACHE).map_err(db_err)?;
@@ -159,7 +204,7 @@ impl RedbStateStore {
         txn.commit().map_err(db_err)
     }
 
-    fn read(&self) -> Result<ReadTransaction, StateError> {
+    pub(super) fn read(&self) -> Result<ReadTransaction, StateError> {
         self.db.begin_read().map_err(db_err)
     }
 
@@ -174,7 +219,7 @@ impl RedbStateStore {
     }
 }
 
-fn decode<'a, T: Deserialize<'a>>(key: &str, bytes: &'a [u8]) -> Result<T, StateError> {
+pub(super) fn decode<'a, T: Deserialize<'a>>(key: &str, bytes: &'a [u8]) -> Result<T, StateError> {
     postcard::from_bytes(bytes).map_err(|e| StateError::Corrupt {
         key: key.to_string(),
         message: e.to_string(),
@@ -209,105 +254,18 @@ fn bump_generation(txn: &WriteTransaction, connection: &str) -> Result<(), State
 }
 
 fn clear_connection(txn: &WriteTransaction, connection: &str) -> Result<(), StateError> {
-    let mut users = txn.open_table(USERS).map_err(db_err)?;
-    users
-        .retain_in((connection, "")..(connection, "\u{10FFFF}"), |_, _| false)
-        .map_err(db_err)?;
-    let mut teams = txn.open_table(TEAMS).map_err(db_err)?;
-    teams
-        .retain_in((connection, "")..(connection, "\u{10FFFF}"), |_, _| false)
-        .map_err(db_err)?;
-    let mut members = txn.open_table(MEMBERS).map_err(db_err)?;
-    members
-        .retain_in(
-            (connection, "", "")..(connection, "\u{10FFFF}", ""),
-            |_, _| false,
-        )
-        .map_err(db_err)?;
-    let mut pending = txn.open_table(PENDING_TEAMS).map_err(db_err)?;
-    pending
-        .retain_in((connection, "")..(connection, "\u{10FFFF}"), |_, _| false)
-        .map_err(db_err)?;
+    let tables = ConnectionTables::of(connection);
+    txn.delete_table(tables.users()).map_err(db_err)?;
+    txn.delete_table(tables.teams()).map_err(db_err)?;
+    txn.delete_table(tables.members()).map_err(db_err)?;
+    txn.delete_table(tables.pending()).map_err(db_err)?;
     Ok(())
 }
 
 impl StateStore for RedbStateStore {
     fn load(&self, connection: &str) -> Result<Snapshot, StateError> {
         let txn = self.read()?;
-        let mut snapshot = Snapshot::default();
-
-        // Rows come out of redb sorted by key, which is the maps' order: each
-        // table is collected into a sorted Vec and the maps are bulk-built
-        // from it (linear), instead of a tree insert per row.
-        let users = txn.open_table(USERS).map_err(db_err)?;
-        let mut rows = Vec::new();
-        for row in users
-            .range((connection, "")..(connection, "\u{10FFFF}"))
-            .map_err(db_err)?
-        {
-            let (key, value) = row.map_err(db_err)?;
-            let (_, source_id) = key.value();
-            // Borrowed straight from the page, then packed: one copy per row.
-            let record: UserRecordRef<'_> = decode(source_id, value.value())?;
-            rows.push((source_id.to_string(), StoredUser::from_ref(&record)));
-        }
-        snapshot.users = rows.into_iter().collect();
-
-        let teams = txn.open_table(TEAMS).map_err(db_err)?;
-        let mut rows = Vec::new();
-        for row in teams
-            .range((connection, "")..(connection, "\u{10FFFF}"))
-            .map_err(db_err)?
-        {
-            let (key, value) = row.map_err(db_err)?;
-            let (_, source_id) = key.value();
-            let header: TeamHeader = decode(source_id, value.value())?;
-            rows.push((
-                source_id.to_string(),
-                TeamRecord {
-                    penvio_id: header.penvio_id,
-                    name: header.name,
-                    ..TeamRecord::default()
-                },
-            ));
-        }
-        snapshot.teams = rows.into_iter().collect();
-
-        // Memberships are sorted by (team, member): one team's members are
-        // consecutive, so each set is bulk-built from one run of rows.
-        let members = txn.open_table(MEMBERS).map_err(db_err)?;
-        let mut current: Option<(String, Vec<String>)> = None;
-        let mut flush = |run: Option<(String, Vec<String>)>| {
-            if let Some((team, ids)) = run
-                && let Some(record) = snapshot.teams.get_mut(&team)
-            {
-                record.members = ids.into_iter().collect();
-            }
-        };
-        for row in members
-            .range((connection, "", "")..(connection, "\u{10FFFF}", ""))
-            .map_err(db_err)?
-        {
-            let (key, _) = row.map_err(db_err)?;
-            let (_, team, member) = key.value();
-            match &mut current {
-                Some((name, ids)) if name == team => ids.push(member.to_string()),
-                _ => flush(current.replace((team.to_string(), vec![member.to_string()]))),
-            }
-        }
-        flush(current);
-
-        let pending = txn.open_table(PENDING_TEAMS).map_err(db_err)?;
-        for row in pending
-            .range((connection, "")..(connection, "\u{10FFFF}"))
-            .map_err(db_err)?
-        {
-            let (key, _) = row.map_err(db_err)?;
-            snapshot
-                .pending_team_creates
-                .insert(key.value().1.to_string());
-        }
-
+        let mut snapshot = snapshot_reader::read_snapshot(&txn, connection)?;
         let generations = txn.open_table(GENERATIONS).map_err(db_err)?;
         snapshot.generation = generations
             .get(connection)
@@ -321,24 +279,24 @@ impl StateStore for RedbStateStore {
         if changes.is_empty() {
             return Ok(());
         }
+        let tables = ConnectionTables::of(connection);
         self.write(|txn| {
-            let mut users = txn.open_table(USERS).map_err(db_err)?;
-            let mut teams = txn.open_table(TEAMS).map_err(db_err)?;
-            let mut members = txn.open_table(MEMBERS).map_err(db_err)?;
-            let mut pending = txn.open_table(PENDING_TEAMS).map_err(db_err)?;
+            let mut users = txn.open_table(tables.users()).map_err(db_err)?;
+            let mut teams = txn.open_table(tables.teams()).map_err(db_err)?;
+            let mut members = txn.open_table(tables.members()).map_err(db_err)?;
+            let mut pending = txn.open_table(tables.pending()).map_err(db_err)?;
             let mut buffer = Vec::with_capacity(256);
             for change in changes {
                 match change {
                     Change::PutUser { source_id, record } => {
-                        buffer = encode_into(record, buffer)?;
+                        buffer.clear();
+                        user_row::encode(source_id, record, &mut buffer);
                         users
-                            .insert((connection, source_id.as_str()), buffer.as_slice())
+                            .insert(source_id.as_str(), buffer.as_slice())
                             .map_err(db_err)?;
                     }
                     Change::RemoveUser { source_id } => {
-                        users
-                            .remove((connection, source_id.as_str()))
-                            .map_err(db_err)?;
+                        users.remove(source_id.as_str()).map_err(db_err)?;
                     }
                     Change::PutTeam {
                         source_id,
@@ -349,55 +307,40 @@ impl StateStore for RedbStateStore {
                             penvio_id: penvio_id.clone(),
                             name: name.clone(),
                         };
+                        buffer = encode_into(&header, buffer)?;
                         teams
-                            .insert(
-                                (connection, source_id.as_str()),
-                                encode(&header)?.as_slice(),
-                            )
+                            .insert(source_id.as_str(), buffer.as_slice())
                             .map_err(db_err)?;
                     }
                     Change::AddMembers { team, members: ids } => {
-                        if teams
-                            .get((connection, team.as_str()))
-                            .map_err(db_err)?
-                            .is_none()
-                        {
+                        if teams.get(team.as_str()).map_err(db_err)?.is_none() {
                             continue;
                         }
                         for id in ids {
                             members
-                                .insert((connection, team.as_str(), id.as_str()), ())
+                                .insert((team.as_str(), id.as_str()), ())
                                 .map_err(db_err)?;
                         }
                     }
                     Change::RemoveMembers { team, members: ids } => {
                         for id in ids {
                             members
-                                .remove((connection, team.as_str(), id.as_str()))
+                                .remove((team.as_str(), id.as_str()))
                                 .map_err(db_err)?;
                         }
                     }
                     Change::RemoveTeam { source_id } => {
-                        teams
-                            .remove((connection, source_id.as_str()))
-                            .map_err(db_err)?;
+                        teams.remove(source_id.as_str()).map_err(db_err)?;
                         let team = source_id.as_str();
                         members
-                            .retain_in(
-                                (connection, team, "")..(connection, team, "\u{10FFFF}"),
-                                |_, _| false,
-                            )
+                            .retain_in((team, "")..(team, "\u{10FFFF}"), |_, _| false)
                             .map_err(db_err)?;
                     }
                     Change::MarkTeamCreatePending { source_id } => {
-                        pending
-                            .insert((connection, source_id.as_str()), ())
-                            .map_err(db_err)?;
+                        pending.insert(source_id.as_str(), ()).map_err(db_err)?;
                     }
                     Change::ClearTeamCreatePending { source_id } => {
-                        pending
-                            .remove((connection, source_id.as_str()))
-                            .map_err(db_err)?;
+                        pending.remove(source_id.as_str()).map_err(db_err)?;
                     }
                 }
             }
@@ -407,40 +350,38 @@ impl StateStore for RedbStateStore {
     }
 
     fn replace(&self, connection: &str, snapshot: &Snapshot) -> Result<(), StateError> {
+        let tables = ConnectionTables::of(connection);
         self.write(|txn| {
             clear_connection(txn, connection)?;
-            let mut users = txn.open_table(USERS).map_err(db_err)?;
+            let mut users = txn.open_table(tables.users()).map_err(db_err)?;
             let mut buffer = Vec::with_capacity(256);
             for (source_id, record) in &snapshot.users {
-                buffer = encode_into(record, buffer)?;
+                buffer.clear();
+                user_row::encode(source_id, record, &mut buffer);
                 users
-                    .insert((connection, source_id.as_str()), buffer.as_slice())
+                    .insert(source_id.as_str(), buffer.as_slice())
                     .map_err(db_err)?;
             }
-            let mut teams = txn.open_table(TEAMS).map_err(db_err)?;
-            let mut members = txn.open_table(MEMBERS).map_err(db_err)?;
+            let mut teams = txn.open_table(tables.teams()).map_err(db_err)?;
+            let mut members = txn.open_table(tables.members()).map_err(db_err)?;
             for (source_id, team) in &snapshot.teams {
                 let header = TeamHeader {
                     penvio_id: team.penvio_id.clone(),
                     name: team.name.clone(),
                 };
+                buffer = encode_into(&header, buffer)?;
                 teams
-                    .insert(
-                        (connection, source_id.as_str()),
-                        encode(&header)?.as_slice(),
-                    )
+                    .insert(source_id.as_str(), buffer.as_slice())
                     .map_err(db_err)?;
                 for member in &team.members {
                     members
-                        .insert((connection, source_id.as_str(), member.as_str()), ())
+                        .insert((source_id.as_str(), member.as_str()), ())
                         .map_err(db_err)?;
                 }
             }
-            let mut pending = txn.open_table(PENDING_TEAMS).map_err(db_err)?;
+            let mut pending = txn.open_table(tables.pending()).map_err(db_err)?;
             for source_id in &snapshot.pending_team_creates {
-                pending
-                    .insert((connection, source_id.as_str()), ())
-                    .map_err(db_err)?;
+                pending.insert(source_id.as_str(), ()).map_err(db_err)?;
             }
             drop((users, teams, members, pending));
             bump_generation(txn, connection)
@@ -598,6 +539,31 @@ mod tests {
         assert!(loaded.pending_team_creates.contains("g2"));
         // Other connections are untouched.
         assert_eq!(store.load("other").unwrap(), Snapshot::default());
+    }
+
+    #[test]
+    fn a_damaged_user_row_fails_the_load_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStateStore::open(dir.path()).unwrap();
+        store.apply("conn", &sample_changes()).unwrap();
+        let tables = ConnectionTables::of("conn");
+        store
+            .write(|txn| {
+                let mut users = txn.open_table(tables.users()).map_err(db_err)?;
+                users
+                    .insert("u2", [0x01u8, 0x05].as_slice())
+                    .map_err(db_err)?;
+                Ok(())
+            })
+            .unwrap();
+        let error = store.load("conn").err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            "state record conn/u2 is corrupt: the row ends early"
+        );
+        // Other connections still load.
+        store.apply("other", &sample_changes()).unwrap();
+        assert_eq!(store.load("other").unwrap().users.len(), 2);
     }
 
     #[test]

@@ -60,10 +60,28 @@ struct UserAttributesRef<'a> {
 
 impl StoredUser {
     fn pack(fields: [&str; FIELDS], active: bool, deactivated_at: Option<i64>) -> Self {
-        let mut text = String::with_capacity(fields.iter().map(|f| f.len()).sum());
+        let parts = std::array::from_fn(|index| std::slice::from_ref(&fields[index]));
+        StoredUser::pack_parts(parts, active, deactivated_at)
+    }
+
+    /// Packs fields given as pieces (a stored row rebuilds some fields from
+    /// others, e.g. the display name from the given and family names).
+    pub(super) fn pack_parts(
+        fields: [&[&str]; FIELDS],
+        active: bool,
+        deactivated_at: Option<i64>,
+    ) -> Self {
+        let len = fields
+            .iter()
+            .flat_map(|parts| parts.iter())
+            .map(|p| p.len())
+            .sum();
+        let mut text = String::with_capacity(len);
         let mut ends = [0u32; FIELDS];
-        for (end, field) in ends.iter_mut().zip(fields) {
-            text.push_str(field);
+        for (end, parts) in ends.iter_mut().zip(fields) {
+            for part in parts {
+                text.push_str(part);
+            }
             // Fields are length-capped by mapping; a text past 4 GiB cannot
             // come from a real record, and saturating only shortens it.
             *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
@@ -74,6 +92,12 @@ impl StoredUser {
             active,
             deactivated_at,
         }
+    }
+
+    /// The seven text fields in storage order: penvio id, userName, given,
+    /// family and display name, email, external id.
+    pub(super) fn fields(&self) -> [&str; FIELDS] {
+        std::array::from_fn(|index| self.field(index))
     }
 
     pub(super) fn from_ref(record: &UserRecordRef<'_>) -> Self {
@@ -218,8 +242,8 @@ impl fmt::Debug for StoredUser {
     }
 }
 
-/// Serialised exactly as [`UserRecord`], so `state export` and the stored
-/// rows keep their shape.
+/// Serialised exactly as [`UserRecord`], so `state export` shows the same
+/// shape (the state file stores the compact `user_row` form instead).
 impl Serialize for StoredUser {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.as_ref().serialize(serializer)
