@@ -11,13 +11,18 @@ use std::time::{Duration, SystemTime};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
+mod sliding_window;
+use sliding_window::SlidingWindow;
+
 /// The longest pause an `Instant` is asked to hold: about 30 years.
 const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 86_400);
 
-/// Paces requests to one endpoint: a token bucket plus a global pause set by
-/// `Retry-After` or vendor reset headers.
+/// Paces requests to one endpoint: a token bucket, a hard cap on any one
+/// second (`SlidingWindow`), and a global pause set by `Retry-After` or
+/// vendor reset headers.
 pub struct RequestPacer {
     limiter: DefaultDirectRateLimiter,
+    window: Mutex<SlidingWindow>,
     paused_until: Mutex<Option<Instant>>,
 }
 
@@ -33,6 +38,7 @@ impl RequestPacer {
         let _ = limiter.check_n(burst);
         RequestPacer {
             limiter,
+            window: Mutex::new(SlidingWindow::for_rate(per_second.get(), burst.get())),
             paused_until: Mutex::new(None),
         }
     }
@@ -53,6 +59,17 @@ impl RequestPacer {
             && until > Instant::now()
         {
             tokio::time::sleep_until(until).await;
+        }
+        // Last, so the window records when requests really leave.
+        loop {
+            let admitted = {
+                let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+                window.admit(Instant::now())
+            };
+            match admitted {
+                Ok(()) => break,
+                Err(retry_at) => tokio::time::sleep_until(retry_at).await,
+            }
         }
     }
 
