@@ -60,28 +60,10 @@ struct UserAttributesRef<'a> {
 
 impl StoredUser {
     fn pack(fields: [&str; FIELDS], active: bool, deactivated_at: Option<i64>) -> Self {
-        let parts = std::array::from_fn(|index| std::slice::from_ref(&fields[index]));
-        StoredUser::pack_parts(parts, active, deactivated_at)
-    }
-
-    /// Packs fields given as pieces (a stored row rebuilds some fields from
-    /// others, e.g. the display name from the given and family names).
-    pub(super) fn pack_parts(
-        fields: [&[&str]; FIELDS],
-        active: bool,
-        deactivated_at: Option<i64>,
-    ) -> Self {
-        let len = fields
-            .iter()
-            .flat_map(|parts| parts.iter())
-            .map(|p| p.len())
-            .sum();
-        let mut text = String::with_capacity(len);
+        let mut text = String::with_capacity(fields.iter().map(|f| f.len()).sum());
         let mut ends = [0u32; FIELDS];
-        for (end, parts) in ends.iter_mut().zip(fields) {
-            for part in parts {
-                text.push_str(part);
-            }
+        for (end, field) in ends.iter_mut().zip(fields) {
+            text.push_str(field);
             // Fields are length-capped by mapping; a text past 4 GiB cannot
             // come from a real record, and saturating only shortens it.
             *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
@@ -92,6 +74,41 @@ impl StoredUser {
             active,
             deactivated_at,
         }
+    }
+
+    /// Packs fields read from a stored row, each given as pieces of bytes
+    /// (the row rebuilds some fields from others, e.g. the display name from
+    /// the given and family names). The text is checked as UTF-8 once, whole,
+    /// and no field may end inside a character.
+    pub(super) fn pack_row_parts(
+        fields: [&[&[u8]]; FIELDS],
+        active: bool,
+        deactivated_at: Option<i64>,
+    ) -> Result<Self, String> {
+        let len = fields
+            .iter()
+            .flat_map(|parts| parts.iter())
+            .map(|p| p.len())
+            .sum();
+        let mut bytes = Vec::with_capacity(len);
+        let mut ends = [0u32; FIELDS];
+        for (end, parts) in ends.iter_mut().zip(fields) {
+            for part in parts {
+                bytes.extend_from_slice(part);
+            }
+            *end = u32::try_from(bytes.len()).map_err(|_| "the row's text exceeds 4 GiB")?;
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|e| format!("text is not UTF-8: {}", e.utf8_error()))?;
+        if ends.iter().any(|&end| !text.is_char_boundary(end as usize)) {
+            return Err("a field ends inside a character".into());
+        }
+        Ok(StoredUser {
+            text: text.into_boxed_str(),
+            ends,
+            active,
+            deactivated_at,
+        })
     }
 
     /// The seven text fields in storage order: penvio id, userName, given,

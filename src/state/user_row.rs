@@ -106,18 +106,19 @@ pub(super) fn decode(source_id: &str, row: &[u8]) -> Result<StoredUser, String> 
     };
     let external_id = match flags & EXTERNAL_ID_IS_KEY {
         0 => reader.text()?,
-        _ => source_id,
+        _ => source_id.as_bytes(),
     };
     if reader.at != row.len() {
         return Err(format!("{} bytes left over", row.len() - reader.at));
     }
-    let display_parts: &[&str] = match display {
+    let display_parts: &[&[u8]] = match display {
         Some(display) => &[display],
         None if family.is_empty() => &[given],
         None if given.is_empty() => &[family],
-        None => &[given, " ", family],
+        None => &[given, b" ", family],
     };
-    Ok(StoredUser::pack_parts(
+    // The text is checked as UTF-8 once, whole, by the packer.
+    StoredUser::pack_row_parts(
         [
             &[penvio_id],
             &[user_name],
@@ -129,7 +130,7 @@ pub(super) fn decode(source_id: &str, row: &[u8]) -> Result<StoredUser, String> 
         ],
         flags & ACTIVE != 0,
         deactivated_at,
-    ))
+    )
 }
 
 /// Whether `display` is what the row can rebuild from the names: "given
@@ -173,7 +174,7 @@ fn lower_hex_value(c: u8) -> Option<u8> {
     }
 }
 
-fn format_uuid<'a>(bytes: &[u8; 16], text: &'a mut [u8; UUID_TEXT_LEN]) -> &'a str {
+fn format_uuid<'a>(bytes: &[u8; 16], text: &'a mut [u8; UUID_TEXT_LEN]) -> &'a [u8] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut at = 0;
     for (i, byte) in bytes.iter().enumerate() {
@@ -185,8 +186,7 @@ fn format_uuid<'a>(bytes: &[u8; 16], text: &'a mut [u8; UUID_TEXT_LEN]) -> &'a s
         text[at + 1] = HEX[usize::from(byte & 0xf)];
         at += 2;
     }
-    // Only ASCII hex digits and hyphens were written.
-    std::str::from_utf8(text).unwrap_or_default()
+    text
 }
 
 fn push_text(out: &mut Vec<u8>, text: &str) {
@@ -227,7 +227,8 @@ impl<'a> Reader<'a> {
         Ok(array)
     }
 
-    fn text(&mut self) -> Result<&'a str, String> {
+    /// A length-prefixed text field, not yet checked as UTF-8.
+    fn text(&mut self) -> Result<&'a [u8], String> {
         let mut len: u32 = 0;
         for shift in (0..35).step_by(7) {
             let byte = self.byte()?;
@@ -235,8 +236,7 @@ impl<'a> Reader<'a> {
                 .checked_shl(shift)
                 .ok_or("length overflows")?;
             if byte & 0x80 == 0 {
-                let bytes = self.bytes(len as usize)?;
-                return std::str::from_utf8(bytes).map_err(|e| format!("text is not UTF-8: {e}"));
+                return self.bytes(len as usize);
             }
         }
         Err("length overflows".into())
@@ -352,5 +352,13 @@ mod tests {
         not_utf8[last] = 0xff;
         assert!(decode("00u1", &not_utf8).unwrap_err().contains("UTF-8"));
         assert!(decode("00u1", &[0, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]).is_err());
+        // "é" split across given and family name: valid UTF-8 as a whole,
+        // but no field may end inside a character.
+        let split = [0, 1, b'p', 1, b'e', 1, b'g', 1, 0xc3, 1, 0xa9, 0, 0];
+        let error = decode("00u1", &split).unwrap_err();
+        assert!(error.contains("inside a character"), "{error}");
+        let mut whole = split;
+        (whole[8], whole[10]) = (b'a', b'b');
+        assert!(decode("00u1", &whole).is_ok());
     }
 }
