@@ -6,6 +6,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -22,6 +23,9 @@ const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 86_400);
 /// vendor reset headers.
 pub struct RequestPacer {
     limiter: DefaultDirectRateLimiter,
+    burst: NonZeroU32,
+    /// Whether a request has asked yet (the bucket is emptied then).
+    used: AtomicBool,
     window: Mutex<SlidingWindow>,
     paused_until: Mutex<Option<Instant>>,
 }
@@ -30,14 +34,17 @@ impl RequestPacer {
     /// A pacer allowing `per_second` requests on average, with bursts of
     /// `burst` requests.
     ///
-    /// The bucket starts empty: a run's first second then carries at most the
-    /// sustained rate, so connection set-up jitter cannot bunch a full burst
-    /// plus a second's worth of requests into one window at the server.
+    /// The bucket is empty when the first request asks, however long after
+    /// the pacer was made (a run makes it before reading the directory and
+    /// planning): a run's first second then carries at most the sustained
+    /// rate, so connection set-up jitter cannot bunch a full burst plus a
+    /// second's worth of requests into one window at the server.
     pub fn new(per_second: NonZeroU32, burst: NonZeroU32) -> Self {
         let limiter = RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst));
-        let _ = limiter.check_n(burst);
         RequestPacer {
             limiter,
+            burst,
+            used: AtomicBool::new(false),
             window: Mutex::new(SlidingWindow::for_rate(per_second.get(), burst.get())),
             paused_until: Mutex::new(None),
         }
@@ -51,6 +58,9 @@ impl RequestPacer {
                 Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
                 _ => break,
             }
+        }
+        if !self.used.swap(true, Ordering::AcqRel) {
+            let _ = self.limiter.check_n(self.burst);
         }
         self.limiter.until_ready().await;
         // A pause may have been set while we waited for a token.
@@ -253,6 +263,24 @@ mod tests {
         }
         let refused = zero.admit(Duration::ZERO).unwrap_err();
         assert!(refused.contains("more than the 100"), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn a_pacer_made_long_before_its_first_request_starts_with_an_empty_bucket() {
+        let pacer = RequestPacer::new(NonZeroU32::new(100).unwrap(), NonZeroU32::new(50).unwrap());
+        // Long enough to fill the bucket, had it been counting since `new`.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let start = std::time::Instant::now();
+        for _ in 0..60 {
+            pacer.wait().await;
+        }
+        // Empty: 60 at the sustained 10 ms apart (~590 ms). Full: 50 at
+        // once and 10 more (~100 ms).
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(450),
+            "60 requests in {took:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
