@@ -269,10 +269,11 @@ impl Serialize for StoredUser {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn record() -> UserRecord {
+    /// A user whose fields all differ, for the state module's tests.
+    pub(in crate::state) fn record() -> UserRecord {
         UserRecord {
             penvio_id: "2819c223-7f76-453a-919d-413861904646".into(),
             attributes: UserAttributes {

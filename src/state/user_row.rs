@@ -250,15 +250,7 @@ mod tests {
     use crate::model::UserAttributes;
 
     fn user(penvio_id: &str, edit: impl FnOnce(&mut UserAttributes)) -> StoredUser {
-        let mut attributes = UserAttributes {
-            user_name: "ada@example.com".into(),
-            given_name: "Ada".into(),
-            family_name: "Lovelace".into(),
-            display_name: "Ada Lovelace".into(),
-            email: "ada@example.com".into(),
-            external_id: "00u1".into(),
-            active: true,
-        };
+        let mut attributes = crate::state::stored_user::tests::record().attributes;
         edit(&mut attributes);
         StoredUser::new(penvio_id, &attributes, None)
     }
