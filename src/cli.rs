@@ -22,6 +22,8 @@ use crate::sync::{
 use crate::target::scim::ScimError;
 use crate::{daemon, demo, source, telemetry};
 
+mod forward;
+
 /// Default config path for the packaged service.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/penvio-sync/config.yaml";
 
@@ -325,6 +327,25 @@ async fn run_with_config(command: Command, config: &Config) -> i32 {
     match command {
         Command::Sync(args) => run_all(config, &args, RunMode::Sync).await,
         Command::Plan(args) => {
+            if let Some(path) = &args.out
+                && matches!(
+                    RedbStateStore::open(&config.state_dir),
+                    Err(StateError::InUse { .. })
+                )
+            {
+                let selected = match select(config, args.connection.as_deref()) {
+                    Ok(selected) => selected,
+                    Err(code) => return code,
+                };
+                return forward::plan_through_daemon(
+                    config,
+                    &selected,
+                    args.json,
+                    path,
+                    unix_now(),
+                )
+                .await;
+            }
             let run_args = RunArgs {
                 connection: args.connection,
                 dry_run: true,
@@ -335,8 +356,10 @@ async fn run_with_config(command: Command, config: &Config) -> i32 {
             let (code, reports) = run_all_reports(config, &run_args, RunMode::Sync).await;
             if let Some(path) = &args.out {
                 if reports.is_empty() {
+                    // The daemon took the state between the check above and
+                    // the run, which then went through it.
                     eprintln!(
-                        "No plan written to {}: plan --out needs the state file, which the daemon holds; stop the daemon first.",
+                        "No plan written to {}: the daemon started meanwhile; run the command again.",
                         path.display()
                     );
                     return EXIT_RUN_FAILED;
@@ -452,7 +475,7 @@ async fn run_all_reports(config: &Config, args: &RunArgs, mode: RunMode) -> (i32
         Ok(store) => Arc::new(store),
         Err(StateError::InUse { .. }) => {
             return (
-                forward_to_daemon(config, args, mode, &selected).await,
+                forward::forward_run(config, args, mode, &selected).await,
                 Vec::new(),
             );
         }
@@ -522,9 +545,35 @@ async fn apply_reviewed_plan(config: &Config, args: &ApplyArgs) -> i32 {
             return EXIT_CONFIG;
         }
     };
-    let store = match open_store(config) {
-        Ok(store) => store,
-        Err(code) => return code,
+    // Every connection the plan names must exist before anything is applied.
+    if let Some(unknown) = reviewed.connections.iter().find(|entry| {
+        !config
+            .connections
+            .iter()
+            .any(|c| c.name == entry.connection)
+    }) {
+        eprintln!(
+            "{}: the plan is for connection {:?}, which the config does not have",
+            args.plan.display(),
+            unknown.connection
+        );
+        return EXIT_CONFIG;
+    }
+    let store: Arc<dyn StateStore> = match RedbStateStore::open(&config.state_dir) {
+        Ok(store) => Arc::new(store),
+        Err(StateError::InUse { .. }) => {
+            return forward::apply_through_daemon(
+                config,
+                &reviewed,
+                args.allow_deletions,
+                args.json,
+            )
+            .await;
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            return EXIT_RUN_FAILED;
+        }
     };
     let audit = Some(Arc::new(AuditLog::in_state_dir(&config.state_dir)));
     let mut reports = Vec::new();
@@ -568,119 +617,6 @@ async fn apply_reviewed_plan(config: &Config, args: &ApplyArgs) -> i32 {
     let codes: Vec<i32> = reports.iter().map(|r| r.exit_code).collect();
     if codes.contains(&crate::sync::EXIT_STALE_PLAN) {
         return crate::sync::EXIT_STALE_PLAN;
-    }
-    combine_exit_codes(&codes)
-}
-
-/// The daemon's address as a client reaches it (a wildcard listen address
-/// is reached on loopback).
-fn daemon_address(listen: std::net::SocketAddr) -> std::net::SocketAddr {
-    let mut address = listen;
-    if address.ip().is_unspecified() {
-        address.set_ip(match address.ip() {
-            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
-    address
-}
-
-/// Sends a run to the daemon that holds the state, printing the same output
-/// and returning the same exit code as a local run: an admin never has to
-/// stop the service.
-async fn forward_to_daemon(
-    config: &Config,
-    args: &RunArgs,
-    mode: RunMode,
-    selected: &[(usize, &ConnectionConfig)],
-) -> i32 {
-    let address = daemon_address(config.listen);
-    eprintln!("The daemon holds the state; running through it at {address}.");
-    let client = match crate::http::build_client(std::time::Duration::from_secs(6 * 3600)) {
-        Ok(client) => client,
-        Err(error) => {
-            eprintln!("cannot reach the daemon: {error}");
-            return EXIT_RUN_FAILED;
-        }
-    };
-    let (mode_name, adopt) = match mode {
-        RunMode::Sync => ("incremental", false),
-        RunMode::Reconcile { adopt } => ("reconcile", adopt),
-    };
-    let mut codes = Vec::new();
-    let mut reports = Vec::new();
-    for (_, connection) in selected {
-        let url = format!(
-            "http://{address}/v1/connections/{}/sync?mode={mode_name}&dry_run={}&allow_deletions={}&adopt={adopt}&format={}&only={}",
-            connection.name,
-            args.dry_run,
-            args.allow_deletions,
-            if args.json { "json" } else { "text" },
-            crate::target::scim::encode_query_value(&args.only.join(","))
-        );
-        let mut request = client.post(&url);
-        if let Some(token) = &config.listen_token {
-            request = request.bearer_auth(token.expose());
-        }
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(error) => {
-                eprintln!(
-                    "The state is in use by another process, and no daemon answered at {address}: {error}"
-                );
-                return EXIT_RUN_FAILED;
-            }
-        };
-        let status = response.status();
-        let code = response
-            .headers()
-            .get(crate::daemon::server::EXIT_CODE_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<i32>().ok());
-        let body = response.text().await.unwrap_or_default();
-        match (status.as_u16(), code) {
-            (200, Some(code)) => {
-                if args.json {
-                    reports
-                        .push(serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default());
-                } else {
-                    print!("{body}");
-                }
-                codes.push(code);
-            }
-            (409, _) => {
-                eprintln!(
-                    "{}: a run is already in progress in the daemon; try again when it ends.",
-                    connection.name
-                );
-                codes.push(EXIT_RUN_FAILED);
-            }
-            (401, _) => {
-                eprintln!(
-                    "The daemon refused the request: set listen_token in the config to the daemon's token."
-                );
-                codes.push(EXIT_RUN_FAILED);
-            }
-            (other, _) => {
-                eprintln!(
-                    "{}: the daemon answered {other}: {}",
-                    connection.name,
-                    body.trim()
-                );
-                codes.push(EXIT_RUN_FAILED);
-            }
-        }
-    }
-    if args.json {
-        let value = if reports.len() == 1 {
-            reports.remove(0)
-        } else {
-            json!({ "connections": reports })
-        };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
     }
     combine_exit_codes(&codes)
 }

@@ -465,6 +465,103 @@ async fn sigterm_during_a_run_exits_0_and_the_next_start_converges() {
     );
 }
 
+/// Runs the CLI against `config`, again while the daemon answers that a run
+/// is in progress (the run at start, here).
+async fn cli_through_daemon(config: &Path, args: &[&str]) -> std::process::Output {
+    for _ in 0..100 {
+        let output = Command::new(env!("CARGO_BIN_EXE_penvio-sync"))
+            .args(["--config", config.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&output.stderr).contains("already in progress") {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        return output;
+    }
+    panic!("the daemon stayed busy: {args:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_is_written_for_review_and_applied_through_the_running_daemon() {
+    let server = Scim2Server::start();
+    let fixture = Fixture::new(&server.org_url("review"));
+    fixture.write_directory(
+        &[
+            user("u1", "ada@example.com", "Ada", "Lovelace"),
+            user("u2", "bob@example.com", "Bob", "Builder"),
+        ],
+        &[],
+    );
+    let port = free_port();
+    let config = format!(
+        "state_dir: {}\nlisten: 127.0.0.1:{port}\nlisten_token: {LISTEN_TOKEN}\nconnections:\n  - name: test\n    schedule: \"0 0 0 1 1 *\"\n    reconcile_schedule: never\n    source: {{type: file, path: {}}}\n    target: {{url: {}, token: {TOKEN}, requests_per_second: 500}}\n",
+        fixture.state_dir().display(),
+        fixture.directory_path().display(),
+        server.org_url("review"),
+    );
+    std::fs::write(fixture.config_path(), config).unwrap();
+    let mut daemon = Daemon::start(&fixture.config_path(), None, port);
+    eventually(
+        "the run at start provisions",
+        Duration::from_secs(30),
+        || async { server.list("review", "Users").await.len() == 2 },
+    )
+    .await;
+
+    fixture.write_directory(
+        &[
+            user("u1", "ada@example.com", "Ada", "King"),
+            user("u2", "bob@example.com", "Bob", "Builder"),
+            user("u3", "cy@example.com", "Cy", "Young"),
+        ],
+        &[],
+    );
+    let plan_file = fixture.dir.path().join("reviewed.json");
+    let config = fixture.config_path();
+    let planned =
+        cli_through_daemon(&config, &["plan", "--out", plan_file.to_str().unwrap()]).await;
+    let stderr = String::from_utf8_lossy(&planned.stderr);
+    assert_eq!(planned.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("The daemon holds the state"), "{stderr}");
+    assert!(stderr.contains("test: 2 operations planned"), "{stderr}");
+    let written: Value = serde_json::from_slice(&std::fs::read(&plan_file).unwrap()).unwrap();
+    assert_eq!(written["connections"][0]["connection"], "test");
+    assert_eq!(
+        written["connections"][0]["plan"]["operations"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    // A plan changes nothing.
+    let users = server.list("review", "Users").await;
+    assert_eq!(users.len(), 2);
+    assert!(users.iter().all(|u| u["name"]["familyName"] != "King"));
+
+    let applied = cli_through_daemon(&config, &["apply", plan_file.to_str().unwrap()]).await;
+    let stderr = String::from_utf8_lossy(&applied.stderr);
+    assert_eq!(applied.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("The daemon holds the state"), "{stderr}");
+    let users = server.list("review", "Users").await;
+    assert_eq!(users.len(), 3);
+    assert!(users.iter().any(|u| u["name"]["familyName"] == "King"));
+
+    // The snapshot moved: the same plan is refused as stale (exit 5).
+    let again = cli_through_daemon(&config, &["apply", plan_file.to_str().unwrap()]).await;
+    assert_eq!(
+        again.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(String::from_utf8_lossy(&again.stdout).contains("the snapshot has moved"));
+    assert_eq!(server.list("review", "Users").await.len(), 3);
+
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(40)), Some(0));
+}
+
 #[test]
 fn the_daemon_refuses_root_without_allow_root() {
     let dir = tempfile::tempdir().unwrap();

@@ -13,8 +13,11 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::AuditLog;
 use crate::config::{Config, ConnectionConfig};
 use crate::events;
+use crate::reviewed::ConnectionPlan;
 use crate::state::StateStore;
-use crate::sync::{EXIT_RUN_FAILED, RunMode, RunOptions, RunReport, run_connection, unix_now};
+use crate::sync::{
+    EXIT_RUN_FAILED, RunMode, RunOptions, RunReport, apply_reviewed, run_connection, unix_now,
+};
 
 /// Failed runs in a row before a connection backs off.
 const BACKOFF_AFTER_FAILURES: u32 = 2;
@@ -237,6 +240,52 @@ impl Registry {
         origin: Origin,
         only: Vec<String>,
     ) -> Result<RunReport, TriggerError> {
+        let (index, config, _guard) = self.claim(name, origin)?;
+        let options = RunOptions {
+            mode,
+            dry_run,
+            allow_deletions,
+            now: unix_now(),
+            show_progress: false,
+            cancel: self.shutdown.child_token(),
+            audit: (!dry_run).then(|| self.audit.clone()),
+            only,
+        };
+        let report = run_connection(&config, index, self.store.clone(), &options).await;
+        if !dry_run {
+            self.record(&report);
+        }
+        Ok(report)
+    }
+
+    /// Applies a plan an admin reviewed (`plan --out`, then `apply`) under
+    /// the same one-run-per-connection rule as every other run; it applies
+    /// only onto the snapshot generation it was computed against.
+    pub async fn apply_reviewed(
+        &self,
+        plan: &ConnectionPlan,
+        allow_deletions: bool,
+    ) -> Result<RunReport, TriggerError> {
+        let (index, config, _guard) = self.claim(&plan.connection, Origin::Api)?;
+        let options = RunOptions {
+            allow_deletions,
+            show_progress: false,
+            cancel: self.shutdown.child_token(),
+            audit: Some(self.audit.clone()),
+            ..RunOptions::sync_now()
+        };
+        let report = apply_reviewed(&config, index, self.store.clone(), plan, &options).await;
+        self.record(&report);
+        Ok(report)
+    }
+
+    /// Marks `name` as running, unless it is (or, for scheduled runs, is
+    /// backing off); the guard unmarks it.
+    fn claim(
+        &self,
+        name: &str,
+        origin: Origin,
+    ) -> Result<(usize, ConnectionConfig, RunningGuard), TriggerError> {
         if self.shutdown.is_cancelled() {
             return Err(TriggerError::ShuttingDown);
         }
@@ -247,10 +296,9 @@ impl Registry {
             .get(name)
             .cloned()
             .ok_or_else(|| TriggerError::Unknown(name.to_string()))?;
-        let now = unix_now();
         if origin != Origin::Api {
             let backoff_until = self.status(name).and_then(|s| s.backoff_until);
-            if backoff_until.is_some_and(|until| now < until) {
+            if backoff_until.is_some_and(|until| unix_now() < until) {
                 events::tick_skipped(name, "backing off after consecutive failures");
                 return Err(TriggerError::BackingOff(name.to_string()));
             }
@@ -266,25 +314,11 @@ impl Registry {
             }
             return Err(TriggerError::Busy(name.to_string()));
         }
-        let _guard = RunningGuard {
+        let guard = RunningGuard {
             running: self.running.clone(),
             name: name.to_string(),
         };
-        let options = RunOptions {
-            mode,
-            dry_run,
-            allow_deletions,
-            now,
-            show_progress: false,
-            cancel: self.shutdown.child_token(),
-            audit: (!dry_run).then(|| self.audit.clone()),
-            only,
-        };
-        let report = run_connection(&config, index, self.store.clone(), &options).await;
-        if !dry_run {
-            self.record(&report);
-        }
-        Ok(report)
+        Ok((index, config, guard))
     }
 
     fn record(&self, report: &RunReport) {

@@ -1,5 +1,5 @@
 //! The daemon's local HTTP endpoint: metrics, health, readiness, connection
-//! status and on-demand runs.
+//! status, on-demand runs and reviewed plans.
 //!
 //! `/metrics`, `/healthz` and `/readyz` are open (scrapers and probes); the
 //! `/v1` API can start runs, so it requires `listen_token` when one is set.
@@ -20,7 +20,8 @@ use super::registry::{Origin, Registry, TriggerError};
 use crate::cli::render_report;
 use crate::config::Secret;
 use crate::events;
-use crate::sync::{RunMode, unix_now};
+use crate::reviewed::ConnectionPlan;
+use crate::sync::{RunMode, RunReport, unix_now};
 
 /// Header carrying a run's exit code on text responses, so a forwarded CLI
 /// command exits exactly as a local one would.
@@ -42,6 +43,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .route("/v1/connections", get(list_connections))
         .route("/v1/connections/{name}", get(show_connection))
         .route("/v1/connections/{name}/sync", post(run_connection))
+        .route("/v1/connections/{name}/apply", post(apply_plan))
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(healthz))
@@ -213,10 +215,16 @@ async fn run_connection(
             only,
         )
         .await;
+    report_response(result, query.format.as_deref() == Some("text"))
+}
+
+/// A run's answer: its report (JSON, or the CLI's text) with its exit code in
+/// a header, or why it did not run.
+fn report_response(result: Result<RunReport, TriggerError>, text: bool) -> Response {
     match result {
         Ok(report) => {
             let code = report.exit_code.to_string();
-            if query.format.as_deref() == Some("text") {
+            if text {
                 (
                     StatusCode::OK,
                     [(EXIT_CODE_HEADER, code)],
@@ -239,6 +247,42 @@ async fn run_connection(
         )
             .into_response(),
     }
+}
+
+/// Query of `POST /v1/connections/{name}/apply`.
+#[derive(Debug, Deserialize)]
+pub struct ApplyQuery {
+    /// Apply held-back destructive operations too.
+    #[serde(default)]
+    pub allow_deletions: bool,
+    /// `json` (default) or `text` (the CLI's human output).
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+/// Applies one connection's part of a reviewed plan file (the body), so
+/// `plan --out` / `apply` work while the daemon holds the state.
+async fn apply_plan(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+    Query(query): Query<ApplyQuery>,
+    Json(plan): Json<ConnectionPlan>,
+) -> Response {
+    if plan.connection != name {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": format!(
+                "the plan is for connection {:?}, not {name:?}",
+                plan.connection
+            )})),
+        )
+            .into_response();
+    }
+    let result = state
+        .registry
+        .apply_reviewed(&plan, query.allow_deletions)
+        .await;
+    report_response(result, query.format.as_deref() == Some("text"))
 }
 
 #[cfg(test)]

@@ -1,0 +1,325 @@
+//! Running commands through the daemon when it holds the state file.
+//!
+//! redb lets one process open the state, and while the service runs that is
+//! the daemon. An admin should never have to stop it to run a sync, a plan
+//! for review or a reviewed plan: those commands are sent to the daemon's
+//! local endpoint and print the same output and exit with the same code as
+//! a local run would.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{RunArgs, combine_exit_codes};
+use crate::config::{Config, ConnectionConfig};
+use crate::plan::{HeldBack, Operation, Plan};
+use crate::reviewed::{ConnectionPlan, ReviewedPlan};
+use crate::sync::{EXIT_RUN_FAILED, EXIT_STALE_PLAN, RunMode};
+
+/// The daemon's address as a client reaches it (a wildcard listen address
+/// is reached on loopback).
+fn daemon_address(listen: SocketAddr) -> SocketAddr {
+    let mut address = listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(match address.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    address
+}
+
+/// The daemon's endpoint, as the config describes it.
+struct Daemon<'a> {
+    config: &'a Config,
+    address: SocketAddr,
+    client: reqwest::Client,
+}
+
+/// What the daemon said to one request.
+enum Answer {
+    /// The run happened: its exit code and report (text or JSON).
+    Ran { code: i32, body: String },
+    /// It did not run; why was printed. The exit code to use.
+    Refused(i32),
+}
+
+impl<'a> Daemon<'a> {
+    fn connect(config: &'a Config) -> Result<Self, i32> {
+        let address = daemon_address(config.listen);
+        eprintln!("The daemon holds the state; running through it at {address}.");
+        // Runs of the largest directories take hours; the daemon answers
+        // when the run ends.
+        match crate::http::build_client(std::time::Duration::from_secs(6 * 3600)) {
+            Ok(client) => Ok(Daemon {
+                config,
+                address,
+                client,
+            }),
+            Err(error) => {
+                eprintln!("cannot reach the daemon: {error}");
+                Err(EXIT_RUN_FAILED)
+            }
+        }
+    }
+
+    fn url(&self, connection: &str, action: &str, query: &str) -> String {
+        format!(
+            "http://{}/v1/connections/{connection}/{action}?{query}",
+            self.address
+        )
+    }
+
+    /// Sends `request` about `connection`; `Err` (with the exit code) when
+    /// no daemon answered at all, so the caller stops there.
+    async fn ask(&self, request: reqwest::RequestBuilder, connection: &str) -> Result<Answer, i32> {
+        let request = match &self.config.listen_token {
+            Some(token) => request.bearer_auth(token.expose()),
+            None => request,
+        };
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                eprintln!(
+                    "The state is in use by another process, and no daemon answered at {}: {error}",
+                    self.address
+                );
+                return Err(EXIT_RUN_FAILED);
+            }
+        };
+        let status = response.status();
+        let code = response
+            .headers()
+            .get(crate::daemon::server::EXIT_CODE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i32>().ok());
+        let body = response.text().await.unwrap_or_default();
+        Ok(match (status.as_u16(), code) {
+            (200, Some(code)) => Answer::Ran { code, body },
+            (409, _) => {
+                eprintln!(
+                    "{connection}: a run is already in progress in the daemon; try again when it ends."
+                );
+                Answer::Refused(EXIT_RUN_FAILED)
+            }
+            (401, _) => {
+                eprintln!(
+                    "The daemon refused the request: set listen_token in the config to the daemon's token."
+                );
+                Answer::Refused(EXIT_RUN_FAILED)
+            }
+            (other, _) => {
+                eprintln!("{connection}: the daemon answered {other}: {}", body.trim());
+                Answer::Refused(EXIT_RUN_FAILED)
+            }
+        })
+    }
+}
+
+fn format(json: bool) -> &'static str {
+    if json { "json" } else { "text" }
+}
+
+/// Prints collected JSON reports as a local run does: one report alone, or
+/// `{"connections": [...]}`.
+fn print_json_reports(mut reports: Vec<Value>) {
+    let value = if reports.len() == 1 {
+        reports.remove(0)
+    } else {
+        json!({ "connections": reports })
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    );
+}
+
+/// `sync`, `plan` and `reconcile` through the daemon.
+pub(super) async fn forward_run(
+    config: &Config,
+    args: &RunArgs,
+    mode: RunMode,
+    selected: &[(usize, &ConnectionConfig)],
+) -> i32 {
+    let daemon = match Daemon::connect(config) {
+        Ok(daemon) => daemon,
+        Err(code) => return code,
+    };
+    let (mode_name, adopt) = match mode {
+        RunMode::Sync => ("incremental", false),
+        RunMode::Reconcile { adopt } => ("reconcile", adopt),
+    };
+    let mut codes = Vec::new();
+    let mut reports = Vec::new();
+    for (_, connection) in selected {
+        let query = format!(
+            "mode={mode_name}&dry_run={}&allow_deletions={}&adopt={adopt}&format={}&only={}",
+            args.dry_run,
+            args.allow_deletions,
+            format(args.json),
+            crate::target::scim::encode_query_value(&args.only.join(","))
+        );
+        let request = daemon
+            .client
+            .post(daemon.url(&connection.name, "sync", &query));
+        match daemon.ask(request, &connection.name).await {
+            Err(code) => return code,
+            Ok(Answer::Refused(code)) => codes.push(code),
+            Ok(Answer::Ran { code, body }) => {
+                if args.json {
+                    reports.push(serde_json::from_str::<Value>(&body).unwrap_or_default());
+                } else {
+                    print!("{body}");
+                }
+                codes.push(code);
+            }
+        }
+    }
+    if args.json {
+        print_json_reports(reports);
+    }
+    combine_exit_codes(&codes)
+}
+
+/// The parts of a dry run's JSON report a reviewed plan is made of.
+#[derive(Deserialize)]
+struct PlannedRun {
+    operations: Vec<Operation>,
+    held_back: Vec<HeldBack>,
+    snapshot_generation: u64,
+    error: Option<String>,
+}
+
+/// `plan --out FILE` through the daemon: a dry run of each connection there,
+/// written as the plan file a local `plan --out` writes.
+pub(super) async fn plan_through_daemon(
+    config: &Config,
+    selected: &[(usize, &ConnectionConfig)],
+    json: bool,
+    out: &Path,
+    created_at: i64,
+) -> i32 {
+    let daemon = match Daemon::connect(config) {
+        Ok(daemon) => daemon,
+        Err(code) => return code,
+    };
+    let mut plans = Vec::new();
+    let mut reports = Vec::new();
+    let mut codes = Vec::new();
+    for (_, connection) in selected {
+        let query = "mode=incremental&dry_run=true&format=json";
+        let request = daemon
+            .client
+            .post(daemon.url(&connection.name, "sync", query));
+        let body = match daemon.ask(request, &connection.name).await {
+            Err(code) => return code,
+            Ok(Answer::Refused(code)) => {
+                eprintln!("No plan written to {}.", out.display());
+                return code;
+            }
+            Ok(Answer::Ran { code, body }) => {
+                codes.push(code);
+                body
+            }
+        };
+        let planned: PlannedRun = match serde_json::from_str(&body) {
+            Ok(planned) => planned,
+            Err(error) => {
+                eprintln!(
+                    "{}: the daemon's report cannot be read ({error}); no plan written to {}.",
+                    connection.name,
+                    out.display()
+                );
+                return EXIT_RUN_FAILED;
+            }
+        };
+        if let Some(error) = &planned.error {
+            eprintln!("{}: {error}", connection.name);
+            eprintln!("No plan written to {}: a run failed.", out.display());
+            return EXIT_RUN_FAILED;
+        }
+        eprintln!(
+            "{}: {} operations planned, {} held back by the guard (snapshot generation {}).",
+            connection.name,
+            planned.operations.len(),
+            planned.held_back.len(),
+            planned.snapshot_generation
+        );
+        plans.push(ConnectionPlan {
+            connection: connection.name.clone(),
+            generation: planned.snapshot_generation,
+            plan: Plan {
+                operations: planned.operations,
+                held_back: planned.held_back,
+            },
+        });
+        if json {
+            reports.push(serde_json::from_str::<Value>(&body).unwrap_or_default());
+        }
+    }
+    if json {
+        print_json_reports(reports);
+    }
+    let reviewed = ReviewedPlan {
+        version: crate::reviewed::PLAN_FILE_VERSION,
+        created_at,
+        connections: plans,
+    };
+    if let Err(error) = reviewed.write(out) {
+        eprintln!("{error}");
+        return EXIT_RUN_FAILED;
+    }
+    eprintln!(
+        "Plan written to {}. Review it, then: penvio-sync apply {}",
+        out.display(),
+        out.display()
+    );
+    combine_exit_codes(&codes)
+}
+
+/// `apply PLAN` through the daemon: each connection's part of the plan is
+/// applied there, onto the generation it was computed against.
+pub(super) async fn apply_through_daemon(
+    config: &Config,
+    reviewed: &ReviewedPlan,
+    allow_deletions: bool,
+    json: bool,
+) -> i32 {
+    let daemon = match Daemon::connect(config) {
+        Ok(daemon) => daemon,
+        Err(code) => return code,
+    };
+    let mut codes = Vec::new();
+    let mut reports = Vec::new();
+    for entry in &reviewed.connections {
+        let query = format!("allow_deletions={allow_deletions}&format={}", format(json));
+        let request = daemon
+            .client
+            .post(daemon.url(&entry.connection, "apply", &query))
+            .json(entry);
+        match daemon.ask(request, &entry.connection).await {
+            Err(code) => return code,
+            Ok(Answer::Refused(code)) => codes.push(code),
+            Ok(Answer::Ran { code, body }) => {
+                if json {
+                    reports.push(serde_json::from_str::<Value>(&body).unwrap_or_default());
+                } else {
+                    print!("{body}");
+                }
+                codes.push(code);
+            }
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "connections": reports })).unwrap_or_default()
+        );
+    }
+    if codes.contains(&EXIT_STALE_PLAN) {
+        return EXIT_STALE_PLAN;
+    }
+    combine_exit_codes(&codes)
+}
