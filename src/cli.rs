@@ -337,14 +337,7 @@ async fn run_with_config(command: Command, config: &Config) -> i32 {
                     Ok(selected) => selected,
                     Err(code) => return code,
                 };
-                return forward::plan_through_daemon(
-                    config,
-                    &selected,
-                    args.json,
-                    path,
-                    unix_now(),
-                )
-                .await;
+                return forward::plan_through_daemon(config, &selected, args.json, path).await;
             }
             let run_args = RunArgs {
                 connection: args.connection,
@@ -368,30 +361,20 @@ async fn run_with_config(command: Command, config: &Config) -> i32 {
                     eprintln!("No plan written to {}: a run failed.", path.display());
                     return code;
                 }
-                let reviewed = ReviewedPlan {
-                    version: PLAN_FILE_VERSION,
-                    created_at: unix_now(),
-                    connections: reports
-                        .iter()
-                        .map(|r| ConnectionPlan {
-                            connection: r.connection.clone(),
-                            generation: r.snapshot_generation,
-                            plan: crate::plan::Plan {
-                                operations: r.operations.clone(),
-                                held_back: r.held_back.clone(),
-                            },
-                        })
-                        .collect(),
-                };
-                if let Err(error) = reviewed.write(path) {
-                    eprintln!("{error}");
-                    return EXIT_RUN_FAILED;
+                let plans = reports
+                    .iter()
+                    .map(|r| ConnectionPlan {
+                        connection: r.connection.clone(),
+                        generation: r.snapshot_generation,
+                        plan: crate::plan::Plan {
+                            operations: r.operations.clone(),
+                            held_back: r.held_back.clone(),
+                        },
+                    })
+                    .collect();
+                if let Err(code) = write_plan_file(path, plans) {
+                    return code;
                 }
-                eprintln!(
-                    "Plan written to {}. Review it, then: penvio-sync apply {}",
-                    path.display(),
-                    path.display()
-                );
             }
             code
         }
@@ -416,6 +399,25 @@ async fn run_with_config(command: Command, config: &Config) -> i32 {
         | Command::Config(_)
         | Command::Man => EXIT_OK,
     }
+}
+
+/// Writes the plans of `plan --out` for review, saying what to run next.
+fn write_plan_file(path: &std::path::Path, plans: Vec<ConnectionPlan>) -> Result<(), i32> {
+    let reviewed = ReviewedPlan {
+        version: PLAN_FILE_VERSION,
+        created_at: unix_now(),
+        connections: plans,
+    };
+    if let Err(error) = reviewed.write(path) {
+        eprintln!("{error}");
+        return Err(EXIT_RUN_FAILED);
+    }
+    eprintln!(
+        "Plan written to {}. Review it, then: penvio-sync apply {}",
+        path.display(),
+        path.display()
+    );
+    Ok(())
 }
 
 /// The connections a command applies to, or an exit code for a bad name.

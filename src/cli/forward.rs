@@ -12,7 +12,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{RunArgs, combine_exit_codes};
+use super::{RunArgs, combine_exit_codes, write_plan_file};
 use crate::config::{Config, ConnectionConfig};
 use crate::plan::{HeldBack, Operation, Plan};
 use crate::reviewed::{ConnectionPlan, ReviewedPlan};
@@ -199,7 +199,6 @@ pub(super) async fn plan_through_daemon(
     selected: &[(usize, &ConnectionConfig)],
     json: bool,
     out: &Path,
-    created_at: i64,
 ) -> i32 {
     let daemon = match Daemon::connect(config) {
         Ok(daemon) => daemon,
@@ -262,20 +261,9 @@ pub(super) async fn plan_through_daemon(
     if json {
         print_json_reports(reports);
     }
-    let reviewed = ReviewedPlan {
-        version: crate::reviewed::PLAN_FILE_VERSION,
-        created_at,
-        connections: plans,
-    };
-    if let Err(error) = reviewed.write(out) {
-        eprintln!("{error}");
-        return EXIT_RUN_FAILED;
+    if let Err(code) = write_plan_file(out, plans) {
+        return code;
     }
-    eprintln!(
-        "Plan written to {}. Review it, then: penvio-sync apply {}",
-        out.display(),
-        out.display()
-    );
     combine_exit_codes(&codes)
 }
 
