@@ -959,57 +959,52 @@ async fn explain(config: &Config, args: &ExplainArgs) -> i32 {
         Ok(selected) => selected,
         Err(code) => return code,
     };
-    let store = match open_store(config) {
-        Ok(store) => store,
-        Err(code) => return code,
+    let store: Arc<dyn StateStore> = match RedbStateStore::open(&config.state_dir) {
+        Ok(store) => Arc::new(store),
+        Err(StateError::InUse { .. }) => {
+            return forward::explain_through_daemon(config, &selected, &args.subject).await;
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            return EXIT_RUN_FAILED;
+        }
     };
     let mut found = false;
     let mut code = EXIT_OK;
     for (index, connection) in selected {
-        let source = match source::build(connection, index) {
-            Ok(source) => source,
+        let explained = crate::explain::explain_connection(
+            connection,
+            index,
+            store.as_ref(),
+            &args.subject,
+            unix_now(),
+        )
+        .await;
+        match explained {
+            Ok(Some(text)) => {
+                found = true;
+                println!("Connection {}:", connection.name);
+                print!("{text}");
+            }
+            Ok(None) => {}
+            Err(error @ crate::explain::ExplainError::State(_)) => {
+                eprintln!("{error}");
+                return EXIT_RUN_FAILED;
+            }
             Err(error) => {
                 eprintln!("{}: {error}", connection.name);
                 code = EXIT_RUN_FAILED;
-                continue;
             }
-        };
-        let progress = crate::progress::Progress::hidden();
-        let fetched = source
-            .fetch(crate::source::FetchContext {
-                progress: &progress,
-                previous: None,
-                now: unix_now(),
-            })
-            .await;
-        let directory = match fetched {
-            Ok(fetched) => fetched.directory,
-            Err(error) => {
-                eprintln!("{}: cannot read the directory: {error}", connection.name);
-                code = EXIT_RUN_FAILED;
-                continue;
-            }
-        };
-        let snapshot = match load_snapshot(store.as_ref(), &connection.name) {
-            Ok(snapshot) => snapshot,
-            Err(code) => return code,
-        };
-        let inputs = crate::explain::Inputs {
-            connection,
-            directory: &directory,
-            snapshot: &snapshot,
-            now: unix_now(),
-        };
-        if let Some(text) = crate::explain::explain(&inputs, &args.subject) {
-            found = true;
-            println!("Connection {}:", connection.name);
-            print!("{text}");
         }
     }
+    explained_exit(found, code, &args.subject)
+}
+
+/// `explain`'s exit: nothing found anywhere is a failure, said once.
+fn explained_exit(found: bool, code: i32, subject: &str) -> i32 {
     if !found && code == EXIT_OK {
         eprintln!(
-            "Nothing named {:?} in the directory or the snapshot (tried emails, source ids and team names).",
-            args.subject
+            "Nothing named {subject:?} in the directory or the snapshot (tried emails, source ids and team names)."
         );
         return EXIT_RUN_FAILED;
     }

@@ -25,6 +25,48 @@ pub struct Inputs<'a> {
     pub now: i64,
 }
 
+/// Why an explanation could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainError {
+    /// The source could not be set up or read.
+    #[error("cannot read the directory: {0}")]
+    Source(String),
+    /// The snapshot could not be loaded.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+}
+
+/// Fetches `connection`'s directory afresh, loads its snapshot from `store`
+/// and explains `subject`: what the CLI runs locally and the daemon runs when
+/// it holds the state, so both answer alike.
+pub async fn explain_connection(
+    connection: &ConnectionConfig,
+    index: usize,
+    store: &dyn crate::state::StateStore,
+    subject: &str,
+    now: i64,
+) -> Result<Option<String>, ExplainError> {
+    let source = crate::source::build(connection, index)
+        .map_err(|error| ExplainError::Source(error.to_string()))?;
+    let progress = crate::progress::Progress::hidden();
+    let fetched = source
+        .fetch(crate::source::FetchContext {
+            progress: &progress,
+            previous: None,
+            now,
+        })
+        .await
+        .map_err(|error| ExplainError::Source(error.to_string()))?;
+    let snapshot = store.load(&connection.name)?;
+    let inputs = Inputs {
+        connection,
+        directory: &fetched.directory,
+        snapshot: &snapshot,
+        now,
+    };
+    Ok(explain(&inputs, subject))
+}
+
 /// The explanation of `subject` (an email, a source id, or a team name), as
 /// numbered steps; `None` when nothing anywhere matches it.
 pub fn explain(inputs: &Inputs<'_>, subject: &str) -> Option<String> {

@@ -484,7 +484,7 @@ async fn cli_through_daemon(config: &Path, args: &[&str]) -> std::process::Outpu
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_plan_is_written_for_review_and_applied_through_the_running_daemon() {
+async fn plans_are_reviewed_and_applied_and_users_explained_through_the_running_daemon() {
     let server = Scim2Server::start();
     let fixture = Fixture::new(&server.org_url("review"));
     fixture.write_directory(
@@ -557,6 +557,24 @@ async fn a_plan_is_written_for_review_and_applied_through_the_running_daemon() {
     );
     assert!(String::from_utf8_lossy(&again.stdout).contains("the snapshot has moved"));
     assert_eq!(server.list("review", "Users").await.len(), 3);
+
+    // explain reads the daemon's snapshot through it, too.
+    let explained = cli_through_daemon(&config, &["explain", "cy@example.com"]).await;
+    let stdout = String::from_utf8_lossy(&explained.stdout);
+    assert_eq!(
+        explained.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&explained.stderr)
+    );
+    assert!(stdout.contains("Connection test:"), "{stdout}");
+    assert!(stdout.contains("User cy@example.com (u3)"), "{stdout}");
+    assert!(stdout.contains("In Penvio (snapshot): id "), "{stdout}");
+    let unknown = cli_through_daemon(&config, &["explain", "nobody@example.com"]).await;
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("Nothing named \"nobody@example.com\"")
+    );
 
     daemon.signal("TERM");
     assert_eq!(daemon.wait_exit(Duration::from_secs(40)), Some(0));

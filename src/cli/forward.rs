@@ -311,3 +311,66 @@ pub(super) async fn apply_through_daemon(
     }
     combine_exit_codes(&codes)
 }
+
+/// `explain SUBJECT` through the daemon, which fetches the directory and
+/// reads the snapshot it holds.
+pub(super) async fn explain_through_daemon(
+    config: &Config,
+    selected: &[(usize, &ConnectionConfig)],
+    subject: &str,
+) -> i32 {
+    let daemon = match Daemon::connect(config) {
+        Ok(daemon) => daemon,
+        Err(code) => return code,
+    };
+    let mut found = false;
+    let mut code = crate::sync::EXIT_OK;
+    for (_, connection) in selected {
+        let query = format!(
+            "subject={}",
+            crate::target::scim::encode_query_value(subject)
+        );
+        let mut request = daemon
+            .client
+            .get(daemon.url(&connection.name, "explain", &query));
+        if let Some(token) = &config.listen_token {
+            request = request.bearer_auth(token.expose());
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                eprintln!(
+                    "The state is in use by another process, and no daemon answered at {}: {error}",
+                    daemon.address
+                );
+                return EXIT_RUN_FAILED;
+            }
+        };
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        match status {
+            200 => {
+                found = true;
+                println!("Connection {}:", connection.name);
+                print!("{body}");
+            }
+            // Nothing by that name in this connection.
+            404 if body.contains("nothing named") => {}
+            401 => {
+                eprintln!(
+                    "The daemon refused the request: set listen_token in the config to the daemon's token."
+                );
+                return EXIT_RUN_FAILED;
+            }
+            other => {
+                eprintln!(
+                    "{}: the daemon answered {other}: {}",
+                    connection.name,
+                    body.trim()
+                );
+                code = EXIT_RUN_FAILED;
+            }
+        }
+    }
+    super::explained_exit(found, code, subject)
+}

@@ -279,6 +279,31 @@ impl Registry {
         Ok(report)
     }
 
+    /// Explains `subject` for connection `name` from a fresh fetch and the
+    /// snapshot the daemon holds (`penvio-sync explain` while it runs). It
+    /// only reads, so it does not wait for a run in progress.
+    pub async fn explain(
+        &self,
+        name: &str,
+        subject: &str,
+    ) -> Result<Result<Option<String>, crate::explain::ExplainError>, TriggerError> {
+        let (index, config) = self
+            .configs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+            .ok_or_else(|| TriggerError::Unknown(name.to_string()))?;
+        Ok(crate::explain::explain_connection(
+            &config,
+            index,
+            self.store.as_ref(),
+            subject,
+            unix_now(),
+        )
+        .await)
+    }
+
     /// Marks `name` as running, unless it is (or, for scheduled runs, is
     /// backing off); the guard unmarks it.
     fn claim(

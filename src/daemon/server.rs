@@ -44,6 +44,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .route("/v1/connections/{name}", get(show_connection))
         .route("/v1/connections/{name}/sync", post(run_connection))
         .route("/v1/connections/{name}/apply", post(apply_plan))
+        .route("/v1/connections/{name}/explain", get(explain))
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(healthz))
@@ -283,6 +284,36 @@ async fn apply_plan(
         .apply_reviewed(&plan, query.allow_deletions)
         .await;
     report_response(result, query.format.as_deref() == Some("text"))
+}
+
+/// Query of `GET /v1/connections/{name}/explain`.
+#[derive(Debug, Deserialize)]
+pub struct ExplainQuery {
+    /// An email, a source id or a team name.
+    pub subject: String,
+}
+
+/// The explanation as text (200), 404 when nothing matches the subject,
+/// 502 when the directory or the snapshot cannot be read.
+async fn explain(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+    Query(query): Query<ExplainQuery>,
+) -> Response {
+    match state.registry.explain(&name, &query.subject).await {
+        Err(_) => not_found(&name),
+        Ok(Ok(Some(text))) => (StatusCode::OK, text).into_response(),
+        Ok(Ok(None)) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("nothing named {:?} in {name}", query.subject)})),
+        )
+            .into_response(),
+        Ok(Err(error)) => (
+            StatusCode::BAD_GATEWAY,
+            Json(json!({"error": error.to_string()})),
+        )
+            .into_response(),
+    }
 }
 
 #[cfg(test)]
