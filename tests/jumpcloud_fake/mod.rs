@@ -15,6 +15,8 @@
 //! vendor's schemas; see its README).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../fake_server/mod.rs"]
+mod fake_server;
 #[path = "../fake_faults/mod.rs"]
 pub mod faults;
 #[path = "../fake_samples/mod.rs"]
@@ -111,6 +113,8 @@ struct Inner {
 /// The fake organization; the server stops when the test's runtime ends.
 #[derive(Clone)]
 pub struct JumpCloudFake {
+    /// Serving stops when the last clone is dropped.
+    server: fake_server::ServerTask,
     /// Injected faults (tests/fake_faults): broken pages, storms, resets.
     pub faults: faults::Faults,
     /// `http://127.0.0.1:PORT` (the console root; APIs under `/api`).
@@ -137,10 +141,9 @@ impl JumpCloudFake {
                 faults.clone(),
                 faults::layer,
             ));
-        tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let server = fake_server::ServerTask::serve(listener, app);
         JumpCloudFake {
+            server,
             base_url,
             inner,
             faults,

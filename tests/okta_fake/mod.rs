@@ -10,6 +10,8 @@
 //! change. Record shapes come from the vendor samples in tests/fixtures/okta.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../fake_server/mod.rs"]
+mod fake_server;
 #[path = "../fake_faults/mod.rs"]
 pub mod faults;
 #[path = "../fake_samples/mod.rs"]
@@ -112,6 +114,8 @@ struct Inner {
 /// The fake org; the server stops when the test's runtime ends.
 #[derive(Clone)]
 pub struct OktaFake {
+    /// Serving stops when the last clone is dropped.
+    server: fake_server::ServerTask,
     /// Injected faults (tests/fake_faults): broken pages, storms, resets.
     pub faults: faults::Faults,
     /// `http://127.0.0.1:PORT`.
@@ -172,10 +176,9 @@ impl OktaFake {
                 faults.clone(),
                 faults::layer,
             ));
-        tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let server = fake_server::ServerTask::serve(listener, app);
         OktaFake {
+            server,
             base_url,
             inner,
             faults,

@@ -13,6 +13,8 @@
 //! vendor samples in tests/fixtures/onelogin.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../fake_server/mod.rs"]
+mod fake_server;
 #[path = "../fake_faults/mod.rs"]
 pub mod faults;
 #[path = "../fake_samples/mod.rs"]
@@ -99,6 +101,8 @@ struct Inner {
 /// The fake account; the server stops when the test's runtime ends.
 #[derive(Clone)]
 pub struct OneLoginFake {
+    /// Serving stops when the last clone is dropped.
+    server: fake_server::ServerTask,
     /// Injected faults (tests/fake_faults): broken pages, storms, resets.
     pub faults: faults::Faults,
     /// `http://127.0.0.1:PORT`.
@@ -135,10 +139,9 @@ impl OneLoginFake {
                 faults.clone(),
                 faults::layer,
             ));
-        tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let server = fake_server::ServerTask::serve(listener, app);
         OneLoginFake {
+            server,
             base_url,
             inner,
             faults,
