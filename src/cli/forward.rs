@@ -72,9 +72,13 @@ impl<'a> Daemon<'a> {
         )
     }
 
-    /// Sends `request` about `connection`; `Err` (with the exit code) when
-    /// no daemon answered at all, so the caller stops there.
-    async fn ask(&self, request: reqwest::RequestBuilder, connection: &str) -> Result<Answer, i32> {
+    /// Sends `request` with the token; `Err` (with the exit code, said why)
+    /// when no daemon answered at all, so the caller stops there. Answers
+    /// the status, the run's exit code header if any, and the body.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, Option<i32>, String), i32> {
         let request = match &self.config.listen_token {
             Some(token) => request.bearer_auth(token.expose()),
             None => request,
@@ -89,14 +93,21 @@ impl<'a> Daemon<'a> {
                 return Err(EXIT_RUN_FAILED);
             }
         };
-        let status = response.status();
+        let status = response.status().as_u16();
         let code = response
             .headers()
             .get(crate::daemon::server::EXIT_CODE_HEADER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<i32>().ok());
         let body = response.text().await.unwrap_or_default();
-        Ok(match (status.as_u16(), code) {
+        Ok((status, code, body))
+    }
+
+    /// Sends a run about `connection` (see [`Daemon::send`]) and says why
+    /// when it did not run.
+    async fn ask(&self, request: reqwest::RequestBuilder, connection: &str) -> Result<Answer, i32> {
+        let (status, code, body) = self.send(request).await?;
+        Ok(match (status, code) {
             (200, Some(code)) => Answer::Ran { code, body },
             (409, _) => {
                 eprintln!(
@@ -330,24 +341,13 @@ pub(super) async fn explain_through_daemon(
             "subject={}",
             crate::target::scim::encode_query_value(subject)
         );
-        let mut request = daemon
+        let request = daemon
             .client
             .get(daemon.url(&connection.name, "explain", &query));
-        if let Some(token) = &config.listen_token {
-            request = request.bearer_auth(token.expose());
-        }
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(error) => {
-                eprintln!(
-                    "The state is in use by another process, and no daemon answered at {}: {error}",
-                    daemon.address
-                );
-                return EXIT_RUN_FAILED;
-            }
+        let (status, _, body) = match daemon.send(request).await {
+            Ok(answer) => answer,
+            Err(code) => return code,
         };
-        let status = response.status().as_u16();
-        let body = response.text().await.unwrap_or_default();
         match status {
             200 => {
                 found = true;

@@ -287,13 +287,7 @@ impl Registry {
         name: &str,
         subject: &str,
     ) -> Result<Result<Option<String>, crate::explain::ExplainError>, TriggerError> {
-        let (index, config) = self
-            .configs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-            .cloned()
-            .ok_or_else(|| TriggerError::Unknown(name.to_string()))?;
+        let (index, config) = self.connection(name)?;
         Ok(crate::explain::explain_connection(
             &config,
             index,
@@ -302,6 +296,16 @@ impl Registry {
             unix_now(),
         )
         .await)
+    }
+
+    /// The config of connection `name` and its index in the config file.
+    fn connection(&self, name: &str) -> Result<(usize, ConnectionConfig), TriggerError> {
+        self.configs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+            .ok_or_else(|| TriggerError::Unknown(name.to_string()))
     }
 
     /// Marks `name` as running, unless it is (or, for scheduled runs, is
@@ -314,13 +318,7 @@ impl Registry {
         if self.shutdown.is_cancelled() {
             return Err(TriggerError::ShuttingDown);
         }
-        let (index, config) = self
-            .configs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-            .cloned()
-            .ok_or_else(|| TriggerError::Unknown(name.to_string()))?;
+        let (index, config) = self.connection(name)?;
         if origin != Origin::Api {
             let backoff_until = self.status(name).and_then(|s| s.backoff_until);
             if backoff_until.is_some_and(|until| unix_now() < until) {
