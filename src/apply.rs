@@ -489,22 +489,28 @@ pub fn describe(operation: &Operation) -> String {
                 .join(", ")
         ),
         Operation::CreateTeam { name, members, .. } => {
-            format!("create team {name} with {} members", members.len())
+            format!(
+                "create team {name} with {}",
+                crate::plural::count(members.len(), "member")
+            )
         }
         Operation::RenameTeam {
             old_name, new_name, ..
         } => format!("rename team {old_name} to {new_name}"),
         Operation::AddMembers {
             team_name, members, ..
-        } => format!("add {} members to team {team_name}", members.len()),
+        } => format!(
+            "add {} to team {team_name}",
+            crate::plural::count(members.len(), "member")
+        ),
         Operation::RemoveMembers {
             team_name,
             members,
             foreign_members,
             ..
         } => format!(
-            "remove {} members from team {team_name}",
-            members.len() + foreign_members.len()
+            "remove {} from team {team_name}",
+            crate::plural::count(members.len() + foreign_members.len(), "member")
         ),
         Operation::DeleteTeam { name, .. } => format!("delete team {name}"),
         Operation::DeactivateUser { attributes, .. } => {

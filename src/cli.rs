@@ -700,7 +700,10 @@ pub fn render_report(report: &RunReport) -> String {
         ));
     }
     if !report.skipped.is_empty() {
-        out.push_str(&format!("  skipped {} records:\n", report.skipped.len()));
+        out.push_str(&format!(
+            "  skipped {}:\n",
+            crate::plural::count(report.skipped.len(), "record")
+        ));
         for skipped in &report.skipped {
             out.push_str(&format!(
                 "    {} {}: {}\n",
@@ -818,7 +821,10 @@ fn render_operation(operation: &Operation) -> String {
             format!("  - delete user {user_name} ({})\n", reason(why))
         }
         Operation::CreateTeam { name, members, .. } => {
-            format!("  + create team {name} with {} members\n", members.len())
+            format!(
+                "  + create team {name} with {}\n",
+                crate::plural::count(members.len(), "member")
+            )
         }
         Operation::RenameTeam {
             old_name, new_name, ..
@@ -828,7 +834,10 @@ fn render_operation(operation: &Operation) -> String {
         Operation::AddMembers {
             team_name, members, ..
         } => {
-            format!("  + add {} members to team {team_name}\n", members.len())
+            format!(
+                "  + add {} to team {team_name}\n",
+                crate::plural::count(members.len(), "member")
+            )
         }
         Operation::RemoveMembers {
             team_name,
@@ -836,8 +845,8 @@ fn render_operation(operation: &Operation) -> String {
             foreign_members,
             ..
         } => format!(
-            "  - remove {} members from team {team_name}\n",
-            members.len() + foreign_members.len()
+            "  - remove {} from team {team_name}\n",
+            crate::plural::count(members.len() + foreign_members.len(), "member")
         ),
         Operation::DeleteTeam { name, .. } => format!("  - delete team {name}\n"),
     }

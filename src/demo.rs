@@ -87,8 +87,8 @@ async fn demo() -> Result<bool, String> {
     let second = run_connection(connection, 0, store.clone(), &RunOptions::sync_now()).await;
     print!("{}", render_report(&second));
     println!(
-        "   Penvio received {} writes for this change.\n",
-        emulator.write_count()
+        "   Penvio received {} for this change.\n",
+        crate::plural::count(emulator.write_count(), "write")
     );
 
     println!("3. Third run over the unchanged directory: nothing to send.");
@@ -97,7 +97,11 @@ async fn demo() -> Result<bool, String> {
     print!("{}", render_report(&third));
     let writes = emulator.write_count();
     let reads = emulator.read_count();
-    println!("   Penvio received {writes} writes and {reads} reads.\n");
+    println!(
+        "   Penvio received {} and {}.\n",
+        crate::plural::count(writes, "write"),
+        crate::plural::count(reads, "read")
+    );
 
     let users = emulator.users(DEMO_ORG);
     let active = users

@@ -42,6 +42,20 @@ fn demo_runs_end_to_end_and_its_third_run_sends_nothing() {
         stdout.contains("Penvio received 0 writes and 0 reads."),
         "{stdout}"
     );
+    // Counts of one read as one: the plan and reports people review.
+    for singular in [
+        "skipped 1 record:",
+        "+ add 1 member to team Engineering",
+        "- remove 1 member from team Engineering",
+    ] {
+        assert!(stdout.contains(singular), "no {singular:?} in:\n{stdout}");
+    }
+    for plural_of_one in ["1 records", "1 members", "1 writes"] {
+        assert!(
+            !stdout.contains(plural_of_one),
+            "{plural_of_one:?} in:\n{stdout}"
+        );
+    }
 }
 
 #[test]
