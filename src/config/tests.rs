@@ -40,6 +40,32 @@ fn single_problem(text: &str, env: &MemoryEnvironment) -> Problem {
     problems.into_iter().next().unwrap()
 }
 
+/// Every `source.type` the validator accepts is shown in the example config
+/// and documented in the README, so neither falls behind a new source.
+#[test]
+fn the_example_and_the_readme_name_every_source_type() {
+    let example = include_str!("../../config/penvio-sync.example.yaml");
+    let readme = include_str!("../../README.md");
+    for kind in super::source::SOURCE_TYPES {
+        let shown = example.lines().any(|l| {
+            let l = l.trim_start_matches([' ', '#']);
+            l == format!("type: {kind}")
+        });
+        assert!(
+            shown,
+            "config/penvio-sync.example.yaml shows no `type: {kind}` source"
+        );
+        assert!(
+            readme.contains(&format!("| `{kind}` |")),
+            "README.md's source table has no row for `{kind}`"
+        );
+    }
+    assert!(
+        !example.contains("more providers will follow"),
+        "the example config's source list is out of date"
+    );
+}
+
 #[test]
 fn example_config_validates() {
     let text = include_str!("../../config/penvio-sync.example.yaml");
@@ -67,21 +93,21 @@ fn example_config_validates() {
     );
     assert_eq!(config.connections.len(), 2);
 
-    let okta = config.connection("okta-prod").unwrap();
-    assert_eq!(okta.schedule, "0 */15 * * * *");
-    assert_eq!(okta.source.kind(), "scim");
-    match &okta.source {
-        SourceConfig::Scim(scim) => {
-            assert_eq!(scim.base_url.as_str(), "https://idp.example.com/scim/v2");
-            assert_eq!(scim.token.expose(), "idp-secret");
-            assert_eq!(scim.page_size, 100);
-            assert_eq!(scim.timeout, Duration::from_secs(30));
-            assert_eq!(scim.requests_per_second.get(), 20);
+    let scim = config.connection("hr-scim").unwrap();
+    assert_eq!(scim.schedule, "0 */15 * * * *");
+    assert_eq!(scim.source.kind(), "scim");
+    match &scim.source {
+        SourceConfig::Scim(source) => {
+            assert_eq!(source.base_url.as_str(), "https://idp.example.com/scim/v2");
+            assert_eq!(source.token.expose(), "idp-secret");
+            assert_eq!(source.page_size, 100);
+            assert_eq!(source.timeout, Duration::from_secs(30));
+            assert_eq!(source.requests_per_second.get(), 20);
         }
         other => panic!("expected a scim source, got {other:?}"),
     }
-    assert_eq!(okta.scope.user_groups, ["Engineering", "Design"]);
-    let teams: Vec<_> = okta
+    assert_eq!(scim.scope.user_groups, ["Engineering", "Design"]);
+    let teams: Vec<_> = scim
         .scope
         .team_groups
         .iter()
@@ -89,18 +115,18 @@ fn example_config_validates() {
         .collect();
     assert_eq!(teams, ["eng-*", "Design"]);
     assert_eq!(
-        okta.mapping.user_name.as_ref().map(Template::as_str),
+        scim.mapping.user_name.as_ref().map(Template::as_str),
         Some("{email}")
     );
-    assert!(okta.mapping.given_name.is_none());
-    assert_eq!(okta.target.token.expose(), "penvio-secret");
-    assert_eq!(okta.target.member_patch_size.get(), 100);
+    assert!(scim.mapping.given_name.is_none());
+    assert_eq!(scim.target.token.expose(), "penvio-secret");
+    assert_eq!(scim.target.member_patch_size.get(), 100);
     assert_eq!(
-        okta.policy.delete_deactivated_after,
+        scim.policy.delete_deactivated_after,
         Some(Duration::from_secs(90 * 86_400))
     );
-    assert_eq!(okta.policy.max_deactivations, Threshold::Share(0.10));
-    assert_eq!(okta.policy.max_deletions, Threshold::Count(5));
+    assert_eq!(scim.policy.max_deactivations, Threshold::Share(0.10));
+    assert_eq!(scim.policy.max_deletions, Threshold::Count(5));
 
     let demo = config.connection("demo-file").unwrap();
     assert_eq!(demo.schedule, "0 30 6 * * *");
