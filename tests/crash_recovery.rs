@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Fixture, Scim2Server, TOKEN, group, member_ids, user};
+use common::{Fixture, RERUN_TOKEN, Scim2Server, TOKEN, group, member_ids, user};
 use serde_json::Value;
 
 const USERS: usize = 2_000;
@@ -48,17 +48,19 @@ fn sync_command(config: &std::path::Path) -> Command {
     command
 }
 
-/// Starts a sync and kills it with SIGKILL once the org has received
-/// `kill_after_writes` writes; asserts it was really interrupted.
+/// Starts a sync and kills it with SIGKILL once the org has applied exactly
+/// `kill_after_writes` writes: the server holds every later write unapplied
+/// until the process is dead, so the kill lands at that point however busy
+/// the machine is. Asserts it was really interrupted.
 async fn interrupted_sync(server: &Scim2Server, fixture: &Fixture, kill_after_writes: u64) {
-    let config = fixture.write_config(TOKEN);
-    let mut child = sync_command(&config).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (writes, _) = server.request_counts(&fixture.org).await;
-        if writes >= kill_after_writes {
-            break;
-        }
+    server
+        .hold_writes_after(&fixture.org, kill_after_writes)
+        .await;
+    let mut child = sync_command(&fixture.config_path()).spawn().unwrap();
+    // Bounded only against a hang: the hold is reached as soon as the sync
+    // has sent that many writes.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while server.held_writes(&fixture.org).await == 0 {
         if let Some(status) = child.try_wait().unwrap() {
             panic!(
                 "the sync finished ({status}) before it could be interrupted at {kill_after_writes} writes"
@@ -70,10 +72,19 @@ async fn interrupted_sync(server: &Scim2Server, fixture: &Fixture, kill_after_wr
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
     assert!(!status.success(), "the process was killed, not finished");
+    server.release(&fixture.org).await;
+    let (writes, _) = server.request_counts(&fixture.org).await;
+    assert_eq!(writes, kill_after_writes, "killed at exactly that write");
 }
 
+/// The rerun after a kill, and the one after it, use [`RERUN_TOKEN`]: the
+/// server refuses any late write of the killed process.
 async fn assert_converged(server: &Scim2Server, fixture: &mut Fixture) {
-    let status = sync_command(&fixture.write_config(TOKEN)).status().unwrap();
+    let config = std::fs::read_to_string(fixture.config_path())
+        .unwrap()
+        .replace(TOKEN, RERUN_TOKEN);
+    std::fs::write(fixture.config_path(), config).unwrap();
+    let status = sync_command(&fixture.config_path()).status().unwrap();
     assert_eq!(status.code(), Some(0), "the rerun succeeds");
 
     let users = server.list(&fixture.org, "Users").await;
@@ -135,12 +146,10 @@ async fn kill_9_during_user_creation_then_rerun_converges() {
     fixture.extra_config = String::new();
     let (users, groups) = directory();
     fixture.write_directory(&users, &groups);
+    fixture.write_config(TOKEN);
     interrupted_sync(&server, &fixture, 700).await;
     let partial = server.list(&fixture.org, "Users").await.len();
-    assert!(
-        partial > 0 && partial < USERS,
-        "interrupted mid-way: {partial} users"
-    );
+    assert_eq!(partial, 700, "interrupted mid-way, after 700 user creates");
     assert_converged(&server, &mut fixture).await;
 }
 
@@ -157,22 +166,7 @@ async fn kill_9_during_team_creation_then_rerun_converges() {
         "      concurrency: 4\n      member_patch_size: 10\n",
     );
     std::fs::write(fixture.config_path(), &config).unwrap();
-    let mut child = sync_command(&fixture.config_path()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (writes, _) = server.request_counts(&fixture.org).await;
-        if writes >= (USERS + 25) as u64 {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "finished before the team phase could be interrupted"
-        );
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    interrupted_sync(&server, &fixture, (USERS + 25) as u64).await;
     let teams = server.list(&fixture.org, "Groups").await.len();
     assert!(
         teams > 0 && teams < TEAMS,
@@ -180,7 +174,5 @@ async fn kill_9_during_team_creation_then_rerun_converges() {
     );
 
     // Rerun with the same (small-chunk) config, then check convergence.
-    let status = sync_command(&fixture.config_path()).status().unwrap();
-    assert_eq!(status.code(), Some(0));
     assert_converged(&server, &mut fixture).await;
 }

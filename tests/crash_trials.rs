@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Fixture, Scim2Server, TOKEN, group, member_ids, user};
+use common::{Fixture, RERUN_TOKEN, Scim2Server, TOKEN, group, member_ids, user};
 use serde_json::Value;
 
 const USERS: usize = 2_000;
@@ -83,26 +83,37 @@ fn sync_command(config: &std::path::Path) -> Command {
     command
 }
 
-/// Starts a sync and SIGKILLs it once the org has received `at` more writes.
-/// Returns whether it was really interrupted (a very late kill may find it done).
-async fn kill_at(server: &Scim2Server, fixture: &Fixture, at: u64) -> bool {
+/// Starts a sync and SIGKILLs it once the org has taken exactly `at` more
+/// writes: the server holds every later write until the process is dead,
+/// either unapplied or (`applied`) applied with only its answer held, the
+/// case of a write that took but was never acknowledged. Returns whether it
+/// was really interrupted (a run needing fewer writes finishes first).
+async fn kill_at(server: &Scim2Server, fixture: &Fixture, at: u64, applied: bool) -> bool {
     let (start, _) = server.request_counts(&fixture.org).await;
+    server.hold_after(&fixture.org, start + at, applied).await;
     let mut child = sync_command(&fixture.config_path()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return false;
+    // Bounded only against a hang.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let interrupted = loop {
+        if server.held_writes(&fixture.org).await > 0 {
+            child.kill().unwrap(); // SIGKILL
+            break true;
         }
-        let (writes, _) = server.request_counts(&fixture.org).await;
-        if writes - start >= at {
-            break;
+        if child.try_wait().unwrap().is_some() {
+            break false;
         }
         assert!(Instant::now() < deadline, "the sync made no progress");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    child.kill().unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
     child.wait().unwrap();
-    true
+    server.release(&fixture.org).await;
+    // The rerun uses the other token: the server refuses any late write of
+    // the killed process.
+    let config = std::fs::read_to_string(fixture.config_path())
+        .unwrap()
+        .replace(TOKEN, RERUN_TOKEN);
+    std::fs::write(fixture.config_path(), config).unwrap();
+    interrupted
 }
 
 /// The rerun succeeds and Penvio and the snapshot hold exactly `users`
@@ -208,6 +219,8 @@ fn fixture_for(server: &Scim2Server, org: &str) -> Fixture {
 async fn kill_9_at_random_moments_of_an_initial_provisioning() {
     let server = Scim2Server::start();
     let seed = seed();
+    // First, so a failing trial can be replayed.
+    eprintln!("initial trials: seed {seed} (replay with PENVIO_CRASH_SEED={seed})");
     fastrand::seed(seed);
     let everyone: Vec<usize> = (0..USERS).collect();
     let mut outcomes = Vec::new();
@@ -217,7 +230,7 @@ async fn kill_9_at_random_moments_of_an_initial_provisioning() {
         fixture.write_directory(&target.0, &target.1);
         // Users (2,000 creates) then teams (20 creates + 20 member PATCHes).
         let at = fastrand::u64(1..=(USERS as u64 + 30));
-        let interrupted = kill_at(&server, &fixture, at).await;
+        let interrupted = kill_at(&server, &fixture, at, fastrand::bool()).await;
         assert_exact(&server, &mut fixture, &target, &BTreeSet::new()).await;
         outcomes.push((at, interrupted));
     }
@@ -229,6 +242,8 @@ async fn kill_9_at_random_moments_of_an_initial_provisioning() {
 async fn kill_9_at_random_moments_of_an_incremental_run() {
     let server = Scim2Server::start();
     let seed = seed();
+    // First, so a failing trial can be replayed.
+    eprintln!("incremental trials: seed {seed} (replay with PENVIO_CRASH_SEED={seed})");
     fastrand::seed(seed ^ 0x5eed);
     let mut outcomes = Vec::new();
     for trial in 0..trials() {
@@ -255,7 +270,7 @@ async fn kill_9_at_random_moments_of_an_incremental_run() {
         let removed: BTreeSet<String> = leavers.iter().map(|i| format!("id-{i:05}")).collect();
         // About 100 creates, 250 updates, 40 member PATCHes, 100 deactivations.
         let at = fastrand::u64(1..=480);
-        let interrupted = kill_at(&server, &fixture, at).await;
+        let interrupted = kill_at(&server, &fixture, at, fastrand::bool()).await;
         assert_exact(&server, &mut fixture, &target, &removed).await;
         outcomes.push((at, interrupted));
     }

@@ -15,6 +15,10 @@ use serde_json::{Value, json};
 
 /// The token every test server accepts.
 pub const TOKEN: &str = "integration-token";
+/// A second token the server accepts: a run after a killed one uses it, so
+/// the server can tell the killed client's late writes apart
+/// ([`Scim2Server::release`]).
+pub const RERUN_TOKEN: &str = "integration-token-rerun";
 
 /// The Python of the test venv (created by the README's test command).
 pub fn test_python() -> PathBuf {
@@ -35,6 +39,12 @@ pub struct Scim2Server {
 impl Scim2Server {
     /// Starts the server; fails the test with instructions if the venv is missing.
     pub fn start() -> Self {
+        Self::start_accepting(&[])
+    }
+
+    /// Starts the server accepting `extra` bearer tokens besides [`TOKEN`]
+    /// and [`RERUN_TOKEN`].
+    pub fn start_accepting(extra: &[&str]) -> Self {
         let python = test_python();
         assert!(
             python.exists(),
@@ -45,7 +55,8 @@ impl Scim2Server {
             .join("tests/support/scim2_server_launcher.py");
         let mut child = Command::new(python)
             .arg(launcher)
-            .args(["--token", TOKEN])
+            .args(["--token", TOKEN, "--token", RERUN_TOKEN])
+            .args(extra.iter().flat_map(|token| ["--token", token]))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -92,6 +103,63 @@ impl Scim2Server {
             org["writes"].as_u64().unwrap_or(0),
             org["reads"].as_u64().unwrap_or(0),
         )
+    }
+
+    /// When each read of the org arrived, in seconds on the server's
+    /// monotonic clock, oldest first.
+    pub async fn read_times(&self, org: &str) -> Vec<f64> {
+        let stats: Value = self
+            .http
+            .get(self.server_url("/__requests"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        stats["read_times"][org]
+            .as_array()
+            .map(|times| times.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default()
+    }
+
+    /// Once the org has taken `after` writes, holds every further write
+    /// unapplied until [`Scim2Server::release`]: a test can then kill its
+    /// client at an exact point however busy the machine is.
+    pub async fn hold_writes_after(&self, org: &str, after: u64) {
+        self.hold_after(org, after, false).await;
+    }
+
+    /// Like [`Scim2Server::hold_writes_after`], but the writes past the
+    /// point are applied and only their answers held (with `apply`).
+    pub async fn hold_after(&self, org: &str, after: u64, apply: bool) {
+        let apply = u8::from(apply);
+        let url = self.server_url(&format!("/__hold?org={org}&after={after}&apply={apply}"));
+        let status = self.http.post(url).send().await.unwrap().status();
+        assert!(status.is_success(), "{status}");
+    }
+
+    /// Writes of the org being held now (see [`Scim2Server::hold_writes_after`]).
+    pub async fn held_writes(&self, org: &str) -> u64 {
+        let stats: Value = self
+            .http
+            .get(self.server_url("/__requests"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        stats["held"][org].as_u64().unwrap_or(0)
+    }
+
+    /// Answers the held writes 503 without applying them, and stops holding;
+    /// later writes with the token used while holding are refused the same
+    /// way, so the next run must use [`RERUN_TOKEN`].
+    pub async fn release(&self, org: &str) {
+        let url = self.server_url(&format!("/__release?org={org}"));
+        let status = self.http.post(url).send().await.unwrap().status();
+        assert!(status.is_success(), "{status}");
     }
 
     /// Answers the next `count` requests (of `method`, if given) with `status`.

@@ -8,14 +8,28 @@ is created empty on its first request, so each test uses an org of its own.
 Prints "ready <base URL without org>" on stdout once listening.
 
 Test-only extras (outside the SCIM prefix, no token):
-  GET  /__requests         {"writes": n, "reads": n, "by_org": {...}}
+  GET  /__requests         {"writes": n, "reads": n, "by_org": {...},
+                            "read_times": {org: [...]}, "held": {org: n}}
   POST /__fail?status=S&count=N&method=M
                            answer the next N matching requests with status S
+  POST /__hold?org=O&after=N[&apply=1]
+                           once org O has taken N writes, hold every further
+                           write unapplied until /__release (so a test can
+                           kill its client at an exact point, however busy
+                           the machine is); with apply=1 apply them and hold
+                           only their answers (the client dies not knowing)
+  POST /__release?org=O    answer the held writes 503, unapplied, and stop
+                           holding; from then on every write to O with a
+                           bearer token used while holding (the killed
+                           client's, however late its last requests land) is
+                           answered 503 unapplied too: the rerun that follows
+                           uses another token
 """
 
 import argparse
 import json
 import threading
+import time
 from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -57,7 +71,16 @@ class Router:
         self.tokens = tokens
         self.orgs = {}
         self.counts = {}
+        # Arrival times (monotonic seconds) of each org's reads, so pacing
+        # tests can look at the gaps between requests.
+        self.read_times = {}
         self.failures = []
+        # org -> [writes after which to hold, threading.Event, held count,
+        #         Authorization headers of writes while the hold was armed,
+        #         whether held writes are applied before their answer is held]
+        self.holds = {}
+        # org -> Authorization headers fenced off by a release
+        self.fenced = {}
         self.lock = threading.Lock()
 
     def org_app(self, name):
@@ -67,6 +90,7 @@ class Router:
                     InMemoryStorage(), self.provider, bearer_tokens=self.tokens
                 )
                 self.counts[name] = {"writes": 0, "reads": 0}
+                self.read_times[name] = []
             return self.orgs[name]
 
     def json_reply(self, start_response, status, body):
@@ -79,7 +103,9 @@ class Router:
         with self.lock:
             writes = sum(c["writes"] for c in self.counts.values())
             reads = sum(c["reads"] for c in self.counts.values())
-            body = {"writes": writes, "reads": reads, "by_org": dict(self.counts)}
+            body = {"writes": writes, "reads": reads, "by_org": dict(self.counts),
+                    "read_times": dict(self.read_times),
+                    "held": {org: hold[2] for org, hold in self.holds.items()}}
         return self.json_reply(start_response, "200 OK", body)
 
     def arm_failure(self, environ, start_response):
@@ -92,6 +118,61 @@ class Router:
         with self.lock:
             self.failures.append(failure)
         return self.json_reply(start_response, "200 OK", failure)
+
+    def arm_hold(self, environ, start_response):
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        org = query.get("org", [""])[0]
+        after = int(query.get("after", ["0"])[0])
+        apply = query.get("apply", ["0"])[0] == "1"
+        with self.lock:
+            self.holds[org] = [after, threading.Event(), 0, set(), apply]
+        return self.json_reply(start_response, "200 OK", {"org": org, "after": after})
+
+    def release_hold(self, environ, start_response):
+        org = parse_qs(environ.get("QUERY_STRING", "")).get("org", [""])[0]
+        with self.lock:
+            hold = self.holds.pop(org, None)
+            if hold is not None:
+                self.fenced.setdefault(org, set()).update(hold[3])
+        if hold is not None:
+            hold[1].set()
+        return self.json_reply(start_response, "200 OK", {"org": org})
+
+    def held_write(self, org, method, client):
+        """What to do with a write: None (serve it), "drop" (it was held or
+        fenced: answer it unapplied), or an Event (apply it, then hold the
+        answer until the event is set)."""
+        if method not in WRITE_METHODS:
+            return None
+        with self.lock:
+            if client in self.fenced.get(org, ()):
+                return "drop"
+            hold = self.holds.get(org)
+            if hold is None:
+                return None
+            hold[3].add(client)
+            if self.counts[org]["writes"] < hold[0]:
+                return None
+            hold[2] += 1
+            event = hold[1]
+            if hold[4]:
+                return event
+        event.wait(600)
+        return "drop"
+
+    def apply_then_hold(self, app, environ, start_response, event):
+        """Applies the write, then keeps its answer until the release: a
+        client killed meanwhile never learns that it took."""
+        answer = {}
+
+        def capture(status, headers, exc_info=None):
+            answer["status"], answer["headers"] = status, headers
+            return lambda data: None
+
+        body = b"".join(app(environ, capture))
+        event.wait(600)
+        start_response(answer["status"], answer["headers"])
+        return [body]
 
     def scripted_failure(self, method):
         with self.lock:
@@ -108,6 +189,10 @@ class Router:
             return self.stats(start_response)
         if path == "/__fail":
             return self.arm_failure(environ, start_response)
+        if path == "/__hold":
+            return self.arm_hold(environ, start_response)
+        if path == "/__release":
+            return self.release_hold(environ, start_response)
         rest = path[len(PREFIX):] if path.startswith(PREFIX + "/") else None
         org, _, tail = (rest or "").lstrip("/").partition("/")
         if not org:
@@ -115,8 +200,19 @@ class Router:
                 "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
                 "status": "404", "detail": "not under " + PREFIX + "/<org>"})
         app = self.org_app(org)
+        held = self.held_write(org, method, environ.get("HTTP_AUTHORIZATION"))
+        if held == "drop":
+            return self.json_reply(start_response, "503 Held", {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                "status": "503", "detail": "held by the test, not applied"})
         with self.lock:
             self.counts[org]["writes" if method in WRITE_METHODS else "reads"] += 1
+            if method not in WRITE_METHODS:
+                self.read_times[org].append(time.monotonic())
+        if held is not None:
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + PREFIX + "/" + org
+            environ["PATH_INFO"] = "/" + tail
+            return self.apply_then_hold(app, environ, start_response, held)
         status = self.scripted_failure(method)
         if status is not None:
             return self.json_reply(start_response, f"{status} Scripted", {
