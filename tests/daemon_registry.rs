@@ -24,7 +24,10 @@ async fn a_connection_never_runs_twice_at_once_and_backoff_ends_on_success() {
     })
     .await
     .unwrap();
-    emulator.inject(Fault::Latency(Some(Duration::from_millis(300))));
+    // Every request takes a second: the run lasts at least two (8 users, 4
+    // at a time), far longer than the few microseconds between seeing it
+    // run and the triggers below.
+    emulator.inject(Fault::Latency(Some(Duration::from_secs(1))));
     let fixture = Fixture::new(&emulator.base_url("registry"));
     fixture.write_directory(
         &(0..8)
@@ -51,8 +54,16 @@ async fn a_connection_never_runs_twice_at_once_and_backoff_ends_on_success() {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    assert!(registry.status("test").unwrap().running);
+    // Wait for the run to be under way instead of sleeping a guessed time;
+    // it has at least two seconds of requests ahead of it then.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !registry.status("test").unwrap().running {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     for origin in [Origin::Schedule, Origin::Api, Origin::Startup] {
         let second = registry
             .trigger(

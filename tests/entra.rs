@@ -429,8 +429,9 @@ async fn throttling_waits_for_retry_after() {
 }
 
 /// One fresh delta round read straight from the source at
-/// `requests_per_second: rate`: how long it took and the Graph requests sent.
-async fn timed_fresh_round(fake: &FakeEntra, rate: u32, users: usize) -> (Duration, usize) {
+/// `requests_per_second: rate`: how long it took, and the gaps between
+/// consecutive Graph requests as they arrived at the fake.
+async fn timed_fresh_round(fake: &FakeEntra, rate: u32, users: usize) -> (Duration, Vec<Duration>) {
     let mut fixture = Fixture::new("https://penvio.io/api/scim/v2/pace");
     let pace = format!("requests_per_second: {rate}");
     fixture.source_block = Some(fake.source_block(SECRET_LINE, &[&pace]));
@@ -448,7 +449,12 @@ async fn timed_fresh_round(fake: &FakeEntra, rate: u32, users: usize) -> (Durati
         .unwrap();
     let took = started.elapsed();
     assert_eq!(fetched.directory.users.len(), users);
-    (took, fake.requests().len())
+    let times: Vec<Instant> = fake.requests().iter().map(|r| r.at).collect();
+    let gaps = times
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]))
+        .collect();
+    (took, gaps)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -460,23 +466,27 @@ async fn requests_per_second_sets_the_pace_of_graph_requests() {
         fake.put_user(&format!("u{i:02}"), None, "Given", "Family");
     }
 
-    // At 1000/s the round is not held to the old fixed 25/s, which could
-    // not send these requests in less than (n - 1) / 25 s.
-    let (took, requests) = timed_fresh_round(&fake, 1000, users).await;
-    assert!(requests >= 12, "the round spans many pages: {requests}");
-    let at_25 = Duration::from_secs_f64((requests - 1) as f64 / 25.0);
+    // At 1000/s the round is not held to the old fixed 25/s: that pace never
+    // lets two requests of this sequential round arrive less than 1/25 s
+    // apart (the bucket is empty at the first request, src/ratelimit.rs).
+    // No wall-clock budget: this fails only if the default were applied, or
+    // if every one of a dozen round trips to a local fake took 40 ms.
+    let (_, gaps) = timed_fresh_round(&fake, 1000, users).await;
+    assert!(gaps.len() >= 11, "the round spans many pages: {gaps:?}");
+    let fastest = gaps.iter().min().copied().unwrap_or_default();
     assert!(
-        took < at_25,
-        "{requests} requests at 1000/s took {took:?} (25/s needs {at_25:?})"
+        fastest < Duration::from_millis(40),
+        "at 1000/s no two requests came closer than {fastest:?}: the 25/s default was applied"
     );
 
     // At 10/s, n requests take at least (n - 1) / 10 s: well above what the
     // default would take, so the configured pace is the one applied.
-    let (took, requests) = timed_fresh_round(&fake, 10, users).await;
-    let at_10 = Duration::from_secs_f64((requests - 1) as f64 / 10.0);
+    let (took, gaps) = timed_fresh_round(&fake, 10, users).await;
+    let at_10 = Duration::from_secs_f64(gaps.len() as f64 / 10.0);
     assert!(
         took >= at_10,
-        "{requests} requests at 10/s took {took:?}, under {at_10:?}"
+        "{} requests at 10/s took {took:?}, under {at_10:?}",
+        gaps.len() + 1
     );
 }
 

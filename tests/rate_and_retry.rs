@@ -66,9 +66,12 @@ async fn no_one_second_window_exceeds_the_rate_plus_burst() {
             .count();
         worst = worst.max(in_window);
     }
+    // Arrival times carry delivery delay: allow the requests of 40 ms of
+    // jitter at 50/s (2) on top of the sender's cap, so a loaded machine
+    // cannot fail this; a pacer that let a second burst through would.
     assert!(
-        worst <= 60,
-        "{worst} requests in one second (limit 50 + burst 10)"
+        worst <= 60 + 2,
+        "{worst} requests in one second (limit 50 + burst 10 + 2 of jitter)"
     );
     let span = times.last().unwrap().duration_since(times[0]);
     assert!(
@@ -99,21 +102,15 @@ async fn nothing_is_sent_before_retry_after_has_passed() {
     let log = emulator.request_log();
     let throttled = log.iter().position(|r| r.status == 429).unwrap();
     let at = log[throttled].received;
-    let mut in_flight = 0;
-    for later in &log[throttled + 1..] {
-        let waited = later.received.duration_since(at);
-        if waited < Duration::from_millis(100) {
-            in_flight += 1;
-            continue;
-        }
-        assert!(
-            waited >= Duration::from_millis(1_990),
-            "a request went out {waited:?} after a 429 with Retry-After: 2"
-        );
-    }
+    // Counted, not timed: however late the in-flight ones land, a request
+    // sent after the 429 was read would add to them.
+    let early = log[throttled + 1..]
+        .iter()
+        .filter(|later| later.received.duration_since(at) < Duration::from_millis(1_990))
+        .count();
     assert!(
-        in_flight <= 6,
-        "{in_flight} requests were sent after the 429 arrived"
+        early <= 6,
+        "{early} requests arrived within 2 s of a 429 with Retry-After: 2 (at most 6 were in flight)"
     );
     assert!(
         log.last().unwrap().received.duration_since(at) >= Duration::from_millis(1_990),
@@ -154,7 +151,9 @@ async fn an_absurd_retry_after_fails_the_request_at_once() {
     ));
     let started = std::time::Instant::now();
     let report = fixture.sync().await;
-    assert!(started.elapsed() < Duration::from_secs(30));
+    // Not a speed budget: waiting as asked would take a day; anything short
+    // of that means the request gave up instead of waiting.
+    assert!(started.elapsed() < Duration::from_secs(3_600));
     assert_eq!(report.exit_code, EXIT_PARTIAL, "{report:#?}");
     assert_eq!(report.failures.len(), 1, "{report:#?}");
     let error = report.failures[0].error.clone().unwrap_or_default();

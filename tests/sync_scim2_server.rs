@@ -486,46 +486,58 @@ async fn drift_made_by_hand_is_repaired() {
     let base = server.org_url("drift");
 
     // By hand in Penvio: rename a user, deactivate another, delete a third,
-    // add a stray member to the team.
+    // add a stray member to the team. Each edit must take, or the test
+    // would prove nothing about the repair.
     let id = |s: &str| snapshot.users[s].penvio_id().to_string();
     let patch = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
-    let url = format!("{base}/Users/{}", id("u0000"));
-    server
-        .request(
+    let team = &snapshot.teams["g"].penvio_id;
+    let edits = [
+        (
             Method::PATCH,
-            &url,
+            format!("{base}/Users/{}", id("u0000")),
             Some(patch(
                 json!([{"op": "replace", "path": "displayName", "value": "Hand edited"}]),
             )),
-        )
-        .await;
-    let url = format!("{base}/Users/{}", id("u0001"));
-    server
-        .request(
+        ),
+        (
             Method::PATCH,
-            &url,
+            format!("{base}/Users/{}", id("u0001")),
             Some(patch(
                 json!([{"op": "replace", "path": "active", "value": false}]),
             )),
-        )
-        .await;
-    server
-        .request(
+        ),
+        (
             Method::DELETE,
-            &format!("{base}/Users/{}", id("u0002")),
+            format!("{base}/Users/{}", id("u0002")),
             None,
-        )
-        .await;
-    let team = &snapshot.teams["g"].penvio_id;
-    server
-        .request(
+        ),
+        (
             Method::PATCH,
-            &format!("{base}/Groups/{team}"),
+            format!("{base}/Groups/{team}"),
             Some(patch(
                 json!([{"op": "add", "path": "members", "value": [{"value": "stray-id"}]}]),
             )),
-        )
-        .await;
+        ),
+    ];
+    for (method, url, body) in edits {
+        let (status, answer) = server.request(method.clone(), &url, body).await;
+        assert!(
+            [200, 204].contains(&status),
+            "hand edit {method} {url}: {status} {answer}"
+        );
+    }
+    let drifted = server.list("drift", "Users").await;
+    assert_eq!(drifted.len(), 2, "u0002 deleted by hand");
+    assert_eq!(
+        find(&drifted, "externalId", "u0000").unwrap()["displayName"],
+        "Hand edited"
+    );
+    assert_eq!(
+        find(&drifted, "externalId", "u0001").unwrap()["active"],
+        false
+    );
+    let groups = server.list("drift", "Groups").await;
+    assert!(member_ids(&groups[0]).contains(&"stray-id".to_string()));
 
     // A plain sync trusts the snapshot and sees nothing to do.
     assert!(fixture.sync().await.applied.is_empty());
@@ -537,6 +549,21 @@ async fn drift_made_by_hand_is_repaired() {
         })
         .await;
     assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    // The reconcile applied exactly the four repairs, nothing more: the
+    // rename undone, the deactivation undone, the deleted user recreated,
+    // the stray member removed.
+    let applied: Vec<(&str, usize)> = report.applied.iter().map(|(k, n)| (*k, *n)).collect();
+    assert_eq!(
+        applied,
+        [
+            ("create_user", 1),
+            ("reactivate_user", 1),
+            ("remove_members", 1),
+            ("update_user", 1)
+        ],
+        "{report:#?}"
+    );
+    assert!(report.failures.is_empty(), "{:#?}", report.failures);
     let after = server.list("drift", "Users").await;
     assert_eq!(after.len(), 3);
     assert!(after.iter().all(active));
@@ -644,13 +671,14 @@ async fn the_scim_source_reads_from_another_org() {
 }
 
 /// One read of the `idp` org straight from the scim source at
-/// `requests_per_second: rate`: how long it took and the reads it sent.
+/// `requests_per_second: rate`: how long it took, and the gaps in seconds
+/// between consecutive reads as they arrived at the server.
 async fn timed_scim_read(
     server: &Scim2Server,
     org: &str,
     rate: u32,
     users: usize,
-) -> (Duration, u64) {
+) -> (Duration, Vec<f64>) {
     let fixture = Fixture::new(&server.org_url("unused"));
     let config = format!(
         "state_dir: {state}\nconnections:\n  - name: test\n    source: {{type: scim, base_url: {idp}, token: {TOKEN}, page_size: 2, requests_per_second: {rate}}}\n    target: {{url: https://penvio.io/api/scim/v2/unused, token: {TOKEN}}}\n",
@@ -666,7 +694,7 @@ async fn timed_scim_read(
     .connections
     .remove(0);
     let source = penvio_sync::source::build(&connection, 0).unwrap();
-    let (_, reads_before) = server.request_counts(org).await;
+    let reads_before = server.read_times(org).await.len();
     let progress = Progress::hidden();
     let started = Instant::now();
     let fetched = source
@@ -679,8 +707,9 @@ async fn timed_scim_read(
         .unwrap();
     let took = started.elapsed();
     assert_eq!(fetched.directory.users.len(), users);
-    let (_, reads_after) = server.request_counts(org).await;
-    (took, reads_after - reads_before)
+    let times = server.read_times(org).await.split_off(reads_before);
+    let gaps = times.windows(2).map(|w| w[1] - w[0]).collect();
+    (took, gaps)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -703,23 +732,27 @@ async fn the_scim_source_reads_at_its_requests_per_second() {
         assert_eq!(status, 201);
     }
 
-    // At 1000/s the read is not held to the old fixed 20/s, which could not
-    // send these requests in less than (n - 1) / 20 s.
-    let (took, requests) = timed_scim_read(&server, "idp-pace", 1000, users).await;
-    assert!(requests >= 12, "the read spans many pages: {requests}");
-    let at_20 = Duration::from_secs_f64((requests - 1) as f64 / 20.0);
+    // At 1000/s the read is not held to the old fixed 20/s: that pace
+    // never lets two reads of this sequential pager arrive less than 1/20 s
+    // apart (the bucket is empty at the first request, src/ratelimit.rs).
+    // No wall-clock budget: this fails only if the default were applied, or
+    // if every one of a dozen round trips to a local server took 50 ms.
+    let (_, gaps) = timed_scim_read(&server, "idp-pace", 1000, users).await;
+    assert!(gaps.len() >= 12, "the read spans many pages: {gaps:?}");
+    let fastest = gaps.iter().copied().fold(f64::INFINITY, f64::min);
     assert!(
-        took < at_20,
-        "{requests} requests at 1000/s took {took:?} (20/s needs {at_20:?})"
+        fastest < 1.0 / 20.0,
+        "at 1000/s no two reads came closer than {fastest:.3} s: the 20/s default was applied"
     );
 
     // At 8/s, n requests take at least (n - 1) / 8 s: well above what the
     // default would take, so the configured pace is the one applied.
-    let (took, requests) = timed_scim_read(&server, "idp-pace", 8, users).await;
-    let at_8 = Duration::from_secs_f64((requests - 1) as f64 / 8.0);
+    let (took, gaps) = timed_scim_read(&server, "idp-pace", 8, users).await;
+    let at_8 = Duration::from_secs_f64(gaps.len() as f64 / 8.0);
     assert!(
         took >= at_8,
-        "{requests} requests at 8/s took {took:?}, under {at_8:?}"
+        "{} requests at 8/s took {took:?}, under {at_8:?}",
+        gaps.len() + 1
     );
 }
 

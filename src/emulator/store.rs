@@ -603,6 +603,14 @@ mod tests {
         let f = parse_filter(ResourceKind::User, r#"userName eq "u7@X.COM""#).unwrap();
         assert_eq!(c.candidates(&f).map(|s| s.len()), Some(1));
         assert_eq!(c.query(Some(&f), None, 0, 10).0, 1);
+        // An `or` of two indexed equalities narrows to their union: no scan.
+        let f = parse_filter(
+            ResourceKind::User,
+            r#"userName eq "U7@x.com" or externalId eq "e3""#,
+        )
+        .unwrap();
+        assert_eq!(c.candidates(&f).map(|s| s.len()), Some(101));
+        assert_eq!(c.query(Some(&f), None, 0, 1000).0, 101);
         let f = parse_filter(ResourceKind::User, r#"externalId eq "e3""#).unwrap();
         assert_eq!(c.query(Some(&f), None, 0, 1000).0, 100);
         let err = c
