@@ -16,8 +16,9 @@
 //! PENVIO_FUZZ_CASES=100000 cargo test --release --test fuzz_parsers -- --test-threads=1
 //! ```
 //!
-//! A failing case is shrunk and printed; proptest also saves its seed under
-//! `tests/fuzz_parsers.proptest-regressions` so the next run replays it first.
+//! A failing case is shrunk and printed; proptest also saves its seed in
+//! `tests/fuzz_parsers.proptest-regressions` (commit that file) so every
+//! later run replays it first, before the random cases.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
@@ -32,7 +33,7 @@ use penvio_sync::source::fuzz::{
 use penvio_sync::source::paginate::link_next;
 use penvio_sync::target::scim::proto::{Created, ErrorBody, ListResponse, ScimGroup, ScimUser};
 use proptest::prelude::*;
-use proptest::test_runner::{Config as ProptestConfig, TestRunner};
+use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence, TestRunner};
 use reqwest::header::{HeaderMap, HeaderValue, LINK};
 use serde_json::{Value, json};
 
@@ -43,6 +44,11 @@ fn cases() -> u32 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(256)
 }
+
+/// Where failing seeds are saved and replayed from (relative to the package
+/// root, where `cargo test` runs test binaries).
+const REGRESSIONS: FileFailurePersistence =
+    FileFailurePersistence::Direct("tests/fuzz_parsers.proptest-regressions");
 
 /// Runs `property` over `strategy` for `cases` cases and returns how many
 /// ran, so the total can be printed (`--nocapture`).
@@ -56,7 +62,7 @@ fn run<S: Strategy>(
 {
     let mut runner = TestRunner::new(ProptestConfig {
         cases,
-        failure_persistence: None,
+        failure_persistence: Some(Box::new(REGRESSIONS)),
         ..ProptestConfig::default()
     });
     if let Err(error) = runner.run(&strategy, property) {

@@ -8,21 +8,23 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use common::{Scim2Server, TOKEN};
+use common::Scim2Server;
 use reqwest::Method;
 use serde_json::json;
 
-/// Secret values, each distinctive so a leak of any of them is found.
-const LITERAL_TARGET_TOKEN: &str = TOKEN;
-const ENV_SOURCE_TOKEN: &str = TOKEN;
-const FILE_TARGET_TOKEN: &str = TOKEN;
+/// Secret values, each distinctive so a leak of any of them is found (the
+/// SCIM server accepts each of the first three).
+const LITERAL_TARGET_TOKEN: &str = "penvio-literal-7d04c1b9";
+const ENV_SOURCE_TOKEN: &str = "idp-env-e2a61f38";
+const FILE_TARGET_TOKEN: &str = "penvio-file-94b3d05c";
 const LISTEN_TOKEN: &str = "listen-token-8c1f0e2a";
 const OKTA_TOKEN: &str = "okta-ssws-3b9d77e1";
 const ENTRA_SECRET: &str = "entra-secret-5a2c90d4";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_appears_in_any_output_log_audit_or_state() {
-    let server = Scim2Server::start();
+    let server =
+        Scim2Server::start_accepting(&[LITERAL_TARGET_TOKEN, ENV_SOURCE_TOKEN, FILE_TARGET_TOKEN]);
     let idp = server.org_url("hygiene-idp");
     for i in 0..3 {
         let (status, _) = server
@@ -163,5 +165,7 @@ connections:
             checked += 1;
         }
     }
+    let distinct: std::collections::BTreeSet<&str> = secrets.into_iter().collect();
+    assert_eq!(distinct.len(), secrets.len(), "every secret is distinct");
     assert!(checked >= 150, "{checked} checks");
 }
