@@ -22,6 +22,7 @@ pub mod mapping;
 pub mod model;
 pub mod only;
 pub mod plan;
+pub mod private_file;
 pub mod progress;
 pub mod ratelimit;
 pub mod reconcile;
