@@ -360,6 +360,42 @@ async fn a_run_whose_caller_disconnects_still_completes() {
     .await;
 }
 
+#[test]
+fn check_warns_when_the_cli_and_the_service_may_use_different_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    let body = "connections:\n  - name: c\n    source: {type: file, path: d.yaml}\n    target: {url: https://penvio.example/scim/v2/o, token: t}\n";
+    std::fs::write(&config, body).unwrap();
+    let check = || {
+        Command::new(env!("CARGO_BIN_EXE_penvio-sync"))
+            .args(["--config", config.to_str().unwrap(), "check"])
+            .current_dir(dir.path())
+            .env_remove("STATE_DIRECTORY")
+            .output()
+            .unwrap()
+    };
+    let output = check();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if Path::new("/var/lib/penvio-sync").is_dir() {
+        // The CLI found the packaged service's state: both agree.
+        assert!(stdout.contains("state: /var/lib/penvio-sync"), "{stdout}");
+        assert!(!stdout.contains("warning: state_dir"), "{stdout}");
+    } else {
+        assert!(stdout.contains("warning: state_dir is not set"), "{stdout}");
+        assert!(stdout.contains("/var/lib/penvio-sync"), "{stdout}");
+    }
+
+    // An explicit state_dir: nothing to warn about.
+    std::fs::write(
+        &config,
+        format!("state_dir: {}\n{body}", dir.path().join("s").display()),
+    )
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&check().stdout).into_owned();
+    assert!(!stdout.contains("warning: state_dir"), "{stdout}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_files_never_follow_a_symlink_and_are_private() {
     let server = Scim2Server::start();

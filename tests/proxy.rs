@@ -255,6 +255,33 @@ async fn remote_endpoints_use_the_environment_proxy_or_their_own() {
     );
     assert_eq!(from_env.seen().len(), before);
 
+    // A scim source's own proxy, too.
+    let path = dir.path().join("scim-source.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "state_dir: {state}\nconnections:\n  - name: idp\n    source: {{type: scim, base_url: https://idp.example/scim/v2, token: s, timeout: 5s, proxy: \"{proxy}\"}}\n    target: {{url: http://127.0.0.1:9/scim/v2/org, token: t, timeout: 5s}}\n",
+            state = dir.path().join("state").display(),
+            proxy = explicit.url,
+        ),
+    )
+    .unwrap();
+    let output = cli_behind(&from_env.url, None, &path, &["check", "--connectivity"]);
+    assert_ne!(output.status.code(), Some(0));
+    assert!(
+        explicit
+            .seen()
+            .iter()
+            .any(|line| line.starts_with("CONNECT idp.example:443")),
+        "{:?}",
+        explicit.seen()
+    );
+    assert_eq!(
+        from_env.seen().len(),
+        before,
+        "nor does the loopback target"
+    );
+
     // NO_PROXY exempts a host from the environment's proxy.
     let config = config_with("");
     let _ = cli_behind(

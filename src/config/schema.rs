@@ -101,6 +101,12 @@ fn sources() -> Vec<Value> {
                     "ca_file",
                     string("PEM certificates of a private CA for this endpoint."),
                 ),
+                (
+                    "proxy",
+                    string(
+                        "Proxy URL for this endpoint (default: HTTPS_PROXY/HTTP_PROXY/NO_PROXY; never for loopback).",
+                    ),
+                ),
             ],
             &["base_url"],
         ),
