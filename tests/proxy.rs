@@ -292,3 +292,36 @@ async fn remote_endpoints_use_the_environment_proxy_or_their_own() {
     );
     assert_eq!(from_env.seen().len(), before);
 }
+
+/// An IdP that cannot be reached: the error names the request's URL without
+/// its query string (before: `…/api/v1/users?limit=200` in full, and a
+/// query can carry filters with user data or credentials).
+#[test]
+fn network_errors_show_urls_without_their_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = free_port();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir: {state}\nconnections:\n  - name: okta\n    source: {{type: okta, base_url: \"http://127.0.0.1:{closed}\", token: ssws-token, timeout: 2s}}\n    target: {{url: \"http://127.0.0.1:{closed}/scim/v2/org\", token: t, timeout: 2s}}\n",
+            state = dir.path().join("state").display(),
+        ),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_penvio-sync"))
+        .args(["--config", config.to_str().unwrap(), "sync"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("http://127.0.0.1:{closed}/api/v1/")),
+        "the URL is named: {text}"
+    );
+    assert!(!text.contains("limit="), "no query string: {text}");
+}
