@@ -908,6 +908,9 @@ fn describe_connection(connection: &ConnectionConfig) -> String {
 async fn check(config: &Config, connectivity: bool) -> i32 {
     println!("{}: configuration is valid.", config.path.display());
     println!("  state: {}", config.state_dir.display());
+    if let Some(warning) = state_dir_warning(config) {
+        println!("  warning: {warning}");
+    }
     if let Some(token) = &config.listen_token {
         println!("  listen_token: {}", token.fingerprint());
     }
@@ -961,6 +964,21 @@ async fn check(config: &Config, connectivity: bool) -> i32 {
         }
     }
     code
+}
+
+/// Why this command and the packaged daemon may use different state
+/// directories (then the CLI would not see that the daemon holds the state,
+/// and would sync beside it from a snapshot of its own).
+fn state_dir_warning(config: &Config) -> Option<String> {
+    let packaged = std::path::Path::new(crate::config::PACKAGED_STATE_DIR);
+    if config.state_dir_configured || config.state_dir == packaged {
+        return None;
+    }
+    Some(format!(
+        "state_dir is not set: this command uses {}, but the packaged daemon uses {} ($STATE_DIRECTORY); set state_dir so both use the same state",
+        config.state_dir.display(),
+        packaged.display()
+    ))
 }
 
 async fn explain(config: &Config, args: &ExplainArgs) -> i32 {

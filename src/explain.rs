@@ -46,6 +46,16 @@ pub async fn explain_connection(
     subject: &str,
     now: i64,
 ) -> Result<Option<String>, ExplainError> {
+    let directory = fetch_directory(connection, index, now).await?;
+    explain_fetched(connection, &directory, store, subject, now)
+}
+
+/// A full read of `connection`'s directory, as a sync's first fetch does.
+pub async fn fetch_directory(
+    connection: &ConnectionConfig,
+    index: usize,
+    now: i64,
+) -> Result<Directory, ExplainError> {
     let source = crate::source::build(connection, index)
         .map_err(|error| ExplainError::Source(error.to_string()))?;
     let progress = crate::progress::Progress::hidden();
@@ -57,10 +67,22 @@ pub async fn explain_connection(
         })
         .await
         .map_err(|error| ExplainError::Source(error.to_string()))?;
+    Ok(fetched.directory)
+}
+
+/// Explains `subject` from an already fetched `directory` and the snapshot
+/// in `store` (the daemon reuses a recent fetch).
+pub fn explain_fetched(
+    connection: &ConnectionConfig,
+    directory: &Directory,
+    store: &dyn crate::state::StateStore,
+    subject: &str,
+    now: i64,
+) -> Result<Option<String>, ExplainError> {
     let snapshot = store.load(&connection.name)?;
     let inputs = Inputs {
         connection,
-        directory: &fetched.directory,
+        directory,
         snapshot: &snapshot,
         now,
     };

@@ -23,6 +23,7 @@ pub mod model;
 pub mod only;
 pub mod plan;
 pub mod plural;
+pub mod private_file;
 pub mod progress;
 pub mod ratelimit;
 pub mod reconcile;

@@ -3,9 +3,6 @@
 //! plan, and refuses if the snapshot has moved since. For change-controlled
 //! organisations that approve a plan before anything changes.
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -61,22 +58,16 @@ pub enum PlanFileError {
 }
 
 impl ReviewedPlan {
-    /// Writes the plan, owner-only (it names users and their attributes).
+    /// Writes the plan, owner-only (it names users and their attributes),
+    /// atomically and never through a symlink.
     pub fn write(&self, path: &Path) -> Result<(), PlanFileError> {
         let io = |source| PlanFileError::Io {
             path: path.display().to_string(),
             source,
         };
-        let text = serde_json::to_vec_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(io)?;
-        file.write_all(&text).map_err(io)?;
-        file.write_all(b"\n").map_err(io)
+        let mut text = serde_json::to_vec_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
+        text.push(b'\n');
+        crate::private_file::write_private(path, &text).map_err(io)
     }
 
     /// Reads a plan file.

@@ -233,6 +233,7 @@ pub fn target_client(
         timeout: target.timeout,
         backoff: Backoff::default(),
         ca: target.ca_file.clone(),
+        proxy: target.proxy.clone(),
     })
 }
 

@@ -224,6 +224,7 @@ async fn the_daemon_schedules_serves_forwards_reloads_and_stops() {
         let response = http
             .post(&url)
             .bearer_auth(LISTEN_TOKEN)
+            .header("content-type", "application/json")
             .send()
             .await
             .unwrap();

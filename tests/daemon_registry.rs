@@ -90,3 +90,94 @@ async fn a_connection_never_runs_twice_at_once_and_backoff_ends_on_success() {
         .await;
     assert_eq!(unknown.unwrap_err(), TriggerError::Unknown("nope".into()));
 }
+
+/// A registry over `fixture`'s config text, with its own store.
+fn registry_for(text: &str, fixture: &Fixture) -> (Arc<Registry>, config::Config) {
+    let config = config::load_str(text, &fixture.config_path(), &ProcessEnvironment).unwrap();
+    let store: Arc<dyn StateStore> = Arc::new(RedbStateStore::open(&config.state_dir).unwrap());
+    let registry = Arc::new(Registry::new(
+        &config,
+        store,
+        Arc::new(AuditLog::in_state_dir(&config.state_dir)),
+        CancellationToken::new(),
+        BackoffPolicy::default(),
+    ));
+    (registry, config)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn explain_reuses_a_fresh_directory_and_fetches_again_when_it_is_old() {
+    let fixture = Fixture::new("http://127.0.0.1:9/scim/v2/unused");
+    fixture.write_directory(&[user("u1", "ada@example.com", "Ada", "L")], &[]);
+    let text = fixture.config_text(TOKEN);
+    let (registry, _) = registry_for(&text, &fixture);
+    let explained = registry
+        .explain("test", "ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(explained.unwrap().contains("ada@example.com"));
+
+    // A user added since: the directory fetched a moment ago is reused
+    // (default explain_max_age is minutes), so it is not seen yet...
+    fixture.write_directory(
+        &[
+            user("u1", "ada@example.com", "Ada", "L"),
+            user("u2", "bob@example.com", "Bob", "B"),
+        ],
+        &[],
+    );
+    let cached = registry
+        .explain("test", "bob@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cached, None, "answered from the reused directory");
+
+    // ...and with explain_max_age: 0s every explain fetches afresh.
+    let fresh = format!("explain_max_age: 0s\n{text}");
+    let config = config::load_str(&fresh, &fixture.config_path(), &ProcessEnvironment).unwrap();
+    registry.reload(&config);
+    let refetched = registry
+        .explain("test", "bob@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(refetched.unwrap().contains("bob@example.com"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_concurrent_explain_of_a_connection_is_refused() {
+    // A SCIM source that accepts the connection and answers nothing until
+    // the test lets it go: the first explain stays in its fetch.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut fixture = Fixture::new("http://127.0.0.1:9/scim/v2/unused");
+    fixture.source_block = Some(format!(
+        "    source: {{type: scim, base_url: \"http://127.0.0.1:{port}/scim/v2\", token: t, timeout: 60s}}\n"
+    ));
+    let (registry, _) = registry_for(&fixture.config_text(TOKEN), &fixture);
+    let first = {
+        let registry = registry.clone();
+        tokio::spawn(async move { registry.explain("test", "ada@example.com").await })
+    };
+    let (held, _) = listener.accept().await.unwrap();
+
+    let second = registry.explain("test", "ada@example.com").await;
+    assert_eq!(
+        second.unwrap_err(),
+        TriggerError::ExplainInProgress("test".into())
+    );
+
+    // The source hangs up: the first explain ends (with the source's error)
+    // and the next one may run.
+    drop(held);
+    drop(listener);
+    let first = first.await.unwrap().unwrap();
+    assert!(first.is_err(), "the source failed: {first:?}");
+    let third = registry.explain("test", "ada@example.com").await;
+    assert!(
+        third.unwrap().is_err(),
+        "ran (and failed to fetch) instead of being refused"
+    );
+}

@@ -58,6 +58,7 @@ fn client(base: &str) -> ScimClient {
             max_attempts: 1,
         },
         ca: None,
+        proxy: None,
     })
     .unwrap()
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{RunArgs, combine_exit_codes, write_plan_file};
-use crate::config::{Config, ConnectionConfig};
+use crate::config::{Config, ConnectionConfig, Secret};
 use crate::plan::{HeldBack, Operation, Plan};
 use crate::reviewed::{ConnectionPlan, ReviewedPlan};
 use crate::sync::{EXIT_RUN_FAILED, EXIT_STALE_PLAN, RunMode};
@@ -32,10 +32,11 @@ fn daemon_address(listen: SocketAddr) -> SocketAddr {
 }
 
 /// The daemon's endpoint, as the config describes it.
-struct Daemon<'a> {
-    config: &'a Config,
+struct Daemon {
     address: SocketAddr,
     client: reqwest::Client,
+    /// `listen_token`, else the token the daemon generated in `state_dir`.
+    token: Option<Secret>,
 }
 
 /// What the daemon said to one request.
@@ -46,23 +47,37 @@ enum Answer {
     Refused(i32),
 }
 
-impl<'a> Daemon<'a> {
-    fn connect(config: &'a Config) -> Result<Self, i32> {
+impl Daemon {
+    fn connect(config: &Config) -> Result<Self, i32> {
         let address = daemon_address(config.listen);
         eprintln!("The daemon holds the state; running through it at {address}.");
+        let token = match crate::daemon::token::client_token(config) {
+            Ok(token) => token,
+            Err(error) => {
+                eprintln!("Cannot read the daemon's API token: {error}");
+                return Err(EXIT_RUN_FAILED);
+            }
+        };
         // Runs of the largest directories take hours; the daemon answers
-        // when the run ends.
-        match crate::http::build_client(std::time::Duration::from_secs(6 * 3600)) {
+        // when the run ends. Never through a proxy: the token stays local.
+        match crate::http::build_direct_client(std::time::Duration::from_secs(6 * 3600)) {
             Ok(client) => Ok(Daemon {
-                config,
                 address,
                 client,
+                token,
             }),
             Err(error) => {
                 eprintln!("cannot reach the daemon: {error}");
                 Err(EXIT_RUN_FAILED)
             }
         }
+    }
+
+    /// A POST to the API: every POST carries JSON (the daemon refuses others).
+    fn post(&self, url: String) -> reqwest::RequestBuilder {
+        self.client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
     }
 
     fn url(&self, connection: &str, action: &str, query: &str) -> String {
@@ -79,7 +94,7 @@ impl<'a> Daemon<'a> {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<(u16, Option<i32>, String), i32> {
-        let request = match &self.config.listen_token {
+        let request = match &self.token {
             Some(token) => request.bearer_auth(token.expose()),
             None => request,
         };
@@ -87,8 +102,9 @@ impl<'a> Daemon<'a> {
             Ok(response) => response,
             Err(error) => {
                 eprintln!(
-                    "The state is in use by another process, and no daemon answered at {}: {error}",
-                    self.address
+                    "The state is in use by another process, and no daemon answered at {}: {}",
+                    self.address,
+                    crate::http::describe_error(&error)
                 );
                 return Err(EXIT_RUN_FAILED);
             }
@@ -116,9 +132,7 @@ impl<'a> Daemon<'a> {
                 Answer::Refused(EXIT_RUN_FAILED)
             }
             (401, _) => {
-                eprintln!(
-                    "The daemon refused the request: set listen_token in the config to the daemon's token."
-                );
+                eprintln!("{UNAUTHORIZED}");
                 Answer::Refused(EXIT_RUN_FAILED)
             }
             (other, _) => {
@@ -128,6 +142,9 @@ impl<'a> Daemon<'a> {
         })
     }
 }
+
+/// What to do when the daemon refuses the token.
+const UNAUTHORIZED: &str = "The daemon refused the request: run as a user who can read the listen_token file in state_dir, or set listen_token in the config to the daemon's token.";
 
 fn format(json: bool) -> &'static str {
     if json { "json" } else { "text" }
@@ -173,8 +190,8 @@ pub(super) async fn forward_run(
             crate::target::scim::encode_query_value(&args.only.join(","))
         );
         let request = daemon
-            .client
-            .post(daemon.url(&connection.name, "sync", &query));
+            .post(daemon.url(&connection.name, "sync", &query))
+            .body("{}");
         match daemon.ask(request, &connection.name).await {
             Err(code) => return code,
             Ok(Answer::Refused(code)) => codes.push(code),
@@ -221,8 +238,8 @@ pub(super) async fn plan_through_daemon(
     for (_, connection) in selected {
         let query = "mode=incremental&dry_run=true&format=json";
         let request = daemon
-            .client
-            .post(daemon.url(&connection.name, "sync", query));
+            .post(daemon.url(&connection.name, "sync", query))
+            .body("{}");
         let body = match daemon.ask(request, &connection.name).await {
             Err(code) => return code,
             Ok(Answer::Refused(code)) => {
@@ -295,7 +312,6 @@ pub(super) async fn apply_through_daemon(
     for entry in &reviewed.connections {
         let query = format!("allow_deletions={allow_deletions}&format={}", format(json));
         let request = daemon
-            .client
             .post(daemon.url(&entry.connection, "apply", &query))
             .json(entry);
         match daemon.ask(request, &entry.connection).await {
@@ -357,10 +373,15 @@ pub(super) async fn explain_through_daemon(
             // Nothing by that name in this connection.
             404 if body.contains("nothing named") => {}
             401 => {
-                eprintln!(
-                    "The daemon refused the request: set listen_token in the config to the daemon's token."
-                );
+                eprintln!("{UNAUTHORIZED}");
                 return EXIT_RUN_FAILED;
+            }
+            429 => {
+                eprintln!(
+                    "{}: another explain is in progress in the daemon; try again in a few seconds.",
+                    connection.name
+                );
+                code = EXIT_RUN_FAILED;
             }
             other => {
                 eprintln!(

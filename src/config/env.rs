@@ -17,6 +17,11 @@ pub trait Environment {
     fn file_mode(&self, _path: &Path) -> Option<u32> {
         None
     }
+    /// Whether a directory exists (the packaged state directory); `false`
+    /// when the environment does not know.
+    fn is_dir(&self, _path: &Path) -> bool {
+        false
+    }
     /// Whether secret files readable by others are accepted anyway (for
     /// containers whose mounts cannot set modes): the
     /// `PENVIO_SYNC_ALLOW_INSECURE_SECRET_FILES=1` variable or the CLI flag.
@@ -46,6 +51,10 @@ impl Environment for ProcessEnvironment {
         use std::os::unix::fs::PermissionsExt;
         std::fs::metadata(path).ok().map(|m| m.permissions().mode())
     }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        path.is_dir()
+    }
 }
 
 /// The process environment, accepting secret files readable by others (the
@@ -66,6 +75,10 @@ impl Environment for PermissiveProcessEnvironment {
         ProcessEnvironment.file_mode(path)
     }
 
+    fn is_dir(&self, path: &Path) -> bool {
+        ProcessEnvironment.is_dir(path)
+    }
+
     fn allow_insecure_secret_files(&self) -> bool {
         true
     }
@@ -79,6 +92,7 @@ pub struct MemoryEnvironment {
     vars: HashMap<String, String>,
     files: HashMap<PathBuf, String>,
     modes: HashMap<PathBuf, u32>,
+    dirs: std::collections::HashSet<PathBuf>,
 }
 
 impl MemoryEnvironment {
@@ -102,6 +116,12 @@ impl MemoryEnvironment {
     /// Sets the permission bits reported for a file.
     pub fn with_file_mode(mut self, path: impl Into<PathBuf>, mode: u32) -> Self {
         self.modes.insert(path.into(), mode);
+        self
+    }
+
+    /// Declares a directory as existing.
+    pub fn with_dir(mut self, path: impl Into<PathBuf>) -> Self {
+        self.dirs.insert(path.into());
         self
     }
 }
@@ -129,6 +149,10 @@ impl Environment for MemoryEnvironment {
 
     fn file_mode(&self, path: &Path) -> Option<u32> {
         self.modes.get(path).copied()
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        self.dirs.contains(path)
     }
 }
 

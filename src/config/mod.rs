@@ -57,8 +57,15 @@ pub const DEFAULT_SCHEDULE: &str = "0 */15 * * * *";
 pub const DEFAULT_RECONCILE_SCHEDULE: &str = "0 0 3 * * *";
 /// Daemon endpoint used when `listen` is not set: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
-/// State directory used when neither `state_dir` nor `$STATE_DIRECTORY` is set.
+/// State directory used when neither `state_dir` nor `$STATE_DIRECTORY` is
+/// set and [`PACKAGED_STATE_DIR`] does not exist.
 pub const DEFAULT_STATE_DIR: &str = "state";
+/// The state directory of the packaged service (systemd's
+/// `StateDirectory=penvio-sync`): used by every command when it exists and
+/// nothing else is configured, so the CLI finds the daemon's state.
+pub const PACKAGED_STATE_DIR: &str = "/var/lib/penvio-sync";
+/// How long the daemon reuses a directory fetched for `explain` by default.
+pub const DEFAULT_EXPLAIN_MAX_AGE: Duration = Duration::from_secs(300);
 
 /// Reads and validates a config file against the real process environment.
 /// The path is made absolute first so relative paths inside it stay stable.
@@ -91,12 +98,20 @@ pub struct Config {
     pub path: PathBuf,
     /// Where snapshots (redb) live.
     pub state_dir: PathBuf,
+    /// Whether `state_dir` was set in the file: when it was not, the daemon
+    /// (under systemd) and an admin's shell may resolve different defaults,
+    /// which `check` warns about.
+    pub state_dir_configured: bool,
     /// Log output settings.
     pub log: LogConfig,
     /// Address of the daemon's HTTP endpoint (metrics, health, trigger).
     pub listen: SocketAddr,
-    /// Bearer token the daemon endpoint requires for triggering runs, if any.
+    /// Bearer token of the daemon's `/v1` API, if configured; when not, the
+    /// daemon generates one in `state_dir` (see `daemon::token`).
     pub listen_token: Option<Secret>,
+    /// How long the daemon reuses the directory it last fetched for
+    /// `explain` before fetching again (each fetch reads the whole directory).
+    pub explain_max_age: Duration,
     /// The connections (source → Penvio org), in file order.
     pub connections: Vec<ConnectionConfig>,
 }
@@ -217,6 +232,10 @@ pub struct TargetConfig {
     pub timeout: Duration,
     /// Extra trusted CAs for this endpoint (a private CA).
     pub ca_file: Option<CaBundle>,
+    /// An explicit proxy for this endpoint (a validated `http://` or
+    /// `https://` URL, kept as a secret because it may carry credentials);
+    /// `None` uses `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`. Loopback is never proxied.
+    pub proxy: Option<Secret>,
 }
 
 /// Lifecycle and safety policy for a connection.

@@ -101,6 +101,12 @@ fn sources() -> Vec<Value> {
                     "ca_file",
                     string("PEM certificates of a private CA for this endpoint."),
                 ),
+                (
+                    "proxy",
+                    string(
+                        "Proxy URL for this endpoint (default: HTTPS_PROXY/HTTP_PROXY/NO_PROXY; never for loopback).",
+                    ),
+                ),
             ],
             &["base_url"],
         ),
@@ -393,6 +399,12 @@ fn connection() -> Value {
                         ),
                         ("timeout", duration("Time allowed for one request.")),
                         ("ca_file", string("PEM certificates of a private CA.")),
+                        (
+                            "proxy",
+                            string(
+                                "Proxy URL for this endpoint (default: HTTPS_PROXY/HTTP_PROXY/NO_PROXY; never for loopback).",
+                            ),
+                        ),
                     ],
                     &["url"],
                     "The Penvio org changes are applied to.",
@@ -439,7 +451,9 @@ pub fn config_schema() -> Value {
         &[
             (
                 "state_dir",
-                string("Where the snapshot lives (default $STATE_DIRECTORY, else ./state)."),
+                string(
+                    "Where the snapshot lives (default $STATE_DIRECTORY, else /var/lib/penvio-sync if it exists, else ./state).",
+                ),
             ),
             (
                 "log",
@@ -461,9 +475,17 @@ pub fn config_schema() -> Value {
             ),
             (
                 "listen_token",
-                string("Bearer token for the daemon's /v1 API."),
+                string(
+                    "Bearer token for the daemon's /v1 API (default: generated in state_dir/listen_token).",
+                ),
             ),
             ("listen_token_file", string("listen_token from a file.")),
+            (
+                "explain_max_age",
+                duration(
+                    "How long the daemon reuses the directory fetched for explain (default 5m).",
+                ),
+            ),
             (
                 "connections",
                 json!({"type": "array", "minItems": 1, "items": connection()}),

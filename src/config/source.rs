@@ -121,6 +121,8 @@ pub struct ScimSourceConfig {
     pub requests_per_second: NonZeroU32,
     /// Extra trusted CAs (a self-hosted server behind a private CA).
     pub ca_file: Option<super::CaBundle>,
+    /// This endpoint's proxy URL (`None`: the environment's); may carry credentials.
+    pub proxy: Option<Secret>,
 }
 
 /// A directory file as a source (`type: file`).
@@ -202,6 +204,7 @@ fn decode_scim(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<ScimSourceC
     };
     let requests_per_second = ctx.requests_per_second(map, DEFAULT_REQUESTS_PER_SECOND);
     let ca_file = ctx.ca_file(map);
+    let proxy = ctx.proxy(map);
     Some(ScimSourceConfig {
         base_url: base_url?,
         token: token?,
@@ -209,6 +212,7 @@ fn decode_scim(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<ScimSourceC
         timeout: timeout?,
         requests_per_second: requests_per_second?,
         ca_file: ca_file?,
+        proxy: proxy?,
     })
 }
 

@@ -237,6 +237,62 @@ fn state_dir_comes_from_systemd_or_the_config() {
 }
 
 #[test]
+fn without_state_dir_the_cli_finds_the_packaged_services_state() {
+    let text = connection_with("");
+    let packaged = env().with_dir("/var/lib/penvio-sync");
+    let config = load(&text, &packaged).unwrap();
+    assert_eq!(config.state_dir, PathBuf::from("/var/lib/penvio-sync"));
+    assert!(!config.state_dir_configured);
+    // systemd's $STATE_DIRECTORY still comes first; ./state is the last resort.
+    let config = load(
+        &text,
+        &packaged.clone().with_var("STATE_DIRECTORY", "/srv/s"),
+    )
+    .unwrap();
+    assert_eq!(config.state_dir, PathBuf::from("/srv/s"));
+    let config = load(&text, &env()).unwrap();
+    assert_eq!(config.state_dir, PathBuf::from("state"));
+    let text = format!("state_dir: /srv/x\n{}", connection_with(""));
+    assert!(load(&text, &packaged).unwrap().state_dir_configured);
+}
+
+#[test]
+fn explain_max_age_and_target_proxy_are_read_and_checked() {
+    let config = load(&connection_with(""), &env()).unwrap();
+    assert_eq!(config.explain_max_age, Duration::from_secs(300));
+    assert!(config.connections[0].target.proxy.is_none());
+
+    let file = "{type: file, path: d.yaml}";
+    let text = format!(
+        "explain_max_age: 30s\n{}",
+        source_target(
+            file,
+            "{url: https://p.example/s, token: t, proxy: \"http://user:pw@proxy.corp:3128\"}"
+        )
+    );
+    let config = load(&text, &env()).unwrap();
+    assert_eq!(config.explain_max_age, Duration::from_secs(30));
+    let proxy = config.connections[0].target.proxy.clone().unwrap();
+    assert_eq!(proxy.expose(), "http://user:pw@proxy.corp:3128/");
+    // Its credentials never show.
+    assert!(!format!("{config:?}").contains("pw@"));
+
+    let problem = single_problem(
+        &source_target(
+            file,
+            "{url: https://p.example/s, token: t, proxy: \"socks5://x:1\"}",
+        ),
+        &env(),
+    );
+    assert_eq!(problem.key_path, "connections[0].target.proxy");
+    let problem = single_problem(
+        &format!("explain_max_age: soon\n{}", connection_with("")),
+        &env(),
+    );
+    assert_eq!(problem.key_path, "explain_max_age");
+}
+
+#[test]
 fn each_problem_names_its_key_path() {
     let file = "{type: file, path: d.yaml}";
     let target = "{url: https://p.example/s, token: t}";
@@ -483,7 +539,7 @@ connections:
         ),
         (
             "connections[1].target.tokn",
-            "unknown key (expected one of: url, token, token_file, requests_per_second, burst, concurrency, member_patch_size, timeout, ca_file)",
+            "unknown key (expected one of: url, token, token_file, requests_per_second, burst, concurrency, member_patch_size, timeout, ca_file, proxy)",
         ),
         (
             "connections[1].target.url",
@@ -539,7 +595,7 @@ connections:
     );
     assert_eq!(
         found[0].message,
-        "unknown key (expected one of: type, base_url, token, token_file, page_size, timeout, requests_per_second, ca_file)"
+        "unknown key (expected one of: type, base_url, token, token_file, page_size, timeout, requests_per_second, ca_file, proxy)"
     );
     assert_eq!(found[3].location, Some(Location { line: 1, column: 1 }));
     assert_eq!(found[1].location, Some(Location { line: 8, column: 7 }));

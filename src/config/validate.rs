@@ -20,9 +20,9 @@ use super::source;
 use super::template::Template;
 use super::threshold::Threshold;
 use super::{
-    Config, ConnectionConfig, DEFAULT_LISTEN, DEFAULT_RECONCILE_SCHEDULE, DEFAULT_SCHEDULE,
-    DEFAULT_STATE_DIR, LogConfig, LogFormat, MappingConfig, OnUserRemoved, PolicyConfig,
-    ScopeConfig, TargetConfig,
+    Config, ConnectionConfig, DEFAULT_EXPLAIN_MAX_AGE, DEFAULT_LISTEN, DEFAULT_RECONCILE_SCHEDULE,
+    DEFAULT_SCHEDULE, DEFAULT_STATE_DIR, LogConfig, LogFormat, MappingConfig, OnUserRemoved,
+    PACKAGED_STATE_DIR, PolicyConfig, ScopeConfig, TargetConfig,
 };
 
 /// Checks a parsed config and builds the validated [`Config`]. Pure apart from
@@ -186,6 +186,27 @@ impl Ctx<'_> {
             }
             other => {
                 self.field_problem(field, format!("must be a string, not {}", other.kind()));
+                None
+            }
+        }
+    }
+
+    /// An optional `proxy`: an `http://` or `https://` proxy URL for one
+    /// endpoint, kept as a [`Secret`] (it may carry credentials).
+    pub(super) fn proxy(&mut self, map: &mut MapReader<'_>) -> Option<Option<Secret>> {
+        let Some(field) = map.get("proxy") else {
+            return Some(None);
+        };
+        let text = self.non_empty_string(&field)?;
+        match Url::parse(text.trim()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                Some(Some(Secret::new(url.into())))
+            }
+            _ => {
+                self.field_problem(
+                    &field,
+                    "must be a proxy URL like http://proxy.example:3128 (http or https)",
+                );
                 None
             }
         }
@@ -525,11 +546,17 @@ fn is_loopback(url: &Url) -> bool {
 fn decode_root(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Option<Config> {
     let mut root = MapReader::open(ctx, Some(&raw.root), "")?;
 
-    let state_dir = match root.get("state_dir") {
+    let state_dir_field = root.get("state_dir");
+    let state_dir_configured = state_dir_field.is_some();
+    let state_dir = match state_dir_field {
         Some(field) => ctx
             .non_empty_string(&field)
             .map(|text| ctx.resolve_path(Path::new(text.trim()))),
         None => Some(default_state_dir(ctx.env)),
+    };
+    let explain_max_age = match root.get("explain_max_age") {
+        Some(field) => ctx.duration(&field, false),
+        None => Some(DEFAULT_EXPLAIN_MAX_AGE),
     };
     let log = decode_log(ctx, root.get("log"));
     let listen = match root.get("listen") {
@@ -564,20 +591,29 @@ fn decode_root(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Option<Config> {
     Some(Config {
         path: raw.path.clone(),
         state_dir: state_dir?,
+        state_dir_configured,
         log: log?,
         listen: listen?,
         listen_token: listen_token?,
+        explain_max_age: explain_max_age?,
         connections: connections?,
     })
 }
 
 /// `$STATE_DIRECTORY` (set by systemd's `StateDirectory=`; the first entry if
-/// several), else `./state` relative to the working directory.
+/// several), else the packaged service's directory when it exists (so an
+/// admin's CLI finds the daemon's state), else `./state` relative to the
+/// working directory.
 fn default_state_dir(env: &dyn Environment) -> PathBuf {
     env.var("STATE_DIRECTORY")
         .and_then(|dirs| dirs.split(':').next().map(str::to_owned))
         .filter(|dir| !dir.is_empty())
-        .map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), PathBuf::from)
+        .map(PathBuf::from)
+        .or_else(|| {
+            let packaged = Path::new(PACKAGED_STATE_DIR);
+            env.is_dir(packaged).then(|| packaged.to_path_buf())
+        })
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
 }
 
 fn decode_log(ctx: &mut Ctx<'_>, field: Option<Field<'_>>) -> Option<LogConfig> {
@@ -851,6 +887,7 @@ fn decode_target(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<TargetConfig> {
         None => Some(DEFAULT_TIMEOUT),
     };
     let ca_file = ctx.ca_file(&mut map);
+    let proxy = ctx.proxy(&mut map);
     map.finish(ctx);
     Some(TargetConfig {
         url: url?,
@@ -861,6 +898,7 @@ fn decode_target(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<TargetConfig> {
         member_patch_size: non_zero_usize(member_patch_size?)?,
         timeout: timeout?,
         ca_file: ca_file?,
+        proxy: proxy?,
     })
 }
 

@@ -4,6 +4,7 @@
 mod registry;
 mod scheduler;
 pub mod server;
+pub mod token;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -91,14 +92,29 @@ pub async fn run(
             return EXIT_RUN_FAILED;
         }
     };
-    let state = Arc::new(ServerState {
-        registry: registry.clone(),
-        metrics: metrics.clone(),
-        token: config.listen_token.clone(),
-    });
+    let token = match token::daemon_token(&config) {
+        Ok(token) => token,
+        Err(error) => {
+            tracing::error!(%error, "Cannot set up the API token.");
+            return EXIT_RUN_FAILED;
+        }
+    };
+    if config.listen_token.is_none() {
+        tracing::info!(
+            file = %token::token_path(&config.state_dir).display(),
+            "The API requires the token in this file (no listen_token is configured)."
+        );
+    }
+    let state = Arc::new(ServerState::new(
+        registry.clone(),
+        metrics.clone(),
+        config.listen,
+        token,
+    ));
     let server_shutdown = shutdown.clone();
+    let server_state = state.clone();
     let server = tokio::spawn(async move {
-        let served = axum::serve(listener, router(state))
+        let served = axum::serve(listener, router(server_state))
             .with_graceful_shutdown(async move { server_shutdown.cancelled().await })
             .await;
         if let Err(error) = served {
@@ -128,7 +144,14 @@ pub async fn run(
     spawn_housekeeping(metrics, shutdown.clone());
     start_runs_on_start(&registry, &config, None);
 
-    let code = wait_for_signals(config_path, environment, &registry, &mut scheduler).await;
+    let running = Running {
+        config_path,
+        environment,
+        registry: &registry,
+        server: &state,
+        listen: config.listen,
+    };
+    let code = wait_for_signals(&running, &mut scheduler).await;
 
     let _ = sd_notify::notify(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
     tracing::info!("Stopping: no new runs; operations in flight finish.");
@@ -195,13 +218,18 @@ fn start_runs_on_start(registry: &Arc<Registry>, config: &Config, only: Option<&
     }
 }
 
-/// Handles SIGHUP (reload) until SIGTERM or SIGINT; returns the exit code.
-async fn wait_for_signals(
-    config_path: &Path,
+/// What a reload needs of the running daemon.
+struct Running<'a> {
+    config_path: &'a Path,
     environment: &'static dyn config::Environment,
-    registry: &Arc<Registry>,
-    scheduler: &mut Scheduler,
-) -> i32 {
+    registry: &'a Arc<Registry>,
+    server: &'a Arc<ServerState>,
+    /// The address the endpoint is bound to (a changed `listen` needs a restart).
+    listen: std::net::SocketAddr,
+}
+
+/// Handles SIGHUP (reload) until SIGTERM or SIGINT; returns the exit code.
+async fn wait_for_signals(running: &Running<'_>, scheduler: &mut Scheduler) -> i32 {
     let (Ok(mut terminate), Ok(mut interrupt), Ok(mut hangup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -214,20 +242,17 @@ async fn wait_for_signals(
         tokio::select! {
             _ = terminate.recv() => return EXIT_OK,
             _ = interrupt.recv() => return EXIT_OK,
-            _ = hangup.recv() => reload(config_path, environment, registry, scheduler).await,
+            _ = hangup.recv() => reload(running, scheduler).await,
         }
     }
 }
 
-async fn reload(
-    config_path: &Path,
-    environment: &'static dyn config::Environment,
-    registry: &Arc<Registry>,
-    scheduler: &mut Scheduler,
-) {
+async fn reload(running: &Running<'_>, scheduler: &mut Scheduler) {
     let _ = sd_notify::notify(&[NotifyState::Reloading]);
-    match config::load_with(config_path, environment) {
+    match config::load_with(running.config_path, running.environment) {
         Ok(config) => {
+            reload_token(running, &config);
+            let registry = running.registry;
             let added = registry.reload(&config);
             match scheduler.install(registry, &config.connections).await {
                 Ok(()) => tracing::info!(
@@ -247,4 +272,22 @@ async fn reload(
         ),
     }
     let _ = sd_notify::notify(&[NotifyState::Ready]);
+}
+
+/// Takes the reloaded config's token (`listen_token`, else the token file,
+/// which an admin may have replaced); a changed `listen` is only reported.
+fn reload_token(running: &Running<'_>, config: &Config) {
+    match token::daemon_token(config) {
+        Ok(token) => running.server.set_token(token),
+        Err(error) => {
+            tracing::error!(%error, "Cannot read the new API token; keeping the running one.")
+        }
+    }
+    if config.listen != running.listen {
+        tracing::warn!(
+            listen = %running.listen,
+            new_listen = %config.listen,
+            "`listen` changed: the endpoint keeps its address until the daemon restarts."
+        );
+    }
 }

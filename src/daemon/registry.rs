@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -77,7 +77,21 @@ pub enum TriggerError {
     /// The daemon is stopping.
     #[error("the daemon is shutting down")]
     ShuttingDown,
+    /// An `explain` of this connection is in progress (each may read the
+    /// whole directory, so they run one at a time).
+    #[error("an explain of {0} is already in progress; try again in a few seconds")]
+    ExplainInProgress(String),
 }
+
+/// The directory an `explain` fetched last, reused while younger than
+/// `explain_max_age`.
+struct FetchedDirectory {
+    at: Instant,
+    directory: Arc<crate::model::Directory>,
+}
+
+/// One connection's `explain` slot: held for the length of one explain.
+type ExplainSlot = Arc<tokio::sync::Mutex<Option<FetchedDirectory>>>;
 
 /// The state of one connection, as `/v1/connections` shows it.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -107,6 +121,8 @@ pub struct Registry {
     audit: Arc<AuditLog>,
     shutdown: CancellationToken,
     backoff: BackoffPolicy,
+    explains: Mutex<BTreeMap<String, ExplainSlot>>,
+    explain_max_age: Mutex<Duration>,
 }
 
 /// Marks a connection as running until dropped, however the run ends.
@@ -141,6 +157,8 @@ impl Registry {
             audit,
             shutdown,
             backoff,
+            explains: Mutex::new(BTreeMap::new()),
+            explain_max_age: Mutex::new(config.explain_max_age),
         };
         let _ = registry.reload(config);
         registry
@@ -175,6 +193,15 @@ impl Registry {
             status.backoff_until = None;
         }
         *self.configs.lock().unwrap_or_else(|e| e.into_inner()) = configs;
+        // A fetch made with the old source settings no longer explains anything.
+        self.explains
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        *self
+            .explain_max_age
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = config.explain_max_age;
         added
     }
 
@@ -279,23 +306,55 @@ impl Registry {
         Ok(report)
     }
 
-    /// Explains `subject` for connection `name` from a fresh fetch and the
-    /// snapshot the daemon holds (`penvio-sync explain` while it runs). It
-    /// only reads, so it does not wait for a run in progress.
+    /// Explains `subject` for connection `name` from the snapshot the daemon
+    /// holds and the directory (`penvio-sync explain` while it runs). One
+    /// explain per connection at a time (a second gets
+    /// [`TriggerError::ExplainInProgress`]); the directory fetched by the
+    /// last one is reused while younger than `explain_max_age`, so repeated
+    /// questions do not each read the whole directory. It only reads, so it
+    /// does not wait for a run in progress.
     pub async fn explain(
         &self,
         name: &str,
         subject: &str,
     ) -> Result<Result<Option<String>, crate::explain::ExplainError>, TriggerError> {
         let (index, config) = self.connection(name)?;
-        Ok(crate::explain::explain_connection(
+        let slot = self
+            .explains
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.to_string())
+            .or_default()
+            .clone();
+        let Ok(mut cached) = slot.try_lock() else {
+            return Err(TriggerError::ExplainInProgress(name.to_string()));
+        };
+        let max_age = *self
+            .explain_max_age
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let now = unix_now();
+        let directory = match cached.as_ref().filter(|c| c.at.elapsed() <= max_age) {
+            Some(fresh) => fresh.directory.clone(),
+            None => match crate::explain::fetch_directory(&config, index, now).await {
+                Ok(directory) => {
+                    let directory = Arc::new(directory);
+                    *cached = Some(FetchedDirectory {
+                        at: Instant::now(),
+                        directory: directory.clone(),
+                    });
+                    directory
+                }
+                Err(error) => return Ok(Err(error)),
+            },
+        };
+        Ok(crate::explain::explain_fetched(
             &config,
-            index,
+            &directory,
             self.store.as_ref(),
             subject,
-            unix_now(),
-        )
-        .await)
+            now,
+        ))
     }
 
     /// The config of connection `name` and its index in the config file.

@@ -1,13 +1,22 @@
 //! The daemon's local HTTP endpoint: metrics, health, readiness, connection
 //! status, on-demand runs and reviewed plans.
 //!
-//! `/metrics`, `/healthz` and `/readyz` are open (scrapers and probes); the
-//! `/v1` API can start runs, so it requires `listen_token` when one is set.
+//! `/metrics`, `/healthz` and `/readyz` are open (scrapers and probes). The
+//! `/v1` API can start runs, so every request to it must prove it comes from
+//! an admin, not from a web page the admin has open:
+//! - no `Origin` header (browsers send one on cross-site requests): 403;
+//! - a `Host` that is the listen address or `localhost` (defeats DNS
+//!   rebinding, where a hostile name resolves to 127.0.0.1): else 403;
+//! - the bearer token (`listen_token`, else the one generated in
+//!   `state_dir`), compared in constant time: else 401;
+//! - `Content-Type: application/json` on POST (an HTML form cannot send it
+//!   without a CORS preflight): else 415.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -33,8 +42,37 @@ pub struct ServerState {
     pub registry: Arc<Registry>,
     /// Renders `/metrics`.
     pub metrics: Option<PrometheusHandle>,
-    /// Bearer token for `/v1`, if configured.
-    pub token: Option<Secret>,
+    /// The address the endpoint listens on (the `Host` header must name it).
+    pub listen: SocketAddr,
+    /// Bearer token of `/v1`; replaced on SIGHUP.
+    token: RwLock<Secret>,
+}
+
+impl ServerState {
+    /// The shared state of an endpoint on `listen` requiring `token`.
+    pub fn new(
+        registry: Arc<Registry>,
+        metrics: Option<PrometheusHandle>,
+        listen: SocketAddr,
+        token: Secret,
+    ) -> Self {
+        ServerState {
+            registry,
+            metrics,
+            listen,
+            token: RwLock::new(token),
+        }
+    }
+
+    /// Requires `token` from now on (SIGHUP); requests in flight are not affected.
+    pub fn set_token(&self, token: Secret) {
+        *self.token.write().unwrap_or_else(|e| e.into_inner()) = token;
+    }
+
+    fn token_matches(&self, presented: &str) -> bool {
+        let token = self.token.read().unwrap_or_else(|e| e.into_inner());
+        constant_time_eq(presented.as_bytes(), token.expose().as_bytes())
+    }
 }
 
 /// The router of the endpoint.
@@ -45,7 +83,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .route("/v1/connections/{name}/sync", post(run_connection))
         .route("/v1/connections/{name}/apply", post(apply_plan))
         .route("/v1/connections/{name}/explain", get(explain))
-        .layer(middleware::from_fn_with_state(state.clone(), require_token));
+        .layer(middleware::from_fn_with_state(state.clone(), guard_api));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -54,27 +92,75 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .with_state(state)
 }
 
-async fn require_token(
+/// The checks of the module documentation, in that order.
+async fn guard_api(
     State(state): State<Arc<ServerState>>,
     headers: HeaderMap,
     request: Request,
     next: Next,
 ) -> Response {
-    if let Some(token) = &state.token {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), token.expose().as_bytes())) {
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                Json(json!({"error": "listen_token required: send it as a Bearer token"})),
-            )
-                .into_response();
-        }
+    if headers.contains_key(header::ORIGIN) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "requests from web pages (with an Origin header) are refused",
+        );
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if !host.is_some_and(|host| host_allowed(host, state.listen)) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "the Host header must be the listen address or localhost",
+        );
+    }
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !presented.is_some_and(|p| state.token_matches(p)) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            Json(json!({"error": "a Bearer token is required: listen_token, or the listen_token file in state_dir"})),
+        )
+            .into_response();
+    }
+    if request.method() == Method::POST && !is_json(&headers) {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "POST requests must have Content-Type: application/json",
+        );
     }
     next.run(request).await
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}
+
+/// `application/json`, with or without parameters such as a charset.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Whether `host` names this endpoint: `localhost` (with our port or none),
+/// the listen address itself, or, when listening on a wildcard address, a
+/// loopback address with our port. Any other name may be a DNS rebinding.
+fn host_allowed(host: &str, listen: SocketAddr) -> bool {
+    let port = listen.port();
+    if host.eq_ignore_ascii_case("localhost")
+        || host.eq_ignore_ascii_case(&format!("localhost:{port}"))
+    {
+        return true;
+    }
+    host.parse::<SocketAddr>().is_ok_and(|named| {
+        named.port() == port
+            && (named.ip() == listen.ip()
+                || (listen.ip().is_unspecified() && named.ip().is_loopback()))
+    })
 }
 
 /// Compares without stopping at the first difference, so response timing
@@ -205,18 +291,27 @@ async fn run_connection(
         .filter(|v| !v.is_empty())
         .map(str::to_string)
         .collect();
-    let result = state
-        .registry
-        .trigger_only(
-            &name,
-            mode,
-            query.dry_run,
-            query.allow_deletions,
-            Origin::Api,
-            only,
-        )
-        .await;
-    report_response(result, query.format.as_deref() == Some("text"))
+    let registry = state.registry.clone();
+    let (dry_run, allow_deletions) = (query.dry_run, query.allow_deletions);
+    // Spawned: a caller that disconnects must not abort a run mid-apply.
+    let run = tokio::spawn(async move {
+        registry
+            .trigger_only(&name, mode, dry_run, allow_deletions, Origin::Api, only)
+            .await
+    });
+    match run.await {
+        Ok(result) => report_response(result, query.format.as_deref() == Some("text")),
+        Err(error) => run_task_failed(&error),
+    }
+}
+
+/// The run's task panicked or was cancelled (the daemon is stopping).
+fn run_task_failed(error: &tokio::task::JoinError) -> Response {
+    tracing::error!(%error, "A run started over the API ended abnormally.");
+    refuse(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the run ended abnormally; see the daemon's log",
+    )
 }
 
 /// A run's answer: its report (JSON, or the CLI's text) with its exit code in
@@ -279,11 +374,14 @@ async fn apply_plan(
         )
             .into_response();
     }
-    let result = state
-        .registry
-        .apply_reviewed(&plan, query.allow_deletions)
-        .await;
-    report_response(result, query.format.as_deref() == Some("text"))
+    let registry = state.registry.clone();
+    // Spawned: a caller that disconnects must not abort the apply midway.
+    let run =
+        tokio::spawn(async move { registry.apply_reviewed(&plan, query.allow_deletions).await });
+    match run.await {
+        Ok(result) => report_response(result, query.format.as_deref() == Some("text")),
+        Err(error) => run_task_failed(&error),
+    }
 }
 
 /// Query of `GET /v1/connections/{name}/explain`.
@@ -294,13 +392,20 @@ pub struct ExplainQuery {
 }
 
 /// The explanation as text (200), 404 when nothing matches the subject,
-/// 502 when the directory or the snapshot cannot be read.
+/// 429 while another explain of the connection is in progress, 502 when the
+/// directory or the snapshot cannot be read.
 async fn explain(
     State(state): State<Arc<ServerState>>,
     Path(name): Path<String>,
     Query(query): Query<ExplainQuery>,
 ) -> Response {
     match state.registry.explain(&name, &query.subject).await {
+        Err(error @ TriggerError::ExplainInProgress(_)) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "5")],
+            Json(json!({"error": error.to_string()})),
+        )
+            .into_response(),
         Err(_) => not_found(&name),
         Ok(Ok(Some(text))) => (StatusCode::OK, text).into_response(),
         Ok(Ok(None)) => (
@@ -319,6 +424,42 @@ async fn explain(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_listen_address_and_localhost_are_accepted_hosts() {
+        let listen: SocketAddr = "127.0.0.1:9464".parse().unwrap();
+        for host in ["127.0.0.1:9464", "localhost:9464", "LOCALHOST", "localhost"] {
+            assert!(host_allowed(host, listen), "{host}");
+        }
+        for host in [
+            "evil.example:9464",
+            "127.0.0.1:80",
+            "localhost:80",
+            "[::1]:9464",
+            "127.0.0.1",
+            "",
+        ] {
+            assert!(!host_allowed(host, listen), "{host}");
+        }
+        let wildcard: SocketAddr = "0.0.0.0:9464".parse().unwrap();
+        assert!(host_allowed("127.0.0.1:9464", wildcard));
+        assert!(host_allowed("0.0.0.0:9464", wildcard));
+        assert!(!host_allowed("10.1.2.3:9464", wildcard));
+    }
+
+    #[test]
+    fn json_content_types_are_recognized() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
+            headers
+        };
+        assert!(is_json(&with("application/json")));
+        assert!(is_json(&with("Application/JSON; charset=utf-8")));
+        assert!(!is_json(&with("text/plain")));
+        assert!(!is_json(&with("application/x-www-form-urlencoded")));
+        assert!(!is_json(&HeaderMap::new()));
+    }
 
     #[test]
     fn tokens_compare_whole() {

@@ -32,6 +32,7 @@ impl ScimSource {
             timeout: config.timeout,
             backoff: Backoff::default(),
             ca: config.ca_file.clone(),
+            proxy: config.proxy.clone(),
         })
         .map_err(|e| SourceError::Setup {
             source_kind: KIND,

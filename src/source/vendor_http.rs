@@ -351,7 +351,7 @@ impl VendorHttp {
             let response = match request.send().await {
                 Ok(response) => response,
                 Err(error) => {
-                    last = error_chain(&error);
+                    last = crate::http::describe_error(&error);
                     tokio::time::sleep(backoff.delay(attempt)).await;
                     attempt += 1;
                     continue;
@@ -363,7 +363,7 @@ impl VendorHttp {
             let body = match response.bytes().await {
                 Ok(body) => body.to_vec(),
                 Err(error) => {
-                    last = error_chain(&error);
+                    last = crate::http::describe_error(&error);
                     tokio::time::sleep(backoff.delay(attempt)).await;
                     attempt += 1;
                     continue;
@@ -583,17 +583,6 @@ pub fn decode_token_body<T: DeserializeOwned>(
     Err(format!(
         "{shown} answered {status} with JSON that is not a token response ({what})"
     ))
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -52,6 +52,8 @@ pub struct ScimClientSettings {
     pub backoff: Backoff,
     /// Extra trusted CAs for this endpoint.
     pub ca: Option<crate::config::CaBundle>,
+    /// The endpoint's explicit proxy URL (`None`: the environment's).
+    pub proxy: Option<Secret>,
 }
 
 /// Errors of SCIM requests. Each names the request (method and path, no query).
@@ -246,7 +248,11 @@ enum Replay {
 impl ScimClient {
     /// Builds the client; nothing is sent until the first request.
     pub fn new(settings: ScimClientSettings) -> Result<Self, reqwest::Error> {
-        let http = crate::http::build_client_trusting(settings.timeout, settings.ca.as_ref())?;
+        let http = crate::http::build_endpoint_client(
+            settings.timeout,
+            settings.ca.as_ref(),
+            settings.proxy.as_ref().map(Secret::expose),
+        )?;
         let base = settings.base_url.as_str().trim_end_matches('/').to_string();
         let pacer = RequestPacer::new(settings.requests_per_second, settings.burst);
         Ok(ScimClient {
@@ -783,6 +789,7 @@ mod tests {
                 max_attempts: 2,
             },
             ca: None,
+            proxy: None,
         }) else {
             return;
         };
