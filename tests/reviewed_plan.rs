@@ -329,3 +329,80 @@ async fn hand_added_deletions_are_refused_and_the_guard_still_applies() {
     assert_eq!(users.len(), 2, "u00 and the hand-made admin remain");
     assert!(find(&users, "id", admin["id"].as_str().unwrap()).is_some());
 }
+
+/// The daemon's `POST /v1/connections/NAME/apply` hands its JSON body, one
+/// [`ConnectionPlan`], to `sync::apply_reviewed`: the same checks hold for a
+/// body nobody wrote with `plan --out`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_apply_path_refuses_a_hand_made_plan_body() {
+    use penvio_sync::plan::{Operation, Plan, RemovalReason};
+    use penvio_sync::reviewed::ConnectionPlan;
+    use penvio_sync::sync::{EXIT_STALE_PLAN, RunOptions, apply_reviewed};
+
+    let server = Scim2Server::start();
+    let admin = seed_by_hand(&server, "body", "root@example.com").await;
+    let mut fixture = Fixture::new(&server.org_url("body"));
+    fixture.extra_config =
+        "    policy: {on_user_removed: delete, max_deletions: 5, max_shrinkage: \"100%\"}\n".into();
+    let everyone: Vec<Value> = (0..12)
+        .map(|i| {
+            user(
+                &format!("u{i:02}"),
+                &format!("p{i:02}@example.com"),
+                "P",
+                "Q",
+            )
+        })
+        .collect();
+    fixture.write_directory(&everyone, &[]);
+    assert_eq!(fixture.sync().await.exit_code, 0);
+    let snapshot = fixture.snapshot();
+    let mut operations: Vec<Operation> = snapshot
+        .users
+        .iter()
+        .take(11)
+        .map(|(source_id, record)| Operation::DeleteUser {
+            source_id: source_id.clone(),
+            penvio_id: record.penvio_id().to_string(),
+            user_name: String::new(),
+            reason: RemovalReason::RemovedFromSource,
+        })
+        .collect();
+    operations.push(Operation::DeleteUser {
+        source_id: "u11".into(),
+        penvio_id: admin["id"].as_str().unwrap().to_string(),
+        user_name: "root@example.com".into(),
+        reason: RemovalReason::RemovedFromSource,
+    });
+    let body = ConnectionPlan {
+        connection: "test".into(),
+        generation: snapshot.generation,
+        plan: Plan {
+            operations,
+            held_back: Vec::new(),
+        },
+    };
+    let options = RunOptions {
+        allow_deletions: true,
+        ..RunOptions::sync_now()
+    };
+    let report = apply_reviewed(
+        &fixture.connection(TOKEN),
+        0,
+        fixture.store(),
+        &body,
+        &options,
+    )
+    .await;
+    assert_eq!(report.exit_code, EXIT_STALE_PLAN, "{report:#?}");
+    assert_eq!(report.refused.len(), 12);
+    assert!(report.applied.is_empty());
+    assert!(
+        report.refused[11].reason.contains("this connection holds"),
+        "{}",
+        report.refused[11].reason
+    );
+    let users = server.list("body", "Users").await;
+    assert_eq!(users.len(), 13, "nothing deleted");
+    assert!(users.iter().all(|u| u["active"] == true));
+}
