@@ -399,23 +399,8 @@ async fn fetch_and_plan(
     let mut plan_policy = plan_policy(&connection.policy, &snapshot, options.allow_deletions);
     let mut desired = mapped.desired;
     if !options.only.is_empty() {
-        let (users, unmatched) = only::resolve(&options.only, &desired, &snapshot);
-        if !unmatched.is_empty() {
-            report.fail(format!(
-                "--only: no user in the directory or the snapshot matches {}",
-                unmatched.join(", ")
-            ));
-            return None;
-        }
-        // The shrinkage guard judges the whole fetch, not the narrowed view.
-        if crate::plan::shrinkage(&desired, &snapshot, &plan_policy).is_some() {
-            plan_policy.max_deactivations = 0;
-            plan_policy.max_deletions = 0;
-        }
-        plan_policy.max_shrinkage = 1.0;
-        let (narrow_desired, narrow_snapshot) = only::restrict(&desired, &snapshot, &users);
-        desired = narrow_desired;
-        snapshot = narrow_snapshot;
+        (desired, snapshot) =
+            narrow_to_only(&options.only, &desired, &snapshot, &mut plan_policy, report)?;
     }
     let plan = plan(&desired, &snapshot, &plan_policy, options.now);
     Some(Planned {
@@ -423,6 +408,33 @@ async fn fetch_and_plan(
         snapshot,
         plan,
     })
+}
+
+/// `--only`: the directory and snapshot narrowed to the named users, with
+/// the guard tightened if the whole fetch trips the shrinkage guard. `None`
+/// (the report says why) when a name matches nobody.
+fn narrow_to_only(
+    only: &[String],
+    desired: &DesiredState,
+    snapshot: &Snapshot,
+    plan_policy: &mut PlanPolicy,
+    report: &mut RunReport,
+) -> Option<(DesiredState, Snapshot)> {
+    let (users, unmatched) = only::resolve(only, desired, snapshot);
+    if !unmatched.is_empty() {
+        report.fail(format!(
+            "--only: no user in the directory or the snapshot matches {}",
+            unmatched.join(", ")
+        ));
+        return None;
+    }
+    // The shrinkage guard judges the whole fetch, not the narrowed view.
+    if crate::plan::shrinkage(desired, snapshot, plan_policy).is_some() {
+        plan_policy.max_deactivations = 0;
+        plan_policy.max_deletions = 0;
+    }
+    plan_policy.max_shrinkage = 1.0;
+    Some(only::restrict(desired, snapshot, &users))
 }
 
 /// The plan policy of a connection: its limits resolved against the
