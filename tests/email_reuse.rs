@@ -141,3 +141,45 @@ async fn reconcile_adopt_does_not_link_a_reused_email_either() {
             .any(|e| e.source_id == "new7" && e.description.contains("from source user old1"))
     );
 }
+
+/// The leaver goes and the newcomer arrives in the same run: the leaver's
+/// deactivation is planned against the account the newcomer's create meets.
+/// Relinked, the account is the newcomer's and is not deactivated; refused,
+/// the leaver's account is deactivated and stays theirs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_leaver_and_a_newcomer_in_one_run_never_share_an_account() {
+    let server = Scim2Server::start();
+    for (org, extra, code, active, owner) in [
+        ("same-run-refuse", "", EXIT_PARTIAL, false, "old1"),
+        (
+            "same-run-relink",
+            ", on_username_reuse: relink",
+            EXIT_OK,
+            true,
+            "new7",
+        ),
+    ] {
+        let mut fixture = Fixture::new(&server.org_url(org));
+        fixture.extra_config = policy(extra);
+        let stays = user("u1", "ada@example.com", "Ada", "Lovelace");
+        fixture.write_directory(
+            &[stays.clone(), user("old1", "sam@example.com", "Sam", "Old")],
+            &[],
+        );
+        assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
+        fixture.write_directory(&[stays, user("new7", "sam@example.com", "Sam", "New")], &[]);
+        let report = fixture.sync().await;
+        assert_eq!(report.exit_code, code, "{org}: {report:#?}");
+        let users = server.list(org, "Users").await;
+        assert_eq!(users.len(), 2, "{org}: no second account");
+        let account = find(&users, "userName", "sam@example.com").unwrap();
+        assert_eq!(account["active"], active, "{org}");
+        assert_eq!(account["externalId"], owner, "{org}");
+        let snapshot = fixture.snapshot();
+        assert_eq!(
+            snapshot.users[owner].penvio_id(),
+            account["id"].as_str().unwrap()
+        );
+        assert_eq!(snapshot.users.len(), 2, "{org}: one mapping per account");
+    }
+}
