@@ -8,6 +8,7 @@
 //! plans again and sends the fresh operations the reviewed plan also holds
 //! ([`admit`]), and refuses the rest.
 
+use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -15,7 +16,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{HeldBack, Operation, Plan, RemovalReason};
+use crate::plan::{Operation, Plan, RemovalReason};
 use crate::state::Snapshot;
 
 /// Version of the file format; bumped on any incompatible change.
@@ -140,6 +141,9 @@ pub fn admit(
     allow_deletions: bool,
 ) -> Admission {
     let mut admission = Admission::default();
+    // Essence → unclaimed indexes, so matching stays linear in plan size.
+    let mut planned = index_by_essence(fresh.operations.iter());
+    let mut held = index_by_essence(fresh.held_back.iter().map(|h| &h.operation));
     let mut taken = vec![false; fresh.operations.len()];
     let mut held_taken = vec![false; fresh.held_back.len()];
     let approved = reviewed.operations.iter().chain(
@@ -157,31 +161,28 @@ pub fn admit(
             });
             continue;
         }
-        let key = essence(operation);
-        if let Some(index) =
-            (0..fresh.operations.len()).find(|&i| !taken[i] && essence(&fresh.operations[i]) == key)
-        {
+        let key = essence_key(operation);
+        let claim = |index: &mut HashMap<String, Vec<usize>>| {
+            key.as_ref()
+                .and_then(|key| index.get_mut(key))
+                .and_then(Vec::pop)
+        };
+        if let Some(index) = claim(&mut planned) {
             taken[index] = true;
-            continue;
-        }
-        if let Some(index) = (0..fresh.held_back.len())
-            .find(|&i| !held_taken[i] && essence(&fresh.held_back[i].operation) == key)
-        {
+        } else if let Some(index) = claim(&mut held) {
             held_taken[index] = true;
-            continue;
+        } else {
+            admission.refused.push(Refusal {
+                operation: operation.clone(),
+                reason: "not in the plan computed now: the directory or Penvio changed since the review, or the plan file was edited; run `penvio-sync plan --out` again and review the new plan".into(),
+            });
         }
-        admission.refused.push(Refusal {
-            operation: operation.clone(),
-            reason: "not in the plan computed now: the directory or Penvio changed since the review, or the plan file was edited; run `penvio-sync plan --out` again and review the new plan".into(),
-        });
     }
-    // Held back now but not approved in the file: still reported as held.
-    for (index, held) in fresh.held_back.iter().enumerate() {
-        if !held_taken[index]
-            && reviewed
-                .held_back
-                .iter()
-                .any(|r| essence(&r.operation) == essence(&held.operation))
+    // Held back in the file and now, not approved: still reported as held.
+    for operation in reviewed.held_back.iter().map(|h| &h.operation) {
+        if let Some(index) = essence_key(operation)
+            .and_then(|key| held.get_mut(&key))
+            .and_then(Vec::pop)
         {
             held_taken[index] = true;
         }
@@ -198,9 +199,32 @@ pub fn admit(
         .iter()
         .zip(&held_taken)
         .filter(|(_, taken)| **taken)
-        .map(|(held, _)| HeldBack::clone(held))
+        .map(|(held, _)| held.clone())
         .collect();
     admission
+}
+
+/// The indexes of operations by [`essence_key`], last first (taken by
+/// `pop`, so each fresh operation answers at most one reviewed one).
+fn index_by_essence<'a>(
+    operations: impl Iterator<Item = &'a Operation>,
+) -> HashMap<String, Vec<usize>> {
+    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    for (position, operation) in operations.enumerate() {
+        if let Some(key) = essence_key(operation) {
+            index.entry(key).or_default().push(position);
+        }
+    }
+    for positions in index.values_mut() {
+        positions.reverse();
+    }
+    index
+}
+
+/// [`essence`] as a comparable key (its JSON form: fields in a fixed order);
+/// `None`, matching nothing, if it cannot be written.
+fn essence_key(operation: &Operation) -> Option<String> {
+    serde_json::to_string(&essence(operation)).ok()
 }
 
 /// Why an operation names a Penvio id the snapshot does not hold for its
@@ -320,7 +344,7 @@ mod tests {
 
     use super::*;
     use crate::model::UserAttributes;
-    use crate::plan::AttributeChange;
+    use crate::plan::{AttributeChange, HeldBack};
     use crate::state::{StoredUser, TeamRecord};
 
     fn attrs(name: &str, active: bool) -> UserAttributes {
