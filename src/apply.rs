@@ -4,8 +4,9 @@
 //! Acknowledgements go to a recorder thread that commits them in batches
 //! (never only at the end), so a crash loses at most one batch of records;
 //! the next run repeats those operations, which are idempotent or resolved
-//! by lookup (409 on create → link; pending team creates → find by
-//! externalId), so no duplicates appear (invariant 2).
+//! by lookup (409 on create → link, unless the account is held for another
+//! source user; pending team creates → find by externalId), so no duplicates
+//! appear (invariant 2).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -181,11 +182,9 @@ impl OperationError {
 /// the phase starts.
 struct Job {
     operation: Operation,
-    /// The user operation's account is no longer the one the snapshot holds
-    /// for its source user (relinked to another user earlier in the run, or
-    /// never held): it is not sent. `Some(true)`: the user was dropped from
-    /// the snapshot, so there is nothing left to do.
-    not_owned: Option<bool>,
+    /// Whether the snapshot (now) holds the user operation's account for its
+    /// source user; only then is the operation sent.
+    ownership: Ownership,
     /// Previous deactivation time of the user (updates keep it).
     deactivated_at: Option<i64>,
     /// (source id, Penvio id) of the members the operation is about.
@@ -358,7 +357,7 @@ fn prepare(operation: &Operation, snapshot: &Snapshot) -> Job {
     };
     let mut job = Job {
         operation: operation.clone(),
-        not_owned: user_not_owned(operation, snapshot),
+        ownership: ownership(operation, snapshot),
         deactivated_at: None,
         members: Vec::new(),
         unresolved: 0,
@@ -397,11 +396,21 @@ fn prepare(operation: &Operation, snapshot: &Snapshot) -> Job {
     job
 }
 
-/// Whether a user operation addresses an account the snapshot does not hold
-/// (now) for its source user: `None` when it does (or the operation is not
-/// about an existing user), `Some(true)` when the source user is no longer
-/// in the snapshot, `Some(false)` when it maps to another account.
-fn user_not_owned(operation: &Operation, snapshot: &Snapshot) -> Option<bool> {
+/// How an operation's account relates to what the snapshot holds when its
+/// phase starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ownership {
+    /// The snapshot holds the account for the source user (or the operation
+    /// is not about an existing user).
+    Held,
+    /// The source user left the snapshot earlier in the run (its account was
+    /// relinked to another user): nothing is left to do.
+    Dropped,
+    /// The snapshot holds another account for the source user: refused.
+    Other,
+}
+
+fn ownership(operation: &Operation, snapshot: &Snapshot) -> Ownership {
     let (source_id, penvio_id) = match operation {
         Operation::ReactivateUser {
             source_id,
@@ -423,12 +432,12 @@ fn user_not_owned(operation: &Operation, snapshot: &Snapshot) -> Option<bool> {
             penvio_id,
             ..
         } => (source_id, penvio_id),
-        _ => return None,
+        _ => return Ownership::Held,
     };
     match snapshot.users.get(source_id) {
-        None => Some(true),
-        Some(record) if record.penvio_id() != penvio_id => Some(false),
-        Some(_) => None,
+        None => Ownership::Dropped,
+        Some(record) if record.penvio_id() != penvio_id => Ownership::Other,
+        Some(_) => Ownership::Held,
     }
 }
 
@@ -492,19 +501,19 @@ async fn execute(job: Job, context: &TaskContext) -> JobResult {
         http_status: None,
     };
     let mut changes = Vec::new();
-    let result = match job.not_owned {
-        Some(true) => {
+    let result = match job.ownership {
+        Ownership::Dropped => {
             outcome.description.push_str(
                 " (skipped: the user is no longer in the snapshot; its account was relinked)",
             );
             Ok(())
         }
-        Some(false) => Err(OperationError::Refused(format!(
+        Ownership::Other => Err(OperationError::Refused(format!(
             "refused: Penvio user {} is not the account this connection holds for source user {}; nothing was sent",
             outcome.penvio_id.as_deref().unwrap_or(""),
             outcome.subject
         ))),
-        None => perform(&job, context, &mut changes, &mut outcome.description).await,
+        Ownership::Held => perform(&job, context, &mut changes, &mut outcome.description).await,
     };
     context.record(&changes);
     if let Some(created) = changes.iter().find_map(|change| match change {
