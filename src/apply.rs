@@ -4,9 +4,11 @@
 //! Acknowledgements go to a recorder thread that commits them in batches
 //! (never only at the end), so a crash loses at most one batch of records;
 //! the next run repeats those operations, which are idempotent or resolved
-//! by lookup (409 on create → link; pending team creates → find by
-//! externalId), so no duplicates appear (invariant 2).
+//! by lookup (409 on create → link, unless the account is held for another
+//! source user; pending team creates → find by externalId), so no duplicates
+//! appear (invariant 2).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
@@ -18,6 +20,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::config::OnUserNameReuse;
 use crate::events::{self, RunContext};
 use crate::model::UserAttributes;
 use crate::plan::{AttributeChange, Operation, Phase, Plan};
@@ -48,6 +51,9 @@ pub struct ApplySettings {
     pub cancel: CancellationToken,
     /// Who applies, for logs, metrics and the audit trail.
     pub events: RunContext,
+    /// Whether a create that finds its userName on another managed user's
+    /// account may take that account over (`policy.on_username_reuse`).
+    pub on_username_reuse: OnUserNameReuse,
 }
 
 /// What happened to one operation.
@@ -150,10 +156,35 @@ impl Recorder {
     }
 }
 
+/// Why one operation failed: Penvio answered with an error, or the agent
+/// refused to send it.
+#[derive(Debug, thiserror::Error)]
+enum OperationError {
+    /// Penvio refused or could not be reached.
+    #[error(transparent)]
+    Target(#[from] ScimError),
+    /// The operation would touch an account this connection does not hold
+    /// for its source user; nothing was sent.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl OperationError {
+    fn status(&self) -> Option<u16> {
+        match self {
+            OperationError::Target(error) => error.status(),
+            OperationError::Refused(_) => None,
+        }
+    }
+}
+
 /// What a task needs besides its operation, resolved from the snapshot when
 /// the phase starts.
 struct Job {
     operation: Operation,
+    /// Whether the snapshot (now) holds the user operation's account for its
+    /// source user; only then is the operation sent.
+    ownership: Ownership,
     /// Previous deactivation time of the user (updates keep it).
     deactivated_at: Option<i64>,
     /// (source id, Penvio id) of the members the operation is about.
@@ -166,6 +197,10 @@ struct Job {
 
 struct TaskContext {
     client: ScimClient,
+    /// Penvio user id → the source id the snapshot held it for when the plan
+    /// started (filled only when the plan creates or recreates users).
+    owners: HashMap<String, String>,
+    on_username_reuse: OnUserNameReuse,
     cancel: CancellationToken,
     events: RunContext,
     patch_size: usize,
@@ -205,8 +240,27 @@ pub async fn apply_plan(
         return Ok(report);
     }
     let recorder = Recorder::spawn(store.clone(), connection.to_string())?;
+    let creates_users = plan.operations.iter().any(|op| {
+        matches!(
+            op,
+            Operation::CreateUser { .. }
+                | Operation::UpdateUser { .. }
+                | Operation::ReactivateUser { .. }
+        )
+    });
+    let owners = if creates_users {
+        snapshot
+            .users
+            .iter()
+            .map(|(source_id, record)| (record.penvio_id().to_string(), source_id.clone()))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let context = Arc::new(TaskContext {
         client: client.clone(),
+        owners,
+        on_username_reuse: settings.on_username_reuse,
         cancel: settings.cancel.clone(),
         events: settings.events.clone(),
         patch_size: settings.member_patch_size.max(1),
@@ -303,6 +357,7 @@ fn prepare(operation: &Operation, snapshot: &Snapshot) -> Job {
     };
     let mut job = Job {
         operation: operation.clone(),
+        ownership: ownership(operation, snapshot),
         deactivated_at: None,
         members: Vec::new(),
         unresolved: 0,
@@ -339,6 +394,51 @@ fn prepare(operation: &Operation, snapshot: &Snapshot) -> Job {
         _ => {}
     }
     job
+}
+
+/// How an operation's account relates to what the snapshot holds when its
+/// phase starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ownership {
+    /// The snapshot holds the account for the source user (or the operation
+    /// is not about an existing user).
+    Held,
+    /// The source user left the snapshot earlier in the run (its account was
+    /// relinked to another user): nothing is left to do.
+    Dropped,
+    /// The snapshot holds another account for the source user: refused.
+    Other,
+}
+
+fn ownership(operation: &Operation, snapshot: &Snapshot) -> Ownership {
+    let (source_id, penvio_id) = match operation {
+        Operation::ReactivateUser {
+            source_id,
+            penvio_id,
+            ..
+        }
+        | Operation::UpdateUser {
+            source_id,
+            penvio_id,
+            ..
+        }
+        | Operation::DeactivateUser {
+            source_id,
+            penvio_id,
+            ..
+        }
+        | Operation::DeleteUser {
+            source_id,
+            penvio_id,
+            ..
+        } => (source_id, penvio_id),
+        _ => return Ownership::Held,
+    };
+    match snapshot.users.get(source_id) {
+        None => Ownership::Dropped,
+        Some(record) if record.penvio_id() != penvio_id => Ownership::Other,
+        Some(_) => Ownership::Held,
+    }
 }
 
 /// An operation's outcome and the changes Penvio acknowledged.
@@ -401,7 +501,20 @@ async fn execute(job: Job, context: &TaskContext) -> JobResult {
         http_status: None,
     };
     let mut changes = Vec::new();
-    let result = perform(&job, context, &mut changes, &mut outcome.description).await;
+    let result = match job.ownership {
+        Ownership::Dropped => {
+            outcome.description.push_str(
+                " (skipped: the user is no longer in the snapshot; its account was relinked)",
+            );
+            Ok(())
+        }
+        Ownership::Other => Err(OperationError::Refused(format!(
+            "refused: Penvio user {} is not the account this connection holds for source user {}; nothing was sent",
+            outcome.penvio_id.as_deref().unwrap_or(""),
+            outcome.subject
+        ))),
+        Ownership::Held => perform(&job, context, &mut changes, &mut outcome.description).await,
+    };
     context.record(&changes);
     if let Some(created) = changes.iter().find_map(|change| match change {
         Change::PutUser { record, .. } => Some(record.penvio_id().to_string()),
@@ -413,7 +526,9 @@ async fn execute(job: Job, context: &TaskContext) -> JobResult {
     if let Err(error) = result {
         outcome.http_status = error.status();
         outcome.error = Some(error.to_string());
-        if error.is_fatal() {
+        if let OperationError::Target(error) = error
+            && error.is_fatal()
+        {
             context.stop.store(true, Ordering::SeqCst);
             let mut fatal = context.fatal.lock().unwrap_or_else(|e| e.into_inner());
             if fatal.is_none() {
@@ -550,12 +665,18 @@ fn put_user(
 }
 
 /// Creates a user, or links the existing one on a uniqueness conflict and
-/// brings its attributes to the desired values. Returns the Penvio id.
+/// brings its attributes to the desired values. An existing account the
+/// snapshot held for another source user (a reused email) is linked only
+/// under `policy.on_username_reuse: relink`, which drops the old mapping.
+/// Returns the Penvio id.
 async fn create_or_link_user(
-    client: &ScimClient,
+    context: &TaskContext,
+    source_id: &str,
     attributes: &UserAttributes,
+    changes: &mut Vec<Change>,
     description: &mut String,
-) -> Result<String, ScimError> {
+) -> Result<String, OperationError> {
+    let client = &context.client;
     match client.create_user(attributes).await {
         Ok(id) => Ok(id),
         Err(ScimError::Conflict {
@@ -568,20 +689,54 @@ async fn create_or_link_user(
                     method,
                     path,
                     detail: format!("{detail} (and no user with that userName could be found)"),
-                });
+                }
+                .into());
             };
+            let previous_owner = context
+                .owners
+                .get(&existing.id)
+                .filter(|owner| owner.as_str() != source_id);
+            if let Some(owner) = previous_owner
+                && context.on_username_reuse == OnUserNameReuse::Refuse
+            {
+                return Err(OperationError::Refused(reuse_refusal(
+                    source_id,
+                    owner,
+                    &existing.id,
+                    &attributes.user_name,
+                )));
+            }
             let current = existing.attributes();
-            let changes = crate::plan::attribute_changes(&current, attributes);
-            if !changes.is_empty() {
+            let changed = crate::plan::attribute_changes(&current, attributes);
+            if !changed.is_empty() {
                 client
-                    .patch_user(&existing.id, &patch_operations(&changes, attributes))
+                    .patch_user(&existing.id, &patch_operations(&changed, attributes))
                     .await?;
             }
-            description.push_str(" (linked the existing Penvio user)");
+            match previous_owner {
+                Some(owner) => {
+                    changes.push(Change::RemoveUser {
+                        source_id: owner.clone(),
+                    });
+                    description.push_str(&format!(
+                        " (relinked Penvio user {} from source user {owner}, whose mapping was dropped: policy.on_username_reuse is relink)",
+                        existing.id
+                    ));
+                }
+                None => description.push_str(" (linked the existing Penvio user)"),
+            }
             Ok(existing.id)
         }
-        Err(error) => Err(error),
+        Err(error) => Err(error.into()),
     }
+}
+
+/// The warning for a create whose userName belongs to another managed
+/// user's account: names both source ids and the ways out.
+fn reuse_refusal(source_id: &str, owner: &str, penvio_id: &str, user_name: &str) -> String {
+    format!(
+        "skipped: userName {user_name} belongs to Penvio user {penvio_id}, which this connection holds for source user {owner}, not for the new source user {source_id}; linking would hand {owner}'s account and data to {source_id}. If they are the same person, set policy.on_username_reuse: relink; otherwise give the new user another email, or delete the old account in Penvio"
+    )
 }
 
 async fn perform(
@@ -589,14 +744,15 @@ async fn perform(
     context: &TaskContext,
     changes: &mut Vec<Change>,
     description: &mut String,
-) -> Result<(), ScimError> {
+) -> Result<(), OperationError> {
     let client = &context.client;
     match &job.operation {
         Operation::CreateUser {
             source_id,
             attributes,
         } => {
-            let id = create_or_link_user(client, attributes, description).await?;
+            let id =
+                create_or_link_user(context, source_id, attributes, changes, description).await?;
             changes.push(put_user(source_id, id, attributes, None));
         }
         Operation::UpdateUser {
@@ -628,11 +784,13 @@ async fn perform(
                 )),
                 Err(ScimError::NotFound { .. }) => {
                     // Deleted by hand in Penvio: drift. Recreate it.
-                    let id = create_or_link_user(client, attributes, description).await?;
+                    let id =
+                        create_or_link_user(context, source_id, attributes, changes, description)
+                            .await?;
                     description.push_str(" (was missing in Penvio: recreated)");
                     changes.push(put_user(source_id, id, attributes, deactivated_at));
                 }
-                Err(error) => return Err(error),
+                Err(error) => return Err(error.into()),
             }
         }
         Operation::DeactivateUser {
@@ -657,7 +815,7 @@ async fn perform(
                     source_id: source_id.clone(),
                 });
             }
-            Err(error) => return Err(error),
+            Err(error) => return Err(error.into()),
         },
         Operation::DeleteUser {
             source_id,

@@ -62,8 +62,8 @@ pub enum Command {
     Sync(RunArgs),
     /// Show what `sync` would do, operation by operation; nothing is sent.
     Plan(PlanArgs),
-    /// Apply a plan written by `plan --out`, exactly as reviewed; refused if
-    /// the snapshot has moved since (exit code 5).
+    /// Apply a plan written by `plan --out`: only what is still planned now
+    /// is sent; anything else, or a moved snapshot, is refused (exit code 5).
     Apply(ApplyArgs),
     /// Compare with what Penvio really holds, repair drift, rebuild the snapshot.
     Reconcile(ReconcileArgs),
@@ -754,6 +754,20 @@ pub fn render_report(report: &RunReport) -> String {
             out.push_str(&format!(
                 "    {}",
                 render_operation(&held.operation).trim_start()
+            ));
+        }
+    }
+    if !report.refused.is_empty() {
+        out.push_str(&format!(
+            "  refused: {} operations of the reviewed plan were not sent:\n",
+            report.refused.len()
+        ));
+        for refused in &report.refused {
+            let rendered = render_operation(&refused.operation);
+            out.push_str(&format!(
+                "    {}: {}\n",
+                rendered.lines().next().unwrap_or_default().trim(),
+                refused.reason
             ));
         }
     }

@@ -159,6 +159,7 @@ fn policy(inputs: &Inputs<'_>) -> PlanPolicy {
             .max_deletions
             .limit(snapshot.users.len() + snapshot.teams.len()),
         max_shrinkage: policy.max_shrinkage,
+        max_member_removals: policy.max_member_removals,
         allow_deletions: false,
     }
 }

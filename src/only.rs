@@ -193,6 +193,7 @@ mod tests {
             max_deactivations: 10,
             max_deletions: 10,
             max_shrinkage: 1.0,
+            max_member_removals: crate::config::Threshold::Share(0.5),
             allow_deletions: false,
         };
         let result = plan(&narrow_desired, &narrow_snapshot, &policy, 0);

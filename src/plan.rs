@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::{MEMBER_GUARD_MIN_TEAM, Threshold};
 use crate::mapping::DesiredState;
 use crate::model::UserAttributes;
 use crate::state::{Snapshot, StoredUser};
@@ -39,6 +40,10 @@ pub struct PlanPolicy {
     /// Largest drop in active users (share) before every destructive
     /// operation is held back.
     pub max_shrinkage: f64,
+    /// Most members one team may lose without approval (a share applies to
+    /// teams of [`MEMBER_GUARD_MIN_TEAM`] members or more); a team losing
+    /// every member is always held back.
+    pub max_member_removals: Threshold,
     /// The admin approved destructive operations over the limits.
     pub allow_deletions: bool,
 }
@@ -351,6 +356,14 @@ pub fn plan(desired: &DesiredState, snapshot: &Snapshot, policy: &PlanPolicy, no
     }
 
     plan_teams(desired, snapshot, &held_users, &mut operations);
+    if !policy.allow_deletions {
+        held_back.extend(guard_member_removals(
+            desired,
+            snapshot,
+            policy,
+            &mut operations,
+        ));
+    }
     operations.extend(team_deletions);
     operations.extend(deactivations);
     operations.extend(deletions);
@@ -393,6 +406,82 @@ pub fn shrinkage(
         format!(
             "the directory shrank from {before} active users to {now} users (more than max_shrinkage, {:.0}%): a broken IdP query or scope looks like this; check it, then rerun with --allow-deletions if it is real",
             policy.max_shrinkage * 100.0
+        )
+    })
+}
+
+/// The membership guard: takes out of `operations` each removal of members
+/// that would empty a team (of two or more) or take more than
+/// `max_member_removals` from it, and returns them held back. Only members
+/// who stay in the directory count: those leaving it are the deactivation
+/// guard's business, while a team emptied of people who are still here is
+/// what a group listing that came back empty looks like.
+fn guard_member_removals(
+    desired: &DesiredState,
+    snapshot: &Snapshot,
+    policy: &PlanPolicy,
+    operations: &mut Vec<Operation>,
+) -> Vec<HeldBack> {
+    let mut held = Vec::new();
+    operations.retain(|operation| {
+        let Operation::RemoveMembers {
+            team,
+            team_name,
+            members,
+            ..
+        } = operation
+        else {
+            return true;
+        };
+        let before = snapshot.teams.get(team).map_or(0, |t| t.members.len());
+        let after = desired.teams.get(team).map_or(0, |t| t.members.len());
+        let staying = members
+            .iter()
+            .filter(|member| desired.users.contains_key(*member))
+            .count();
+        match member_guard_reason(team_name, before, after, staying, policy) {
+            Some(reason) => {
+                held.push(HeldBack {
+                    operation: operation.clone(),
+                    reason,
+                });
+                false
+            }
+            None => true,
+        }
+    });
+    held
+}
+
+/// Why a team losing `staying` members who stay in the directory (of
+/// `before`, leaving `after`) is held back, if it is.
+fn member_guard_reason(
+    team_name: &str,
+    before: usize,
+    after: usize,
+    staying: usize,
+    policy: &PlanPolicy,
+) -> Option<String> {
+    if staying == 0 {
+        return None;
+    }
+    let advice = "a group listing that came back empty or a broken scope looks like this; check the group in the identity provider, then rerun with --allow-deletions if it is real";
+    if after == 0 && before >= 2 {
+        return Some(format!(
+            "team {team_name} would lose all of its {before} members while they stay in the directory: {advice}"
+        ));
+    }
+    let limit = match policy.max_member_removals {
+        Threshold::Count(_) => policy.max_member_removals.limit(before),
+        Threshold::Share(_) if before >= MEMBER_GUARD_MIN_TEAM => {
+            policy.max_member_removals.limit(before)
+        }
+        Threshold::Share(_) => return None,
+    };
+    (staying > limit).then(|| {
+        format!(
+            "team {team_name} would lose {staying} of its {before} members (more than max_member_removals, {}): {advice}",
+            policy.max_member_removals
         )
     })
 }
@@ -666,6 +755,7 @@ mod tests {
             max_deactivations: 100,
             max_deletions: 100,
             max_shrinkage: 1.0,
+            max_member_removals: Threshold::Share(0.5),
             allow_deletions: false,
         }
     }
@@ -953,6 +1043,89 @@ mod tests {
                 .len(),
             11
         );
+    }
+
+    #[test]
+    fn the_member_guard_holds_back_emptied_and_shrunken_teams() {
+        let names: Vec<String> = (0..12).map(|i| format!("u{i:02}")).collect();
+        let everyone: Vec<(&str, bool)> = names.iter().map(|n| (n.as_str(), true)).collect();
+        let all: Vec<&str> = names.iter().map(String::as_str).collect();
+        let records: Vec<UserRecord> = names.iter().map(|n| record(n, true, None)).collect();
+        let snap = snapshot(&records, &[("g", "Big", &all), ("s", "Pair", &all[..2])]);
+        let guarded = PlanPolicy {
+            max_deactivations: 0,
+            ..policy()
+        };
+        let reasons = |plan: &Plan| -> Vec<String> {
+            plan.held_back.iter().map(|h| h.reason.clone()).collect()
+        };
+        // The listing of the big team comes back empty: held back.
+        let result = plan(
+            &desired(&everyone, &[("g", "Big", &[]), ("s", "Pair", &all[..2])]),
+            &snap,
+            &guarded,
+            NOW,
+        );
+        assert!(result.operations.is_empty(), "{result:?}");
+        assert_eq!(result.held_back.len(), 1);
+        assert!(reasons(&result)[0].contains("team Big would lose all of its 12 members"));
+        // 7 of 12 (over 50%) held; 6 of 12 passes.
+        let five = desired(
+            &everyone,
+            &[("g", "Big", &all[..5]), ("s", "Pair", &all[..2])],
+        );
+        let result = plan(&five, &snap, &guarded, NOW);
+        assert!(reasons(&result)[0].contains("lose 7 of its 12 members"));
+        let six = desired(
+            &everyone,
+            &[("g", "Big", &all[..6]), ("s", "Pair", &all[..2])],
+        );
+        assert_eq!(
+            kinds(&plan(&six, &snap, &guarded, NOW)),
+            pairs(&[("remove_members", "g")])
+        );
+        // A share does not apply to a small team, but emptying it does.
+        let one_left = desired(&everyone, &[("g", "Big", &all), ("s", "Pair", &all[..1])]);
+        assert_eq!(
+            kinds(&plan(&one_left, &snap, &guarded, NOW)),
+            pairs(&[("remove_members", "s")])
+        );
+        let none_left = desired(&everyone, &[("g", "Big", &all), ("s", "Pair", &[])]);
+        assert_eq!(plan(&none_left, &snap, &guarded, NOW).held_back.len(), 1);
+        // A count applies to every team.
+        let counted = PlanPolicy {
+            max_member_removals: Threshold::Count(0),
+            ..guarded.clone()
+        };
+        assert_eq!(plan(&one_left, &snap, &counted, NOW).held_back.len(), 1);
+        // Members who leave the directory do not count (the deactivation
+        // guard judges them), and approval lifts the guard.
+        let leavers = desired(
+            &everyone[2..],
+            &[("g", "Big", &all[2..]), ("s", "Pair", &[])],
+        );
+        let approved = PlanPolicy {
+            allow_deletions: true,
+            ..guarded.clone()
+        };
+        let result = plan(&leavers, &snap, &policy(), NOW);
+        assert!(result.held_back.is_empty(), "{result:?}");
+        assert_eq!(
+            kinds(&result),
+            pairs(&[
+                ("remove_members", "g"),
+                ("remove_members", "s"),
+                ("deactivate_user", "u00"),
+                ("deactivate_user", "u01"),
+            ])
+        );
+        let result = plan(
+            &desired(&everyone, &[("g", "Big", &[]), ("s", "Pair", &all[..2])]),
+            &snap,
+            &approved,
+            NOW,
+        );
+        assert_eq!(kinds(&result), pairs(&[("remove_members", "g")]));
     }
 
     #[test]

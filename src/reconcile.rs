@@ -81,12 +81,27 @@ pub fn rebuild_snapshot(
         })
     };
 
+    // Penvio user id → the directory user the old snapshot held it for.
+    let old_owner: HashMap<&str, &str> = old
+        .users
+        .iter()
+        .filter(|(key, _)| !key.starts_with(ADOPTED_PREFIX))
+        .map(|(key, record)| (record.penvio_id(), key.as_str()))
+        .collect();
     for (source_id, wanted) in &desired.users {
         let previous = old.users.get(source_id);
         let known = previous.and_then(|p| by_id.get(p.penvio_id()).copied());
+        // Never link by externalId or userName to an account held for
+        // another directory user (an email reused after a leaver): the
+        // create then meets it and `policy.on_username_reuse` decides.
+        let free = |user: &&ScimUser| {
+            old_owner
+                .get(user.id.as_str())
+                .is_none_or(|owner| *owner == source_id.as_str())
+        };
         let found = known
-            .or_else(|| only_one(by_external.get(source_id.as_str())))
-            .or_else(|| only_one(by_name.get(&wanted.user_name.to_lowercase())))
+            .or_else(|| only_one(by_external.get(source_id.as_str())).filter(free))
+            .or_else(|| only_one(by_name.get(&wanted.user_name.to_lowercase())).filter(free))
             .filter(|user| !claimed.contains(user.id.as_str()));
         match found {
             Some(user) => {
@@ -292,6 +307,38 @@ mod tests {
             rebuild_snapshot(&desired, &Snapshot::default(), &users, &[], true, 100);
         assert_eq!(findings.adopted, 1);
         assert!(adopted.users.contains_key("adopted:p3"));
+    }
+
+    #[test]
+    fn an_account_held_for_another_user_is_never_linked_by_user_name() {
+        // The leaver "old" holds p1; the newcomer "new" has the same email.
+        let mut desired = DesiredState::default();
+        desired.users.insert(
+            "new".into(),
+            UserAttributes {
+                external_id: "new".into(),
+                ..wanted("old")
+            },
+        );
+        let users = vec![scim_user("p1", "old@example.com", Some("old"), false)];
+        let (first, _) = rebuild_snapshot(&desired, &Snapshot::default(), &users, &[], false, 100);
+        assert_eq!(first.users["new"].penvio_id(), "p1", "a free account links");
+        let mut old = Snapshot::default();
+        old.users.insert(
+            "old".into(),
+            StoredUser::from(UserRecord {
+                penvio_id: "p1".into(),
+                attributes: wanted("old"),
+                deactivated_at: Some(50),
+            }),
+        );
+        for adopt in [false, true] {
+            let (snapshot, findings) = rebuild_snapshot(&desired, &old, &users, &[], adopt, 100);
+            assert!(!snapshot.users.contains_key("new"), "adopt {adopt}");
+            assert_eq!(snapshot.users["old"].penvio_id(), "p1");
+            assert_eq!(findings.linked_users, 0);
+            assert_eq!(findings.adopted, 0);
+        }
     }
 
     #[test]

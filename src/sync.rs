@@ -14,17 +14,18 @@ use tracing::Instrument;
 
 use crate::apply::{ApplySettings, OperationOutcome, apply_plan};
 use crate::audit::AuditLog;
-use crate::config::{ConnectionConfig, OnUserRemoved};
+use crate::config::{ConnectionConfig, OnUserRemoved, PolicyConfig};
 use crate::events::{self, RunContext};
-use crate::mapping::map_directory_with;
-use crate::model::SkippedRecord;
+use crate::mapping::{DesiredState, map_directory_with};
+use crate::model::{Directory, SkippedRecord};
 use crate::only;
 use crate::plan::{HeldBack, Operation, Plan, PlanPolicy, RemovalAction, plan};
 use crate::progress::Progress;
 use crate::ratelimit::Backoff;
 use crate::reconcile::{ReconcileFindings, rebuild_snapshot};
+use crate::reviewed::Refusal;
 use crate::source::{self, FetchContext};
-use crate::state::{RunRecord, SourceCache, StateStore};
+use crate::state::{RunRecord, Snapshot, SourceCache, StateStore};
 use crate::target::scim::{DEFAULT_PAGE_SIZE, RequestCounts, ScimClient, ScimClientSettings};
 
 /// Exit code: every operation applied.
@@ -152,6 +153,9 @@ pub struct RunReport {
     pub failures: Vec<OperationOutcome>,
     /// Destructive operations held back by the guard.
     pub held_back: Vec<HeldBack>,
+    /// Operations of a reviewed plan that `apply` refused, with reasons:
+    /// not in the plan computed at apply time (exit code 5).
+    pub refused: Vec<Refusal>,
     /// Reconciliation findings (reconcile only).
     pub reconcile: Option<ReconcileFindings>,
     /// Requests sent to Penvio.
@@ -190,6 +194,7 @@ impl RunReport {
             applied: BTreeMap::new(),
             failures: Vec::new(),
             held_back: Vec::new(),
+            refused: Vec::new(),
             reconcile: None,
             target_requests: RequestCounts::default(),
             source_requests: 0,
@@ -276,6 +281,14 @@ pub async fn run_connection(
     report
 }
 
+/// What a run has planned: the Penvio client, the snapshot the plan was made
+/// against and the plan.
+struct Planned {
+    client: ScimClient,
+    snapshot: Snapshot,
+    plan: Plan,
+}
+
 async fn execute_run(
     connection: &ConnectionConfig,
     index: usize,
@@ -284,6 +297,48 @@ async fn execute_run(
     options: &RunOptions,
     report: &mut RunReport,
 ) {
+    let Some(Planned {
+        client,
+        mut snapshot,
+        plan,
+    }) = fetch_and_plan(connection, index, store, options, report).await
+    else {
+        return;
+    };
+    for operation in &plan.operations {
+        *report.planned.entry(operation.kind()).or_default() += 1;
+    }
+    report.held_back = plan.held_back.clone();
+    if options.dry_run {
+        report.operations = plan.operations.clone();
+        report.target_requests = client.counts();
+        if !plan.held_back.is_empty() {
+            report.exit_code = EXIT_HELD_BACK;
+        }
+        return;
+    }
+    apply_and_report(
+        connection,
+        &client,
+        &mut snapshot,
+        &plan,
+        shared_store,
+        options,
+        report,
+    )
+    .await;
+}
+
+/// Fetches the directory, maps it, (for reconcile) rebuilds the snapshot
+/// from Penvio, and plans under the guard. `None` when the run failed (the
+/// report says why).
+async fn fetch_and_plan(
+    connection: &ConnectionConfig,
+    index: usize,
+    store: &dyn StateStore,
+    options: &RunOptions,
+    report: &mut RunReport,
+) -> Option<Planned> {
     tracing::info!(
         connection = %connection.name,
         run_id = %report.run_id,
@@ -292,66 +347,22 @@ async fn execute_run(
         target_token = %connection.target.token.fingerprint(),
         "Starting run."
     );
-    let source = match source::build(connection, index) {
-        Ok(source) => source,
-        Err(error) => return report.fail(error.to_string()),
-    };
     let client = match target_client(connection, index) {
         Ok(client) => client,
-        Err(error) => return report.fail(format!("cannot set up the Penvio client: {error}")),
-    };
-
-    // 1. Fetch. Any failure ends the run here: an incomplete directory must
-    //    never look like removed users (invariant 1).
-    let previous = if source.incremental() {
-        match store.load_source_cache(&connection.name) {
-            Ok(cache) => cache,
-            Err(error) => return report.fail(error.to_string()),
-        }
-    } else {
-        None
-    };
-    let progress = Progress::spinner(options.show_progress, "Reading the directory");
-    let fetched = source
-        .fetch(FetchContext {
-            progress: &progress,
-            previous: previous.as_ref(),
-            now: options.now,
-        })
-        .await;
-    progress.finish();
-    report.source_requests = source.requests_sent();
-    let fetched = match fetched {
-        Ok(fetched) => fetched,
         Err(error) => {
-            return report.fail(format!(
-                "{error}. Nothing was changed in Penvio or in the snapshot."
-            ));
+            report.fail(format!("cannot set up the Penvio client: {error}"));
+            return None;
         }
     };
-    report.source.full_fetch = fetched.full;
-    if source.incremental() && !options.dry_run {
-        let cache = SourceCache {
-            last_full_fetch: if fetched.full {
-                options.now
-            } else {
-                previous.as_ref().map_or(options.now, |p| p.last_full_fetch)
-            },
-            cursor: fetched.cursor.clone(),
-            directory: fetched.directory.clone(),
-        };
-        if let Err(error) = store.save_source_cache(&connection.name, &cache) {
-            return report.fail(error.to_string());
-        }
-    }
-    let directory = fetched.directory;
-    report.source.users = directory.users.len();
-    report.source.groups = directory.groups.len();
+    let directory = fetch_directory(connection, index, store, options, report).await?;
 
     // 2. Map and scope.
     let mut snapshot = match store.load(&connection.name) {
         Ok(snapshot) => snapshot,
-        Err(error) => return report.fail(error.to_string()),
+        Err(error) => {
+            report.fail(error.to_string());
+            return None;
+        }
     };
     report.snapshot_generation = snapshot.generation;
     let mapped = map_directory_with(
@@ -372,42 +383,69 @@ async fn execute_run(
 
     // 3. Reconcile: replace the snapshot by what Penvio really holds.
     if let RunMode::Reconcile { adopt } = options.mode {
-        let users = client.list_users(DEFAULT_PAGE_SIZE).await;
-        let groups = match &users {
-            Ok(_) => client.list_groups(DEFAULT_PAGE_SIZE).await,
-            Err(_) => Ok(Vec::new()),
-        };
-        let (users, groups) = match (users, groups) {
-            (Ok(users), Ok(groups)) => (users, groups),
-            (Err(error), _) | (_, Err(error)) => {
-                report.target_requests = client.counts();
-                return report.fail(format!("cannot read what Penvio holds: {error}"));
-            }
-        };
-        let (rebuilt, findings) = rebuild_snapshot(
+        snapshot = reconcile_snapshot(
+            connection,
+            &client,
+            store,
             &mapped.desired,
             &snapshot,
-            &users,
-            &groups,
             adopt,
-            options.now,
-        );
-        report.reconcile = Some(findings);
-        if !options.dry_run {
-            let mut persisted = rebuilt.clone();
-            for team in persisted.teams.values_mut() {
-                team.foreign_members.clear();
-            }
-            if let Err(error) = store.replace(&connection.name, &persisted) {
-                return report.fail(error.to_string());
-            }
-        }
-        snapshot = rebuilt;
+            options,
+            report,
+        )
+        .await?;
     }
 
     // 4. Plan and guard.
-    let policy = &connection.policy;
-    let mut plan_policy = PlanPolicy {
+    let mut plan_policy = plan_policy(&connection.policy, &snapshot, options.allow_deletions);
+    let mut desired = mapped.desired;
+    if !options.only.is_empty() {
+        (desired, snapshot) =
+            narrow_to_only(&options.only, &desired, &snapshot, &mut plan_policy, report)?;
+    }
+    let plan = plan(&desired, &snapshot, &plan_policy, options.now);
+    Some(Planned {
+        client,
+        snapshot,
+        plan,
+    })
+}
+
+/// `--only`: the directory and snapshot narrowed to the named users, with
+/// the guard tightened if the whole fetch trips the shrinkage guard. `None`
+/// (the report says why) when a name matches nobody.
+fn narrow_to_only(
+    only: &[String],
+    desired: &DesiredState,
+    snapshot: &Snapshot,
+    plan_policy: &mut PlanPolicy,
+    report: &mut RunReport,
+) -> Option<(DesiredState, Snapshot)> {
+    let (users, unmatched) = only::resolve(only, desired, snapshot);
+    if !unmatched.is_empty() {
+        report.fail(format!(
+            "--only: no user in the directory or the snapshot matches {}",
+            unmatched.join(", ")
+        ));
+        return None;
+    }
+    // The shrinkage guard judges the whole fetch, not the narrowed view.
+    if crate::plan::shrinkage(desired, snapshot, plan_policy).is_some() {
+        plan_policy.max_deactivations = 0;
+        plan_policy.max_deletions = 0;
+    }
+    plan_policy.max_shrinkage = 1.0;
+    Some(only::restrict(desired, snapshot, &users))
+}
+
+/// The plan policy of a connection: its limits resolved against the
+/// snapshot's size.
+pub fn plan_policy(
+    policy: &PolicyConfig,
+    snapshot: &Snapshot,
+    allow_deletions: bool,
+) -> PlanPolicy {
+    PlanPolicy {
         on_user_removed: match policy.on_user_removed {
             OnUserRemoved::Deactivate => RemovalAction::Deactivate,
             OnUserRemoved::Delete => RemovalAction::Delete,
@@ -418,59 +456,125 @@ async fn execute_run(
             .max_deletions
             .limit(snapshot.users.len() + snapshot.teams.len()),
         max_shrinkage: policy.max_shrinkage,
-        allow_deletions: options.allow_deletions,
-    };
-    let mut desired = mapped.desired;
-    if !options.only.is_empty() {
-        let (users, unmatched) = only::resolve(&options.only, &desired, &snapshot);
-        if !unmatched.is_empty() {
-            return report.fail(format!(
-                "--only: no user in the directory or the snapshot matches {}",
-                unmatched.join(", ")
-            ));
-        }
-        // The shrinkage guard judges the whole fetch, not the narrowed view.
-        if crate::plan::shrinkage(&desired, &snapshot, &plan_policy).is_some() {
-            plan_policy.max_deactivations = 0;
-            plan_policy.max_deletions = 0;
-        }
-        plan_policy.max_shrinkage = 1.0;
-        let (narrow_desired, narrow_snapshot) = only::restrict(&desired, &snapshot, &users);
-        desired = narrow_desired;
-        snapshot = narrow_snapshot;
+        max_member_removals: policy.max_member_removals,
+        allow_deletions,
     }
-    let plan: Plan = plan(&desired, &snapshot, &plan_policy, options.now);
-    for operation in &plan.operations {
-        *report.planned.entry(operation.kind()).or_default() += 1;
-    }
-    report.held_back = plan.held_back.clone();
-    if options.dry_run {
-        report.operations = plan.operations.clone();
-        report.target_requests = client.counts();
-        if !plan.held_back.is_empty() {
-            report.exit_code = EXIT_HELD_BACK;
-        }
-        return;
-    }
+}
 
-    // 5. Apply.
-    apply_and_report(
-        connection,
-        &client,
-        &mut snapshot,
-        &plan,
-        shared_store,
-        options,
-        report,
-    )
-    .await;
+/// 1. Fetch. Any failure ends the run here: an incomplete directory must
+///    never look like removed users (invariant 1).
+async fn fetch_directory(
+    connection: &ConnectionConfig,
+    index: usize,
+    store: &dyn StateStore,
+    options: &RunOptions,
+    report: &mut RunReport,
+) -> Option<Directory> {
+    let source = match source::build(connection, index) {
+        Ok(source) => source,
+        Err(error) => {
+            report.fail(error.to_string());
+            return None;
+        }
+    };
+    let previous = if source.incremental() {
+        match store.load_source_cache(&connection.name) {
+            Ok(cache) => cache,
+            Err(error) => {
+                report.fail(error.to_string());
+                return None;
+            }
+        }
+    } else {
+        None
+    };
+    let progress = Progress::spinner(options.show_progress, "Reading the directory");
+    let fetched = source
+        .fetch(FetchContext {
+            progress: &progress,
+            previous: previous.as_ref(),
+            now: options.now,
+        })
+        .await;
+    progress.finish();
+    report.source_requests = source.requests_sent();
+    let fetched = match fetched {
+        Ok(fetched) => fetched,
+        Err(error) => {
+            report.fail(format!(
+                "{error}. Nothing was changed in Penvio or in the snapshot."
+            ));
+            return None;
+        }
+    };
+    report.source.full_fetch = fetched.full;
+    if source.incremental() && !options.dry_run {
+        let cache = SourceCache {
+            last_full_fetch: if fetched.full {
+                options.now
+            } else {
+                previous.as_ref().map_or(options.now, |p| p.last_full_fetch)
+            },
+            cursor: fetched.cursor.clone(),
+            directory: fetched.directory.clone(),
+        };
+        if let Err(error) = store.save_source_cache(&connection.name, &cache) {
+            report.fail(error.to_string());
+            return None;
+        }
+    }
+    report.source.users = fetched.directory.users.len();
+    report.source.groups = fetched.directory.groups.len();
+    Some(fetched.directory)
+}
+
+/// 3. Reconcile: the snapshot rebuilt from what Penvio really holds (and,
+///    unless a dry run, stored).
+#[allow(clippy::too_many_arguments)]
+async fn reconcile_snapshot(
+    connection: &ConnectionConfig,
+    client: &ScimClient,
+    store: &dyn StateStore,
+    desired: &DesiredState,
+    snapshot: &Snapshot,
+    adopt: bool,
+    options: &RunOptions,
+    report: &mut RunReport,
+) -> Option<Snapshot> {
+    let users = client.list_users(DEFAULT_PAGE_SIZE).await;
+    let groups = match &users {
+        Ok(_) => client.list_groups(DEFAULT_PAGE_SIZE).await,
+        Err(_) => Ok(Vec::new()),
+    };
+    let (users, groups) = match (users, groups) {
+        (Ok(users), Ok(groups)) => (users, groups),
+        (Err(error), _) | (_, Err(error)) => {
+            report.target_requests = client.counts();
+            report.fail(format!("cannot read what Penvio holds: {error}"));
+            return None;
+        }
+    };
+    let (rebuilt, findings) =
+        rebuild_snapshot(desired, snapshot, &users, &groups, adopt, options.now);
+    report.reconcile = Some(findings);
+    if !options.dry_run {
+        let mut persisted = rebuilt.clone();
+        for team in persisted.teams.values_mut() {
+            team.foreign_members.clear();
+        }
+        if let Err(error) = store.replace(&connection.name, &persisted) {
+            report.fail(error.to_string());
+            return None;
+        }
+    }
+    Some(rebuilt)
 }
 
 /// Applies a plan and fills the report with its outcome.
 async fn apply_and_report(
     connection: &ConnectionConfig,
     client: &ScimClient,
-    snapshot: &mut crate::state::Snapshot,
+    snapshot: &mut Snapshot,
     plan: &Plan,
     shared_store: &Arc<dyn StateStore>,
     options: &RunOptions,
@@ -491,6 +595,7 @@ async fn apply_and_report(
             run_id: report.run_id.clone(),
             audit: options.audit.clone(),
         },
+        on_username_reuse: connection.policy.on_username_reuse,
     };
     let applied = apply_plan(
         plan,
@@ -535,10 +640,13 @@ async fn apply_and_report(
     }
 }
 
-/// Applies a reviewed plan (`penvio-sync apply`) exactly as written, after
-/// checking the snapshot has not moved since it was computed. Held-back
-/// destructive operations are applied only when `allow_deletions` approves
-/// them.
+/// Applies a reviewed plan (`penvio-sync apply` and the daemon's `/apply`).
+/// The plan file is not trusted: the plan is computed again from a fresh
+/// fetch and the current snapshot, under the same guard as `sync`, and only
+/// the operations found in both are applied (the fresh ones). Everything
+/// else is refused and listed (exit code 5), as is a plan whose snapshot has
+/// moved since it was computed. Held-back destructive operations are applied
+/// only when `allow_deletions` approves them.
 pub async fn apply_reviewed(
     connection: &ConnectionConfig,
     index: usize,
@@ -549,52 +657,83 @@ pub async fn apply_reviewed(
     let clock = Instant::now();
     let mut report = RunReport::new(&connection.name, options);
     report.mode = "apply";
-    let mut snapshot = match store.load(&connection.name) {
-        Ok(snapshot) => snapshot,
-        Err(error) => {
-            report.fail(error.to_string());
-            return report;
+    apply_reviewed_steps(connection, index, &store, reviewed, options, &mut report).await;
+    report.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+    events::run_finished(&report);
+    report
+}
+
+async fn apply_reviewed_steps(
+    connection: &ConnectionConfig,
+    index: usize,
+    store: &Arc<dyn StateStore>,
+    reviewed: &crate::reviewed::ConnectionPlan,
+    options: &RunOptions,
+    report: &mut RunReport,
+) {
+    // Refuse a stale plan before anything is fetched.
+    match store.load(&connection.name) {
+        Ok(snapshot) if snapshot.generation != reviewed.generation => {
+            report.snapshot_generation = snapshot.generation;
+            return refuse_stale(reviewed.generation, snapshot.generation, report);
         }
+        Ok(_) => {}
+        Err(error) => return report.fail(error.to_string()),
+    }
+    let fresh_options = RunOptions {
+        mode: RunMode::Sync,
+        dry_run: false,
+        only: Vec::new(),
+        ..options.clone()
     };
-    report.snapshot_generation = snapshot.generation;
+    let Some(Planned {
+        client,
+        mut snapshot,
+        plan: fresh,
+    }) = fetch_and_plan(connection, index, store.as_ref(), &fresh_options, report).await
+    else {
+        return;
+    };
     if snapshot.generation != reviewed.generation {
-        report.fail(format!(
-            "the snapshot has moved since this plan was computed (generation {} then, {} now): something was applied in between; run `penvio-sync plan --out` again and review the new plan",
-            reviewed.generation, snapshot.generation
-        ));
-        report.exit_code = EXIT_STALE_PLAN;
-        return report;
+        return refuse_stale(reviewed.generation, snapshot.generation, report);
     }
-    let client = match target_client(connection, index) {
-        Ok(client) => client,
-        Err(error) => {
-            report.fail(format!("cannot set up the Penvio client: {error}"));
-            return report;
-        }
-    };
-    let mut plan = reviewed.plan.clone();
-    if options.allow_deletions {
-        plan.operations
-            .extend(plan.held_back.drain(..).map(|held| held.operation));
-        plan.operations.sort_by_key(Operation::phase);
+    let admitted =
+        crate::reviewed::admit(&reviewed.plan, &fresh, &snapshot, options.allow_deletions);
+    for refused in &admitted.refused {
+        tracing::warn!(
+            connection = %connection.name,
+            run_id = %report.run_id,
+            operation = refused.operation.kind(),
+            subject = refused.operation.subject(),
+            reason = %refused.reason,
+            "Refused an operation of the reviewed plan."
+        );
     }
-    for operation in &plan.operations {
+    report.refused = admitted.refused;
+    for operation in &admitted.plan.operations {
         *report.planned.entry(operation.kind()).or_default() += 1;
     }
-    report.held_back = plan.held_back.clone();
+    report.held_back = admitted.plan.held_back.clone();
     apply_and_report(
         connection,
         &client,
         &mut snapshot,
-        &plan,
-        &store,
+        &admitted.plan,
+        store,
         options,
-        &mut report,
+        report,
     )
     .await;
-    report.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-    events::run_finished(&report);
-    report
+    if !report.refused.is_empty() && report.exit_code != EXIT_RUN_FAILED {
+        report.exit_code = EXIT_STALE_PLAN;
+    }
+}
+
+fn refuse_stale(then: u64, now: u64, report: &mut RunReport) {
+    report.fail(format!(
+        "the snapshot has moved since this plan was computed (generation {then} then, {now} now): something was applied in between; run `penvio-sync plan --out` again and review the new plan"
+    ));
+    report.exit_code = EXIT_STALE_PLAN;
 }
 
 /// How long ago a unix time was, for people ("3h ago").

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use penvio_sync::config::Threshold;
 use penvio_sync::mapping::{DesiredState, DesiredTeam};
 use penvio_sync::model::UserAttributes;
 use penvio_sync::plan::{Operation, Plan, PlanPolicy, RemovalAction, plan};
@@ -336,6 +337,7 @@ fn policy(on_user_removed: RemovalAction) -> PlanPolicy {
         max_deactivations: usize::MAX,
         max_deletions: usize::MAX,
         max_shrinkage: 1.0,
+        max_member_removals: Threshold::Count(u64::MAX),
         allow_deletions: true,
     }
 }
@@ -458,5 +460,37 @@ proptest! {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_member_guard_never_lets_a_team_lose_more_than_allowed(
+        before_users in users(),
+        before_teams in teams(),
+        after_users in users(),
+        after_teams in teams(),
+        max_member_removals in 0u64..4,
+    ) {
+        let snapshot = build_snapshot(&before_users, &before_teams);
+        let desired = build_desired(&after_users, &after_teams);
+        let guarded = PlanPolicy {
+            max_member_removals: Threshold::Count(max_member_removals),
+            allow_deletions: false,
+            ..policy(RemovalAction::Deactivate)
+        };
+        let result = plan(&desired, &snapshot, &guarded, NOW);
+        for operation in &result.operations {
+            if let Operation::RemoveMembers { team, members, .. } = operation {
+                let staying = members.iter().filter(|m| desired.users.contains_key(*m)).count();
+                let before = snapshot.teams[team].members.len();
+                let after = desired.teams.get(team).map_or(0, |t| t.members.len());
+                prop_assert!(staying as u64 <= max_member_removals, "{} of {} removed from {}", staying, before, team);
+                prop_assert!(staying == 0 || after > 0 || before < 2, "team {} emptied", team);
+            }
+        }
+        // Approval lets every held-back removal through: nothing is lost.
+        let approved = plan(&desired, &snapshot, &PlanPolicy { allow_deletions: true, ..guarded }, NOW);
+        let held = result.held_back.iter().filter(|h| h.operation.kind() == "remove_members").count();
+        let applied = |p: &Plan| p.operations.iter().filter(|o| o.kind() == "remove_members").count();
+        prop_assert_eq!(applied(&result) + held, applied(&approved));
     }
 }

@@ -260,6 +260,7 @@ pub fn default_policy(snapshot: &Snapshot) -> PlanPolicy {
             .max_deletions
             .limit(snapshot.users.len() + snapshot.teams.len()),
         max_shrinkage: policy.max_shrinkage,
+        max_member_removals: policy.max_member_removals,
         allow_deletions: false,
     }
 }
@@ -576,6 +577,7 @@ pub async fn provision(
             run_id: "bench".into(),
             audit: None,
         },
+        on_username_reuse: config::OnUserNameReuse::Refuse,
     };
     let clock = Instant::now();
     let applied = apply_plan(

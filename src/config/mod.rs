@@ -253,7 +253,20 @@ pub struct PolicyConfig {
     /// every destructive operation is held back: a directory that suddenly
     /// shrinks is far more often a broken IdP query than a mass departure.
     pub max_shrinkage: f64,
+    /// Most members one team may lose in a run (a count, or a share of the
+    /// team that applies to teams of [`MEMBER_GUARD_MIN_TEAM`] or more): a
+    /// group listing that comes back empty must not empty its team.
+    pub max_member_removals: Threshold,
+    /// What to do when a new directory user's userName belongs to a Penvio
+    /// account the snapshot holds for another directory user (an email
+    /// reused after a leaver): linking would hand over the leaver's data.
+    pub on_username_reuse: OnUserNameReuse,
 }
+
+/// Teams smaller than this are guarded only against going to zero members by
+/// a share-valued `max_member_removals`: in a small team one person is a
+/// large share, and moving them is an ordinary change.
+pub const MEMBER_GUARD_MIN_TEAM: usize = 10;
 
 impl Default for PolicyConfig {
     fn default() -> Self {
@@ -263,6 +276,8 @@ impl Default for PolicyConfig {
             max_deactivations: Threshold::Share(0.10),
             max_deletions: Threshold::Share(0.05),
             max_shrinkage: 0.20,
+            max_member_removals: Threshold::Share(0.50),
+            on_username_reuse: OnUserNameReuse::Refuse,
         }
     }
 }
@@ -275,6 +290,19 @@ pub enum OnUserRemoved {
     Deactivate,
     /// Delete the user at once.
     Delete,
+}
+
+/// What happens when a created user's userName is taken by a Penvio account
+/// the snapshot maps to a different directory user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnUserNameReuse {
+    /// Skip the new user with a warning naming both source ids (the safe
+    /// default: the old account may hold a leaver's data).
+    #[default]
+    Refuse,
+    /// Link the new user to the existing account; the old mapping is dropped
+    /// and the change is written to the audit trail.
+    Relink,
 }
 
 #[cfg(test)]

@@ -434,6 +434,19 @@ fn connection() -> Value {
                             "max_shrinkage",
                             share("Guard: largest drop of the directory (\"100%\" = off)."),
                         ),
+                        (
+                            "max_member_removals",
+                            count_or_share(
+                                "Guard: most members one team may lose per run (a share applies to teams of 10 or more; emptying a team is always held).",
+                            ),
+                        ),
+                        (
+                            "on_username_reuse",
+                            one_of(
+                                &["refuse", "relink"],
+                                "A new user's userName belongs to another user's Penvio account: skip it, or relink the account.",
+                            ),
+                        ),
                     ],
                     &[],
                     "Lifecycle and safety policy.",

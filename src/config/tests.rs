@@ -127,6 +127,8 @@ fn example_config_validates() {
     );
     assert_eq!(scim.policy.max_deactivations, Threshold::Share(0.10));
     assert_eq!(scim.policy.max_deletions, Threshold::Count(5));
+    assert_eq!(scim.policy.max_member_removals, Threshold::Share(0.50));
+    assert_eq!(scim.policy.on_username_reuse, OnUserNameReuse::Refuse);
 
     let demo = config.connection("demo-file").unwrap();
     assert_eq!(demo.schedule, "0 30 6 * * *");
@@ -416,6 +418,16 @@ fn each_problem_names_its_key_path() {
             connection_with("    policy: {max_deletions: -3}\n"),
             "connections[0].policy.max_deletions",
             "must be a count or a share like \"10%\"",
+        ),
+        (
+            connection_with("    policy: {max_member_removals: half}\n"),
+            "connections[0].policy.max_member_removals",
+            "must be a count or a share like \"10%\"",
+        ),
+        (
+            connection_with("    policy: {on_username_reuse: merge}\n"),
+            "connections[0].policy.on_username_reuse",
+            "must be one of: refuse, relink",
         ),
         (
             connection_with("    policy: {on_user_removed: purge}\n"),
@@ -967,4 +979,16 @@ fn secret_files_readable_by_others_are_refused_unless_allowed() {
     assert!(load(text, &private).is_ok());
     let overridden = open.with_var(ALLOW_INSECURE_SECRET_FILES, "1");
     assert!(load(text, &overridden).is_ok());
+}
+
+#[test]
+fn member_guard_and_username_reuse_settings_are_read() {
+    let config = load(
+        &connection_with("    policy: {max_member_removals: 3, on_username_reuse: Relink}\n"),
+        &env(),
+    )
+    .unwrap();
+    let policy = &config.connections[0].policy;
+    assert_eq!(policy.max_member_removals, Threshold::Count(3));
+    assert_eq!(policy.on_username_reuse, OnUserNameReuse::Relink);
 }

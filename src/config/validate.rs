@@ -21,8 +21,8 @@ use super::template::Template;
 use super::threshold::Threshold;
 use super::{
     Config, ConnectionConfig, DEFAULT_EXPLAIN_MAX_AGE, DEFAULT_LISTEN, DEFAULT_RECONCILE_SCHEDULE,
-    DEFAULT_SCHEDULE, DEFAULT_STATE_DIR, LogConfig, LogFormat, MappingConfig, OnUserRemoved,
-    PACKAGED_STATE_DIR, PolicyConfig, ScopeConfig, TargetConfig,
+    DEFAULT_SCHEDULE, DEFAULT_STATE_DIR, LogConfig, LogFormat, MappingConfig, OnUserNameReuse,
+    OnUserRemoved, PACKAGED_STATE_DIR, PolicyConfig, ScopeConfig, TargetConfig,
 };
 
 /// Checks a parsed config and builds the validated [`Config`]. Pure apart from
@@ -948,6 +948,21 @@ fn decode_policy(ctx: &mut Ctx<'_>, field: Option<Field<'_>>, path: &str) -> Opt
     };
     let max_deactivations = threshold("max_deactivations", defaults.max_deactivations);
     let max_deletions = threshold("max_deletions", defaults.max_deletions);
+    let max_member_removals = threshold("max_member_removals", defaults.max_member_removals);
+    let on_username_reuse = match map.get("on_username_reuse") {
+        Some(field) => {
+            ctx.string(&field)
+                .and_then(|text| match text.trim().to_ascii_lowercase().as_str() {
+                    "refuse" => Some(OnUserNameReuse::Refuse),
+                    "relink" => Some(OnUserNameReuse::Relink),
+                    _ => {
+                        ctx.field_problem(&field, "must be one of: refuse, relink");
+                        None
+                    }
+                })
+        }
+        None => Some(defaults.on_username_reuse),
+    };
     let max_shrinkage = match map.get("max_shrinkage") {
         Some(field) => match decode_threshold(ctx, &field) {
             Some(Threshold::Share(share)) => Some(share),
@@ -966,6 +981,8 @@ fn decode_policy(ctx: &mut Ctx<'_>, field: Option<Field<'_>>, path: &str) -> Opt
         max_deactivations: max_deactivations?,
         max_deletions: max_deletions?,
         max_shrinkage: max_shrinkage?,
+        max_member_removals: max_member_removals?,
+        on_username_reuse: on_username_reuse?,
     })
 }
 
