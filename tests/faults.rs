@@ -683,11 +683,13 @@ async fn a_share_of_5xx_answers_is_retried_away() {
     }
 }
 
-/// After a 429 answered at `a`, only requests already in flight may arrive
-/// before `a + after`: at most one per other worker (`concurrency - 1`).
-/// Any more were sent after the 429 was seen, breaking `Retry-After`. The
-/// allowance comes from the configured concurrency, not from how fast the
-/// machine delivers them, so a loaded machine cannot fail this.
+/// After a 429 answered at `a`, only requests the other workers sent before
+/// the client had read that 429 may arrive before `a + after`: per other
+/// worker, the one in flight, plus one more that it sent when its own answer
+/// came back while the 429 was on its way (`2 × (concurrency - 1)`). Any more
+/// were sent after the 429 was seen, breaking `Retry-After`. The allowance
+/// comes from the configured concurrency, not from how fast the machine
+/// delivers them, so a loaded machine cannot fail this.
 fn assert_retry_after_honoured(log: &[LoggedRequest], after: Duration, concurrency: usize) {
     // Arrival order at the server may differ from release order by a hair.
     let jitter = Duration::from_millis(10);
@@ -699,11 +701,11 @@ fn assert_retry_after_honoured(log: &[LoggedRequest], after: Duration, concurren
             .map(|later| later.received.duration_since(r.received))
             .filter(|waited| *waited < after - jitter)
             .collect();
+        let allowed = 2 * (concurrency - 1);
         assert!(
-            early.len() < concurrency,
-            "{} requests arrived within {after:?} of a 429 with Retry-After (at most {} were in flight): {early:?}",
-            early.len(),
-            concurrency - 1
+            early.len() <= allowed,
+            "{} requests arrived within {after:?} of a 429 with Retry-After (at most {allowed} were sent before it was read): {early:?}",
+            early.len()
         );
     }
     assert!(throttled > 0);
