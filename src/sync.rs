@@ -246,7 +246,9 @@ pub async fn run_connection(
     let clock = Instant::now();
     let mut report = RunReport::new(&connection.name, options);
     let span = tracing::info_span!("run", connection = %connection.name, run_id = %report.run_id);
-    execute_run(
+    // The whole run is bounded (invariant 11): past `run_timeout` it stops
+    // where it is and fails like a source error.
+    let run = execute_run(
         connection,
         index,
         store.as_ref(),
@@ -254,8 +256,16 @@ pub async fn run_connection(
         options,
         &mut report,
     )
-    .instrument(span)
-    .await;
+    .instrument(span);
+    if tokio::time::timeout(connection.run_timeout, run)
+        .await
+        .is_err()
+    {
+        report.fail(format!(
+            "the run did not finish within `connections[{index}].run_timeout` ({}) and was stopped. Operations Penvio had already acknowledged are kept in the snapshot; nothing else was changed",
+            humantime::format_duration(connection.run_timeout)
+        ));
+    }
     report.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
     events::run_finished(&report);
     if !options.dry_run {

@@ -57,6 +57,9 @@ fn object(properties: &[(&str, Value)], required: &[&str], description: &str) ->
 fn source(kind: &str, properties: &[(&str, Value)], required: &[&str]) -> Value {
     let mut all = vec![("type", json!({"const": kind}))];
     all.extend(properties.iter().cloned());
+    if kind != "file" {
+        all.extend(listing_limits());
+    }
     let mut required_all = vec!["type"];
     required_all.extend_from_slice(required);
     object(
@@ -64,6 +67,26 @@ fn source(kind: &str, properties: &[(&str, Value)], required: &[&str]) -> Value 
         &required_all,
         &format!("Read users and groups from {kind}."),
     )
+}
+
+/// `max_wait`, `max_pages`, `max_body`: the bounds every HTTP source reads.
+fn listing_limits() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "max_wait",
+            duration(
+                "Longest Retry-After or rate-limit reset honoured; longer fails at once (default 1h).",
+            ),
+        ),
+        (
+            "max_pages",
+            integer(1, "Most pages one listing may take (default 100000)."),
+        ),
+        (
+            "max_body",
+            json!({"type": ["integer", "string"], "description": "Largest response body of one page: bytes or e.g. \"64MiB\" (default 64MiB)."}),
+        ),
+    ]
 }
 
 fn sources() -> Vec<Value> {
@@ -100,6 +123,12 @@ fn sources() -> Vec<Value> {
                 (
                     "ca_file",
                     string("PEM certificates of a private CA for this endpoint."),
+                ),
+                (
+                    "allow_missing_total",
+                    boolean(
+                        "UNSAFE: accept listings without totalResults, reading until an empty page.",
+                    ),
                 ),
             ],
             &["base_url"],
@@ -337,6 +366,10 @@ fn connection() -> Value {
             (
                 "reconcile_schedule",
                 string("Cron of full reconciliations, or \"never\"."),
+            ),
+            (
+                "run_timeout",
+                duration("Longest one run may take; past it the run fails safely (default 2h)."),
             ),
             (
                 "source",

@@ -513,7 +513,7 @@ connections:
     );
     assert_eq!(
         found[0].message,
-        "unknown key (expected one of: type, base_url, token, token_file, page_size, timeout, requests_per_second, ca_file)"
+        "unknown key (expected one of: type, base_url, token, token_file, page_size, timeout, requests_per_second, ca_file, allow_missing_total, max_wait, max_pages, max_body)"
     );
     assert_eq!(found[3].location, Some(Location { line: 1, column: 1 }));
     assert_eq!(found[1].location, Some(Location { line: 8, column: 7 }));

@@ -673,6 +673,10 @@ fn decode_connection(
         },
         None => Some(Some(DEFAULT_RECONCILE_SCHEDULE.to_owned())),
     };
+    let run_timeout = match map.get("run_timeout") {
+        Some(field) => ctx.duration(&field, true),
+        None => Some(super::DEFAULT_RUN_TIMEOUT),
+    };
     map.finish(ctx);
     Some(ConnectionConfig {
         name: name?,
@@ -684,6 +688,7 @@ fn decode_connection(
         mapping: mapping?,
         target: target?,
         policy: policy?,
+        run_timeout: run_timeout?,
     })
 }
 
