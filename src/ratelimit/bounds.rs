@@ -7,8 +7,8 @@ use std::time::Duration;
 /// A server-directed wait, checked against the cap before anyone sleeps.
 ///
 /// `header` and `value` are what the server sent (`Retry-After: 999999999`),
-/// so the error says exactly what was refused; `key` names the config key
-/// that sets the cap.
+/// so the error says exactly what was refused; `key` names what sets the cap
+/// (a config key in backticks, or "the built-in max_wait").
 pub fn check_wait(
     header: &str,
     value: &str,
@@ -20,7 +20,7 @@ pub fn check_wait(
         return Ok(wait);
     }
     Err(format!(
-        "the server sent `{header}: {}`, asking to wait {} s, more than the {} s `{key}` allows; failing this request instead of waiting",
+        "the server sent `{header}: {}`, which asks for {} s, more than the {} s {key} allows; failing this request instead of waiting",
         value.trim(),
         wait.as_secs(),
         cap.as_secs()
@@ -32,7 +32,7 @@ pub fn check_wait(
 pub enum BodyError {
     /// The body (or its declared length) is larger than the cap.
     #[error(
-        "the response body is larger than the {cap} bytes `{key}` allows{}; refusing to read it",
+        "the response body is larger than the {cap} bytes {key} allows{}; refusing to read it",
         declared.map(|n| format!(" (it declares {n} bytes)")).unwrap_or_default()
     )]
     TooLarge {
@@ -96,7 +96,7 @@ mod tests {
             " 999999999",
             Duration::from_secs(999_999_999),
             cap,
-            "connections[0].source.max_wait",
+            "`connections[0].source.max_wait`",
         )
         .unwrap_err();
         assert!(

@@ -476,7 +476,7 @@ impl VendorHttp {
     /// Reads a body within the `max_body` cap.
     async fn read_body(&self, response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
         let settings = &self.inner.settings;
-        let key = format!("{}.max_body", settings.source_key);
+        let key = format!("`{}.max_body`", settings.source_key);
         read_body_capped(response, settings.limits.max_body, &key).await
     }
 
@@ -497,7 +497,7 @@ impl VendorHttp {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse().ok())
         };
-        let cap_key = format!("{}.max_wait", settings.source_key);
+        let cap_key = format!("`{}.max_wait`", settings.source_key);
         let capped = |name: &str, wait: Duration| {
             let value = headers
                 .get(name)
@@ -650,7 +650,7 @@ impl TokenBounds {
                         &value,
                         wait,
                         self.limits.max_wait,
-                        &format!("{}.max_wait", self.source_key),
+                        &format!("`{}.max_wait`", self.source_key),
                     )
                     .map_err(fail)?,
                 ),
@@ -658,7 +658,7 @@ impl TokenBounds {
             },
             _ => None,
         };
-        let key = format!("{}.max_body", self.source_key);
+        let key = format!("`{}.max_body`", self.source_key);
         let body = match read_body_capped(response, self.limits.max_body, &key).await {
             Ok(body) => body,
             Err(BodyError::Transport(_)) => Vec::new(),

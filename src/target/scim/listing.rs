@@ -34,12 +34,12 @@ impl Default for ListingRules {
 }
 
 impl ListingRules {
-    /// How to name one of the caps in a message: its config key, or that it
-    /// is built in.
+    /// How to name one of the caps in a message: its config key in
+    /// backticks, or that it is built in.
     pub fn key(&self, name: &str) -> String {
         match &self.config_key {
-            Some(key) => format!("{key}.{name}"),
-            None => format!("built-in {name}"),
+            Some(key) => format!("`{key}.{name}`"),
+            None => format!("the built-in {name}"),
         }
     }
 }

@@ -458,7 +458,7 @@ impl ScimClient {
         loop {
             if pages >= rules.limits.max_pages {
                 return Err(incomplete(format!(
-                    "more than {} pages, the most `{}` allows",
+                    "more than {} pages, the most {} allows",
                     rules.limits.max_pages,
                     rules.key("max_pages")
                 )));
