@@ -11,7 +11,7 @@ use crate::config::ListingLimits;
 
 /// How a client lists: its caps, and whether a server without
 /// `totalResults` is tolerated.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ListingRules {
     /// Caps on waits, pages and bodies.
     pub limits: ListingLimits,
@@ -21,16 +21,6 @@ pub struct ListingRules {
     /// The config path of these settings (`connections[0].source`), named in
     /// errors; `None` where they are built in (the Penvio target).
     pub config_key: Option<String>,
-}
-
-impl Default for ListingRules {
-    fn default() -> Self {
-        ListingRules {
-            limits: ListingLimits::default(),
-            allow_missing_total: false,
-            config_key: None,
-        }
-    }
 }
 
 impl ListingRules {
