@@ -25,6 +25,7 @@ use crate::ratelimit::Backoff;
 use crate::reconcile::{ReconcileFindings, rebuild_snapshot};
 use crate::source::{self, FetchContext};
 use crate::state::{RunRecord, SourceCache, StateStore};
+use crate::target::scim::listing::ListingRules;
 use crate::target::scim::{DEFAULT_PAGE_SIZE, RequestCounts, ScimClient, ScimClientSettings};
 
 /// Exit code: every operation applied.
@@ -223,17 +224,25 @@ pub fn target_client(
     index: usize,
 ) -> Result<ScimClient, reqwest::Error> {
     let target = &connection.target;
-    ScimClient::new(ScimClientSettings {
-        base_url: target.url.clone(),
-        token: target.token.clone(),
-        token_key: format!("connections[{index}].target.token"),
-        service: "Penvio".into(),
-        requests_per_second: target.requests_per_second,
-        burst: target.burst,
-        timeout: target.timeout,
-        backoff: Backoff::default(),
-        ca: target.ca_file.clone(),
-    })
+    let rules = ListingRules {
+        limits: target.limits,
+        allow_missing_total: false,
+        config_key: Some(format!("connections[{index}].target")),
+    };
+    ScimClient::with_rules(
+        ScimClientSettings {
+            base_url: target.url.clone(),
+            token: target.token.clone(),
+            token_key: format!("connections[{index}].target.token"),
+            service: "Penvio".into(),
+            requests_per_second: target.requests_per_second,
+            burst: target.burst,
+            timeout: target.timeout,
+            backoff: Backoff::default(),
+            ca: target.ca_file.clone(),
+        },
+        rules,
+    )
 }
 
 /// Runs one connection once. `index` is its position in the config.

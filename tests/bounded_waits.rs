@@ -373,6 +373,26 @@ async fn graph_next_links_that_cycle_fail_after_a_bounded_number_of_requests() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_listing_longer_than_max_pages_fails_the_run() {
+    let server = Scim2Server::start();
+    let fake = okta().await;
+    // Five users at two a page take three pages.
+    let mut fixture = fixture_for(&server, "okta-pages", okta_block(&fake, ", max_pages: 2"));
+    let report = run_bounded(&mut fixture).await;
+    failed_with(
+        &report,
+        &["more than 2 pages, the most `connections[0].source.max_pages` allows"],
+    );
+    let user_pages = fake
+        .log()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == "/api/v1/users")
+        .count();
+    assert_eq!(user_pages, 2, "the third page is never asked for");
+    assert_eq!(active_count(&server, "okta-pages").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_body_larger_than_max_body_fails_the_run() {
     let server = Scim2Server::start();
     let fake = okta().await;

@@ -225,6 +225,9 @@ pub struct TargetConfig {
     pub timeout: Duration,
     /// Extra trusted CAs for this endpoint (a private CA).
     pub ca_file: Option<CaBundle>,
+    /// Caps on Penvio's waits, pages and bodies (`max_wait`, `max_pages`,
+    /// `max_body`), as for sources.
+    pub limits: ListingLimits,
 }
 
 /// Lifecycle and safety policy for a connection.

@@ -69,24 +69,33 @@ fn source(kind: &str, properties: &[(&str, Value)], required: &[&str]) -> Value 
     )
 }
 
-/// `max_wait`, `max_pages`, `max_body`: the bounds every HTTP source reads.
+/// `max_wait`, `max_pages`, `max_body`: the bounds every HTTP source (and
+/// the target) reads.
 fn listing_limits() -> Vec<(&'static str, Value)> {
-    vec![
-        (
-            "max_wait",
-            duration(
-                "Longest Retry-After or rate-limit reset honoured; longer fails at once (default 1h).",
-            ),
+    vec![max_wait(), max_pages(), max_body()]
+}
+
+fn max_wait() -> (&'static str, Value) {
+    (
+        "max_wait",
+        duration(
+            "Longest Retry-After or rate-limit reset honoured; longer fails at once (default 1h).",
         ),
-        (
-            "max_pages",
-            integer(1, "Most pages one listing may take (default 100000)."),
-        ),
-        (
-            "max_body",
-            json!({"type": ["integer", "string"], "description": "Largest response body of one page: bytes or e.g. \"64MiB\" (default 64MiB)."}),
-        ),
-    ]
+    )
+}
+
+fn max_pages() -> (&'static str, Value) {
+    (
+        "max_pages",
+        integer(1, "Most pages one listing may take (default 100000)."),
+    )
+}
+
+fn max_body() -> (&'static str, Value) {
+    (
+        "max_body",
+        json!({"type": ["integer", "string"], "description": "Largest response body of one request: bytes or e.g. \"64MiB\" (default 64MiB)."}),
+    )
 }
 
 fn sources() -> Vec<Value> {
@@ -426,6 +435,9 @@ fn connection() -> Value {
                         ),
                         ("timeout", duration("Time allowed for one request.")),
                         ("ca_file", string("PEM certificates of a private CA.")),
+                        max_wait(),
+                        max_pages(),
+                        max_body(),
                     ],
                     &["url"],
                     "The Penvio org changes are applied to.",

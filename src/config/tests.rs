@@ -457,7 +457,7 @@ connections:
         ),
         (
             "connections[1].target.tokn",
-            "unknown key (expected one of: url, token, token_file, requests_per_second, burst, concurrency, member_patch_size, timeout, ca_file)",
+            "unknown key (expected one of: url, token, token_file, requests_per_second, burst, concurrency, member_patch_size, timeout, ca_file, max_wait, max_pages, max_body)",
         ),
         (
             "connections[1].target.url",

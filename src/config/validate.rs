@@ -856,6 +856,7 @@ fn decode_target(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<TargetConfig> {
         None => Some(DEFAULT_TIMEOUT),
     };
     let ca_file = ctx.ca_file(&mut map);
+    let limits = super::source_limits::decode_limits(ctx, &mut map);
     map.finish(ctx);
     Some(TargetConfig {
         url: url?,
@@ -866,6 +867,7 @@ fn decode_target(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<TargetConfig> {
         member_patch_size: non_zero_usize(member_patch_size?)?,
         timeout: timeout?,
         ca_file: ca_file?,
+        limits: limits?,
     })
 }
 
