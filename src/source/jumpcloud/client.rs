@@ -16,10 +16,9 @@ use crate::http::redact_url;
 use crate::ratelimit::Backoff;
 use crate::source::vendor_http::decode_token_body;
 use crate::source::vendor_http::{
-    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, StaticHeader, VendorHttp,
-    VendorHttpSettings,
+    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, StaticHeader, TokenAnswer,
+    TokenBounds, VendorHttp, VendorHttpSettings,
 };
-use crate::source::vendor_http::{TokenAnswer, TokenBounds};
 use crate::source::{BoxFuture, SourceError};
 
 /// Header carrying an administrator's API key.

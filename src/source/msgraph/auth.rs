@@ -13,9 +13,8 @@ use super::proto::{TokenError, TokenResponse};
 use crate::config::{EntraCredential, EntraSourceConfig, Secret};
 use crate::ratelimit::Backoff;
 use crate::source::SourceError;
-use crate::source::vendor_http::IssuedToken;
 use crate::source::vendor_http::decode_token_body;
-use crate::source::vendor_http::{TokenAnswer, TokenBounds};
+use crate::source::vendor_http::{IssuedToken, TokenAnswer, TokenBounds};
 
 /// `client_assertion_type` of a JWT client assertion (RFC 7523).
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

@@ -19,10 +19,9 @@ use crate::source::SourceError;
 use crate::source::paginate::link_next;
 use crate::source::vendor_http::decode_token_body;
 use crate::source::vendor_http::{
-    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, StaticHeader, VendorHttp,
-    VendorHttpSettings,
+    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, StaticHeader, TokenAnswer,
+    TokenBounds, VendorHttp, VendorHttpSettings,
 };
-use crate::source::vendor_http::{TokenAnswer, TokenBounds};
 
 /// Lifetime of a client assertion: Okta accepts at most one hour; five
 /// minutes is plenty for one token request.

@@ -15,9 +15,9 @@ use crate::http::redact_url;
 use crate::ratelimit::Backoff;
 use crate::source::vendor_http::decode_token_body;
 use crate::source::vendor_http::{
-    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, VendorHttp, VendorHttpSettings,
+    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, TokenAnswer, TokenBounds,
+    VendorHttp, VendorHttpSettings,
 };
-use crate::source::vendor_http::{TokenAnswer, TokenBounds};
 use crate::source::{BoxFuture, SourceError};
 
 /// Path of the token endpoint, relative to the account root.

@@ -16,9 +16,9 @@ use crate::http::redact_url;
 use crate::ratelimit::{Backoff, parse_retry_after};
 use crate::source::vendor_http::decode_token_body;
 use crate::source::vendor_http::{
-    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, VendorHttp, VendorHttpSettings,
+    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, TokenAnswer, TokenBounds,
+    VendorHttp, VendorHttpSettings,
 };
-use crate::source::vendor_http::{TokenAnswer, TokenBounds};
 use crate::source::{BoxFuture, SourceError};
 
 /// Lifetime assumed when a token response has no `expires_in` (PingOne
