@@ -12,7 +12,9 @@ use std::time::{Duration, SystemTime};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
+pub mod bounds;
 mod sliding_window;
+pub use bounds::{BodyError, check_wait, read_body_capped};
 use sliding_window::SlidingWindow;
 
 /// The longest pause an `Instant` is asked to hold: about 30 years.

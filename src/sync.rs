@@ -26,6 +26,7 @@ use crate::reconcile::{ReconcileFindings, rebuild_snapshot};
 use crate::reviewed::Refusal;
 use crate::source::{self, FetchContext};
 use crate::state::{RunRecord, Snapshot, SourceCache, StateStore};
+use crate::target::scim::listing::ListingRules;
 use crate::target::scim::{DEFAULT_PAGE_SIZE, RequestCounts, ScimClient, ScimClientSettings};
 
 /// Exit code: every operation applied.
@@ -228,18 +229,26 @@ pub fn target_client(
     index: usize,
 ) -> Result<ScimClient, reqwest::Error> {
     let target = &connection.target;
-    ScimClient::new(ScimClientSettings {
-        base_url: target.url.clone(),
-        token: target.token.clone(),
-        token_key: format!("connections[{index}].target.token"),
-        service: "Penvio".into(),
-        requests_per_second: target.requests_per_second,
-        burst: target.burst,
-        timeout: target.timeout,
-        backoff: Backoff::default(),
-        ca: target.ca_file.clone(),
-        proxy: target.proxy.clone(),
-    })
+    let rules = ListingRules {
+        limits: target.limits,
+        allow_missing_total: false,
+        config_key: Some(format!("connections[{index}].target")),
+    };
+    ScimClient::with_rules(
+        ScimClientSettings {
+            base_url: target.url.clone(),
+            token: target.token.clone(),
+            token_key: format!("connections[{index}].target.token"),
+            service: "Penvio".into(),
+            requests_per_second: target.requests_per_second,
+            burst: target.burst,
+            timeout: target.timeout,
+            backoff: Backoff::default(),
+            ca: target.ca_file.clone(),
+            proxy: target.proxy.clone(),
+        },
+        rules,
+    )
 }
 
 /// Runs one connection once. `index` is its position in the config.
@@ -252,7 +261,9 @@ pub async fn run_connection(
     let clock = Instant::now();
     let mut report = RunReport::new(&connection.name, options);
     let span = tracing::info_span!("run", connection = %connection.name, run_id = %report.run_id);
-    execute_run(
+    // The whole run is bounded (invariant 11): past `run_timeout` it stops
+    // where it is and fails like a source error.
+    let run = execute_run(
         connection,
         index,
         store.as_ref(),
@@ -260,8 +271,16 @@ pub async fn run_connection(
         options,
         &mut report,
     )
-    .instrument(span)
-    .await;
+    .instrument(span);
+    if tokio::time::timeout(connection.run_timeout, run)
+        .await
+        .is_err()
+    {
+        report.fail(format!(
+            "the run did not finish within `connections[{index}].run_timeout` ({}) and was stopped. Operations Penvio had already acknowledged are kept in the snapshot; nothing else was changed",
+            humantime::format_duration(connection.run_timeout)
+        ));
+    }
     report.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
     events::run_finished(&report);
     if !options.dry_run {

@@ -17,6 +17,7 @@ mod secret;
 mod source;
 mod source_entra;
 mod source_jumpcloud;
+mod source_limits;
 mod source_okta;
 mod source_onelogin;
 mod source_pingone;
@@ -41,6 +42,7 @@ pub use secret::Secret;
 pub use source::{FileSourceConfig, SOURCE_TYPES, ScimSourceConfig, SourceConfig};
 pub use source_entra::{EmailFrom, EntraCredential, EntraSourceConfig, NestedGroups};
 pub use source_jumpcloud::{JumpCloudAuth, JumpCloudRegion, JumpCloudSourceConfig};
+pub use source_limits::{DEFAULT_MAX_BODY, DEFAULT_MAX_PAGES, DEFAULT_MAX_WAIT, ListingLimits};
 pub use source_okta::{
     OKTA_APPS_SCOPE, OKTA_DEFAULT_SCOPES, OktaAuth, OktaOAuthConfig, OktaSourceConfig,
 };
@@ -55,6 +57,9 @@ pub const DEFAULT_SCHEDULE: &str = "0 */15 * * * *";
 /// Reconcile daily at 03:00 UTC by default: drift made by hand in Penvio is
 /// repaired within a day at the cost of one full listing.
 pub const DEFAULT_RECONCILE_SCHEDULE: &str = "0 0 3 * * *";
+/// Whole-run deadline used when a connection sets no `run_timeout`: far
+/// beyond a healthy run, short enough that a hung one frees its connection.
+pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
 /// Daemon endpoint used when `listen` is not set: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
 /// State directory used when neither `state_dir` nor `$STATE_DIRECTORY` is
@@ -176,6 +181,9 @@ pub struct ConnectionConfig {
     pub target: TargetConfig,
     /// What happens to removed users, and the safety limits.
     pub policy: PolicyConfig,
+    /// Longest one run may take (`run_timeout`); past it the run fails like
+    /// a source error, with nothing changed by the unfinished part.
+    pub run_timeout: Duration,
 }
 
 /// Which part of the directory a connection syncs.
@@ -236,6 +244,9 @@ pub struct TargetConfig {
     /// `https://` URL, kept as a secret because it may carry credentials);
     /// `None` uses `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`. Loopback is never proxied.
     pub proxy: Option<Secret>,
+    /// Caps on Penvio's waits, pages and bodies (`max_wait`, `max_pages`,
+    /// `max_body`), as for sources.
+    pub limits: ListingLimits,
 }
 
 /// Lifecycle and safety policy for a connection.

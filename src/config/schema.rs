@@ -57,12 +57,44 @@ fn object(properties: &[(&str, Value)], required: &[&str], description: &str) ->
 fn source(kind: &str, properties: &[(&str, Value)], required: &[&str]) -> Value {
     let mut all = vec![("type", json!({"const": kind}))];
     all.extend(properties.iter().cloned());
+    if kind != "file" {
+        all.extend(listing_limits());
+    }
     let mut required_all = vec!["type"];
     required_all.extend_from_slice(required);
     object(
         &all,
         &required_all,
         &format!("Read users and groups from {kind}."),
+    )
+}
+
+/// `max_wait`, `max_pages`, `max_body`: the bounds every HTTP source (and
+/// the target) reads.
+fn listing_limits() -> Vec<(&'static str, Value)> {
+    vec![max_wait(), max_pages(), max_body()]
+}
+
+fn max_wait() -> (&'static str, Value) {
+    (
+        "max_wait",
+        duration(
+            "Longest Retry-After or rate-limit reset honoured; longer fails at once (default 1h).",
+        ),
+    )
+}
+
+fn max_pages() -> (&'static str, Value) {
+    (
+        "max_pages",
+        integer(1, "Most pages one listing may take (default 100000)."),
+    )
+}
+
+fn max_body() -> (&'static str, Value) {
+    (
+        "max_body",
+        json!({"type": ["integer", "string"], "description": "Largest response body of one request: bytes or e.g. \"64MiB\" (default 64MiB)."}),
     )
 }
 
@@ -105,6 +137,12 @@ fn sources() -> Vec<Value> {
                     "proxy",
                     string(
                         "Proxy URL for this endpoint (default: HTTPS_PROXY/HTTP_PROXY/NO_PROXY; never for loopback).",
+                    ),
+                ),
+                (
+                    "allow_missing_total",
+                    boolean(
+                        "UNSAFE: accept listings without totalResults, reading until an empty page.",
                     ),
                 ),
             ],
@@ -345,6 +383,10 @@ fn connection() -> Value {
                 string("Cron of full reconciliations, or \"never\"."),
             ),
             (
+                "run_timeout",
+                duration("Longest one run may take; past it the run fails safely (default 2h)."),
+            ),
+            (
                 "source",
                 json!({"oneOf": sources(), "description": "Where users and groups are read from."}),
             ),
@@ -405,6 +447,9 @@ fn connection() -> Value {
                                 "Proxy URL for this endpoint (default: HTTPS_PROXY/HTTP_PROXY/NO_PROXY; never for loopback).",
                             ),
                         ),
+                        max_wait(),
+                        max_pages(),
+                        max_body(),
                     ],
                     &["url"],
                     "The Penvio org changes are applied to.",

@@ -9,6 +9,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 use super::secret::Secret;
+use super::source_limits::{ListingLimits, decode_limits};
 use super::source_okta::{OktaSourceConfig, decode_okta};
 use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 
@@ -123,6 +124,13 @@ pub struct ScimSourceConfig {
     pub ca_file: Option<super::CaBundle>,
     /// This endpoint's proxy URL (`None`: the environment's); may carry credentials.
     pub proxy: Option<Secret>,
+    /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
+    /// `max_body`).
+    pub limits: super::ListingLimits,
+    /// Accept a server whose listings omit `totalResults`, reading until an
+    /// empty page (`allow_missing_total`). Unsafe: a listing cut short then
+    /// looks complete, and its missing users look removed.
+    pub allow_missing_total: bool,
 }
 
 /// A directory file as a source (`type: file`).
@@ -185,8 +193,34 @@ pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Sour
     } else {
         source
     };
+    let source = if kind.trim() == "file" {
+        source
+    } else {
+        with_limits(ctx, &mut map, source)
+    };
     map.finish(ctx);
     source
+}
+
+/// Reads the listing bounds every HTTP source accepts into its config.
+fn with_limits(
+    ctx: &mut Ctx<'_>,
+    map: &mut MapReader<'_>,
+    source: Option<SourceConfig>,
+) -> Option<SourceConfig> {
+    let limits = decode_limits(ctx, map);
+    let mut source = source?;
+    let limits = limits?;
+    match &mut source {
+        SourceConfig::Scim(c) => c.limits = limits,
+        SourceConfig::Okta(c) => c.limits = limits,
+        SourceConfig::Entra(c) => c.limits = limits,
+        SourceConfig::OneLogin(c) => c.limits = limits,
+        SourceConfig::JumpCloud(c) => c.limits = limits,
+        SourceConfig::PingOne(c) => c.limits = limits,
+        SourceConfig::File(_) => {}
+    }
+    Some(source)
 }
 
 fn decode_scim(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<ScimSourceConfig> {
@@ -205,6 +239,9 @@ fn decode_scim(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<ScimSourceC
     let requests_per_second = ctx.requests_per_second(map, DEFAULT_REQUESTS_PER_SECOND);
     let ca_file = ctx.ca_file(map);
     let proxy = ctx.proxy(map);
+    let allow_missing_total = map
+        .get("allow_missing_total")
+        .map_or(Some(false), |field| ctx.boolean(&field));
     Some(ScimSourceConfig {
         base_url: base_url?,
         token: token?,
@@ -213,6 +250,8 @@ fn decode_scim(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<ScimSourceC
         requests_per_second: requests_per_second?,
         ca_file: ca_file?,
         proxy: proxy?,
+        limits: ListingLimits::default(),
+        allow_missing_total: allow_missing_total?,
     })
 }
 

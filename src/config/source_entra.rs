@@ -116,6 +116,9 @@ pub struct EntraSourceConfig {
     /// Extra trusted CAs (a TLS-inspecting proxy or private CA); added to
     /// the system roots, never replacing them.
     pub ca_file: Option<super::CaBundle>,
+    /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
+    /// `max_body`).
+    pub limits: super::ListingLimits,
 }
 
 /// The login host of the cloud a Graph host belongs to.
@@ -392,6 +395,7 @@ pub(super) fn decode_entra(
         timeout: timeout?,
         requests_per_second: requests_per_second?,
         ca_file: None,
+        limits: super::ListingLimits::default(),
     })
 }
 

@@ -52,6 +52,9 @@ pub struct OktaSourceConfig {
     /// Extra trusted CAs (a TLS-inspecting proxy or private CA); added to
     /// the system roots, never replacing them.
     pub ca_file: Option<super::CaBundle>,
+    /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
+    /// `max_body`).
+    pub limits: super::ListingLimits,
 }
 
 /// How the adapter authenticates to Okta.
@@ -128,6 +131,7 @@ pub(super) fn decode_okta(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<
         timeout: timeout?,
         requests_per_second: requests_per_second?,
         ca_file: None,
+        limits: super::ListingLimits::default(),
     })
 }
 

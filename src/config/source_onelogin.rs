@@ -62,6 +62,9 @@ pub struct OneLoginSourceConfig {
     /// Extra trusted CAs (a TLS-inspecting proxy or private CA); added to
     /// the system roots, never replacing them.
     pub ca_file: Option<super::CaBundle>,
+    /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
+    /// `max_body`).
+    pub limits: super::ListingLimits,
 }
 
 /// Decodes the keys of a `type: onelogin` source mapping.
@@ -114,6 +117,7 @@ pub(super) fn decode_onelogin(
         timeout: timeout?,
         requests_per_second: requests_per_second?,
         ca_file: None,
+        limits: super::ListingLimits::default(),
     })
 }
 

@@ -131,6 +131,9 @@ pub struct PingOneSourceConfig {
     /// Extra trusted CAs (a TLS-inspecting proxy or private CA); added to
     /// the system roots, never replacing them.
     pub ca_file: Option<super::CaBundle>,
+    /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
+    /// `max_body`).
+    pub limits: super::ListingLimits,
 }
 
 /// An id that is pasted into URL paths and filters: letters, digits and
@@ -266,6 +269,7 @@ pub(super) fn decode_pingone(
         requests_per_second: requests_per_second?,
         timeout: timeout?,
         ca_file: None,
+        limits: super::ListingLimits::default(),
     })
 }
 

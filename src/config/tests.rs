@@ -551,7 +551,7 @@ connections:
         ),
         (
             "connections[1].target.tokn",
-            "unknown key (expected one of: url, token, token_file, requests_per_second, burst, concurrency, member_patch_size, timeout, ca_file, proxy)",
+            "unknown key (expected one of: url, token, token_file, requests_per_second, burst, concurrency, member_patch_size, timeout, ca_file, proxy, max_wait, max_pages, max_body)",
         ),
         (
             "connections[1].target.url",
@@ -607,7 +607,7 @@ connections:
     );
     assert_eq!(
         found[0].message,
-        "unknown key (expected one of: type, base_url, token, token_file, page_size, timeout, requests_per_second, ca_file, proxy)"
+        "unknown key (expected one of: type, base_url, token, token_file, page_size, timeout, requests_per_second, ca_file, proxy, allow_missing_total, max_wait, max_pages, max_body)"
     );
     assert_eq!(found[3].location, Some(Location { line: 1, column: 1 }));
     assert_eq!(found[1].location, Some(Location { line: 8, column: 7 }));

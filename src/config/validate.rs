@@ -709,6 +709,10 @@ fn decode_connection(
         },
         None => Some(Some(DEFAULT_RECONCILE_SCHEDULE.to_owned())),
     };
+    let run_timeout = match map.get("run_timeout") {
+        Some(field) => ctx.duration(&field, true),
+        None => Some(super::DEFAULT_RUN_TIMEOUT),
+    };
     map.finish(ctx);
     Some(ConnectionConfig {
         name: name?,
@@ -720,6 +724,7 @@ fn decode_connection(
         mapping: mapping?,
         target: target?,
         policy: policy?,
+        run_timeout: run_timeout?,
     })
 }
 
@@ -888,6 +893,7 @@ fn decode_target(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<TargetConfig> {
     };
     let ca_file = ctx.ca_file(&mut map);
     let proxy = ctx.proxy(&mut map);
+    let limits = super::source_limits::decode_limits(ctx, &mut map);
     map.finish(ctx);
     Some(TargetConfig {
         url: url?,
@@ -899,6 +905,7 @@ fn decode_target(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<TargetConfig> {
         timeout: timeout?,
         ca_file: ca_file?,
         proxy: proxy?,
+        limits: limits?,
     })
 }
 

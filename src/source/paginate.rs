@@ -2,7 +2,66 @@
 //! (Link headers, nextLink, cursors, skip/limit), but the parsing of the
 //! common forms lives here once.
 
+use std::collections::HashSet;
+
 use reqwest::header::{HeaderMap, LINK};
+
+use super::SourceError;
+
+/// Bounds one listing (invariant 11): refuses a next link, cursor or page
+/// token already followed (a server cycling A→B→A would page forever) and
+/// more pages than `max_pages`.
+pub struct PageGuard {
+    kind: &'static str,
+    what: String,
+    max_pages: u64,
+    key: String,
+    seen: HashSet<String>,
+}
+
+impl PageGuard {
+    /// A guard for one listing; `what` names it in errors ("listing users"),
+    /// `source_key` is the source's config path (`connections[0].source`).
+    pub fn new(kind: &'static str, what: &str, max_pages: u64, source_key: &str) -> Self {
+        PageGuard {
+            kind,
+            what: what.to_string(),
+            max_pages,
+            key: source_key.to_string(),
+            seen: HashSet::new(),
+        }
+    }
+
+    /// Admits the next request of the listing, identified by its position
+    /// (the URL, cursor, page token or offset it asks for).
+    pub fn admit(&mut self, position: &str) -> Result<(), SourceError> {
+        let pages = self.pages();
+        if !self.seen.insert(position.to_string()) {
+            return Err(SourceError::Fetch {
+                source_kind: self.kind,
+                message: format!(
+                    "{}: the server sent a paging link or cursor it had already sent, after {pages} pages; it is cycling, so the listing cannot be completed",
+                    self.what
+                ),
+            });
+        }
+        if pages >= self.max_pages {
+            return Err(SourceError::Fetch {
+                source_kind: self.kind,
+                message: format!(
+                    "{}: the listing needs more than {} pages, the most `{}.max_pages` allows; raise it if the directory is really this large",
+                    self.what, self.max_pages, self.key
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Pages admitted so far.
+    pub fn pages(&self) -> u64 {
+        u64::try_from(self.seen.len()).unwrap_or(u64::MAX)
+    }
+}
 
 /// The `rel="next"` target of the response's `Link` headers (RFC 8288).
 ///
@@ -68,6 +127,22 @@ mod tests {
             map.append(LINK, HeaderValue::from_str(value).unwrap());
         }
         map
+    }
+
+    #[test]
+    fn the_guard_refuses_repeats_and_pages_past_the_cap() {
+        let mut guard = PageGuard::new("entra", "reading users", 3, "connections[0].source");
+        guard.admit("A").unwrap();
+        guard.admit("B").unwrap();
+        let cycle = guard.admit("A").unwrap_err().to_string();
+        assert!(cycle.contains("reading users"), "{cycle}");
+        assert!(cycle.contains("already sent, after 2 pages"), "{cycle}");
+        guard.admit("C").unwrap();
+        let cap = guard.admit("D").unwrap_err().to_string();
+        assert!(
+            cap.contains("more than 3 pages, the most `connections[0].source.max_pages` allows"),
+            "{cap}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::ScimSourceConfig;
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
 use crate::ratelimit::Backoff;
+use crate::target::scim::listing::ListingRules;
 use crate::target::scim::proto::{ScimGroup, ScimUser};
 use crate::target::scim::{ScimClient, ScimClientSettings, ScimError};
 
@@ -22,18 +23,26 @@ impl ScimSource {
     /// Builds the client; `index` names the connection in error messages.
     pub fn new(config: &ScimSourceConfig, index: usize) -> Result<Self, SourceError> {
         let rate = config.requests_per_second;
-        let client = ScimClient::new(ScimClientSettings {
-            base_url: config.base_url.clone(),
-            token: config.token.clone(),
-            token_key: format!("connections[{index}].source.token"),
-            service: "The SCIM source".into(),
-            requests_per_second: rate,
-            burst: rate,
-            timeout: config.timeout,
-            backoff: Backoff::default(),
-            ca: config.ca_file.clone(),
-            proxy: config.proxy.clone(),
-        })
+        let rules = ListingRules {
+            limits: config.limits,
+            allow_missing_total: config.allow_missing_total,
+            config_key: Some(format!("connections[{index}].source")),
+        };
+        let client = ScimClient::with_rules(
+            ScimClientSettings {
+                base_url: config.base_url.clone(),
+                token: config.token.clone(),
+                token_key: format!("connections[{index}].source.token"),
+                service: "The SCIM source".into(),
+                requests_per_second: rate,
+                burst: rate,
+                timeout: config.timeout,
+                backoff: Backoff::default(),
+                ca: config.ca_file.clone(),
+                proxy: config.proxy.clone(),
+            },
+            rules,
+        )
         .map_err(|e| SourceError::Setup {
             source_kind: KIND,
             message: e.to_string(),

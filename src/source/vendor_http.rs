@@ -7,7 +7,7 @@
 //! ([`RateLimitHeaders`]).
 
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -15,9 +15,12 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use super::{BoxFuture, SourceError};
-use crate::config::Secret;
+use crate::config::{ListingLimits, Secret};
 use crate::http::redact_url;
-use crate::ratelimit::{Backoff, RequestPacer, ThrottleBudget, parse_retry_after};
+use crate::ratelimit::{
+    Backoff, BodyError, RequestPacer, ThrottleBudget, check_wait, parse_retry_after,
+    read_body_capped,
+};
 
 /// How a vendor reports its rate limit on every response.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -187,6 +190,11 @@ pub struct VendorHttpSettings {
     pub max_rate_limit_share: f64,
     /// Extra trusted CAs for this vendor's endpoints (`source.ca_file`).
     pub ca: Option<crate::config::CaBundle>,
+    /// Caps on server-directed waits, pages and body sizes.
+    pub limits: ListingLimits,
+    /// The source's config path (`connections[0].source`), to name the
+    /// key that sets a cap when a server exceeds it.
+    pub source_key: String,
 }
 
 /// A response body with its status and headers.
@@ -241,7 +249,6 @@ struct Inner {
     auth: Box<dyn Authenticator>,
     pacer: RequestPacer,
     counters: Counters,
-    last_limit: Mutex<Option<(u64, u64)>>,
 }
 
 impl VendorHttp {
@@ -263,7 +270,6 @@ impl VendorHttp {
                 auth,
                 pacer,
                 counters: Counters::default(),
-                last_limit: Mutex::new(None),
             }),
         })
     }
@@ -284,9 +290,26 @@ impl VendorHttp {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// The raw `http` client, for token endpoints that need no pacing.
-    pub fn raw(&self) -> &reqwest::Client {
-        &self.inner.http
+    /// The caps on waits, pages and bodies this client was built with.
+    pub fn limits(&self) -> &ListingLimits {
+        &self.inner.settings.limits
+    }
+
+    /// The source's config path (`connections[0].source`), for messages
+    /// naming the key that sets a cap.
+    pub fn source_key(&self) -> &str {
+        &self.inner.settings.source_key
+    }
+
+    /// A [`PageGuard`](super::paginate::PageGuard) for one listing under
+    /// this client's `max_pages`.
+    pub fn page_guard(&self, what: &str) -> super::paginate::PageGuard {
+        super::paginate::PageGuard::new(
+            self.inner.settings.kind,
+            what,
+            self.inner.settings.limits.max_pages,
+            &self.inner.settings.source_key,
+        )
     }
 
     /// GET with pacing, retries and authentication.
@@ -359,14 +382,25 @@ impl VendorHttp {
             };
             let status = response.status();
             let headers = response.headers().clone();
-            let wait = self.observe_rate_limit(&headers, status);
-            let body = match response.bytes().await {
-                Ok(body) => body.to_vec(),
-                Err(error) => {
+            let wait = self
+                .observe_rate_limit(&headers, status)
+                .map_err(|reason| SourceError::Fetch {
+                    source_kind: kind,
+                    message: format!("{shown} answered {status}: {reason}"),
+                })?;
+            let body = match self.read_body(response).await {
+                Ok(body) => body,
+                Err(BodyError::Transport(error)) => {
                     last = crate::http::describe_error(&error);
                     tokio::time::sleep(backoff.delay(attempt)).await;
                     attempt += 1;
                     continue;
+                }
+                Err(too_large) => {
+                    return Err(SourceError::Fetch {
+                        source_kind: kind,
+                        message: format!("{shown} answered {status}: {too_large}"),
+                    });
                 }
             };
             if status.is_success() || allowed.contains(&status) {
@@ -439,17 +473,37 @@ impl VendorHttp {
         })
     }
 
+    /// Reads a body within the `max_body` cap.
+    async fn read_body(&self, response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
+        let settings = &self.inner.settings;
+        let key = format!("`{}.max_body`", settings.source_key);
+        read_body_capped(response, settings.limits.max_body, &key).await
+    }
+
     /// Reads `Retry-After` and the vendor's rate-limit headers. Returns how
     /// long to wait before retrying (for a 429/503); when we are about to
     /// use more than our share of the vendor's limit, pauses all requests
-    /// until the window resets, before the vendor has to refuse us.
-    fn observe_rate_limit(&self, headers: &HeaderMap, status: StatusCode) -> Option<Duration> {
+    /// until the window resets, before the vendor has to refuse us. A wait
+    /// longer than `max_wait` (on any status) is an error, never a pause.
+    fn observe_rate_limit(
+        &self,
+        headers: &HeaderMap,
+        status: StatusCode,
+    ) -> Result<Option<Duration>, String> {
         let settings = &self.inner.settings;
         let header_u64 = |name: &str| -> Option<u64> {
             headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse().ok())
+        };
+        let cap_key = format!("`{}.max_wait`", settings.source_key);
+        let capped = |name: &str, wait: Duration| {
+            let value = headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            check_wait(name, value, wait, settings.limits.max_wait, &cap_key)
         };
         let retry_after = headers
             .get(RETRY_AFTER)
@@ -465,26 +519,27 @@ impl VendorHttp {
                 (
                     header_u64("x-rate-limit-limit"),
                     header_u64("x-rate-limit-remaining"),
-                    header_u64("x-rate-limit-reset")
-                        .map(|epoch| Duration::from_secs(epoch.saturating_sub(now) + 1)),
+                    header_u64("x-rate-limit-reset").map(|epoch| {
+                        (
+                            "x-rate-limit-reset",
+                            Duration::from_secs(epoch.saturating_sub(now).saturating_add(1)),
+                        )
+                    }),
                 )
             }
             RateLimitHeaders::SecondsRemaining => (
                 header_u64("x-ratelimit-limit"),
                 header_u64("x-ratelimit-remaining"),
-                header_u64("x-ratelimit-reset").map(Duration::from_secs),
+                header_u64("x-ratelimit-reset")
+                    .map(|secs| ("x-ratelimit-reset", Duration::from_secs(secs))),
             ),
         };
         if let (Some(limit), Some(remaining)) = (limit, remaining) {
-            *self
-                .inner
-                .last_limit
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some((limit, remaining));
             let reserve = (limit as f64 * (1.0 - settings.max_rate_limit_share)).ceil() as u64;
             if remaining <= reserve
-                && let Some(reset) = reset
+                && let Some((name, reset)) = reset
             {
+                let reset = capped(name, reset)?;
                 tracing::info!(
                     source = settings.kind,
                     limit,
@@ -498,10 +553,13 @@ impl VendorHttp {
         let throttled = status == StatusCode::TOO_MANY_REQUESTS
             || status == StatusCode::SERVICE_UNAVAILABLE
             || status == StatusCode::GATEWAY_TIMEOUT;
-        if throttled {
-            retry_after.or(reset)
-        } else {
-            None
+        if !throttled {
+            return Ok(None);
+        }
+        match (retry_after, reset) {
+            (Some(wait), _) => capped(RETRY_AFTER.as_str(), wait).map(Some),
+            (None, Some((name, reset))) => capped(name, reset).map(Some),
+            (None, None) => Ok(None),
         }
     }
 }
@@ -540,6 +598,77 @@ fn error_detail(body: &[u8]) -> String {
         "(no body)".into()
     } else {
         text
+    }
+}
+
+/// The bounds a token endpoint is read within: the source's `max_wait` and
+/// `max_body`, and its config path to name in errors.
+#[derive(Debug, Clone)]
+pub struct TokenBounds {
+    /// The source's caps.
+    pub limits: ListingLimits,
+    /// `connections[i].source`.
+    pub source_key: String,
+}
+
+/// A token endpoint's answer, read within [`TokenBounds`].
+pub struct TokenAnswer {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The `Retry-After` of a 429/5xx, already checked against `max_wait`.
+    pub retry_after: Option<Duration>,
+    /// Body bytes (empty when the body stream failed).
+    pub body: Vec<u8>,
+}
+
+impl TokenBounds {
+    /// Reads a token endpoint's response: a `Retry-After` on a 429/5xx above
+    /// `max_wait`, or a body above `max_body`, fails at once instead of
+    /// stalling the run or filling memory.
+    pub async fn read(
+        &self,
+        kind: &'static str,
+        shown: &str,
+        response: reqwest::Response,
+    ) -> Result<TokenAnswer, SourceError> {
+        let status = response.status();
+        let fail = |reason: String| SourceError::Fetch {
+            source_kind: kind,
+            message: format!("{shown} answered {status}: {reason}"),
+        };
+        let throttled = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+        let header = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let retry_after = match header {
+            Some(value) if throttled => match parse_retry_after(&value, SystemTime::now()) {
+                Some(wait) => Some(
+                    check_wait(
+                        RETRY_AFTER.as_str(),
+                        &value,
+                        wait,
+                        self.limits.max_wait,
+                        &format!("`{}.max_wait`", self.source_key),
+                    )
+                    .map_err(fail)?,
+                ),
+                None => None,
+            },
+            _ => None,
+        };
+        let key = format!("`{}.max_body`", self.source_key);
+        let body = match read_body_capped(response, self.limits.max_body, &key).await {
+            Ok(body) => body,
+            Err(BodyError::Transport(_)) => Vec::new(),
+            Err(too_large) => return Err(fail(too_large.to_string())),
+        };
+        Ok(TokenAnswer {
+            status,
+            retry_after,
+            body,
+        })
     }
 }
 

@@ -37,6 +37,16 @@ pub enum Fault {
     Throttle(u64),
     /// 401: the token was revoked.
     Revoked,
+    /// The real answer (status unchanged) with these headers set, e.g. a
+    /// rate-limit reset far in the future on a 200.
+    Headers(&'static [(&'static str, &'static str)]),
+    /// 429 with these headers (e.g. `x-ratelimit-reset` instead of
+    /// `Retry-After`).
+    ThrottleWith(&'static [(&'static str, &'static str)]),
+    /// The real answer followed by this many bytes of JSON whitespace,
+    /// streamed in chunks with no `Content-Length`: only a running total
+    /// can catch it.
+    Padded(usize),
 }
 
 struct Rule {
@@ -126,6 +136,33 @@ impl AsyncRead for CutShort {
     }
 }
 
+/// A body source that yields `head`, then `remaining` spaces.
+struct Padding {
+    head: Option<Bytes>,
+    remaining: usize,
+}
+
+impl AsyncRead for Padding {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if let Some(head) = self.head.take() {
+            let n = head.len().min(buf.remaining());
+            buf.put_slice(&head[..n]);
+            if n < head.len() {
+                self.head = Some(head.slice(n..));
+            }
+            return Poll::Ready(Ok(()));
+        }
+        let n = self.remaining.min(buf.remaining()).min(16 * 1024);
+        buf.put_slice(&vec![b' '; n]);
+        self.remaining -= n;
+        Poll::Ready(Ok(()))
+    }
+}
+
 /// The middleware: `Router::layer(from_fn_with_state(faults, faults::layer))`.
 pub async fn layer(State(faults): State<Faults>, request: Request, next: Next) -> Response {
     let target = format!(
@@ -192,6 +229,42 @@ pub async fn layer(State(faults): State<Faults>, request: Request, next: Next) -
             r#"{"message":"injected rate limit"}"#,
         )
             .into_response(),
+        Fault::Headers(extra) => {
+            let mut response = next.run(request).await;
+            for (name, value) in extra {
+                response.headers_mut().insert(
+                    header::HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                );
+            }
+            response
+        }
+        Fault::ThrottleWith(extra) => {
+            let mut response = (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::CONTENT_TYPE, "application/json")],
+                r#"{"message":"injected rate limit"}"#,
+            )
+                .into_response();
+            for (name, value) in extra {
+                response.headers_mut().insert(
+                    header::HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                );
+            }
+            response
+        }
+        Fault::Padded(extra) => {
+            let (mut parts, body) = next.run(request).await.into_parts();
+            let bytes = to_bytes(body, usize::MAX).await.unwrap();
+            parts.headers.remove(header::CONTENT_LENGTH);
+            let reader = Padding {
+                head: Some(bytes),
+                remaining: extra,
+            };
+            let stream = FramedRead::new(reader, BytesCodec::new());
+            Response::from_parts(parts, Body::from_stream(stream))
+        }
         Fault::Revoked => (
             StatusCode::UNAUTHORIZED,
             [(header::CONTENT_TYPE, "application/json")],

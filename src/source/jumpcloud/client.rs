@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
@@ -13,11 +13,11 @@ use super::KIND;
 use super::proto::{TokenError, TokenResponse, V1Page};
 use crate::config::{JumpCloudAuth, JumpCloudSourceConfig, Secret};
 use crate::http::redact_url;
-use crate::ratelimit::{Backoff, parse_retry_after};
+use crate::ratelimit::Backoff;
 use crate::source::vendor_http::decode_token_body;
 use crate::source::vendor_http::{
-    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, StaticHeader, VendorHttp,
-    VendorHttpSettings,
+    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, StaticHeader, TokenAnswer,
+    TokenBounds, VendorHttp, VendorHttpSettings,
 };
 use crate::source::{BoxFuture, SourceError};
 
@@ -80,6 +80,8 @@ struct TokenRequester {
     client_id: String,
     client_secret: Secret,
     index: usize,
+    /// Caps on the token endpoint's `Retry-After` and body.
+    bounds: TokenBounds,
 }
 
 impl TokenRequester {
@@ -113,13 +115,11 @@ impl TokenRequester {
                     continue;
                 }
             };
-            let status = response.status();
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, SystemTime::now()));
-            let body = response.bytes().await.unwrap_or_default();
+            let TokenAnswer {
+                status,
+                retry_after,
+                body,
+            } = self.bounds.read(KIND, &shown, response).await?;
             if status.is_success() {
                 let token: TokenResponse =
                     decode_token_body(&shown, status, &body).map_err(|message| {
@@ -240,6 +240,10 @@ impl JumpCloudClient {
                         client_id: client_id.clone(),
                         client_secret: client_secret.clone(),
                         index,
+                        bounds: TokenBounds {
+                            limits: config.limits,
+                            source_key: format!("connections[{index}].source"),
+                        },
                     });
                     let cache = Arc::new(BearerTokenCache::new(Box::new(move || {
                         let requester = Arc::clone(&requester);
@@ -258,6 +262,8 @@ impl JumpCloudClient {
         let http = VendorHttp::new(
             VendorHttpSettings {
                 ca: config.ca_file.clone(),
+                limits: config.limits,
+                source_key: format!("connections[{index}].source"),
                 kind: KIND,
                 credentials_key,
                 requests_per_second: config.requests_per_second,
@@ -370,13 +376,17 @@ impl JumpCloudClient {
         let mut seen = HashSet::new();
         let mut read = 0u64;
         let mut total;
+        let mut guard = self.http.page_guard(what);
         loop {
+            guard.admit(&read.to_string())?;
             let url = self.url(path, self.page_size, read)?;
             let response = self.http.get(url.as_str()).await?;
             let (page, page_total) = decode(&response)?;
             total = page_total;
             let page_len = page.len() as u64;
-            read += page_len;
+            read = read
+                .checked_add(page_len)
+                .ok_or_else(|| fetch_error(format!("{what}: the record count overflows")))?;
             let mut fresh = 0;
             for record in page {
                 let repeated = id_of(&record).is_some_and(|id| !seen.insert(id));

@@ -11,10 +11,10 @@ use serde::Serialize;
 use super::KIND;
 use super::proto::{TokenError, TokenResponse};
 use crate::config::{EntraCredential, EntraSourceConfig, Secret};
-use crate::ratelimit::{Backoff, parse_retry_after};
+use crate::ratelimit::Backoff;
 use crate::source::SourceError;
-use crate::source::vendor_http::IssuedToken;
 use crate::source::vendor_http::decode_token_body;
+use crate::source::vendor_http::{IssuedToken, TokenAnswer, TokenBounds};
 
 /// `client_assertion_type` of a JWT client assertion (RFC 7523).
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -61,6 +61,8 @@ pub struct TokenRequester {
     proof: Proof,
     /// Config keys to name when Entra refuses: (credential, client id, tenant).
     keys: [String; 3],
+    /// Caps on the token endpoint's `Retry-After` and body.
+    bounds: TokenBounds,
 }
 
 impl TokenRequester {
@@ -99,6 +101,10 @@ impl TokenRequester {
                 format!("connections[{index}].source.tenant_id"),
             ],
             proof,
+            bounds: TokenBounds {
+                limits: config.limits,
+                source_key: format!("connections[{index}].source"),
+            },
         })
     }
 
@@ -180,13 +186,14 @@ impl TokenRequester {
                     continue;
                 }
             };
-            let status = response.status();
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, SystemTime::now()));
-            let body = response.bytes().await.unwrap_or_default();
+            let TokenAnswer {
+                status,
+                retry_after,
+                body,
+            } = self
+                .bounds
+                .read(KIND, &format!("POST {shown}"), response)
+                .await?;
             if status.is_success() {
                 let token: TokenResponse =
                     decode_token_body(&format!("POST {shown}"), status, &body).map_err(
@@ -286,6 +293,10 @@ mod tests {
             scope: "s".into(),
             proof: Proof::Secret(Secret::new("x".into())),
             keys: ["cred".into(), "client".into(), "tenant".into()],
+            bounds: TokenBounds {
+                limits: crate::config::ListingLimits::default(),
+                source_key: "connections[0].source".into(),
+            },
         };
         assert_eq!(
             requester.key_for("AADSTS7000215: Invalid client secret provided."),

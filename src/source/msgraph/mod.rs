@@ -100,6 +100,8 @@ impl EntraSource {
         let http = VendorHttp::new(
             VendorHttpSettings {
                 ca: config.ca_file.clone(),
+                limits: config.limits,
+                source_key: format!("connections[{index}].source"),
                 kind: KIND,
                 credentials_key: auth::credential_key(config, index),
                 requests_per_second: config.requests_per_second,
@@ -172,7 +174,9 @@ impl EntraSource {
     ) -> Result<Round<T>, SourceError> {
         let mut records = Vec::new();
         let mut url = start;
+        let mut guard = self.http.page_guard(what);
         loop {
+            guard.admit(&url)?;
             self.check_link(&url)?;
             let response = self
                 .http
@@ -202,15 +206,7 @@ impl EntraSource {
             progress.advance(page.value.len() as u64);
             records.extend(page.value);
             match (page.next_link, page.delta_link) {
-                (Some(next), _) => {
-                    if next == url {
-                        return Err(SourceError::Fetch {
-                            source_kind: KIND,
-                            message: format!("{what}: Graph returned the same nextLink again"),
-                        });
-                    }
-                    url = next;
-                }
+                (Some(next), _) => url = next,
                 (None, Some(delta_link)) => {
                     self.check_link(&delta_link)?;
                     return Ok(Round::Done {
@@ -236,7 +232,9 @@ impl EntraSource {
         let mut url = self.url(&format!(
             "/servicePrincipals/{app_id}/appRoleAssignedTo?$select=principalId,principalType&$top=999"
         ));
+        let mut guard = self.http.page_guard("reading the app's assignments");
         loop {
+            guard.admit(&url)?;
             self.check_link(&url)?;
             let response = self
                 .http

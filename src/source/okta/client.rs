@@ -19,8 +19,8 @@ use crate::source::SourceError;
 use crate::source::paginate::link_next;
 use crate::source::vendor_http::decode_token_body;
 use crate::source::vendor_http::{
-    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, StaticHeader, VendorHttp,
-    VendorHttpSettings,
+    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, StaticHeader, TokenAnswer,
+    TokenBounds, VendorHttp, VendorHttpSettings,
 };
 
 /// Lifetime of a client assertion: Okta accepts at most one hour; five
@@ -74,6 +74,8 @@ struct TokenRequester {
     key: EncodingKey,
     scope: String,
     credentials_key: String,
+    /// Caps on the token endpoint's `Retry-After` and body.
+    bounds: TokenBounds,
 }
 
 impl TokenRequester {
@@ -138,8 +140,7 @@ impl TokenRequester {
                     continue;
                 }
             };
-            let status = response.status();
-            let body = response.bytes().await.unwrap_or_default();
+            let TokenAnswer { status, body, .. } = self.bounds.read(KIND, &shown, response).await?;
             if status.is_success() {
                 let token: TokenResponse =
                     decode_token_body(&shown, status, &body).map_err(|message| {
@@ -188,6 +189,7 @@ fn oauth_authenticator(
     timeout: Duration,
     ca: Option<&crate::config::CaBundle>,
     credentials_key: String,
+    bounds: TokenBounds,
 ) -> Result<BearerTokenCache, SourceError> {
     let setup = |message: String| SourceError::Setup {
         source_kind: KIND,
@@ -215,6 +217,7 @@ fn oauth_authenticator(
         key,
         scope: oauth.scopes.join(" "),
         credentials_key,
+        bounds,
     });
     Ok(BearerTokenCache::new(Box::new(move || {
         let requester = Arc::clone(&requester);
@@ -294,6 +297,10 @@ impl OktaClient {
                         config.timeout,
                         config.ca_file.as_ref(),
                         key.clone(),
+                        TokenBounds {
+                            limits: config.limits,
+                            source_key: format!("connections[{index}].source"),
+                        },
                     )?);
                     (Box::new(SharedCache(Arc::clone(&cache))), key, Some(cache))
                 }
@@ -301,6 +308,8 @@ impl OktaClient {
         let http = VendorHttp::new(
             VendorHttpSettings {
                 ca: config.ca_file.clone(),
+                limits: config.limits,
+                source_key: format!("connections[{index}].source"),
                 kind: KIND,
                 credentials_key,
                 requests_per_second: config.requests_per_second,
@@ -352,14 +361,9 @@ impl OktaClient {
     pub async fn list_all(&self, first: Url, what: &str) -> Result<Vec<Value>, SourceError> {
         let mut records = Vec::new();
         let mut next = Some(first.to_string());
-        let mut seen = std::collections::HashSet::new();
+        let mut guard = self.http.page_guard(what);
         while let Some(url) = next.take() {
-            if !seen.insert(url.clone()) {
-                return Err(SourceError::Fetch {
-                    source_kind: KIND,
-                    message: format!("{what}: the next link repeats a page already read"),
-                });
-            }
+            guard.admit(&url)?;
             let parsed = Url::parse(&url).map_err(|e| SourceError::Fetch {
                 source_kind: KIND,
                 message: format!("{what}: invalid next link: {e}"),
@@ -406,6 +410,10 @@ mod tests {
             key,
             scope: "okta.users.read okta.groups.read".into(),
             credentials_key: "connections[0].source.oauth".into(),
+            bounds: TokenBounds {
+                limits: crate::config::ListingLimits::default(),
+                source_key: "connections[0].source".into(),
+            },
         }
     }
 

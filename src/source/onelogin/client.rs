@@ -2,7 +2,6 @@
 //! `/auth/oauth2/v2/token`), v2 cursor paging (`After-Cursor` header) and
 //! v1 envelope paging (`pagination.after_cursor`).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +15,8 @@ use crate::http::redact_url;
 use crate::ratelimit::Backoff;
 use crate::source::vendor_http::decode_token_body;
 use crate::source::vendor_http::{
-    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, VendorHttp, VendorHttpSettings,
+    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, TokenAnswer, TokenBounds,
+    VendorHttp, VendorHttpSettings,
 };
 use crate::source::{BoxFuture, SourceError};
 
@@ -39,6 +39,8 @@ struct TokenRequester {
     client_secret: Secret,
     /// Config key prefix to name when OneLogin refuses, `connections[i].source`.
     keys: String,
+    /// Caps on the token endpoint's `Retry-After` and body.
+    bounds: TokenBounds,
 }
 
 impl TokenRequester {
@@ -66,8 +68,7 @@ impl TokenRequester {
                     continue;
                 }
             };
-            let status = response.status();
-            let body = response.bytes().await.unwrap_or_default();
+            let TokenAnswer { status, body, .. } = self.bounds.read(KIND, &shown, response).await?;
             if status.is_success() {
                 let token: TokenResponse =
                     decode_token_body(&shown, status, &body).map_err(|message| {
@@ -163,6 +164,10 @@ impl OneLoginClient {
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
             keys: keys.clone(),
+            bounds: TokenBounds {
+                limits: config.limits,
+                source_key: keys.clone(),
+            },
         });
         let tokens = Arc::new(BearerTokenCache::new(Box::new(move || {
             let requester = Arc::clone(&requester);
@@ -171,6 +176,8 @@ impl OneLoginClient {
         let http = VendorHttp::new(
             VendorHttpSettings {
                 ca: config.ca_file.clone(),
+                limits: config.limits,
+                source_key: format!("connections[{index}].source"),
                 kind: KIND,
                 credentials_key: format!("{keys}.client_secret` and `{keys}.client_id"),
                 requests_per_second: config.requests_per_second,
@@ -223,8 +230,9 @@ impl OneLoginClient {
     ) -> Result<Vec<Value>, SourceError> {
         let mut records = Vec::new();
         let mut cursor: Option<String> = None;
-        let mut seen = HashSet::new();
+        let mut guard = self.http.page_guard(what);
         loop {
+            guard.admit(cursor.as_deref().unwrap_or_default())?;
             let mut pairs = query.to_vec();
             if let Some(cursor) = &cursor {
                 pairs.push(("cursor", cursor.as_str()));
@@ -244,12 +252,6 @@ impl OneLoginClient {
                 .filter(|c| !c.is_empty() && *c != "null")
                 .map(str::to_owned);
             match next {
-                Some(next) if !seen.insert(next.clone()) => {
-                    return Err(SourceError::Fetch {
-                        source_kind: KIND,
-                        message: format!("{what}: the After-Cursor repeats a page already read"),
-                    });
-                }
                 Some(next) => cursor = Some(next),
                 None => return Ok(records),
             }
@@ -261,8 +263,9 @@ impl OneLoginClient {
     pub async fn list_v1(&self, path: &str, what: &str) -> Result<Vec<Value>, SourceError> {
         let mut records = Vec::new();
         let mut cursor: Option<String> = None;
-        let mut seen = HashSet::new();
+        let mut guard = self.http.page_guard(what);
         loop {
+            guard.admit(cursor.as_deref().unwrap_or_default())?;
             let pairs: Vec<(&str, &str)> = cursor
                 .as_deref()
                 .map(|c| vec![("after_cursor", c)])
@@ -286,12 +289,6 @@ impl OneLoginClient {
                 .and_then(|p| p.next())
                 .map(str::to_owned);
             match next {
-                Some(next) if !seen.insert(next.clone()) => {
-                    return Err(SourceError::Fetch {
-                        source_kind: KIND,
-                        message: format!("{what}: the after_cursor repeats a page already read"),
-                    });
-                }
                 Some(next) => cursor = Some(next),
                 None => return Ok(records),
             }

@@ -16,7 +16,8 @@ use crate::http::redact_url;
 use crate::ratelimit::{Backoff, parse_retry_after};
 use crate::source::vendor_http::decode_token_body;
 use crate::source::vendor_http::{
-    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, VendorHttp, VendorHttpSettings,
+    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, TokenAnswer, TokenBounds,
+    VendorHttp, VendorHttpSettings,
 };
 use crate::source::{BoxFuture, SourceError};
 
@@ -41,6 +42,8 @@ struct TokenRequester {
     method: TokenAuthMethod,
     /// Config keys named when PingOne refuses: (secret, client id, method).
     keys: [String; 3],
+    /// Caps on the token endpoint's `Retry-After` and body.
+    bounds: TokenBounds,
 }
 
 impl TokenRequester {
@@ -98,13 +101,11 @@ impl TokenRequester {
                     continue;
                 }
             };
-            let status = response.status();
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, SystemTime::now()));
-            let body = response.bytes().await.unwrap_or_default();
+            let TokenAnswer {
+                status,
+                retry_after,
+                body,
+            } = self.bounds.read(KIND, &shown, response).await?;
             if status.is_success() {
                 let token: TokenResponse =
                     decode_token_body(&shown, status, &body).map_err(|message| {
@@ -125,7 +126,7 @@ impl TokenRequester {
                 .unwrap_or_else(|_| P1Error::summarise(&body));
             if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
                 last = format!("{status}: {detail}");
-                if let Some(wait) = retry_after.filter(|w| *w <= MAX_THROTTLE_WAIT) {
+                if let Some(wait) = retry_after {
                     tokio::time::sleep(wait).await;
                 }
                 continue;
@@ -216,6 +217,10 @@ impl PingOneClient {
                 key("client_id"),
                 key("token_auth_method"),
             ],
+            bounds: TokenBounds {
+                limits: config.limits,
+                source_key: format!("connections[{index}].source"),
+            },
         });
         let tokens = Arc::new(BearerTokenCache::new(Box::new(move || {
             let requester = Arc::clone(&requester);
@@ -225,6 +230,8 @@ impl PingOneClient {
         let http = VendorHttp::new(
             VendorHttpSettings {
                 ca: config.ca_file.clone(),
+                limits: config.limits,
+                source_key: format!("connections[{index}].source"),
                 kind: KIND,
                 credentials_key: credentials_key.clone(),
                 requests_per_second: config.requests_per_second,
@@ -304,12 +311,15 @@ impl PingOneClient {
                     }
                     let wait = throttle_wait(&response.headers, &response.body, SystemTime::now())
                         .unwrap_or_else(|| backoff.delay(attempt - 1));
-                    if wait > MAX_THROTTLE_WAIT {
+                    let cap = self.http.limits().max_wait.min(MAX_THROTTLE_WAIT);
+                    if wait > cap {
                         return Err(SourceError::Fetch {
                             source_kind: KIND,
                             message: format!(
-                                "{what}: {shown} answered 429 and asks to wait {} s, longer than penvio-sync waits within a run ({detail}). The licence quota may be exhausted; the next scheduled run tries again",
-                                wait.as_secs()
+                                "{what}: {shown} answered 429 and asks to wait {} s, more than the {} s `{}.max_wait` allows ({detail}). The licence quota may be exhausted; the next scheduled run tries again",
+                                wait.as_secs(),
+                                cap.as_secs(),
+                                self.http.source_key()
                             ),
                         });
                     }
@@ -348,14 +358,9 @@ impl PingOneClient {
     ) -> Result<Vec<Value>, SourceError> {
         let mut records = Vec::new();
         let mut next = Some(first);
-        let mut seen = std::collections::HashSet::new();
+        let mut guard = self.http.page_guard(what);
         while let Some(url) = next.take() {
-            if !seen.insert(url.to_string()) {
-                return Err(SourceError::Fetch {
-                    source_kind: KIND,
-                    message: format!("{what}: the next link repeats a page already read"),
-                });
-            }
+            guard.admit(url.as_str())?;
             let mut page = self.get_page(&url, what).await?;
             records.extend(page.records(keys));
             if let Some(link) = page.links.next {
@@ -418,6 +423,10 @@ mod tests {
             client_secret: Secret::new("s3cret~x".into()),
             method,
             keys: ["a".into(), "b".into(), "c".into()],
+            bounds: TokenBounds {
+                limits: crate::config::ListingLimits::default(),
+                source_key: "connections[0].source".into(),
+            },
         }
     }
 

@@ -4,6 +4,7 @@
 //! Layers, outermost first: pacing (rate limit and `Retry-After` pause) →
 //! retry with capped, jittered backoff → per-request timeout.
 
+pub mod listing;
 pub mod proto;
 pub mod retry;
 
@@ -19,11 +20,13 @@ use serde_json::Value;
 use crate::config::Secret;
 use crate::model::UserAttributes;
 use crate::ratelimit::{
-    Backoff, MAX_THROTTLE_WAIT, RequestPacer, ThrottleBudget, parse_retry_after,
+    Backoff, BodyError, RequestPacer, ThrottleBudget, check_wait, parse_retry_after,
+    read_body_capped,
 };
+use listing::{ListingRules, Step, Tally};
 use proto::{
-    Created, ErrorBody, ListResponse, PatchOperation, SCIM_MEDIA_TYPE, ScimGroup, ScimUser,
-    escape_filter_value, group_resource, patch_body, user_resource,
+    Created, ErrorBody, Identified, ListResponse, PatchOperation, SCIM_MEDIA_TYPE, ScimGroup,
+    ScimUser, escape_filter_value, group_resource, patch_body, user_resource,
 };
 use retry::{Decision, classify, is_transient, may_have_applied};
 
@@ -143,6 +146,25 @@ pub enum ScimError {
         /// What came back instead of an answer.
         last: String,
     },
+    /// The server asked for more than the bounds allow: a wait longer than
+    /// `max_wait`, a body larger than `max_body`.
+    #[error("{method} {path}: {message}")]
+    Unbounded {
+        /// Method.
+        method: Method,
+        /// Path.
+        path: String,
+        /// What was refused, naming the header or cap.
+        message: String,
+    },
+    /// A listing that cannot be proven complete (invariant 1).
+    #[error("GET {path}: incomplete listing: {message}")]
+    IncompleteListing {
+        /// Path.
+        path: String,
+        /// Why, and what to do.
+        message: String,
+    },
     /// A 2xx whose body is not what SCIM promises.
     #[error("{method} {path}: unexpected response: {message}")]
     InvalidResponse {
@@ -172,6 +194,8 @@ impl ScimError {
             ScimError::RetriesExhausted { .. }
             | ScimError::OutcomeUnknown { .. }
             | ScimError::Transport { .. }
+            | ScimError::Unbounded { .. }
+            | ScimError::IncompleteListing { .. }
             | ScimError::InvalidResponse { .. } => None,
         }
     }
@@ -217,6 +241,7 @@ struct Inner {
     base: String,
     pacer: RequestPacer,
     counters: RequestCounters,
+    rules: ListingRules,
 }
 
 /// A cheaply clonable SCIM client for one endpoint.
@@ -246,8 +271,17 @@ enum Replay {
 }
 
 impl ScimClient {
-    /// Builds the client; nothing is sent until the first request.
+    /// Builds the client with the built-in listing rules (the Penvio
+    /// target); nothing is sent until the first request.
     pub fn new(settings: ScimClientSettings) -> Result<Self, reqwest::Error> {
+        Self::with_rules(settings, ListingRules::default())
+    }
+
+    /// Builds the client with a source's own caps and listing rules.
+    pub fn with_rules(
+        settings: ScimClientSettings,
+        rules: ListingRules,
+    ) -> Result<Self, reqwest::Error> {
         let http = crate::http::build_endpoint_client(
             settings.timeout,
             settings.ca.as_ref(),
@@ -262,6 +296,7 @@ impl ScimClient {
                 pacer,
                 settings,
                 counters: RequestCounters::default(),
+                rules,
             }),
         })
     }
@@ -406,18 +441,35 @@ impl ScimClient {
         Ok(())
     }
 
-    /// Pages through a list with `startIndex`/`count` until `totalResults`
-    /// is reached or a page comes back empty.
-    pub async fn list_all<T: DeserializeOwned>(
+    /// Pages through a list with `startIndex`/`count` until the distinct
+    /// resources read equal `totalResults`; anything that leaves the
+    /// listing unproven (an early empty page, no total, too many pages) is
+    /// [`ScimError::IncompleteListing`], never a short list.
+    pub async fn list_all<T: DeserializeOwned + Identified>(
         &self,
         path: &str,
         page_size: u32,
         extra: &[(&str, &str)],
     ) -> Result<Vec<T>, ScimError> {
+        let rules = &self.inner.rules;
+        let incomplete = |message: String| ScimError::IncompleteListing {
+            path: path.to_string(),
+            message,
+        };
         let mut items = Vec::new();
+        let mut tally = Tally::default();
         let mut start: u64 = 1;
+        let mut pages: u64 = 0;
         let count = page_size.max(1).to_string();
         loop {
+            if pages >= rules.limits.max_pages {
+                return Err(incomplete(format!(
+                    "more than {} pages, the most {} allows",
+                    rules.limits.max_pages,
+                    rules.key("max_pages")
+                )));
+            }
+            pages += 1;
             let start_text = start.to_string();
             let mut query: Vec<(&str, &str)> = vec![
                 ("startIndex", start_text.as_str()),
@@ -425,18 +477,23 @@ impl ScimClient {
             ];
             query.extend_from_slice(extra);
             let page: ListResponse<T> = self.get_json(path, &query).await?;
-            let received = page.resources.len() as u64;
-            items.extend(page.resources);
-            let step = page.items_per_page.filter(|n| *n > 0).unwrap_or(received);
-            if received == 0 || step == 0 {
-                break;
+            let received = u64::try_from(page.resources.len()).unwrap_or(u64::MAX);
+            for item in page.resources {
+                if tally.insert(item.resource_id()) {
+                    items.push(item);
+                }
             }
-            start += step;
-            if start > page.total_results {
-                break;
+            match tally.after_page(received, page.total_results, rules) {
+                Ok(Step::Done) => return Ok(items),
+                Ok(Step::Next) => {}
+                Err(message) => {
+                    return Err(incomplete(format!("at startIndex={start}: {message}")));
+                }
             }
+            start = start
+                .checked_add(received)
+                .ok_or_else(|| incomplete("startIndex overflows".into()))?;
         }
-        Ok(items)
     }
 
     async fn get_json<T: DeserializeOwned>(
@@ -589,25 +646,52 @@ impl ScimClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
             if let Some(after) = retry_after
-                && after <= MAX_THROTTLE_WAIT
                 && matches!(classify(status, retry_after), Decision::Retry(_))
             {
+                let value = response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                let key = inner.rules.key("max_wait");
+                if let Err(reason) = check_wait(
+                    "Retry-After",
+                    value,
+                    after,
+                    inner.rules.limits.max_wait,
+                    &key,
+                ) {
+                    return Err(ScimError::Unbounded {
+                        method,
+                        path,
+                        message: format!("answered {status}: {reason}"),
+                    });
+                }
                 // Hold every task back as soon as the headers arrive, before
                 // the body is read, so no other request slips out meanwhile.
                 inner.pacer.pause_for(after);
             }
-            let body = match response.bytes().await {
-                Ok(body) => body.to_vec(),
-                Err(error) => {
-                    last = error_chain(&error.without_url());
-                    if replay == Replay::Unsafe {
-                        return Err(unknown(method, path, last));
+            let max_body = inner.rules.limits.max_body;
+            let body =
+                match read_body_capped(response, max_body, &inner.rules.key("max_body")).await {
+                    Ok(body) => body,
+                    Err(too_large @ BodyError::TooLarge { .. }) => {
+                        return Err(ScimError::Unbounded {
+                            method,
+                            path,
+                            message: format!("answered {status}: {too_large}"),
+                        });
                     }
-                    tokio::time::sleep(backoff.delay(attempt)).await;
-                    attempt += 1;
-                    continue;
-                }
-            };
+                    Err(BodyError::Transport(error)) => {
+                        last = error_chain(&error.without_url());
+                        if replay == Replay::Unsafe {
+                            return Err(unknown(method, path, last));
+                        }
+                        tokio::time::sleep(backoff.delay(attempt)).await;
+                        attempt += 1;
+                        continue;
+                    }
+                };
             match classify(status, retry_after) {
                 Decision::Success if is_scim_body(&body) => {
                     return Ok(Answer { status, body });

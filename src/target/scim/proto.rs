@@ -209,9 +209,10 @@ pub struct ScimMember {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListResponse<T> {
-    /// Total matches.
+    /// Total matches; `None` when the server omitted it, which leaves a
+    /// listing with no proof of completeness.
     #[serde(default)]
-    pub total_results: u64,
+    pub total_results: Option<u64>,
     /// Items on this page.
     pub items_per_page: Option<u64>,
     /// 1-based index of the first item.
@@ -239,6 +240,25 @@ pub struct ErrorBody {
 pub struct Created {
     /// Server id.
     pub id: String,
+}
+
+/// A listed resource with a server id, so a listing can count distinct
+/// resources against `totalResults`.
+pub trait Identified {
+    /// The server id.
+    fn resource_id(&self) -> &str;
+}
+
+impl Identified for ScimUser {
+    fn resource_id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Identified for ScimGroup {
+    fn resource_id(&self) -> &str {
+        &self.id
+    }
 }
 
 #[cfg(test)]
