@@ -251,6 +251,14 @@ pub fn target_client(
     )
 }
 
+/// Why a run past `run_timeout` was stopped, naming the key.
+fn run_timed_out(connection: &ConnectionConfig, index: usize) -> String {
+    format!(
+        "the run did not finish within `connections[{index}].run_timeout` ({}) and was stopped. Operations Penvio had already acknowledged are kept in the snapshot; nothing else was changed",
+        humantime::format_duration(connection.run_timeout)
+    )
+}
+
 /// Runs one connection once. `index` is its position in the config.
 pub async fn run_connection(
     connection: &ConnectionConfig,
@@ -276,10 +284,7 @@ pub async fn run_connection(
         .await
         .is_err()
     {
-        report.fail(format!(
-            "the run did not finish within `connections[{index}].run_timeout` ({}) and was stopped. Operations Penvio had already acknowledged are kept in the snapshot; nothing else was changed",
-            humantime::format_duration(connection.run_timeout)
-        ));
+        report.fail(run_timed_out(connection, index));
     }
     report.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
     events::run_finished(&report);
@@ -676,7 +681,14 @@ pub async fn apply_reviewed(
     let clock = Instant::now();
     let mut report = RunReport::new(&connection.name, options);
     report.mode = "apply";
-    apply_reviewed_steps(connection, index, &store, reviewed, options, &mut report).await;
+    // Bounded like every run (invariant 11).
+    let steps = apply_reviewed_steps(connection, index, &store, reviewed, options, &mut report);
+    if tokio::time::timeout(connection.run_timeout, steps)
+        .await
+        .is_err()
+    {
+        report.fail(run_timed_out(connection, index));
+    }
     report.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
     events::run_finished(&report);
     report

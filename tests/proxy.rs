@@ -293,6 +293,92 @@ async fn remote_endpoints_use_the_environment_proxy_or_their_own() {
     assert_eq!(from_env.seen().len(), before);
 }
 
+/// Each vendor source's own `proxy:` carries its requests (API and token
+/// endpoint alike), whatever the environment's proxy says.
+#[test]
+fn vendor_sources_use_their_own_proxy() {
+    let from_env = RecordingProxy::start();
+    let explicit = RecordingProxy::start();
+    let dir = tempfile::tempdir().unwrap();
+    let sources = [
+        (
+            "okta",
+            "{type: okta, domain: acme.okta.com, token: s}",
+            "acme.okta.com:443",
+        ),
+        (
+            "entra",
+            "{type: entra, tenant_id: contoso.onmicrosoft.com, client_id: 11111111-2222-3333-4444-555555555555, client_secret: s}",
+            "login.microsoftonline.com:443",
+        ),
+        (
+            "onelogin",
+            "{type: onelogin, subdomain: acme, client_id: c, client_secret: s}",
+            "acme.onelogin.com:443",
+        ),
+        (
+            "jumpcloud",
+            "{type: jumpcloud, region: us, api_key: s}",
+            "console.jumpcloud.com:443",
+        ),
+        (
+            "pingone",
+            "{type: pingone, environment_id: 11111111-2222-3333-4444-555555555555, region: com, client_id: c, client_secret: s}",
+            "auth.pingone.com:443",
+        ),
+    ];
+    let runs: Vec<_> = sources
+        .iter()
+        .map(|(name, source, _)| {
+            let path = dir.path().join(format!("{name}.yaml"));
+            let source = source.replacen(
+                '}',
+                &format!(", timeout: 5s, max_wait: 1s, proxy: \"{}\"}}", explicit.url),
+                1,
+            );
+            std::fs::write(
+                &path,
+                format!(
+                    "state_dir: {state}\nconnections:\n  - name: {name}\n    source: {source}\n    target: {{url: http://127.0.0.1:9/scim/v2/org, token: t, timeout: 5s}}\n",
+                    state = dir.path().join(name).display(),
+                ),
+            )
+            .unwrap();
+            let proxy = from_env.url.clone();
+            std::thread::spawn(move || {
+                cli_behind(&proxy, None, &path, &["check", "--connectivity"])
+            })
+        })
+        .collect();
+    for (run, (name, _, host)) in runs.into_iter().zip(&sources) {
+        let output = run.join().unwrap();
+        assert_ne!(
+            output.status.code(),
+            Some(0),
+            "{name}: the proxy forwards nothing"
+        );
+        assert_ne!(
+            output.status.code(),
+            Some(2),
+            "{name}: the config is valid: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            explicit
+                .seen()
+                .iter()
+                .any(|line| line.starts_with(&format!("CONNECT {host}"))),
+            "{name}: {:?}",
+            explicit.seen()
+        );
+    }
+    assert!(
+        from_env.seen().is_empty(),
+        "the environment's proxy was used: {:?}",
+        from_env.seen()
+    );
+}
+
 /// An IdP that cannot be reached: the error names the request's URL without
 /// its query string (before: `…/api/v1/users?limit=200` in full, and a
 /// query can carry filters with user data or credentials).

@@ -60,6 +60,15 @@ fn source(kind: &str, properties: &[(&str, Value)], required: &[&str]) -> Value 
     if kind != "file" {
         all.extend(listing_limits());
     }
+    // The scim source lists its own `proxy` among its properties.
+    if !matches!(kind, "file" | "scim") {
+        all.push((
+            "proxy",
+            string(
+                "Proxy URL for this endpoint (default: HTTPS_PROXY/HTTP_PROXY/NO_PROXY; never for loopback).",
+            ),
+        ));
+    }
     let mut required_all = vec!["type"];
     required_all.extend_from_slice(required);
     object(

@@ -170,20 +170,22 @@ pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Sour
             return None;
         }
     };
-    // Every vendor source may name a private CA; the scim decoder reads its own.
+    // Every vendor source may name a private CA and its own proxy; the scim
+    // decoder reads its own.
     let source = if matches!(
         kind.trim(),
         "okta" | "entra" | "onelogin" | "jumpcloud" | "pingone"
     ) {
         let ca = ctx.ca_file(&mut map);
-        match (source, ca) {
-            (Some(mut vendor), Some(ca)) => {
+        let proxy = ctx.proxy(&mut map);
+        match (source, ca, proxy) {
+            (Some(mut vendor), Some(ca), Some(proxy)) => {
                 match &mut vendor {
-                    SourceConfig::Okta(c) => c.ca_file = ca,
-                    SourceConfig::Entra(c) => c.ca_file = ca,
-                    SourceConfig::OneLogin(c) => c.ca_file = ca,
-                    SourceConfig::JumpCloud(c) => c.ca_file = ca,
-                    SourceConfig::PingOne(c) => c.ca_file = ca,
+                    SourceConfig::Okta(c) => (c.ca_file, c.proxy) = (ca, proxy),
+                    SourceConfig::Entra(c) => (c.ca_file, c.proxy) = (ca, proxy),
+                    SourceConfig::OneLogin(c) => (c.ca_file, c.proxy) = (ca, proxy),
+                    SourceConfig::JumpCloud(c) => (c.ca_file, c.proxy) = (ca, proxy),
+                    SourceConfig::PingOne(c) => (c.ca_file, c.proxy) = (ca, proxy),
                     SourceConfig::Scim(_) | SourceConfig::File(_) => {}
                 }
                 Some(vendor)

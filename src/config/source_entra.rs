@@ -119,6 +119,9 @@ pub struct EntraSourceConfig {
     /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
     /// `max_body`).
     pub limits: super::ListingLimits,
+    /// This endpoint's proxy URL (`proxy`; `None`: the environment's); may
+    /// carry credentials.
+    pub proxy: Option<super::Secret>,
 }
 
 /// The login host of the cloud a Graph host belongs to.
@@ -396,6 +399,7 @@ pub(super) fn decode_entra(
         requests_per_second: requests_per_second?,
         ca_file: None,
         limits: super::ListingLimits::default(),
+        proxy: None,
     })
 }
 

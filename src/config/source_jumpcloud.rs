@@ -102,6 +102,9 @@ pub struct JumpCloudSourceConfig {
     /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
     /// `max_body`).
     pub limits: super::ListingLimits,
+    /// This endpoint's proxy URL (`proxy`; `None`: the environment's); may
+    /// carry credentials.
+    pub proxy: Option<super::Secret>,
 }
 
 /// Decodes the keys of a `type: jumpcloud` source mapping.
@@ -138,6 +141,7 @@ pub(super) fn decode_jumpcloud(
         requests_per_second: requests_per_second?,
         ca_file: None,
         limits: super::ListingLimits::default(),
+        proxy: None,
     })
 }
 

@@ -55,6 +55,9 @@ pub struct OktaSourceConfig {
     /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
     /// `max_body`).
     pub limits: super::ListingLimits,
+    /// This endpoint's proxy URL (`proxy`; `None`: the environment's); may
+    /// carry credentials.
+    pub proxy: Option<super::Secret>,
 }
 
 /// How the adapter authenticates to Okta.
@@ -132,6 +135,7 @@ pub(super) fn decode_okta(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<
         requests_per_second: requests_per_second?,
         ca_file: None,
         limits: super::ListingLimits::default(),
+        proxy: None,
     })
 }
 

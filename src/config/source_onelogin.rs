@@ -65,6 +65,9 @@ pub struct OneLoginSourceConfig {
     /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
     /// `max_body`).
     pub limits: super::ListingLimits,
+    /// This endpoint's proxy URL (`proxy`; `None`: the environment's); may
+    /// carry credentials.
+    pub proxy: Option<super::Secret>,
 }
 
 /// Decodes the keys of a `type: onelogin` source mapping.
@@ -118,6 +121,7 @@ pub(super) fn decode_onelogin(
         requests_per_second: requests_per_second?,
         ca_file: None,
         limits: super::ListingLimits::default(),
+        proxy: None,
     })
 }
 

@@ -134,6 +134,9 @@ pub struct PingOneSourceConfig {
     /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
     /// `max_body`).
     pub limits: super::ListingLimits,
+    /// This endpoint's proxy URL (`proxy`; `None`: the environment's); may
+    /// carry credentials.
+    pub proxy: Option<super::Secret>,
 }
 
 /// An id that is pasted into URL paths and filters: letters, digits and
@@ -270,6 +273,7 @@ pub(super) fn decode_pingone(
         timeout: timeout?,
         ca_file: None,
         limits: super::ListingLimits::default(),
+        proxy: None,
     })
 }
 

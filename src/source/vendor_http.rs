@@ -192,6 +192,8 @@ pub struct VendorHttpSettings {
     pub ca: Option<crate::config::CaBundle>,
     /// Caps on server-directed waits, pages and body sizes.
     pub limits: ListingLimits,
+    /// This endpoint's own proxy (`source.proxy`), else the environment's.
+    pub proxy: Option<crate::config::Secret>,
     /// The source's config path (`connections[0].source`), to name the
     /// key that sets a cap when a server exceeds it.
     pub source_key: String,
@@ -257,11 +259,15 @@ impl VendorHttp {
         settings: VendorHttpSettings,
         auth: Box<dyn Authenticator>,
     ) -> Result<Self, SourceError> {
-        let http = crate::http::build_client_trusting(settings.timeout, settings.ca.as_ref())
-            .map_err(|e| SourceError::Setup {
-                source_kind: settings.kind,
-                message: e.to_string(),
-            })?;
+        let http = crate::http::build_endpoint_client(
+            settings.timeout,
+            settings.ca.as_ref(),
+            settings.proxy.as_ref().map(crate::config::Secret::expose),
+        )
+        .map_err(|e| SourceError::Setup {
+            source_kind: settings.kind,
+            message: e.to_string(),
+        })?;
         let pacer = RequestPacer::new(settings.requests_per_second, settings.requests_per_second);
         Ok(VendorHttp {
             inner: Arc::new(Inner {

@@ -228,12 +228,15 @@ impl JumpCloudClient {
                     client_secret,
                     token_url,
                 } => {
-                    let http =
-                        crate::http::build_client_trusting(config.timeout, config.ca_file.as_ref())
-                            .map_err(|e| SourceError::Setup {
-                                source_kind: KIND,
-                                message: e.to_string(),
-                            })?;
+                    let http = crate::http::build_endpoint_client(
+                        config.timeout,
+                        config.ca_file.as_ref(),
+                        config.proxy.as_ref().map(crate::config::Secret::expose),
+                    )
+                    .map_err(|e| SourceError::Setup {
+                        source_kind: KIND,
+                        message: e.to_string(),
+                    })?;
                     let requester = Arc::new(TokenRequester {
                         http,
                         token_url: token_url.clone(),
@@ -263,6 +266,7 @@ impl JumpCloudClient {
             VendorHttpSettings {
                 ca: config.ca_file.clone(),
                 limits: config.limits,
+                proxy: config.proxy.clone(),
                 source_key: format!("connections[{index}].source"),
                 kind: KIND,
                 credentials_key,

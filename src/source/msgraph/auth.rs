@@ -72,8 +72,12 @@ impl TokenRequester {
             source_kind: KIND,
             message,
         };
-        let http = crate::http::build_client_trusting(config.timeout, config.ca_file.as_ref())
-            .map_err(|e| setup(e.to_string()))?;
+        let http = crate::http::build_endpoint_client(
+            config.timeout,
+            config.ca_file.as_ref(),
+            config.proxy.as_ref().map(crate::config::Secret::expose),
+        )
+        .map_err(|e| setup(e.to_string()))?;
         let proof = match &config.credential {
             EntraCredential::Secret(secret) => Proof::Secret(secret.clone()),
             EntraCredential::Certificate {

@@ -101,6 +101,7 @@ impl EntraSource {
             VendorHttpSettings {
                 ca: config.ca_file.clone(),
                 limits: config.limits,
+                proxy: config.proxy.clone(),
                 source_key: format!("connections[{index}].source"),
                 kind: KIND,
                 credentials_key: auth::credential_key(config, index),

@@ -187,7 +187,7 @@ fn oauth_authenticator(
     base_url: &Url,
     oauth: &OktaOAuthConfig,
     timeout: Duration,
-    ca: Option<&crate::config::CaBundle>,
+    (ca, proxy): (Option<&crate::config::CaBundle>, Option<&str>),
     credentials_key: String,
     bounds: TokenBounds,
 ) -> Result<BearerTokenCache, SourceError> {
@@ -207,7 +207,8 @@ fn oauth_authenticator(
         ))
     })?;
     let token_url = endpoint(base_url, "oauth2/v1/token")?;
-    let http = crate::http::build_client_trusting(timeout, ca).map_err(|e| setup(e.to_string()))?;
+    let http =
+        crate::http::build_endpoint_client(timeout, ca, proxy).map_err(|e| setup(e.to_string()))?;
     let requester = Arc::new(TokenRequester {
         http,
         token_url,
@@ -295,7 +296,10 @@ impl OktaClient {
                         &config.base_url,
                         oauth,
                         config.timeout,
-                        config.ca_file.as_ref(),
+                        (
+                            config.ca_file.as_ref(),
+                            config.proxy.as_ref().map(crate::config::Secret::expose),
+                        ),
                         key.clone(),
                         TokenBounds {
                             limits: config.limits,
@@ -309,6 +313,7 @@ impl OktaClient {
             VendorHttpSettings {
                 ca: config.ca_file.clone(),
                 limits: config.limits,
+                proxy: config.proxy.clone(),
                 source_key: format!("connections[{index}].source"),
                 kind: KIND,
                 credentials_key,

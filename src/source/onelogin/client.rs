@@ -153,11 +153,15 @@ impl OneLoginClient {
     /// Builds the client; `index` names the connection in messages.
     pub fn new(config: &OneLoginSourceConfig, index: usize) -> Result<Self, SourceError> {
         let keys = format!("connections[{index}].source");
-        let http = crate::http::build_client_trusting(config.timeout, config.ca_file.as_ref())
-            .map_err(|e| SourceError::Setup {
-                source_kind: KIND,
-                message: e.to_string(),
-            })?;
+        let http = crate::http::build_endpoint_client(
+            config.timeout,
+            config.ca_file.as_ref(),
+            config.proxy.as_ref().map(crate::config::Secret::expose),
+        )
+        .map_err(|e| SourceError::Setup {
+            source_kind: KIND,
+            message: e.to_string(),
+        })?;
         let requester = Arc::new(TokenRequester {
             http,
             token_url: endpoint(&config.base_url, TOKEN_PATH)?,
@@ -177,6 +181,7 @@ impl OneLoginClient {
             VendorHttpSettings {
                 ca: config.ca_file.clone(),
                 limits: config.limits,
+                proxy: config.proxy.clone(),
                 source_key: format!("connections[{index}].source"),
                 kind: KIND,
                 credentials_key: format!("{keys}.client_secret` and `{keys}.client_id"),

@@ -206,8 +206,12 @@ impl PingOneClient {
         };
         let key = |name: &str| format!("connections[{index}].source.{name}");
         let requester = Arc::new(TokenRequester {
-            http: crate::http::build_client_trusting(config.timeout, config.ca_file.as_ref())
-                .map_err(|e| setup(e.to_string()))?,
+            http: crate::http::build_endpoint_client(
+                config.timeout,
+                config.ca_file.as_ref(),
+                config.proxy.as_ref().map(crate::config::Secret::expose),
+            )
+            .map_err(|e| setup(e.to_string()))?,
             token_url: config.token_url.clone(),
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
@@ -231,6 +235,7 @@ impl PingOneClient {
             VendorHttpSettings {
                 ca: config.ca_file.clone(),
                 limits: config.limits,
+                proxy: config.proxy.clone(),
                 source_key: format!("connections[{index}].source"),
                 kind: KIND,
                 credentials_key: credentials_key.clone(),
