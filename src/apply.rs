@@ -411,28 +411,8 @@ enum Ownership {
 }
 
 fn ownership(operation: &Operation, snapshot: &Snapshot) -> Ownership {
-    let (source_id, penvio_id) = match operation {
-        Operation::ReactivateUser {
-            source_id,
-            penvio_id,
-            ..
-        }
-        | Operation::UpdateUser {
-            source_id,
-            penvio_id,
-            ..
-        }
-        | Operation::DeactivateUser {
-            source_id,
-            penvio_id,
-            ..
-        }
-        | Operation::DeleteUser {
-            source_id,
-            penvio_id,
-            ..
-        } => (source_id, penvio_id),
-        _ => return Ownership::Held,
+    let Some((source_id, penvio_id)) = operation.existing_user() else {
+        return Ownership::Held;
     };
     match snapshot.users.get(source_id) {
         None => Ownership::Dropped,

@@ -223,6 +223,63 @@ impl Operation {
         }
     }
 
+    /// The (source id, Penvio id) of the existing account a user operation
+    /// acts on; `None` for creates and team operations. Both the executor and
+    /// reviewed plans check it against the snapshot before anything is sent.
+    pub fn existing_user(&self) -> Option<(&str, &str)> {
+        match self {
+            Operation::ReactivateUser {
+                source_id,
+                penvio_id,
+                ..
+            }
+            | Operation::UpdateUser {
+                source_id,
+                penvio_id,
+                ..
+            }
+            | Operation::DeactivateUser {
+                source_id,
+                penvio_id,
+                ..
+            }
+            | Operation::DeleteUser {
+                source_id,
+                penvio_id,
+                ..
+            } => Some((source_id, penvio_id)),
+            _ => None,
+        }
+    }
+
+    /// The (source id, Penvio id) of the existing team a team operation acts
+    /// on; `None` for team creates and user operations.
+    pub fn existing_team(&self) -> Option<(&str, &str)> {
+        match self {
+            Operation::RenameTeam {
+                source_id,
+                penvio_id,
+                ..
+            }
+            | Operation::DeleteTeam {
+                source_id,
+                penvio_id,
+                ..
+            }
+            | Operation::AddMembers {
+                team: source_id,
+                penvio_id,
+                ..
+            }
+            | Operation::RemoveMembers {
+                team: source_id,
+                penvio_id,
+                ..
+            } => Some((source_id, penvio_id)),
+            _ => None,
+        }
+    }
+
     /// A short stable name of the operation kind, for summaries and metrics.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -221,57 +221,16 @@ fn essence_key(operation: &Operation) -> Option<String> {
 /// Why an operation names a Penvio id the snapshot does not hold for its
 /// source id, if it does: such an account is never touched.
 fn not_held_for(operation: &Operation, snapshot: &Snapshot) -> Option<String> {
-    let (source_id, penvio_id, held) = match operation {
-        Operation::ReactivateUser {
-            source_id,
-            penvio_id,
-            ..
-        }
-        | Operation::UpdateUser {
-            source_id,
-            penvio_id,
-            ..
-        }
-        | Operation::DeactivateUser {
-            source_id,
-            penvio_id,
-            ..
-        }
-        | Operation::DeleteUser {
-            source_id,
-            penvio_id,
-            ..
-        } => (
-            source_id,
-            penvio_id,
-            snapshot.users.get(source_id).map(|u| u.penvio_id()),
-        ),
-        Operation::RenameTeam {
-            source_id,
-            penvio_id,
-            ..
-        }
-        | Operation::DeleteTeam {
-            source_id,
-            penvio_id,
-            ..
-        }
-        | Operation::AddMembers {
-            team: source_id,
-            penvio_id,
-            ..
-        }
-        | Operation::RemoveMembers {
-            team: source_id,
-            penvio_id,
-            ..
-        } => (
-            source_id,
-            penvio_id,
-            snapshot.teams.get(source_id).map(|t| t.penvio_id.as_str()),
-        ),
-        Operation::CreateUser { .. } | Operation::CreateTeam { .. } => return None,
-    };
+    let (source_id, penvio_id, held) =
+        if let Some((source_id, penvio_id)) = operation.existing_user() {
+            let held = snapshot.users.get(source_id).map(|u| u.penvio_id());
+            (source_id, penvio_id, held)
+        } else if let Some((source_id, penvio_id)) = operation.existing_team() {
+            let held = snapshot.teams.get(source_id).map(|t| t.penvio_id.as_str());
+            (source_id, penvio_id, held)
+        } else {
+            return None;
+        };
     match held {
         Some(held) if held == penvio_id => None,
         Some(held) => Some(format!(

@@ -87,17 +87,21 @@ impl Scim2Server {
         format!("{origin}{path}")
     }
 
-    /// (writes, reads) the org has received.
-    pub async fn request_counts(&self, org: &str) -> (u64, u64) {
-        let stats: Value = self
-            .http
+    /// The launcher's request statistics (`/__requests`).
+    async fn stats(&self) -> Value {
+        self.http
             .get(self.server_url("/__requests"))
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// (writes, reads) the org has received.
+    pub async fn request_counts(&self, org: &str) -> (u64, u64) {
+        let stats = self.stats().await;
         let org = &stats["by_org"][org];
         (
             org["writes"].as_u64().unwrap_or(0),
@@ -108,15 +112,7 @@ impl Scim2Server {
     /// When each read of the org arrived, in seconds on the server's
     /// monotonic clock, oldest first.
     pub async fn read_times(&self, org: &str) -> Vec<f64> {
-        let stats: Value = self
-            .http
-            .get(self.server_url("/__requests"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let stats = self.stats().await;
         stats["read_times"][org]
             .as_array()
             .map(|times| times.iter().filter_map(Value::as_f64).collect())
@@ -141,15 +137,7 @@ impl Scim2Server {
 
     /// Writes of the org being held now (see [`Scim2Server::hold_writes_after`]).
     pub async fn held_writes(&self, org: &str) -> u64 {
-        let stats: Value = self
-            .http
-            .get(self.server_url("/__requests"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let stats = self.stats().await;
         stats["held"][org].as_u64().unwrap_or(0)
     }
 
