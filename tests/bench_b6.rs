@@ -12,7 +12,7 @@
 //!
 //! Covered: Okta (incremental users), JumpCloud (no delta API), Entra (delta,
 //! pages of 200 records as Graph serves them), OneLogin (`updated_since` on
-//! users, roles and role members in full), PingOne (no delta API; member
+//! users plus every user id for deletions, roles and role members in full), PingOne (no delta API; member
 //! and nesting reads per group), and the generic SCIM source (a second
 //! emulator as the source directory). `PENVIO_B6_VENDORS=okta,scim` runs
 //! some of them only.
@@ -363,16 +363,19 @@ async fn onelogin(users: usize) -> Measured {
     )
     .await;
     // Users: `updated_since` (the newest user comes back: `updated_since`
-    // is inclusive) fits one page. Roles and role members have no delta in
-    // OneLogin: the role listing, and each role's users (50: one page).
+    // is inclusive) fits one page; deletions leave no trace there, so every
+    // user id is listed too (`fields=id`, 100 a page). Roles and role
+    // members have no delta in OneLogin: the role listing, and each role's
+    // users (50: one page).
     let member_pages = r * GROUP_SIZE.div_ceil(ONELOGIN_PAGE);
+    let id_pages = users.div_ceil(ONELOGIN_PAGE);
     Measured {
         vendor: "onelogin",
         api_requests,
         token_requests,
-        minimum: 1 + r.div_ceil(ONELOGIN_PAGE) + member_pages,
+        minimum: 1 + id_pages + r.div_ceil(ONELOGIN_PAGE) + member_pages,
         formula: format!(
-            "1 user delta (updated_since) + ⌈{r} roles / {ONELOGIN_PAGE}⌉ + {member_pages} role member pages (no delta for roles)"
+            "1 user delta (updated_since) + ⌈{users} user ids / {ONELOGIN_PAGE}⌉ (deletions) + ⌈{r} roles / {ONELOGIN_PAGE}⌉ + {member_pages} role member pages (no delta for roles)"
         ),
     }
 }

@@ -7,7 +7,9 @@ use std::process::Command;
 
 fn run(command: &mut Command) -> String {
     let output = command.output().unwrap_or_else(|e| {
-        panic!("cannot run {command:?}: {e} (is cargo-deb installed? scripts/test-tools installs it)")
+        panic!(
+            "cannot run {command:?}: {e} (is cargo-deb installed? scripts/test-tools installs it)"
+        )
     });
     assert!(
         output.status.success(),

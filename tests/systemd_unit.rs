@@ -14,7 +14,9 @@ fn the_unit_rates_ok_in_systemd_analyze_security() {
         .args(["security", "--offline=true", "--no-pager"])
         .arg(unit())
         .output()
-        .expect("systemd-analyze is needed (Debian package systemd; scripts/test-tools installs it)");
+        .expect(
+            "systemd-analyze is needed (Debian package systemd; scripts/test-tools installs it)",
+        );
     let text = String::from_utf8_lossy(&output.stdout);
     let line = text
         .lines()
