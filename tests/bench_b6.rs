@@ -10,7 +10,7 @@
 //! plan nothing and send nothing to Penvio. Token requests are counted apart
 //! (an access token is fetched per run where the vendor uses OAuth).
 //!
-//! Covered: Okta (incremental users), JumpCloud (no delta API), Entra (delta,
+//! Covered: Okta (System Log and incremental users), JumpCloud (no delta API), Entra (delta,
 //! pages of 200 records as Graph serves them), OneLogin (`updated_since` on
 //! users plus every user id for deletions, roles and role members in full), PingOne (no delta API; member
 //! and nesting reads per group), and the generic SCIM source (a second
@@ -195,6 +195,9 @@ fn is_token(path: &str) -> bool {
 async fn okta(users: usize) -> Measured {
     use okta_fake::{API_TOKEN, OktaFake};
     let fake = OktaFake::start(OKTA_PAGE).await;
+    // The org last changed an hour ago: the no-op measured is a quiet org's,
+    // not one inside the five minutes a `lastUpdated` read overlaps.
+    fake.set_clock_offset(-3_600_000);
     for i in 0..users {
         fake.add_user(&format!("00u{i:07}"), &email(i), "First", "Last", "ACTIVE");
     }
@@ -227,15 +230,18 @@ async fn okta(users: usize) -> Measured {
         },
     )
     .await;
-    // Users: one delta request (lastUpdated filter). Groups: Okta has no
-    // delta, so one listing; members are re-read only for groups whose
-    // lastMembershipUpdated moved (none).
+    // Removals: one System Log read (lifecycle and membership events since
+    // the last position; none). Users: one delta request (lastUpdated
+    // filter). Groups: Okta has no delta, so one listing; members are
+    // re-read only for groups whose lastMembershipUpdated moved (none).
     Measured {
         vendor: "okta",
         api_requests,
         token_requests,
-        minimum: 1 + g.div_ceil(OKTA_PAGE),
-        formula: format!("1 user delta + ⌈{g} groups / {OKTA_PAGE}⌉ (user page {OKTA_USER_PAGE})"),
+        minimum: 2 + g.div_ceil(OKTA_PAGE),
+        formula: format!(
+            "1 System Log read (removals) + 1 user delta + ⌈{g} groups / {OKTA_PAGE}⌉ (user page {OKTA_USER_PAGE})"
+        ),
     }
 }
 
