@@ -395,7 +395,9 @@ async fn a_failed_page_fails_the_run_and_changes_nothing() {
     let server = Scim2Server::start();
     let fake = seeded_fake().await;
     let mut fixture = onelogin_fixture(&server, "ol-fail", &fake, "");
-    assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
+    let first = fixture.sync().await;
+    assert_eq!(first.exit_code, EXIT_OK);
+    let read_at = first.source.data_read_at.unwrap();
     let snapshot = fixture.snapshot();
     let (writes, _) = server.request_counts("ol-fail").await;
 
@@ -416,6 +418,13 @@ async fn a_failed_page_fails_the_run_and_changes_nothing() {
     assert_eq!(fixture.snapshot(), snapshot, "snapshot unchanged");
     let users = server.list("ol-fail", "Users").await;
     assert!(users.iter().all(active), "nobody deactivated");
+    // `state show`'s source age: the failed run relied on no new data, so
+    // the time of the last complete read carries over.
+    let store = fixture.store();
+    let run = store.last_run("test").unwrap().unwrap();
+    assert_eq!(run.outcome, "failed");
+    assert!(report.source.data_read_at.is_none());
+    assert_eq!(run.source_read_at, Some(read_at));
 }
 
 #[tokio::test(flavor = "multi_thread")]
