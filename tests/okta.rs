@@ -392,6 +392,42 @@ async fn without_the_system_log_every_run_is_a_full_read() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_log_position_past_the_retention_means_a_full_read() {
+    let server = Scim2Server::start();
+    let fake = seeded_fake().await;
+    // Full reads a year apart, so only the log's age decides.
+    let mut fixture = okta_fixture(
+        &server,
+        "okta-retention",
+        &fake,
+        ", full_fetch_interval: 365d",
+    );
+    assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
+    let later = |days: i64| RunOptions {
+        now: unix_now() + days * 86_400,
+        ..RunOptions::sync_now()
+    };
+    let report = fixture.run(later(2)).await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    assert!(
+        !report.source.full_fetch,
+        "two days: the log still holds every event"
+    );
+    fake.clear_log();
+    let report = fixture.run(later(100)).await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    assert!(
+        report.source.full_fetch,
+        "100 days: events may be gone from the log, so everything is read"
+    );
+    let log = paths(&fake);
+    assert!(
+        !log.iter().any(|l| l.starts_with("GET /api/v1/logs?since=")),
+        "a log past its retention is not read: {log:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_mass_deletion_is_held_back_by_the_guard() {
     let server = Scim2Server::start();
     let fake = OktaFake::start(200).await;
