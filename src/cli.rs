@@ -1177,6 +1177,16 @@ fn state(config: &Config, action: StateAction) -> i32 {
                     Ok(None) => println!("  never run"),
                     Err(error) => eprintln!("  {error}"),
                 }
+                let limit = config
+                    .connections
+                    .iter()
+                    .find(|c| c.name == name)
+                    .map(|c| c.source.staleness_limit());
+                if let Ok(Some(run)) = store.last_run(&name) {
+                    for line in source_age_lines(run.source_read_at, now, limit) {
+                        println!("{line}");
+                    }
+                }
             }
             EXIT_OK
         }
@@ -1274,5 +1284,55 @@ mod tests {
     fn the_cli_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+}
+
+/// The `state show` lines on the age of the source data the last run
+/// relied on, with a warning past the source's `full_fetch_interval`.
+fn source_age_lines(
+    read_at: Option<i64>,
+    now: i64,
+    limit: Option<std::time::Duration>,
+) -> Vec<String> {
+    let Some(read_at) = read_at else {
+        return vec!["  source data: never read completely".to_string()];
+    };
+    let mut lines = vec![format!(
+        "  source data: read {} (removals made in the IdP before then are applied)",
+        ago(read_at, now)
+    )];
+    let age = u64::try_from(now.saturating_sub(read_at)).unwrap_or(0);
+    if let Some(limit) = limit.filter(|l| age > l.as_secs()) {
+        lines.push(format!(
+            "  warning: the source data is older than full_fetch_interval ({}): removals in the IdP since then have not reached Penvio; check why runs fail",
+            humantime::format_duration(limit)
+        ));
+    }
+    lines
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod source_age_tests {
+    use std::time::Duration;
+
+    use super::source_age_lines;
+
+    #[test]
+    fn old_source_data_is_warned_about_past_the_interval() {
+        let day = Some(Duration::from_secs(86_400));
+        let fresh = source_age_lines(Some(1_000), 1_060, day);
+        assert_eq!(fresh.len(), 1, "{fresh:?}");
+        assert!(fresh[0].starts_with("  source data: read "), "{fresh:?}");
+        let stale = source_age_lines(Some(1_000), 1_000 + 86_401, day);
+        assert_eq!(stale.len(), 2, "{stale:?}");
+        assert!(
+            stale[1].contains("older than full_fetch_interval (1day)"),
+            "{stale:?}"
+        );
+        assert_eq!(
+            source_age_lines(None, 5, day),
+            ["  source data: never read completely"]
+        );
     }
 }

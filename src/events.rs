@@ -19,6 +19,10 @@ pub const RUN_DURATION_SECONDS: &str = "penvio_sync_last_run_duration_seconds";
 pub const LAST_RUN_TIMESTAMP: &str = "penvio_sync_last_run_timestamp_seconds";
 /// When the last successful run finished.
 pub const LAST_SUCCESS_TIMESTAMP: &str = "penvio_sync_last_success_timestamp_seconds";
+/// When the source data the last run relied on was read (Unix seconds):
+/// every IdP removal before it has reached Penvio. Alert on
+/// `time() - penvio_sync_source_data_timestamp_seconds` above the schedule.
+pub const SOURCE_DATA_TIMESTAMP: &str = "penvio_sync_source_data_timestamp_seconds";
 /// Requests sent to the identity provider.
 pub const SOURCE_REQUESTS_TOTAL: &str = "penvio_sync_source_requests_total";
 /// Requests sent to Penvio, by kind (read, write).
@@ -126,6 +130,10 @@ pub fn run_finished(report: &RunReport) {
                 .set(report.managed_users as f64);
             metrics::gauge!(MANAGED_TEAMS, "connection" => connection.clone())
                 .set(report.managed_teams as f64);
+        }
+        if let Some(read_at) = report.source.data_read_at {
+            metrics::gauge!(SOURCE_DATA_TIMESTAMP, "connection" => connection.clone())
+                .set(read_at as f64);
         }
         metrics::gauge!(RUN_DURATION_SECONDS, "connection" => connection.clone())
             .set(report.duration_ms as f64 / 1000.0);

@@ -123,6 +123,8 @@ pub struct SourceSummary {
     pub desired_users: usize,
     /// Teams Penvio should hold.
     pub desired_teams: usize,
+    /// Unix seconds the fetch completed at (the run's clock), if it did.
+    pub data_read_at: Option<i64>,
 }
 
 /// The account of one run. Its JSON form is what `--json` prints.
@@ -297,6 +299,10 @@ pub async fn run_connection(
             applied: report.applied.values().sum::<usize>() as u64,
             failed: report.failures.len() as u64,
             error: report.error.clone(),
+            source_read_at: report.source.data_read_at.or_else(|| {
+                let previous = store.last_run(&connection.name).ok().flatten();
+                previous.and_then(|run| run.source_read_at)
+            }),
         };
         if let Err(error) = store.record_run(&connection.name, &record) {
             tracing::warn!(connection = %connection.name, %error, "Could not record the run summary.");
@@ -532,6 +538,7 @@ async fn fetch_directory(
         }
     };
     report.source.full_fetch = fetched.full;
+    report.source.data_read_at = Some(options.now);
     if source.incremental() && !options.dry_run {
         let cache = SourceCache {
             last_full_fetch: if fetched.full {

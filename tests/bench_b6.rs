@@ -10,9 +10,9 @@
 //! plan nothing and send nothing to Penvio. Token requests are counted apart
 //! (an access token is fetched per run where the vendor uses OAuth).
 //!
-//! Covered: Okta (incremental users), JumpCloud (no delta API), Entra (delta,
+//! Covered: Okta (System Log and incremental users), JumpCloud (no delta API), Entra (delta,
 //! pages of 200 records as Graph serves them), OneLogin (`updated_since` on
-//! users, roles and role members in full), PingOne (no delta API; member
+//! users plus every user id for deletions, roles and role members in full), PingOne (no delta API; member
 //! and nesting reads per group), and the generic SCIM source (a second
 //! emulator as the source directory). `PENVIO_B6_VENDORS=okta,scim` runs
 //! some of them only.
@@ -195,6 +195,9 @@ fn is_token(path: &str) -> bool {
 async fn okta(users: usize) -> Measured {
     use okta_fake::{API_TOKEN, OktaFake};
     let fake = OktaFake::start(OKTA_PAGE).await;
+    // The org last changed an hour ago: the no-op measured is a quiet org's,
+    // not one inside the five minutes a `lastUpdated` read overlaps.
+    fake.set_clock_offset(-3_600_000);
     for i in 0..users {
         fake.add_user(&format!("00u{i:07}"), &email(i), "First", "Last", "ACTIVE");
     }
@@ -227,15 +230,18 @@ async fn okta(users: usize) -> Measured {
         },
     )
     .await;
-    // Users: one delta request (lastUpdated filter). Groups: Okta has no
-    // delta, so one listing; members are re-read only for groups whose
-    // lastMembershipUpdated moved (none).
+    // Removals: one System Log read (lifecycle and membership events since
+    // the last position; none). Users: one delta request (lastUpdated
+    // filter). Groups: Okta has no delta, so one listing; members are
+    // re-read only for groups whose lastMembershipUpdated moved (none).
     Measured {
         vendor: "okta",
         api_requests,
         token_requests,
-        minimum: 1 + g.div_ceil(OKTA_PAGE),
-        formula: format!("1 user delta + ⌈{g} groups / {OKTA_PAGE}⌉ (user page {OKTA_USER_PAGE})"),
+        minimum: 2 + g.div_ceil(OKTA_PAGE),
+        formula: format!(
+            "1 System Log read (removals) + 1 user delta + ⌈{g} groups / {OKTA_PAGE}⌉ (user page {OKTA_USER_PAGE})"
+        ),
     }
 }
 
@@ -363,16 +369,19 @@ async fn onelogin(users: usize) -> Measured {
     )
     .await;
     // Users: `updated_since` (the newest user comes back: `updated_since`
-    // is inclusive) fits one page. Roles and role members have no delta in
-    // OneLogin: the role listing, and each role's users (50: one page).
+    // is inclusive) fits one page; deletions leave no trace there, so every
+    // user id is listed too (`fields=id`, 100 a page). Roles and role
+    // members have no delta in OneLogin: the role listing, and each role's
+    // users (50: one page).
     let member_pages = r * GROUP_SIZE.div_ceil(ONELOGIN_PAGE);
+    let id_pages = users.div_ceil(ONELOGIN_PAGE);
     Measured {
         vendor: "onelogin",
         api_requests,
         token_requests,
-        minimum: 1 + r.div_ceil(ONELOGIN_PAGE) + member_pages,
+        minimum: 1 + id_pages + r.div_ceil(ONELOGIN_PAGE) + member_pages,
         formula: format!(
-            "1 user delta (updated_since) + ⌈{r} roles / {ONELOGIN_PAGE}⌉ + {member_pages} role member pages (no delta for roles)"
+            "1 user delta (updated_since) + ⌈{users} user ids / {ONELOGIN_PAGE}⌉ (deletions) + ⌈{r} roles / {ONELOGIN_PAGE}⌉ + {member_pages} role member pages (no delta for roles)"
         ),
     }
 }

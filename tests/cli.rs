@@ -159,6 +159,10 @@ async fn sync_plan_state_and_check_through_the_binary() {
         "{stdout}"
     );
     assert!(stdout.contains("last run: sync succeeded"), "{stdout}");
+    assert!(
+        stdout.contains("  source data: read ") && !stdout.contains("warning"),
+        "{stdout}"
+    );
 
     let export = penvio_sync(&["--config", config, "state", "export"]);
     let exported: Value = serde_json::from_slice(&export.stdout).unwrap();

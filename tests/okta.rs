@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::{Fixture, Scim2Server, find, member_ids};
 use jsonwebtoken::Algorithm;
 use okta_fake::{API_TOKEN, OAuthApp, OktaFake};
-use penvio_sync::sync::{EXIT_OK, RunOptions, unix_now};
+use penvio_sync::sync::{EXIT_HELD_BACK, EXIT_OK, RunOptions, unix_now};
 use serde_json::Value;
 
 const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/okta/test-keys");
@@ -30,6 +30,8 @@ fn private_test_keys() {
 /// Erin LOCKED_OUT in an AD-imported Sales group; Everyone holds all.
 async fn seeded_fake() -> OktaFake {
     let fake = OktaFake::start(2).await;
+    // Seeded an hour ago: quiet since, as an org between two runs.
+    fake.set_clock_offset(-3_600_000);
     fake.add_user("00u-alice", "alice@example.com", "Alice", "Smith", "ACTIVE");
     fake.add_user("00u-bob", "bob@example.com", "Bob", "Jones", "ACTIVE");
     fake.add_user(
@@ -90,6 +92,11 @@ fn active(resource: &Value) -> bool {
     resource["active"].as_bool().unwrap_or(true)
 }
 
+/// Percent-encodes a query value as the adapter does.
+fn encode(text: &str) -> String {
+    text.replace(':', "%3A")
+}
+
 fn paths(fake: &OktaFake) -> Vec<String> {
     fake.log().iter().map(|l| l.line()).collect()
 }
@@ -107,6 +114,7 @@ async fn initial_provision_then_a_no_op_run_reads_only_changes_and_writes_nothin
     assert_eq!(
         first,
         [
+            "GET /api/v1/logs?limit=1&sortOrder=DESCENDING",
             "GET /api/v1/users?limit=200",
             "GET /api/v1/users?after=c1.5a58&limit=200",
             "GET /api/v1/groups?limit=200",
@@ -114,9 +122,9 @@ async fn initial_provision_then_a_no_op_run_reads_only_changes_and_writes_nothin
             "GET /api/v1/groups/00g-eng/users?limit=200",
             "GET /api/v1/groups/00g-sales/users?limit=200",
         ],
-        "the first read skips the DEPROVISIONED listing (nobody to deactivate yet) and Everyone's members"
+        "the System Log's newest event, then a first read that skips the DEPROVISIONED listing (nobody to deactivate yet) and Everyone's members"
     );
-    assert_eq!(report.source_requests, 6);
+    assert_eq!(report.source_requests, 7);
 
     let users = server.list("okta-initial", "Users").await;
     let mut names: Vec<&str> = users
@@ -158,17 +166,32 @@ async fn initial_provision_then_a_no_op_run_reads_only_changes_and_writes_nothin
         before,
         "no request to Penvio at all"
     );
-    let newest = "2023-11-14T22%3A13%3A25.000Z"; // Erin, the newest listed user of the seed
+    // Erin is the newest listed user of the seed, older than the five
+    // minutes before the last read: the read starts at her update. The
+    // empty log starts from it too (less its own overlap).
+    let erin = fake.last_updated_ms("00u-erin");
+    let since = encode(&okta_fake::iso(erin));
+    let log_since = encode(&okta_fake::iso(erin - 300_000));
+    let log = paths(&fake);
+    assert_eq!(log.len(), 4, "{log:?}");
+    assert!(
+        log[0].starts_with(&format!("GET /api/v1/logs?since={log_since}&until=")),
+        "{log:?}"
+    );
+    assert!(
+        log[0].ends_with("&limit=1000&sortOrder=ASCENDING"),
+        "{log:?}"
+    );
     assert_eq!(
-        paths(&fake),
+        log[1..],
         [
-            format!("GET /api/v1/users?filter=lastUpdated%20gt%20%22{newest}%22&limit=200"),
+            format!("GET /api/v1/users?filter=lastUpdated%20gt%20%22{since}%22&limit=200"),
             "GET /api/v1/groups?limit=200".to_string(),
             "GET /api/v1/groups?after=c1.5a58&limit=200".to_string(),
         ],
-        "no-op: changed users, the group listing, and no member list"
+        "no-op: the System Log, changed users, the group listing, and no member list"
     );
-    assert_eq!(second.source_requests, 3);
+    assert_eq!(second.source_requests, 4);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -199,8 +222,13 @@ async fn changes_are_read_incrementally_and_applied() {
     assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
     assert!(!report.source.full_fetch);
     let log = paths(&fake);
+    assert!(log[0].starts_with("GET /api/v1/logs?since="), "{log:?}");
+    let first_users = log
+        .iter()
+        .find(|l| l.starts_with("GET /api/v1/users"))
+        .unwrap();
     assert!(
-        log[0].starts_with("GET /api/v1/users?filter=lastUpdated%20gt%20%22"),
+        first_users.starts_with("GET /api/v1/users?filter=lastUpdated%20gt%20%22"),
         "{log:?}"
     );
     assert!(
@@ -267,40 +295,174 @@ async fn changes_are_read_incrementally_and_applied() {
     );
 }
 
+/// The seed with Erin in Engineering too, scoped to Engineering, synced.
+async fn scoped_and_synced(server: &Scim2Server, org: &str) -> (OktaFake, Fixture) {
+    let fake = seeded_fake().await;
+    fake.add_member("00g-eng", "00u-erin");
+    // Frank stays, so the three removals do not empty the team (which the
+    // member-removal guard would rightly hold back).
+    fake.add_user("00u-frank", "frank@example.com", "Frank", "Stays", "ACTIVE");
+    fake.add_member("00g-eng", "00u-frank");
+    let mut fixture = okta_fixture(server, org, &fake, "");
+    fixture.extra_config = "    policy: {max_deactivations: 10, max_shrinkage: \"100%\"}\n    scope: {user_groups: [Engineering]}\n".into();
+    assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
+    let users = server.list(org, "Users").await;
+    assert_eq!(users.len(), 4);
+    assert!(users.iter().all(active));
+    (fake, fixture)
+}
+
+/// Alice suspended, Bob deactivated and deleted (between two polls), Erin
+/// out of the only scoped group.
+fn remove_three(fake: &OktaFake) {
+    fake.set_status("00u-alice", "SUSPENDED");
+    fake.delete_user("00u-bob");
+    fake.remove_member("00g-eng", "00u-erin");
+}
+
+async fn assert_three_deactivated(server: &Scim2Server, org: &str, fixture: &mut Fixture) {
+    let users = server.list(org, "Users").await;
+    for email in ["alice@example.com", "bob@example.com", "erin@example.com"] {
+        assert!(
+            !active(find(&users, "userName", email).unwrap()),
+            "{email} deactivated in the first run after the change"
+        );
+    }
+    let snapshot = fixture.snapshot();
+    for id in ["00u-alice", "00u-bob", "00u-erin"] {
+        assert!(snapshot.users[id].deactivated_at().is_some(), "{id}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_user_deleted_in_okta_is_deactivated_on_the_next_full_read() {
+async fn removals_reach_penvio_in_the_next_incremental_run() {
+    let server = Scim2Server::start();
+    let (fake, mut fixture) = scoped_and_synced(&server, "okta-removals").await;
+    remove_three(&fake);
+    assert!(
+        fake.event_types().ends_with(&[
+            "user.lifecycle.deactivate".into(),
+            "user.lifecycle.delete.initiated".into(),
+            "group.user_membership.remove".into()
+        ]),
+        "Okta deactivates before it deletes: {:?}",
+        fake.event_types()
+    );
+    fake.clear_log();
+
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    assert!(
+        !report.source.full_fetch,
+        "an incremental run, not a full one"
+    );
+    let log = paths(&fake);
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("GET /api/v1/users?filter=id%20eq%20%2200u-")),
+        "the users the log names are read again: {log:?}"
+    );
+    assert!(
+        !log.contains(&"GET /api/v1/users?limit=200".to_string()),
+        "{log:?}"
+    );
+    assert_three_deactivated(&server, "okta-removals", &mut fixture).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_system_log_every_run_is_a_full_read() {
+    let server = Scim2Server::start();
+    let (fake, mut fixture) = scoped_and_synced(&server, "okta-no-log").await;
+    fake.set_log_forbidden(true);
+    remove_three(&fake);
+    fake.clear_log();
+
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    assert!(report.source.full_fetch, "403 on the log: a full read");
+    assert!(paths(&fake).contains(&"GET /api/v1/users?limit=200".to_string()));
+    assert_three_deactivated(&server, "okta-no-log", &mut fixture).await;
+
+    // Still forbidden: full again; readable again: back to incremental.
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    assert!(report.source.full_fetch);
+    fake.set_log_forbidden(false);
+    assert!(
+        fixture.sync().await.source.full_fetch,
+        "the log is probed again"
+    );
+    assert!(!fixture.sync().await.source.full_fetch);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_position_past_the_retention_means_a_full_read() {
     let server = Scim2Server::start();
     let fake = seeded_fake().await;
-    let mut fixture = okta_fixture(&server, "okta-deleted", &fake, "");
+    // Full reads a year apart, so only the log's age decides.
+    let mut fixture = okta_fixture(
+        &server,
+        "okta-retention",
+        &fake,
+        ", full_fetch_interval: 365d",
+    );
     assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
-    fake.delete_user("00u-bob");
-
-    let incremental = fixture.sync().await;
-    assert_eq!(incremental.exit_code, EXIT_OK);
-    let users = server.list("okta-deleted", "Users").await;
+    let later = |days: i64| RunOptions {
+        now: unix_now() + days * 86_400,
+        ..RunOptions::sync_now()
+    };
+    let report = fixture.run(later(2)).await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
     assert!(
-        active(find(&users, "userName", "bob@example.com").unwrap()),
-        "a deletion leaves no trace in a lastUpdated read"
+        !report.source.full_fetch,
+        "two days: the log still holds every event"
     );
-
     fake.clear_log();
-    let full = fixture.run(full_run()).await;
-    assert_eq!(full.exit_code, EXIT_OK, "{full:#?}");
-    assert!(full.source.full_fetch);
+    let report = fixture.run(later(100)).await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
     assert!(
-        paths(&fake).contains(
-            &"GET /api/v1/users?filter=status%20eq%20%22DEPROVISIONED%22&limit=200".to_string()
-        ),
-        "once users are known, a full read lists DEPROVISIONED ones too"
+        report.source.full_fetch,
+        "100 days: events may be gone from the log, so everything is read"
     );
-    let users = server.list("okta-deleted", "Users").await;
+    let log = paths(&fake);
     assert!(
-        !active(find(&users, "userName", "bob@example.com").unwrap()),
-        "removed → deactivated"
+        !log.iter().any(|l| l.starts_with("GET /api/v1/logs?since=")),
+        "a log past its retention is not read: {log:?}"
     );
-    assert!(active(
-        find(&users, "userName", "alice@example.com").unwrap()
-    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mass_deletion_is_held_back_by_the_guard() {
+    let server = Scim2Server::start();
+    let fake = OktaFake::start(200).await;
+    for i in 0..140 {
+        fake.add_user(
+            &format!("00u-{i:03}"),
+            &format!("u{i}@example.com"),
+            "User",
+            "Many",
+            "ACTIVE",
+        );
+    }
+    let mut fixture = okta_fixture(&server, "okta-mass", &fake, "");
+    fixture.extra_config = "    policy: {max_deactivations: 10, max_shrinkage: \"100%\"}\n".into();
+    assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
+    assert_eq!(server.list("okta-mass", "Users").await.len(), 140);
+    let (writes, _) = server.request_counts("okta-mass").await;
+
+    for i in 0..129 {
+        fake.delete_user(&format!("00u-{i:03}"));
+    }
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_HELD_BACK, "{report:#?}");
+    assert!(!report.source.full_fetch);
+    assert_eq!(report.held_back.len(), 129, "every removal seen and held");
+    assert_eq!(
+        server.request_counts("okta-mass").await.0,
+        writes,
+        "nothing written"
+    );
+    assert!(server.list("okta-mass", "Users").await.iter().all(active));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -334,6 +496,9 @@ async fn everyone_becomes_a_team_only_when_named() {
 async fn app_id_limits_the_sync_to_assigned_users_and_groups() {
     let server = Scim2Server::start();
     let fake = seeded_fake().await;
+    // Bob last changed an hour ago: older than the five minutes a
+    // `lastUpdated` read overlaps.
+    fake.set_last_updated_ms("00u-bob", fake.last_updated_ms("00u-bob") - 3_600_000);
     fake.assign_app("0oaPenvio", &["00u-alice"], &["00g-sales"]);
     let mut fixture = okta_fixture(&server, "okta-app", &fake, ", app_id: 0oaPenvio");
     let report = fixture.sync().await;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{Fixture, Scim2Server, find, member_ids};
 use onelogin_fake::{CLIENT_ID, CLIENT_SECRET, OneLoginFake};
-use penvio_sync::sync::{EXIT_OK, RunOptions, unix_now};
+use penvio_sync::sync::{EXIT_HELD_BACK, EXIT_OK, RunOptions, unix_now};
 use serde_json::{Value, json};
 
 const TOKEN_LINE: &str = "POST /auth/oauth2/v2/token";
@@ -152,15 +152,18 @@ async fn initial_provision_then_a_no_op_run_reads_only_changes_and_writes_nothin
         [
             TOKEN_LINE,
             "GET /api/2/users?limit=100&updated_since=2024-03-01T00%3A00%3A07.000Z",
+            "GET /api/2/users?limit=100&fields=id",
+            "GET /api/2/users?limit=100&fields=id&cursor=b2ZmZ5a58X",
+            "GET /api/2/users?limit=100&fields=id&cursor=b2ZmZ5a5eX",
             "GET /api/2/roles?limit=100",
             "GET /api/2/roles?limit=100&cursor=b2ZmZ5a58X",
             "GET /api/2/roles/201/users?limit=100",
             "GET /api/2/roles/202/users?limit=100",
             "GET /api/2/roles/203/users?limit=100",
         ],
-        "no-op: a token, changed users, and the roles with their members"
+        "no-op: a token, changed users, every user id, and the roles with their members"
     );
-    assert_eq!(second.source_requests, 6);
+    assert_eq!(second.source_requests, 9);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -235,41 +238,112 @@ async fn changes_are_read_incrementally_and_applied() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_user_deleted_in_onelogin_is_deactivated_on_the_next_full_read() {
+async fn removals_reach_penvio_in_the_next_incremental_run() {
     let server = Scim2Server::start();
     let fake = seeded_fake().await;
-    let mut fixture = onelogin_fixture(&server, "ol-deleted", &fake, "");
+    fake.add_role_member(201, 105);
+    // Gina stays, so the three removals do not empty the team (which the
+    // member-removal guard would rightly hold back).
+    fake.add_user(107, "gina@example.com", "Gina", "Stays", 1, 501);
+    fake.add_role_member(201, 107);
+    let mut fixture = onelogin_fixture(&server, "ol-removals", &fake, "");
+    fixture
+        .extra_config
+        .push_str("    scope: {user_groups: [Engineering]}\n");
     assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
-    fake.delete_user(102);
-
-    let incremental = fixture.sync().await;
-    assert_eq!(incremental.exit_code, EXIT_OK, "{incremental:#?}");
-    assert!(!incremental.source.full_fetch);
-    let users = server.list("ol-deleted", "Users").await;
-    assert!(
-        active(find(&users, "userName", "bob@example.com").unwrap()),
-        "a deletion leaves no trace in an updated_since read"
-    );
-    let groups = server.list("ol-deleted", "Groups").await;
+    let users = server.list("ol-removals", "Users").await;
     assert_eq!(
-        member_ids(find(&groups, "displayName", "Engineering").unwrap()),
-        [penvio_id(&users, "alice@example.com")],
-        "role members are read in full every run"
+        user_names(&users),
+        [
+            "alice@example.com",
+            "bob@example.com",
+            "erin@example.com",
+            "gina@example.com"
+        ]
     );
+    assert!(users.iter().all(active));
 
+    // Alice suspended, Bob deleted (hard: gone from every listing), Erin
+    // leaves the only scoped role.
+    fake.update_user(101, &[("status", json!(2))]);
+    fake.delete_user(102);
+    fake.remove_role_member(201, 105);
     fake.clear_log();
-    let full = fixture.run(full_run()).await;
-    assert_eq!(full.exit_code, EXIT_OK, "{full:#?}");
-    assert!(full.source.full_fetch);
-    assert_eq!(paths(&fake)[1], "GET /api/2/users?limit=100");
-    let users = server.list("ol-deleted", "Users").await;
+
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
     assert!(
-        !active(find(&users, "userName", "bob@example.com").unwrap()),
-        "removed → deactivated"
+        !report.source.full_fetch,
+        "an incremental run, not a full one"
     );
+    let log = paths(&fake);
+    assert!(
+        !log.contains(&"GET /api/2/users?limit=100".to_string()),
+        "no full listing: {log:?}"
+    );
+    let users = server.list("ol-removals", "Users").await;
+    for email in ["alice@example.com", "bob@example.com", "erin@example.com"] {
+        assert!(
+            !active(find(&users, "userName", email).unwrap()),
+            "{email} deactivated in the first run after the change"
+        );
+    }
+    let snapshot = fixture.snapshot();
+    for id in ["101", "102", "105"] {
+        assert!(snapshot.users[id].deactivated_at().is_some(), "{id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_created_with_an_older_stamp_is_read_by_id() {
+    let server = Scim2Server::start();
+    let fake = seeded_fake().await;
+    let mut fixture = onelogin_fixture(&server, "ol-late", &fake, "");
+    assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
+    // Gina becomes visible with an `updated_at` older than the cursor.
+    fake.add_user(107, "gina@example.com", "Gina", "Late", 1, 501);
+    fake.set_updated_at(107, "2024-03-01T00:00:00.000Z");
+    fake.clear_log();
+
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
+    assert!(!report.source.full_fetch);
+    assert!(
+        paths(&fake).contains(&"GET /api/2/users?limit=100&user_ids=107".to_string()),
+        "{:?}",
+        paths(&fake)
+    );
+    let users = server.list("ol-late", "Users").await;
     assert!(active(
-        find(&users, "userName", "alice@example.com").unwrap()
+        find(&users, "userName", "gina@example.com").unwrap()
     ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mass_deletion_is_held_back_by_the_guard() {
+    let server = Scim2Server::start();
+    let fake = OneLoginFake::start(100).await;
+    for id in 1000..1140 {
+        fake.add_user(id, &format!("u{id}@example.com"), "User", "Many", 1, 501);
+    }
+    let mut fixture = onelogin_fixture(&server, "ol-mass", &fake, "");
+    assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
+    assert_eq!(server.list("ol-mass", "Users").await.len(), 140);
+    let (writes, _) = server.request_counts("ol-mass").await;
+
+    for id in 1000..1129 {
+        fake.delete_user(id);
+    }
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_HELD_BACK, "{report:#?}");
+    assert!(!report.source.full_fetch);
+    assert_eq!(report.held_back.len(), 129, "every removal seen and held");
+    assert_eq!(
+        server.request_counts("ol-mass").await.0,
+        writes,
+        "nothing written"
+    );
+    assert!(server.list("ol-mass", "Users").await.iter().all(active));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -330,7 +404,9 @@ async fn a_failed_page_fails_the_run_and_changes_nothing() {
     let server = Scim2Server::start();
     let fake = seeded_fake().await;
     let mut fixture = onelogin_fixture(&server, "ol-fail", &fake, "");
-    assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
+    let first = fixture.sync().await;
+    assert_eq!(first.exit_code, EXIT_OK);
+    let read_at = first.source.data_read_at.unwrap();
     let snapshot = fixture.snapshot();
     let (writes, _) = server.request_counts("ol-fail").await;
 
@@ -351,6 +427,13 @@ async fn a_failed_page_fails_the_run_and_changes_nothing() {
     assert_eq!(fixture.snapshot(), snapshot, "snapshot unchanged");
     let users = server.list("ol-fail", "Users").await;
     assert!(users.iter().all(active), "nobody deactivated");
+    // `state show`'s source age: the failed run relied on no new data, so
+    // the time of the last complete read carries over.
+    let store = fixture.store();
+    let run = store.last_run("test").unwrap().unwrap();
+    assert_eq!(run.outcome, "failed");
+    assert!(report.source.data_read_at.is_none());
+    assert_eq!(run.source_read_at, Some(read_at));
 }
 
 #[tokio::test(flavor = "multi_thread")]

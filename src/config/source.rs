@@ -52,6 +52,19 @@ pub enum SourceConfig {
 }
 
 impl SourceConfig {
+    /// How old the source data a run relied on may get before `state show`
+    /// warns: the source's `full_fetch_interval` (the longest any change may
+    /// wait by design), or a day for sources that have none.
+    pub fn staleness_limit(&self) -> std::time::Duration {
+        let day = std::time::Duration::from_secs(24 * 3600);
+        match self {
+            SourceConfig::Okta(config) => config.full_fetch_interval,
+            SourceConfig::OneLogin(config) => config.full_fetch_interval,
+            SourceConfig::Entra(config) => config.full_fetch_interval.unwrap_or(day),
+            _ => day,
+        }
+    }
+
     /// The `type` as written in YAML, for logs, metrics and the plan header.
     pub fn kind(&self) -> &'static str {
         match self {

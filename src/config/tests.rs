@@ -66,6 +66,24 @@ fn the_example_and_the_readme_name_every_source_type() {
     );
 }
 
+/// The README's removal contract (how each source sees removals, what a
+/// no-op run costs, the latency) has a row for every source type.
+#[test]
+fn the_readme_removal_contract_covers_every_source_type() {
+    let readme = include_str!("../../README.md");
+    let section = readme
+        .split("\n### Removals\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n### ").next())
+        .expect("README.md has a Removals section");
+    for kind in super::source::SOURCE_TYPES {
+        assert!(
+            section.contains(&format!("| `{kind}` |")),
+            "README.md's removal contract has no row for `{kind}`"
+        );
+    }
+}
+
 #[test]
 fn example_config_validates() {
     let text = include_str!("../../config/penvio-sync.example.yaml");

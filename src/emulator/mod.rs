@@ -29,7 +29,7 @@ mod patch;
 mod routes;
 mod schemas;
 mod store;
-mod time;
+pub(crate) mod time;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

@@ -151,6 +151,12 @@ pub struct RunRecord {
     pub failed: u64,
     /// Error message of a failed run.
     pub error: Option<String>,
+    /// Unix seconds when the source data this run relied on was read: this
+    /// run's start if its fetch completed, else carried over from the run
+    /// before (so a run of failures shows its age growing). Every removal
+    /// made in the IdP before this time has been seen.
+    #[serde(default)]
+    pub source_read_at: Option<i64>,
 }
 
 /// Errors of the state store.

@@ -695,6 +695,7 @@ mod tests {
             applied: 3,
             failed: 0,
             error: None,
+            source_read_at: Some(1),
         };
         store.record_run("conn", &run).unwrap();
         assert_eq!(store.last_run("conn").unwrap(), Some(run));

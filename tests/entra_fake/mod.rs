@@ -111,6 +111,8 @@ struct FakeState {
     users: BTreeMap<String, Value>,
     groups: BTreeMap<String, Group>,
     log: Vec<Change>,
+    /// Users deleted for good (`@removed` reason `deleted`, not `changed`).
+    purged: BTreeSet<String>,
     generation: u64,
     answer_expired_with_gone: bool,
     delta_tokens: HashMap<String, (u64, usize, String)>,
@@ -239,6 +241,16 @@ impl FakeEntra {
     pub fn delete_user(&self, id: &str) {
         self.with(|s| {
             s.users.remove(id);
+            s.log.push(Change::User(id.to_string()));
+        });
+    }
+
+    /// Deletes a user permanently (or purges a soft-deleted one): delta
+    /// reports it `@removed` with reason `deleted`.
+    pub fn purge_user(&self, id: &str) {
+        self.with(|s| {
+            s.users.remove(id);
+            s.purged.insert(id.to_string());
             s.log.push(Change::User(id.to_string()));
         });
     }
@@ -812,6 +824,7 @@ fn user_records(s: &FakeState, position: Option<usize>, fields: &[String]) -> Ve
     ids.iter()
         .map(|id| match s.users.get(id) {
             Some(user) => project(user, &fields),
+            None if s.purged.contains(id) => json!({"id": id, "@removed": {"reason": "deleted"}}),
             None => json!({"id": id, "@removed": {"reason": "changed"}}),
         })
         .collect()

@@ -109,6 +109,13 @@ struct Inner {
     /// so paging 100,000 users seeks instead of re-filtering from the
     /// start (the cursor stays a disguised offset).
     resume: Mutex<HashMap<(String, usize), String>>,
+    /// The System Log, oldest first (see the System Log section).
+    events: Vec<Value>,
+    /// `/api/v1/logs` answers 403 (no `okta.logs.read`, no log role).
+    log_forbidden: bool,
+    /// Shifts the stamps of changes from now (negative: an org whose
+    /// changes were made that long ago).
+    clock_offset_ms: i64,
 }
 
 /// The fake org; the server stops when the test's runtime ends.
@@ -163,7 +170,9 @@ impl OktaFake {
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let inner = Arc::new(Mutex::new(Inner {
             page_size,
-            clock_ms: 1_700_000_000_000,
+            // Okta's clock is about ours: System Log positions are judged
+            // against the agent's clock (retention).
+            clock_ms: now_secs() * 1000,
             rate_limit: 10_000,
             base_url: base_url.clone(),
             ..Inner::default()
@@ -225,6 +234,7 @@ impl OktaFake {
     pub fn set_status(&self, id: &str, status: &str) {
         self.with(|s| {
             let stamp = s.tick();
+            s.lifecycle_event(id, status, &stamp);
             let user = s.users.get_mut(id).unwrap();
             user["status"] = json!(status);
             user["statusChanged"] = json!(stamp);
@@ -232,9 +242,15 @@ impl OktaFake {
         });
     }
 
-    /// Deletes a user (Okta: after deprovisioning); it leaves every group.
+    /// Deletes a user; it leaves every group. As in Okta, an active user is
+    /// deactivated (DEPROVISIONED) first, then deleted: two log events.
     pub fn delete_user(&self, id: &str) {
+        if self.with(|s| s.users[id]["status"] != "DEPROVISIONED") {
+            self.set_status(id, "DEPROVISIONED");
+        }
         self.with(|s| {
+            let stamp = s.tick();
+            s.log_event("user.lifecycle.delete.initiated", &stamp, id, None);
             s.users.remove(id);
             let ids: Vec<String> = s.groups.keys().cloned().collect();
             for gid in ids {
@@ -286,6 +302,8 @@ impl OktaFake {
     /// Adds a member (bumps `lastMembershipUpdated`).
     pub fn add_member(&self, group: &str, user: &str) {
         self.with(|s| {
+            let stamp = iso(s.clock_ms + 1);
+            s.log_event("group.user_membership.add", &stamp, user, Some(group));
             s.change_members(group, |m| {
                 m.insert(user.to_string());
             })
@@ -295,6 +313,8 @@ impl OktaFake {
     /// Removes a member (bumps `lastMembershipUpdated`).
     pub fn remove_member(&self, group: &str, user: &str) {
         self.with(|s| {
+            let stamp = iso(s.clock_ms + 1);
+            s.log_event("group.user_membership.remove", &stamp, user, Some(group));
             s.change_members(group, |m| {
                 m.remove(user);
             })
@@ -356,7 +376,15 @@ impl OktaFake {
 impl Inner {
     /// A strictly increasing timestamp, so every change moves `lastUpdated`.
     fn tick(&mut self) -> String {
-        self.clock_ms += 1_000;
+        // Okta's clock: about ours, never running ahead of it by much
+        // (System Log reads are bounded by the agent's clock), and strictly
+        // increasing so every change moves `lastUpdated`.
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let now_ms = now_ms.saturating_add_signed(self.clock_offset_ms);
+        self.clock_ms = (self.clock_ms + 1).max(now_ms);
         iso(self.clock_ms)
     }
 
@@ -506,6 +534,7 @@ async fn handle(
             }
             return response;
         }
+        ["api", "v1", "logs"] => return system_log(s, &path, &q, response_headers),
         ["api", "v1", "groups"] => Box::new(s.groups.values().map(|g| &g.record)),
         ["api", "v1", "groups", id, "users"] => match s.groups.get(*id) {
             Some(group) => Box::new(group.members.iter().filter_map(|m| s.users.get(m))),
@@ -729,4 +758,157 @@ fn token(s: &mut Inner, body: &[u8]) -> Response {
     object.remove("refresh_token");
     object.remove("id_token");
     axum::Json(body).into_response()
+}
+
+// ---- System Log (`/api/v1/logs`) ------------------------------------------
+//
+// Events in the shape of the spec's `ListLogs` example, recorded by the
+// changes above: `user.lifecycle.deactivate` / `.suspend` on a status
+// change, `user.lifecycle.delete.initiated` on delete (after the
+// deactivation), `group.user_membership.add` / `.remove`. Served with
+// `since` (inclusive) / `until` (exclusive) on `published`, an `eventType eq
+// "…" or …` filter, `sortOrder`, and the same `Link` paging as listings.
+
+impl OktaFake {
+    /// `/api/v1/logs` answers 403 `E0000006` (or serves again).
+    pub fn set_log_forbidden(&self, forbidden: bool) {
+        self.with(|s| s.log_forbidden = forbidden);
+    }
+
+    /// Forgets events older than `keep` (the log's retention).
+    pub fn expire_events(&self, keep: usize) {
+        self.with(|s| {
+            let drop = s.events.len().saturating_sub(keep);
+            s.events.drain(..drop);
+        });
+    }
+
+    /// A user's `lastUpdated` in Unix milliseconds.
+    pub fn last_updated_ms(&self, id: &str) -> u64 {
+        self.with(|s| ms_of(s.users[id]["lastUpdated"].as_str().unwrap()))
+    }
+
+    /// Sets a user's `lastUpdated` as is (a user untouched for a while).
+    pub fn set_last_updated_ms(&self, id: &str, ms: u64) {
+        self.with(|s| s.users.get_mut(id).unwrap()["lastUpdated"] = json!(iso(ms)));
+    }
+
+    /// Stamps the following changes `offset_ms` from now (e.g. -3,600,000:
+    /// a seed made an hour ago). Call it before adding records.
+    pub fn set_clock_offset(&self, offset_ms: i64) {
+        self.with(|s| {
+            s.clock_offset_ms = offset_ms;
+            s.clock_ms = 0;
+        });
+    }
+
+    /// Event types recorded so far, oldest first.
+    pub fn event_types(&self) -> Vec<String> {
+        self.with(|s| {
+            s.events
+                .iter()
+                .map(|e| e["eventType"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+    }
+}
+
+impl Inner {
+    fn lifecycle_event(&mut self, user: &str, status: &str, stamp: &str) {
+        let event = match status {
+            "DEPROVISIONED" => "user.lifecycle.deactivate",
+            "SUSPENDED" => "user.lifecycle.suspend",
+            "ACTIVE" => "user.lifecycle.activate",
+            _ => return,
+        };
+        self.log_event(event, stamp, user, None);
+    }
+
+    fn log_event(&mut self, event_type: &str, published: &str, user: &str, group: Option<&str>) {
+        let mut event = fixture("list-logs.200.json")[0].clone();
+        event["eventType"] = json!(event_type);
+        event["displayMessage"] = json!(event_type);
+        event["legacyEventType"] = Value::Null;
+        event["published"] = json!(published);
+        event["uuid"] = json!(format!("fake-event-{}", self.events.len()));
+        let login = self
+            .users
+            .get(user)
+            .map(|u| u["profile"]["login"].clone())
+            .unwrap_or(Value::Null);
+        let mut targets = vec![
+            json!({"id": user, "type": "User", "alternateId": login, "displayName": login, "detailEntry": null}),
+        ];
+        if let Some(group) = group {
+            let name = self
+                .groups
+                .get(group)
+                .map(|g| g.record["profile"]["name"].clone());
+            targets.push(json!({"id": group, "type": "UserGroup", "alternateId": "unknown", "displayName": name, "detailEntry": null}));
+        }
+        event["target"] = json!(targets);
+        self.events.push(event);
+    }
+}
+
+/// `GET /api/v1/logs`.
+fn system_log(s: &Inner, path: &str, q: &HashMap<String, String>, headers: HeaderMap) -> Response {
+    if s.log_forbidden {
+        let mut response =
+            (StatusCode::FORBIDDEN, axum::Json(fixture("error-403.json"))).into_response();
+        response.headers_mut().extend(headers);
+        return response;
+    }
+    let types: Option<BTreeSet<String>> = match q.get("filter") {
+        None => None,
+        Some(filter) => {
+            let parsed: Option<BTreeSet<String>> = filter
+                .split(" or ")
+                .map(|part| {
+                    part.strip_prefix("eventType eq \"")
+                        .and_then(|r| r.strip_suffix('"'))
+                        .map(str::to_string)
+                })
+                .collect();
+            let Some(parsed) = parsed else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "E0000031",
+                    "Invalid search criteria.",
+                );
+            };
+            Some(parsed)
+        }
+    };
+    let since = q.get("since").cloned().unwrap_or_default();
+    let until = q.get("until").cloned();
+    let selected = move |e: &&Value| {
+        let published = e["published"].as_str().unwrap_or_default();
+        published >= since.as_str()
+            && until.as_deref().is_none_or(|u| published < u)
+            && types
+                .as_ref()
+                .is_none_or(|t| t.contains(e["eventType"].as_str().unwrap_or_default()))
+    };
+    let events: Box<dyn Iterator<Item = &Value>> =
+        if q.get("sortOrder").map(String::as_str) == Some("DESCENDING") {
+            Box::new(s.events.iter().rev().filter(selected))
+        } else {
+            Box::new(s.events.iter().filter(selected))
+        };
+    page(s, path, q, events, cursor_offset(q), headers).0
+}
+
+/// Unix milliseconds of a timestamp written by [`iso`].
+pub fn ms_of(stamp: &str) -> u64 {
+    let n = |a: usize, b: usize| stamp[a..b].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0, 4), n(5, 7), n(8, 10));
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let secs = days * 86_400 + n(11, 13) * 3600 + n(14, 16) * 60 + n(17, 19);
+    (secs * 1000 + n(20, 23)) as u64
 }

@@ -225,7 +225,13 @@ impl OneLoginFake {
         });
     }
 
-    /// Deletes a user; it leaves every role.
+    /// Sets a user's `updated_at` as is (a change made visible late).
+    pub fn set_updated_at(&self, id: u64, stamp: &str) {
+        self.with(|s| s.users.get_mut(&id).unwrap()["updated_at"] = json!(stamp));
+    }
+
+    /// Deletes a user, hard as OneLogin does: it leaves every role and no
+    /// listing (changed users included) returns it again.
     pub fn delete_user(&self, id: u64) {
         self.with(|s| {
             s.users.remove(&id);
@@ -464,6 +470,16 @@ async fn handle(
                     .filter(|u| u["updated_at"].as_str().unwrap_or_default() >= since.as_str())
                     .collect()
             };
+            let users = narrow_users(&q, users);
+            if q.contains_key("fields") {
+                let projected = project_fields(&q, &users);
+                return v2_page(
+                    s,
+                    &q,
+                    &projected.iter().collect::<Vec<_>>(),
+                    response_headers,
+                );
+            }
             return v2_page(s, &q, &users, response_headers);
         }
         ["api", "2", "roles"] => s
@@ -636,4 +652,45 @@ fn token(s: &mut Inner, method: &Method, headers: &HeaderMap, body: &[u8]) -> Re
     body["access_token"] = json!(access);
     body["expires_in"] = json!(s.token_lifetime);
     axum::Json(body).into_response()
+}
+
+// ---- Removals: `user_ids` and `fields` on `/api/2/users` -------------------
+//
+// A deleted user is gone at once (OneLogin deletes are hard, see
+// [`OneLoginFake::delete_user`]): only listing every id shows it is missing.
+
+/// Keeps the users named by `user_ids=a,b,…` (the spec's comma list).
+fn narrow_users<'a>(q: &HashMap<String, String>, users: Vec<&'a Value>) -> Vec<&'a Value> {
+    let Some(ids) = q.get("user_ids") else {
+        return users;
+    };
+    let wanted: BTreeSet<u64> = ids
+        .split(',')
+        .filter_map(|i| i.trim().parse().ok())
+        .collect();
+    users
+        .into_iter()
+        .filter(|u| u["id"].as_u64().is_some_and(|id| wanted.contains(&id)))
+        .collect()
+}
+
+/// Projects records onto `fields=a,b` (the id is always returned).
+fn project_fields(q: &HashMap<String, String>, users: &[&Value]) -> Vec<Value> {
+    let fields: Vec<&str> = q
+        .get("fields")
+        .map(|f| f.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    users
+        .iter()
+        .map(|user| {
+            let mut record = serde_json::Map::new();
+            record.insert("id".into(), user["id"].clone());
+            for field in &fields {
+                if let Some(value) = user.get(*field) {
+                    record.insert((*field).into(), value.clone());
+                }
+            }
+            Value::Object(record)
+        })
+        .collect()
 }

@@ -12,12 +12,18 @@
 //! - Incremental: between full reads (`full_fetch_interval`), users come from
 //!   `filter=lastUpdated gt "<newest lastUpdated seen>"` merged onto the
 //!   previous directory; groups are always listed, and a member list is read
-//!   again only when the group's `lastMembershipUpdated` moved. A user
-//!   deleted in Okta leaves no trace in either listing, so it disappears
-//!   (and is deactivated) only at the next full read.
+//!   again only when the group's `lastMembershipUpdated` moved. The users
+//!   read overlaps the five minutes before the previous read (an update can
+//!   carry the same millisecond as the newest seen, or become visible late).
+//! - Removals: a user deactivated and deleted between two runs leaves no
+//!   trace in either listing, so incremental runs read the System Log
+//!   (`system_log`) and refresh the users and groups its lifecycle and
+//!   membership events name; a user Okta no longer has leaves the
+//!   directory. Where the log cannot be read, every run is a full read.
 
 mod client;
 pub(super) mod proto;
+mod system_log;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -26,9 +32,11 @@ use serde_json::Value;
 
 use self::client::OktaClient;
 use self::proto::{BUILT_IN, OktaGroup, read_group, read_user};
+use self::system_log::{LogChanges, LogRead};
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::{OktaSourceConfig, ScopeConfig};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
+use crate::state::SourceCache;
 
 pub(crate) const KIND: &str = "okta";
 
@@ -41,7 +49,7 @@ const APP_USER_PAGE: &str = "500";
 /// Ids per `filter=id eq … or …` look-up of assigned users we lack.
 const IDS_PER_FILTER: usize = 20;
 /// Version of the cursor layout: a change forces a full read.
-const CURSOR_VERSION: u32 = 1;
+const CURSOR_VERSION: u32 = 2;
 
 /// Reads users, groups and memberships from Okta.
 pub struct OktaSource {
@@ -61,6 +69,16 @@ struct Cursor {
     users_updated: Option<String>,
     /// Group id → `lastMembershipUpdated` when its members were read.
     memberships: BTreeMap<String, String>,
+    /// System Log `published` up to which events were applied; `None`
+    /// when the log could not be read (then every run reads in full).
+    #[serde(default)]
+    log_position: Option<String>,
+    /// Why the log could not be read, so the warning is logged once.
+    #[serde(default)]
+    log_unusable: Option<String>,
+    /// When (Unix seconds, our clock) the users were last read.
+    #[serde(default)]
+    users_read_at: Option<i64>,
 }
 
 impl OktaSource {
@@ -110,17 +128,8 @@ impl OktaSource {
     async fn fetch_directory(&self, context: &FetchContext<'_>) -> Result<Fetched, SourceError> {
         let progress = context.progress;
         let settings = self.settings();
-        let interval = i64::try_from(self.config.full_fetch_interval.as_secs()).unwrap_or(i64::MAX);
-        let incremental = context.previous.and_then(|previous| {
-            let cursor: Cursor = serde_json::from_str(previous.cursor.as_deref()?).ok()?;
-            let age = context.now.saturating_sub(previous.last_full_fetch);
-            let fresh = (0..interval).contains(&age);
-            (fresh
-                && cursor.version == CURSOR_VERSION
-                && cursor.settings == settings
-                && cursor.users_updated.is_some())
-            .then_some((previous, cursor))
-        });
+        let (incremental, log) = self.incremental_base(context, &settings).await?;
+        let log_changes = log.changes;
         let known: BTreeSet<&str> = context
             .previous
             .map(|p| p.directory.users.iter().map(|u| u.id.as_str()).collect())
@@ -132,14 +141,16 @@ impl OktaSource {
         match &incremental {
             Some((previous, cursor)) => {
                 users.start_from(&previous.directory);
-                let since = cursor.users_updated.clone().unwrap_or_default();
-                users.latest = Some(since.clone());
+                let newest = cursor.users_updated.clone().unwrap_or_default();
+                users.latest = Some(newest.clone());
+                let since = system_log::users_since(&newest, cursor.users_read_at);
                 let filter = format!("lastUpdated gt \"{since}\"");
                 let url = self
                     .client
                     .url("api/v1/users", &[("filter", &filter), ("limit", USER_PAGE)])?;
                 let records = self.client.list_all(url, "listing changed users").await?;
                 users.absorb(records, self.config.provision_staged);
+                self.refresh_users(&mut users, &log_changes.users).await?;
             }
             None => {
                 let url = self.client.url("api/v1/users", &[("limit", USER_PAGE)])?;
@@ -208,12 +219,17 @@ impl OktaSource {
             if !keep && !assigned {
                 continue;
             }
-            let unchanged = incremental.as_ref().and_then(|(_, cursor)| {
-                let stamp = group.last_membership_updated.as_ref()?;
-                (cursor.memberships.get(&group.id) == Some(stamp))
-                    .then(|| previous_members.get(group.id.as_str()))
-                    .flatten()
-            });
+            let named_by_log = log_changes.groups.contains(&group.id);
+            let unchanged =
+                incremental
+                    .as_ref()
+                    .filter(|_| !named_by_log)
+                    .and_then(|(_, cursor)| {
+                        let stamp = group.last_membership_updated.as_ref()?;
+                        (cursor.memberships.get(&group.id) == Some(stamp))
+                            .then(|| previous_members.get(group.id.as_str()))
+                            .flatten()
+                    });
             let members = match unchanged {
                 Some(previous) => previous.members.clone(),
                 None => self.group_members(&group.id).await?,
@@ -272,6 +288,15 @@ impl OktaSource {
             settings,
             users_updated: users.latest.clone(),
             memberships,
+            // An empty log starts from the newest update seen.
+            log_position: log.position.or_else(|| {
+                log.unusable
+                    .is_none()
+                    .then(|| users.latest.clone())
+                    .flatten()
+            }),
+            log_unusable: log.unusable,
+            users_read_at: Some(context.now),
         };
         let cursor = serde_json::to_string(&cursor).map_err(|e| SourceError::Fetch {
             source_kind: KIND,
@@ -289,6 +314,104 @@ impl OktaSource {
             cursor: Some(cursor),
             full: incremental.is_none(),
         })
+    }
+
+    /// The previous cache and cursor when this run may read only changes,
+    /// with what the System Log says changed; or a full read, with the log
+    /// position to start from next time.
+    async fn incremental_base<'a>(
+        &self,
+        context: &FetchContext<'a>,
+        settings: &str,
+    ) -> Result<(Option<(&'a SourceCache, Cursor)>, LogState), SourceError> {
+        let interval = i64::try_from(self.config.full_fetch_interval.as_secs()).unwrap_or(i64::MAX);
+        let previous = context.previous.and_then(|previous| {
+            let cursor: Cursor = serde_json::from_str(previous.cursor.as_deref()?).ok()?;
+            Some((previous, cursor))
+        });
+        let was_unusable = previous.as_ref().and_then(|(_, c)| c.log_unusable.clone());
+        let candidate = previous.filter(|(previous, cursor)| {
+            let age = context.now.saturating_sub(previous.last_full_fetch);
+            (0..interval).contains(&age)
+                && cursor.version == CURSOR_VERSION
+                && cursor.settings == settings
+                && cursor.users_updated.is_some()
+        });
+        let reason = match &candidate {
+            Some((_, cursor)) => match &cursor.log_position {
+                Some(position) => {
+                    match system_log::read_changes(&self.client, position, context.now).await? {
+                        LogRead::Read(changes) => {
+                            let position = later(position, changes.newest.as_deref());
+                            let log = LogState {
+                                changes,
+                                position: Some(position),
+                                unusable: None,
+                            };
+                            return Ok((candidate, log));
+                        }
+                        LogRead::Unusable(reason) => Some(reason),
+                    }
+                }
+                None => None,
+            },
+            None => None,
+        };
+        // A full read: the log starts from its newest event.
+        let (position, unusable) = match (reason, system_log::newest_position(&self.client).await?)
+        {
+            (Some(reason), _) | (None, Err(reason)) => (None, Some(reason)),
+            (None, Ok(position)) => (position, None),
+        };
+        if let Some(reason) = &unusable
+            && was_unusable.is_none()
+        {
+            tracing::warn!(
+                source = KIND,
+                reason = %reason,
+                "The Okta System Log cannot be read: every run reads all users and groups until it can (grant okta.logs.read or a role that can read the log)."
+            );
+        }
+        let log = LogState {
+            changes: LogChanges::default(),
+            position,
+            unusable,
+        };
+        Ok((None, log))
+    }
+
+    /// Reads again the users the System Log names; one Okta no longer has
+    /// was deleted and leaves the directory.
+    async fn refresh_users(
+        &self,
+        users: &mut UserSet<'_>,
+        named: &BTreeSet<String>,
+    ) -> Result<(), SourceError> {
+        let named: Vec<&String> = named.iter().collect();
+        for chunk in named.chunks(IDS_PER_FILTER) {
+            let filter = chunk
+                .iter()
+                .map(|id| format!("id eq \"{id}\""))
+                .collect::<Vec<_>>()
+                .join(" or ");
+            let url = self
+                .client
+                .url("api/v1/users", &[("filter", &filter), ("limit", USER_PAGE)])?;
+            let records = self
+                .client
+                .list_all(url, "reading users the System Log names")
+                .await?;
+            let found: BTreeSet<String> = records
+                .iter()
+                .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
+                .collect();
+            users.absorb(records, self.config.provision_staged);
+            for id in chunk.iter().filter(|id| !found.contains(id.as_str())) {
+                users.users.remove(id.as_str());
+                users.skipped.retain(|s| s.id != **id);
+            }
+        }
+        Ok(())
     }
 
     /// Ids of the users and groups assigned to the app.
@@ -332,6 +455,27 @@ impl OktaSource {
             .iter()
             .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
             .collect())
+    }
+}
+
+/// The System Log's part in a fetch.
+struct LogState {
+    /// What its events since the last position name (empty on full reads).
+    changes: LogChanges,
+    /// Where the next run starts reading.
+    position: Option<String>,
+    /// Why the log could not be used, if it could not.
+    unusable: Option<String>,
+}
+
+/// The later of a position and an event time (both Okta's clock).
+fn later(position: &str, newest: Option<&str>) -> String {
+    use crate::emulator::time::parse_rfc3339_millis;
+    match newest {
+        Some(newest) if parse_rfc3339_millis(newest) > parse_rfc3339_millis(position) => {
+            newest.to_owned()
+        }
+        _ => position.to_owned(),
     }
 }
 
@@ -422,10 +566,15 @@ impl IdentitySource for OktaSource {
     fn check(&self) -> BoxFuture<'_, Result<(), SourceError>> {
         Box::pin(async move {
             let url = self.client.url("api/v1/users", &[("limit", "1")])?;
-            self.client
-                .get_json(&url, "reading one user")
-                .await
-                .map(|_| ())
+            self.client.get_json(&url, "reading one user").await?;
+            if let Err(reason) = system_log::newest_position(&self.client).await? {
+                tracing::warn!(
+                    source = KIND,
+                    reason = %reason,
+                    "The Okta System Log cannot be read: every run will read all users and groups (grant okta.logs.read or a role that can read the log)."
+                );
+            }
+            Ok(())
         })
     }
 }

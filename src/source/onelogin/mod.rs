@@ -11,12 +11,15 @@
 //! - Incremental: between full reads (`full_fetch_interval`), users come
 //!   from `updated_since=<newest updated_at seen>` merged onto the previous
 //!   directory; roles, groups and role members are read in full on every
-//!   run (OneLogin has no delta for them). A user deleted in OneLogin leaves
-//!   no trace in an `updated_since` read, so it disappears (and is
-//!   deactivated) only at the next full read.
+//!   run (OneLogin has no delta for them).
+//! - Removals: OneLogin deletes users hard, leaving no trace in an
+//!   `updated_since` read, so each incremental run also lists every user's
+//!   id (`fields=id`, see `removals`); a user no longer listed leaves the
+//!   directory (and is deactivated) in that run.
 
 mod client;
 pub(super) mod proto;
+mod removals;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -91,33 +94,9 @@ impl OneLoginSource {
         let progress = context.progress;
         let settings = self.settings();
         let incremental = self.incremental_base(context, &settings);
-        let mut users = UserSet::default();
-
-        // 1. Users: all of them, or those changed since the newest
-        //    `updated_at` seen, merged onto the previous directory.
+        // 1. Users: all of them, or the changes and the ids of all.
         progress.message("Reading users from OneLogin");
-        match &incremental {
-            Some((previous, since)) => {
-                users.start_from(previous);
-                users.latest = Some(since.clone());
-                let records = self
-                    .client
-                    .list_v2(
-                        "api/2/users",
-                        &[("limit", PAGE_SIZE), ("updated_since", since)],
-                        "listing changed users",
-                    )
-                    .await?;
-                users.absorb(records, self.config.provision_unactivated);
-            }
-            None => {
-                let records = self
-                    .client
-                    .list_v2("api/2/users", &[("limit", PAGE_SIZE)], "listing users")
-                    .await?;
-                users.absorb(records, self.config.provision_unactivated);
-            }
-        }
+        let (users, full) = self.read_users(incremental).await?;
         progress.advance(users.users.len() as u64);
 
         // 2. Teams, read in full every run.
@@ -150,8 +129,50 @@ impl OneLoginSource {
                 skipped,
             },
             cursor: Some(cursor),
-            full: incremental.is_none(),
+            full,
         })
+    }
+
+    /// Users in full, or (incremental) those changed since the newest
+    /// `updated_at` seen merged onto the previous directory, less the users
+    /// the id listing no longer names. `true` with a full read.
+    async fn read_users(
+        &self,
+        incremental: Option<(&Directory, String)>,
+    ) -> Result<(UserSet, bool), SourceError> {
+        let unactivated = self.config.provision_unactivated;
+        let mut users = UserSet::default();
+        if let Some((previous, since)) = incremental {
+            users.start_from(previous);
+            users.latest = Some(since.clone());
+            let records = self
+                .client
+                .list_v2(
+                    "api/2/users",
+                    &[("limit", PAGE_SIZE), ("updated_since", &since)],
+                    "listing changed users",
+                )
+                .await?;
+            users.absorb(records, unactivated);
+            // Listed after the changes: a user deleted in between is gone,
+            // one created in between is read by id.
+            if let Some(listed) = removals::listed_ids(&self.client).await? {
+                let unknown = users.keep_listed(&listed);
+                removals::read_by_id(&self.client, &mut users, &unknown, unactivated).await?;
+                return Ok((users, false));
+            }
+            tracing::warn!(
+                source = KIND,
+                "The user id listing has a record without an id: reading every user instead."
+            );
+            users = UserSet::default();
+        }
+        let records = self
+            .client
+            .list_v2("api/2/users", &[("limit", PAGE_SIZE)], "listing users")
+            .await?;
+        users.absorb(records, unactivated);
+        Ok((users, true))
     }
 
     /// Every role with its assigned users.

@@ -1,0 +1,112 @@
+//! Removal detection between full reads: an id-only listing of every user.
+//!
+//! OneLogin deletes users hard, and a deleted user never appears in an
+//! `updated_since` read again. So every incremental run also lists the ids
+//! of all users (`/api/2/users?fields=id`, 100 per page: the cheapest
+//! complete view the API offers); a user of the previous directory missing
+//! from it was deleted and leaves the directory in this run. An id listed
+//! but unknown (a user whose `updated_at` is older than the cursor, e.g.
+//! made visible late) is read by id, so the directory never lags either way.
+
+use std::collections::BTreeSet;
+
+use super::client::OneLoginClient;
+use super::proto::id_text;
+use super::{PAGE_SIZE, UserSet};
+use crate::source::SourceError;
+
+/// Ids per `user_ids=` read of users the id listing names but the
+/// directory lacks (one page's worth, so each read is one request).
+const IDS_PER_READ: usize = 100;
+
+/// The ids of every user, or `None` when a listed record has no readable
+/// id: then nobody can be called removed, and the caller reads in full.
+pub(super) async fn listed_ids(
+    client: &OneLoginClient,
+) -> Result<Option<BTreeSet<String>>, SourceError> {
+    let records = client
+        .list_v2(
+            "api/2/users",
+            &[("limit", PAGE_SIZE), ("fields", "id")],
+            "listing user ids",
+        )
+        .await?;
+    let mut ids = BTreeSet::new();
+    for record in &records {
+        match id_text(record.get("id")) {
+            Some(id) => ids.insert(id),
+            None => return Ok(None),
+        };
+    }
+    Ok(Some(ids))
+}
+
+impl UserSet {
+    /// Drops users and skips whose id is not `listed` (deleted in OneLogin)
+    /// and returns the listed ids this set does not know yet.
+    pub(super) fn keep_listed(&mut self, listed: &BTreeSet<String>) -> Vec<String> {
+        self.users.retain(|id, _| listed.contains(id));
+        self.skipped.retain(|s| listed.contains(&s.id));
+        listed
+            .iter()
+            .filter(|id| {
+                !self.users.contains_key(*id) && !self.skipped.iter().any(|s| s.id == **id)
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// Reads the users named by `ids` (`user_ids=a,b,…`) into `users`.
+pub(super) async fn read_by_id(
+    client: &OneLoginClient,
+    users: &mut UserSet,
+    ids: &[String],
+    provision_unactivated: bool,
+) -> Result<(), SourceError> {
+    for chunk in ids.chunks(IDS_PER_READ) {
+        let joined = chunk.join(",");
+        let records = client
+            .list_v2(
+                "api/2/users",
+                &[("limit", PAGE_SIZE), ("user_ids", &joined)],
+                "reading users listed but not yet read",
+            )
+            .await?;
+        users.absorb(records, provision_unactivated);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn users_missing_from_the_listing_leave_and_unknown_ids_are_returned() {
+        let mut set = UserSet::default();
+        set.absorb(
+            vec![
+                json!({"id": 1, "email": "a@example.com", "status": 1, "state": 1}),
+                json!({"id": 2, "email": "b@example.com", "status": 1, "state": 1}),
+                json!({"id": 3, "status": 42}),
+                json!({"id": 4, "status": 42}),
+            ],
+            false,
+        );
+        let listed: BTreeSet<String> = ["1", "3", "9"].iter().map(|s| s.to_string()).collect();
+        let unknown = set.keep_listed(&listed);
+        assert_eq!(unknown, ["9"]);
+        assert_eq!(set.users.keys().collect::<Vec<_>>(), ["1"]);
+        assert_eq!(
+            set.skipped
+                .iter()
+                .map(|s| s.id.as_str())
+                .collect::<Vec<_>>(),
+            ["3"]
+        );
+    }
+}
