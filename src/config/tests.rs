@@ -1078,3 +1078,40 @@ fn bad_notifications_name_key_and_problem() {
         );
     }
 }
+
+/// The commented `notifications:` example of the example config validates
+/// once uncommented, so the documentation cannot drift from the validator.
+#[test]
+fn the_commented_notifications_example_is_valid() {
+    let example = include_str!("../../config/penvio-sync.example.yaml");
+    let block: Vec<&str> = example
+        .lines()
+        .skip_while(|l| *l != "# notifications:")
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| l.strip_prefix("# ").unwrap_or(""))
+        .collect();
+    assert!(block.len() > 10, "no notifications example found");
+    let text = format!("{}{}\n", connection_with(""), block.join("\n"));
+    let env = env()
+        .with_var(
+            "SLACK_WEBHOOK_URL",
+            "https://hooks.slack.com/services/T/B/x",
+        )
+        .with_var(
+            "TEAMS_WEBHOOK_URL",
+            "https://x.logic.azure.com/workflows/1?sig=s",
+        )
+        .with_file(
+            "/etc/penvio-sync/alert-webhook-url",
+            "https://hooks.example.com/a\n",
+        )
+        .with_file("/etc/penvio-sync/alert-webhook-secret", "k\n")
+        .with_file("/etc/penvio-sync/smtp-password", "p\n");
+    let config = load(&text, &env).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let kinds: Vec<&str> = config
+        .notifications
+        .iter()
+        .map(|n| n.channel.kind())
+        .collect();
+    assert_eq!(kinds, ["slack", "webhook", "teams", "email"]);
+}
