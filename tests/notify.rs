@@ -675,3 +675,33 @@ async fn the_daemon_reports_a_stale_connection_once_then_recovered() {
     let _ = daemon.kill();
     let _ = daemon.wait();
 }
+
+/// The shipped Prometheus rules use only metric names the daemon exports.
+#[test]
+fn the_shipped_prometheus_rules_use_exported_metric_names() {
+    use penvio_sync::events;
+    use penvio_sync::notify::delivery_events;
+    let exported = [
+        events::RUNS_TOTAL,
+        events::LAST_SUCCESS_TIMESTAMP,
+        events::HELD_BACK,
+        events::CONSECUTIVE_FAILURES,
+        delivery_events::ALERT_DELIVERY_FAILURES_TOTAL,
+        delivery_events::ALERTS_DROPPED_TOTAL,
+    ];
+    let rules = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/prometheus/penvio-sync.rules.yml"),
+    )
+    .unwrap();
+    let used: Vec<&str> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("penvio_sync_"))
+        .collect();
+    assert!(used.len() >= 5, "{used:?}");
+    for name in &used {
+        assert!(exported.contains(name), "{name} is not exported");
+    }
+    for name in exported {
+        assert!(used.contains(&name), "no rule uses {name}");
+    }
+}
