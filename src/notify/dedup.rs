@@ -65,9 +65,14 @@ impl DedupState {
         crate::private_file::write_private(path, &bytes)
     }
 
-    /// Starts watching `connection` at `now` (the stale baseline).
-    pub fn watch(&mut self, connection: &str, now: i64) {
-        self.first_seen.entry(connection.to_owned()).or_insert(now);
+    /// Starts watching `connection` at `now` (the stale baseline); returns
+    /// whether it is new (the state changed).
+    pub fn watch(&mut self, connection: &str, now: i64) -> bool {
+        if self.first_seen.contains_key(connection) {
+            return false;
+        }
+        self.first_seen.insert(connection.to_owned(), now);
+        true
     }
 
     /// The alerts a run outcome raises: `Ok(())` closes every open alert of

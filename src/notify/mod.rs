@@ -18,7 +18,7 @@ pub mod payload;
 pub mod sign;
 pub mod stale;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -71,11 +71,12 @@ impl Notifier {
         let now = crate::sync::unix_now();
         let state_path = DedupState::path(&config.state_dir);
         let mut state = DedupState::load(&state_path);
+        let mut watched_new = false;
         let connections: Vec<(String, Duration)> = config
             .connections
             .iter()
             .map(|c| {
-                state.watch(&c.name, now);
+                watched_new |= state.watch(&c.name, now);
                 (c.name.clone(), stale::default_stale_after(&c.schedule, now))
             })
             .collect();
@@ -84,6 +85,7 @@ impl Notifier {
             connections,
             state,
             state_path,
+            watched_new,
             deliverer: Deliverer::new()?,
             in_flight: JoinSet::new(),
             permits: Arc::new(Semaphore::new(MAX_CONCURRENT_DELIVERIES)),
@@ -241,6 +243,8 @@ struct Dispatcher {
     connections: Vec<(String, Duration)>,
     state: DedupState,
     state_path: PathBuf,
+    /// Connections were added to the stale baselines at start.
+    watched_new: bool,
     deliverer: Deliverer,
     in_flight: JoinSet<()>,
     permits: Arc<Semaphore>,
@@ -248,14 +252,12 @@ struct Dispatcher {
 
 impl Dispatcher {
     async fn run(mut self, mut receiver: mpsc::Receiver<Command>) {
-        // Keep the stale baselines of new connections; before a first run
-        // the CLI may not have created the state directory yet (the store
-        // does, with its own permissions): the first decision saves then.
-        if self
-            .state_path
-            .parent()
-            .is_some_and(std::path::Path::is_dir)
-        {
+        // Keep the stale baselines of new connections (only then: a CLI
+        // whose runs the daemon performs must not rewrite its file). Before
+        // a first run the state directory may not exist yet (the store
+        // creates it, with its own permissions): the first decision saves.
+        let directory_exists = self.state_path.parent().is_some_and(Path::is_dir);
+        if self.watched_new && directory_exists {
             self.save();
         }
         while let Some(command) = receiver.recv().await {
