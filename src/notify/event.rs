@@ -201,11 +201,12 @@ impl Alert {
     }
 }
 
-/// Splits "What happened. What to do" at the first sentence end: penvio-sync
-/// errors name the fix after the first sentence.
+/// Splits "What happened. What to do" at the first sentence end when the
+/// rest names a key or command (in backticks, as penvio-sync's errors do);
+/// otherwise the whole text is the error and there is no fix to show.
 fn split_fix(error: &str) -> (Option<String>, Option<String>) {
     match error.split_once(". ") {
-        Some((what, fix)) if !fix.trim().is_empty() => {
+        Some((what, fix)) if fix.contains('`') => {
             (Some(format!("{what}.")), Some(fix.trim().to_owned()))
         }
         _ => (Some(error.to_owned()), None),
@@ -283,5 +284,9 @@ mod tests {
             Some("It may have been regenerated: update `x`")
         );
         assert_eq!(alert.time, "1970-01-01T00:00:00Z");
+        let plain = "file source: cannot read d.json. Nothing was changed in Penvio.";
+        let alert = Alert::for_run(AlertEvent::RunFailed, &facts(1, Some(plain)));
+        assert_eq!(alert.first_error.as_deref(), Some(plain));
+        assert_eq!(alert.fix, None);
     }
 }
