@@ -1042,6 +1042,9 @@ async fn check(config: &Config, connectivity: bool) -> i32 {
             }
         }
     }
+    for notification in &config.notifications {
+        println!("  {}", notification.describe());
+    }
     code
 }
 

@@ -536,6 +536,16 @@ async fn email_alerts_and_notify_test_through_a_real_smtp_server() {
         "the URL is a secret: {stdout}"
     );
 
+    // `check` lists the channels, never their URLs.
+    let check = setup.cli(&["check"]).await;
+    let stdout = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert_eq!(check.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("notification gone (webhook): run_failed"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&closed.to_string()), "{stdout}");
+
     // A failing run sends one run_failed e-mail.
     assert_eq!(setup.sync().await, 1);
     smtp.wait_for(3).await;

@@ -78,6 +78,24 @@ pub struct NotificationConfig {
 }
 
 impl NotificationConfig {
+    /// One line for `check`: name, type, events and connections (never the
+    /// endpoint, which is a secret).
+    pub fn describe(&self) -> String {
+        let events: Vec<&str> = self.events.iter().map(|e| e.as_str()).collect();
+        let connections = if self.connections.is_empty() {
+            "all connections".to_owned()
+        } else {
+            self.connections.join(", ")
+        };
+        format!(
+            "notification {} ({}): {} for {connections}; try it with `penvio-sync notify test --name {}`",
+            self.name,
+            self.channel.kind(),
+            events.join(", "),
+            self.name
+        )
+    }
+
     /// Whether this channel wants `event` for `connection`.
     pub fn wants(&self, event: AlertEvent, connection: &str) -> bool {
         self.events.contains(&event)
@@ -419,6 +437,25 @@ mod tests {
         assert!(check_notify_url("http://hooks.example.com/x").is_err());
         assert!(check_notify_url("https://user:pw@hooks.example.com/x").is_err());
         assert!(check_notify_url("ftp://hooks.example.com/x").is_err());
+    }
+
+    #[test]
+    fn the_description_never_shows_the_url() {
+        let config = NotificationConfig {
+            name: "ops".into(),
+            channel: Channel::Slack {
+                url: Secret::new("https://hooks.slack.com/services/T/B/secret".into()),
+            },
+            events: [AlertEvent::Stale, AlertEvent::RunFailed]
+                .into_iter()
+                .collect(),
+            stale_after: None,
+            connections: vec!["okta".into()],
+        };
+        assert_eq!(
+            config.describe(),
+            "notification ops (slack): run_failed, stale for okta; try it with `penvio-sync notify test --name ops`"
+        );
     }
 
     #[test]
