@@ -93,6 +93,26 @@ pub enum Command {
     Man,
     /// Config file tools.
     Config(ConfigArgs),
+    /// Alert channels (`notifications:`).
+    Notify(NotifyArgs),
+}
+
+/// Options of `notify`.
+#[derive(Debug, Args, Clone)]
+pub struct NotifyArgs {
+    #[command(subcommand)]
+    action: NotifyAction,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+enum NotifyAction {
+    /// Send a test message through each configured channel and report per
+    /// channel (exit code 1 if any failed).
+    Test {
+        /// Only the channel with this name.
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 /// Options of `sync`.
@@ -325,7 +345,7 @@ pub async fn run(cli: Cli) -> i32 {
 
 async fn run_with_config(command: Command, config: &Config) -> i32 {
     match command {
-        Command::Sync(args) => run_all(config, &args, RunMode::Sync).await,
+        Command::Sync(args) => with_alerts(config, run_all(config, &args, RunMode::Sync)).await,
         Command::Plan(args) => {
             if let Some(path) = &args.out
                 && matches!(
@@ -378,7 +398,7 @@ async fn run_with_config(command: Command, config: &Config) -> i32 {
             }
             code
         }
-        Command::Apply(args) => apply_reviewed_plan(config, &args).await,
+        Command::Apply(args) => with_alerts(config, apply_reviewed_plan(config, &args)).await,
         Command::Reconcile(args) => {
             if !args.run.only.is_empty() {
                 eprintln!(
@@ -386,12 +406,16 @@ async fn run_with_config(command: Command, config: &Config) -> i32 {
                 );
                 return EXIT_CONFIG;
             }
-            run_all(config, &args.run, RunMode::Reconcile { adopt: args.adopt }).await
+            let mode = RunMode::Reconcile { adopt: args.adopt };
+            with_alerts(config, run_all(config, &args.run, mode)).await
         }
         Command::Check(args) => check(config, args.connectivity).await,
         Command::State(args) => state(config, args.action),
         Command::Audit(args) => audit(config, &args),
         Command::Explain(args) => explain(config, &args).await,
+        Command::Notify(args) => match args.action {
+            NotifyAction::Test { name } => notify_test(config, name.as_deref()).await,
+        },
         Command::Demo
         | Command::Daemon(_)
         | Command::Init(_)
@@ -461,6 +485,47 @@ pub fn combine_exit_codes(codes: &[i32]) -> i32 {
         }
     }
     EXIT_OK
+}
+
+/// Runs a command that applies changes with alerts on (the daemon has its
+/// own), then waits a bounded time for their delivery before exiting.
+async fn with_alerts(config: &Config, command: impl std::future::Future<Output = i32>) -> i32 {
+    crate::notify::start_cli(config);
+    let code = command.await;
+    crate::notify::finish_cli().await;
+    code
+}
+
+/// `penvio-sync notify test [--name N]`: one line per channel.
+async fn notify_test(config: &Config, name: Option<&str>) -> i32 {
+    if config.notifications.is_empty() {
+        eprintln!("No notifications are configured (see README, \"Alerts\").");
+        return EXIT_CONFIG;
+    }
+    if let Some(name) = name
+        && !config.notifications.iter().any(|n| n.name == name)
+    {
+        eprintln!("No notification named {name:?}.");
+        return EXIT_CONFIG;
+    }
+    let results = match crate::notify::send_test(config, name).await {
+        Ok(results) => results,
+        Err(error) => {
+            eprintln!("Cannot build the HTTP client: {}", error.without_url());
+            return EXIT_RUN_FAILED;
+        }
+    };
+    let mut code = EXIT_OK;
+    for result in results {
+        match result.result {
+            Ok(_) => println!("ok      {} ({})", result.name, result.kind),
+            Err(error) => {
+                println!("FAILED  {} ({}): {error}", result.name, result.kind);
+                code = EXIT_RUN_FAILED;
+            }
+        }
+    }
+    code
 }
 
 async fn run_all(config: &Config, args: &RunArgs, mode: RunMode) -> i32 {
@@ -976,6 +1041,9 @@ async fn check(config: &Config, connectivity: bool) -> i32 {
                 code = EXIT_RUN_FAILED;
             }
         }
+    }
+    for notification in &config.notifications {
+        println!("  {}", notification.describe());
     }
     code
 }

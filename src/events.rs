@@ -117,6 +117,8 @@ pub fn operation_finished(context: &RunContext, outcome: &OperationOutcome, now:
 
 /// A run finished (successfully or not).
 pub fn run_finished(report: &RunReport) {
+    // The exit code is final here: hand the run to alerting (never waits).
+    crate::notify::run_finished(report);
     let connection = report.connection.clone();
     let outcome = report.outcome();
     if !report.dry_run {

@@ -20,6 +20,7 @@ pub mod init;
 pub mod manual;
 pub mod mapping;
 pub mod model;
+pub mod notify;
 pub mod only;
 pub mod plan;
 pub mod plural;

@@ -49,6 +49,9 @@ _penvio__sync() {
             penvio__sync,man)
                 cmd="penvio__sync__subcmd__man"
                 ;;
+            penvio__sync,notify)
+                cmd="penvio__sync__subcmd__notify"
+                ;;
             penvio__sync,plan)
                 cmd="penvio__sync__subcmd__plan"
                 ;;
@@ -106,6 +109,9 @@ _penvio__sync() {
             penvio__sync__subcmd__help,man)
                 cmd="penvio__sync__subcmd__help__subcmd__man"
                 ;;
+            penvio__sync__subcmd__help,notify)
+                cmd="penvio__sync__subcmd__help__subcmd__notify"
+                ;;
             penvio__sync__subcmd__help,plan)
                 cmd="penvio__sync__subcmd__help__subcmd__plan"
                 ;;
@@ -121,6 +127,9 @@ _penvio__sync() {
             penvio__sync__subcmd__help__subcmd__config,schema)
                 cmd="penvio__sync__subcmd__help__subcmd__config__subcmd__schema"
                 ;;
+            penvio__sync__subcmd__help__subcmd__notify,test)
+                cmd="penvio__sync__subcmd__help__subcmd__notify__subcmd__test"
+                ;;
             penvio__sync__subcmd__help__subcmd__state,export)
                 cmd="penvio__sync__subcmd__help__subcmd__state__subcmd__export"
                 ;;
@@ -129,6 +138,18 @@ _penvio__sync() {
                 ;;
             penvio__sync__subcmd__help__subcmd__state,show)
                 cmd="penvio__sync__subcmd__help__subcmd__state__subcmd__show"
+                ;;
+            penvio__sync__subcmd__notify,help)
+                cmd="penvio__sync__subcmd__notify__subcmd__help"
+                ;;
+            penvio__sync__subcmd__notify,test)
+                cmd="penvio__sync__subcmd__notify__subcmd__test"
+                ;;
+            penvio__sync__subcmd__notify__subcmd__help,help)
+                cmd="penvio__sync__subcmd__notify__subcmd__help__subcmd__help"
+                ;;
+            penvio__sync__subcmd__notify__subcmd__help,test)
+                cmd="penvio__sync__subcmd__notify__subcmd__help__subcmd__test"
                 ;;
             penvio__sync__subcmd__state,export)
                 cmd="penvio__sync__subcmd__state__subcmd__export"
@@ -161,7 +182,7 @@ _penvio__sync() {
 
     case "${cmd}" in
         penvio__sync)
-            opts="-c -h -V --config --allow-insecure-secret-files --help --version sync plan apply reconcile check state audit explain daemon demo init completions man config help"
+            opts="-c -h -V --config --allow-insecure-secret-files --help --version sync plan apply reconcile check state audit explain daemon demo init completions man config notify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -435,7 +456,7 @@ _penvio__sync() {
             return 0
             ;;
         penvio__subcmd__sync__subcmd__help)
-            opts="sync plan apply reconcile check state audit explain daemon demo init completions man config help"
+            opts="sync plan apply reconcile check state audit explain daemon demo init completions man config notify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -616,6 +637,34 @@ _penvio__sync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        penvio__subcmd__sync__subcmd__help__subcmd__notify)
+            opts="test"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        penvio__subcmd__sync__subcmd__help__subcmd__notify__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         penvio__subcmd__sync__subcmd__help__subcmd__plan)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -751,6 +800,96 @@ _penvio__sync() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        penvio__subcmd__sync__subcmd__notify)
+            opts="-c -h --config --allow-insecure-secret-files --help test help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        penvio__subcmd__sync__subcmd__notify__subcmd__help)
+            opts="test help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        penvio__subcmd__sync__subcmd__notify__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        penvio__subcmd__sync__subcmd__notify__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        penvio__subcmd__sync__subcmd__notify__subcmd__test)
+            opts="-c -h --name --config --allow-insecure-secret-files --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

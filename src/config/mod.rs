@@ -10,6 +10,7 @@
 mod ca;
 mod env;
 mod error;
+mod notification;
 mod pattern;
 pub mod raw;
 pub mod schema;
@@ -36,6 +37,9 @@ pub use env::{
     ProcessEnvironment,
 };
 pub use error::{ConfigError, Location, Problem};
+pub use notification::{
+    AlertEvent, Channel, EmailConfig, NOTIFICATION_TYPES, NotificationConfig, SmtpSecurity,
+};
 pub use pattern::GroupPattern;
 pub use raw::RawConfig;
 pub use secret::Secret;
@@ -119,6 +123,8 @@ pub struct Config {
     pub explain_max_age: Duration,
     /// The connections (source → Penvio org), in file order.
     pub connections: Vec<ConnectionConfig>,
+    /// Alert channels (`notifications:`), in file order; empty when none.
+    pub notifications: Vec<NotificationConfig>,
 }
 
 impl Config {

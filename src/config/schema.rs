@@ -512,6 +512,79 @@ fn connection() -> Value {
     )
 }
 
+/// One `notifications:` entry per channel type, each closed like the validator.
+fn notifications() -> Value {
+    let events: Vec<&str> = crate::config::AlertEvent::ALL
+        .iter()
+        .map(|event| event.as_str())
+        .collect();
+    let common = || {
+        vec![
+            (
+                "name",
+                string("Unique name of this channel (notify test --name)."),
+            ),
+            (
+                "events",
+                json!({"type": "array", "minItems": 1, "items": {"type": "string", "enum": events}, "description": "Events sent to this channel (default: all)."}),
+            ),
+            (
+                "stale_after",
+                duration(
+                    "A connection is stale after this long without a successful run (default 3 x its schedule interval).",
+                ),
+            ),
+            (
+                "connections",
+                strings("Only these connections (default: all)."),
+            ),
+        ]
+    };
+    let url = [
+        (
+            "url",
+            string("Incoming-webhook URL (https unless loopback; a secret: ${ENV} works)."),
+        ),
+        ("url_file", string("url from a file.")),
+    ];
+    let channel = |kind: &str, extra: &[(&str, Value)], description: &str| {
+        let mut all = vec![("type", json!({"const": kind}))];
+        all.extend(common());
+        all.extend(extra.iter().cloned());
+        let required: &[&str] = if kind == "email" {
+            &["name", "type", "smtp_url", "from", "to"]
+        } else {
+            &["name", "type"]
+        };
+        object(&all, required, description)
+    };
+    let mut webhook = url.to_vec();
+    webhook.extend([
+        (
+            "secret",
+            string("Key of the X-Penvio-Sync-Signature HMAC-SHA256 header."),
+        ),
+        ("secret_file", string("secret from a file.")),
+    ]);
+    let email = [
+        (
+            "smtp_url",
+            string("smtp://host:port (STARTTLS) or smtps://host:port (implicit TLS)."),
+        ),
+        ("from", string("Sender address.")),
+        ("to", strings("Recipient addresses.")),
+        ("username", string("SMTP AUTH user name.")),
+        ("password", string("SMTP AUTH password.")),
+        ("password_file", string("password from a file.")),
+    ];
+    json!({"type": "array", "items": {"oneOf": [
+        channel("webhook", &webhook, "JSON POST, signed when secret is set."),
+        channel("slack", &url, "A Slack incoming webhook."),
+        channel("teams", &url, "A Microsoft Teams incoming webhook."),
+        channel("email", &email, "Plain-text e-mail over SMTP."),
+    ]}, "description": "Where alerts go when a sync fails, is held back or goes stale."})
+}
+
 /// The JSON Schema (draft 2020-12) of a penvio-sync config file.
 pub fn config_schema() -> Value {
     let mut schema = object(
@@ -557,6 +630,7 @@ pub fn config_schema() -> Value {
                 "connections",
                 json!({"type": "array", "minItems": 1, "items": connection()}),
             ),
+            ("notifications", notifications()),
         ],
         &["connections"],
         "penvio-sync configuration",
@@ -648,6 +722,17 @@ mod tests {
                 "connections:\n  - name: c\n    source: {{type: {kind}, zzz: 1}}\n    target: {{url: https://p.example/x, token: t}}\n"
             ));
             assert_eq!(schema_keys(source), keys, "source {kind}");
+        }
+        for channel in schema["properties"]["notifications"]["items"]["oneOf"]
+            .as_array()
+            .unwrap()
+        {
+            let kind = channel["properties"]["type"]["const"].as_str().unwrap();
+            let keys = validator_keys(&format!(
+                "{}notifications:\n  - {{name: n, type: {kind}, zzz: 1}}\n",
+                base("")
+            ));
+            assert_eq!(schema_keys(channel), keys, "notification {kind}");
         }
         let oauth = &connection["properties"]["source"]["oneOf"][2]["properties"]["oauth"];
         assert_eq!(

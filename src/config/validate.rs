@@ -158,7 +158,8 @@ impl Ctx<'_> {
         self.problems.push(Problem::new(path, message, location));
     }
 
-    fn field_problem(&mut self, field: &Field<'_>, message: impl Into<String>) {
+    /// Records a problem at a field's key path and location.
+    pub(super) fn field_problem(&mut self, field: &Field<'_>, message: impl Into<String>) {
         self.problem(&field.path, field.node.location, message);
     }
 
@@ -586,6 +587,17 @@ fn decode_root(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Option<Config> {
         Some(field) => decode_connections(ctx, &field),
         None => None,
     };
+    let notifications = match root.get("notifications") {
+        Some(field) => {
+            let names: Vec<String> = connections
+                .iter()
+                .flatten()
+                .map(|connection| connection.name.clone())
+                .collect();
+            super::notification::decode_notifications(ctx, &field, &names)
+        }
+        None => Some(Vec::new()),
+    };
     root.finish(ctx);
 
     Some(Config {
@@ -597,6 +609,7 @@ fn decode_root(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Option<Config> {
         listen_token: listen_token?,
         explain_max_age: explain_max_age?,
         connections: connections?,
+        notifications: notifications?,
     })
 }
 

@@ -21,6 +21,7 @@ use server::{ServerState, router};
 
 use crate::audit::AuditLog;
 use crate::config::{self, Config};
+use crate::notify::{self, Notifier};
 use crate::state::{RedbStateStore, StateError, StateStore};
 use crate::sync::{EXIT_CONFIG, EXIT_OK, EXIT_RUN_FAILED, RunMode};
 use crate::telemetry;
@@ -28,6 +29,9 @@ use crate::telemetry;
 /// How long a stopping daemon waits for runs in progress to finish their
 /// operations in flight before it exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// How long a stopping daemon waits for alerts being delivered.
+const ALERT_FLUSH_ON_STOP: Duration = Duration::from_secs(10);
 
 /// How often the housekeeping loop runs (metrics upkeep, watchdog).
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(5);
@@ -142,6 +146,8 @@ pub async fn run(
     );
     let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
     spawn_housekeeping(metrics, shutdown.clone());
+    start_alerts(&config);
+    spawn_stale_checks(shutdown.clone());
     start_runs_on_start(&registry, &config, None);
 
     let running = Running {
@@ -169,8 +175,48 @@ pub async fn run(
         );
     }
     let _ = server.await;
+    if let Some(notifier) = notify::install(None)
+        && !notifier.finish(ALERT_FLUSH_ON_STOP).await
+    {
+        tracing::warn!("Alerts still being delivered at stop were abandoned.");
+    }
     tracing::info!("Daemon stopped.");
     code
+}
+
+/// Starts (or, on reload, replaces) the alert dispatcher of `config`. The
+/// old one finishes its queued alerts in the background.
+fn start_alerts(config: &Config) {
+    let notifier = match Notifier::start(config) {
+        Ok(notifier) => notifier,
+        Err(error) => {
+            tracing::error!(error = %error.without_url(), "Alerts are disabled: cannot build the HTTP client.");
+            None
+        }
+    };
+    if let Some(old) = notify::install(notifier) {
+        tokio::spawn(async move { old.finish(ALERT_FLUSH_ON_STOP).await });
+    }
+}
+
+/// Asks the installed notifier to look for stale connections, at the pace
+/// it asks for (a quarter of the shortest `stale_after`, at most a minute).
+fn spawn_stale_checks(shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            let interval = notify::installed()
+                .map(|n| n.stale_check_interval())
+                .unwrap_or(HOUSEKEEPING_INTERVAL);
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(interval) => {
+                    if let Some(notifier) = notify::installed() {
+                        notifier.check_stale(crate::sync::unix_now());
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// Metrics upkeep and the systemd watchdog, from a loop that only runs while
@@ -252,6 +298,7 @@ async fn reload(running: &Running<'_>, scheduler: &mut Scheduler) {
     match config::load_with(running.config_path, running.environment) {
         Ok(config) => {
             reload_token(running, &config);
+            start_alerts(&config);
             let registry = running.registry;
             let added = registry.reload(&config);
             match scheduler.install(registry, &config.connections).await {
