@@ -1,7 +1,8 @@
 //! The removal contract (README, "Removals"), for the sources that read in
 //! full every run (JumpCloud, PingOne, SCIM, file) and for Entra's delta:
 //! after an initial sync, a deactivation, a hard delete and a removal from
-//! the only scoped group in the IdP are all applied by the very next run.
+//! the only scoped group in the IdP are all applied by the very next run;
+//! and a mass removal (129 of 140 users) is held back by the guard.
 //! OneLogin and Okta have theirs in tests/onelogin.rs and tests/okta.rs
 //! (`removals_reach_penvio_in_the_next_incremental_run`). End to end: each
 //! vendor fake → penvio-sync → the real scim2-server.
@@ -315,4 +316,146 @@ async fn file_mass_removal_is_held_back_by_the_guard() {
         writes,
         "nothing written"
     );
+}
+
+/// A policy that lets a large directory shrink, so only the count guard
+/// (`max_deactivations: 10`) stands in the way of a mass removal.
+const COUNT_GUARD: &str = "    policy: {max_deactivations: 10, max_shrinkage: \"100%\"}\n";
+
+/// The initial sync provisions 140 users; after `remove` takes 129 of them
+/// out of the IdP, the next run holds every deactivation back (exit 4) and
+/// writes nothing to Penvio.
+async fn mass_removal_is_held_back(
+    server: &Scim2Server,
+    fixture: &mut Fixture,
+    remove: impl AsyncFnOnce(),
+) {
+    ok(&fixture.sync().await);
+    assert_eq!(server.list(&fixture.org, "Users").await.len(), 140);
+    let (writes, _) = server.request_counts(&fixture.org).await;
+    remove().await;
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_HELD_BACK, "{report:#?}");
+    assert_eq!(report.held_back.len(), 129, "{report:#?}");
+    assert_eq!(
+        server.request_counts(&fixture.org).await.0,
+        writes,
+        "nothing written"
+    );
+    let users = server.list(&fixture.org, "Users").await;
+    assert!(users.iter().all(|u| u["active"] != json!(false)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jumpcloud_mass_removal_is_held_back_by_the_guard() {
+    use jumpcloud_fake::{API_KEY, JumpCloudFake};
+    let server = Scim2Server::start();
+    let fake = JumpCloudFake::start().await;
+    for n in 0..140 {
+        fake.add_user(
+            &format!("u-{n:03}"),
+            &format!("u{n:03}@example.com"),
+            "First",
+            "Last",
+        );
+    }
+    let mut fixture = Fixture::new(&server.org_url("jc-mass"));
+    fixture.source_block = Some(format!(
+        "    source: {{type: jumpcloud, base_url: \"{}\", api_key: {API_KEY}, requests_per_second: 200}}\n",
+        fake.base_url
+    ));
+    fixture.extra_config = COUNT_GUARD.into();
+    mass_removal_is_held_back(&server, &mut fixture, async || {
+        for n in 0..129 {
+            fake.delete_user(&format!("u-{n:03}"));
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pingone_mass_removal_is_held_back_by_the_guard() {
+    use pingone_fake::FakePingOne;
+    let server = Scim2Server::start();
+    let fake = FakePingOne::start().await;
+    for n in 0..140 {
+        fake.put_user(
+            &format!("u-{n:03}"),
+            &format!("u{n:03}@example.com"),
+            "First",
+            "Last",
+        );
+    }
+    let mut fixture = Fixture::new(&server.org_url("p1-mass"));
+    fixture.source_block = Some(fake.source_block("client_secret: fake-worker~secret.1", &[]));
+    fixture.extra_config = COUNT_GUARD.into();
+    mass_removal_is_held_back(&server, &mut fixture, async || {
+        for n in 0..129 {
+            fake.delete_user(&format!("u-{n:03}"));
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn entra_mass_removal_is_held_back_by_the_guard() {
+    use entra_fake::FakeEntra;
+    let server = Scim2Server::start();
+    let fake = FakeEntra::start().await;
+    for n in 0..140 {
+        let id = format!("u{n:03}");
+        fake.put_user(&id, Some(&format!("{id}@contoso.com")), "First", "Last");
+    }
+    let mut fixture = Fixture::new(&server.org_url("entra-mass"));
+    fixture.source_block = Some(fake.source_block("client_secret: fake-client-secret", &[]));
+    fixture.extra_config = COUNT_GUARD.into();
+    // Soft and hard deletes alike, seen through the delta.
+    mass_removal_is_held_back(&server, &mut fixture, async || {
+        for n in 0..129 {
+            let id = format!("u{n:03}");
+            if n % 2 == 0 {
+                fake.delete_user(&id);
+            } else {
+                fake.purge_user(&id);
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scim_source_mass_removal_is_held_back_by_the_guard() {
+    let server = Scim2Server::start();
+    let source = server.org_url("idp-mass");
+    let mut ids = Vec::new();
+    for n in 0..140 {
+        let (status, user) = server
+            .request(
+                Method::POST,
+                &format!("{source}/Users"),
+                Some(json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": format!("u{n:03}@example.com"),
+                    "emails": [{"value": format!("u{n:03}@example.com"), "primary": true}],
+                })),
+            )
+            .await;
+        assert_eq!(status, 201, "{user}");
+        ids.push(user["id"].as_str().unwrap().to_string());
+    }
+    let mut fixture = Fixture::new(&server.org_url("scim-mass"));
+    fixture.source_block = Some(format!(
+        "    source: {{type: scim, base_url: \"{source}\", token: {}}}\n",
+        common::TOKEN
+    ));
+    fixture.extra_config = COUNT_GUARD.into();
+    mass_removal_is_held_back(&server, &mut fixture, async || {
+        for id in &ids[..129] {
+            let (status, _) = server
+                .request(Method::DELETE, &format!("{source}/Users/{id}"), None)
+                .await;
+            assert_eq!(status, 204);
+        }
+    })
+    .await;
 }
