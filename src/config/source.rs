@@ -22,6 +22,7 @@ pub const SOURCE_TYPES: &[&str] = &[
     "onelogin",
     "jumpcloud",
     "pingone",
+    "google",
 ];
 
 /// Default SCIM page size (`count`) when listing a source.
@@ -49,6 +50,8 @@ pub enum SourceConfig {
     JumpCloud(Box<super::source_jumpcloud::JumpCloudSourceConfig>),
     /// A PingOne environment through the PingOne Platform API.
     PingOne(Box<super::source_pingone::PingOneSourceConfig>),
+    /// A Google Workspace account through the Admin SDK Directory API.
+    Google(Box<super::source_google::GoogleSourceConfig>),
 }
 
 impl SourceConfig {
@@ -62,6 +65,7 @@ impl SourceConfig {
             SourceConfig::OneLogin(_) => "onelogin",
             SourceConfig::JumpCloud(_) => "jumpcloud",
             SourceConfig::PingOne(_) => "pingone",
+            SourceConfig::Google(_) => "google",
         }
     }
 
@@ -102,6 +106,9 @@ impl SourceConfig {
             },
             SourceConfig::PingOne(pingone) => {
                 vec![("source.client_secret", &pingone.client_secret)]
+            }
+            SourceConfig::Google(google) => {
+                vec![("source.credentials_file", &google.key.private_key)]
             }
         }
     }
@@ -157,6 +164,8 @@ pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Sour
             .map(|c| SourceConfig::JumpCloud(Box::new(c))),
         "pingone" => super::source_pingone::decode_pingone(ctx, &mut map)
             .map(|c| SourceConfig::PingOne(Box::new(c))),
+        "google" => super::source_google::decode_google(ctx, &mut map)
+            .map(|c| SourceConfig::Google(Box::new(c))),
         other => {
             ctx.problem(
                 &kind_field.path,
@@ -174,7 +183,7 @@ pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Sour
     // decoder reads its own.
     let source = if matches!(
         kind.trim(),
-        "okta" | "entra" | "onelogin" | "jumpcloud" | "pingone"
+        "okta" | "entra" | "onelogin" | "jumpcloud" | "pingone" | "google"
     ) {
         let ca = ctx.ca_file(&mut map);
         let proxy = ctx.proxy(&mut map);
@@ -186,6 +195,7 @@ pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Sour
                     SourceConfig::OneLogin(c) => (c.ca_file, c.proxy) = (ca, proxy),
                     SourceConfig::JumpCloud(c) => (c.ca_file, c.proxy) = (ca, proxy),
                     SourceConfig::PingOne(c) => (c.ca_file, c.proxy) = (ca, proxy),
+                    SourceConfig::Google(c) => (c.ca_file, c.proxy) = (ca, proxy),
                     SourceConfig::Scim(_) | SourceConfig::File(_) => {}
                 }
                 Some(vendor)
@@ -220,6 +230,7 @@ fn with_limits(
         SourceConfig::OneLogin(c) => c.limits = limits,
         SourceConfig::JumpCloud(c) => c.limits = limits,
         SourceConfig::PingOne(c) => c.limits = limits,
+        SourceConfig::Google(c) => c.limits = limits,
         SourceConfig::File(_) => {}
     }
     Some(source)
