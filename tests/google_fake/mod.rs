@@ -165,13 +165,19 @@ impl FakeGoogle {
     /// Starts the fake on a random loopback port with delegation granted
     /// for the three scopes and `ADMIN` as a super admin.
     pub async fn start() -> Self {
+        Self::start_with_page_cap(PAGE_CAP).await
+    }
+
+    /// Starts the fake with pages of at most `page_cap` records (still never
+    /// more than `maxResults` asks, nor than Google's caps).
+    pub async fn start_with_page_cap(page_cap: usize) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(FakeState {
             origin: origin.clone(),
             token_lifetime: 3600,
             granted: SCOPES.iter().map(|s| s.to_string()).collect(),
-            page_cap: PAGE_CAP,
+            page_cap: page_cap.max(1),
             ..FakeState::default()
         }));
         let faults = faults::Faults::default();
