@@ -393,3 +393,45 @@ async fn a_non_admin_or_unknown_subject_is_explained() {
     assert!(error.contains("clock"), "{error}");
     assert!(server.list("sub", "Users").await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keyless_signing_through_iam_credentials() {
+    let server = Scim2Server::start();
+    let fake = workspace().await;
+    let mut fixture = Fixture::new(&server.org_url("keyless"));
+    fixture.source_block = Some(fake.iam_source_block(&[]));
+    fixture.extra_config = "    policy: {max_deactivations: 10, max_shrinkage: \"100%\"}\n".into();
+    ok(&fixture.sync().await);
+    assert_eq!(server.list("keyless", "Users").await.len(), 5);
+    assert_eq!(
+        fake.keyless_requests(),
+        (1, 1),
+        "one metadata token and one signJwt for the run's one token"
+    );
+    assert_eq!(fake.token_requests(), 1);
+    assert!(
+        std::fs::read_dir(fixture.dir.path()).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".json")),
+        "no key file exists"
+    );
+
+    // The VM's account loses Token Creator: the run fails and says so.
+    fake.revoke_token_creator();
+    let mut again = Fixture::new(&server.org_url("keyless"));
+    again.source_block = Some(fake.iam_source_block(&[]));
+    let report = again.sync().await;
+    assert_eq!(report.exit_code, EXIT_RUN_FAILED, "{report:#?}");
+    let error = report.error.unwrap();
+    assert!(error.contains("signJwt"), "{error}");
+    assert!(
+        error.contains("roles/iam.serviceAccountTokenCreator"),
+        "{error}"
+    );
+    assert!(
+        error.contains("connections[0].source.service_account"),
+        "{error}"
+    );
+}

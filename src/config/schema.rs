@@ -378,6 +378,26 @@ fn sources() -> Vec<Value> {
                 ),
                 ("credentials", secret("Service-account key JSON")),
                 ("credentials_file", secret_file("Service-account key JSON")),
+                (
+                    "signer",
+                    one_of(
+                        &["key", "iam"],
+                        "key (default): credentials_file signs; iam: keyless, IAM Credentials signJwt on Google Cloud.",
+                    ),
+                ),
+                (
+                    "service_account",
+                    string("signer: iam: the service account with domain-wide delegation."),
+                ),
+                (
+                    "metadata_url",
+                    string("signer: iam: metadata server override."),
+                ),
+                (
+                    "iam_url",
+                    string("signer: iam: IAM Credentials API override."),
+                ),
+                ("token_url", string("signer: iam: token endpoint override.")),
                 ("query", string("Extra users.list search clauses.")),
                 (
                     "org_units",

@@ -107,9 +107,12 @@ impl SourceConfig {
             SourceConfig::PingOne(pingone) => {
                 vec![("source.client_secret", &pingone.client_secret)]
             }
-            SourceConfig::Google(google) => {
-                vec![("source.credentials_file", &google.key.private_key)]
-            }
+            SourceConfig::Google(google) => match &google.signer {
+                super::source_google::GoogleSigner::Key(key) => {
+                    vec![("source.credentials_file", &key.private_key)]
+                }
+                super::source_google::GoogleSigner::Iam(_) => Vec::new(),
+            },
         }
     }
 }

@@ -4,6 +4,8 @@
 //! Decoding reads and checks the service-account key file here (its fields
 //! and that the RSA key loads), so `penvio-sync check` catches a wrong file
 //! before any network call; the adapter in `source::google` only signs.
+//! With `signer: iam` there is no key file: the JWT is signed by the IAM
+//! Credentials API with a token from the GCE metadata server.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -22,6 +24,11 @@ pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 /// Directory API's default 2,400 queries per minute per user per project,
 /// which other tools of the same project and admin may share.
 const DEFAULT_REQUESTS_PER_SECOND: u32 = 20;
+/// The GCE/GKE metadata server. Plain http by Google's design: it is
+/// link-local to the VM and never leaves the host.
+pub const GOOGLE_METADATA_URL: &str = "http://metadata.google.internal";
+/// The IAM Credentials API (`signJwt`).
+pub const GOOGLE_IAM_URL: &str = "https://iamcredentials.googleapis.com";
 /// The alias of "the account of the impersonated admin" (`customer`).
 pub const MY_CUSTOMER: &str = "my_customer";
 
@@ -50,6 +57,30 @@ pub struct ServiceAccountKey {
     pub token_uri: Url,
 }
 
+/// Keyless signing (`signer: iam`): the service account attached to the
+/// VM signs the JWT through IAM Credentials `signJwt`.
+#[derive(Debug, Clone)]
+pub struct IamSigner {
+    /// The service account whose identity signs (JWT `iss`); the one whose
+    /// client id has domain-wide delegation.
+    pub service_account: String,
+    /// Metadata server root (the VM's own token comes from there).
+    pub metadata_url: Url,
+    /// IAM Credentials API root.
+    pub iam_url: Url,
+    /// Token endpoint the signed JWT is exchanged at.
+    pub token_uri: Url,
+}
+
+/// How the JWT bearer grant's assertion is signed.
+#[derive(Debug, Clone)]
+pub enum GoogleSigner {
+    /// With the service account's key file (`credentials_file`).
+    Key(ServiceAccountKey),
+    /// Keyless, through IAM Credentials (`signer: iam`).
+    Iam(IamSigner),
+}
+
 /// A Google Workspace account as a source (`type: google`).
 #[derive(Debug, Clone)]
 pub struct GoogleSourceConfig {
@@ -57,8 +88,8 @@ pub struct GoogleSourceConfig {
     pub account: GoogleAccount,
     /// The admin impersonated through domain-wide delegation (JWT `sub`).
     pub admin_email: String,
-    /// The service account's key.
-    pub key: ServiceAccountKey,
+    /// How the token request is signed.
+    pub signer: GoogleSigner,
     /// Extra `users.list` search clauses (`isSuspended=false …`).
     pub query: Option<String>,
     /// Only users in these organisational units (and below them).
@@ -104,7 +135,7 @@ pub fn parse_service_account_key(text: &str) -> Result<ServiceAccountKey, String
         Some("service_account") => {}
         Some("external_account") => {
             return Err(
-                "is an external_account (workload identity federation) file; keyless signing is not supported yet: use a service-account key".into(),
+                "is an external_account (workload identity federation) file; it is not supported yet: use a service-account key, or signer: iam on Google Cloud".into(),
             );
         }
         _ => return Err("must be a key file with \"type\": \"service_account\"".into()),
@@ -194,10 +225,77 @@ fn account(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<GoogleAccount> 
     }
 }
 
+/// A URL key with a default.
+fn url_or(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>, key: &str, default: &str) -> Option<Url> {
+    match map.get(key) {
+        Some(field) => ctx.http_url(&field),
+        None => Url::parse(default).ok(),
+    }
+}
+
+/// `signer` and what it needs: the key file (`key`, the default) or the
+/// service account and endpoints of `iam`. Every key is read either way,
+/// so a key that does not belong to the signer is reported.
+fn signer(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<GoogleSigner> {
+    // `None`: a signer we do not know (the key path is still read, so its
+    // keys are checked and not reported as unknown).
+    let iam = match map.get("signer") {
+        Some(field) => match ctx.string(&field).as_deref().map(str::trim) {
+            Some("key") => Some(false),
+            Some("iam") => Some(true),
+            Some(_) => {
+                ctx.problem(&field.path, field.node.location, "must be one of: key, iam");
+                None
+            }
+            None => None,
+        },
+        None => Some(false),
+    };
+    let known = iam.is_some();
+    let iam = iam.unwrap_or(false);
+    let iam_keys = ["service_account", "metadata_url", "iam_url", "token_url"];
+    if !iam {
+        for key in iam_keys {
+            if let Some(field) = map.get(key) {
+                ctx.problem(
+                    &field.path,
+                    field.node.location,
+                    "is used only with signer: iam",
+                );
+            }
+        }
+        let key = key(ctx, map, true).map(GoogleSigner::Key);
+        return key.filter(|_| known);
+    }
+    if map.get("credentials").is_some() || map.get("credentials_file").is_some() {
+        ctx.problem(
+            &map.child_path("credentials_file"),
+            map.location(),
+            "is not used with signer: iam (no key file: the VM's service account signs)",
+        );
+    }
+    let service_account = map.require(ctx, "service_account").and_then(|field| {
+        email(
+            ctx,
+            &field,
+            "the service account with domain-wide delegation",
+        )
+    });
+    let metadata_url = url_or(ctx, map, "metadata_url", GOOGLE_METADATA_URL);
+    let iam_url = url_or(ctx, map, "iam_url", GOOGLE_IAM_URL);
+    let token_uri = url_or(ctx, map, "token_url", GOOGLE_TOKEN_URI);
+    Some(GoogleSigner::Iam(IamSigner {
+        service_account: service_account?,
+        metadata_url: metadata_url?,
+        iam_url: iam_url?,
+        token_uri: token_uri?,
+    }))
+}
+
 /// The key file from `credentials_file` (or `credentials: ${ENV}`).
-fn key(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<ServiceAccountKey> {
+fn key(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>, required: bool) -> Option<ServiceAccountKey> {
     let inline = map.get("credentials").is_some();
-    let secret = ctx.secret(map, "credentials", true).flatten()?;
+    let secret = ctx.secret(map, "credentials", required).flatten()?;
     match parse_service_account_key(secret.expose()) {
         Ok(key) => Some(key),
         Err(problem) => {
@@ -241,7 +339,7 @@ pub(super) fn decode_google(
     let admin_email = map
         .require(ctx, "admin_email")
         .and_then(|field| email(ctx, &field, "a Workspace admin to impersonate"));
-    let key = key(ctx, map);
+    let signer = signer(ctx, map);
     let query = match map.get("query") {
         Some(field) => ctx
             .non_empty_string(&field)
@@ -261,7 +359,7 @@ pub(super) fn decode_google(
     Some(GoogleSourceConfig {
         account: account?,
         admin_email: admin_email?,
-        key: key?,
+        signer: signer?,
         query: query?,
         org_units: org_units?,
         base_url: base_url?,
@@ -342,16 +440,19 @@ mod tests {
             GoogleAccount::Customer("my_customer".into())
         );
         assert_eq!(config.admin_email, "admin@example.com");
+        let GoogleSigner::Key(key) = &config.signer else {
+            panic!("key signer")
+        };
         assert_eq!(
-            config.key.client_email,
+            key.client_email,
             "dir-sync@penvio-sync-tests.iam.gserviceaccount.com"
         );
-        assert_eq!(config.key.client_id, "123456789012345678901");
+        assert_eq!(key.client_id, "123456789012345678901");
         assert_eq!(
-            config.key.private_key_id,
+            key.private_key_id,
             "0123456789abcdef0123456789abcdef01234567"
         );
-        assert_eq!(config.key.token_uri.as_str(), GOOGLE_TOKEN_URI);
+        assert_eq!(key.token_uri.as_str(), GOOGLE_TOKEN_URI);
         assert_eq!(config.base_url.as_str(), "https://admin.googleapis.com/");
         assert_eq!(config.requests_per_second.get(), 20);
         assert!(
@@ -405,6 +506,54 @@ mod tests {
     }
 
     #[test]
+    fn keyless_signing_needs_no_key_file() {
+        let config = load(
+            "{type: google, signer: iam, admin_email: a@example.com, service_account: sync@p.iam.gserviceaccount.com}",
+            &MemoryEnvironment::new(),
+        )
+        .unwrap();
+        let GoogleSigner::Iam(iam) = &config.signer else {
+            panic!("iam signer")
+        };
+        assert_eq!(iam.service_account, "sync@p.iam.gserviceaccount.com");
+        assert_eq!(
+            iam.metadata_url.as_str(),
+            "http://metadata.google.internal/"
+        );
+        assert_eq!(
+            iam.iam_url.as_str(),
+            "https://iamcredentials.googleapis.com/"
+        );
+        assert_eq!(iam.token_uri.as_str(), GOOGLE_TOKEN_URI);
+        let text = problems(
+            "{type: google, signer: iam, admin_email: a@example.com, credentials_file: /etc/penvio/google-key.json}",
+            &env(),
+        );
+        for expected in [
+            "connections[0].source.service_account: is required",
+            "connections[0].source.credentials_file: is not used with signer: iam",
+        ] {
+            assert!(text.contains(expected), "{expected}\n---\n{text}");
+        }
+        let text = problems(
+            "{type: google, signer: hsm, admin_email: a@example.com}",
+            &env(),
+        );
+        assert!(
+            text.contains("connections[0].source.signer: must be one of: key, iam"),
+            "{text}"
+        );
+        let text = problems(
+            "{type: google, admin_email: a@example.com, credentials_file: /etc/penvio/google-key.json, service_account: s@x.com}",
+            &env(),
+        );
+        assert!(
+            text.contains("connections[0].source.service_account: is used only with signer: iam"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn a_wrong_key_file_is_named_without_its_values() {
         let cases = [
             (
@@ -414,7 +563,7 @@ mod tests {
             ("not json", "is not a service-account key file"),
             (
                 "{\"type\":\"external_account\"}",
-                "keyless signing is not supported yet",
+                "or signer: iam on Google Cloud",
             ),
             (
                 "{\"type\":\"service_account\",\"client_email\":\"e@x\",\"client_id\":\"1\",\"private_key_id\":\"k\",\"private_key\":\"SECRET-NOT-PEM\"}",

@@ -4,7 +4,9 @@
 //! `exp` at most an hour after `iat`, `sub` an existing admin, every scope
 //! within the domain-wide delegation grant) and the Admin SDK Directory API
 //! reads the `google` source makes (`users.list`, `groups.list`,
-//! `members.list` with `includeDerivedMembership`).
+//! `members.list` with `includeDerivedMembership`), plus keyless signing:
+//! the GCE metadata server's token (`Metadata-Flavor: Google` required) and
+//! IAM Credentials `signJwt`, which signs with the same test key.
 //!
 //! Shapes follow the discovery document (revision 20260531) and the samples
 //! in `tests/fixtures/google/`: opaque `nextPageToken`s (omitted on the last
@@ -47,6 +49,7 @@ pub const SCOPES: [&str; 3] = [
     "https://www.googleapis.com/auth/admin.directory.group.member.readonly",
 ];
 const PUBLIC_KEY: &str = include_str!("../fixtures/google/test-key.pub.pem");
+const PRIVATE_KEY: &str = include_str!("../fixtures/google/test-key.pem");
 const KEY_FILE: &str = include_str!("../fixtures/google/test-service-account.json");
 const PAGE_CAP: usize = 2;
 const API: &str = "/admin/directory/v1/";
@@ -97,6 +100,12 @@ struct FakeState {
     /// token → (expiry, impersonated admin).
     tokens: HashMap<String, (Instant, String)>,
     token_requests: u32,
+    /// Metadata-server tokens handed out (keyless signing).
+    metadata_tokens: BTreeSet<String>,
+    metadata_requests: u32,
+    sign_requests: u32,
+    /// Whether the VM's account may sign as the service account.
+    token_creator: bool,
     /// Scopes the admin console grants the client id (empty: no delegation).
     granted: BTreeSet<String>,
     users: BTreeMap<String, Value>,
@@ -178,6 +187,7 @@ impl FakeGoogle {
             token_lifetime: 3600,
             granted: SCOPES.iter().map(|s| s.to_string()).collect(),
             page_cap: page_cap.max(1),
+            token_creator: true,
             ..FakeState::default()
         }));
         let faults = faults::Faults::default();
@@ -228,6 +238,29 @@ impl FakeGoogle {
             block.push_str(&format!("      {line}\n"));
         }
         block
+    }
+
+    /// A `source:` block for keyless signing (`signer: iam`) through this
+    /// fake's metadata server and IAM Credentials API.
+    pub fn iam_source_block(&self, extra: &[&str]) -> String {
+        let mut block = format!(
+            "    source:\n      type: google\n      signer: iam\n      admin_email: {ADMIN}\n      service_account: {CLIENT_EMAIL}\n      base_url: {o}\n      metadata_url: {o}\n      iam_url: {o}\n      token_url: {o}/token\n",
+            o = self.origin
+        );
+        for line in extra {
+            block.push_str(&format!("      {line}\n"));
+        }
+        block
+    }
+
+    /// Takes `roles/iam.serviceAccountTokenCreator` away from the VM's account.
+    pub fn revoke_token_creator(&self) {
+        self.with(|s| s.token_creator = false);
+    }
+
+    /// (metadata token requests, signJwt requests) so far.
+    pub fn keyless_requests(&self) -> (u32, u32) {
+        self.with(|s| (s.metadata_requests, s.sign_requests))
     }
 
     /// Adds or replaces an active user in the root unit.
@@ -390,6 +423,14 @@ async fn handle(
     if method == Method::POST && path == "/token" {
         return token(&state, &body);
     }
+    if method == Method::GET
+        && path == "/computeMetadata/v1/instance/service-accounts/default/token"
+    {
+        return metadata_token(&state, &headers);
+    }
+    if method == Method::POST && path.starts_with("/v1/projects/-/serviceAccounts/") {
+        return sign_jwt(&state, &path, &headers, &body);
+    }
     let query: Vec<(String, String)> = reqwest::Url::parse(&format!("http://x{uri}"))
         .unwrap()
         .query_pairs()
@@ -407,6 +448,68 @@ async fn handle(
         status: response.status().as_u16(),
     });
     response
+}
+
+/// The metadata server's token for the VM's default service account.
+fn metadata_token(state: &Shared, headers: &HeaderMap) -> Response {
+    let mut s = state.lock().unwrap();
+    s.metadata_requests += 1;
+    if headers.get("metadata-flavor").and_then(|v| v.to_str().ok()) != Some("Google") {
+        return Response::builder()
+            .status(403)
+            .body(Body::from("Missing required header: Metadata-Flavor"))
+            .unwrap();
+    }
+    s.sequence += 1;
+    let token = format!("ya29.c.metadata-{}", s.sequence);
+    s.metadata_tokens.insert(token.clone());
+    respond(
+        200,
+        json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}),
+    )
+}
+
+/// IAM Credentials `signJwt`: signs the payload with the test key.
+fn sign_jwt(state: &Shared, path: &str, headers: &HeaderMap, body: &str) -> Response {
+    let mut s = state.lock().unwrap();
+    s.sign_requests += 1;
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !bearer.is_some_and(|t| s.metadata_tokens.contains(t)) {
+        return google_error(
+            401,
+            "authError",
+            "Request had invalid authentication credentials.",
+        );
+    }
+    let account = path
+        .trim_start_matches("/v1/projects/-/serviceAccounts/")
+        .trim_end_matches(":signJwt")
+        .replace("%40", "@");
+    if account != CLIENT_EMAIL || !path.ends_with(":signJwt") {
+        return google_error(404, "notFound", "Not found; Gaia id not found for email");
+    }
+    if !s.token_creator {
+        return google_error(
+            403,
+            "forbidden",
+            "Permission 'iam.serviceAccounts.signJwt' denied on resource (or it may not exist).",
+        );
+    }
+    let request: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let Some(claims) = request["payload"]
+        .as_str()
+        .and_then(|p| serde_json::from_str::<Value>(p).ok())
+    else {
+        return google_error(400, "badRequest", "Invalid JSON payload received.");
+    };
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(KEY_ID.to_string());
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(PRIVATE_KEY.as_bytes()).unwrap();
+    let signed = jsonwebtoken::encode(&header, &claims, &key).unwrap();
+    respond(200, json!({"keyId": KEY_ID, "signedJwt": signed}))
 }
 
 /// The JWT bearer grant, verified as Google does.

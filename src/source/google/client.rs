@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::KIND;
 use super::proto::{ErrorBody, Page, TokenError, TokenResponse};
-use crate::config::{GoogleSourceConfig, Secret};
+use crate::config::{GoogleSigner, GoogleSourceConfig, IamSigner, Secret};
 use crate::http::redact_url;
 use crate::ratelimit::Backoff;
 use crate::source::vendor_http::{
@@ -60,12 +60,25 @@ pub struct GrantClaims {
     pub exp: u64,
 }
 
+/// How assertions are signed.
+enum Signing {
+    /// With the key file's private key; `kid` = `private_key_id`.
+    Key { key: EncodingKey, key_id: String },
+    /// Keyless: the VM's token from the metadata server, then IAM
+    /// Credentials `signJwt` on the service account.
+    Iam {
+        /// `…/computeMetadata/v1/instance/service-accounts/default/token`.
+        metadata_token: Url,
+        /// `…/v1/projects/-/serviceAccounts/{email}:signJwt`.
+        sign_jwt: Url,
+    },
+}
+
 /// Signs assertions and exchanges them for access tokens. Holds the private
 /// key, so it has no `Debug`.
 struct TokenRequester {
     http: reqwest::Client,
-    key: EncodingKey,
-    key_id: String,
+    signing: Signing,
     client_email: String,
     client_id: String,
     admin_email: String,
@@ -76,24 +89,110 @@ struct TokenRequester {
 }
 
 impl TokenRequester {
-    fn assertion(&self, now: u64) -> Result<String, SourceError> {
-        let claims = GrantClaims {
+    fn claims(&self, now: u64) -> GrantClaims {
+        GrantClaims {
             iss: self.client_email.clone(),
             sub: self.admin_email.clone(),
             aud: self.token_uri.as_str().to_string(),
             scope: SCOPES.to_string(),
             iat: now,
             exp: now + ASSERTION_LIFETIME_SECS,
+        }
+    }
+
+    /// The signed assertion, by the key or through IAM Credentials.
+    async fn signed(&self, now: u64) -> Result<String, SourceError> {
+        match &self.signing {
+            Signing::Key { .. } => self.assertion(now),
+            Signing::Iam {
+                metadata_token,
+                sign_jwt,
+            } => {
+                let token = self.metadata_token(metadata_token).await?;
+                self.sign_jwt(sign_jwt, &token, now).await
+            }
+        }
+    }
+
+    fn assertion(&self, now: u64) -> Result<String, SourceError> {
+        let Signing::Key { key, key_id } = &self.signing else {
+            return Err(SourceError::Setup {
+                source_kind: KIND,
+                message: "no key to sign with".into(),
+            });
         };
         let mut header = Header::new(jsonwebtoken::Algorithm::RS256);
-        header.kid = Some(self.key_id.clone());
-        jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| SourceError::Setup {
+        header.kid = Some(key_id.clone());
+        jsonwebtoken::encode(&header, &self.claims(now), key).map_err(|e| SourceError::Setup {
             source_kind: KIND,
             message: format!(
                 "cannot sign the token request: {e} (check `{}.credentials_file`)",
                 self.source_key
             ),
         })
+    }
+
+    /// The VM's own access token from the metadata server.
+    async fn metadata_token(&self, url: &Url) -> Result<Secret, SourceError> {
+        let shown = format!("GET {}", redact_url(url));
+        let fail = |detail: String| SourceError::Unauthorized {
+            source_kind: KIND,
+            message: format!(
+                "{shown}: {detail}. `{}.signer: iam` needs Google Cloud (a VM, GKE or Cloud Run) with a service account attached",
+                self.source_key
+            ),
+        };
+        let response = self
+            .http
+            .get(url.clone())
+            .header("Metadata-Flavor", "Google")
+            .send()
+            .await
+            .map_err(|e| fail(crate::http::describe_error(&e)))?;
+        let TokenAnswer { status, body, .. } = self.bounds.read(KIND, &shown, response).await?;
+        if !status.is_success() {
+            return Err(fail(format!("answered {status}")));
+        }
+        let token: TokenResponse = decode_token_body(&shown, status, &body).map_err(fail)?;
+        Ok(Secret::new(token.access_token))
+    }
+
+    /// Signs the claims with IAM Credentials `signJwt`.
+    async fn sign_jwt(&self, url: &Url, token: &Secret, now: u64) -> Result<String, SourceError> {
+        let shown = format!("POST {}", redact_url(url));
+        let payload = serde_json::to_string(&self.claims(now)).map_err(|e| SourceError::Setup {
+            source_kind: KIND,
+            message: format!("cannot encode the claims: {e}"),
+        })?;
+        let response = self
+            .http
+            .post(url.clone())
+            .bearer_auth(token.expose())
+            .json(&serde_json::json!({ "payload": payload }))
+            .send()
+            .await
+            .map_err(|e| SourceError::Fetch {
+                source_kind: KIND,
+                message: format!("{shown}: {}", crate::http::describe_error(&e)),
+            })?;
+        let TokenAnswer { status, body, .. } = self.bounds.read(KIND, &shown, response).await?;
+        if !status.is_success() {
+            return Err(SourceError::Unauthorized {
+                source_kind: KIND,
+                message: format!(
+                    "{shown} answered {status} ({}): the VM's service account needs roles/iam.serviceAccountTokenCreator on {} (`{}.service_account`), and the IAM Credentials API must be enabled",
+                    ErrorBody::summarise(&body),
+                    self.client_email,
+                    self.source_key
+                ),
+            });
+        }
+        let signed: SignJwtResponse =
+            decode_token_body(&shown, status, &body).map_err(|message| SourceError::Fetch {
+                source_kind: KIND,
+                message,
+            })?;
+        Ok(signed.signed_jwt)
     }
 
     /// What to tell the admin for a refused grant.
@@ -128,7 +227,7 @@ impl TokenRequester {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
-            let assertion = self.assertion(now)?;
+            let assertion = self.signed(now).await?;
             let body = format!(
                 "grant_type={}&assertion={}",
                 encode(JWT_BEARER),
@@ -206,6 +305,13 @@ impl TokenRequester {
     }
 }
 
+/// IAM Credentials `signJwt` answer.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignJwtResponse {
+    signed_jwt: String,
+}
+
 /// Percent-encodes a form value (RFC 3986 unreserved characters stay).
 pub(super) fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -235,6 +341,23 @@ impl Authenticator for SharedTokens {
     fn can_refresh(&self) -> bool {
         true
     }
+}
+
+/// The metadata and `signJwt` URLs of keyless signing.
+fn iam_signing(iam: &IamSigner) -> Result<Signing, String> {
+    let metadata = iam.metadata_url.as_str().trim_end_matches('/');
+    let sign = iam.iam_url.as_str().trim_end_matches('/');
+    Ok(Signing::Iam {
+        metadata_token: Url::parse(&format!(
+            "{metadata}/computeMetadata/v1/instance/service-accounts/default/token"
+        ))
+        .map_err(|e| e.to_string())?,
+        sign_jwt: Url::parse(&format!(
+            "{sign}/v1/projects/-/serviceAccounts/{}:signJwt",
+            encode(&iam.service_account)
+        ))
+        .map_err(|e| e.to_string())?,
+    })
 }
 
 /// `quotaUser` of a connection: its name, cut to Google's 40 characters,
@@ -270,8 +393,25 @@ impl GoogleClient {
             message,
         };
         let source_key = format!("connections[{index}].source");
-        let key = EncodingKey::from_rsa_pem(config.key.private_key.expose().as_bytes())
-            .map_err(|e| setup(format!("cannot load `{source_key}.credentials_file`: {e}")))?;
+        let (signing, client_email, client_id, token_uri) = match &config.signer {
+            GoogleSigner::Key(key) => (
+                Signing::Key {
+                    key: EncodingKey::from_rsa_pem(key.private_key.expose().as_bytes()).map_err(
+                        |e| setup(format!("cannot load `{source_key}.credentials_file`: {e}")),
+                    )?,
+                    key_id: key.private_key_id.clone(),
+                },
+                key.client_email.clone(),
+                key.client_id.clone(),
+                key.token_uri.clone(),
+            ),
+            GoogleSigner::Iam(iam) => (
+                iam_signing(iam).map_err(|e| setup(format!("cannot build the IAM URLs: {e}")))?,
+                iam.service_account.clone(),
+                format!("of {} (its Unique ID)", iam.service_account),
+                iam.token_uri.clone(),
+            ),
+        };
         let requester = Arc::new(TokenRequester {
             http: crate::http::build_endpoint_client(
                 config.timeout,
@@ -279,12 +419,11 @@ impl GoogleClient {
                 config.proxy.as_ref().map(Secret::expose),
             )
             .map_err(|e| setup(e.to_string()))?,
-            key,
-            key_id: config.key.private_key_id.clone(),
-            client_email: config.key.client_email.clone(),
-            client_id: config.key.client_id.clone(),
+            signing,
+            client_email,
+            client_id,
             admin_email: config.admin_email.clone(),
-            token_uri: config.key.token_uri.clone(),
+            token_uri,
             source_key: source_key.clone(),
             bounds: TokenBounds {
                 limits: config.limits,
@@ -439,8 +578,10 @@ mod tests {
     fn requester() -> TokenRequester {
         TokenRequester {
             http: reqwest::Client::new(),
-            key: EncodingKey::from_rsa_pem(KEY.as_bytes()).unwrap(),
-            key_id: "kid-1".into(),
+            signing: Signing::Key {
+                key: EncodingKey::from_rsa_pem(KEY.as_bytes()).unwrap(),
+                key_id: "kid-1".into(),
+            },
             client_email: "sync@p.iam.gserviceaccount.com".into(),
             client_id: "1234567".into(),
             admin_email: "admin@example.com".into(),
