@@ -212,7 +212,7 @@ enum ConfigAction {
 #[derive(Debug, Args, Clone)]
 pub struct InitArgs {
     /// The identity provider.
-    #[arg(long, value_parser = ["okta", "entra", "onelogin", "jumpcloud", "pingone", "scim", "file"])]
+    #[arg(long, value_parser = ["okta", "entra", "onelogin", "jumpcloud", "pingone", "google", "scim", "file"])]
     pub source: String,
     /// Where to write it (default: the --config path).
     #[arg(long)]
@@ -949,6 +949,7 @@ fn describe_connection(connection: &ConnectionConfig) -> String {
             format!("JumpCloud {}", crate::http::redact_url(&jc.base_url))
         }
         SourceConfig::PingOne(p1) => format!("PingOne environment {}", p1.environment_id),
+        SourceConfig::Google(google) => format!("Google Workspace as {}", google.admin_email),
     };
     let users = if connection.scope.user_groups.is_empty() {
         "all users".to_string()

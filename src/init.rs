@@ -19,6 +19,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../config/templates/jumpcloud.yaml"),
     ),
     ("pingone", include_str!("../config/templates/pingone.yaml")),
+    ("google", include_str!("../config/templates/google.yaml")),
     ("scim", include_str!("../config/templates/scim.yaml")),
     ("file", include_str!("../config/templates/file.yaml")),
 ];
@@ -35,7 +36,9 @@ pub fn template(source: &str) -> Option<&'static str> {
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
     /// No template for that provider.
-    #[error("unknown source {0:?} (one of: okta, entra, onelogin, jumpcloud, pingone, scim, file)")]
+    #[error(
+        "unknown source {0:?} (one of: okta, entra, onelogin, jumpcloud, pingone, google, scim, file)"
+    )]
     UnknownSource(String),
     /// The file exists: `init` never overwrites a config.
     #[error(
@@ -93,7 +96,11 @@ mod tests {
             .with_var("PENVIO_ONELOGIN_SECRET", "l")
             .with_var("PENVIO_JUMPCLOUD_KEY", "j")
             .with_var("PENVIO_PINGONE_SECRET", "p")
-            .with_var("PENVIO_SOURCE_TOKEN", "s");
+            .with_var("PENVIO_SOURCE_TOKEN", "s")
+            .with_file(
+                "/etc/penvio-sync/google-key.json",
+                include_str!("../tests/fixtures/google/test-service-account.json"),
+            );
         for (source, text) in TEMPLATES {
             let config = load_str(text, Path::new("/etc/penvio-sync/config.yaml"), &env)
                 .unwrap_or_else(|e| panic!("{source}: {e}"));

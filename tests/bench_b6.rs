@@ -12,8 +12,10 @@
 //!
 //! Covered: Okta (System Log and incremental users), JumpCloud (no delta API), Entra (delta,
 //! pages of 200 records as Graph serves them), OneLogin (`updated_since` on
-//! users plus every user id for deletions, roles and role members in full), PingOne (no delta API; member
-//! and nesting reads per group), and the generic SCIM source (a second
+//! users plus every user id for deletions, roles and role members in full),
+//! PingOne (no delta API; member and nesting reads per group), Google
+//! Workspace (no delta API; members per group with derived membership), and
+//! the generic SCIM source (a second
 //! emulator as the source directory). `PENVIO_B6_VENDORS=okta,scim` runs
 //! some of them only.
 //!
@@ -34,6 +36,7 @@
 
 mod common;
 mod entra_fake;
+mod google_fake;
 mod jumpcloud_fake;
 mod okta_fake;
 mod onelogin_fake;
@@ -69,6 +72,10 @@ const ONELOGIN_PAGE: usize = 100;
 /// PingOne's largest `limit` on users and groups (spec: 1..1000); the
 /// adapter's `page_size` defaults to it.
 const PINGONE_PAGE: usize = pingone_fake::MAX_LIMIT;
+/// Google's `maxResults` caps: `users.list` 500, `groups.list` and
+/// `members.list` 200 (discovery document); the adapter always asks for them.
+const GOOGLE_USER_PAGE: usize = 500;
+const GOOGLE_GROUP_PAGE: usize = 200;
 /// Largest `count` of the generic SCIM source (`page_size` 1..=1000), and
 /// the emulator's page cap (`DEFAULT_PAGE_SIZE_MAX`).
 const SCIM_PAGE: usize = 1000;
@@ -438,6 +445,62 @@ async fn pingone(users: usize) -> Measured {
     }
 }
 
+async fn google(users: usize) -> Measured {
+    use google_fake::FakeGoogle;
+    let fake = FakeGoogle::start_with_page_cap(GOOGLE_USER_PAGE).await;
+    // The impersonated admin is one of the users.
+    let id = |i: usize| {
+        if i + 1 == users {
+            "u-admin".to_string()
+        } else {
+            format!("1{i:020}")
+        }
+    };
+    for i in 0..users - 1 {
+        fake.put_user(&id(i), &email(i), "First", "Last");
+    }
+    let g = groups(users);
+    for j in 0..g {
+        let group = format!("0{j:014}");
+        fake.put_group(
+            &group,
+            &format!("team{j}@example.com"),
+            &format!("Team {j}"),
+        );
+        let ids: Vec<String> = members(j, users).iter().map(|i| id(*i)).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        fake.add_members(&group, &refs);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("google-key.json");
+    std::fs::write(&key, fake.key_file()).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let block = fake.source_block(&key, &["requests_per_second: 1000"]);
+    let (api_requests, token_requests) = measure(
+        "google",
+        block,
+        users,
+        Counters {
+            requests: || fake.requests().len(),
+            clear: || fake.clear_requests(),
+            tokens: || fake.token_requests() as usize,
+        },
+    )
+    .await;
+    // No delta API: every run lists users and groups, and each group's
+    // members (50: one page).
+    let member_pages = g * GROUP_SIZE.div_ceil(GOOGLE_GROUP_PAGE);
+    Measured {
+        vendor: "google",
+        api_requests,
+        token_requests,
+        minimum: users.div_ceil(GOOGLE_USER_PAGE) + g.div_ceil(GOOGLE_GROUP_PAGE) + member_pages,
+        formula: format!(
+            "⌈{users} users / {GOOGLE_USER_PAGE}⌉ + ⌈{g} groups / {GOOGLE_GROUP_PAGE}⌉ + {member_pages} member pages (no delta API)"
+        ),
+    }
+}
+
 async fn scim(users: usize) -> Measured {
     // The source directory: another emulator, seeded without HTTP.
     let source = target().await;
@@ -527,6 +590,7 @@ async fn no_op_runs_send_the_minimum_requests_to_each_vendor() {
     vendor!(entra);
     vendor!(onelogin);
     vendor!(pingone);
+    vendor!(google);
     vendor!(scim);
     let mut rows = String::new();
     for m in &results {

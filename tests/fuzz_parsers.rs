@@ -131,6 +131,11 @@ fn sample(listing: Listing) -> String {
             ]}
         })
         .to_string(),
+        Listing::GoogleUsers => include_str!("fixtures/google/users-list.schema-built.200.json").into(),
+        Listing::GoogleGroups => include_str!("fixtures/google/groups-list.200.json").into(),
+        Listing::GoogleMembers => {
+            include_str!("fixtures/google/members-list.derived.schema-built.200.json").into()
+        }
     }
 }
 

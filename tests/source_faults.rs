@@ -5,18 +5,19 @@
 //! naming the request, deactivates and deletes nothing, and leaves the
 //! snapshot as it was; a 429 storm with `Retry-After` is waited out. Once the
 //! fault clears, the next run converges (the removed users are deactivated).
-//! The OAuth adapters (Entra, OneLogin, PingOne) also meet a token endpoint
+//! The OAuth adapters (Entra, OneLogin, PingOne, Google) also meet a token endpoint
 //! in a 5xx storm, and a revoked token whose refresh gets an HTML page.
 //!
 //! An adapter's scenarios run concurrently against one scim2-server (one org
 //! each), so the file's runtime is about that of its slowest scenario.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 // Each fake includes tests/fake_faults as its own `faults` module, so this
-// crate, which uses all five fakes, loads that file five times on purpose.
+// crate, which uses all six fakes, loads that file six times on purpose.
 #![allow(clippy::duplicate_mod)]
 
 mod common;
 mod entra_fake;
+mod google_fake;
 mod jumpcloud_fake;
 mod okta_fake;
 mod onelogin_fake;
@@ -124,6 +125,7 @@ fn full_run() -> RunOptions {
 const TOKEN_ENTRA: &str = "POST /contoso-tenant/oauth2/v2.0/token";
 const TOKEN_ONELOGIN: &str = "POST /auth/oauth2/v2/token";
 const TOKEN_PINGONE: &str = "/as/token";
+const TOKEN_GOOGLE: &str = "POST /token";
 
 const POLICY: &str = "    policy: {max_deactivations: 10, max_shrinkage: \"100%\"}\n";
 
@@ -337,6 +339,45 @@ async fn pingone_case(server: &Scim2Server, org: &str, timeout: &str) -> Case {
     }
 }
 
+async fn google_case(server: &Scim2Server, org: &str, timeout: &str) -> Case {
+    let fake = Arc::new(google_fake::FakeGoogle::start().await);
+    // With the impersonated admin, four users.
+    fake.put_user("u-ada", "ada@example.com", "Ada", "Lovelace");
+    fake.put_user("u-grace", "grace@example.com", "Grace", "Hopper");
+    fake.put_user("u-alan", "alan@example.com", "Alan", "Turing");
+    fake.put_group("g-eng", "eng@example.com", "Engineering");
+    fake.add_members("g-eng", &["u-ada", "u-grace"]);
+    let mut fixture = fixture(server, org, String::new());
+    let key = fixture.dir.path().join("google-key.json");
+    std::fs::write(&key, fake.key_file()).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    fixture.source_block = Some(fake.source_block(&key, &[&format!("timeout: {timeout}")]));
+    let (f1, f2, f3) = (
+        fake.faults.clone(),
+        fake.faults.clone(),
+        fake.faults.clone(),
+    );
+    Case {
+        fixture,
+        inject: Box::new(move |kind| {
+            inject!(
+                f1,
+                google_fake,
+                &["GET /admin/directory/v1/users?", "pageToken="],
+                TOKEN_GOOGLE,
+                kind
+            )
+        }),
+        clear: Box::new(move || f2.clear()),
+        injected: Box::new(move || f3.injected()),
+        remove: Box::new(move || fake.delete_user("u-ada")),
+        removed: &["ada@example.com"],
+        page: "/admin/directory/v1/users".into(),
+        token: Some(TOKEN_GOOGLE),
+        options: RunOptions::sync_now,
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Adapter {
     Okta,
@@ -344,6 +385,7 @@ enum Adapter {
     OneLogin,
     JumpCloud,
     PingOne,
+    Google,
 }
 
 async fn case(adapter: Adapter, server: &Scim2Server, org: &str, timeout: &str) -> Case {
@@ -353,6 +395,7 @@ async fn case(adapter: Adapter, server: &Scim2Server, org: &str, timeout: &str) 
         Adapter::OneLogin => onelogin_case(server, org, timeout).await,
         Adapter::JumpCloud => jumpcloud_case(server, org, timeout).await,
         Adapter::PingOne => pingone_case(server, org, timeout).await,
+        Adapter::Google => google_case(server, org, timeout).await,
     }
 }
 
@@ -543,4 +586,9 @@ async fn jumpcloud_survives_source_faults() {
 #[tokio::test(flavor = "multi_thread")]
 async fn pingone_survives_source_faults() {
     every_fault(Adapter::PingOne, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn google_survives_source_faults() {
+    every_fault(Adapter::Google, true).await;
 }

@@ -17,6 +17,7 @@ pub mod schema;
 mod secret;
 mod source;
 mod source_entra;
+mod source_google;
 mod source_jumpcloud;
 mod source_limits;
 mod source_okta;
@@ -45,6 +46,10 @@ pub use raw::RawConfig;
 pub use secret::Secret;
 pub use source::{FileSourceConfig, SOURCE_TYPES, ScimSourceConfig, SourceConfig};
 pub use source_entra::{EmailFrom, EntraCredential, EntraSourceConfig, NestedGroups};
+pub use source_google::{
+    GOOGLE_API_BASE, GOOGLE_IAM_URL, GOOGLE_METADATA_URL, GOOGLE_TOKEN_URI, GoogleAccount,
+    GoogleSigner, GoogleSourceConfig, IamSigner, ServiceAccountKey, parse_service_account_key,
+};
 pub use source_jumpcloud::{JumpCloudAuth, JumpCloudRegion, JumpCloudSourceConfig};
 pub use source_limits::{DEFAULT_MAX_BODY, DEFAULT_MAX_PAGES, DEFAULT_MAX_WAIT, ListingLimits};
 pub use source_okta::{

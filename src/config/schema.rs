@@ -364,6 +364,55 @@ fn sources() -> Vec<Value> {
             ],
             &["environment_id", "client_id"],
         ),
+        source(
+            "google",
+            &[
+                (
+                    "customer",
+                    string("Account id (C03az79cb) or my_customer (default)."),
+                ),
+                ("domain", string("Instead of customer: one domain's users.")),
+                (
+                    "admin_email",
+                    string("Workspace admin impersonated by domain-wide delegation."),
+                ),
+                ("credentials", secret("Service-account key JSON")),
+                ("credentials_file", secret_file("Service-account key JSON")),
+                (
+                    "signer",
+                    one_of(
+                        &["key", "iam"],
+                        "key (default): credentials_file signs; iam: keyless, IAM Credentials signJwt on Google Cloud.",
+                    ),
+                ),
+                (
+                    "service_account",
+                    string("signer: iam: the service account with domain-wide delegation."),
+                ),
+                (
+                    "metadata_url",
+                    string("signer: iam: metadata server override."),
+                ),
+                (
+                    "iam_url",
+                    string("signer: iam: IAM Credentials API override."),
+                ),
+                ("token_url", string("signer: iam: token endpoint override.")),
+                ("query", string("Extra users.list search clauses.")),
+                (
+                    "org_units",
+                    strings("Only users in these organisational units (and below)."),
+                ),
+                ("base_url", string("API root override.")),
+                ("requests_per_second", rps()),
+                ("timeout", timeout()),
+                (
+                    "ca_file",
+                    string("PEM certificates of a private CA (e.g. a TLS-inspecting proxy)."),
+                ),
+            ],
+            &["admin_email"],
+        ),
     ]
 }
 

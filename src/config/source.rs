@@ -22,6 +22,7 @@ pub const SOURCE_TYPES: &[&str] = &[
     "onelogin",
     "jumpcloud",
     "pingone",
+    "google",
 ];
 
 /// Default SCIM page size (`count`) when listing a source.
@@ -49,6 +50,8 @@ pub enum SourceConfig {
     JumpCloud(Box<super::source_jumpcloud::JumpCloudSourceConfig>),
     /// A PingOne environment through the PingOne Platform API.
     PingOne(Box<super::source_pingone::PingOneSourceConfig>),
+    /// A Google Workspace account through the Admin SDK Directory API.
+    Google(Box<super::source_google::GoogleSourceConfig>),
 }
 
 impl SourceConfig {
@@ -75,6 +78,7 @@ impl SourceConfig {
             SourceConfig::OneLogin(_) => "onelogin",
             SourceConfig::JumpCloud(_) => "jumpcloud",
             SourceConfig::PingOne(_) => "pingone",
+            SourceConfig::Google(_) => "google",
         }
     }
 
@@ -116,6 +120,12 @@ impl SourceConfig {
             SourceConfig::PingOne(pingone) => {
                 vec![("source.client_secret", &pingone.client_secret)]
             }
+            SourceConfig::Google(google) => match &google.signer {
+                super::source_google::GoogleSigner::Key(key) => {
+                    vec![("source.credentials_file", &key.private_key)]
+                }
+                super::source_google::GoogleSigner::Iam(_) => Vec::new(),
+            },
         }
     }
 }
@@ -170,6 +180,8 @@ pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Sour
             .map(|c| SourceConfig::JumpCloud(Box::new(c))),
         "pingone" => super::source_pingone::decode_pingone(ctx, &mut map)
             .map(|c| SourceConfig::PingOne(Box::new(c))),
+        "google" => super::source_google::decode_google(ctx, &mut map)
+            .map(|c| SourceConfig::Google(Box::new(c))),
         other => {
             ctx.problem(
                 &kind_field.path,
@@ -187,7 +199,7 @@ pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Sour
     // decoder reads its own.
     let source = if matches!(
         kind.trim(),
-        "okta" | "entra" | "onelogin" | "jumpcloud" | "pingone"
+        "okta" | "entra" | "onelogin" | "jumpcloud" | "pingone" | "google"
     ) {
         let ca = ctx.ca_file(&mut map);
         let proxy = ctx.proxy(&mut map);
@@ -199,6 +211,7 @@ pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Sour
                     SourceConfig::OneLogin(c) => (c.ca_file, c.proxy) = (ca, proxy),
                     SourceConfig::JumpCloud(c) => (c.ca_file, c.proxy) = (ca, proxy),
                     SourceConfig::PingOne(c) => (c.ca_file, c.proxy) = (ca, proxy),
+                    SourceConfig::Google(c) => (c.ca_file, c.proxy) = (ca, proxy),
                     SourceConfig::Scim(_) | SourceConfig::File(_) => {}
                 }
                 Some(vendor)
@@ -233,6 +246,7 @@ fn with_limits(
         SourceConfig::OneLogin(c) => c.limits = limits,
         SourceConfig::JumpCloud(c) => c.limits = limits,
         SourceConfig::PingOne(c) => c.limits = limits,
+        SourceConfig::Google(c) => c.limits = limits,
         SourceConfig::File(_) => {}
     }
     Some(source)

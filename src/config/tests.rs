@@ -380,7 +380,7 @@ fn each_problem_names_its_key_path() {
         (
             source_target("{type: keycloak, domain: x.example.com}", target),
             "connections[0].source.type",
-            "unknown source type \"keycloak\" (expected one of: scim, file, okta, entra, onelogin, jumpcloud, pingone)",
+            "unknown source type \"keycloak\" (expected one of: scim, file, okta, entra, onelogin, jumpcloud, pingone, google)",
         ),
         (
             source_target("{path: d.yaml}", target),

@@ -10,6 +10,7 @@
 
 use serde_json::Value;
 
+use super::google::proto as google;
 use super::jumpcloud::proto as jumpcloud;
 use super::msgraph::delta::{Base, Derive, derive};
 use super::msgraph::proto as graph;
@@ -52,6 +53,12 @@ pub enum Listing {
     PingOneGroups,
     /// PingOne HAL page of group memberships.
     PingOneMemberships,
+    /// Google `users.list` page.
+    GoogleUsers,
+    /// Google `groups.list` page.
+    GoogleGroups,
+    /// Google `members.list` page.
+    GoogleMembers,
 }
 
 /// Every listing, so a property can cover them all.
@@ -71,6 +78,9 @@ pub const LISTINGS: &[Listing] = &[
     Listing::PingOneUsers,
     Listing::PingOneGroups,
     Listing::PingOneMemberships,
+    Listing::GoogleUsers,
+    Listing::GoogleGroups,
+    Listing::GoogleMembers,
 ];
 
 /// Decodes one response body as the adapter does: `Err` is the page-level
@@ -215,14 +225,50 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
                 }
             }
         }
+        Listing::GoogleUsers | Listing::GoogleGroups | Listing::GoogleMembers => {
+            let page: google::Page = serde_json::from_slice(body).map_err(text)?;
+            let _next = page.next().map(str::len);
+            let records = page.records();
+            match listing {
+                Listing::GoogleUsers => {
+                    for (at, record) in records.into_iter().enumerate() {
+                        users(&mut out, google::read_user(record, at));
+                    }
+                }
+                Listing::GoogleGroups => {
+                    for (at, record) in records.into_iter().enumerate() {
+                        match google::read_group(record, at) {
+                            Ok(g) => out.groups.push(group(g.id.clone(), g.display_name())),
+                            Err(skip) => out.skipped.push(skip),
+                        }
+                    }
+                }
+                _ => {
+                    let mut members = group("members".into(), "members".into());
+                    members.members = records
+                        .into_iter()
+                        .filter_map(|r| serde_json::from_value::<google::Member>(r).ok())
+                        .filter_map(|m| m.user_id().map(str::to_string))
+                        .collect();
+                    out.groups.push(members);
+                }
+            }
+        }
     }
     Ok(out)
 }
 
 /// The one-line summaries adapters build from error bodies (Graph, PingOne
-/// platform and token errors), plus PingOne's 429 body wait: none may panic.
+/// platform and token errors, Google API errors), plus PingOne's 429 body
+/// wait: none may panic.
 pub fn summarise_error_bodies(body: &[u8]) -> (Vec<String>, Option<i64>) {
-    let mut lines = vec![pingone::P1Error::summarise(body)];
+    let mut lines = vec![
+        pingone::P1Error::summarise(body),
+        google::ErrorBody::summarise(body),
+    ];
+    if google::ErrorBody::parse(body).is_rate_limited() {
+        lines.push("rate limited".into());
+    }
     if let Ok(error) = serde_json::from_slice::<graph::GraphErrorBody>(body) {
         lines.push(format!("{} ({})", error.error.message, error.error.code));
     }

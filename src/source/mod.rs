@@ -10,6 +10,7 @@ mod file;
 /// in `tests/fuzz_parsers.rs`; not a stable API.
 #[doc(hidden)]
 pub mod fuzz;
+mod google;
 mod jumpcloud;
 mod msgraph;
 mod okta;
@@ -28,6 +29,7 @@ use crate::progress::Progress;
 use crate::state::SourceCache;
 
 pub use file::FileSource;
+pub use google::GoogleSource;
 pub use jumpcloud::JumpCloudSource;
 pub use msgraph::EntraSource;
 pub use okta::OktaSource;
@@ -144,5 +146,10 @@ pub fn build(
         SourceConfig::OneLogin(config) => Ok(Box::new(OneLoginSource::new(config, index)?)),
         SourceConfig::JumpCloud(config) => Ok(Box::new(JumpCloudSource::new(config, index)?)),
         SourceConfig::PingOne(config) => Ok(Box::new(PingOneSource::new(config, index)?)),
+        SourceConfig::Google(config) => Ok(Box::new(GoogleSource::new(
+            config,
+            index,
+            &connection.name,
+        )?)),
     }
 }

@@ -1,0 +1,653 @@
+//! Talking to Google: the service account's RS256 JWT bearer grant with
+//! domain-wide delegation, and `pageToken` paging of the Directory API over
+//! the shared [`VendorHttp`] (pacing, body caps, 429/5xx retries), plus the
+//! 403 rate-limit reasons Google sends instead of a 429.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{EncodingKey, Header};
+use reqwest::{StatusCode, Url};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::KIND;
+use super::proto::{ErrorBody, Page, TokenError, TokenResponse};
+use crate::config::{GoogleSigner, GoogleSourceConfig, IamSigner, Secret};
+use crate::http::redact_url;
+use crate::ratelimit::Backoff;
+use crate::source::vendor_http::{
+    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, TokenAnswer, TokenBounds,
+    VendorHttp, VendorHttpSettings, decode_token_body,
+};
+use crate::source::{BoxFuture, SourceError};
+
+/// The three read-only scopes, space-delimited as the JWT `scope` claim.
+pub const SCOPES: &str = "https://www.googleapis.com/auth/admin.directory.user.readonly https://www.googleapis.com/auth/admin.directory.group.readonly https://www.googleapis.com/auth/admin.directory.group.member.readonly";
+/// RFC 7523 grant type.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// The token endpoint accepts assertions valid for at most an hour.
+const ASSERTION_LIFETIME_SECS: u64 = 3600;
+/// Lifetime assumed when a token response has no `expires_in`.
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+/// Attempts at the token endpoint (network errors, 429, 5xx).
+const TOKEN_ATTEMPTS: u32 = 3;
+/// Attempts at one page while Google answers 403 with a rate-limit reason.
+const THROTTLED_ATTEMPTS: u32 = 6;
+/// Google's documented backoff: 1 s, 2 s, 4 s, … plus jitter.
+const BACKOFF: Backoff = Backoff {
+    base: Duration::from_secs(1),
+    cap: Duration::from_secs(32),
+    max_attempts: 6,
+};
+/// Longest `quotaUser` Google accepts.
+const QUOTA_USER_MAX: usize = 40;
+
+/// The JWT claim set of the bearer grant.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct GrantClaims {
+    /// The service account's `client_email`.
+    pub iss: String,
+    /// The admin impersonated through domain-wide delegation.
+    pub sub: String,
+    /// The token endpoint.
+    pub aud: String,
+    /// Space-delimited scopes.
+    pub scope: String,
+    /// Issued at (Unix seconds).
+    pub iat: u64,
+    /// Expiry (Unix seconds), an hour after `iat`.
+    pub exp: u64,
+}
+
+/// How assertions are signed.
+enum Signing {
+    /// With the key file's private key; `kid` = `private_key_id`.
+    Key { key: EncodingKey, key_id: String },
+    /// Keyless: the VM's token from the metadata server, then IAM
+    /// Credentials `signJwt` on the service account.
+    Iam {
+        /// `…/computeMetadata/v1/instance/service-accounts/default/token`.
+        metadata_token: Url,
+        /// `…/v1/projects/-/serviceAccounts/{email}:signJwt`.
+        sign_jwt: Url,
+    },
+}
+
+/// Signs assertions and exchanges them for access tokens. Holds the private
+/// key, so it has no `Debug`.
+struct TokenRequester {
+    http: reqwest::Client,
+    signing: Signing,
+    client_email: String,
+    client_id: String,
+    admin_email: String,
+    token_uri: Url,
+    /// `connections[i].source`, to name keys in advice.
+    source_key: String,
+    bounds: TokenBounds,
+}
+
+impl TokenRequester {
+    fn claims(&self, now: u64) -> GrantClaims {
+        GrantClaims {
+            iss: self.client_email.clone(),
+            sub: self.admin_email.clone(),
+            aud: self.token_uri.as_str().to_string(),
+            scope: SCOPES.to_string(),
+            iat: now,
+            exp: now + ASSERTION_LIFETIME_SECS,
+        }
+    }
+
+    /// The signed assertion, by the key or through IAM Credentials.
+    async fn signed(&self, now: u64) -> Result<String, SourceError> {
+        match &self.signing {
+            Signing::Key { .. } => self.assertion(now),
+            Signing::Iam {
+                metadata_token,
+                sign_jwt,
+            } => {
+                let token = self.metadata_token(metadata_token).await?;
+                self.sign_jwt(sign_jwt, &token, now).await
+            }
+        }
+    }
+
+    fn assertion(&self, now: u64) -> Result<String, SourceError> {
+        let Signing::Key { key, key_id } = &self.signing else {
+            return Err(SourceError::Setup {
+                source_kind: KIND,
+                message: "no key to sign with".into(),
+            });
+        };
+        let mut header = Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(key_id.clone());
+        jsonwebtoken::encode(&header, &self.claims(now), key).map_err(|e| SourceError::Setup {
+            source_kind: KIND,
+            message: format!(
+                "cannot sign the token request: {e} (check `{}.credentials_file`)",
+                self.source_key
+            ),
+        })
+    }
+
+    /// The VM's own access token from the metadata server.
+    async fn metadata_token(&self, url: &Url) -> Result<Secret, SourceError> {
+        let shown = format!("GET {}", redact_url(url));
+        let fail = |detail: String| SourceError::Unauthorized {
+            source_kind: KIND,
+            message: format!(
+                "{shown}: {detail}. `{}.signer: iam` needs Google Cloud (a VM, GKE or Cloud Run) with a service account attached",
+                self.source_key
+            ),
+        };
+        let response = self
+            .http
+            .get(url.clone())
+            .header("Metadata-Flavor", "Google")
+            .send()
+            .await
+            .map_err(|e| fail(crate::http::describe_error(&e)))?;
+        let TokenAnswer { status, body, .. } = self.bounds.read(KIND, &shown, response).await?;
+        if !status.is_success() {
+            return Err(fail(format!("answered {status}")));
+        }
+        let token: TokenResponse = decode_token_body(&shown, status, &body).map_err(fail)?;
+        Ok(Secret::new(token.access_token))
+    }
+
+    /// Signs the claims with IAM Credentials `signJwt`.
+    async fn sign_jwt(&self, url: &Url, token: &Secret, now: u64) -> Result<String, SourceError> {
+        let shown = format!("POST {}", redact_url(url));
+        let payload = serde_json::to_string(&self.claims(now)).map_err(|e| SourceError::Setup {
+            source_kind: KIND,
+            message: format!("cannot encode the claims: {e}"),
+        })?;
+        let response = self
+            .http
+            .post(url.clone())
+            .bearer_auth(token.expose())
+            .json(&serde_json::json!({ "payload": payload }))
+            .send()
+            .await
+            .map_err(|e| SourceError::Fetch {
+                source_kind: KIND,
+                message: format!("{shown}: {}", crate::http::describe_error(&e)),
+            })?;
+        let TokenAnswer { status, body, .. } = self.bounds.read(KIND, &shown, response).await?;
+        if !status.is_success() {
+            return Err(SourceError::Unauthorized {
+                source_kind: KIND,
+                message: format!(
+                    "{shown} answered {status} ({}): the VM's service account needs roles/iam.serviceAccountTokenCreator on {} (`{}.service_account`), and the IAM Credentials API must be enabled",
+                    ErrorBody::summarise(&body),
+                    self.client_email,
+                    self.source_key
+                ),
+            });
+        }
+        let signed: SignJwtResponse =
+            decode_token_body(&shown, status, &body).map_err(|message| SourceError::Fetch {
+                source_kind: KIND,
+                message,
+            })?;
+        Ok(signed.signed_jwt)
+    }
+
+    /// What to tell the admin for a refused grant.
+    fn advice(&self, error: &TokenError) -> String {
+        let key = &self.source_key;
+        match error.error.as_deref() {
+            Some("unauthorized_client") => format!(
+                "domain-wide delegation is not granted for client id {} with these scopes: in the Admin console (Security → API controls → Domain-wide delegation) authorise client id {} for {}",
+                self.client_id,
+                self.client_id,
+                SCOPES.replace(' ', ",")
+            ),
+            Some("invalid_grant") => format!(
+                "the key, the impersonated admin or the clock is wrong: check that `{key}.credentials_file` holds a current key of {} (a deleted key is refused), that `{key}.admin_email` ({}) is an existing admin, and that this machine's clock is right",
+                self.client_email, self.admin_email
+            ),
+            _ => format!(
+                "check `{key}.credentials_file`, `{key}.admin_email` and the domain-wide delegation of client id {}",
+                self.client_id
+            ),
+        }
+    }
+
+    async fn issue(&self) -> Result<IssuedToken, SourceError> {
+        let shown = format!("POST {}", redact_url(&self.token_uri));
+        let mut last = String::new();
+        for attempt in 0..TOKEN_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(BACKOFF.delay(attempt - 1)).await;
+            }
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let assertion = self.signed(now).await?;
+            let body = format!(
+                "grant_type={}&assertion={}",
+                encode(JWT_BEARER),
+                encode(&assertion)
+            );
+            let request = self
+                .http
+                .post(self.token_uri.clone())
+                .header(reqwest::header::ACCEPT, "application/json")
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(body);
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(error) => {
+                    last = crate::http::describe_error(&error);
+                    continue;
+                }
+            };
+            let TokenAnswer {
+                status,
+                retry_after,
+                body,
+            } = self.bounds.read(KIND, &shown, response).await?;
+            if status.is_success() {
+                let token: TokenResponse =
+                    decode_token_body(&shown, status, &body).map_err(|message| {
+                        SourceError::Fetch {
+                            source_kind: KIND,
+                            message,
+                        }
+                    })?;
+                return Ok(IssuedToken {
+                    expires_in: token
+                        .lifetime_secs()
+                        .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs),
+                    token: Secret::new(token.access_token),
+                });
+            }
+            let error: TokenError = serde_json::from_slice(&body).unwrap_or_default();
+            let detail = match (&error.error, &error.error_description) {
+                (Some(code), Some(text)) => format!("{code}: {text}"),
+                (Some(code), None) => code.clone(),
+                _ => ErrorBody::summarise(&body),
+            };
+            let transient = matches!(
+                error.error.as_deref(),
+                Some("internal_failure" | "server_error" | "temporarily_unavailable")
+            );
+            if status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::REQUEST_TIMEOUT
+                || status.is_server_error()
+                || transient
+            {
+                last = format!("{status}: {detail}");
+                if let Some(wait) = retry_after {
+                    tokio::time::sleep(wait).await;
+                }
+                continue;
+            }
+            return Err(SourceError::Unauthorized {
+                source_kind: KIND,
+                message: format!(
+                    "{shown} answered {status} ({detail}): {}",
+                    self.advice(&error)
+                ),
+            });
+        }
+        Err(SourceError::Fetch {
+            source_kind: KIND,
+            message: format!("{shown} failed after {TOKEN_ATTEMPTS} attempts: {last}"),
+        })
+    }
+}
+
+/// IAM Credentials `signJwt` answer.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignJwtResponse {
+    signed_jwt: String,
+}
+
+/// Percent-encodes a form value (RFC 3986 unreserved characters stay).
+pub(super) fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Lets the shared token cache sit behind `Box<dyn Authenticator>` while
+/// the client keeps a handle for counting tokens.
+struct SharedTokens(Arc<BearerTokenCache>);
+
+impl Authenticator for SharedTokens {
+    fn authorize<'a>(
+        &'a self,
+        request: reqwest::RequestBuilder,
+        refresh: bool,
+    ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
+        self.0.authorize(request, refresh)
+    }
+
+    fn can_refresh(&self) -> bool {
+        true
+    }
+}
+
+/// The metadata and `signJwt` URLs of keyless signing.
+fn iam_signing(iam: &IamSigner) -> Result<Signing, String> {
+    let metadata = iam.metadata_url.as_str().trim_end_matches('/');
+    let sign = iam.iam_url.as_str().trim_end_matches('/');
+    Ok(Signing::Iam {
+        metadata_token: Url::parse(&format!(
+            "{metadata}/computeMetadata/v1/instance/service-accounts/default/token"
+        ))
+        .map_err(|e| e.to_string())?,
+        sign_jwt: Url::parse(&format!(
+            "{sign}/v1/projects/-/serviceAccounts/{}:signJwt",
+            encode(&iam.service_account)
+        ))
+        .map_err(|e| e.to_string())?,
+    })
+}
+
+/// `quotaUser` of a connection: its name, cut to Google's 40 characters,
+/// so Google's per-user quota is counted per connection.
+pub fn quota_user(connection: &str) -> String {
+    let name: String = format!("penvio-sync-{connection}")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    name.chars().take(QUOTA_USER_MAX).collect()
+}
+
+/// A paced, retrying client for one Google Workspace account.
+pub struct GoogleClient {
+    http: VendorHttp,
+    tokens: Arc<BearerTokenCache>,
+    /// `…/admin/directory/v1/`, where every path starts.
+    directory_url: Url,
+    quota_user: String,
+    source_key: String,
+}
+
+impl GoogleClient {
+    /// Builds the clients; `index` and `connection` name the connection in
+    /// messages and in `quotaUser`.
+    pub fn new(
+        config: &GoogleSourceConfig,
+        index: usize,
+        connection: &str,
+    ) -> Result<Self, SourceError> {
+        let setup = |message: String| SourceError::Setup {
+            source_kind: KIND,
+            message,
+        };
+        let source_key = format!("connections[{index}].source");
+        let (signing, client_email, client_id, token_uri) = match &config.signer {
+            GoogleSigner::Key(key) => (
+                Signing::Key {
+                    key: EncodingKey::from_rsa_pem(key.private_key.expose().as_bytes()).map_err(
+                        |e| setup(format!("cannot load `{source_key}.credentials_file`: {e}")),
+                    )?,
+                    key_id: key.private_key_id.clone(),
+                },
+                key.client_email.clone(),
+                key.client_id.clone(),
+                key.token_uri.clone(),
+            ),
+            GoogleSigner::Iam(iam) => (
+                iam_signing(iam).map_err(|e| setup(format!("cannot build the IAM URLs: {e}")))?,
+                iam.service_account.clone(),
+                format!("of {} (its Unique ID)", iam.service_account),
+                iam.token_uri.clone(),
+            ),
+        };
+        let requester = Arc::new(TokenRequester {
+            http: crate::http::build_endpoint_client(
+                config.timeout,
+                config.ca_file.as_ref(),
+                config.proxy.as_ref().map(Secret::expose),
+            )
+            .map_err(|e| setup(e.to_string()))?,
+            signing,
+            client_email,
+            client_id,
+            admin_email: config.admin_email.clone(),
+            token_uri,
+            source_key: source_key.clone(),
+            bounds: TokenBounds {
+                limits: config.limits,
+                source_key: source_key.clone(),
+            },
+        });
+        let tokens = Arc::new(BearerTokenCache::new(Box::new(move || {
+            let requester = Arc::clone(&requester);
+            Box::pin(async move { requester.issue().await })
+        })));
+        let http = VendorHttp::new(
+            VendorHttpSettings {
+                ca: config.ca_file.clone(),
+                limits: config.limits,
+                proxy: config.proxy.clone(),
+                source_key: source_key.clone(),
+                kind: KIND,
+                credentials_key: format!("{source_key}.credentials_file"),
+                requests_per_second: config.requests_per_second,
+                timeout: config.timeout,
+                backoff: BACKOFF,
+                // Google sends no rate-limit headers (FACTS: none documented).
+                rate_limit_headers: RateLimitHeaders::None,
+                max_rate_limit_share: 1.0,
+            },
+            Box::new(SharedTokens(Arc::clone(&tokens))),
+        )?;
+        let base = config.base_url.as_str().trim_end_matches('/');
+        let directory_url = Url::parse(&format!("{base}/admin/directory/v1/"))
+            .map_err(|e| setup(format!("cannot build the Directory API URL: {e}")))?;
+        Ok(GoogleClient {
+            http,
+            tokens,
+            directory_url,
+            quota_user: quota_user(connection),
+            source_key,
+        })
+    }
+
+    /// Requests sent to the API (token requests not included).
+    pub fn requests_sent(&self) -> u64 {
+        self.http.requests_sent()
+    }
+
+    /// Access tokens fetched so far.
+    pub fn tokens_issued(&self) -> u64 {
+        self.tokens.tokens_issued()
+    }
+
+    /// A Directory API URL with `quotaUser` and the query, encoded here.
+    pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SourceError> {
+        let mut url = self
+            .directory_url
+            .join(path)
+            .map_err(|e| SourceError::Setup {
+                source_kind: KIND,
+                message: format!("cannot build the URL for {path}: {e}"),
+            })?;
+        url.query_pairs_mut()
+            .extend_pairs(query.iter())
+            .append_pair("quotaUser", &self.quota_user);
+        Ok(url)
+    }
+
+    /// GETs one page. A 403 with a rate-limit reason is retried with
+    /// Google's backoff (429 and 5xx are retried by [`VendorHttp`]); any
+    /// other 403 names the admin role; 400/404 carry Google's message.
+    async fn get_page(&self, url: &Url, what: &str) -> Result<Page, SourceError> {
+        let shown = format!("GET {}", redact_url(url));
+        let allowed = [
+            StatusCode::FORBIDDEN,
+            StatusCode::BAD_REQUEST,
+            StatusCode::NOT_FOUND,
+        ];
+        let mut attempt = 0;
+        loop {
+            let response = self.http.get_allowing(url.as_str(), &allowed).await?;
+            if response.status.is_success() {
+                return response.json(KIND, what);
+            }
+            let error = ErrorBody::parse(&response.body);
+            let detail = ErrorBody::summarise(&response.body);
+            if response.status == StatusCode::FORBIDDEN && error.is_rate_limited() {
+                attempt += 1;
+                if attempt >= THROTTLED_ATTEMPTS {
+                    return Err(SourceError::Fetch {
+                        source_kind: KIND,
+                        message: format!(
+                            "{what}: {shown} was still rate-limited after {THROTTLED_ATTEMPTS} attempts: {detail}"
+                        ),
+                    });
+                }
+                let wait = BACKOFF.delay(attempt - 1);
+                tracing::debug!(source = KIND, request = %shown, wait_ms = wait.as_millis() as u64, "Google rate-limited the request; waiting.");
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            if response.status == StatusCode::FORBIDDEN {
+                return Err(SourceError::Unauthorized {
+                    source_kind: KIND,
+                    message: format!(
+                        "{what}: {shown} answered 403 ({detail}). `{}.admin_email` must be an admin whose role may read users and groups, and the delegation must include the three scopes the README lists",
+                        self.source_key
+                    ),
+                });
+            }
+            return Err(SourceError::Fetch {
+                source_kind: KIND,
+                message: format!("{what}: {shown} answered {}: {detail}", response.status),
+            });
+        }
+    }
+
+    /// Every record of a listing, following `nextPageToken` until it is
+    /// absent. A token that repeats is refused (the listing cycles), and so
+    /// is a listing beyond `max_pages`.
+    pub async fn list_all(&self, first: Url, what: &str) -> Result<Vec<Value>, SourceError> {
+        let mut records = Vec::new();
+        let mut guard = self.http.page_guard(what);
+        let mut token: Option<String> = None;
+        loop {
+            let mut url = first.clone();
+            if let Some(token) = &token {
+                url.query_pairs_mut().append_pair("pageToken", token);
+            }
+            guard.admit(token.as_deref().unwrap_or(""))?;
+            let page = self.get_page(&url, what).await?;
+            token = page.next().map(str::to_string);
+            records.extend(page.records());
+            if token.is_none() {
+                return Ok(records);
+            }
+        }
+    }
+
+    /// The first page only, for `check`.
+    pub async fn first_page(&self, url: &Url, what: &str) -> Result<(), SourceError> {
+        self.get_page(url, what).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+
+    use super::*;
+
+    const KEY: &str = include_str!("../../../tests/fixtures/google/test-key.pem");
+    const PUBLIC: &str = include_str!("../../../tests/fixtures/google/test-key.pub.pem");
+
+    fn requester() -> TokenRequester {
+        TokenRequester {
+            http: reqwest::Client::new(),
+            signing: Signing::Key {
+                key: EncodingKey::from_rsa_pem(KEY.as_bytes()).unwrap(),
+                key_id: "kid-1".into(),
+            },
+            client_email: "sync@p.iam.gserviceaccount.com".into(),
+            client_id: "1234567".into(),
+            admin_email: "admin@example.com".into(),
+            token_uri: Url::parse("https://oauth2.googleapis.com/token").unwrap(),
+            source_key: "connections[0].source".into(),
+            bounds: TokenBounds {
+                limits: crate::config::ListingLimits::default(),
+                source_key: "connections[0].source".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn the_assertion_carries_the_delegation_claims_and_verifies() {
+        let jwt = requester().assertion(1_800_000_000).unwrap();
+        let header = jsonwebtoken::decode_header(&jwt).unwrap();
+        assert_eq!(header.alg, Algorithm::RS256);
+        assert_eq!(header.kid.as_deref(), Some("kid-1"));
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_audience(&["https://oauth2.googleapis.com/token"]);
+        validation.set_issuer(&["sync@p.iam.gserviceaccount.com"]);
+        validation.validate_exp = false;
+        let claims = jsonwebtoken::decode::<GrantClaims>(
+            &jwt,
+            &DecodingKey::from_rsa_pem(PUBLIC.as_bytes()).unwrap(),
+            &validation,
+        )
+        .unwrap()
+        .claims;
+        assert_eq!(claims.sub, "admin@example.com");
+        assert_eq!(claims.scope.split(' ').count(), 3);
+        assert!(
+            claims
+                .scope
+                .contains("admin.directory.group.member.readonly")
+        );
+        assert_eq!(claims.exp - claims.iat, 3600);
+    }
+
+    #[test]
+    fn refusals_become_admin_advice() {
+        let requester = requester();
+        let unauthorized = TokenError {
+            error: Some("unauthorized_client".into()),
+            error_description: None,
+        };
+        let text = requester.advice(&unauthorized);
+        assert!(
+            text.contains("domain-wide delegation is not granted for client id 1234567"),
+            "{text}"
+        );
+        assert!(text.contains("admin.directory.user.readonly"), "{text}");
+        let invalid = TokenError {
+            error: Some("invalid_grant".into()),
+            error_description: None,
+        };
+        let text = requester.advice(&invalid);
+        assert!(text.contains("credentials_file"), "{text}");
+        assert!(text.contains("admin@example.com"), "{text}");
+        assert!(text.contains("clock"), "{text}");
+    }
+
+    #[test]
+    fn quota_user_is_short_and_plain() {
+        assert_eq!(quota_user("prod"), "penvio-sync-prod");
+        let long = quota_user(&"x".repeat(100));
+        assert_eq!(long.len(), 40);
+    }
+}
