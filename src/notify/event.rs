@@ -134,12 +134,14 @@ impl Alert {
                 facts.connection
             ),
             AlertEvent::Partial => format!(
-                "Sync of {}: {} operation(s) failed.",
-                facts.connection, facts.counts.failed
+                "Sync of {}: {} failed.",
+                facts.connection,
+                crate::plural::count(facts.counts.failed, "operation")
             ),
             AlertEvent::HeldBack => format!(
-                "Sync of {}: the guard held back {} destructive operation(s); review and run with --allow-deletions if intended.",
-                facts.connection, facts.counts.held_back
+                "Sync of {}: the guard held back {}; review and run with --allow-deletions if intended.",
+                facts.connection,
+                crate::plural::count(facts.counts.held_back, "destructive operation")
             ),
             AlertEvent::Recovered => format!("Sync of {} recovered.", facts.connection),
             AlertEvent::Stale => format!("{} is stale.", facts.connection),
