@@ -6,6 +6,7 @@
 //! directory only when every page was read (invariant 1).
 
 mod file;
+mod flatten;
 /// Pure page parsers of every adapter, public only for the property tests
 /// in `tests/fuzz_parsers.rs`; not a stable API.
 #[doc(hidden)]

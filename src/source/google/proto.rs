@@ -293,33 +293,7 @@ pub fn read_group(value: Value, position: usize) -> Result<GoogleGroup, SkippedR
 /// Every scalar of a record as dotted paths (`name.fullName`,
 /// `orgUnitPath`, `suspended`), for mapping templates; arrays are left out.
 fn flatten_scalars(value: &Value) -> BTreeMap<String, String> {
-    fn walk(prefix: &str, value: &Value, out: &mut BTreeMap<String, String>) {
-        match value {
-            Value::Object(map) => {
-                for (key, child) in map {
-                    let path = if prefix.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{prefix}.{key}")
-                    };
-                    walk(&path, child, out);
-                }
-            }
-            Value::String(text) => {
-                out.insert(prefix.to_string(), text.clone());
-            }
-            Value::Bool(flag) => {
-                out.insert(prefix.to_string(), flag.to_string());
-            }
-            Value::Number(number) => {
-                out.insert(prefix.to_string(), number.to_string());
-            }
-            Value::Null | Value::Array(_) => {}
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk("", value, &mut out);
-    out
+    crate::source::flatten::flatten_scalars(value, |_| false)
 }
 
 #[cfg(test)]

@@ -389,36 +389,7 @@ pub fn read_group(value: Value, position: usize) -> Result<PingOneGroup, Skipped
 /// `account.status`, `enabled`), for mapping templates; `_links` and arrays
 /// are left out.
 fn flatten_strings(value: &Value) -> BTreeMap<String, String> {
-    fn walk(prefix: &str, value: &Value, out: &mut BTreeMap<String, String>) {
-        match value {
-            Value::Object(map) => {
-                for (key, child) in map {
-                    if key.starts_with('_') {
-                        continue;
-                    }
-                    let path = if prefix.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{prefix}.{key}")
-                    };
-                    walk(&path, child, out);
-                }
-            }
-            Value::String(text) => {
-                out.insert(prefix.to_string(), text.clone());
-            }
-            Value::Bool(flag) => {
-                out.insert(prefix.to_string(), flag.to_string());
-            }
-            Value::Number(number) => {
-                out.insert(prefix.to_string(), number.to_string());
-            }
-            Value::Null | Value::Array(_) => {}
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk("", value, &mut out);
-    out
+    crate::source::flatten::flatten_scalars(value, |key| key.starts_with('_'))
 }
 
 #[cfg(test)]
