@@ -4,10 +4,10 @@
 //! Pure: no I/O, no clock. Bad records are skipped here, each with a reason
 //! naming the record, so one bad user never stops a run (invariant 7).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::config::{MappingConfig, ScopeConfig, Template};
-use crate::model::{Directory, SkippedRecord, SourceUser, UserAttributes};
+use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser, UserAttributes};
 
 /// Longest name (given, family, display, team name) sent to Penvio, in
 /// characters. Real names are far shorter; a longer one is bad data (a
@@ -144,12 +144,37 @@ pub fn map_directory_with(
     is_provisioned: &dyn Fn(&str) -> bool,
     last_synced: &dyn Fn(&str) -> Option<UserAttributes>,
 ) -> MappedDirectory {
+    map_owned_directory(
+        directory.clone(),
+        scope,
+        mapping,
+        is_provisioned,
+        last_synced,
+    )
+}
+
+/// [`map_directory_with`], consuming the fetch: each record is freed as
+/// soon as it is mapped, so a run never holds a directory's records and its
+/// desired state whole at once (issue 20: the no-op run's peak is the
+/// snapshot plus the desired state, not plus the fetch as well).
+pub fn map_owned_directory(
+    directory: Directory,
+    scope: &ScopeConfig,
+    mapping: &MappingConfig,
+    is_provisioned: &dyn Fn(&str) -> bool,
+    last_synced: &dyn Fn(&str) -> Option<UserAttributes>,
+) -> MappedDirectory {
+    let Directory {
+        users,
+        groups,
+        skipped,
+    } = directory;
     let mut result = MappedDirectory {
-        skipped: directory.skipped.clone(),
+        skipped,
         ..MappedDirectory::default()
     };
 
-    let in_scope = users_in_scope(directory, scope, &mut result);
+    let in_scope = users_in_scope(&groups, scope, &mut result);
     // A `scope.user_groups` group the source no longer has was deleted or
     // renamed; which users it held is unknown now. Users already in Penvio
     // keep their place (updated, not deactivated) until the admin restores
@@ -158,13 +183,14 @@ pub fn map_directory_with(
     // the one warning. New users are still only added through a group found.
     let scope_incomplete = !result.unmatched_user_groups.is_empty();
 
-    let mut candidates: Vec<(&SourceUser, UserAttributes)> = Vec::new();
-    let mut seen_ids = BTreeSet::new();
-    for user in &directory.users {
-        if !seen_ids.insert(user.id.as_str()) {
+    let repeated = repeated_ids(&users);
+    let mut repeats_seen = HashSet::new();
+    let mut candidates: Vec<(String, UserAttributes)> = Vec::with_capacity(users.len());
+    for user in users {
+        if repeated.contains(user.id.as_str()) && !repeats_seen.insert(user.id.clone()) {
             result.skipped.push(SkippedRecord {
                 kind: "user".into(),
-                id: user.id.clone(),
+                id: user.id,
                 reason: "the source returned this id twice; only the first record is used".into(),
             });
             continue;
@@ -176,11 +202,11 @@ pub fn map_directory_with(
             result.out_of_scope_users += 1;
             continue;
         }
-        match map_user(user, mapping) {
-            Ok(attributes) => candidates.push((user, attributes)),
+        match map_user(&user, mapping) {
+            Ok(attributes) => candidates.push((user.id, attributes)),
             Err(reason) => result.skipped.push(SkippedRecord {
                 kind: "user".into(),
-                id: user.id.clone(),
+                id: user.id,
                 reason,
             }),
         }
@@ -188,8 +214,19 @@ pub fn map_directory_with(
 
     resolve_duplicate_emails(candidates, is_provisioned, &mut result);
     keep_skipped_users(last_synced, &mut result);
-    map_teams(directory, scope, &mut result);
+    map_teams(&groups, scope, &mut result);
     result
+}
+
+/// Ids that more than one record carries (almost always none), found
+/// before the records are consumed.
+fn repeated_ids(users: &[SourceUser]) -> HashSet<String> {
+    let mut seen = HashSet::with_capacity(users.len());
+    users
+        .iter()
+        .filter(|user| !seen.insert(user.id.as_str()))
+        .map(|user| user.id.clone())
+        .collect()
 }
 
 /// Puts skipped users that Penvio already holds back into the desired
@@ -214,7 +251,7 @@ fn keep_skipped_users(
 /// Source ids of users that are members of a `scope.user_groups` group, or
 /// `None` when no user scope is configured (every user is in scope).
 fn users_in_scope<'a>(
-    directory: &'a Directory,
+    groups: &'a [SourceGroup],
     scope: &ScopeConfig,
     result: &mut MappedDirectory,
 ) -> Option<BTreeSet<&'a str>> {
@@ -224,7 +261,7 @@ fn users_in_scope<'a>(
     let mut members = BTreeSet::new();
     for wanted in &scope.user_groups {
         let mut matched = false;
-        for group in &directory.groups {
+        for group in groups {
             if &group.name == wanted || &group.id == wanted {
                 matched = true;
                 members.extend(group.members.iter().map(String::as_str));
@@ -259,31 +296,32 @@ fn lowercase_hash(name: &str) -> u64 {
 /// Penvio, else the only active one; otherwise skips them all, since picking
 /// one silently would give an account to the wrong person.
 fn resolve_duplicate_emails(
-    candidates: Vec<(&SourceUser, UserAttributes)>,
+    candidates: Vec<(String, UserAttributes)>,
     is_provisioned: &dyn Fn(&str) -> bool,
     result: &mut MappedDirectory,
 ) {
     // Almost every email is unique: find the ones that may not be by a hash
     // of the lowercased name (no per-user allocation), then group only those
-    // by the name itself. Unique users are bulk-inserted, sorted by id.
-    let hashes: Vec<u64> = candidates
-        .iter()
-        .map(|(_, attributes)| lowercase_hash(&attributes.user_name))
-        .collect();
-    let mut counts: HashMap<u64, u32> = HashMap::with_capacity(hashes.len());
-    for hash in &hashes {
-        *counts.entry(*hash).or_default() += 1;
+    // by the name itself. Unique users are bulk-inserted, sorted by id, in
+    // the candidates' own buffer (no second copy of a hundred thousand users).
+    let mut counts: HashMap<u64, u32> = HashMap::with_capacity(candidates.len());
+    for (_, attributes) in &candidates {
+        *counts
+            .entry(lowercase_hash(&attributes.user_name))
+            .or_default() += 1;
     }
-    let mut unique = Vec::with_capacity(candidates.len());
-    let mut by_name: HashMap<String, Vec<(&SourceUser, UserAttributes)>> = HashMap::new();
-    for ((user, attributes), hash) in candidates.into_iter().zip(hashes) {
-        if counts.get(&hash) == Some(&1) {
-            unique.push((user.id.clone(), attributes));
-        } else {
+    let mut by_name: HashMap<String, Vec<(String, UserAttributes)>> = HashMap::new();
+    let mut unique = candidates;
+    if counts.values().any(|&count| count > 1) {
+        let (kept, shared): (Vec<_>, Vec<_>) = unique.into_iter().partition(|(_, attributes)| {
+            counts.get(&lowercase_hash(&attributes.user_name)) == Some(&1)
+        });
+        unique = kept;
+        for (id, attributes) in shared {
             by_name
                 .entry(attributes.user_name.to_lowercase())
                 .or_default()
-                .push((user, attributes));
+                .push((id, attributes));
         }
     }
     drop(counts);
@@ -294,14 +332,14 @@ fn resolve_duplicate_emails(
     }
     for (user_name, mut group) in by_name {
         if group.len() == 1 {
-            if let Some((user, attributes)) = group.pop() {
-                result.desired.users.insert(user.id.clone(), attributes);
+            if let Some((id, attributes)) = group.pop() {
+                result.desired.users.insert(id, attributes);
             }
             continue;
         }
-        group.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        group.sort_by(|a, b| a.0.cmp(&b.0));
         let provisioned: Vec<usize> = (0..group.len())
-            .filter(|&i| is_provisioned(&group[i].0.id))
+            .filter(|&i| is_provisioned(&group[i].0))
             .collect();
         let active: Vec<usize> = (0..group.len()).filter(|&i| group[i].1.active).collect();
         let keep = match (provisioned.as_slice(), active.as_slice()) {
@@ -309,32 +347,32 @@ fn resolve_duplicate_emails(
             ([], [only]) => Some(*only),
             _ => None,
         };
-        let ids: Vec<String> = group.iter().map(|(u, _)| u.id.clone()).collect();
-        for (index, (user, attributes)) in group.into_iter().enumerate() {
+        let ids: Vec<String> = group.iter().map(|(id, _)| id.clone()).collect();
+        for (index, (id, attributes)) in group.into_iter().enumerate() {
             if Some(index) == keep {
-                result.desired.users.insert(user.id.clone(), attributes);
+                result.desired.users.insert(id, attributes);
                 continue;
             }
             let others: Vec<&str> = ids
                 .iter()
-                .filter(|id| **id != user.id)
+                .filter(|other| **other != id)
                 .map(String::as_str)
                 .collect();
             result.skipped.push(SkippedRecord {
                 kind: "user".into(),
-                id: user.id.clone(),
                 reason: format!(
                     "duplicate email {user_name}: also used by {}",
                     others.join(", ")
                 ),
+                id,
             });
         }
     }
 }
 
-fn map_teams(directory: &Directory, scope: &ScopeConfig, result: &mut MappedDirectory) {
+fn map_teams(groups: &[SourceGroup], scope: &ScopeConfig, result: &mut MappedDirectory) {
     let mut seen = BTreeSet::new();
-    for group in &directory.groups {
+    for group in groups {
         let selected = if group.built_in {
             scope.team_groups.iter().any(|p| p.as_str() == group.name)
         } else {

@@ -16,7 +16,7 @@ use crate::apply::{ApplySettings, OperationOutcome, apply_plan};
 use crate::audit::AuditLog;
 use crate::config::{ConnectionConfig, OnUserRemoved, PolicyConfig};
 use crate::events::{self, RunContext};
-use crate::mapping::{DesiredState, map_directory_with};
+use crate::mapping::{DesiredState, map_owned_directory};
 use crate::model::{Directory, SkippedRecord};
 use crate::only;
 use crate::plan::{HeldBack, Operation, Plan, PlanPolicy, RemovalAction, plan};
@@ -395,8 +395,8 @@ async fn fetch_and_plan(
         }
     };
     report.snapshot_generation = snapshot.generation;
-    let mapped = map_directory_with(
-        &directory,
+    let mapped = map_owned_directory(
+        directory,
         &connection.scope,
         &connection.mapping,
         &|id| snapshot.users.contains_key(id),

@@ -221,12 +221,19 @@ pub fn snapshot_of(desired: &DesiredState) -> Snapshot {
     snapshot
 }
 
-/// The directory as a `file` source export (JSON).
+/// The directory as a `file` source export (JSON), with every field the
+/// `file` source documents on every user (as a real HR export carries
+/// them): id, email, given, family and display name, and `active`.
 pub fn write_export(shape: &Shape, path: &Path) {
     let users: Vec<Value> = (0..shape.users)
         .map(|i| {
             let u = source_user(shape, i, false);
-            json!({"id": u.id, "email": u.email, "given_name": u.given_name, "family_name": u.family_name})
+            let display = format!(
+                "{} {}",
+                u.given_name.as_deref().unwrap_or_default(),
+                u.family_name.as_deref().unwrap_or_default()
+            );
+            json!({"id": u.id, "email": u.email, "given_name": u.given_name, "family_name": u.family_name, "display_name": display, "active": true})
         })
         .collect();
     let groups: Vec<Value> = (0..shape.teams)
@@ -340,8 +347,8 @@ pub fn run_child(args: &[String]) -> Value {
             let shape = Shape::new(arg(1).parse().unwrap(), arg(2).parse().unwrap());
             plan_scenario(&shape, Path::new(arg(3)))
         }
-        // sync-noop CONFIG: one end-to-end `sync` run of the config's connection.
-        "sync-noop" => sync_noop(Path::new(arg(1))),
+        // sync-process CONFIG: one `penvio-sync sync` of the config, as a process.
+        "sync-process" => whole_process_sync(Path::new(arg(1))),
         other => panic!("unknown child scenario {other:?}"),
     };
     figures["baseline_kib"] = json!(baseline_kib);
@@ -433,34 +440,65 @@ fn plan_scenario(shape: &Shape, dir: &Path) -> Value {
     })
 }
 
-fn sync_noop(config_path: &Path) -> Value {
-    let text = std::fs::read_to_string(config_path).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+/// Runs the release binary's `sync --json` on `config` as its own process
+/// (from this small child, so the figure is not the bench parent's size:
+/// a forked process's `ru_maxrss` starts at its parent's):
+/// wall time from spawn to exit and its peak RSS (`ru_maxrss` from
+/// `wait4`, the figure `/usr/bin/time -f %M` prints), so start-up, config
+/// loading, the state open and the exit all count, as they do for a user.
+// Reaped by `wait4` below, which also yields its resource usage.
+#[allow(clippy::zombie_processes)]
+fn whole_process_sync(config: &Path) -> Value {
+    let clock = std::time::Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_penvio-sync"))
+        .arg("--config")
+        .arg(config)
+        .args(["sync", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    runtime.block_on(async {
-        let config = config::load_str(&text, config_path, &ProcessEnvironment).unwrap();
-        let connection = &config.connections[0];
-        let clock = Instant::now();
-        let store: Arc<dyn StateStore> = Arc::new(RedbStateStore::open(&config.state_dir).unwrap());
-        let report = penvio_sync::sync::run_connection(
-            connection,
-            0,
-            store,
-            &penvio_sync::sync::RunOptions::sync_now(),
-        )
-        .await;
-        let wall = clock.elapsed();
-        assert_eq!(report.exit_code, 0, "{:?}", report.error);
-        json!({
-            "wall_ms": millis(wall),
-            "users": report.source.desired_users,
-            "teams": report.source.desired_teams,
-            "planned": report.planned.values().sum::<usize>(),
-            "reads": report.target_requests.reads,
-            "writes": report.target_requests.writes,
+    let pid = child.id() as libc::pid_t;
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                std::io::Read::read_to_end(&mut pipe, &mut bytes).unwrap();
+            }
+            bytes
         })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our own child, not waited for anywhere else, and
+    // `status`/`usage` outlive the call.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = clock.elapsed();
+    assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "sync exited with {status}: {}",
+        String::from_utf8_lossy(&stderr)
+    );
+    // One connection: `sync --json` prints its report as one object.
+    let report: Value = serde_json::from_slice(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "sync --json printed no report ({e}): {}",
+            String::from_utf8_lossy(&stdout)
+        )
+    });
+    json!({
+        "wall_ms": wall.as_secs_f64() * 1000.0,
+        "process_hwm_kib": usage.ru_maxrss,
+        "users": report["source"]["desired_users"],
+        "teams": report["source"]["desired_teams"],
+        "planned": report["planned"].as_object().map(|p| p.values().filter_map(Value::as_u64).sum::<u64>()).unwrap_or(0),
+        "reads": report["target_requests"]["reads"],
+        "writes": report["target_requests"]["writes"],
     })
 }
 

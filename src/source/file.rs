@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
@@ -21,13 +22,58 @@ pub struct FileSource {
 }
 
 /// The file as a whole; records are read one by one so a bad one is skipped.
+///
+/// `R` is how a record is held until it is decoded: a borrowed slice of the
+/// JSON text (no tree is built, so a 100,000-user export costs its text plus
+/// the typed records), or a YAML value.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Export {
-    #[serde(default)]
-    users: Vec<Value>,
-    #[serde(default)]
-    groups: Vec<Value>,
+struct Export<R> {
+    #[serde(default = "Vec::new")]
+    users: Vec<R>,
+    #[serde(default = "Vec::new")]
+    groups: Vec<R>,
+}
+
+/// One record of an export, decoded on its own so a bad one is skipped.
+trait RawRecord: Sized {
+    /// The record as `T`, or why it is unreadable.
+    fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, String>;
+    /// The record's id if it has a string one, else its position.
+    fn id(&self, index: usize) -> String;
+}
+
+impl RawRecord for Value {
+    fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        T::deserialize(self).map_err(|e| e.to_string())
+    }
+
+    fn id(&self, index: usize) -> String {
+        record_id(self, index)
+    }
+}
+
+impl RawRecord for &RawValue {
+    fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_str(self.get()).map_err(|_| {
+            // The rare bad record is decoded again as a value, so its reason
+            // reads the same as a YAML record's (no position inside the slice).
+            match serde_json::from_str::<Value>(self.get()) {
+                Ok(value) => value.decode::<T>().err().unwrap_or_default(),
+                Err(e) => e.to_string(),
+            }
+        })
+    }
+
+    fn id(&self, index: usize) -> String {
+        #[derive(Deserialize)]
+        struct IdOnly {
+            id: String,
+        }
+        serde_json::from_str::<IdOnly>(self.get())
+            .map(|r| r.id)
+            .unwrap_or_else(|_| format!("#{index}"))
+    }
 }
 
 #[derive(Deserialize)]
@@ -63,66 +109,80 @@ impl FileSource {
 
     /// Parses an export. Public so the demo and tests use the same parser.
     pub fn parse(text: &str, is_json: bool, origin: &str) -> Result<Directory, SourceError> {
-        let export: Export = if is_json {
-            serde_json::from_str(text).map_err(|e| SourceError::Fetch {
-                source_kind: KIND,
-                message: format!("{origin}: {e}"),
-            })?
-        } else {
-            serde_saphyr::from_str(text).map_err(|e| SourceError::Fetch {
-                source_kind: KIND,
-                message: format!("{origin}: {e}"),
-            })?
+        let unreadable = |message: String| SourceError::Fetch {
+            source_kind: KIND,
+            message: format!("{origin}: {message}"),
         };
-        let mut directory = Directory::default();
-        for (index, raw) in export.users.into_iter().enumerate() {
-            let id = record_id(&raw, index);
-            match serde_json::from_value::<FileUser>(raw) {
-                Ok(user) if user.id.trim().is_empty() => directory.skipped.push(SkippedRecord {
-                    kind: "user".into(),
-                    id,
-                    reason: "empty id".into(),
-                }),
-                Ok(user) => directory.users.push(SourceUser {
-                    id: user.id,
-                    email: user.email,
-                    given_name: user.given_name,
-                    family_name: user.family_name,
-                    display_name: user.display_name,
-                    active: user.active,
-                    attributes: Default::default(),
-                }),
-                Err(e) => directory.skipped.push(SkippedRecord {
-                    kind: "user".into(),
-                    id,
-                    reason: format!("unreadable record in {origin}: {e}"),
-                }),
-            }
-        }
-        for (index, raw) in export.groups.into_iter().enumerate() {
-            let id = record_id(&raw, index);
-            match serde_json::from_value::<FileGroup>(raw) {
-                Ok(group) if group.id.trim().is_empty() => directory.skipped.push(SkippedRecord {
-                    kind: "group".into(),
-                    id,
-                    reason: "empty id".into(),
-                }),
-                Ok(group) => directory.groups.push(SourceGroup {
-                    id: group.id,
-                    name: group.name,
-                    members: group.members,
-                    built_in: false,
-                }),
-                Err(e) => directory.skipped.push(SkippedRecord {
-                    kind: "group".into(),
-                    id,
-                    reason: format!("unreadable record in {origin}: {e}"),
-                }),
-            }
-        }
+        let mut directory = if is_json {
+            let export: Export<&RawValue> =
+                serde_json::from_str(text).map_err(|e| unreadable(e.to_string()))?;
+            decode_records(export, origin)
+        } else {
+            let export: Export<Value> =
+                serde_saphyr::from_str(text).map_err(|e| unreadable(e.to_string()))?;
+            decode_records(export, origin)
+        };
         report_unknown_members(&mut directory);
         Ok(directory)
     }
+}
+
+/// Decodes every record of `export`, skipping the bad ones with a reason.
+fn decode_records<R: RawRecord>(export: Export<R>, origin: &str) -> Directory {
+    let mut directory = Directory {
+        users: Vec::with_capacity(export.users.len()),
+        groups: Vec::with_capacity(export.groups.len()),
+        ..Directory::default()
+    };
+    let skip = |kind: &str, id: String, reason: String| SkippedRecord {
+        kind: kind.into(),
+        id,
+        reason,
+    };
+    for (index, raw) in export.users.iter().enumerate() {
+        match raw.decode::<FileUser>() {
+            Ok(user) if user.id.trim().is_empty() => {
+                directory
+                    .skipped
+                    .push(skip("user", raw.id(index), "empty id".into()));
+            }
+            Ok(user) => directory.users.push(SourceUser {
+                id: user.id,
+                email: user.email,
+                given_name: user.given_name,
+                family_name: user.family_name,
+                display_name: user.display_name,
+                active: user.active,
+                attributes: Default::default(),
+            }),
+            Err(e) => directory.skipped.push(skip(
+                "user",
+                raw.id(index),
+                format!("unreadable record in {origin}: {e}"),
+            )),
+        }
+    }
+    for (index, raw) in export.groups.iter().enumerate() {
+        match raw.decode::<FileGroup>() {
+            Ok(group) if group.id.trim().is_empty() => {
+                directory
+                    .skipped
+                    .push(skip("group", raw.id(index), "empty id".into()));
+            }
+            Ok(group) => directory.groups.push(SourceGroup {
+                id: group.id,
+                name: group.name,
+                members: group.members,
+                built_in: false,
+            }),
+            Err(e) => directory.skipped.push(skip(
+                "group",
+                raw.id(index),
+                format!("unreadable record in {origin}: {e}"),
+            )),
+        }
+    }
+    directory
 }
 
 /// Reports group members that name no user of the export.
