@@ -25,8 +25,8 @@ use crate::events::{self, RunContext};
 use crate::model::UserAttributes;
 use crate::plan::{AttributeChange, Operation, Phase, Plan};
 use crate::progress::Progress;
+use crate::scim::{PatchOperation, emails_value};
 use crate::state::{Change, Snapshot, StateError, StateStore, StoredUser};
-use crate::target::scim::proto::{PatchOperation, emails_value};
 use crate::target::scim::{ScimClient, ScimError};
 
 /// Commit the recorded acknowledgements at least this often. Each commit

@@ -29,6 +29,7 @@ pub mod progress;
 pub mod ratelimit;
 pub mod reconcile;
 pub mod reviewed;
+pub mod scim;
 pub mod source;
 pub mod state;
 pub mod sync;

@@ -11,8 +11,8 @@ use std::collections::{BTreeSet, HashMap};
 use serde::Serialize;
 
 use crate::mapping::DesiredState;
+use crate::scim::{ScimGroup, ScimUser};
 use crate::state::{Snapshot, StoredUser, TeamRecord, UserRecord};
-use crate::target::scim::proto::{ScimGroup, ScimUser};
 
 /// Prefix of the snapshot keys of adopted Penvio resources that match no
 /// directory record: they are managed from now on (and so removed).

@@ -5,8 +5,10 @@
 //! retry with capped, jittered backoff → per-request timeout.
 
 pub mod listing;
-pub mod proto;
 pub mod retry;
+
+/// The SCIM protocol types, now shared in [`crate::scim`].
+pub use crate::scim as proto; // merge re-export
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,11 +25,11 @@ use crate::ratelimit::{
     Backoff, BodyError, RequestPacer, ThrottleBudget, check_wait, parse_retry_after,
     read_body_capped,
 };
-use listing::{ListingRules, Step, Tally};
-use proto::{
+use crate::scim::{
     Created, ErrorBody, Identified, ListResponse, PatchOperation, SCIM_MEDIA_TYPE, ScimGroup,
     ScimUser, escape_filter_value, group_resource, patch_body, user_resource,
 };
+use listing::{ListingRules, Step, Tally};
 use retry::{Decision, classify, is_transient, may_have_applied};
 
 /// Page size used when listing (reconcile, SCIM source).
