@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use serde_json::Value;
 
 use tokio_util::sync::CancellationToken;
@@ -56,24 +55,8 @@ pub struct ApplySettings {
     pub on_username_reuse: OnUserNameReuse,
 }
 
-/// What happened to one operation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OperationOutcome {
-    /// Operation kind (`create_user`, …).
-    pub kind: &'static str,
-    /// Source id the operation is about.
-    pub subject: String,
-    /// Penvio id of the user or team, when known.
-    pub penvio_id: Option<String>,
-    /// SCIM attributes the operation changes.
-    pub attributes: Vec<String>,
-    /// What was done, for people.
-    pub description: String,
-    /// Why it failed, if it did.
-    pub error: Option<String>,
-    /// HTTP status of the failure, when the server answered.
-    pub http_status: Option<u16>,
-}
+pub use crate::report::OperationOutcome; // merge re-export
+pub use crate::report::render::describe; // merge re-export
 
 /// Errors that stop applying a plan.
 #[derive(Debug, thiserror::Error)]
@@ -560,58 +543,6 @@ fn changed_attributes(operation: &Operation) -> Vec<String> {
         Operation::RenameTeam { .. } => vec!["displayName".into()],
         Operation::AddMembers { .. } | Operation::RemoveMembers { .. } => vec!["members".into()],
         Operation::DeleteTeam { .. } | Operation::DeleteUser { .. } => Vec::new(),
-    }
-}
-
-/// A human description of an operation, for reports.
-pub fn describe(operation: &Operation) -> String {
-    match operation {
-        Operation::CreateUser { attributes, .. } => format!("create user {}", attributes.user_name),
-        Operation::ReactivateUser { attributes, .. } => {
-            format!("reactivate user {}", attributes.user_name)
-        }
-        Operation::UpdateUser {
-            attributes,
-            changes,
-            ..
-        } => format!(
-            "update user {} ({})",
-            attributes.user_name,
-            changes
-                .iter()
-                .map(|c| c.path.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Operation::CreateTeam { name, members, .. } => {
-            format!(
-                "create team {name} with {}",
-                crate::plural::count(members.len(), "member")
-            )
-        }
-        Operation::RenameTeam {
-            old_name, new_name, ..
-        } => format!("rename team {old_name} to {new_name}"),
-        Operation::AddMembers {
-            team_name, members, ..
-        } => format!(
-            "add {} to team {team_name}",
-            crate::plural::count(members.len(), "member")
-        ),
-        Operation::RemoveMembers {
-            team_name,
-            members,
-            foreign_members,
-            ..
-        } => format!(
-            "remove {} from team {team_name}",
-            crate::plural::count(members.len() + foreign_members.len(), "member")
-        ),
-        Operation::DeleteTeam { name, .. } => format!("delete team {name}"),
-        Operation::DeactivateUser { attributes, .. } => {
-            format!("deactivate user {}", attributes.user_name)
-        }
-        Operation::DeleteUser { user_name, .. } => format!("delete user {user_name}"),
     }
 }
 

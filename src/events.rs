@@ -5,9 +5,8 @@
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::apply::OperationOutcome;
 use crate::audit::{AuditEvent, AuditLog};
-use crate::sync::RunReport;
+use crate::report::{OperationOutcome, RunReport};
 
 /// Operations applied or failed, by connection, operation and outcome.
 pub const OPERATIONS_TOTAL: &str = "penvio_sync_operations_total";

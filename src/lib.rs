@@ -28,6 +28,7 @@ pub mod private_file;
 pub mod progress;
 pub mod ratelimit;
 pub mod reconcile;
+pub mod report;
 pub mod reviewed;
 pub mod scim;
 pub mod source;

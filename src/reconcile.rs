@@ -8,8 +8,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use serde::Serialize;
-
 use crate::mapping::DesiredState;
 use crate::scim::{ScimGroup, ScimUser};
 use crate::state::{Snapshot, StoredUser, TeamRecord, UserRecord};
@@ -18,25 +16,7 @@ use crate::state::{Snapshot, StoredUser, TeamRecord, UserRecord};
 /// directory record: they are managed from now on (and so removed).
 pub const ADOPTED_PREFIX: &str = "adopted:";
 
-/// What the reconciliation found, for the report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ReconcileFindings {
-    /// Users in Penvio that were linked to directory users they were not
-    /// linked to before (by externalId or userName).
-    pub linked_users: usize,
-    /// Managed users missing from Penvio (deleted by hand).
-    pub missing_users: usize,
-    /// Teams linked by externalId or name.
-    pub linked_teams: usize,
-    /// Managed teams missing from Penvio.
-    pub missing_teams: usize,
-    /// Penvio users left alone: not created by us, not in the directory.
-    pub unmanaged_users: usize,
-    /// Penvio teams left alone.
-    pub unmanaged_teams: usize,
-    /// Penvio users or teams adopted (`--adopt`).
-    pub adopted: usize,
-}
+pub use crate::report::ReconcileFindings; // merge re-export
 
 /// Rebuilds the snapshot from Penvio's listing.
 pub fn rebuild_snapshot(

@@ -3,44 +3,36 @@
 //! A run always ends in a [`RunReport`], failed or not, so the CLI, the
 //! daemon and tests all see the same account of what happened.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-use serde::Serialize;
 
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::apply::{ApplySettings, OperationOutcome, apply_plan};
+use crate::apply::{ApplySettings, apply_plan};
 use crate::audit::AuditLog;
 use crate::config::{ConnectionConfig, OnUserRemoved, PolicyConfig};
 use crate::events::{self, RunContext};
 use crate::mapping::{DesiredState, map_directory_with};
-use crate::model::{Directory, SkippedRecord};
+use crate::model::Directory;
 use crate::only;
-use crate::plan::{HeldBack, Operation, Plan, PlanPolicy, RemovalAction, plan};
+use crate::plan::{Plan, PlanPolicy, RemovalAction, plan};
 use crate::progress::Progress;
 use crate::ratelimit::Backoff;
-use crate::reconcile::{ReconcileFindings, rebuild_snapshot};
-use crate::reviewed::Refusal;
+use crate::reconcile::rebuild_snapshot;
+use crate::report::Outcome;
 use crate::source::{self, FetchContext};
 use crate::state::{RunRecord, Snapshot, SourceCache, StateStore};
 use crate::target::scim::listing::ListingRules;
-use crate::target::scim::{DEFAULT_PAGE_SIZE, RequestCounts, ScimClient, ScimClientSettings};
+use crate::target::scim::{DEFAULT_PAGE_SIZE, ScimClient, ScimClientSettings};
 
-/// Exit code: every operation applied.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: the run failed (fetch, credentials, state).
-pub const EXIT_RUN_FAILED: i32 = 1;
-/// Exit code: config or usage error.
-pub const EXIT_CONFIG: i32 = 2;
-/// Exit code: some operations failed.
-pub const EXIT_PARTIAL: i32 = 3;
-/// Exit code: destructive operations were held back by the guard.
-pub const EXIT_HELD_BACK: i32 = 4;
-/// Exit code of `apply`: the snapshot moved since the plan was computed.
-pub const EXIT_STALE_PLAN: i32 = 5;
+pub use crate::report::exit::EXIT_CONFIG; // merge re-export
+pub use crate::report::exit::EXIT_HELD_BACK; // merge re-export
+pub use crate::report::exit::EXIT_OK; // merge re-export
+pub use crate::report::exit::EXIT_PARTIAL; // merge re-export
+pub use crate::report::exit::EXIT_RUN_FAILED; // merge re-export
+pub use crate::report::exit::EXIT_STALE_PLAN; // merge re-export
+pub use crate::report::{RunReport, SourceSummary}; // merge re-export
 
 /// Which kind of run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,123 +98,19 @@ pub fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// What the source returned.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SourceSummary {
-    /// Users read.
-    pub users: usize,
-    /// Groups read.
-    pub groups: usize,
-    /// Whether the source read everything (not a delta).
-    pub full_fetch: bool,
-    /// Users outside `scope.user_groups`.
-    pub out_of_scope_users: usize,
-    /// `scope.user_groups` entries that matched no group.
-    pub unmatched_user_groups: Vec<String>,
-    /// Users Penvio should hold.
-    pub desired_users: usize,
-    /// Teams Penvio should hold.
-    pub desired_teams: usize,
-    /// Unix seconds the fetch completed at (the run's clock), if it did.
-    pub data_read_at: Option<i64>,
-}
-
-/// The account of one run. Its JSON form is what `--json` prints.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    /// Connection name.
-    pub connection: String,
-    /// Id of this run (in logs and the audit trail).
-    pub run_id: String,
-    /// `sync` or `reconcile`.
-    pub mode: &'static str,
-    /// Nothing was sent.
-    pub dry_run: bool,
-    /// Unix seconds at the start.
-    pub started_at: i64,
-    /// Wall time in milliseconds.
-    pub duration_ms: u64,
-    /// What the source returned.
-    pub source: SourceSummary,
-    /// Records skipped (bad data), with reasons.
-    pub skipped: Vec<SkippedRecord>,
-    /// Operations planned, by kind.
-    pub planned: BTreeMap<&'static str, usize>,
-    /// The plan's operations in order (filled for dry runs and plans).
-    pub operations: Vec<Operation>,
-    /// Operations applied successfully, by kind.
-    pub applied: BTreeMap<&'static str, usize>,
-    /// Operations that failed, with reasons.
-    pub failures: Vec<OperationOutcome>,
-    /// Destructive operations held back by the guard.
-    pub held_back: Vec<HeldBack>,
-    /// Operations of a reviewed plan that `apply` refused, with reasons:
-    /// not in the plan computed at apply time (exit code 5).
-    pub refused: Vec<Refusal>,
-    /// Reconciliation findings (reconcile only).
-    pub reconcile: Option<ReconcileFindings>,
-    /// Requests sent to Penvio.
-    pub target_requests: RequestCounts,
-    /// Requests sent to the identity provider.
-    pub source_requests: u64,
-    /// The snapshot generation the run planned against (a reviewed plan
-    /// applies only onto the same generation).
-    pub snapshot_generation: u64,
-    /// Users managed in Penvio after the run (snapshot).
-    pub managed_users: usize,
-    /// Teams managed in Penvio after the run (snapshot).
-    pub managed_teams: usize,
-    /// Why the run failed, if it did.
-    pub error: Option<String>,
-    /// The process exit code this run maps to.
-    pub exit_code: i32,
-}
-
-impl RunReport {
-    fn new(connection: &str, options: &RunOptions) -> Self {
-        RunReport {
-            connection: connection.to_string(),
-            run_id: new_run_id(connection, options.now),
-            mode: match options.mode {
-                RunMode::Sync => "sync",
-                RunMode::Reconcile { .. } => "reconcile",
-            },
-            dry_run: options.dry_run,
-            started_at: options.now,
-            duration_ms: 0,
-            source: SourceSummary::default(),
-            skipped: Vec::new(),
-            planned: BTreeMap::new(),
-            operations: Vec::new(),
-            applied: BTreeMap::new(),
-            failures: Vec::new(),
-            held_back: Vec::new(),
-            refused: Vec::new(),
-            reconcile: None,
-            target_requests: RequestCounts::default(),
-            source_requests: 0,
-            snapshot_generation: 0,
-            managed_users: 0,
-            managed_teams: 0,
-            error: None,
-            exit_code: EXIT_OK,
-        }
-    }
-
-    fn fail(&mut self, message: String) {
-        self.error = Some(message);
-        self.exit_code = EXIT_RUN_FAILED;
-    }
-
-    /// `succeeded`, `partial`, `held_back` or `failed`.
-    pub fn outcome(&self) -> &'static str {
-        match self.exit_code {
-            EXIT_OK => "succeeded",
-            EXIT_PARTIAL => "partial",
-            EXIT_HELD_BACK => "held_back",
-            _ => "failed",
-        }
-    }
+/// An empty report of a run of `connection` starting now.
+fn new_report(connection: &str, options: &RunOptions) -> RunReport {
+    let mode = match options.mode {
+        RunMode::Sync => "sync",
+        RunMode::Reconcile { .. } => "reconcile",
+    };
+    RunReport::new(
+        connection,
+        new_run_id(connection, options.now),
+        mode,
+        options.dry_run,
+        options.now,
+    )
 }
 
 /// Builds the Penvio client of a connection.
@@ -269,7 +157,7 @@ pub async fn run_connection(
     options: &RunOptions,
 ) -> RunReport {
     let clock = Instant::now();
-    let mut report = RunReport::new(&connection.name, options);
+    let mut report = new_report(&connection.name, options);
     let span = tracing::info_span!("run", connection = %connection.name, run_id = %report.run_id);
     // The whole run is bounded (invariant 11): past `run_timeout` it stops
     // where it is and fails like a source error.
@@ -343,7 +231,7 @@ async fn execute_run(
         report.operations = plan.operations.clone();
         report.target_requests = client.counts();
         if !plan.held_back.is_empty() {
-            report.exit_code = EXIT_HELD_BACK;
+            report.conclude(Outcome::HeldBack);
         }
         return;
     }
@@ -650,21 +538,7 @@ async fn apply_and_report(
         return;
     }
     match applied {
-        Ok(applied) => {
-            for outcome in applied.outcomes {
-                match &outcome.error {
-                    None => *report.applied.entry(outcome.kind).or_default() += 1,
-                    Some(_) => report.failures.push(outcome),
-                }
-            }
-            report.exit_code = if !report.failures.is_empty() {
-                EXIT_PARTIAL
-            } else if !report.held_back.is_empty() {
-                EXIT_HELD_BACK
-            } else {
-                EXIT_OK
-            };
-        }
+        Ok(applied) => report.record_outcomes(applied.outcomes),
         Err(error) => report.fail(format!(
             "{error}. Operations acknowledged before this were recorded."
         )),
@@ -686,7 +560,7 @@ pub async fn apply_reviewed(
     options: &RunOptions,
 ) -> RunReport {
     let clock = Instant::now();
-    let mut report = RunReport::new(&connection.name, options);
+    let mut report = new_report(&connection.name, options);
     report.mode = "apply";
     // Bounded like every run (invariant 11).
     let steps = apply_reviewed_steps(connection, index, &store, reviewed, options, &mut report);
@@ -762,8 +636,8 @@ async fn apply_reviewed_steps(
         report,
     )
     .await;
-    if !report.refused.is_empty() && report.exit_code != EXIT_RUN_FAILED {
-        report.exit_code = EXIT_STALE_PLAN;
+    if !report.refused.is_empty() && report.ending != Outcome::Failed {
+        report.conclude(Outcome::StalePlan);
     }
 }
 
@@ -771,7 +645,7 @@ fn refuse_stale(then: u64, now: u64, report: &mut RunReport) {
     report.fail(format!(
         "the snapshot has moved since this plan was computed (generation {then} then, {now} now): something was applied in between; run `penvio-sync plan --out` again and review the new plan"
     ));
-    report.exit_code = EXIT_STALE_PLAN;
+    report.conclude(Outcome::StalePlan);
 }
 
 /// How long ago a unix time was, for people ("3h ago").

@@ -212,18 +212,7 @@ pub struct RequestCounters {
     throttled: AtomicU64,
 }
 
-/// A point-in-time copy of [`RequestCounters`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct RequestCounts {
-    /// GET requests sent (retries included).
-    pub reads: u64,
-    /// POST/PUT/PATCH/DELETE requests sent (retries included).
-    pub writes: u64,
-    /// Requests retried.
-    pub retries: u64,
-    /// 429 answers received.
-    pub throttled: u64,
-}
+pub use crate::report::RequestCounts; // merge re-export
 
 impl RequestCounters {
     /// Current counts.
