@@ -5,6 +5,7 @@
 //! retry with capped, jittered backoff → per-request timeout.
 
 pub mod listing;
+pub mod provision;
 pub mod retry;
 
 /// The SCIM protocol types, now shared in [`crate::scim`].
