@@ -15,6 +15,8 @@ mod execute;
 mod jobs;
 mod perform;
 mod recorder;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;

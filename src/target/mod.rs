@@ -2,6 +2,8 @@
 //! RFC 7643/7644 server used as a stand-in in tests. The executor sees a
 //! target only as a [`Provisioner`].
 
+#[cfg(test)]
+pub mod memory;
 pub mod provisioner;
 pub mod scim;
 
