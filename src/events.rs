@@ -118,6 +118,13 @@ pub fn operation_finished(context: &RunContext, outcome: &OperationOutcome, now:
 pub fn run_finished(report: &RunReport) {
     // The exit code is final here: hand the run to alerting (never waits).
     crate::notify::run_finished(report);
+    count_run(report);
+    log_run(report);
+}
+
+/// The run's metrics: outcome, timestamps and gauges (not for dry runs),
+/// request counters (always).
+fn count_run(report: &RunReport) {
     let connection = report.connection.clone();
     let outcome = report.outcome();
     if !report.dry_run {
@@ -152,7 +159,10 @@ pub fn run_finished(report: &RunReport) {
         .increment(report.target_requests.writes);
     metrics::counter!(TARGET_THROTTLED_TOTAL, "connection" => connection.clone())
         .increment(report.target_requests.throttled);
+}
 
+/// The run's log lines: skipped records, held-back operations, the end.
+fn log_run(report: &RunReport) {
     for skipped in &report.skipped {
         tracing::warn!(
             connection = %report.connection,
