@@ -5,9 +5,8 @@
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::apply::OperationOutcome;
 use crate::audit::{AuditEvent, AuditLog};
-use crate::sync::RunReport;
+use crate::report::{OperationOutcome, RunReport};
 
 /// Operations applied or failed, by connection, operation and outcome.
 pub const OPERATIONS_TOTAL: &str = "penvio_sync_operations_total";
@@ -119,6 +118,13 @@ pub fn operation_finished(context: &RunContext, outcome: &OperationOutcome, now:
 pub fn run_finished(report: &RunReport) {
     // The exit code is final here: hand the run to alerting (never waits).
     crate::notify::run_finished(report);
+    count_run(report);
+    log_run(report);
+}
+
+/// The run's metrics: outcome, timestamps and gauges (not for dry runs),
+/// request counters (always).
+fn count_run(report: &RunReport) {
     let connection = report.connection.clone();
     let outcome = report.outcome();
     if !report.dry_run {
@@ -153,7 +159,10 @@ pub fn run_finished(report: &RunReport) {
         .increment(report.target_requests.writes);
     metrics::counter!(TARGET_THROTTLED_TOTAL, "connection" => connection.clone())
         .increment(report.target_requests.throttled);
+}
 
+/// The run's log lines: skipped records, held-back operations, the end.
+fn log_run(report: &RunReport) {
     for skipped in &report.skipped {
         tracing::warn!(
             connection = %report.connection,

@@ -8,35 +8,15 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use serde::Serialize;
-
 use crate::mapping::DesiredState;
+use crate::scim::{ScimGroup, ScimUser};
 use crate::state::{Snapshot, StoredUser, TeamRecord, UserRecord};
-use crate::target::scim::proto::{ScimGroup, ScimUser};
 
 /// Prefix of the snapshot keys of adopted Penvio resources that match no
 /// directory record: they are managed from now on (and so removed).
 pub const ADOPTED_PREFIX: &str = "adopted:";
 
-/// What the reconciliation found, for the report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ReconcileFindings {
-    /// Users in Penvio that were linked to directory users they were not
-    /// linked to before (by externalId or userName).
-    pub linked_users: usize,
-    /// Managed users missing from Penvio (deleted by hand).
-    pub missing_users: usize,
-    /// Teams linked by externalId or name.
-    pub linked_teams: usize,
-    /// Managed teams missing from Penvio.
-    pub missing_teams: usize,
-    /// Penvio users left alone: not created by us, not in the directory.
-    pub unmanaged_users: usize,
-    /// Penvio teams left alone.
-    pub unmanaged_teams: usize,
-    /// Penvio users or teams adopted (`--adopt`).
-    pub adopted: usize,
-}
+pub use crate::report::ReconcileFindings; // merge re-export
 
 /// Rebuilds the snapshot from Penvio's listing.
 pub fn rebuild_snapshot(
@@ -47,26 +27,167 @@ pub fn rebuild_snapshot(
     adopt: bool,
     now: i64,
 ) -> (Snapshot, ReconcileFindings) {
-    let mut findings = ReconcileFindings::default();
-    let mut snapshot = Snapshot {
-        generation: old.generation,
-        ..Snapshot::default()
+    let mut rebuild = Rebuild {
+        desired,
+        old,
+        adopt,
+        now,
+        snapshot: Snapshot {
+            generation: old.generation,
+            ..Snapshot::default()
+        },
+        findings: ReconcileFindings::default(),
     };
+    rebuild.users(penvio_users);
+    rebuild.teams(penvio_groups);
+    (rebuild.snapshot, rebuild.findings)
+}
 
-    let by_id: HashMap<&str, &ScimUser> = penvio_users.iter().map(|u| (u.id.as_str(), u)).collect();
-    let mut by_external: HashMap<&str, Vec<&ScimUser>> = HashMap::new();
-    let mut by_name: HashMap<String, Vec<&ScimUser>> = HashMap::new();
-    for user in penvio_users {
-        if let Some(external) = user.external_id.as_deref() {
-            by_external.entry(external).or_default().push(user);
+/// Penvio's users indexed the three ways a directory user can match one.
+struct UserIndex<'a> {
+    by_id: HashMap<&'a str, &'a ScimUser>,
+    by_external: HashMap<&'a str, Vec<&'a ScimUser>>,
+    by_name: HashMap<String, Vec<&'a ScimUser>>,
+}
+
+impl<'a> UserIndex<'a> {
+    fn new(users: &'a [ScimUser]) -> Self {
+        let mut index = UserIndex {
+            by_id: users.iter().map(|u| (u.id.as_str(), u)).collect(),
+            by_external: HashMap::new(),
+            by_name: HashMap::new(),
+        };
+        for user in users {
+            if let Some(external) = user.external_id.as_deref() {
+                index.by_external.entry(external).or_default().push(user);
+            }
+            index
+                .by_name
+                .entry(user.user_name.to_lowercase())
+                .or_default()
+                .push(user);
         }
-        by_name
-            .entry(user.user_name.to_lowercase())
-            .or_default()
-            .push(user);
+        index
     }
-    let mut claimed: BTreeSet<&str> = BTreeSet::new();
-    let record_for = |user: &ScimUser, previous: Option<&StoredUser>| {
+}
+
+/// Penvio's groups indexed the three ways a directory group can match one.
+struct GroupIndex<'a> {
+    by_id: HashMap<&'a str, &'a ScimGroup>,
+    by_external: HashMap<&'a str, Vec<&'a ScimGroup>>,
+    by_name: HashMap<&'a str, Vec<&'a ScimGroup>>,
+}
+
+impl<'a> GroupIndex<'a> {
+    fn new(groups: &'a [ScimGroup]) -> Self {
+        let mut index = GroupIndex {
+            by_id: groups.iter().map(|g| (g.id.as_str(), g)).collect(),
+            by_external: HashMap::new(),
+            by_name: HashMap::new(),
+        };
+        for group in groups {
+            if let Some(external) = group.external_id.as_deref() {
+                index.by_external.entry(external).or_default().push(group);
+            }
+            index
+                .by_name
+                .entry(group.display_name.as_str())
+                .or_default()
+                .push(group);
+        }
+        index
+    }
+}
+
+/// One reconciliation: the inputs, and the snapshot and findings it builds.
+struct Rebuild<'a> {
+    desired: &'a DesiredState,
+    old: &'a Snapshot,
+    adopt: bool,
+    now: i64,
+    snapshot: Snapshot,
+    findings: ReconcileFindings,
+}
+
+impl Rebuild<'_> {
+    /// Users: directory users linked (known id, else a free unambiguous
+    /// externalId or userName), then users only the old snapshot holds,
+    /// then the rest (adopted or left alone).
+    fn users(&mut self, penvio_users: &[ScimUser]) {
+        let index = UserIndex::new(penvio_users);
+        let mut claimed: BTreeSet<&str> = BTreeSet::new();
+        self.link_desired_users(&index, &mut claimed);
+        for (source_id, previous) in &self.old.users {
+            if self.desired.users.contains_key(source_id) {
+                continue;
+            }
+            match index.by_id.get(previous.penvio_id()) {
+                Some(user) if !claimed.contains(user.id.as_str()) => {
+                    claimed.insert(user.id.as_str());
+                    let record = self.record_for(user, Some(previous));
+                    self.snapshot.users.insert(source_id.clone(), record);
+                }
+                _ => {}
+            }
+        }
+        for user in penvio_users {
+            if claimed.contains(user.id.as_str()) {
+                continue;
+            }
+            if self.adopt {
+                self.findings.adopted += 1;
+                let record = self.record_for(user, None);
+                let key = format!("{ADOPTED_PREFIX}{}", user.id);
+                self.snapshot.users.insert(key, record);
+            } else {
+                self.findings.unmanaged_users += 1;
+            }
+        }
+    }
+
+    fn link_desired_users<'u>(&mut self, index: &UserIndex<'u>, claimed: &mut BTreeSet<&'u str>) {
+        // Penvio user id → the directory user the old snapshot held it for.
+        let old_owner: HashMap<&str, &str> = self
+            .old
+            .users
+            .iter()
+            .filter(|(key, _)| !key.starts_with(ADOPTED_PREFIX))
+            .map(|(key, record)| (record.penvio_id(), key.as_str()))
+            .collect();
+        for (source_id, wanted) in &self.desired.users {
+            let previous = self.old.users.get(source_id);
+            let known = previous.and_then(|p| index.by_id.get(p.penvio_id()).copied());
+            // Never link by externalId or userName to an account held for
+            // another directory user (an email reused after a leaver): the
+            // create then meets it and `policy.on_username_reuse` decides.
+            let free = |user: &&ScimUser| {
+                old_owner
+                    .get(user.id.as_str())
+                    .is_none_or(|owner| *owner == source_id.as_str())
+            };
+            let found = known
+                .or_else(|| only_one(index.by_external.get(source_id.as_str())).filter(free))
+                .or_else(|| {
+                    only_one(index.by_name.get(&wanted.user_name.to_lowercase())).filter(free)
+                })
+                .filter(|user| !claimed.contains(user.id.as_str()));
+            match found {
+                Some(user) => {
+                    claimed.insert(user.id.as_str());
+                    if known.is_none() {
+                        self.findings.linked_users += 1;
+                    }
+                    let record = self.record_for(user, previous);
+                    self.snapshot.users.insert(source_id.clone(), record);
+                }
+                None if previous.is_some() => self.findings.missing_users += 1,
+                None => {}
+            }
+        }
+    }
+
+    /// The record of a Penvio user, keeping an earlier deactivation time.
+    fn record_for(&self, user: &ScimUser, previous: Option<&StoredUser>) -> StoredUser {
         StoredUser::from(UserRecord {
             penvio_id: user.id.clone(),
             attributes: user.attributes(),
@@ -76,169 +197,114 @@ pub fn rebuild_snapshot(
             ) {
                 (true, _) => None,
                 (false, Some(at)) => Some(at),
-                (false, None) => Some(now),
+                (false, None) => Some(self.now),
             },
         })
-    };
+    }
 
-    // Penvio user id → the directory user the old snapshot held it for.
-    let old_owner: HashMap<&str, &str> = old
-        .users
-        .iter()
-        .filter(|(key, _)| !key.starts_with(ADOPTED_PREFIX))
-        .map(|(key, record)| (record.penvio_id(), key.as_str()))
-        .collect();
-    for (source_id, wanted) in &desired.users {
-        let previous = old.users.get(source_id);
-        let known = previous.and_then(|p| by_id.get(p.penvio_id()).copied());
-        // Never link by externalId or userName to an account held for
-        // another directory user (an email reused after a leaver): the
-        // create then meets it and `policy.on_username_reuse` decides.
-        let free = |user: &&ScimUser| {
-            old_owner
-                .get(user.id.as_str())
-                .is_none_or(|owner| *owner == source_id.as_str())
-        };
-        let found = known
-            .or_else(|| only_one(by_external.get(source_id.as_str())).filter(free))
-            .or_else(|| only_one(by_name.get(&wanted.user_name.to_lowercase())).filter(free))
-            .filter(|user| !claimed.contains(user.id.as_str()));
-        match found {
-            Some(user) => {
-                claimed.insert(user.id.as_str());
-                if known.is_none() {
-                    findings.linked_users += 1;
-                }
-                snapshot
-                    .users
-                    .insert(source_id.clone(), record_for(user, previous));
+    /// Teams, the same way as users: directory teams linked (known id,
+    /// else externalId, else an unambiguous name), then teams only the old
+    /// snapshot holds, then the rest. Members are read back through the
+    /// users just rebuilt.
+    fn teams(&mut self, penvio_groups: &[ScimGroup]) {
+        let index = GroupIndex::new(penvio_groups);
+        let member_key: MemberKeys = self
+            .snapshot
+            .users
+            .iter()
+            .map(|(key, record)| (record.penvio_id().to_string(), key.clone()))
+            .collect();
+        let mut claimed: BTreeSet<&str> = BTreeSet::new();
+        self.link_desired_teams(&index, &member_key, &mut claimed);
+        for (source_id, previous) in &self.old.teams {
+            if self.desired.teams.contains_key(source_id) {
+                continue;
             }
-            None if previous.is_some() => findings.missing_users += 1,
-            None => {}
-        }
-    }
-    for (source_id, previous) in &old.users {
-        if desired.users.contains_key(source_id) {
-            continue;
-        }
-        match by_id.get(previous.penvio_id()) {
-            Some(user) if !claimed.contains(user.id.as_str()) => {
-                claimed.insert(user.id.as_str());
-                snapshot
-                    .users
-                    .insert(source_id.clone(), record_for(user, Some(previous)));
+            if let Some(group) = index.by_id.get(previous.penvio_id.as_str())
+                && !claimed.contains(group.id.as_str())
+            {
+                claimed.insert(group.id.as_str());
+                let record = team_record(group, &member_key);
+                self.snapshot.teams.insert(source_id.clone(), record);
             }
-            _ => {}
         }
-    }
-    for user in penvio_users {
-        if claimed.contains(user.id.as_str()) {
-            continue;
-        }
-        if adopt {
-            findings.adopted += 1;
-            snapshot.users.insert(
-                format!("{ADOPTED_PREFIX}{}", user.id),
-                record_for(user, None),
-            );
-        } else {
-            findings.unmanaged_users += 1;
+        for group in penvio_groups {
+            if claimed.contains(group.id.as_str()) {
+                continue;
+            }
+            if self.adopt {
+                self.findings.adopted += 1;
+                let record = team_record(group, &member_key);
+                let key = format!("{ADOPTED_PREFIX}{}", group.id);
+                self.snapshot.teams.insert(key, record);
+            } else {
+                self.findings.unmanaged_teams += 1;
+            }
         }
     }
 
-    // Penvio user id → snapshot key, to read team members back.
-    let member_key: HashMap<&str, &str> = snapshot
-        .users
-        .iter()
-        .map(|(key, record)| (record.penvio_id(), key.as_str()))
-        .collect();
-    let team_record = |group: &ScimGroup| {
-        let mut record = TeamRecord {
-            penvio_id: group.id.clone(),
-            name: group.display_name.clone(),
-            ..TeamRecord::default()
-        };
-        for member in &group.members {
-            match member_key.get(member.value.as_str()) {
-                Some(key) => {
-                    record.members.insert((*key).to_string());
+    fn link_desired_teams<'g>(
+        &mut self,
+        index: &GroupIndex<'g>,
+        member_key: &MemberKeys,
+        claimed: &mut BTreeSet<&'g str>,
+    ) {
+        for (source_id, wanted) in &self.desired.teams {
+            let previous = self.old.teams.get(source_id);
+            let known = previous.and_then(|p| index.by_id.get(p.penvio_id.as_str()).copied());
+            let found = known
+                .or_else(|| {
+                    index
+                        .by_external
+                        .get(source_id.as_str())
+                        .and_then(|list| list.first().copied())
+                })
+                .or_else(|| only_one(index.by_name.get(wanted.name.as_str())))
+                .filter(|group| !claimed.contains(group.id.as_str()));
+            match found {
+                Some(group) => {
+                    claimed.insert(group.id.as_str());
+                    if known.is_none() {
+                        self.findings.linked_teams += 1;
+                    }
+                    let record = team_record(group, member_key);
+                    self.snapshot.teams.insert(source_id.clone(), record);
                 }
                 None => {
-                    record.foreign_members.insert(member.value.clone());
+                    if previous.is_some() {
+                        self.findings.missing_teams += 1;
+                    }
+                    if self.old.pending_team_creates.contains(source_id) {
+                        self.snapshot.pending_team_creates.insert(source_id.clone());
+                    }
                 }
             }
         }
-        record
-    };
-
-    let groups_by_id: HashMap<&str, &ScimGroup> =
-        penvio_groups.iter().map(|g| (g.id.as_str(), g)).collect();
-    let mut groups_by_external: HashMap<&str, Vec<&ScimGroup>> = HashMap::new();
-    let mut groups_by_name: HashMap<&str, Vec<&ScimGroup>> = HashMap::new();
-    for group in penvio_groups {
-        if let Some(external) = group.external_id.as_deref() {
-            groups_by_external.entry(external).or_default().push(group);
-        }
-        groups_by_name
-            .entry(group.display_name.as_str())
-            .or_default()
-            .push(group);
     }
-    let mut claimed_groups: BTreeSet<&str> = BTreeSet::new();
-    for (source_id, wanted) in &desired.teams {
-        let previous = old.teams.get(source_id);
-        let known = previous.and_then(|p| groups_by_id.get(p.penvio_id.as_str()).copied());
-        let found = known
-            .or_else(|| {
-                groups_by_external
-                    .get(source_id.as_str())
-                    .and_then(|list| list.first().copied())
-            })
-            .or_else(|| only_one(groups_by_name.get(wanted.name.as_str())))
-            .filter(|group| !claimed_groups.contains(group.id.as_str()));
-        match found {
-            Some(group) => {
-                claimed_groups.insert(group.id.as_str());
-                if known.is_none() {
-                    findings.linked_teams += 1;
-                }
-                snapshot.teams.insert(source_id.clone(), team_record(group));
+}
+
+/// Penvio user id → snapshot key, to read team members back.
+type MemberKeys = HashMap<String, String>;
+
+/// A team's record, members mapped to snapshot keys; members that map to no
+/// managed user are foreign (removed as drift).
+fn team_record(group: &ScimGroup, member_key: &MemberKeys) -> TeamRecord {
+    let mut record = TeamRecord {
+        penvio_id: group.id.clone(),
+        name: group.display_name.clone(),
+        ..TeamRecord::default()
+    };
+    for member in &group.members {
+        match member_key.get(member.value.as_str()) {
+            Some(key) => {
+                record.members.insert(key.clone());
             }
             None => {
-                if previous.is_some() {
-                    findings.missing_teams += 1;
-                }
-                if old.pending_team_creates.contains(source_id) {
-                    snapshot.pending_team_creates.insert(source_id.clone());
-                }
+                record.foreign_members.insert(member.value.clone());
             }
         }
     }
-    for (source_id, previous) in &old.teams {
-        if desired.teams.contains_key(source_id) {
-            continue;
-        }
-        if let Some(group) = groups_by_id.get(previous.penvio_id.as_str())
-            && !claimed_groups.contains(group.id.as_str())
-        {
-            claimed_groups.insert(group.id.as_str());
-            snapshot.teams.insert(source_id.clone(), team_record(group));
-        }
-    }
-    for group in penvio_groups {
-        if claimed_groups.contains(group.id.as_str()) {
-            continue;
-        }
-        if adopt {
-            findings.adopted += 1;
-            snapshot
-                .teams
-                .insert(format!("{ADOPTED_PREFIX}{}", group.id), team_record(group));
-        } else {
-            findings.unmanaged_teams += 1;
-        }
-    }
-    (snapshot, findings)
+    record
 }
 
 /// The single match, if there is exactly one: an ambiguous match is never

@@ -3,44 +3,36 @@
 //! A run always ends in a [`RunReport`], failed or not, so the CLI, the
 //! daemon and tests all see the same account of what happened.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-use serde::Serialize;
 
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::apply::{ApplySettings, OperationOutcome, apply_plan};
+use crate::apply::{ApplySettings, apply_plan};
 use crate::audit::AuditLog;
 use crate::config::{ConnectionConfig, OnUserRemoved, PolicyConfig};
 use crate::events::{self, RunContext};
 use crate::mapping::{DesiredState, map_owned_directory};
-use crate::model::{Directory, SkippedRecord};
+use crate::model::Directory;
 use crate::only;
-use crate::plan::{HeldBack, Operation, Plan, PlanPolicy, RemovalAction, plan};
+use crate::plan::{Plan, PlanPolicy, RemovalAction, plan};
 use crate::progress::Progress;
 use crate::ratelimit::Backoff;
-use crate::reconcile::{ReconcileFindings, rebuild_snapshot};
-use crate::reviewed::Refusal;
-use crate::source::{self, FetchContext};
-use crate::state::{RunRecord, Snapshot, SourceCache, StateStore};
+use crate::reconcile::rebuild_snapshot;
+use crate::report::Outcome;
+use crate::source::{self, FetchContext, Fetched};
+use crate::state::{RunRecord, Snapshot, SourceCache, StateError, StateStore};
 use crate::target::scim::listing::ListingRules;
-use crate::target::scim::{DEFAULT_PAGE_SIZE, RequestCounts, ScimClient, ScimClientSettings};
+use crate::target::scim::{DEFAULT_PAGE_SIZE, ScimClient, ScimClientSettings};
 
-/// Exit code: every operation applied.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: the run failed (fetch, credentials, state).
-pub const EXIT_RUN_FAILED: i32 = 1;
-/// Exit code: config or usage error.
-pub const EXIT_CONFIG: i32 = 2;
-/// Exit code: some operations failed.
-pub const EXIT_PARTIAL: i32 = 3;
-/// Exit code: destructive operations were held back by the guard.
-pub const EXIT_HELD_BACK: i32 = 4;
-/// Exit code of `apply`: the snapshot moved since the plan was computed.
-pub const EXIT_STALE_PLAN: i32 = 5;
+pub use crate::report::exit::EXIT_CONFIG; // merge re-export
+pub use crate::report::exit::EXIT_HELD_BACK; // merge re-export
+pub use crate::report::exit::EXIT_OK; // merge re-export
+pub use crate::report::exit::EXIT_PARTIAL; // merge re-export
+pub use crate::report::exit::EXIT_RUN_FAILED; // merge re-export
+pub use crate::report::exit::EXIT_STALE_PLAN; // merge re-export
+pub use crate::report::{RunReport, SourceSummary}; // merge re-export
 
 /// Which kind of run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,123 +98,19 @@ pub fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// What the source returned.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SourceSummary {
-    /// Users read.
-    pub users: usize,
-    /// Groups read.
-    pub groups: usize,
-    /// Whether the source read everything (not a delta).
-    pub full_fetch: bool,
-    /// Users outside `scope.user_groups`.
-    pub out_of_scope_users: usize,
-    /// `scope.user_groups` entries that matched no group.
-    pub unmatched_user_groups: Vec<String>,
-    /// Users Penvio should hold.
-    pub desired_users: usize,
-    /// Teams Penvio should hold.
-    pub desired_teams: usize,
-    /// Unix seconds the fetch completed at (the run's clock), if it did.
-    pub data_read_at: Option<i64>,
-}
-
-/// The account of one run. Its JSON form is what `--json` prints.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    /// Connection name.
-    pub connection: String,
-    /// Id of this run (in logs and the audit trail).
-    pub run_id: String,
-    /// `sync` or `reconcile`.
-    pub mode: &'static str,
-    /// Nothing was sent.
-    pub dry_run: bool,
-    /// Unix seconds at the start.
-    pub started_at: i64,
-    /// Wall time in milliseconds.
-    pub duration_ms: u64,
-    /// What the source returned.
-    pub source: SourceSummary,
-    /// Records skipped (bad data), with reasons.
-    pub skipped: Vec<SkippedRecord>,
-    /// Operations planned, by kind.
-    pub planned: BTreeMap<&'static str, usize>,
-    /// The plan's operations in order (filled for dry runs and plans).
-    pub operations: Vec<Operation>,
-    /// Operations applied successfully, by kind.
-    pub applied: BTreeMap<&'static str, usize>,
-    /// Operations that failed, with reasons.
-    pub failures: Vec<OperationOutcome>,
-    /// Destructive operations held back by the guard.
-    pub held_back: Vec<HeldBack>,
-    /// Operations of a reviewed plan that `apply` refused, with reasons:
-    /// not in the plan computed at apply time (exit code 5).
-    pub refused: Vec<Refusal>,
-    /// Reconciliation findings (reconcile only).
-    pub reconcile: Option<ReconcileFindings>,
-    /// Requests sent to Penvio.
-    pub target_requests: RequestCounts,
-    /// Requests sent to the identity provider.
-    pub source_requests: u64,
-    /// The snapshot generation the run planned against (a reviewed plan
-    /// applies only onto the same generation).
-    pub snapshot_generation: u64,
-    /// Users managed in Penvio after the run (snapshot).
-    pub managed_users: usize,
-    /// Teams managed in Penvio after the run (snapshot).
-    pub managed_teams: usize,
-    /// Why the run failed, if it did.
-    pub error: Option<String>,
-    /// The process exit code this run maps to.
-    pub exit_code: i32,
-}
-
-impl RunReport {
-    fn new(connection: &str, options: &RunOptions) -> Self {
-        RunReport {
-            connection: connection.to_string(),
-            run_id: new_run_id(connection, options.now),
-            mode: match options.mode {
-                RunMode::Sync => "sync",
-                RunMode::Reconcile { .. } => "reconcile",
-            },
-            dry_run: options.dry_run,
-            started_at: options.now,
-            duration_ms: 0,
-            source: SourceSummary::default(),
-            skipped: Vec::new(),
-            planned: BTreeMap::new(),
-            operations: Vec::new(),
-            applied: BTreeMap::new(),
-            failures: Vec::new(),
-            held_back: Vec::new(),
-            refused: Vec::new(),
-            reconcile: None,
-            target_requests: RequestCounts::default(),
-            source_requests: 0,
-            snapshot_generation: 0,
-            managed_users: 0,
-            managed_teams: 0,
-            error: None,
-            exit_code: EXIT_OK,
-        }
-    }
-
-    fn fail(&mut self, message: String) {
-        self.error = Some(message);
-        self.exit_code = EXIT_RUN_FAILED;
-    }
-
-    /// `succeeded`, `partial`, `held_back` or `failed`.
-    pub fn outcome(&self) -> &'static str {
-        match self.exit_code {
-            EXIT_OK => "succeeded",
-            EXIT_PARTIAL => "partial",
-            EXIT_HELD_BACK => "held_back",
-            _ => "failed",
-        }
-    }
+/// An empty report of a run of `connection` starting now.
+fn new_report(connection: &str, options: &RunOptions) -> RunReport {
+    let mode = match options.mode {
+        RunMode::Sync => "sync",
+        RunMode::Reconcile { .. } => "reconcile",
+    };
+    RunReport::new(
+        connection,
+        new_run_id(connection, options.now),
+        mode,
+        options.dry_run,
+        options.now,
+    )
 }
 
 /// Builds the Penvio client of a connection.
@@ -261,55 +149,34 @@ fn run_timed_out(connection: &ConnectionConfig, index: usize) -> String {
     )
 }
 
-/// Runs one connection once. `index` is its position in the config.
-pub async fn run_connection(
-    connection: &ConnectionConfig,
-    index: usize,
-    store: Arc<dyn StateStore>,
-    options: &RunOptions,
-) -> RunReport {
-    let clock = Instant::now();
-    let mut report = RunReport::new(&connection.name, options);
-    let span = tracing::info_span!("run", connection = %connection.name, run_id = %report.run_id);
-    // The whole run is bounded (invariant 11): past `run_timeout` it stops
-    // where it is and fails like a source error.
-    let run = execute_run(
-        connection,
-        index,
-        store.as_ref(),
-        &store,
-        options,
-        &mut report,
-    )
-    .instrument(span);
-    if tokio::time::timeout(connection.run_timeout, run)
-        .await
-        .is_err()
-    {
-        report.fail(run_timed_out(connection, index));
-    }
-    report.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-    events::run_finished(&report);
-    if !options.dry_run {
-        let record = RunRecord {
-            started_at: options.now,
-            finished_at: options.now + i64::try_from(report.duration_ms / 1000).unwrap_or(0),
-            mode: report.mode.to_string(),
-            outcome: report.outcome().to_string(),
-            applied: report.applied.values().sum::<usize>() as u64,
-            failed: report.failures.len() as u64,
-            error: report.error.clone(),
-            source_read_at: report.source.data_read_at.or_else(|| {
-                let previous = store.last_run(&connection.name).ok().flatten();
-                previous.and_then(|run| run.source_read_at)
-            }),
-        };
-        if let Err(error) = store.record_run(&connection.name, &record) {
-            tracing::warn!(connection = %connection.name, %error, "Could not record the run summary.");
+/// Why a run ended early. The message goes into the report.
+enum Stop {
+    /// The run failed (exit code 1).
+    Failed(String),
+    /// A reviewed plan was refused: the snapshot moved (exit code 5).
+    StalePlan(String),
+}
+
+impl Stop {
+    fn record(self, report: &mut RunReport) {
+        match self {
+            Stop::Failed(message) => report.fail(message),
+            Stop::StalePlan(message) => {
+                report.fail(message);
+                report.conclude(Outcome::StalePlan);
+            }
         }
     }
-    report
 }
+
+impl From<StateError> for Stop {
+    fn from(error: StateError) -> Self {
+        Stop::Failed(error.to_string())
+    }
+}
+
+/// A step of a run: its value, or why the run ends here.
+type Step<T> = Result<T, Stop>;
 
 /// What a run has planned: the Penvio client, the snapshot the plan was made
 /// against and the plan.
@@ -319,145 +186,403 @@ struct Planned {
     plan: Plan,
 }
 
-async fn execute_run(
+/// One run's fixed inputs; each step of the run is a method.
+struct Run<'a> {
+    connection: &'a ConnectionConfig,
+    index: usize,
+    store: &'a Arc<dyn StateStore>,
+    options: &'a RunOptions,
+}
+
+/// Runs one connection once. `index` is its position in the config.
+pub async fn run_connection(
     connection: &ConnectionConfig,
     index: usize,
-    store: &dyn StateStore,
-    shared_store: &Arc<dyn StateStore>,
+    store: Arc<dyn StateStore>,
     options: &RunOptions,
-    report: &mut RunReport,
-) {
-    let Some(Planned {
-        client,
-        mut snapshot,
-        plan,
-    }) = fetch_and_plan(connection, index, store, options, report).await
-    else {
-        return;
+) -> RunReport {
+    let clock = Instant::now();
+    let mut report = new_report(&connection.name, options);
+    let span = tracing::info_span!("run", connection = %connection.name, run_id = %report.run_id);
+    let run = Run {
+        connection,
+        index,
+        store: &store,
+        options,
     };
+    // The whole run is bounded (invariant 11): past `run_timeout` it stops
+    // where it is and fails like a source error.
+    let steps = run.sync(&mut report).instrument(span);
+    if let Ok(Err(stop)) | Err(stop) = tokio::time::timeout(connection.run_timeout, steps)
+        .await
+        .map_err(|_| Stop::Failed(run_timed_out(connection, index)))
+    {
+        stop.record(&mut report);
+    }
+    report.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+    events::run_finished(&report);
+    if !options.dry_run {
+        record_run_summary(store.as_ref(), &connection.name, options, &report);
+    }
+    report
+}
+
+/// Stores the summary `status` and the daemon show for the last run.
+fn record_run_summary(
+    store: &dyn StateStore,
+    connection: &str,
+    options: &RunOptions,
+    report: &RunReport,
+) {
+    let record = RunRecord {
+        started_at: options.now,
+        finished_at: options.now + i64::try_from(report.duration_ms / 1000).unwrap_or(0),
+        mode: report.mode.to_string(),
+        outcome: report.outcome().to_string(),
+        applied: report.applied.values().sum::<usize>() as u64,
+        failed: report.failures.len() as u64,
+        error: report.error.clone(),
+        source_read_at: report.source.data_read_at.or_else(|| {
+            let previous = store.last_run(connection).ok().flatten();
+            previous.and_then(|run| run.source_read_at)
+        }),
+    };
+    if let Err(error) = store.record_run(connection, &record) {
+        tracing::warn!(connection, %error, "Could not record the run summary.");
+    }
+}
+
+impl Run<'_> {
+    /// A sync or reconcile run: plan, then apply (or, for a dry run, only
+    /// report the plan).
+    async fn sync(&self, report: &mut RunReport) -> Step<()> {
+        let Planned {
+            client,
+            mut snapshot,
+            plan,
+        } = self.fetch_and_plan(report).await?;
+        count_planned(&plan, report);
+        if self.options.dry_run {
+            report.operations = plan.operations.clone();
+            report.target_requests = client.counts();
+            if !plan.held_back.is_empty() {
+                report.conclude(Outcome::HeldBack);
+            }
+            return Ok(());
+        }
+        self.apply(&client, &mut snapshot, &plan, report).await
+    }
+
+    /// Fetches the directory, maps it, (for reconcile) rebuilds the snapshot
+    /// from Penvio, and plans under the guard.
+    async fn fetch_and_plan(&self, report: &mut RunReport) -> Step<Planned> {
+        let connection = self.connection;
+        tracing::info!(
+            connection = %connection.name,
+            run_id = %report.run_id,
+            mode = report.mode,
+            dry_run = self.options.dry_run,
+            target_token = %connection.target.token.fingerprint(),
+            "Starting run."
+        );
+        let client = target_client(connection, self.index)
+            .map_err(|error| Stop::Failed(format!("cannot set up the Penvio client: {error}")))?;
+        let directory = self.fetch_directory(report).await?;
+        let mut snapshot = self.store.load(&connection.name)?;
+        report.snapshot_generation = snapshot.generation;
+        let desired = self.map(directory, &snapshot, report);
+        if let RunMode::Reconcile { adopt } = self.options.mode {
+            snapshot = self
+                .reconcile_snapshot(&client, &desired, &snapshot, adopt, report)
+                .await?;
+        }
+        let (desired, snapshot, policy) = self.scope_plan(desired, snapshot)?;
+        let plan = plan(&desired, &snapshot, &policy, self.options.now);
+        Ok(Planned {
+            client,
+            snapshot,
+            plan,
+        })
+    }
+
+    /// 2. Map and scope the directory; the report counts what is in scope.
+    ///    The fetch is consumed: each record is freed as it is mapped.
+    fn map(
+        &self,
+        directory: Directory,
+        snapshot: &Snapshot,
+        report: &mut RunReport,
+    ) -> DesiredState {
+        let connection = self.connection;
+        let mapped = map_owned_directory(
+            directory,
+            &connection.scope,
+            &connection.mapping,
+            &|id| snapshot.users.contains_key(id),
+            &|id| snapshot.users.get(id).map(|user| user.attributes()),
+        );
+        for group in &mapped.unmatched_user_groups {
+            tracing::warn!(connection = %connection.name, group = %group, "scope.user_groups names a group the source does not have.");
+        }
+        report.skipped = mapped.skipped.clone();
+        report.source.out_of_scope_users = mapped.out_of_scope_users;
+        report.source.unmatched_user_groups = mapped.unmatched_user_groups.clone();
+        report.source.desired_users = mapped.desired.users.len();
+        report.source.desired_teams = mapped.desired.teams.len();
+        mapped.desired
+    }
+
+    /// 4. The guard's policy, and (for `--only`) the directory and snapshot
+    ///    narrowed to the named users.
+    fn scope_plan(
+        &self,
+        desired: DesiredState,
+        snapshot: Snapshot,
+    ) -> Step<(DesiredState, Snapshot, PlanPolicy)> {
+        let options = self.options;
+        let mut policy = plan_policy(&self.connection.policy, &snapshot, options.allow_deletions);
+        if options.only.is_empty() {
+            return Ok((desired, snapshot, policy));
+        }
+        let (desired, snapshot) = narrow_to_only(&options.only, &desired, &snapshot, &mut policy)?;
+        Ok((desired, snapshot, policy))
+    }
+
+    /// 1. Fetch. Any failure ends the run here: an incomplete directory must
+    ///    never look like removed users (invariant 1).
+    async fn fetch_directory(&self, report: &mut RunReport) -> Step<Directory> {
+        let (connection, options) = (self.connection, self.options);
+        let source = source::build(connection, self.index)
+            .map_err(|error| Stop::Failed(error.to_string()))?;
+        let previous = if source.incremental() {
+            self.store.load_source_cache(&connection.name)?
+        } else {
+            None
+        };
+        let progress = Progress::spinner(options.show_progress, "Reading the directory");
+        let fetched = source
+            .fetch(FetchContext {
+                progress: &progress,
+                previous: previous.as_ref(),
+                now: options.now,
+            })
+            .await;
+        progress.finish();
+        report.source_requests = source.requests_sent();
+        let fetched = fetched.map_err(|error| {
+            Stop::Failed(format!(
+                "{error}. Nothing was changed in Penvio or in the snapshot."
+            ))
+        })?;
+        report.source.full_fetch = fetched.full;
+        report.source.data_read_at = Some(options.now);
+        if source.incremental() && !options.dry_run {
+            self.save_source_cache(&fetched, previous.as_ref())?;
+        }
+        report.source.users = fetched.directory.users.len();
+        report.source.groups = fetched.directory.groups.len();
+        Ok(fetched.directory)
+    }
+
+    /// Keeps what an incremental source read, for its next delta.
+    fn save_source_cache(&self, fetched: &Fetched, previous: Option<&SourceCache>) -> Step<()> {
+        let now = self.options.now;
+        let cache = SourceCache {
+            last_full_fetch: if fetched.full {
+                now
+            } else {
+                previous.map_or(now, |p| p.last_full_fetch)
+            },
+            cursor: fetched.cursor.clone(),
+            directory: fetched.directory.clone(),
+        };
+        Ok(self
+            .store
+            .save_source_cache(&self.connection.name, &cache)?)
+    }
+
+    /// 3. Reconcile: the snapshot rebuilt from what Penvio really holds (and,
+    ///    unless a dry run, stored).
+    async fn reconcile_snapshot(
+        &self,
+        client: &ScimClient,
+        desired: &DesiredState,
+        snapshot: &Snapshot,
+        adopt: bool,
+        report: &mut RunReport,
+    ) -> Step<Snapshot> {
+        let users = client.list_users(DEFAULT_PAGE_SIZE).await;
+        let groups = match &users {
+            Ok(_) => client.list_groups(DEFAULT_PAGE_SIZE).await,
+            Err(_) => Ok(Vec::new()),
+        };
+        let (users, groups) = match (users, groups) {
+            (Ok(users), Ok(groups)) => (users, groups),
+            (Err(error), _) | (_, Err(error)) => {
+                report.target_requests = client.counts();
+                return Err(Stop::Failed(format!(
+                    "cannot read what Penvio holds: {error}"
+                )));
+            }
+        };
+        let (rebuilt, findings) =
+            rebuild_snapshot(desired, snapshot, &users, &groups, adopt, self.options.now);
+        report.reconcile = Some(findings);
+        if !self.options.dry_run {
+            let mut persisted = rebuilt.clone();
+            for team in persisted.teams.values_mut() {
+                team.foreign_members.clear();
+            }
+            self.store.replace(&self.connection.name, &persisted)?;
+        }
+        Ok(rebuilt)
+    }
+
+    /// 5. Applies a plan and fills the report with its outcome.
+    async fn apply(
+        &self,
+        client: &ScimClient,
+        snapshot: &mut Snapshot,
+        plan: &Plan,
+        report: &mut RunReport,
+    ) -> Step<()> {
+        let (connection, options) = (self.connection, self.options);
+        let progress = Progress::bar(
+            options.show_progress && !plan.is_empty(),
+            plan.operations.len() as u64,
+            "Applying",
+        );
+        let settings = self.apply_settings(report);
+        let applied = apply_plan(
+            plan,
+            snapshot,
+            client,
+            self.store.clone(),
+            &connection.name,
+            &settings,
+            &progress,
+        )
+        .await;
+        progress.finish();
+        report.target_requests = client.counts();
+        report.managed_users = snapshot.users.len();
+        report.managed_teams = snapshot.teams.len();
+        if options.cancel.is_cancelled() {
+            return Err(Stop::Failed(
+                "stopped by shutdown; operations acknowledged so far were recorded and the next run continues"
+                    .into(),
+            ));
+        }
+        let applied = applied.map_err(|error| {
+            Stop::Failed(format!(
+                "{error}. Operations acknowledged before this were recorded."
+            ))
+        })?;
+        report.record_outcomes(applied.outcomes);
+        Ok(())
+    }
+
+    fn apply_settings(&self, report: &RunReport) -> ApplySettings {
+        let (connection, options) = (self.connection, self.options);
+        ApplySettings {
+            concurrency: connection.target.concurrency.get(),
+            member_patch_size: connection.target.member_patch_size.get(),
+            now: options.now,
+            cancel: options.cancel.clone(),
+            events: RunContext {
+                connection: connection.name.clone(),
+                run_id: report.run_id.clone(),
+                audit: options.audit.clone(),
+            },
+            on_username_reuse: connection.policy.on_username_reuse,
+        }
+    }
+
+    /// `apply`: the reviewed plan admitted against a fresh plan, then
+    /// applied; operations not in both are refused (exit code 5).
+    async fn apply_reviewed(
+        &self,
+        reviewed: &crate::reviewed::ConnectionPlan,
+        report: &mut RunReport,
+    ) -> Step<()> {
+        // Refuse a stale plan before anything is fetched.
+        let current = self.store.load(&self.connection.name)?;
+        if current.generation != reviewed.generation {
+            report.snapshot_generation = current.generation;
+            return Err(stale(reviewed.generation, current.generation));
+        }
+        let fresh_options = RunOptions {
+            mode: RunMode::Sync,
+            dry_run: false,
+            only: Vec::new(),
+            ..self.options.clone()
+        };
+        let fresh_run = Run {
+            options: &fresh_options,
+            ..*self
+        };
+        let Planned {
+            client,
+            mut snapshot,
+            plan: fresh,
+        } = fresh_run.fetch_and_plan(report).await?;
+        if snapshot.generation != reviewed.generation {
+            return Err(stale(reviewed.generation, snapshot.generation));
+        }
+        let admitted = crate::reviewed::admit(
+            &reviewed.plan,
+            &fresh,
+            &snapshot,
+            self.options.allow_deletions,
+        );
+        self.log_refusals(&admitted.refused, report);
+        report.refused = admitted.refused;
+        count_planned(&admitted.plan, report);
+        self.apply(&client, &mut snapshot, &admitted.plan, report)
+            .await?;
+        if !report.refused.is_empty() {
+            report.conclude(Outcome::StalePlan);
+        }
+        Ok(())
+    }
+
+    fn log_refusals(&self, refused: &[crate::reviewed::Refusal], report: &RunReport) {
+        for refused in refused {
+            tracing::warn!(
+                connection = %self.connection.name,
+                run_id = %report.run_id,
+                operation = refused.operation.kind(),
+                subject = refused.operation.subject(),
+                reason = %refused.reason,
+                "Refused an operation of the reviewed plan."
+            );
+        }
+    }
+}
+
+/// Counts the plan's operations by kind and keeps what the guard held back.
+fn count_planned(plan: &Plan, report: &mut RunReport) {
     for operation in &plan.operations {
         *report.planned.entry(operation.kind()).or_default() += 1;
     }
     report.held_back = plan.held_back.clone();
-    if options.dry_run {
-        report.operations = plan.operations.clone();
-        report.target_requests = client.counts();
-        if !plan.held_back.is_empty() {
-            report.exit_code = EXIT_HELD_BACK;
-        }
-        return;
-    }
-    apply_and_report(
-        connection,
-        &client,
-        &mut snapshot,
-        &plan,
-        shared_store,
-        options,
-        report,
-    )
-    .await;
-}
-
-/// Fetches the directory, maps it, (for reconcile) rebuilds the snapshot
-/// from Penvio, and plans under the guard. `None` when the run failed (the
-/// report says why).
-async fn fetch_and_plan(
-    connection: &ConnectionConfig,
-    index: usize,
-    store: &dyn StateStore,
-    options: &RunOptions,
-    report: &mut RunReport,
-) -> Option<Planned> {
-    tracing::info!(
-        connection = %connection.name,
-        run_id = %report.run_id,
-        mode = report.mode,
-        dry_run = options.dry_run,
-        target_token = %connection.target.token.fingerprint(),
-        "Starting run."
-    );
-    let client = match target_client(connection, index) {
-        Ok(client) => client,
-        Err(error) => {
-            report.fail(format!("cannot set up the Penvio client: {error}"));
-            return None;
-        }
-    };
-    let directory = fetch_directory(connection, index, store, options, report).await?;
-
-    // 2. Map and scope.
-    let mut snapshot = match store.load(&connection.name) {
-        Ok(snapshot) => snapshot,
-        Err(error) => {
-            report.fail(error.to_string());
-            return None;
-        }
-    };
-    report.snapshot_generation = snapshot.generation;
-    let mapped = map_owned_directory(
-        directory,
-        &connection.scope,
-        &connection.mapping,
-        &|id| snapshot.users.contains_key(id),
-        &|id| snapshot.users.get(id).map(|user| user.attributes()),
-    );
-    for group in &mapped.unmatched_user_groups {
-        tracing::warn!(connection = %connection.name, group = %group, "scope.user_groups names a group the source does not have.");
-    }
-    report.skipped = mapped.skipped.clone();
-    report.source.out_of_scope_users = mapped.out_of_scope_users;
-    report.source.unmatched_user_groups = mapped.unmatched_user_groups.clone();
-    report.source.desired_users = mapped.desired.users.len();
-    report.source.desired_teams = mapped.desired.teams.len();
-
-    // 3. Reconcile: replace the snapshot by what Penvio really holds.
-    if let RunMode::Reconcile { adopt } = options.mode {
-        snapshot = reconcile_snapshot(
-            connection,
-            &client,
-            store,
-            &mapped.desired,
-            &snapshot,
-            adopt,
-            options,
-            report,
-        )
-        .await?;
-    }
-
-    // 4. Plan and guard.
-    let mut plan_policy = plan_policy(&connection.policy, &snapshot, options.allow_deletions);
-    let mut desired = mapped.desired;
-    if !options.only.is_empty() {
-        (desired, snapshot) =
-            narrow_to_only(&options.only, &desired, &snapshot, &mut plan_policy, report)?;
-    }
-    let plan = plan(&desired, &snapshot, &plan_policy, options.now);
-    Some(Planned {
-        client,
-        snapshot,
-        plan,
-    })
 }
 
 /// `--only`: the directory and snapshot narrowed to the named users, with
-/// the guard tightened if the whole fetch trips the shrinkage guard. `None`
-/// (the report says why) when a name matches nobody.
+/// the guard tightened if the whole fetch trips the shrinkage guard; the run
+/// stops when a name matches nobody.
 fn narrow_to_only(
     only: &[String],
     desired: &DesiredState,
     snapshot: &Snapshot,
     plan_policy: &mut PlanPolicy,
-    report: &mut RunReport,
-) -> Option<(DesiredState, Snapshot)> {
+) -> Step<(DesiredState, Snapshot)> {
     let (users, unmatched) = only::resolve(only, desired, snapshot);
     if !unmatched.is_empty() {
-        report.fail(format!(
+        return Err(Stop::Failed(format!(
             "--only: no user in the directory or the snapshot matches {}",
             unmatched.join(", ")
-        ));
-        return None;
+        )));
     }
     // The shrinkage guard judges the whole fetch, not the narrowed view.
     if crate::plan::shrinkage(desired, snapshot, plan_policy).is_some() {
@@ -465,7 +590,7 @@ fn narrow_to_only(
         plan_policy.max_deletions = 0;
     }
     plan_policy.max_shrinkage = 1.0;
-    Some(only::restrict(desired, snapshot, &users))
+    Ok(only::restrict(desired, snapshot, &users))
 }
 
 /// The plan policy of a connection: its limits resolved against the
@@ -491,186 +616,6 @@ pub fn plan_policy(
     }
 }
 
-/// 1. Fetch. Any failure ends the run here: an incomplete directory must
-///    never look like removed users (invariant 1).
-async fn fetch_directory(
-    connection: &ConnectionConfig,
-    index: usize,
-    store: &dyn StateStore,
-    options: &RunOptions,
-    report: &mut RunReport,
-) -> Option<Directory> {
-    let source = match source::build(connection, index) {
-        Ok(source) => source,
-        Err(error) => {
-            report.fail(error.to_string());
-            return None;
-        }
-    };
-    let previous = if source.incremental() {
-        match store.load_source_cache(&connection.name) {
-            Ok(cache) => cache,
-            Err(error) => {
-                report.fail(error.to_string());
-                return None;
-            }
-        }
-    } else {
-        None
-    };
-    let progress = Progress::spinner(options.show_progress, "Reading the directory");
-    let fetched = source
-        .fetch(FetchContext {
-            progress: &progress,
-            previous: previous.as_ref(),
-            now: options.now,
-        })
-        .await;
-    progress.finish();
-    report.source_requests = source.requests_sent();
-    let fetched = match fetched {
-        Ok(fetched) => fetched,
-        Err(error) => {
-            report.fail(format!(
-                "{error}. Nothing was changed in Penvio or in the snapshot."
-            ));
-            return None;
-        }
-    };
-    report.source.full_fetch = fetched.full;
-    report.source.data_read_at = Some(options.now);
-    if source.incremental() && !options.dry_run {
-        let cache = SourceCache {
-            last_full_fetch: if fetched.full {
-                options.now
-            } else {
-                previous.as_ref().map_or(options.now, |p| p.last_full_fetch)
-            },
-            cursor: fetched.cursor.clone(),
-            directory: fetched.directory.clone(),
-        };
-        if let Err(error) = store.save_source_cache(&connection.name, &cache) {
-            report.fail(error.to_string());
-            return None;
-        }
-    }
-    report.source.users = fetched.directory.users.len();
-    report.source.groups = fetched.directory.groups.len();
-    Some(fetched.directory)
-}
-
-/// 3. Reconcile: the snapshot rebuilt from what Penvio really holds (and,
-///    unless a dry run, stored).
-#[allow(clippy::too_many_arguments)]
-async fn reconcile_snapshot(
-    connection: &ConnectionConfig,
-    client: &ScimClient,
-    store: &dyn StateStore,
-    desired: &DesiredState,
-    snapshot: &Snapshot,
-    adopt: bool,
-    options: &RunOptions,
-    report: &mut RunReport,
-) -> Option<Snapshot> {
-    let users = client.list_users(DEFAULT_PAGE_SIZE).await;
-    let groups = match &users {
-        Ok(_) => client.list_groups(DEFAULT_PAGE_SIZE).await,
-        Err(_) => Ok(Vec::new()),
-    };
-    let (users, groups) = match (users, groups) {
-        (Ok(users), Ok(groups)) => (users, groups),
-        (Err(error), _) | (_, Err(error)) => {
-            report.target_requests = client.counts();
-            report.fail(format!("cannot read what Penvio holds: {error}"));
-            return None;
-        }
-    };
-    let (rebuilt, findings) =
-        rebuild_snapshot(desired, snapshot, &users, &groups, adopt, options.now);
-    report.reconcile = Some(findings);
-    if !options.dry_run {
-        let mut persisted = rebuilt.clone();
-        for team in persisted.teams.values_mut() {
-            team.foreign_members.clear();
-        }
-        if let Err(error) = store.replace(&connection.name, &persisted) {
-            report.fail(error.to_string());
-            return None;
-        }
-    }
-    Some(rebuilt)
-}
-
-/// Applies a plan and fills the report with its outcome.
-async fn apply_and_report(
-    connection: &ConnectionConfig,
-    client: &ScimClient,
-    snapshot: &mut Snapshot,
-    plan: &Plan,
-    shared_store: &Arc<dyn StateStore>,
-    options: &RunOptions,
-    report: &mut RunReport,
-) {
-    let progress = Progress::bar(
-        options.show_progress && !plan.is_empty(),
-        plan.operations.len() as u64,
-        "Applying",
-    );
-    let settings = ApplySettings {
-        concurrency: connection.target.concurrency.get(),
-        member_patch_size: connection.target.member_patch_size.get(),
-        now: options.now,
-        cancel: options.cancel.clone(),
-        events: RunContext {
-            connection: connection.name.clone(),
-            run_id: report.run_id.clone(),
-            audit: options.audit.clone(),
-        },
-        on_username_reuse: connection.policy.on_username_reuse,
-    };
-    let applied = apply_plan(
-        plan,
-        snapshot,
-        client,
-        shared_store.clone(),
-        &connection.name,
-        &settings,
-        &progress,
-    )
-    .await;
-    progress.finish();
-    report.target_requests = client.counts();
-    report.managed_users = snapshot.users.len();
-    report.managed_teams = snapshot.teams.len();
-    if options.cancel.is_cancelled() {
-        report.fail(
-            "stopped by shutdown; operations acknowledged so far were recorded and the next run continues"
-                .into(),
-        );
-        return;
-    }
-    match applied {
-        Ok(applied) => {
-            for outcome in applied.outcomes {
-                match &outcome.error {
-                    None => *report.applied.entry(outcome.kind).or_default() += 1,
-                    Some(_) => report.failures.push(outcome),
-                }
-            }
-            report.exit_code = if !report.failures.is_empty() {
-                EXIT_PARTIAL
-            } else if !report.held_back.is_empty() {
-                EXIT_HELD_BACK
-            } else {
-                EXIT_OK
-            };
-        }
-        Err(error) => report.fail(format!(
-            "{error}. Operations acknowledged before this were recorded."
-        )),
-    }
-}
-
 /// Applies a reviewed plan (`penvio-sync apply` and the daemon's `/apply`).
 /// The plan file is not trusted: the plan is computed again from a fresh
 /// fetch and the current snapshot, under the same guard as `sync`, and only
@@ -686,92 +631,32 @@ pub async fn apply_reviewed(
     options: &RunOptions,
 ) -> RunReport {
     let clock = Instant::now();
-    let mut report = RunReport::new(&connection.name, options);
+    let mut report = new_report(&connection.name, options);
     report.mode = "apply";
+    let run = Run {
+        connection,
+        index,
+        store: &store,
+        options,
+    };
     // Bounded like every run (invariant 11).
-    let steps = apply_reviewed_steps(connection, index, &store, reviewed, options, &mut report);
-    if tokio::time::timeout(connection.run_timeout, steps)
+    let steps = run.apply_reviewed(reviewed, &mut report);
+    if let Ok(Err(stop)) | Err(stop) = tokio::time::timeout(connection.run_timeout, steps)
         .await
-        .is_err()
+        .map_err(|_| Stop::Failed(run_timed_out(connection, index)))
     {
-        report.fail(run_timed_out(connection, index));
+        stop.record(&mut report);
     }
     report.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
     events::run_finished(&report);
     report
 }
 
-async fn apply_reviewed_steps(
-    connection: &ConnectionConfig,
-    index: usize,
-    store: &Arc<dyn StateStore>,
-    reviewed: &crate::reviewed::ConnectionPlan,
-    options: &RunOptions,
-    report: &mut RunReport,
-) {
-    // Refuse a stale plan before anything is fetched.
-    match store.load(&connection.name) {
-        Ok(snapshot) if snapshot.generation != reviewed.generation => {
-            report.snapshot_generation = snapshot.generation;
-            return refuse_stale(reviewed.generation, snapshot.generation, report);
-        }
-        Ok(_) => {}
-        Err(error) => return report.fail(error.to_string()),
-    }
-    let fresh_options = RunOptions {
-        mode: RunMode::Sync,
-        dry_run: false,
-        only: Vec::new(),
-        ..options.clone()
-    };
-    let Some(Planned {
-        client,
-        mut snapshot,
-        plan: fresh,
-    }) = fetch_and_plan(connection, index, store.as_ref(), &fresh_options, report).await
-    else {
-        return;
-    };
-    if snapshot.generation != reviewed.generation {
-        return refuse_stale(reviewed.generation, snapshot.generation, report);
-    }
-    let admitted =
-        crate::reviewed::admit(&reviewed.plan, &fresh, &snapshot, options.allow_deletions);
-    for refused in &admitted.refused {
-        tracing::warn!(
-            connection = %connection.name,
-            run_id = %report.run_id,
-            operation = refused.operation.kind(),
-            subject = refused.operation.subject(),
-            reason = %refused.reason,
-            "Refused an operation of the reviewed plan."
-        );
-    }
-    report.refused = admitted.refused;
-    for operation in &admitted.plan.operations {
-        *report.planned.entry(operation.kind()).or_default() += 1;
-    }
-    report.held_back = admitted.plan.held_back.clone();
-    apply_and_report(
-        connection,
-        &client,
-        &mut snapshot,
-        &admitted.plan,
-        store,
-        options,
-        report,
-    )
-    .await;
-    if !report.refused.is_empty() && report.exit_code != EXIT_RUN_FAILED {
-        report.exit_code = EXIT_STALE_PLAN;
-    }
-}
-
-fn refuse_stale(then: u64, now: u64, report: &mut RunReport) {
-    report.fail(format!(
+/// The refusal of a reviewed plan whose snapshot has moved.
+fn stale(then: u64, now: u64) -> Stop {
+    Stop::StalePlan(format!(
         "the snapshot has moved since this plan was computed (generation {then} then, {now} now): something was applied in between; run `penvio-sync plan --out` again and review the new plan"
-    ));
-    report.exit_code = EXIT_STALE_PLAN;
+    ))
 }
 
 /// How long ago a unix time was, for people ("3h ago").

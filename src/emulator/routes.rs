@@ -24,7 +24,7 @@ use super::{LoggedRequest, Shared, lock};
 
 /// Path prefix before the org segment.
 pub(crate) const PREFIX: &str = "/api/scim/v2/";
-const SCIM_JSON: &str = "application/scim+json";
+use crate::scim::SCIM_MEDIA_TYPE as SCIM_JSON;
 /// Largest request body accepted (big membership PATCHes fit easily).
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
 

@@ -4,16 +4,9 @@
 
 use serde_json::{Map, Value, json};
 
-/// SCIM core User schema URN.
-pub const USER_SCHEMA: &str = crate::target::scim::proto::USER_SCHEMA;
-/// SCIM core Group schema URN.
-pub const GROUP_SCHEMA: &str = crate::target::scim::proto::GROUP_SCHEMA;
-/// ListResponse message URN.
-pub const LIST_RESPONSE: &str = crate::target::scim::proto::LIST_RESPONSE_SCHEMA;
-/// Error message URN.
-pub const ERROR_SCHEMA: &str = crate::target::scim::proto::ERROR_SCHEMA;
-/// PatchOp message URN.
-pub const PATCH_OP: &str = crate::target::scim::proto::PATCH_OP_SCHEMA;
+pub use crate::scim::LIST_RESPONSE_SCHEMA as LIST_RESPONSE;
+pub use crate::scim::PATCH_OP_SCHEMA as PATCH_OP;
+pub use crate::scim::{ERROR_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 /// ServiceProviderConfig schema URN.
 pub const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 /// ResourceType schema URN.

@@ -7,8 +7,8 @@ use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::ScimSourceConfig;
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
 use crate::ratelimit::Backoff;
+use crate::scim::{ScimGroup, ScimUser};
 use crate::target::scim::listing::ListingRules;
-use crate::target::scim::proto::{ScimGroup, ScimUser};
 use crate::target::scim::{ScimClient, ScimClientSettings, ScimError};
 
 const KIND: &str = "scim";

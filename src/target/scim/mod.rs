@@ -4,31 +4,33 @@
 //! Layers, outermost first: pacing (rate limit and `Retry-After` pause) →
 //! retry with capped, jittered backoff → per-request timeout.
 
+mod error;
 pub mod listing;
-pub mod proto;
+pub mod provision;
 pub mod retry;
+mod send;
+
+/// The SCIM protocol types, now shared in [`crate::scim`].
+pub use crate::scim as proto; // merge re-export
+pub use error::ScimError;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::config::Secret;
 use crate::model::UserAttributes;
-use crate::ratelimit::{
-    Backoff, BodyError, RequestPacer, ThrottleBudget, check_wait, parse_retry_after,
-    read_body_capped,
+use crate::ratelimit::{Backoff, RequestPacer};
+use crate::scim::{
+    Created, Identified, ListResponse, PatchOperation, ScimGroup, ScimUser, escape_filter_value,
+    group_resource, patch_body, user_resource,
 };
 use listing::{ListingRules, Step, Tally};
-use proto::{
-    Created, ErrorBody, Identified, ListResponse, PatchOperation, SCIM_MEDIA_TYPE, ScimGroup,
-    ScimUser, escape_filter_value, group_resource, patch_body, user_resource,
-};
-use retry::{Decision, classify, is_transient, may_have_applied};
+use send::preview;
 
 /// Page size used when listing (reconcile, SCIM source).
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -59,148 +61,6 @@ pub struct ScimClientSettings {
     pub proxy: Option<Secret>,
 }
 
-/// Errors of SCIM requests. Each names the request (method and path, no query).
-#[derive(Debug, thiserror::Error)]
-pub enum ScimError {
-    /// 401/403: the token is wrong or was regenerated.
-    #[error(
-        "{service} rejected the token ({status}) on {method} {path}. It may have been regenerated: update `{key}` (or the file its `_file` form names) and run `penvio-sync check --connectivity`"
-    )]
-    Unauthorized {
-        /// Who answered.
-        service: String,
-        /// 401 or 403.
-        status: u16,
-        /// Method.
-        method: Method,
-        /// Path.
-        path: String,
-        /// Config key of the token.
-        key: String,
-    },
-    /// 409 uniqueness on create.
-    #[error("{method} {path}: conflict (409): {detail}")]
-    Conflict {
-        /// Method.
-        method: Method,
-        /// Path.
-        path: String,
-        /// Server detail.
-        detail: String,
-    },
-    /// 404.
-    #[error("{method} {path}: not found (404)")]
-    NotFound {
-        /// Method.
-        method: Method,
-        /// Path.
-        path: String,
-    },
-    /// Another non-retriable status.
-    #[error("{method} {path}: {status}{}: {detail}", scim_type.as_ref().map(|t| format!(" {t}")).unwrap_or_default())]
-    Rejected {
-        /// Method.
-        method: Method,
-        /// Path.
-        path: String,
-        /// Status.
-        status: u16,
-        /// scimType, if any.
-        scim_type: Option<String>,
-        /// Server detail.
-        detail: String,
-    },
-    /// Retries ran out.
-    #[error("{method} {path}: gave up after {attempts} attempts: {last}")]
-    RetriesExhausted {
-        /// Method.
-        method: Method,
-        /// Path.
-        path: String,
-        /// Attempts made.
-        attempts: u32,
-        /// The last problem.
-        last: String,
-    },
-    /// The request could not be sent at all.
-    #[error("{method} {path}: {source}")]
-    Transport {
-        /// Method.
-        method: Method,
-        /// Path.
-        path: String,
-        /// Cause.
-        #[source]
-        source: reqwest::Error,
-    },
-    /// No clear answer to a request that must not be sent twice blindly
-    /// (a team create): it may or may not have been applied.
-    #[error(
-        "{method} {path}: no clear answer ({last}); the request may or may not have been applied"
-    )]
-    OutcomeUnknown {
-        /// Method.
-        method: Method,
-        /// Path.
-        path: String,
-        /// What came back instead of an answer.
-        last: String,
-    },
-    /// The server asked for more than the bounds allow: a wait longer than
-    /// `max_wait`, a body larger than `max_body`.
-    #[error("{method} {path}: {message}")]
-    Unbounded {
-        /// Method.
-        method: Method,
-        /// Path.
-        path: String,
-        /// What was refused, naming the header or cap.
-        message: String,
-    },
-    /// A listing that cannot be proven complete (invariant 1).
-    #[error("GET {path}: incomplete listing: {message}")]
-    IncompleteListing {
-        /// Path.
-        path: String,
-        /// Why, and what to do.
-        message: String,
-    },
-    /// A 2xx whose body is not what SCIM promises.
-    #[error("{method} {path}: unexpected response: {message}")]
-    InvalidResponse {
-        /// Method.
-        method: Method,
-        /// Path.
-        path: String,
-        /// What was wrong.
-        message: String,
-    },
-}
-
-impl ScimError {
-    /// True when the whole run must stop (credentials refused).
-    pub fn is_fatal(&self) -> bool {
-        matches!(self, ScimError::Unauthorized { .. })
-    }
-
-    /// The HTTP status the server answered, if it answered.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            ScimError::Unauthorized { status, .. } | ScimError::Rejected { status, .. } => {
-                Some(*status)
-            }
-            ScimError::Conflict { .. } => Some(409),
-            ScimError::NotFound { .. } => Some(404),
-            ScimError::RetriesExhausted { .. }
-            | ScimError::OutcomeUnknown { .. }
-            | ScimError::Transport { .. }
-            | ScimError::Unbounded { .. }
-            | ScimError::IncompleteListing { .. }
-            | ScimError::InvalidResponse { .. } => None,
-        }
-    }
-}
-
 /// Request counts of one client, for reports, tests and metrics.
 #[derive(Debug, Default)]
 pub struct RequestCounters {
@@ -210,18 +70,7 @@ pub struct RequestCounters {
     throttled: AtomicU64,
 }
 
-/// A point-in-time copy of [`RequestCounters`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct RequestCounts {
-    /// GET requests sent (retries included).
-    pub reads: u64,
-    /// POST/PUT/PATCH/DELETE requests sent (retries included).
-    pub writes: u64,
-    /// Requests retried.
-    pub retries: u64,
-    /// 429 answers received.
-    pub throttled: u64,
-}
+pub use crate::report::RequestCounts; // merge re-export
 
 impl RequestCounters {
     /// Current counts.
@@ -552,246 +401,6 @@ impl ScimClient {
     ) -> Result<Answer, ScimError> {
         self.send_with(method, target, body, Replay::Safe).await
     }
-
-    /// [`ScimClient::send`], saying whether the request may be replayed
-    /// when its outcome is unknown; if not, such an outcome ends in
-    /// [`ScimError::OutcomeUnknown`] and the caller decides.
-    async fn send_with(
-        &self,
-        method: Method,
-        target: &str,
-        body: Option<Value>,
-        replay: Replay,
-    ) -> Result<Answer, ScimError> {
-        let inner = &self.inner;
-        let unknown = |method: Method, path: String, last: String| ScimError::OutcomeUnknown {
-            method,
-            path,
-            last,
-        };
-        let url = format!("{}{target}", inner.base);
-        let path = target.split('?').next().unwrap_or(target).to_string();
-        let bytes = match &body {
-            Some(value) => {
-                Some(
-                    serde_json::to_vec(value).map_err(|e| ScimError::InvalidResponse {
-                        method: method.clone(),
-                        path: path.clone(),
-                        message: format!("cannot encode request: {e}"),
-                    })?,
-                )
-            }
-            None => None,
-        };
-        let backoff = inner.settings.backoff;
-        let max_attempts = backoff.max_attempts.max(1);
-        let mut last = String::new();
-        // Failures count against `max_attempts`; throttling (a 429: busy,
-        // not broken) against the throttle budget instead.
-        let mut attempt = 0;
-        let mut throttle = ThrottleBudget::default();
-        let mut sent: u32 = 0;
-        while attempt < max_attempts {
-            if sent > 0 {
-                inner.counters.retries.fetch_add(1, Ordering::Relaxed);
-            }
-            sent = sent.saturating_add(1);
-            inner.pacer.wait().await;
-            let counter = if method == Method::GET {
-                &inner.counters.reads
-            } else {
-                &inner.counters.writes
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
-
-            let mut request = inner
-                .http
-                .request(method.clone(), &url)
-                .bearer_auth(inner.settings.token.expose())
-                .header(ACCEPT, SCIM_MEDIA_TYPE);
-            if let Some(bytes) = &bytes {
-                request = request
-                    .header(CONTENT_TYPE, SCIM_MEDIA_TYPE)
-                    .body(bytes.clone());
-            }
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(error) if is_transient(&error) => {
-                    // Errors name method and path; the URL's query can hold
-                    // user data (a userName filter).
-                    let error = error.without_url();
-                    last = error_chain(&error);
-                    // A refused connection never carried the request; a
-                    // timeout or a reset may have come after the server
-                    // acted on it.
-                    if replay == Replay::Unsafe && !error.is_connect() {
-                        return Err(unknown(method, path, last));
-                    }
-                    tokio::time::sleep(backoff.delay(attempt)).await;
-                    attempt += 1;
-                    continue;
-                }
-                Err(source) => {
-                    return Err(ScimError::Transport {
-                        method,
-                        path,
-                        source: source.without_url(),
-                    });
-                }
-            };
-            let status = response.status();
-            let retry_after = response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, SystemTime::now()));
-            if let Some(after) = retry_after
-                && matches!(classify(status, retry_after), Decision::Retry(_))
-            {
-                let value = response
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                let key = inner.rules.key("max_wait");
-                if let Err(reason) = check_wait(
-                    "Retry-After",
-                    value,
-                    after,
-                    inner.rules.limits.max_wait,
-                    &key,
-                ) {
-                    return Err(ScimError::Unbounded {
-                        method,
-                        path,
-                        message: format!("answered {status}: {reason}"),
-                    });
-                }
-                // Hold every task back as soon as the headers arrive, before
-                // the body is read, so no other request slips out meanwhile.
-                inner.pacer.pause_for(after);
-            }
-            let max_body = inner.rules.limits.max_body;
-            let body =
-                match read_body_capped(response, max_body, &inner.rules.key("max_body")).await {
-                    Ok(body) => body,
-                    Err(too_large @ BodyError::TooLarge { .. }) => {
-                        return Err(ScimError::Unbounded {
-                            method,
-                            path,
-                            message: format!("answered {status}: {too_large}"),
-                        });
-                    }
-                    Err(BodyError::Transport(error)) => {
-                        last = error_chain(&error.without_url());
-                        if replay == Replay::Unsafe {
-                            return Err(unknown(method, path, last));
-                        }
-                        tokio::time::sleep(backoff.delay(attempt)).await;
-                        attempt += 1;
-                        continue;
-                    }
-                };
-            match classify(status, retry_after) {
-                Decision::Success if is_scim_body(&body) => {
-                    return Ok(Answer { status, body });
-                }
-                Decision::Success => {
-                    // A 2xx whose body is not JSON (a proxy's HTML page, a
-                    // body cut short) acknowledges nothing: the server may
-                    // not have seen the request at all.
-                    last = format!(
-                        "{status} with a body that is not SCIM JSON (starts {:?})",
-                        preview(&body)
-                    );
-                    if replay == Replay::Unsafe {
-                        return Err(unknown(method, path, last));
-                    }
-                    tracing::debug!(%method, path, %status, "Retrying a request answered with a garbled body.");
-                    tokio::time::sleep(backoff.delay(attempt)).await;
-                    attempt += 1;
-                }
-                Decision::Retry(_) if replay == Replay::Unsafe && may_have_applied(status) => {
-                    last = format!("{status}: {}", describe_error(&body));
-                    return Err(unknown(method, path, last));
-                }
-                Decision::Retry(after) => {
-                    let throttled = status == StatusCode::TOO_MANY_REQUESTS;
-                    if throttled {
-                        inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
-                    }
-                    last = format!("{status}: {}", describe_error(&body));
-                    let delay = match after {
-                        Some(after) => after,
-                        None if throttled => backoff.delay(throttle.answers()),
-                        None => backoff.delay(attempt),
-                    };
-                    if (throttled || after.is_some())
-                        && let Err(reason) = throttle.admit(delay)
-                    {
-                        return Err(ScimError::RetriesExhausted {
-                            method,
-                            path,
-                            attempts: sent,
-                            last: format!("{last}; {reason}"),
-                        });
-                    }
-                    if after.is_some() {
-                        inner.pacer.pause_for(delay);
-                    }
-                    tracing::debug!(%method, path, %status, delay_ms = delay.as_millis() as u64, "Retrying request.");
-                    tokio::time::sleep(delay).await;
-                    if !throttled {
-                        attempt += 1;
-                    }
-                }
-                Decision::Stop => {
-                    return Err(ScimError::Unauthorized {
-                        service: inner.settings.service.clone(),
-                        status: status.as_u16(),
-                        method,
-                        path,
-                        key: inner.settings.token_key.clone(),
-                    });
-                }
-                Decision::Fail => {
-                    let error: ErrorBody = serde_json::from_slice(&body).unwrap_or_default();
-                    let detail = error
-                        .detail
-                        .clone()
-                        .unwrap_or_else(|| describe_error(&body));
-                    return Err(match status {
-                        StatusCode::NOT_FOUND => ScimError::NotFound { method, path },
-                        StatusCode::CONFLICT => ScimError::Conflict {
-                            method,
-                            path,
-                            detail,
-                        },
-                        _ => ScimError::Rejected {
-                            method,
-                            path,
-                            status: status.as_u16(),
-                            scim_type: error.scim_type,
-                            detail,
-                        },
-                    });
-                }
-            }
-        }
-        Err(ScimError::RetriesExhausted {
-            method,
-            path,
-            attempts: sent,
-            last,
-        })
-    }
-}
-
-/// Whether a 2xx body can be a SCIM answer: empty (204, or a 200 without
-/// content) or JSON.
-fn is_scim_body(body: &[u8]) -> bool {
-    body.iter().all(u8::is_ascii_whitespace)
-        || serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
 }
 
 /// Percent-encodes an id for use as one path segment.
@@ -810,38 +419,6 @@ fn path_segment(id: &str) -> String {
 /// Percent-encodes a query value (filters contain spaces and quotes).
 pub fn encode_query_value(value: &str) -> String {
     path_segment(value)
-}
-
-fn preview(body: &[u8]) -> String {
-    String::from_utf8_lossy(&body[..body.len().min(120)]).into_owned()
-}
-
-/// The `detail` of a SCIM error body, else the start of the body.
-fn describe_error(body: &[u8]) -> String {
-    serde_json::from_slice::<ErrorBody>(body)
-        .ok()
-        .and_then(|e| e.detail)
-        .unwrap_or_else(|| {
-            let text = preview(body);
-            if text.trim().is_empty() {
-                "(no body)".to_string()
-            } else {
-                text
-            }
-        })
-}
-
-/// The error with its causes, so "connection refused" is not hidden behind
-/// "error sending request".
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
-//! SCIM 2.0 wire types (RFC 7643/7644): exactly the fields penvio-sync sends
-//! and reads, nothing more.
+//! SCIM 2.0 protocol (RFC 7643/7644): the schema URNs, media type and wire
+//! types penvio-sync sends and reads, nothing more. Shared by the Penvio
+//! target, the SCIM source and the emulator, so the three never disagree on
+//! a URN or a field name.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
