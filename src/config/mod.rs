@@ -10,9 +10,11 @@
 mod ca;
 mod env;
 mod error;
+mod nested_groups;
 mod notification;
 mod pattern;
 pub mod raw;
+mod reader;
 pub mod schema;
 mod secret;
 mod source;
@@ -38,6 +40,7 @@ pub use env::{
     ProcessEnvironment,
 };
 pub use error::{ConfigError, Location, Problem};
+pub use nested_groups::NestedGroups;
 pub use notification::{
     AlertEvent, Channel, EmailConfig, NOTIFICATION_TYPES, NotificationConfig, SmtpSecurity,
 };
@@ -45,7 +48,7 @@ pub use pattern::GroupPattern;
 pub use raw::RawConfig;
 pub use secret::Secret;
 pub use source::{FileSourceConfig, SOURCE_TYPES, ScimSourceConfig, SourceConfig};
-pub use source_entra::{EmailFrom, EntraCredential, EntraSourceConfig, NestedGroups};
+pub use source_entra::{EmailFrom, EntraCredential, EntraSourceConfig};
 pub use source_google::{
     GOOGLE_API_BASE, GOOGLE_IAM_URL, GOOGLE_METADATA_URL, GOOGLE_TOKEN_URI, GoogleAccount,
     GoogleSigner, GoogleSourceConfig, IamSigner, ServiceAccountKey, parse_service_account_key,

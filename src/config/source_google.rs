@@ -13,8 +13,8 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::Deserialize;
 
+use super::reader::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, check_http_url};
 use super::secret::Secret;
-use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, check_http_url};
 
 /// The Directory API's root (discovery `rootUrl`).
 pub const GOOGLE_API_BASE: &str = "https://admin.googleapis.com";

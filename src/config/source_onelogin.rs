@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use super::reader::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, check_http_url};
 use super::secret::Secret;
-use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, check_http_url};
 
 /// The API host of an account, from its subdomain. The saved vendor spec
 /// and facts name only this host (no regional variant for v2), so EU
@@ -61,13 +61,13 @@ pub struct OneLoginSourceConfig {
     pub requests_per_second: NonZeroU32,
     /// Extra trusted CAs (a TLS-inspecting proxy or private CA); added to
     /// the system roots, never replacing them.
-    pub ca_file: Option<super::CaBundle>,
+    pub ca_file: Option<super::ca::CaBundle>,
     /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
     /// `max_body`).
-    pub limits: super::ListingLimits,
+    pub limits: super::source_limits::ListingLimits,
     /// This endpoint's proxy URL (`proxy`; `None`: the environment's); may
     /// carry credentials.
-    pub proxy: Option<super::Secret>,
+    pub proxy: Option<super::secret::Secret>,
 }
 
 /// Decodes the keys of a `type: onelogin` source mapping.
@@ -120,7 +120,7 @@ pub(super) fn decode_onelogin(
         timeout: timeout?,
         requests_per_second: requests_per_second?,
         ca_file: None,
-        limits: super::ListingLimits::default(),
+        limits: super::source_limits::ListingLimits::default(),
         proxy: None,
     })
 }
