@@ -563,3 +563,63 @@ pub(super) fn choice<T: Copy>(
     }
     found
 }
+
+/// An id pasted into URLs, headers or credentials: trimmed, not empty, and
+/// made only of the characters `allowed` accepts, so it can never change
+/// the request; `message` is the problem otherwise (each vendor's ids
+/// differ).
+pub(super) fn identifier(
+    ctx: &mut Ctx<'_>,
+    field: &Field<'_>,
+    allowed: fn(char) -> bool,
+    message: impl Into<String>,
+) -> Option<String> {
+    let text = ctx.non_empty_string(field)?;
+    let text = text.trim().to_owned();
+    if text.chars().all(allowed) {
+        Some(text)
+    } else {
+        ctx.field_problem(field, message);
+        None
+    }
+}
+
+/// The vendor API's base URL: `base_url` as written, or the URL that
+/// `from_short` builds from the short form under `short_key` (a domain, a
+/// subdomain), or the problem it names. Exactly one of the two keys must
+/// be set; `required` says what to write when neither is.
+pub(super) fn vendor_base_url(
+    ctx: &mut Ctx<'_>,
+    map: &mut MapReader<'_>,
+    short_key: &str,
+    required: &str,
+    from_short: impl FnOnce(&str) -> Result<String, &'static str>,
+) -> Option<Url> {
+    match (map.get(short_key), map.get("base_url")) {
+        (Some(field), None) => {
+            let text = ctx.non_empty_string(&field)?;
+            let checked = from_short(text.trim())
+                .map_err(str::to_owned)
+                .and_then(|url| check_http_url(&url));
+            match checked {
+                Ok(url) => Some(url),
+                Err(message) => {
+                    ctx.field_problem(&field, message);
+                    None
+                }
+            }
+        }
+        (None, Some(field)) => ctx.http_url(&field),
+        (Some(field), Some(_)) => {
+            ctx.field_problem(
+                &field,
+                format!("set either {short_key} or base_url, not both"),
+            );
+            None
+        }
+        (None, None) => {
+            ctx.problem(&map.child_path(short_key), map.location(), required);
+            None
+        }
+    }
+}

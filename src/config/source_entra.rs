@@ -13,7 +13,7 @@ use base64::Engine;
 use reqwest::Url;
 
 use super::nested_groups::{NestedGroups, decode_nested_groups};
-use super::reader::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, choice};
+use super::reader::{self, Ctx, DEFAULT_TIMEOUT, Field, MapReader, choice};
 use super::secret::Secret;
 
 /// Graph v1.0 in the global Azure cloud.
@@ -177,21 +177,12 @@ fn private_key_block(text: &str) -> Option<String> {
 /// A tenant id, client id or object id: a GUID or domain, nothing that
 /// could change the token URL's path.
 fn identifier(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<String> {
-    let text = ctx.non_empty_string(field)?;
-    let text = text.trim().to_string();
-    if text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-    {
-        Some(text)
-    } else {
-        ctx.problem(
-            &field.path,
-            field.node.location,
-            "must be a GUID or domain name (letters, digits, '-' and '.')",
-        );
-        None
-    }
+    reader::identifier(
+        ctx,
+        field,
+        |c| c.is_ascii_alphanumeric() || c == '-' || c == '.',
+        "must be a GUID or domain name (letters, digits, '-' and '.')",
+    )
 }
 
 /// Decodes the certificate credential: the PEM at `certificate(_file)`

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use super::reader::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
+use super::reader::{self, Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 use super::secret::Secret;
 
 /// Records per page: the documented maximum of the v2 lists ("Limited to
@@ -279,21 +279,12 @@ fn decode_auth(
 /// An org id or client id: letters, digits, '-' and '_' only, so it can
 /// travel in a header or a Basic credential unchanged.
 fn identifier(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<String> {
-    let text = ctx.non_empty_string(field)?;
-    let text = text.trim().to_owned();
-    if text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        Some(text)
-    } else {
-        ctx.problem(
-            &field.path,
-            field.node.location,
-            "must be an id (letters, digits, '-' and '_'), as shown in the JumpCloud console",
-        );
-        None
-    }
+    reader::identifier(
+        ctx,
+        field,
+        |c| c.is_ascii_alphanumeric() || c == '-' || c == '_',
+        "must be an id (letters, digits, '-' and '_'), as shown in the JumpCloud console",
+    )
 }
 
 #[cfg(test)]

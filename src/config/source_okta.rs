@@ -7,7 +7,7 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Url;
 
-use super::reader::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, check_http_url};
+use super::reader::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, vendor_base_url};
 use super::secret::Secret;
 
 /// Scopes a service app asks for when `oauth.scopes` is not set: reading
@@ -139,47 +139,21 @@ pub(super) fn decode_okta(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<
     })
 }
 
-/// `domain: acme.okta.com` (always https) or `base_url: https://…` (loopback
-/// may be http, for tests and local fakes): exactly one of them.
+/// `domain` (a host name like acme.okta.com) or `base_url`.
 fn decode_base_url(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<Url> {
-    match (map.get("domain"), map.get("base_url")) {
-        (Some(field), None) => {
-            let text = ctx.non_empty_string(&field)?;
-            let host = text.trim();
+    vendor_base_url(
+        ctx,
+        map,
+        "domain",
+        "is required (your Okta domain, like acme.okta.com; or base_url)",
+        |host| {
             if host.contains("://") || host.contains('/') {
-                ctx.problem(
-                    &field.path,
-                    field.node.location,
-                    "must be a host name like acme.okta.com (use base_url for a full URL)",
-                );
-                return None;
+                Err("must be a host name like acme.okta.com (use base_url for a full URL)")
+            } else {
+                Ok(format!("https://{host}"))
             }
-            match check_http_url(&format!("https://{host}")) {
-                Ok(url) => Some(url),
-                Err(message) => {
-                    ctx.problem(&field.path, field.node.location, message);
-                    None
-                }
-            }
-        }
-        (None, Some(field)) => ctx.http_url(&field),
-        (Some(field), Some(_)) => {
-            ctx.problem(
-                &field.path,
-                field.node.location,
-                "set either domain or base_url, not both",
-            );
-            None
-        }
-        (None, None) => {
-            ctx.problem(
-                &map.child_path("domain"),
-                map.location(),
-                "is required (your Okta domain, like acme.okta.com; or base_url)",
-            );
-            None
-        }
-    }
+        },
+    )
 }
 
 /// `token`/`token_file` (API token) or `oauth:` (service app), not both.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use super::reader::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, check_http_url};
+use super::reader::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, vendor_base_url};
 use super::secret::Secret;
 
 /// The API host of an account, from its subdomain. The saved vendor spec
@@ -125,50 +125,27 @@ pub(super) fn decode_onelogin(
     })
 }
 
-/// `subdomain: acme` (→ `https://acme.onelogin.com`) or `base_url: https://…`
-/// (loopback may be http, for tests and local fakes): exactly one of them.
+/// `subdomain` (like acme for acme.onelogin.com) or `base_url`.
 fn decode_base_url(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<Url> {
-    match (map.get("subdomain"), map.get("base_url")) {
-        (Some(field), None) => {
-            let text = ctx.non_empty_string(&field)?;
-            let label = text.trim().to_ascii_lowercase();
+    vendor_base_url(
+        ctx,
+        map,
+        "subdomain",
+        "is required (your OneLogin subdomain, like acme for acme.onelogin.com; or base_url)",
+        |text| {
+            let label = text.to_ascii_lowercase();
             let valid = label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
                 && !label.starts_with('-')
                 && !label.ends_with('-');
-            if !valid {
-                ctx.problem(
-                    &field.path,
-                    field.node.location,
+            if valid {
+                Ok(format!("https://{label}.{ONELOGIN_HOST_SUFFIX}"))
+            } else {
+                Err(
                     "must be the subdomain only, like acme for acme.onelogin.com (use base_url for a full URL)",
-                );
-                return None;
+                )
             }
-            match check_http_url(&format!("https://{label}.{ONELOGIN_HOST_SUFFIX}")) {
-                Ok(url) => Some(url),
-                Err(message) => {
-                    ctx.problem(&field.path, field.node.location, message);
-                    None
-                }
-            }
-        }
-        (None, Some(field)) => ctx.http_url(&field),
-        (Some(field), Some(_)) => {
-            ctx.problem(
-                &field.path,
-                field.node.location,
-                "set either subdomain or base_url, not both",
-            );
-            None
-        }
-        (None, None) => {
-            ctx.problem(
-                &map.child_path("subdomain"),
-                map.location(),
-                "is required (your OneLogin subdomain, like acme for acme.onelogin.com; or base_url)",
-            );
-            None
-        }
-    }
+        },
+    )
 }
 
 fn teams_from(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<TeamsFrom> {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 use super::nested_groups::{NestedGroups, decode_nested_groups};
-use super::reader::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, choice};
+use super::reader::{self, Ctx, DEFAULT_TIMEOUT, Field, MapReader, choice};
 use super::secret::Secret;
 
 /// Largest `limit` PingOne accepts on `/users` and `/groups` (spec: 1..1000).
@@ -142,18 +142,12 @@ pub struct PingOneSourceConfig {
 /// An id that is pasted into URL paths and filters: letters, digits and
 /// `-` only (PingOne ids are UUIDs), so it can never change the request.
 fn identifier(ctx: &mut Ctx<'_>, field: &Field<'_>, what: &str) -> Option<String> {
-    let text = ctx.non_empty_string(field)?;
-    let text = text.trim().to_string();
-    if text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        Some(text)
-    } else {
-        ctx.problem(
-            &field.path,
-            field.node.location,
-            format!("must be the {what} (a UUID: letters, digits and '-')"),
-        );
-        None
-    }
+    reader::identifier(
+        ctx,
+        field,
+        |c| c.is_ascii_alphanumeric() || c == '-',
+        format!("must be the {what} (a UUID: letters, digits and '-')"),
+    )
 }
 
 /// Decodes `region`, `base_url` and `token_url` (each `None` after a
