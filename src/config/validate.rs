@@ -18,10 +18,10 @@ use super::reader::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 use super::source;
 use super::template::Template;
 use super::threshold::Threshold;
-use super::{
+use super::validated::{
     Config, ConnectionConfig, DEFAULT_EXPLAIN_MAX_AGE, DEFAULT_LISTEN, DEFAULT_RECONCILE_SCHEDULE,
-    DEFAULT_SCHEDULE, DEFAULT_STATE_DIR, LogConfig, LogFormat, MappingConfig, OnUserNameReuse,
-    OnUserRemoved, PACKAGED_STATE_DIR, PolicyConfig, ScopeConfig, TargetConfig,
+    DEFAULT_RUN_TIMEOUT, DEFAULT_SCHEDULE, DEFAULT_STATE_DIR, LogConfig, LogFormat, MappingConfig,
+    OnUserNameReuse, OnUserRemoved, PACKAGED_STATE_DIR, PolicyConfig, ScopeConfig, TargetConfig,
 };
 
 /// Checks a parsed config and builds the validated [`Config`]. Pure apart from
@@ -221,7 +221,7 @@ fn decode_connection(
     };
     let run_timeout = match map.get("run_timeout") {
         Some(field) => ctx.duration(&field, true),
-        None => Some(super::DEFAULT_RUN_TIMEOUT),
+        None => Some(DEFAULT_RUN_TIMEOUT),
     };
     map.finish(ctx);
     Some(ConnectionConfig {
