@@ -5,14 +5,14 @@
 //! unchanged directory sends nothing. Everything runs through the same config
 //! loader, snapshot store and executor as a production sync.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cli::render_report;
-use crate::config::{self, ProcessEnvironment};
+use crate::report::render::render_report;
+use crate::config::{self, Config, ConnectionConfig, ProcessEnvironment};
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::state::{RedbStateStore, StateStore};
-use crate::sync::{EXIT_OK, EXIT_RUN_FAILED, RunOptions, run_connection, unix_now};
+use crate::sync::{EXIT_OK, EXIT_RUN_FAILED, RunOptions, RunReport, run_connection, unix_now};
 
 const DEMO_CONFIG: &str = include_str!("../config/demo/penvio-sync.yaml");
 const DEMO_DIRECTORY: &str = include_str!("../config/demo/directory.yaml");
@@ -39,32 +39,77 @@ async fn demo() -> Result<bool, String> {
     })
     .await
     .map_err(|e| format!("cannot start the SCIM emulator: {e}"))?;
-    let workdir = tempfile_dir()?;
-    let directory_path = workdir.join("directory.yaml");
-    let state_dir = workdir.join("state");
-    let config_path = workdir.join("penvio-sync.yaml");
-    let config_text = DEMO_CONFIG
-        .replace("DEMO_STATE_DIR", &state_dir.display().to_string())
-        .replace("DEMO_DIRECTORY", &directory_path.display().to_string())
-        .replace("DEMO_TARGET_URL", &emulator.base_url(DEMO_ORG));
-    write(&config_path, &config_text)?;
-    write(&directory_path, DEMO_DIRECTORY)?;
-    let config = config::load_str(&config_text, &config_path, &ProcessEnvironment)
-        .map_err(|e| e.to_string())?;
-    let connection = config
+    let workspace = Workspace::create(&emulator)?;
+    let connection = workspace
+        .config
         .connections
         .first()
         .ok_or("the demo config has no connection")?;
     let store: Arc<dyn StateStore> =
-        Arc::new(RedbStateStore::open(&config.state_dir).map_err(|e| e.to_string())?);
+        Arc::new(RedbStateStore::open(&workspace.config.state_dir).map_err(|e| e.to_string())?);
 
     println!("penvio-sync demo");
     println!(
         "  SCIM emulator (Penvio stand-in): {}",
         emulator.base_url(DEMO_ORG)
     );
-    println!("  state: {}\n", state_dir.display());
+    println!("  state: {}\n", workspace.state_dir.display());
 
+    let first = first_run(&emulator, connection, &store).await;
+    let second = changed_run(&emulator, connection, &store, &workspace.directory_path).await?;
+    let (third, writes, reads) = unchanged_run(&emulator, connection, &store).await;
+    print_summary(&emulator);
+    emulator.shutdown().await;
+    let _ = std::fs::remove_dir_all(&workspace.workdir);
+    let ok = [&first, &second, &third]
+        .iter()
+        .all(|r| r.error.is_none() && r.failures.is_empty())
+        && writes == 0
+        && reads == 0;
+    if !ok {
+        println!("The demo did not behave as expected: see the reports above.");
+    }
+    Ok(ok)
+}
+
+/// The demo's files: its config (pointing at the emulator), directory and
+/// state, in a fresh private directory.
+struct Workspace {
+    workdir: PathBuf,
+    directory_path: PathBuf,
+    state_dir: PathBuf,
+    config: Config,
+}
+
+impl Workspace {
+    fn create(emulator: &Emulator) -> Result<Self, String> {
+        let workdir = tempfile_dir()?;
+        let directory_path = workdir.join("directory.yaml");
+        let state_dir = workdir.join("state");
+        let config_path = workdir.join("penvio-sync.yaml");
+        let config_text = DEMO_CONFIG
+            .replace("DEMO_STATE_DIR", &state_dir.display().to_string())
+            .replace("DEMO_DIRECTORY", &directory_path.display().to_string())
+            .replace("DEMO_TARGET_URL", &emulator.base_url(DEMO_ORG));
+        write(&config_path, &config_text)?;
+        write(&directory_path, DEMO_DIRECTORY)?;
+        let config = config::load_str(&config_text, &config_path, &ProcessEnvironment)
+            .map_err(|e| e.to_string())?;
+        Ok(Workspace {
+            workdir,
+            directory_path,
+            state_dir,
+            config,
+        })
+    }
+}
+
+/// Step 1: the first run provisions the directory.
+async fn first_run(
+    emulator: &Emulator,
+    connection: &ConnectionConfig,
+    store: &Arc<dyn StateStore>,
+) -> RunReport {
     println!("1. First run: provision the directory (config/demo/directory.yaml).");
     let first = run_connection(connection, 0, store.clone(), &RunOptions::sync_now()).await;
     print!("{}", render_report(&first));
@@ -73,9 +118,18 @@ async fn demo() -> Result<bool, String> {
         emulator.users(DEMO_ORG).len(),
         emulator.groups(DEMO_ORG).len()
     );
+    first
+}
 
+/// Step 2: the directory changes; the plan, then a run applying only that.
+async fn changed_run(
+    emulator: &Emulator,
+    connection: &ConnectionConfig,
+    store: &Arc<dyn StateStore>,
+    directory_path: &Path,
+) -> Result<RunReport, String> {
     println!("2. The directory changes (config/demo/directory-changed.yaml). The plan:");
-    write(&directory_path, DEMO_DIRECTORY_CHANGED)?;
+    write(directory_path, DEMO_DIRECTORY_CHANGED)?;
     let plan_options = RunOptions {
         dry_run: true,
         ..RunOptions::sync_now()
@@ -90,7 +144,16 @@ async fn demo() -> Result<bool, String> {
         "   Penvio received {} for this change.\n",
         crate::plural::count(emulator.write_count(), "write")
     );
+    Ok(second)
+}
 
+/// Step 3: a run over the unchanged directory, with the writes and reads
+/// Penvio received (both should be zero).
+async fn unchanged_run(
+    emulator: &Emulator,
+    connection: &ConnectionConfig,
+    store: &Arc<dyn StateStore>,
+) -> (RunReport, usize, usize) {
     println!("3. Third run over the unchanged directory: nothing to send.");
     emulator.clear_log();
     let third = run_connection(connection, 0, store.clone(), &RunOptions::sync_now()).await;
@@ -102,7 +165,11 @@ async fn demo() -> Result<bool, String> {
         crate::plural::count(writes, "write"),
         crate::plural::count(reads, "read")
     );
+    (third, writes, reads)
+}
 
+/// What Penvio (the emulator) holds at the end.
+fn print_summary(emulator: &Emulator) {
     let users = emulator.users(DEMO_ORG);
     let active = users
         .iter()
@@ -118,17 +185,6 @@ async fn demo() -> Result<bool, String> {
         active,
         emulator.groups(DEMO_ORG).len()
     );
-    emulator.shutdown().await;
-    let _ = std::fs::remove_dir_all(&workdir);
-    let ok = [&first, &second, &third]
-        .iter()
-        .all(|r| r.error.is_none() && r.failures.is_empty())
-        && writes == 0
-        && reads == 0;
-    if !ok {
-        println!("The demo did not behave as expected: see the reports above.");
-    }
-    Ok(ok)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
@@ -136,7 +192,7 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 }
 
 /// A fresh private directory under the system temp dir.
-fn tempfile_dir() -> Result<std::path::PathBuf, String> {
+fn tempfile_dir() -> Result<PathBuf, String> {
     let dir = std::env::temp_dir().join(format!(
         "penvio-sync-demo-{}-{}",
         std::process::id(),

@@ -246,6 +246,8 @@ fn describe_next(out: &mut String, planned: &Plan, id: &str, step: usize, in_pen
     }
 }
 
+/// The steps of a user found in the directory: read, scope, mapping,
+/// skipped, snapshot, next sync.
 fn explain_user(
     out: &mut String,
     inputs: &Inputs<'_>,
@@ -253,7 +255,18 @@ fn explain_user(
     planned: &Plan,
     user: &SourceUser,
 ) {
-    let scope = &inputs.connection.scope;
+    describe_source_user(out, inputs, user);
+    describe_user_scope(out, inputs, user);
+    describe_mapping(out, &inputs.connection.mapping, user);
+    describe_skipped(out, mapped, user);
+    describe_snapshot(out, inputs.snapshot, &user.id, 5);
+    let in_penvio = inputs.snapshot.users.contains_key(&user.id);
+    describe_next(out, planned, &user.id, 6, in_penvio);
+    let _ = writeln!(out);
+}
+
+/// The heading and step 1: the user as the IdP returned it.
+fn describe_source_user(out: &mut String, inputs: &Inputs<'_>, user: &SourceUser) {
     let _ = writeln!(
         out,
         "User {} ({})",
@@ -273,7 +286,11 @@ fn explain_user(
     for (key, value) in &user.attributes {
         let _ = writeln!(out, "       {key} = {value:?}");
     }
+}
 
+/// Step 2: whether `scope.user_groups` lets the user in, and through which.
+fn describe_user_scope(out: &mut String, inputs: &Inputs<'_>, user: &SourceUser) {
+    let scope = &inputs.connection.scope;
     let groups: Vec<&SourceGroup> = inputs
         .directory
         .groups
@@ -286,40 +303,43 @@ fn explain_user(
             out,
             "  2. In scope: scope.user_groups is empty, so every user is."
         );
-    } else {
-        let via: Vec<&String> = scope
-            .user_groups
-            .iter()
-            .filter(|wanted| {
-                groups
-                    .iter()
-                    .any(|g| &g.name == *wanted || &g.id == *wanted)
-            })
-            .collect();
-        if via.is_empty() {
-            let _ = writeln!(
-                out,
-                "  2. OUT OF SCOPE: not a member of any scope.user_groups group ({}); member of: {}",
-                scope.user_groups.join(", "),
-                if names.is_empty() {
-                    "no group".into()
-                } else {
-                    names.join(", ")
-                }
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "  2. In scope through scope.user_groups: {}",
-                via.iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
+        return;
     }
+    let via: Vec<&String> = scope
+        .user_groups
+        .iter()
+        .filter(|wanted| {
+            groups
+                .iter()
+                .any(|g| &g.name == *wanted || &g.id == *wanted)
+        })
+        .collect();
+    if via.is_empty() {
+        let _ = writeln!(
+            out,
+            "  2. OUT OF SCOPE: not a member of any scope.user_groups group ({}); member of: {}",
+            scope.user_groups.join(", "),
+            if names.is_empty() {
+                "no group".into()
+            } else {
+                names.join(", ")
+            }
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  2. In scope through scope.user_groups: {}",
+            via.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+}
 
-    match map_user(user, &inputs.connection.mapping) {
+/// Step 3: each Penvio attribute with the source field it came from.
+fn describe_mapping(out: &mut String, mapping: &MappingConfig, user: &SourceUser) {
+    match map_user(user, mapping) {
         Ok(attributes) => {
             let _ = writeln!(out, "  3. Mapped to Penvio:");
             let values = [
@@ -330,9 +350,7 @@ fn explain_user(
                 attributes.email.clone(),
                 attributes.external_id.clone(),
             ];
-            for ((attribute, origin), value) in
-                sources(&inputs.connection.mapping).iter().zip(values)
-            {
+            for ((attribute, origin), value) in sources(mapping).iter().zip(values) {
                 let _ = writeln!(out, "       {attribute} = {value:?}   ← {origin}");
             }
             let _ = writeln!(
@@ -345,7 +363,10 @@ fn explain_user(
             let _ = writeln!(out, "  3. Cannot be mapped: {reason}");
         }
     }
+}
 
+/// Step 4: whether the mapping skipped the user as bad data.
+fn describe_skipped(out: &mut String, mapped: &MappedDirectory, user: &SourceUser) {
     let skipped: Vec<_> = mapped.skipped.iter().filter(|s| s.id == user.id).collect();
     if skipped.is_empty() {
         let in_desired = mapped.desired.users.contains_key(&user.id);
@@ -363,11 +384,6 @@ fn explain_user(
             let _ = writeln!(out, "  4. SKIPPED: {}", record.reason);
         }
     }
-
-    describe_snapshot(out, inputs.snapshot, &user.id, 5);
-    let in_penvio = inputs.snapshot.users.contains_key(&user.id);
-    describe_next(out, planned, &user.id, 6, in_penvio);
-    let _ = writeln!(out);
 }
 
 fn describe_snapshot(out: &mut String, snapshot: &Snapshot, id: &str, step: usize) {
@@ -417,6 +433,7 @@ fn explain_absent_user(out: &mut String, inputs: &Inputs<'_>, planned: &Plan, id
     let _ = writeln!(out);
 }
 
+/// The steps of a directory group: pattern, members, snapshot, next sync.
 fn explain_team(
     out: &mut String,
     inputs: &Inputs<'_>,
@@ -424,8 +441,36 @@ fn explain_team(
     planned: &Plan,
     group: &SourceGroup,
 ) {
-    let scope = &inputs.connection.scope;
     let _ = writeln!(out, "Team {} (IdP group {})", group.name, group.id);
+    describe_team_match(out, inputs, mapped, group);
+    describe_team_members(out, mapped, group);
+    match inputs.snapshot.teams.get(&group.id) {
+        Some(team) => {
+            let _ = writeln!(
+                out,
+                "  3. In Penvio (snapshot): team {} {:?} with {} members.",
+                team.penvio_id,
+                team.name,
+                team.members.len()
+            );
+        }
+        None => {
+            let _ = writeln!(out, "  3. Not in Penvio yet (no snapshot record).");
+        }
+    }
+    let in_penvio = inputs.snapshot.teams.contains_key(&group.id);
+    describe_next(out, planned, &group.id, 4, in_penvio);
+    let _ = writeln!(out);
+}
+
+/// Step 1: which `scope.team_groups` pattern makes the group a team, if any.
+fn describe_team_match(
+    out: &mut String,
+    inputs: &Inputs<'_>,
+    mapped: &MappedDirectory,
+    group: &SourceGroup,
+) {
+    let scope = &inputs.connection.scope;
     let pattern = scope.team_groups.iter().find(|p| {
         if group.built_in {
             p.as_str() == group.name
@@ -472,6 +517,10 @@ fn explain_team(
             );
         }
     }
+}
+
+/// Step 2: the members that become team members, and those that do not.
+fn describe_team_members(out: &mut String, mapped: &MappedDirectory, group: &SourceGroup) {
     let (mut inside, mut outside) = (Vec::new(), Vec::new());
     for member in &group.members {
         match mapped.desired.users.get(member) {
@@ -494,21 +543,4 @@ fn explain_team(
             outside.join(", ")
         );
     }
-    match inputs.snapshot.teams.get(&group.id) {
-        Some(team) => {
-            let _ = writeln!(
-                out,
-                "  3. In Penvio (snapshot): team {} {:?} with {} members.",
-                team.penvio_id,
-                team.name,
-                team.members.len()
-            );
-        }
-        None => {
-            let _ = writeln!(out, "  3. Not in Penvio yet (no snapshot record).");
-        }
-    }
-    let in_penvio = inputs.snapshot.teams.contains_key(&group.id);
-    describe_next(out, planned, &group.id, 4, in_penvio);
-    let _ = writeln!(out);
 }

@@ -1,22 +1,18 @@
 //! Shell completions and the man page, generated from the CLI definition so
-//! they never drift from the commands themselves.
+//! they never drift from the commands themselves. The definition is passed
+//! in (`cli` owns it), so this file depends on clap only.
 
-use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
-
-/// The completion script for `shell`.
-pub fn completions(shell: Shell) -> Vec<u8> {
-    let mut command = Cli::command();
+/// The completion script of `command` for `shell`.
+pub fn completions(mut command: clap::Command, shell: Shell) -> Vec<u8> {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut command, "penvio-sync", &mut out);
     out
 }
 
-/// The man page (roff), with one section per subcommand.
-pub fn man_page() -> std::io::Result<Vec<u8>> {
-    let command = Cli::command();
+/// The man page (roff) of `command`, with one section per subcommand.
+pub fn man_page(command: clap::Command) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     clap_mangen::Man::new(command.clone()).render(&mut out)?;
     for sub in command.get_subcommands() {

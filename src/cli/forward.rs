@@ -9,14 +9,17 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{RunArgs, combine_exit_codes, write_plan_file};
+use super::exit::{combine_apply_exit_codes, combine_exit_codes};
+use super::plan_file::{PlannedRun, write_plan_file};
 use crate::config::{Config, ConnectionConfig, Secret};
-use crate::plan::{HeldBack, Operation, Plan};
-use crate::reviewed::{ConnectionPlan, ReviewedPlan};
-use crate::sync::{EXIT_RUN_FAILED, EXIT_STALE_PLAN, RunMode};
+use crate::daemon::api::{
+    self, ApplyQuery, EXIT_CODE_HEADER, ExplainQuery, FORMAT_JSON, MODE_INCREMENTAL, NOTHING_NAMED,
+    SyncQuery,
+};
+use crate::reviewed::ReviewedPlan;
+use crate::sync::{EXIT_OK, EXIT_RUN_FAILED};
 
 /// The daemon's address as a client reaches it (a wildcard listen address
 /// is reached on loopback).
@@ -32,7 +35,7 @@ fn daemon_address(listen: SocketAddr) -> SocketAddr {
 }
 
 /// The daemon's endpoint, as the config describes it.
-struct Daemon {
+pub(super) struct Daemon {
     address: SocketAddr,
     client: reqwest::Client,
     /// `listen_token`, else the token the daemon generated in `state_dir`.
@@ -48,7 +51,9 @@ enum Answer {
 }
 
 impl Daemon {
-    fn connect(config: &Config) -> Result<Self, i32> {
+    /// Connects to the daemon holding the state (said on stderr). `Err` is
+    /// the exit code; why was printed.
+    pub(super) fn connect(config: &Config) -> Result<Self, i32> {
         let address = daemon_address(config.listen);
         eprintln!("The daemon holds the state; running through it at {address}.");
         let token = match crate::daemon::token::client_token(config) {
@@ -80,10 +85,12 @@ impl Daemon {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
     }
 
-    fn url(&self, connection: &str, action: &str, query: &str) -> String {
+    /// The URL of `route` (an [`api`] route) for `connection`.
+    fn url(&self, route: &str, connection: &str) -> String {
         format!(
-            "http://{}/v1/connections/{connection}/{action}?{query}",
-            self.address
+            "http://{}{}",
+            self.address,
+            api::connection_path(route, connection)
         )
     }
 
@@ -112,7 +119,7 @@ impl Daemon {
         let status = response.status().as_u16();
         let code = response
             .headers()
-            .get(crate::daemon::server::EXIT_CODE_HEADER)
+            .get(EXIT_CODE_HEADER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<i32>().ok());
         let body = response.text().await.unwrap_or_default();
@@ -146,10 +153,6 @@ impl Daemon {
 /// What to do when the daemon refuses the token.
 const UNAUTHORIZED: &str = "The daemon refused the request: run as a user who can read the listen_token file in state_dir, or set listen_token in the config to the daemon's token.";
 
-fn format(json: bool) -> &'static str {
-    if json { "json" } else { "text" }
-}
-
 /// Prints collected JSON reports as a local run does: one report alone, or
 /// `{"connections": [...]}`.
 fn print_json_reports(mut reports: Vec<Value>) {
@@ -164,234 +167,209 @@ fn print_json_reports(mut reports: Vec<Value>) {
     );
 }
 
-/// `sync`, `plan` and `reconcile` through the daemon.
-pub(super) async fn forward_run(
-    config: &Config,
-    args: &RunArgs,
-    mode: RunMode,
-    selected: &[(usize, &ConnectionConfig)],
-) -> i32 {
-    let daemon = match Daemon::connect(config) {
-        Ok(daemon) => daemon,
-        Err(code) => return code,
-    };
-    let (mode_name, adopt) = match mode {
-        RunMode::Sync => ("incremental", false),
-        RunMode::Reconcile { adopt } => ("reconcile", adopt),
-    };
-    let mut codes = Vec::new();
-    let mut reports = Vec::new();
-    for (_, connection) in selected {
-        let query = format!(
-            "mode={mode_name}&dry_run={}&allow_deletions={}&adopt={adopt}&format={}&only={}",
-            args.dry_run,
-            args.allow_deletions,
-            format(args.json),
-            crate::target::scim::encode_query_value(&args.only.join(","))
-        );
-        let request = daemon
-            .post(daemon.url(&connection.name, "sync", &query))
-            .body("{}");
-        match daemon.ask(request, &connection.name).await {
-            Err(code) => return code,
-            Ok(Answer::Refused(code)) => codes.push(code),
-            Ok(Answer::Ran { code, body }) => {
-                if args.json {
-                    reports.push(serde_json::from_str::<Value>(&body).unwrap_or_default());
-                } else {
-                    print!("{body}");
+impl Daemon {
+    /// `sync`, `plan` and `reconcile` through the daemon: `query` (the same
+    /// for every selected connection) says which run and which output.
+    pub(super) async fn run(
+        &self,
+        query: &SyncQuery,
+        selected: &[(usize, &ConnectionConfig)],
+    ) -> i32 {
+        let json = query.format.as_deref() == Some(FORMAT_JSON);
+        let mut codes = Vec::new();
+        let mut reports = Vec::new();
+        for (_, connection) in selected {
+            let request = self
+                .post(self.url(api::SYNC, &connection.name))
+                .query(query)
+                .body("{}");
+            match self.ask(request, &connection.name).await {
+                Err(code) => return code,
+                Ok(Answer::Refused(code)) => codes.push(code),
+                Ok(Answer::Ran { code, body }) => {
+                    if json {
+                        reports.push(serde_json::from_str::<Value>(&body).unwrap_or_default());
+                    } else {
+                        print!("{body}");
+                    }
+                    codes.push(code);
                 }
-                codes.push(code);
             }
         }
-    }
-    if args.json {
-        print_json_reports(reports);
-    }
-    combine_exit_codes(&codes)
-}
-
-/// The parts of a dry run's JSON report a reviewed plan is made of.
-#[derive(Deserialize)]
-struct PlannedRun {
-    operations: Vec<Operation>,
-    held_back: Vec<HeldBack>,
-    snapshot_generation: u64,
-    error: Option<String>,
-}
-
-/// `plan --out FILE` through the daemon: a dry run of each connection there,
-/// written as the plan file a local `plan --out` writes.
-pub(super) async fn plan_through_daemon(
-    config: &Config,
-    selected: &[(usize, &ConnectionConfig)],
-    json: bool,
-    out: &Path,
-) -> i32 {
-    let daemon = match Daemon::connect(config) {
-        Ok(daemon) => daemon,
-        Err(code) => return code,
-    };
-    let mut plans = Vec::new();
-    let mut reports = Vec::new();
-    let mut codes = Vec::new();
-    for (_, connection) in selected {
-        let query = "mode=incremental&dry_run=true&format=json";
-        let request = daemon
-            .post(daemon.url(&connection.name, "sync", query))
-            .body("{}");
-        let body = match daemon.ask(request, &connection.name).await {
-            Err(code) => return code,
-            Ok(Answer::Refused(code)) => {
-                eprintln!("No plan written to {}.", out.display());
-                return code;
-            }
-            Ok(Answer::Ran { code, body }) => {
-                codes.push(code);
-                body
-            }
-        };
-        let planned: PlannedRun = match serde_json::from_str(&body) {
-            Ok(planned) => planned,
-            Err(error) => {
-                eprintln!(
-                    "{}: the daemon's report cannot be read ({error}); no plan written to {}.",
-                    connection.name,
-                    out.display()
-                );
-                return EXIT_RUN_FAILED;
-            }
-        };
-        if let Some(error) = &planned.error {
-            eprintln!("{}: {error}", connection.name);
-            eprintln!("No plan written to {}: a run failed.", out.display());
-            return EXIT_RUN_FAILED;
-        }
-        eprintln!(
-            "{}: {} operations planned, {} held back by the guard (snapshot generation {}).",
-            connection.name,
-            planned.operations.len(),
-            planned.held_back.len(),
-            planned.snapshot_generation
-        );
-        plans.push(ConnectionPlan {
-            connection: connection.name.clone(),
-            generation: planned.snapshot_generation,
-            plan: Plan {
-                operations: planned.operations,
-                held_back: planned.held_back,
-            },
-        });
         if json {
-            reports.push(serde_json::from_str::<Value>(&body).unwrap_or_default());
+            print_json_reports(reports);
         }
+        combine_exit_codes(&codes)
     }
-    if json {
-        print_json_reports(reports);
-    }
-    if let Err(code) = write_plan_file(out, plans) {
-        return code;
-    }
-    combine_exit_codes(&codes)
-}
 
-/// `apply PLAN` through the daemon: each connection's part of the plan is
-/// applied there, onto the generation it was computed against.
-pub(super) async fn apply_through_daemon(
-    config: &Config,
-    reviewed: &ReviewedPlan,
-    allow_deletions: bool,
-    json: bool,
-) -> i32 {
-    let daemon = match Daemon::connect(config) {
-        Ok(daemon) => daemon,
-        Err(code) => return code,
-    };
-    let mut codes = Vec::new();
-    let mut reports = Vec::new();
-    for entry in &reviewed.connections {
-        let query = format!("allow_deletions={allow_deletions}&format={}", format(json));
-        let request = daemon
-            .post(daemon.url(&entry.connection, "apply", &query))
-            .json(entry);
-        match daemon.ask(request, &entry.connection).await {
-            Err(code) => return code,
-            Ok(Answer::Refused(code)) => codes.push(code),
-            Ok(Answer::Ran { code, body }) => {
-                if json {
-                    reports.push(serde_json::from_str::<Value>(&body).unwrap_or_default());
-                } else {
+    /// `plan --out FILE` through the daemon: a dry run of each connection
+    /// there, written as the plan file a local `plan --out` writes.
+    pub(super) async fn plan(
+        &self,
+        selected: &[(usize, &ConnectionConfig)],
+        json: bool,
+        out: &Path,
+    ) -> i32 {
+        let query = SyncQuery {
+            mode: Some(MODE_INCREMENTAL.to_string()),
+            dry_run: true,
+            format: Some(FORMAT_JSON.to_string()),
+            ..SyncQuery::default()
+        };
+        let mut plans = Vec::new();
+        let mut reports = Vec::new();
+        let mut codes = Vec::new();
+        for (_, connection) in selected {
+            let request = self
+                .post(self.url(api::SYNC, &connection.name))
+                .query(&query)
+                .body("{}");
+            let body = match self.ask(request, &connection.name).await {
+                Err(code) => return code,
+                Ok(Answer::Refused(code)) => {
+                    eprintln!("No plan written to {}.", out.display());
+                    return code;
+                }
+                Ok(Answer::Ran { code, body }) => {
+                    codes.push(code);
+                    body
+                }
+            };
+            let planned = match read_planned_run(&connection.name, &body, out) {
+                Ok(planned) => planned,
+                Err(code) => return code,
+            };
+            plans.push(planned.into_connection_plan(connection.name.clone()));
+            if json {
+                reports.push(serde_json::from_str::<Value>(&body).unwrap_or_default());
+            }
+        }
+        if json {
+            print_json_reports(reports);
+        }
+        if let Err(code) = write_plan_file(out, plans) {
+            return code;
+        }
+        combine_exit_codes(&codes)
+    }
+
+    /// `apply PLAN` through the daemon: each connection's part of the plan
+    /// is applied there, onto the generation it was computed against.
+    pub(super) async fn apply(
+        &self,
+        reviewed: &ReviewedPlan,
+        allow_deletions: bool,
+        json: bool,
+    ) -> i32 {
+        let query = ApplyQuery {
+            allow_deletions,
+            format: Some(api::format(json).to_string()),
+        };
+        let mut codes = Vec::new();
+        let mut reports = Vec::new();
+        for entry in &reviewed.connections {
+            let request = self
+                .post(self.url(api::APPLY, &entry.connection))
+                .query(&query)
+                .json(entry);
+            match self.ask(request, &entry.connection).await {
+                Err(code) => return code,
+                Ok(Answer::Refused(code)) => codes.push(code),
+                Ok(Answer::Ran { code, body }) => {
+                    if json {
+                        reports.push(serde_json::from_str::<Value>(&body).unwrap_or_default());
+                    } else {
+                        print!("{body}");
+                    }
+                    codes.push(code);
+                }
+            }
+        }
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({ "connections": reports }))
+                    .unwrap_or_default()
+            );
+        }
+        combine_apply_exit_codes(&codes)
+    }
+
+    /// `explain SUBJECT` through the daemon, which fetches the directory and
+    /// reads the snapshot it holds. `Ok` says whether any connection knew
+    /// the subject, and the exit code so far; `Err` is the final exit code.
+    pub(super) async fn explain(
+        &self,
+        selected: &[(usize, &ConnectionConfig)],
+        subject: &str,
+    ) -> Result<(bool, i32), i32> {
+        let query = ExplainQuery {
+            subject: subject.to_string(),
+        };
+        let mut found = false;
+        let mut code = EXIT_OK;
+        for (_, connection) in selected {
+            let request = self
+                .client
+                .get(self.url(api::EXPLAIN, &connection.name))
+                .query(&query);
+            let (status, _, body) = self.send(request).await?;
+            match status {
+                200 => {
+                    found = true;
+                    println!("Connection {}:", connection.name);
                     print!("{body}");
                 }
-                codes.push(code);
+                // Nothing by that name in this connection.
+                404 if body.contains(NOTHING_NAMED) => {}
+                401 => {
+                    eprintln!("{UNAUTHORIZED}");
+                    return Err(EXIT_RUN_FAILED);
+                }
+                429 => {
+                    eprintln!(
+                        "{}: another explain is in progress in the daemon; try again in a few seconds.",
+                        connection.name
+                    );
+                    code = EXIT_RUN_FAILED;
+                }
+                other => {
+                    eprintln!(
+                        "{}: the daemon answered {other}: {}",
+                        connection.name,
+                        body.trim()
+                    );
+                    code = EXIT_RUN_FAILED;
+                }
             }
         }
+        Ok((found, code))
     }
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "connections": reports })).unwrap_or_default()
-        );
-    }
-    if codes.contains(&EXIT_STALE_PLAN) {
-        return EXIT_STALE_PLAN;
-    }
-    combine_exit_codes(&codes)
 }
 
-/// `explain SUBJECT` through the daemon, which fetches the directory and
-/// reads the snapshot it holds.
-pub(super) async fn explain_through_daemon(
-    config: &Config,
-    selected: &[(usize, &ConnectionConfig)],
-    subject: &str,
-) -> i32 {
-    let daemon = match Daemon::connect(config) {
-        Ok(daemon) => daemon,
-        Err(code) => return code,
-    };
-    let mut found = false;
-    let mut code = crate::sync::EXIT_OK;
-    for (_, connection) in selected {
-        let query = format!(
-            "subject={}",
-            crate::target::scim::encode_query_value(subject)
-        );
-        let request = daemon
-            .client
-            .get(daemon.url(&connection.name, "explain", &query));
-        let (status, _, body) = match daemon.send(request).await {
-            Ok(answer) => answer,
-            Err(code) => return code,
-        };
-        match status {
-            200 => {
-                found = true;
-                println!("Connection {}:", connection.name);
-                print!("{body}");
-            }
-            // Nothing by that name in this connection.
-            404 if body.contains("nothing named") => {}
-            401 => {
-                eprintln!("{UNAUTHORIZED}");
-                return EXIT_RUN_FAILED;
-            }
-            429 => {
-                eprintln!(
-                    "{}: another explain is in progress in the daemon; try again in a few seconds.",
-                    connection.name
-                );
-                code = EXIT_RUN_FAILED;
-            }
-            other => {
-                eprintln!(
-                    "{}: the daemon answered {other}: {}",
-                    connection.name,
-                    body.trim()
-                );
-                code = EXIT_RUN_FAILED;
-            }
+/// The plan in the daemon's JSON report of a dry run of `connection`, or
+/// the exit code (said why: nothing is written to `out`).
+fn read_planned_run(connection: &str, body: &str, out: &Path) -> Result<PlannedRun, i32> {
+    let planned: PlannedRun = match serde_json::from_str(body) {
+        Ok(planned) => planned,
+        Err(error) => {
+            eprintln!(
+                "{connection}: the daemon's report cannot be read ({error}); no plan written to {}.",
+                out.display()
+            );
+            return Err(EXIT_RUN_FAILED);
         }
+    };
+    if let Some(error) = &planned.error {
+        eprintln!("{connection}: {error}");
+        eprintln!("No plan written to {}: a run failed.", out.display());
+        return Err(EXIT_RUN_FAILED);
     }
-    super::explained_exit(found, code, subject)
+    eprintln!(
+        "{connection}: {} operations planned, {} held back by the guard (snapshot generation {}).",
+        planned.operations.len(),
+        planned.held_back.len(),
+        planned.snapshot_generation
+    );
+    Ok(planned)
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use reqwest::Url;
 
 use super::raw::Value;
+use super::reader::{Ctx, Field, MapReader};
 use super::secret::Secret;
-use super::validate::{Ctx, Field, MapReader};
 
 /// The `type` values of a notification channel, for error messages.
 pub const NOTIFICATION_TYPES: &[&str] = &["webhook", "slack", "teams", "email"];

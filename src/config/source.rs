@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use super::reader::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 use super::secret::Secret;
 use super::source_limits::{ListingLimits, decode_limits};
 use super::source_okta::{OktaSourceConfig, decode_okta};
-use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 
 /// The `source.type` values this build understands, for error messages.
 pub const SOURCE_TYPES: &[&str] = &[
@@ -144,12 +144,12 @@ pub struct ScimSourceConfig {
     /// Our own ceiling on requests per second to the SCIM server.
     pub requests_per_second: NonZeroU32,
     /// Extra trusted CAs (a self-hosted server behind a private CA).
-    pub ca_file: Option<super::CaBundle>,
+    pub ca_file: Option<super::ca::CaBundle>,
     /// This endpoint's proxy URL (`None`: the environment's); may carry credentials.
     pub proxy: Option<Secret>,
     /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
     /// `max_body`).
-    pub limits: super::ListingLimits,
+    pub limits: ListingLimits,
     /// Accept a server whose listings omit `totalResults`, reading until an
     /// empty page (`allow_missing_total`). Unsafe: a listing cut short then
     /// looks complete, and its missing users look removed.

@@ -12,8 +12,9 @@ use std::time::Duration;
 use base64::Engine;
 use reqwest::Url;
 
+use super::nested_groups::{NestedGroups, decode_nested_groups};
+use super::reader::{self, Ctx, DEFAULT_TIMEOUT, Field, MapReader, choice};
 use super::secret::Secret;
-use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 
 /// Graph v1.0 in the global Azure cloud.
 pub const DEFAULT_GRAPH_BASE: &str = "https://graph.microsoft.com/v1.0";
@@ -31,16 +32,6 @@ const DEFAULT_REQUESTS_PER_SECOND: u32 = 25;
 const PEM_CERTIFICATE: &str = "CERTIFICATE";
 /// PEM armour of private keys Entra certificates can use (PKCS#8, PKCS#1).
 const PEM_KEYS: &[&str] = &["PRIVATE KEY", "RSA PRIVATE KEY"];
-
-/// How group members that are groups themselves are treated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NestedGroups {
-    /// A group's members are its users plus the users of every group nested
-    /// in it, at any depth (what admins usually expect of a team).
-    Flatten,
-    /// Only users that are direct members count.
-    Ignore,
-}
 
 /// Which Graph property becomes the Penvio email (`userName`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,13 +106,13 @@ pub struct EntraSourceConfig {
     pub requests_per_second: NonZeroU32,
     /// Extra trusted CAs (a TLS-inspecting proxy or private CA); added to
     /// the system roots, never replacing them.
-    pub ca_file: Option<super::CaBundle>,
+    pub ca_file: Option<super::ca::CaBundle>,
     /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
     /// `max_body`).
-    pub limits: super::ListingLimits,
+    pub limits: super::source_limits::ListingLimits,
     /// This endpoint's proxy URL (`proxy`; `None`: the environment's); may
     /// carry credentials.
-    pub proxy: Option<super::Secret>,
+    pub proxy: Option<super::secret::Secret>,
 }
 
 /// The login host of the cloud a Graph host belongs to.
@@ -183,42 +174,15 @@ fn private_key_block(text: &str) -> Option<String> {
     })
 }
 
-/// One of a few words.
-fn choice<T: Copy>(ctx: &mut Ctx<'_>, field: &Field<'_>, options: &[(&str, T)]) -> Option<T> {
-    let text = ctx.string(field)?;
-    let found = options
-        .iter()
-        .find(|(name, _)| *name == text.trim())
-        .map(|(_, value)| *value);
-    if found.is_none() {
-        let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
-        ctx.problem(
-            &field.path,
-            field.node.location,
-            format!("must be one of: {}", names.join(", ")),
-        );
-    }
-    found
-}
-
 /// A tenant id, client id or object id: a GUID or domain, nothing that
 /// could change the token URL's path.
 fn identifier(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<String> {
-    let text = ctx.non_empty_string(field)?;
-    let text = text.trim().to_string();
-    if text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-    {
-        Some(text)
-    } else {
-        ctx.problem(
-            &field.path,
-            field.node.location,
-            "must be a GUID or domain name (letters, digits, '-' and '.')",
-        );
-        None
-    }
+    reader::identifier(
+        ctx,
+        field,
+        |c| c.is_ascii_alphanumeric() || c == '-' || c == '.',
+        "must be a GUID or domain name (letters, digits, '-' and '.')",
+    )
 }
 
 /// Decodes the certificate credential: the PEM at `certificate(_file)`
@@ -279,21 +243,13 @@ fn decode_certificate(
     })
 }
 
-/// Decodes the keys of an `entra` source mapping.
-pub(super) fn decode_entra(
-    ctx: &mut Ctx<'_>,
-    map: &mut MapReader<'_>,
-) -> Option<EntraSourceConfig> {
-    let tenant_id = map
-        .require(ctx, "tenant_id")
-        .and_then(|field| identifier(ctx, &field));
-    let client_id = map
-        .require(ctx, "client_id")
-        .and_then(|field| identifier(ctx, &field));
+/// Decodes the credential: `client_secret(_file)`, or `certificate(_file)`
+/// with `private_key(_file)` (or the key in the same PEM).
+fn decode_credential(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<EntraCredential> {
     let secret = ctx.secret(map, "client_secret", false);
     let certificate = ctx.secret(map, "certificate", false);
     let private_key = ctx.secret(map, "private_key", false);
-    let credential = match (secret, certificate) {
+    match (secret, certificate) {
         (Some(Some(secret)), Some(None)) => {
             if matches!(private_key, Some(Some(_))) {
                 ctx.problem(
@@ -326,7 +282,21 @@ pub(super) fn decode_entra(
         }
         // A problem was recorded already.
         _ => None,
-    };
+    }
+}
+
+/// Decodes the keys of an `entra` source mapping.
+pub(super) fn decode_entra(
+    ctx: &mut Ctx<'_>,
+    map: &mut MapReader<'_>,
+) -> Option<EntraSourceConfig> {
+    let tenant_id = map
+        .require(ctx, "tenant_id")
+        .and_then(|field| identifier(ctx, &field));
+    let client_id = map
+        .require(ctx, "client_id")
+        .and_then(|field| identifier(ctx, &field));
+    let credential = decode_credential(ctx, map);
     let base_url = match map.get("base_url") {
         Some(field) => ctx.http_url(&field),
         None => Url::parse(DEFAULT_GRAPH_BASE).ok(),
@@ -342,17 +312,7 @@ pub(super) fn decode_entra(
         Some(field) => ctx.non_empty_string(&field).map(|s| s.trim().to_string()),
         None => base_url.as_ref().map(default_scope),
     };
-    let nested_groups = match map.get("nested_groups") {
-        Some(field) => choice(
-            ctx,
-            &field,
-            &[
-                ("flatten", NestedGroups::Flatten),
-                ("ignore", NestedGroups::Ignore),
-            ],
-        ),
-        None => Some(NestedGroups::Flatten),
-    };
+    let nested_groups = decode_nested_groups(ctx, map);
     let email_from = match map.get("email_from") {
         Some(field) => choice(
             ctx,
@@ -398,7 +358,7 @@ pub(super) fn decode_entra(
         timeout: timeout?,
         requests_per_second: requests_per_second?,
         ca_file: None,
-        limits: super::ListingLimits::default(),
+        limits: super::source_limits::ListingLimits::default(),
         proxy: None,
     })
 }

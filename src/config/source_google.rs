@@ -13,8 +13,8 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::Deserialize;
 
+use super::reader::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, check_http_url};
 use super::secret::Secret;
-use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, check_http_url};
 
 /// The Directory API's root (discovery `rootUrl`).
 pub const GOOGLE_API_BASE: &str = "https://admin.googleapis.com";
@@ -101,10 +101,10 @@ pub struct GoogleSourceConfig {
     /// Total time allowed for one request.
     pub timeout: Duration,
     /// Extra trusted CAs (a TLS-inspecting proxy); added to the system roots.
-    pub ca_file: Option<super::CaBundle>,
+    pub ca_file: Option<super::ca::CaBundle>,
     /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
     /// `max_body`).
-    pub limits: super::ListingLimits,
+    pub limits: super::source_limits::ListingLimits,
     /// This endpoint's proxy URL (`None`: the environment's); may carry
     /// credentials.
     pub proxy: Option<Secret>,
@@ -366,7 +366,7 @@ pub(super) fn decode_google(
         requests_per_second: requests_per_second?,
         timeout: timeout?,
         ca_file: None,
-        limits: super::ListingLimits::default(),
+        limits: super::source_limits::ListingLimits::default(),
         proxy: None,
     })
 }

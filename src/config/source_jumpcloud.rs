@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use super::reader::{self, Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 use super::secret::Secret;
-use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 
 /// Records per page: the documented maximum of the v2 lists ("Limited to
 /// 100"); the v1 spec states no maximum, 100 is what clients use.
@@ -98,13 +98,13 @@ pub struct JumpCloudSourceConfig {
     pub requests_per_second: NonZeroU32,
     /// Extra trusted CAs (a TLS-inspecting proxy or private CA); added to
     /// the system roots, never replacing them.
-    pub ca_file: Option<super::CaBundle>,
+    pub ca_file: Option<super::ca::CaBundle>,
     /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
     /// `max_body`).
-    pub limits: super::ListingLimits,
+    pub limits: super::source_limits::ListingLimits,
     /// This endpoint's proxy URL (`proxy`; `None`: the environment's); may
     /// carry credentials.
-    pub proxy: Option<super::Secret>,
+    pub proxy: Option<super::secret::Secret>,
 }
 
 /// Decodes the keys of a `type: jumpcloud` source mapping.
@@ -140,7 +140,7 @@ pub(super) fn decode_jumpcloud(
         timeout: timeout?,
         requests_per_second: requests_per_second?,
         ca_file: None,
-        limits: super::ListingLimits::default(),
+        limits: super::source_limits::ListingLimits::default(),
         proxy: None,
     })
 }
@@ -279,21 +279,12 @@ fn decode_auth(
 /// An org id or client id: letters, digits, '-' and '_' only, so it can
 /// travel in a header or a Basic credential unchanged.
 fn identifier(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<String> {
-    let text = ctx.non_empty_string(field)?;
-    let text = text.trim().to_owned();
-    if text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        Some(text)
-    } else {
-        ctx.problem(
-            &field.path,
-            field.node.location,
-            "must be an id (letters, digits, '-' and '_'), as shown in the JumpCloud console",
-        );
-        None
-    }
+    reader::identifier(
+        ctx,
+        field,
+        |c| c.is_ascii_alphanumeric() || c == '-' || c == '_',
+        "must be an id (letters, digits, '-' and '_'), as shown in the JumpCloud console",
+    )
 }
 
 #[cfg(test)]

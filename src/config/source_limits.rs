@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::validate::{Ctx, Field, MapReader};
+use super::reader::{Ctx, Field, MapReader};
 
 /// Longest server-directed wait honoured by default: OneLogin's rate window
 /// is an hour, so a reset header up to that is legitimate.

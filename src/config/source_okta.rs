@@ -7,8 +7,8 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Url;
 
+use super::reader::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, vendor_base_url};
 use super::secret::Secret;
-use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, check_http_url};
 
 /// Scopes a service app asks for when `oauth.scopes` is not set: reading
 /// users and groups is all the adapter does.
@@ -51,13 +51,13 @@ pub struct OktaSourceConfig {
     pub requests_per_second: NonZeroU32,
     /// Extra trusted CAs (a TLS-inspecting proxy or private CA); added to
     /// the system roots, never replacing them.
-    pub ca_file: Option<super::CaBundle>,
+    pub ca_file: Option<super::ca::CaBundle>,
     /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
     /// `max_body`).
-    pub limits: super::ListingLimits,
+    pub limits: super::source_limits::ListingLimits,
     /// This endpoint's proxy URL (`proxy`; `None`: the environment's); may
     /// carry credentials.
-    pub proxy: Option<super::Secret>,
+    pub proxy: Option<super::secret::Secret>,
 }
 
 /// How the adapter authenticates to Okta.
@@ -134,52 +134,26 @@ pub(super) fn decode_okta(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<
         timeout: timeout?,
         requests_per_second: requests_per_second?,
         ca_file: None,
-        limits: super::ListingLimits::default(),
+        limits: super::source_limits::ListingLimits::default(),
         proxy: None,
     })
 }
 
-/// `domain: acme.okta.com` (always https) or `base_url: https://…` (loopback
-/// may be http, for tests and local fakes): exactly one of them.
+/// `domain` (a host name like acme.okta.com) or `base_url`.
 fn decode_base_url(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<Url> {
-    match (map.get("domain"), map.get("base_url")) {
-        (Some(field), None) => {
-            let text = ctx.non_empty_string(&field)?;
-            let host = text.trim();
+    vendor_base_url(
+        ctx,
+        map,
+        "domain",
+        "is required (your Okta domain, like acme.okta.com; or base_url)",
+        |host| {
             if host.contains("://") || host.contains('/') {
-                ctx.problem(
-                    &field.path,
-                    field.node.location,
-                    "must be a host name like acme.okta.com (use base_url for a full URL)",
-                );
-                return None;
+                Err("must be a host name like acme.okta.com (use base_url for a full URL)")
+            } else {
+                Ok(format!("https://{host}"))
             }
-            match check_http_url(&format!("https://{host}")) {
-                Ok(url) => Some(url),
-                Err(message) => {
-                    ctx.problem(&field.path, field.node.location, message);
-                    None
-                }
-            }
-        }
-        (None, Some(field)) => ctx.http_url(&field),
-        (Some(field), Some(_)) => {
-            ctx.problem(
-                &field.path,
-                field.node.location,
-                "set either domain or base_url, not both",
-            );
-            None
-        }
-        (None, None) => {
-            ctx.problem(
-                &map.child_path("domain"),
-                map.location(),
-                "is required (your Okta domain, like acme.okta.com; or base_url)",
-            );
-            None
-        }
-    }
+        },
+    )
 }
 
 /// `token`/`token_file` (API token) or `oauth:` (service app), not both.

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use super::reader::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, vendor_base_url};
 use super::secret::Secret;
-use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader, check_http_url};
 
 /// The API host of an account, from its subdomain. The saved vendor spec
 /// and facts name only this host (no regional variant for v2), so EU
@@ -61,13 +61,13 @@ pub struct OneLoginSourceConfig {
     pub requests_per_second: NonZeroU32,
     /// Extra trusted CAs (a TLS-inspecting proxy or private CA); added to
     /// the system roots, never replacing them.
-    pub ca_file: Option<super::CaBundle>,
+    pub ca_file: Option<super::ca::CaBundle>,
     /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
     /// `max_body`).
-    pub limits: super::ListingLimits,
+    pub limits: super::source_limits::ListingLimits,
     /// This endpoint's proxy URL (`proxy`; `None`: the environment's); may
     /// carry credentials.
-    pub proxy: Option<super::Secret>,
+    pub proxy: Option<super::secret::Secret>,
 }
 
 /// Decodes the keys of a `type: onelogin` source mapping.
@@ -120,55 +120,32 @@ pub(super) fn decode_onelogin(
         timeout: timeout?,
         requests_per_second: requests_per_second?,
         ca_file: None,
-        limits: super::ListingLimits::default(),
+        limits: super::source_limits::ListingLimits::default(),
         proxy: None,
     })
 }
 
-/// `subdomain: acme` (→ `https://acme.onelogin.com`) or `base_url: https://…`
-/// (loopback may be http, for tests and local fakes): exactly one of them.
+/// `subdomain` (like acme for acme.onelogin.com) or `base_url`.
 fn decode_base_url(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<Url> {
-    match (map.get("subdomain"), map.get("base_url")) {
-        (Some(field), None) => {
-            let text = ctx.non_empty_string(&field)?;
-            let label = text.trim().to_ascii_lowercase();
+    vendor_base_url(
+        ctx,
+        map,
+        "subdomain",
+        "is required (your OneLogin subdomain, like acme for acme.onelogin.com; or base_url)",
+        |text| {
+            let label = text.to_ascii_lowercase();
             let valid = label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
                 && !label.starts_with('-')
                 && !label.ends_with('-');
-            if !valid {
-                ctx.problem(
-                    &field.path,
-                    field.node.location,
+            if valid {
+                Ok(format!("https://{label}.{ONELOGIN_HOST_SUFFIX}"))
+            } else {
+                Err(
                     "must be the subdomain only, like acme for acme.onelogin.com (use base_url for a full URL)",
-                );
-                return None;
+                )
             }
-            match check_http_url(&format!("https://{label}.{ONELOGIN_HOST_SUFFIX}")) {
-                Ok(url) => Some(url),
-                Err(message) => {
-                    ctx.problem(&field.path, field.node.location, message);
-                    None
-                }
-            }
-        }
-        (None, Some(field)) => ctx.http_url(&field),
-        (Some(field), Some(_)) => {
-            ctx.problem(
-                &field.path,
-                field.node.location,
-                "set either subdomain or base_url, not both",
-            );
-            None
-        }
-        (None, None) => {
-            ctx.problem(
-                &map.child_path("subdomain"),
-                map.location(),
-                "is required (your OneLogin subdomain, like acme for acme.onelogin.com; or base_url)",
-            );
-            None
-        }
-    }
+        },
+    )
 }
 
 fn teams_from(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<TeamsFrom> {

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use super::nested_groups::{NestedGroups, decode_nested_groups};
+use super::reader::{self, Ctx, DEFAULT_TIMEOUT, Field, MapReader, choice};
 use super::secret::Secret;
-use super::source_entra::NestedGroups;
-use super::validate::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 
 /// Largest `limit` PingOne accepts on `/users` and `/groups` (spec: 1..1000).
 pub const PINGONE_MAX_PAGE_SIZE: u64 = 1000;
@@ -130,73 +130,34 @@ pub struct PingOneSourceConfig {
     pub timeout: Duration,
     /// Extra trusted CAs (a TLS-inspecting proxy or private CA); added to
     /// the system roots, never replacing them.
-    pub ca_file: Option<super::CaBundle>,
+    pub ca_file: Option<super::ca::CaBundle>,
     /// Bounds on waits, pages and body sizes (`max_wait`, `max_pages`,
     /// `max_body`).
-    pub limits: super::ListingLimits,
+    pub limits: super::source_limits::ListingLimits,
     /// This endpoint's proxy URL (`proxy`; `None`: the environment's); may
     /// carry credentials.
-    pub proxy: Option<super::Secret>,
+    pub proxy: Option<super::secret::Secret>,
 }
 
 /// An id that is pasted into URL paths and filters: letters, digits and
 /// `-` only (PingOne ids are UUIDs), so it can never change the request.
 fn identifier(ctx: &mut Ctx<'_>, field: &Field<'_>, what: &str) -> Option<String> {
-    let text = ctx.non_empty_string(field)?;
-    let text = text.trim().to_string();
-    if text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        Some(text)
-    } else {
-        ctx.problem(
-            &field.path,
-            field.node.location,
-            format!("must be the {what} (a UUID: letters, digits and '-')"),
-        );
-        None
-    }
+    reader::identifier(
+        ctx,
+        field,
+        |c| c.is_ascii_alphanumeric() || c == '-',
+        format!("must be the {what} (a UUID: letters, digits and '-')"),
+    )
 }
 
-/// One of a few words.
-fn choice<T: Copy>(ctx: &mut Ctx<'_>, field: &Field<'_>, options: &[(&str, T)]) -> Option<T> {
-    let text = ctx.string(field)?;
-    let found = options
-        .iter()
-        .find(|(name, _)| *name == text.trim())
-        .map(|(_, value)| *value);
-    if found.is_none() {
-        let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
-        ctx.problem(
-            &field.path,
-            field.node.location,
-            format!("must be one of: {}", names.join(", ")),
-        );
-    }
-    found
-}
-
-/// Decodes the keys of a `type: pingone` source mapping.
-pub(super) fn decode_pingone(
+/// Decodes `region`, `base_url` and `token_url` (each `None` after a
+/// problem): the URLs default to the region's, so `region` is required
+/// unless both are set. The region's outer `None` is an unknown region.
+fn decode_endpoints(
     ctx: &mut Ctx<'_>,
     map: &mut MapReader<'_>,
-) -> Option<PingOneSourceConfig> {
-    let environment_id = map
-        .require(ctx, "environment_id")
-        .and_then(|field| identifier(ctx, &field, "environment's id"));
-    let client_id = map
-        .require(ctx, "client_id")
-        .and_then(|field| identifier(ctx, &field, "worker application's client id"));
-    let client_secret = ctx.secret(map, "client_secret", true).flatten();
-    let token_auth_method = match map.get("token_auth_method") {
-        Some(field) => choice(
-            ctx,
-            &field,
-            &[
-                ("client_secret_basic", TokenAuthMethod::ClientSecretBasic),
-                ("client_secret_post", TokenAuthMethod::ClientSecretPost),
-            ],
-        ),
-        None => Some(TokenAuthMethod::ClientSecretBasic),
-    };
+    environment_id: Option<&str>,
+) -> (Option<Option<PingOneRegion>>, Option<Url>, Option<Url>) {
     // Outer `None`: a region was written but is not one we know.
     let region: Option<Option<PingOneRegion>> = match map.get("region") {
         Some(field) => ctx.string(&field).and_then(|text| {
@@ -229,26 +190,43 @@ pub(super) fn decode_pingone(
     };
     let token_url = match &token_field {
         Some(field) => ctx.http_url(field),
-        None => match (region.flatten(), &environment_id) {
+        None => match (region.flatten(), environment_id) {
             (Some(region), Some(environment)) => Url::parse(&region.token_url(environment)).ok(),
             _ => None,
         },
     };
-    let population_id = match map.get("population_id") {
-        Some(field) => identifier(ctx, &field, "population's id").map(Some),
-        None => Some(None),
-    };
-    let nested_groups = match map.get("nested_groups") {
+    (region, base_url, token_url)
+}
+
+/// Decodes the keys of a `type: pingone` source mapping.
+pub(super) fn decode_pingone(
+    ctx: &mut Ctx<'_>,
+    map: &mut MapReader<'_>,
+) -> Option<PingOneSourceConfig> {
+    let environment_id = map
+        .require(ctx, "environment_id")
+        .and_then(|field| identifier(ctx, &field, "environment's id"));
+    let client_id = map
+        .require(ctx, "client_id")
+        .and_then(|field| identifier(ctx, &field, "worker application's client id"));
+    let client_secret = ctx.secret(map, "client_secret", true).flatten();
+    let token_auth_method = match map.get("token_auth_method") {
         Some(field) => choice(
             ctx,
             &field,
             &[
-                ("flatten", NestedGroups::Flatten),
-                ("ignore", NestedGroups::Ignore),
+                ("client_secret_basic", TokenAuthMethod::ClientSecretBasic),
+                ("client_secret_post", TokenAuthMethod::ClientSecretPost),
             ],
         ),
-        None => Some(NestedGroups::Flatten),
+        None => Some(TokenAuthMethod::ClientSecretBasic),
     };
+    let (region, base_url, token_url) = decode_endpoints(ctx, map, environment_id.as_deref());
+    let population_id = match map.get("population_id") {
+        Some(field) => identifier(ctx, &field, "population's id").map(Some),
+        None => Some(None),
+    };
+    let nested_groups = decode_nested_groups(ctx, map);
     let page_size = match map.get("page_size") {
         Some(field) => ctx.integer(&field, 1..=PINGONE_MAX_PAGE_SIZE),
         None => Some(PINGONE_MAX_PAGE_SIZE),
@@ -272,7 +250,7 @@ pub(super) fn decode_pingone(
         requests_per_second: requests_per_second?,
         timeout: timeout?,
         ca_file: None,
-        limits: super::ListingLimits::default(),
+        limits: super::source_limits::ListingLimits::default(),
         proxy: None,
     })
 }

@@ -1,6 +1,7 @@
 //! `penvio-sync daemon`: runs every connection on its schedule, serves the
 //! local endpoint, reloads on SIGHUP and stops cleanly on SIGTERM.
 
+pub mod api;
 mod registry;
 mod scheduler;
 pub mod server;
@@ -48,31 +49,20 @@ pub async fn run(
     environment: &'static dyn config::Environment,
     allow_root: bool,
 ) -> i32 {
-    let config = match config::load_with(config_path, environment) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("{error}");
-            return EXIT_CONFIG;
-        }
-    };
-    telemetry::init(config.log.format, &config.log.level);
-    if running_as_root() && !allow_root {
-        tracing::error!(
-            "Refusing to run as root: run as a dedicated user (the systemd unit uses DynamicUser=yes), or pass --allow-root."
-        );
-        return EXIT_CONFIG;
+    match serve_until_stopped(config_path, environment, allow_root).await {
+        Ok(code) | Err(code) => code,
     }
-    let store: Arc<dyn StateStore> = match RedbStateStore::open(&config.state_dir) {
-        Ok(store) => Arc::new(store),
-        Err(error @ StateError::InUse { .. }) => {
-            tracing::error!(%error, "Another process holds the state; is a daemon already running?");
-            return EXIT_RUN_FAILED;
-        }
-        Err(error) => {
-            tracing::error!(%error, "Cannot open the state.");
-            return EXIT_RUN_FAILED;
-        }
-    };
+}
+
+/// The daemon's life: start (each step's failure is the exit code), run
+/// until a stop signal, stop.
+async fn serve_until_stopped(
+    config_path: &Path,
+    environment: &'static dyn config::Environment,
+    allow_root: bool,
+) -> Result<i32, i32> {
+    let config = load_config(config_path, environment, allow_root)?;
+    let store = open_state(&config)?;
     let metrics = match PrometheusBuilder::new().install_recorder() {
         Ok(handle) => Some(handle),
         Err(error) => {
@@ -88,55 +78,8 @@ pub async fn run(
         shutdown.clone(),
         BackoffPolicy::default(),
     ));
-
-    let listener = match tokio::net::TcpListener::bind(config.listen).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            tracing::error!(listen = %config.listen, %error, "Cannot listen.");
-            return EXIT_RUN_FAILED;
-        }
-    };
-    let token = match token::daemon_token(&config) {
-        Ok(token) => token,
-        Err(error) => {
-            tracing::error!(%error, "Cannot set up the API token.");
-            return EXIT_RUN_FAILED;
-        }
-    };
-    if config.listen_token.is_none() {
-        tracing::info!(
-            file = %token::token_path(&config.state_dir).display(),
-            "The API requires the token in this file (no listen_token is configured)."
-        );
-    }
-    let state = Arc::new(ServerState::new(
-        registry.clone(),
-        metrics.clone(),
-        config.listen,
-        token,
-    ));
-    let server_shutdown = shutdown.clone();
-    let server_state = state.clone();
-    let server = tokio::spawn(async move {
-        let served = axum::serve(listener, router(server_state))
-            .with_graceful_shutdown(async move { server_shutdown.cancelled().await })
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "The endpoint stopped.");
-        }
-    });
-
-    let mut scheduler = match Scheduler::start().await {
-        Ok(scheduler) => scheduler,
-        Err(error) => {
-            tracing::error!(%error, "Cannot start the scheduler.");
-            return EXIT_RUN_FAILED;
-        }
-    };
-    if let Err(error) = scheduler.install(&registry, &config.connections).await {
-        tracing::error!(%error, "Cannot schedule the connections.");
-        return EXIT_RUN_FAILED;
-    }
+    let endpoint = start_endpoint(&config, &registry, metrics.clone(), &shutdown).await?;
+    let mut scheduler = start_scheduler(&registry, &config).await?;
 
     tracing::info!(
         listen = %config.listen,
@@ -154,11 +97,130 @@ pub async fn run(
         config_path,
         environment,
         registry: &registry,
-        server: &state,
+        server: &endpoint.state,
         listen: config.listen,
     };
     let code = wait_for_signals(&running, &mut scheduler).await;
+    stop(scheduler, &shutdown, &registry, endpoint.task).await;
+    Ok(code)
+}
 
+/// Loads the config, starts logging, and refuses root unless allowed.
+fn load_config(
+    config_path: &Path,
+    environment: &'static dyn config::Environment,
+    allow_root: bool,
+) -> Result<Config, i32> {
+    let config = match config::load_with(config_path, environment) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{error}");
+            return Err(EXIT_CONFIG);
+        }
+    };
+    telemetry::init(config.log.format, &config.log.level);
+    if running_as_root() && !allow_root {
+        tracing::error!(
+            "Refusing to run as root: run as a dedicated user (the systemd unit uses DynamicUser=yes), or pass --allow-root."
+        );
+        return Err(EXIT_CONFIG);
+    }
+    Ok(config)
+}
+
+/// Opens the state, which the daemon holds for as long as it runs.
+fn open_state(config: &Config) -> Result<Arc<dyn StateStore>, i32> {
+    match RedbStateStore::open(&config.state_dir) {
+        Ok(store) => Ok(Arc::new(store)),
+        Err(error @ StateError::InUse { .. }) => {
+            tracing::error!(%error, "Another process holds the state; is a daemon already running?");
+            Err(EXIT_RUN_FAILED)
+        }
+        Err(error) => {
+            tracing::error!(%error, "Cannot open the state.");
+            Err(EXIT_RUN_FAILED)
+        }
+    }
+}
+
+/// The local endpoint, serving until shutdown.
+struct Endpoint {
+    /// What its handlers share (the token is replaced on reload).
+    state: Arc<ServerState>,
+    /// The serving task; it ends after shutdown.
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Binds `listen`, sets up the API token and serves the endpoint.
+async fn start_endpoint(
+    config: &Config,
+    registry: &Arc<Registry>,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    shutdown: &CancellationToken,
+) -> Result<Endpoint, i32> {
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(listen = %config.listen, %error, "Cannot listen.");
+            return Err(EXIT_RUN_FAILED);
+        }
+    };
+    let token = match token::daemon_token(config) {
+        Ok(token) => token,
+        Err(error) => {
+            tracing::error!(%error, "Cannot set up the API token.");
+            return Err(EXIT_RUN_FAILED);
+        }
+    };
+    if config.listen_token.is_none() {
+        tracing::info!(
+            file = %token::token_path(&config.state_dir).display(),
+            "The API requires the token in this file (no listen_token is configured)."
+        );
+    }
+    let state = Arc::new(ServerState::new(
+        registry.clone(),
+        metrics,
+        config.listen,
+        token,
+    ));
+    let server_shutdown = shutdown.clone();
+    let server_state = state.clone();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, router(server_state))
+            .with_graceful_shutdown(async move { server_shutdown.cancelled().await })
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "The endpoint stopped.");
+        }
+    });
+    Ok(Endpoint { state, task })
+}
+
+/// Starts the scheduler with every connection's schedule installed.
+async fn start_scheduler(registry: &Arc<Registry>, config: &Config) -> Result<Scheduler, i32> {
+    let mut scheduler = match Scheduler::start().await {
+        Ok(scheduler) => scheduler,
+        Err(error) => {
+            tracing::error!(%error, "Cannot start the scheduler.");
+            return Err(EXIT_RUN_FAILED);
+        }
+    };
+    if let Err(error) = scheduler.install(registry, &config.connections).await {
+        tracing::error!(%error, "Cannot schedule the connections.");
+        return Err(EXIT_RUN_FAILED);
+    }
+    Ok(scheduler)
+}
+
+/// Stops cleanly: no new runs, operations in flight finish (within
+/// [`SHUTDOWN_GRACE`]), the endpoint closes, queued alerts are delivered.
+async fn stop(
+    mut scheduler: Scheduler,
+    shutdown: &CancellationToken,
+    registry: &Registry,
+    server: tokio::task::JoinHandle<()>,
+) {
     let _ = sd_notify::notify(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
     tracing::info!("Stopping: no new runs; operations in flight finish.");
     if let Err(error) = scheduler.shutdown().await {
@@ -181,7 +243,6 @@ pub async fn run(
         tracing::warn!("Alerts still being delivered at stop were abandoned.");
     }
     tracing::info!("Daemon stopped.");
-    code
 }
 
 /// Starts (or, on reload, replaces) the alert dispatcher of `config`. The

@@ -22,19 +22,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
-use serde::Deserialize;
 use serde_json::json;
 
+use super::api::{
+    self, ApplyQuery, EXIT_CODE_HEADER, ExplainQuery, FORMAT_TEXT, MODE_INCREMENTAL,
+    MODE_RECONCILE, NOTHING_NAMED, SyncQuery,
+};
 use super::registry::{Origin, Registry, TriggerError};
-use crate::cli::render_report;
+use crate::report::render::render_report;
 use crate::config::Secret;
 use crate::events;
 use crate::reviewed::ConnectionPlan;
 use crate::sync::{RunMode, RunReport, unix_now};
-
-/// Header carrying a run's exit code on text responses, so a forwarded CLI
-/// command exits exactly as a local one would.
-pub const EXIT_CODE_HEADER: &str = "x-penvio-sync-exit-code";
 
 /// What the handlers share.
 pub struct ServerState {
@@ -78,16 +77,16 @@ impl ServerState {
 /// The router of the endpoint.
 pub fn router(state: Arc<ServerState>) -> Router {
     let api = Router::new()
-        .route("/v1/connections", get(list_connections))
-        .route("/v1/connections/{name}", get(show_connection))
-        .route("/v1/connections/{name}/sync", post(run_connection))
-        .route("/v1/connections/{name}/apply", post(apply_plan))
-        .route("/v1/connections/{name}/explain", get(explain))
+        .route(api::CONNECTIONS, get(list_connections))
+        .route(api::CONNECTION, get(show_connection))
+        .route(api::SYNC, post(run_connection))
+        .route(api::APPLY, post(apply_plan))
+        .route(api::EXPLAIN, get(explain))
         .layer(middleware::from_fn_with_state(state.clone(), guard_api));
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route(api::HEALTHZ, get(healthz))
+        .route(api::READYZ, get(readyz))
+        .route(api::METRICS, get(metrics))
         .merge(api)
         .with_state(state)
 }
@@ -243,37 +242,14 @@ fn not_found(name: &str) -> Response {
         .into_response()
 }
 
-/// Query of `POST /v1/connections/{name}/sync`.
-#[derive(Debug, Deserialize)]
-pub struct SyncQuery {
-    /// `incremental` (default) or `reconcile`.
-    #[serde(default)]
-    pub mode: Option<String>,
-    /// Plan only.
-    #[serde(default)]
-    pub dry_run: bool,
-    /// Approve held-back destructive operations.
-    #[serde(default)]
-    pub allow_deletions: bool,
-    /// Reconcile: adopt unmatched Penvio users and teams.
-    #[serde(default)]
-    pub adopt: bool,
-    /// `json` (default) or `text` (the CLI's human output).
-    #[serde(default)]
-    pub format: Option<String>,
-    /// Provision on demand: comma-separated emails or source ids.
-    #[serde(default)]
-    pub only: Option<String>,
-}
-
 async fn run_connection(
     State(state): State<Arc<ServerState>>,
     Path(name): Path<String>,
     Query(query): Query<SyncQuery>,
 ) -> Response {
     let mode = match query.mode.as_deref() {
-        None | Some("incremental") | Some("sync") => RunMode::Sync,
-        Some("reconcile") => RunMode::Reconcile { adopt: query.adopt },
+        None | Some(MODE_INCREMENTAL) | Some("sync") => RunMode::Sync,
+        Some(MODE_RECONCILE) => RunMode::Reconcile { adopt: query.adopt },
         Some(other) => {
             return (
                 StatusCode::BAD_REQUEST,
@@ -300,7 +276,7 @@ async fn run_connection(
             .await
     });
     match run.await {
-        Ok(result) => report_response(result, query.format.as_deref() == Some("text")),
+        Ok(result) => report_response(result, query.format.as_deref() == Some(FORMAT_TEXT)),
         Err(error) => run_task_failed(&error),
     }
 }
@@ -345,17 +321,6 @@ fn report_response(result: Result<RunReport, TriggerError>, text: bool) -> Respo
     }
 }
 
-/// Query of `POST /v1/connections/{name}/apply`.
-#[derive(Debug, Deserialize)]
-pub struct ApplyQuery {
-    /// Apply held-back destructive operations too.
-    #[serde(default)]
-    pub allow_deletions: bool,
-    /// `json` (default) or `text` (the CLI's human output).
-    #[serde(default)]
-    pub format: Option<String>,
-}
-
 /// Applies one connection's part of a reviewed plan file (the body), so
 /// `plan --out` / `apply` work while the daemon holds the state.
 async fn apply_plan(
@@ -379,16 +344,9 @@ async fn apply_plan(
     let run =
         tokio::spawn(async move { registry.apply_reviewed(&plan, query.allow_deletions).await });
     match run.await {
-        Ok(result) => report_response(result, query.format.as_deref() == Some("text")),
+        Ok(result) => report_response(result, query.format.as_deref() == Some(FORMAT_TEXT)),
         Err(error) => run_task_failed(&error),
     }
-}
-
-/// Query of `GET /v1/connections/{name}/explain`.
-#[derive(Debug, Deserialize)]
-pub struct ExplainQuery {
-    /// An email, a source id or a team name.
-    pub subject: String,
 }
 
 /// The explanation as text (200), 404 when nothing matches the subject,
@@ -410,7 +368,7 @@ async fn explain(
         Ok(Ok(Some(text))) => (StatusCode::OK, text).into_response(),
         Ok(Ok(None)) => (
             StatusCode::NOT_FOUND,
-            Json(json!({"error": format!("nothing named {:?} in {name}", query.subject)})),
+            Json(json!({"error": format!("{NOTHING_NAMED} {:?} in {name}", query.subject)})),
         )
             .into_response(),
         Ok(Err(error)) => (
