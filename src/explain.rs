@@ -293,7 +293,7 @@ fn explain_user(
             .filter(|wanted| {
                 groups
                     .iter()
-                    .any(|g| &g.name == *wanted || &g.id == *wanted)
+                    .any(|g| crate::mapping::names_group(wanted, g))
             })
             .collect();
         if via.is_empty() {
@@ -426,13 +426,10 @@ fn explain_team(
 ) {
     let scope = &inputs.connection.scope;
     let _ = writeln!(out, "Team {} (IdP group {})", group.name, group.id);
-    let pattern = scope.team_groups.iter().find(|p| {
-        if group.built_in {
-            p.as_str() == group.name
-        } else {
-            p.matches(&group.name)
-        }
-    });
+    let pattern = scope
+        .team_groups
+        .iter()
+        .find(|p| crate::mapping::selects_team(p, group));
     match (pattern, mapped.desired.teams.get(&group.id)) {
         (Some(pattern), Some(_)) => {
             let _ = writeln!(

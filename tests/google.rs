@@ -435,3 +435,34 @@ async fn keyless_signing_through_iam_credentials() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scope_names_groups_by_their_email() {
+    let server = Scim2Server::start();
+    let fake = workspace().await;
+    let mut fixture = fixture_for(&server, "by-email", &fake, &[]);
+    // Only members of eng@ (ada, grace and alan through nested Platform)
+    // are users; only the group whose address is platform@ becomes a team.
+    // Engineering matches neither pattern by name nor by address.
+    fixture.extra_config = format!(
+        "{}    scope:\n      user_groups: [ENG@example.com]\n      team_groups: [platform@example.com, \"sales*\"]\n",
+        fixture.extra_config
+    );
+    ok(&fixture.sync().await);
+    let users = server.list("by-email", "Users").await;
+    assert_eq!(
+        user_names(&users),
+        ["ada@example.com", "alan@example.com", "grace@example.com"],
+        "scoped by the group's email, case-insensitively"
+    );
+    let groups = server.list("by-email", "Groups").await;
+    let names: Vec<&str> = groups
+        .iter()
+        .map(|g| g["displayName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Platform"], "only the group named by email");
+    assert_eq!(
+        member_ids(&groups[0]),
+        ids_of(&users, &["alan@example.com"])
+    );
+}

@@ -454,11 +454,15 @@ fn connection() -> Value {
                     &[
                         (
                             "user_groups",
-                            strings("Only members of these groups ([] = everyone)."),
+                            strings(
+                                "Only members of these groups, by name, id or email ([] = everyone).",
+                            ),
                         ),
                         (
                             "team_groups",
-                            strings("Groups that become teams: names or globs."),
+                            strings(
+                                "Groups that become teams: names or globs, matched against the name or email.",
+                            ),
                         ),
                     ],
                     &[],

@@ -108,6 +108,7 @@ impl FileSource {
                     reason: "empty id".into(),
                 }),
                 Ok(group) => directory.groups.push(SourceGroup {
+                    email: None,
                     id: group.id,
                     name: group.name,
                     members: group.members,
