@@ -16,6 +16,7 @@
 //!   Requests per run: ⌈users/500⌉ + ⌈groups/200⌉ + Σ⌈members/200⌉.
 
 mod client;
+mod federation;
 pub(super) mod proto;
 
 use std::collections::BTreeMap;
