@@ -38,6 +38,7 @@ static DIRECTORY: LazyLock<Directory> = LazyLock::new(|| Directory {
         .collect(),
     groups: (0..SHAPE.teams)
         .map(|j| penvio_sync::model::SourceGroup {
+            email: None,
             id: scenarios::team_id(j),
             name: scenarios::team_name(j),
             members: scenarios::team_members(&SHAPE, j, false)

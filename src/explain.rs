@@ -311,7 +311,7 @@ fn describe_user_scope(out: &mut String, inputs: &Inputs<'_>, user: &SourceUser)
         .filter(|wanted| {
             groups
                 .iter()
-                .any(|g| &g.name == *wanted || &g.id == *wanted)
+                .any(|g| crate::mapping::names_group(wanted, g))
         })
         .collect();
     if via.is_empty() {
@@ -471,13 +471,10 @@ fn describe_team_match(
     group: &SourceGroup,
 ) {
     let scope = &inputs.connection.scope;
-    let pattern = scope.team_groups.iter().find(|p| {
-        if group.built_in {
-            p.as_str() == group.name
-        } else {
-            p.matches(&group.name)
-        }
-    });
+    let pattern = scope
+        .team_groups
+        .iter()
+        .find(|p| crate::mapping::selects_team(p, group));
     match (pattern, mapped.desired.teams.get(&group.id)) {
         (Some(pattern), Some(_)) => {
             let _ = writeln!(

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use crate::config::{MappingConfig, ScopeConfig, Template};
+use crate::config::{GroupPattern, MappingConfig, ScopeConfig, Template};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser, UserAttributes};
 
 /// Longest name (given, family, display, team name) sent to Penvio, in
@@ -248,6 +248,30 @@ fn keep_skipped_users(
     }
 }
 
+/// Whether a `scope.user_groups` entry names this group: its name or id
+/// exactly, or its email address (case-insensitive, as addresses are).
+pub(crate) fn names_group(wanted: &str, group: &SourceGroup) -> bool {
+    group.name == wanted
+        || group.id == wanted
+        || group
+            .email
+            .as_deref()
+            .is_some_and(|email| email.eq_ignore_ascii_case(wanted))
+}
+
+/// Whether a `scope.team_groups` pattern selects this group, by its name or
+/// its email address. A built-in group only by its exact name, never by a
+/// glob like the default `*`.
+pub(crate) fn selects_team(pattern: &GroupPattern, group: &SourceGroup) -> bool {
+    if group.built_in {
+        return pattern.as_str() == group.name;
+    }
+    pattern.matches(&group.name)
+        || group.email.as_deref().is_some_and(|email| {
+            pattern.as_str().eq_ignore_ascii_case(email) || pattern.matches(email)
+        })
+}
+
 /// Source ids of users that are members of a `scope.user_groups` group, or
 /// `None` when no user scope is configured (every user is in scope).
 fn users_in_scope<'a>(
@@ -262,7 +286,7 @@ fn users_in_scope<'a>(
     for wanted in &scope.user_groups {
         let mut matched = false;
         for group in groups {
-            if &group.name == wanted || &group.id == wanted {
+            if names_group(wanted, group) {
                 matched = true;
                 members.extend(group.members.iter().map(String::as_str));
             }
@@ -373,12 +397,7 @@ fn resolve_duplicate_emails(
 fn map_teams(groups: &[SourceGroup], scope: &ScopeConfig, result: &mut MappedDirectory) {
     let mut seen = BTreeSet::new();
     for group in groups {
-        let selected = if group.built_in {
-            scope.team_groups.iter().any(|p| p.as_str() == group.name)
-        } else {
-            scope.team_groups.iter().any(|p| p.matches(&group.name))
-        };
-        if !selected {
+        if !scope.team_groups.iter().any(|p| selects_team(p, group)) {
             continue;
         }
         if !seen.insert(group.id.as_str()) {
@@ -575,7 +594,6 @@ mod lowercase_hash_tests {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::config::GroupPattern;
     use crate::model::SourceGroup;
 
     fn user(id: &str, email: Option<&str>, active: bool) -> SourceUser {
@@ -592,6 +610,7 @@ mod tests {
 
     fn group(id: &str, name: &str, members: &[&str]) -> SourceGroup {
         SourceGroup {
+            email: None,
             id: id.into(),
             name: name.into(),
             members: members.iter().map(|m| m.to_string()).collect(),
@@ -886,5 +905,55 @@ mod tests {
             .map(String::as_str)
             .collect();
         assert_eq!(members, vec!["1"]);
+    }
+
+    #[test]
+    fn scope_matches_a_group_by_email_as_well_as_name() {
+        let with_email = |id: &str, name: &str, email: &str, members: &[&str]| SourceGroup {
+            email: Some(email.into()),
+            ..group(id, name, members)
+        };
+        let directory = Directory {
+            users: vec![
+                user("1", Some("a@example.com"), true),
+                user("2", Some("b@example.com"), true),
+            ],
+            groups: vec![
+                with_email("g1", "Engineering", "eng@example.com", &["1"]),
+                with_email("g2", "Sales", "sales@example.com", &["2"]),
+                with_email("g3", "Ops", "ops-team@corp.example.com", &["1"]),
+            ],
+            skipped: vec![],
+        };
+        // user_groups: an email names its group, case-insensitively.
+        let scope = ScopeConfig {
+            user_groups: vec!["ENG@example.com".into(), "nobody@example.com".into()],
+            team_groups: vec![
+                GroupPattern::new("sales@example.com").unwrap(),
+                GroupPattern::new("*@corp.example.com").unwrap(),
+            ],
+        };
+        let mapped = map_directory(&directory, &scope, &MappingConfig::default(), &never);
+        assert_eq!(mapped.desired.users.keys().collect::<Vec<_>>(), vec!["1"]);
+        assert_eq!(mapped.unmatched_user_groups, vec!["nobody@example.com"]);
+        // team_groups: an exact email and a glob over emails; Engineering
+        // matches neither by name nor by email.
+        let teams: Vec<&str> = mapped.desired.teams.keys().map(String::as_str).collect();
+        assert_eq!(teams, vec!["g2", "g3"]);
+        assert_eq!(
+            mapped.desired.teams["g2"].name, "Sales",
+            "the name stays the team name"
+        );
+        // A built-in group is never selected through its email.
+        let mut everyone = with_email("g9", "Everyone", "all@example.com", &[]);
+        everyone.built_in = true;
+        assert!(!selects_team(
+            &GroupPattern::new("all@example.com").unwrap(),
+            &everyone
+        ));
+        assert!(selects_team(
+            &GroupPattern::new("Everyone").unwrap(),
+            &everyone
+        ));
     }
 }

@@ -38,6 +38,16 @@ pub struct SourceGroup {
     pub id: String,
     /// Group name as shown to admins; matched against `scope` patterns.
     pub name: String,
+    /// The group's email address where the vendor has one (Google); `scope`
+    /// patterns match it as well as the name, since Google admins know
+    /// groups by their address. Not serialized (`None` when read back): the
+    /// source cache stores directories as postcard, which has no optional
+    /// fields, so a new field would make every cache written before it
+    /// unreadable. Only Google fills it, and Google reads in full each run
+    /// (no cache); an incremental adapter that fills it needs a cache
+    /// format change first.
+    #[serde(skip)]
+    pub email: Option<String>,
     /// Ids of the member users (direct members, or flattened where the
     /// adapter's vendor nests groups).
     pub members: Vec<String>,
@@ -143,5 +153,34 @@ mod tests {
         assert_ne!(base.digest(), shifted.digest());
         assert_ne!(base.digest(), inactive.digest());
         assert_eq!(base.digest(), base.clone().digest());
+    }
+
+    #[test]
+    fn a_group_email_leaves_the_cached_layout_unchanged() {
+        // The layout before `email`: source caches written by older
+        // versions must still decode.
+        #[derive(Serialize)]
+        struct Before<'a> {
+            id: &'a str,
+            name: &'a str,
+            members: Vec<&'a str>,
+            built_in: bool,
+        }
+        let old = postcard::to_stdvec(&Before {
+            id: "g1",
+            name: "Eng",
+            members: vec!["u1"],
+            built_in: false,
+        })
+        .unwrap();
+        let group: SourceGroup = postcard::from_bytes(&old).unwrap();
+        assert_eq!(group.name, "Eng");
+        assert_eq!(group.members, ["u1"]);
+        assert_eq!(group.email, None);
+        let with_email = SourceGroup {
+            email: Some("eng@example.com".into()),
+            ..group.clone()
+        };
+        assert_eq!(postcard::to_stdvec(&with_email).unwrap(), old);
     }
 }

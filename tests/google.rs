@@ -11,6 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use common::{Fixture, Scim2Server, find, member_ids};
+use google_fake::federation::{AUDIENCE, JWT_TOKEN_TYPE, Subject};
 use google_fake::{ADMIN, CLIENT_ID, FakeGoogle};
 use penvio_sync::sync::{EXIT_OK, EXIT_RUN_FAILED, RunReport};
 use serde_json::{Value, json};
@@ -434,4 +435,196 @@ async fn keyless_signing_through_iam_credentials() {
         error.contains("connections[0].source.service_account"),
         "{error}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scope_names_groups_by_their_email() {
+    let server = Scim2Server::start();
+    let fake = workspace().await;
+    let mut fixture = fixture_for(&server, "by-email", &fake, &[]);
+    // Only members of eng@ (ada, grace and alan through nested Platform)
+    // are users; only the group whose address is platform@ becomes a team.
+    // Engineering matches neither pattern by name nor by address.
+    fixture.extra_config = format!(
+        "{}    scope:\n      user_groups: [ENG@example.com]\n      team_groups: [platform@example.com, \"sales*\"]\n",
+        fixture.extra_config
+    );
+    ok(&fixture.sync().await);
+    let users = server.list("by-email", "Users").await;
+    assert_eq!(
+        user_names(&users),
+        ["ada@example.com", "alan@example.com", "grace@example.com"],
+        "scoped by the group's email, case-insensitively"
+    );
+    let groups = server.list("by-email", "Groups").await;
+    let names: Vec<&str> = groups
+        .iter()
+        .map(|g| g["displayName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Platform"], "only the group named by email");
+    assert_eq!(
+        member_ids(&groups[0]),
+        ids_of(&users, &["alan@example.com"])
+    );
+}
+
+/// Writes an `external_account` credential file into the fixture.
+fn credential_file(fixture: &Fixture, text: &str) -> PathBuf {
+    let path = fixture.dir.path().join("federation.json");
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keyless_through_workload_identity_federation() {
+    let server = Scim2Server::start();
+    let fake = workspace().await;
+
+    // 1. A subject token in a file (a Kubernetes projected token, say), a
+    //    service account to impersonate: subject token → STS →
+    //    generateAccessToken → signJwt → JWT bearer grant.
+    let mut fixture = Fixture::new(&server.org_url("wif"));
+    let subject = fixture.dir.path().join("subject-token");
+    std::fs::write(&subject, "eyJ.subject-1.sig\n").unwrap();
+    fake.accept_subject_token("eyJ.subject-1.sig");
+    let file = fake.external_account_file(Subject::File(&subject), true);
+    let path = credential_file(&fixture, &file);
+    fixture.source_block = Some(fake.federated_source_block(&path, &[]));
+    fixture.extra_config = "    policy: {max_deactivations: 10, max_shrinkage: \"100%\"}\n".into();
+    ok(&fixture.sync().await);
+    assert_eq!(server.list("wif", "Users").await.len(), 5);
+    assert_eq!(server.list("wif", "Groups").await.len(), 2);
+    let sts = fake.sts_requests();
+    assert_eq!(sts.len(), 1, "{sts:#?}");
+    let form = &sts[0].form;
+    assert_eq!(
+        form["grant_type"],
+        "urn:ietf:params:oauth:grant-type:token-exchange"
+    );
+    assert_eq!(form["audience"], AUDIENCE);
+    assert_eq!(form["subject_token"], "eyJ.subject-1.sig");
+    assert_eq!(form["subject_token_type"], JWT_TOKEN_TYPE);
+    assert!(!sts[0].authorized, "STS gets no Authorization header");
+    assert_eq!(sts[0].status, 200);
+    assert_eq!(
+        fake.federation_requests(),
+        (0, 1),
+        "one generateAccessToken"
+    );
+    assert_eq!(
+        fake.keyless_requests(),
+        (0, 1),
+        "no metadata server; one signJwt"
+    );
+    assert_eq!(fake.token_requests(), 1);
+
+    // 2. The subject token rotates and the pool no longer trusts the old
+    //    one: the next run's token is minted from the file's new content.
+    std::fs::write(&subject, "eyJ.subject-2.sig").unwrap();
+    fake.accept_subject_token("eyJ.subject-2.sig");
+    ok(&fixture.sync().await);
+    let sts = fake.sts_requests();
+    assert_eq!(sts.len(), 2);
+    assert_eq!(sts[1].form["subject_token"], "eyJ.subject-2.sig");
+
+    // 3. A subject token the pool does not trust: the run fails, names the
+    //    provider to check, changes nothing, and never shows the token.
+    std::fs::write(&subject, "eyJ.stolen.sig").unwrap();
+    let (writes_before, _) = server.request_counts("wif").await;
+    let report = fixture.sync().await;
+    assert_eq!(report.exit_code, EXIT_RUN_FAILED, "{report:#?}");
+    let error = report.error.unwrap();
+    assert!(error.contains("invalid_grant"), "{error}");
+    assert!(error.contains("\"audience\""), "{error}");
+    assert!(
+        error.contains("connections[0].source.credentials_file"),
+        "{error}"
+    );
+    assert!(!error.contains("eyJ.stolen.sig"), "{error}");
+    assert_eq!(server.request_counts("wif").await.0, writes_before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn federation_from_a_subject_token_url_without_impersonation() {
+    let server = Scim2Server::start();
+    let fake = workspace().await;
+    fake.accept_subject_token("eyJ.azure-mi.sig");
+    let mut fixture = Fixture::new(&server.org_url("wif-url"));
+    // No impersonation URL: the federated identity calls signJwt itself,
+    // so `service_account` names the account with the delegation.
+    let file = fake.external_account_file(Subject::Url, false);
+    let path = credential_file(&fixture, &file);
+    let service_account = format!("service_account: {}", google_fake::CLIENT_EMAIL);
+    fixture.source_block = Some(fake.federated_source_block(&path, &[&service_account]));
+    ok(&fixture.sync().await);
+    assert_eq!(server.list("wif-url", "Users").await.len(), 5);
+    assert_eq!(
+        fake.federation_requests(),
+        (1, 0),
+        "the subject token from the URL (Metadata: True); no impersonation"
+    );
+    assert_eq!(
+        fake.sts_requests()[0].form["subject_token"],
+        "eyJ.azure-mi.sig"
+    );
+    assert_eq!(fake.keyless_requests(), (0, 1));
+}
+
+#[test]
+fn a_credential_file_pointing_off_google_is_refused_before_any_request() {
+    let fake_origin = "http://127.0.0.1:9";
+    let dir = tempfile::tempdir().unwrap();
+    let sample: Value = serde_json::from_str(include_str!(
+        "fixtures/google/external_account.credential.json"
+    ))
+    .unwrap();
+    let cases = [
+        (
+            "token_url",
+            "https://sts.googleapis.com.attacker.example/v1/token",
+            "\"token_url\" on a host that is not Google's sts API",
+        ),
+        (
+            "token_url",
+            "http://sts.googleapis.com/v1/token",
+            "\"token_url\" that must be https",
+        ),
+        (
+            "service_account_impersonation_url",
+            "https://attacker.example/v1/projects/-/serviceAccounts/x@p.iam.gserviceaccount.com:generateAccessToken",
+            "\"service_account_impersonation_url\" on a host that is not Google's iamcredentials API",
+        ),
+        (
+            "service_account_impersonation_url",
+            "http://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/x@p.iam.gserviceaccount.com:generateAccessToken",
+            "\"service_account_impersonation_url\" that must be https",
+        ),
+    ];
+    for (key, value, expected) in cases {
+        let mut file = sample.clone();
+        file[key] = json!(value);
+        let path = dir.path().join("federation.json");
+        std::fs::write(&path, file.to_string()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let text = format!(
+            "state_dir: {state}\nconnections:\n  - name: c\n    source:\n      type: google\n      signer: iam\n      admin_email: {ADMIN}\n      credentials_file: {path}\n      iam_url: {fake_origin}\n      token_url: {fake_origin}/token\n    target: {{url: https://p.example/scim/v2/o, token: t}}\n",
+            state = dir.path().display(),
+            path = path.display(),
+        );
+        let error = penvio_sync::config::load_str(
+            &text,
+            &dir.path().join("p.yaml"),
+            &penvio_sync::config::ProcessEnvironment,
+        )
+        .err()
+        .unwrap_or_else(|| panic!("{key} = {value} was accepted"))
+        .to_string();
+        assert!(
+            error.contains(&format!(
+                "connections[0].source.credentials_file: has a {expected}"
+            )),
+            "{error}"
+        );
+    }
 }

@@ -48,8 +48,10 @@ pub use secret::Secret;
 pub use source::{FileSourceConfig, SOURCE_TYPES, ScimSourceConfig, SourceConfig};
 pub use source_entra::{EmailFrom, EntraCredential, EntraSourceConfig};
 pub use source_google::{
-    GOOGLE_API_BASE, GOOGLE_IAM_URL, GOOGLE_METADATA_URL, GOOGLE_TOKEN_URI, GoogleAccount,
-    GoogleSigner, GoogleSourceConfig, IamSigner, ServiceAccountKey, parse_service_account_key,
+    ExternalAccount, GOOGLE_API_BASE, GOOGLE_IAM_URL, GOOGLE_METADATA_URL, GOOGLE_STS_URL,
+    GOOGLE_TOKEN_URI, GoogleAccount, GoogleSigner, GoogleSourceConfig, IamSigner,
+    ServiceAccountKey, SubjectTokenFormat, SubjectTokenSource, parse_external_account,
+    parse_service_account_key,
 };
 pub use source_jumpcloud::{JumpCloudAuth, JumpCloudRegion, JumpCloudSourceConfig};
 pub use source_limits::{DEFAULT_MAX_BODY, DEFAULT_MAX_PAGES, DEFAULT_MAX_WAIT, ListingLimits};

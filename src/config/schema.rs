@@ -376,18 +376,30 @@ fn sources() -> Vec<Value> {
                     "admin_email",
                     string("Workspace admin impersonated by domain-wide delegation."),
                 ),
-                ("credentials", secret("Service-account key JSON")),
-                ("credentials_file", secret_file("Service-account key JSON")),
+                (
+                    "credentials",
+                    secret(
+                        "Service-account key JSON, or with signer: iam an external_account JSON",
+                    ),
+                ),
+                (
+                    "credentials_file",
+                    secret_file(
+                        "Service-account key JSON, or with signer: iam an external_account (workload identity federation) JSON",
+                    ),
+                ),
                 (
                     "signer",
                     one_of(
                         &["key", "iam"],
-                        "key (default): credentials_file signs; iam: keyless, IAM Credentials signJwt on Google Cloud.",
+                        "key (default): credentials_file signs; iam: keyless, IAM Credentials signJwt with a metadata-server or workload-identity-federation token.",
                     ),
                 ),
                 (
                     "service_account",
-                    string("signer: iam: the service account with domain-wide delegation."),
+                    string(
+                        "signer: iam: the service account with domain-wide delegation (default with an external_account file: the one it impersonates).",
+                    ),
                 ),
                 (
                     "metadata_url",
@@ -454,11 +466,15 @@ fn connection() -> Value {
                     &[
                         (
                             "user_groups",
-                            strings("Only members of these groups ([] = everyone)."),
+                            strings(
+                                "Only members of these groups, by name, id or email ([] = everyone).",
+                            ),
                         ),
                         (
                             "team_groups",
-                            strings("Groups that become teams: names or globs."),
+                            strings(
+                                "Groups that become teams: names or globs, matched against the name or email.",
+                            ),
                         ),
                     ],
                     &[],

@@ -5,7 +5,15 @@
 //! and that the RSA key loads), so `penvio-sync check` catches a wrong file
 //! before any network call; the adapter in `source::google` only signs.
 //! With `signer: iam` there is no key file: the JWT is signed by the IAM
-//! Credentials API with a token from the GCE metadata server.
+//! Credentials API with a token from the GCE metadata server, or, when
+//! `credentials_file` is an `external_account` file, with a token from
+//! workload identity federation ([`external_account`]).
+
+mod external_account;
+
+pub use external_account::{
+    ExternalAccount, GOOGLE_STS_URL, SubjectTokenFormat, SubjectTokenSource, parse_external_account,
+};
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -70,6 +78,10 @@ pub struct IamSigner {
     pub iam_url: Url,
     /// Token endpoint the signed JWT is exchanged at.
     pub token_uri: Url,
+    /// Workload identity federation (`credentials_file` holding an
+    /// `external_account` file): the token that calls `signJwt` comes from
+    /// Google's STS instead of the metadata server.
+    pub external_account: Option<Box<ExternalAccount>>,
 }
 
 /// How the JWT bearer grant's assertion is signed.
@@ -135,7 +147,7 @@ pub fn parse_service_account_key(text: &str) -> Result<ServiceAccountKey, String
         Some("service_account") => {}
         Some("external_account") => {
             return Err(
-                "is an external_account (workload identity federation) file; it is not supported yet: use a service-account key, or signer: iam on Google Cloud".into(),
+                "is an external_account (workload identity federation) file: set signer: iam to sign keylessly with it".into(),
             );
         }
         _ => return Err("must be a key file with \"type\": \"service_account\"".into()),
@@ -267,21 +279,33 @@ fn signer(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<GoogleSigner> {
         let key = key(ctx, map, true).map(GoogleSigner::Key);
         return key.filter(|_| known);
     }
-    if map.get("credentials").is_some() || map.get("credentials_file").is_some() {
-        ctx.problem(
-            &map.child_path("credentials_file"),
-            map.location(),
-            "is not used with signer: iam (no key file: the VM's service account signs)",
-        );
-    }
-    let service_account = map.require(ctx, "service_account").and_then(|field| {
-        email(
+    let external_account = federation(ctx, map);
+    let federated = matches!(external_account, Some(Some(_)));
+    let impersonated = match &external_account {
+        Some(Some(account)) => account.impersonated_account.clone(),
+        _ => None,
+    };
+    let service_account = match (map.get("service_account"), impersonated) {
+        (Some(field), _) => email(
             ctx,
             &field,
             "the service account with domain-wide delegation",
-        )
-    });
-    let metadata_url = url_or(ctx, map, "metadata_url", GOOGLE_METADATA_URL);
+        ),
+        (None, Some(account)) => Some(account),
+        (None, None) => map.require(ctx, "service_account").and(None),
+    };
+    let metadata_url = match map.get("metadata_url") {
+        Some(field) if federated => {
+            ctx.problem(
+                &field.path,
+                field.node.location,
+                "is not used with an external_account credentials_file (the token comes from workload identity federation)",
+            );
+            None
+        }
+        Some(field) => ctx.http_url(&field),
+        None => Url::parse(GOOGLE_METADATA_URL).ok(),
+    };
     let iam_url = url_or(ctx, map, "iam_url", GOOGLE_IAM_URL);
     let token_uri = url_or(ctx, map, "token_url", GOOGLE_TOKEN_URI);
     Some(GoogleSigner::Iam(IamSigner {
@@ -289,7 +313,36 @@ fn signer(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<GoogleSigner> {
         metadata_url: metadata_url?,
         iam_url: iam_url?,
         token_uri: token_uri?,
+        external_account: external_account?,
     }))
+}
+
+/// With `signer: iam`, `credentials_file` (or `credentials`) may hold an
+/// `external_account` file; a service-account key is refused, since keyless
+/// signing is the point. `Some(None)`: no file (the metadata server).
+fn federation(ctx: &mut Ctx<'_>, map: &mut MapReader<'_>) -> Option<Option<Box<ExternalAccount>>> {
+    let inline = map.get("credentials").is_some();
+    let secret = ctx.secret(map, "credentials", false)?;
+    let Some(secret) = secret else {
+        return Some(None);
+    };
+    let name = if inline {
+        "credentials"
+    } else {
+        "credentials_file"
+    };
+    let parsed = if external_account::is_external_account(secret.expose()) {
+        parse_external_account(secret.expose())
+    } else {
+        Err("is not an external_account (workload identity federation) file: with signer: iam no key file is used; remove it to sign with the VM's service account, or point it at an external_account file".into())
+    };
+    match parsed {
+        Ok(account) => Some(Some(Box::new(account))),
+        Err(problem) => {
+            ctx.problem(&map.child_path(name), map.location(), problem);
+            None
+        }
+    }
 }
 
 /// The key file from `credentials_file` (or `credentials: ${ENV}`).
@@ -531,7 +584,7 @@ mod tests {
         );
         for expected in [
             "connections[0].source.service_account: is required",
-            "connections[0].source.credentials_file: is not used with signer: iam",
+            "connections[0].source.credentials_file: is not an external_account",
         ] {
             assert!(text.contains(expected), "{expected}\n---\n{text}");
         }
@@ -554,6 +607,59 @@ mod tests {
     }
 
     #[test]
+    fn an_external_account_file_signs_keylessly_through_federation() {
+        const FEDERATION: &str =
+            include_str!("../../tests/fixtures/google/external_account.credential.json");
+        let wif = MemoryEnvironment::new().with_file("/etc/penvio/wif.json", FEDERATION);
+        let config = load(
+            "{type: google, signer: iam, admin_email: a@example.com, credentials_file: /etc/penvio/wif.json}",
+            &wif,
+        )
+        .unwrap();
+        let GoogleSigner::Iam(iam) = &config.signer else {
+            panic!("iam signer")
+        };
+        let account = iam.external_account.as_ref().expect("federation");
+        assert_eq!(account.sts_url.as_str(), GOOGLE_STS_URL);
+        assert_eq!(
+            iam.service_account, "service-1234@service-name.iam.gserviceaccount.com",
+            "the impersonated account signs by default"
+        );
+        assert!(matches!(account.source, SubjectTokenSource::File(_)));
+
+        // A key file is not keyless; the metadata server is not used.
+        let text = problems(
+            "{type: google, signer: iam, admin_email: a@example.com, credentials_file: /etc/penvio/google-key.json}",
+            &env(),
+        );
+        assert!(
+            text.contains("connections[0].source.credentials_file: is not an external_account"),
+            "{text}"
+        );
+        let text = problems(
+            "{type: google, signer: iam, admin_email: a@example.com, credentials_file: /etc/penvio/wif.json, metadata_url: \"http://127.0.0.1:1\"}",
+            &wif,
+        );
+        assert!(
+            text.contains(
+                "connections[0].source.metadata_url: is not used with an external_account"
+            ),
+            "{text}"
+        );
+        // Without an impersonation URL, `service_account` must say who signs.
+        let plain = FEDERATION.replace("service_account_impersonation_url", "unused");
+        let wif = MemoryEnvironment::new().with_file("/etc/penvio/wif.json", plain);
+        let text = problems(
+            "{type: google, signer: iam, admin_email: a@example.com, credentials_file: /etc/penvio/wif.json}",
+            &wif,
+        );
+        assert!(
+            text.contains("connections[0].source.service_account: is required"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn a_wrong_key_file_is_named_without_its_values() {
         let cases = [
             (
@@ -563,7 +669,7 @@ mod tests {
             ("not json", "is not a service-account key file"),
             (
                 "{\"type\":\"external_account\"}",
-                "or signer: iam on Google Cloud",
+                "set signer: iam to sign keylessly with it",
             ),
             (
                 "{\"type\":\"service_account\",\"client_email\":\"e@x\",\"client_id\":\"1\",\"private_key_id\":\"k\",\"private_key\":\"SECRET-NOT-PEM\"}",

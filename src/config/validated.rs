@@ -131,7 +131,7 @@ pub struct ConnectionConfig {
 /// Which part of the directory a connection syncs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeConfig {
-    /// Only members of these groups (exact names) are synced; empty means all users.
+    /// Only members of these groups (exact names or ids, or group emails) are synced; empty means all users.
     pub user_groups: Vec<String>,
     /// Groups matching any of these patterns become Penvio teams; empty means none.
     pub team_groups: Vec<GroupPattern>,

@@ -170,6 +170,7 @@ fn decode_records<R: RawRecord>(export: Export<R>, origin: &str) -> Directory {
                     .push(skip("group", raw.id(index), "empty id".into()));
             }
             Ok(group) => directory.groups.push(SourceGroup {
+                email: None,
                 id: group.id,
                 name: group.name,
                 members: group.members,

@@ -94,6 +94,7 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
         Err(skip) => out.skipped.push(skip),
     };
     let group = |id: String, name: String| SourceGroup {
+        email: None,
         id,
         name,
         members: Vec::new(),

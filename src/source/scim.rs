@@ -107,6 +107,7 @@ fn to_source_group(group: ScimGroup) -> Result<SourceGroup, SkippedRecord> {
         });
     }
     Ok(SourceGroup {
+        email: None,
         id: group.id,
         name: group.display_name,
         members: group.members.into_iter().map(|m| m.value).collect(),

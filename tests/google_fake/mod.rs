@@ -6,7 +6,9 @@
 //! reads the `google` source makes (`users.list`, `groups.list`,
 //! `members.list` with `includeDerivedMembership`), plus keyless signing:
 //! the GCE metadata server's token (`Metadata-Flavor: Google` required) and
-//! IAM Credentials `signJwt`, which signs with the same test key.
+//! IAM Credentials `signJwt`, which signs with the same test key, and
+//! workload identity federation (STS, `generateAccessToken`, a subject-token
+//! URL: `federation.rs`).
 //!
 //! Shapes follow the discovery document (revision 20260531) and the samples
 //! in `tests/fixtures/google/`: opaque `nextPageToken`s (omitted on the last
@@ -21,6 +23,7 @@
 
 #[path = "../fake_faults/mod.rs"]
 pub mod faults;
+pub mod federation;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -118,6 +121,8 @@ struct FakeState {
     requests: Vec<Logged>,
     failures: Vec<Failure>,
     sequence: u64,
+    /// Workload identity federation (STS and impersonation).
+    federation: federation::FederationState,
 }
 
 /// The fake server.
@@ -428,6 +433,9 @@ async fn handle(
     {
         return metadata_token(&state, &headers);
     }
+    if let Some(response) = federation::route(&state, &method, &path, &headers, &body) {
+        return response;
+    }
     if method == Method::POST && path.starts_with("/v1/projects/-/serviceAccounts/") {
         return sign_jwt(&state, &path, &headers, &body);
     }
@@ -477,7 +485,7 @@ fn sign_jwt(state: &Shared, path: &str, headers: &HeaderMap, body: &str) -> Resp
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if !bearer.is_some_and(|t| s.metadata_tokens.contains(t)) {
+    if !bearer.is_some_and(|t| s.metadata_tokens.contains(t) || s.federation.may_sign(t)) {
         return google_error(
             401,
             "authError",

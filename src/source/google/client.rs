@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::KIND;
+use super::federation::{Call, Federation};
 use super::proto::{ErrorBody, Page, TokenError, TokenResponse};
 use crate::config::{GoogleSigner, GoogleSourceConfig, IamSigner, Secret};
 use crate::http::redact_url;
@@ -64,13 +65,17 @@ pub struct GrantClaims {
 enum Signing {
     /// With the key file's private key; `kid` = `private_key_id`.
     Key { key: EncodingKey, key_id: String },
-    /// Keyless: the VM's token from the metadata server, then IAM
+    /// Keyless: the VM's token from the metadata server (or, with
+    /// `federation`, a token from workload identity federation), then IAM
     /// Credentials `signJwt` on the service account.
     Iam {
         /// `…/computeMetadata/v1/instance/service-accounts/default/token`.
         metadata_token: Url,
         /// `…/v1/projects/-/serviceAccounts/{email}:signJwt`.
         sign_jwt: Url,
+        /// An `external_account` file's STS exchange, instead of the
+        /// metadata server.
+        federation: Option<Federation>,
     },
 }
 
@@ -107,8 +112,19 @@ impl TokenRequester {
             Signing::Iam {
                 metadata_token,
                 sign_jwt,
+                federation,
             } => {
-                let token = self.metadata_token(metadata_token).await?;
+                let token = match federation {
+                    Some(federation) => {
+                        let call = Call {
+                            http: &self.http,
+                            bounds: &self.bounds,
+                            source_key: &self.source_key,
+                        };
+                        federation.token(&call).await?
+                    }
+                    None => self.metadata_token(metadata_token).await?,
+                };
                 self.sign_jwt(sign_jwt, &token, now).await
             }
         }
@@ -180,8 +196,15 @@ impl TokenRequester {
             return Err(SourceError::Unauthorized {
                 source_kind: KIND,
                 message: format!(
-                    "{shown} answered {status} ({}): the VM's service account needs roles/iam.serviceAccountTokenCreator on {} (`{}.service_account`), and the IAM Credentials API must be enabled",
+                    "{shown} answered {status} ({}): {} needs roles/iam.serviceAccountTokenCreator on {} (`{}.service_account`), and the IAM Credentials API must be enabled",
                     ErrorBody::summarise(&body),
+                    match &self.signing {
+                        Signing::Iam {
+                            federation: Some(_),
+                            ..
+                        } => "the federated identity (or the service account it impersonates)",
+                        _ => "the VM's service account",
+                    },
                     self.client_email,
                     self.source_key
                 ),
@@ -357,6 +380,7 @@ fn iam_signing(iam: &IamSigner) -> Result<Signing, String> {
             encode(&iam.service_account)
         ))
         .map_err(|e| e.to_string())?,
+        federation: iam.external_account.clone().map(Federation::new),
     })
 }
 

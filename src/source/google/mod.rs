@@ -9,12 +9,14 @@
 //! - Groups: `groups.list` (`maxResults=200`), then `members.list` per group
 //!   with `includeDerivedMembership=true`, so users of nested groups count;
 //!   only `type: USER` members (see [`proto::Member::user_id`]). A group is
-//!   keyed by its `id`, so a rename (name or email) keeps the team.
+//!   keyed by its `id`, so a rename (name or email) keeps the team; its
+//!   `email` is kept too, so `scope` patterns can name a group by address.
 //! - Every run reads everything: the Directory API has no delta or
 //!   updated-since filter, and a full read is what makes deletions visible.
 //!   Requests per run: ⌈users/500⌉ + ⌈groups/200⌉ + Σ⌈members/200⌉.
 
 mod client;
+mod federation;
 pub(super) mod proto;
 
 use std::collections::BTreeMap;
@@ -176,6 +178,7 @@ impl GoogleSource {
                         .collect();
                     groups.push(SourceGroup {
                         name: group.display_name(),
+                        email: group.email.filter(|email| !email.trim().is_empty()),
                         id: group.id,
                         members,
                         built_in: false,

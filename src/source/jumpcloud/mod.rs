@@ -110,6 +110,7 @@ impl JumpCloudSource {
             members.sort();
             members.dedup();
             kept.push(SourceGroup {
+                email: None,
                 id: group.id,
                 name: group.name,
                 members,

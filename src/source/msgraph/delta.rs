@@ -345,6 +345,7 @@ pub fn derive(base: &Base, options: &Derive<'_>) -> (Directory, BTreeMap<String,
             NestedGroups::Ignore => node.users.clone(),
         };
         directory.groups.push(SourceGroup {
+            email: None,
             id: id.clone(),
             name,
             members: members

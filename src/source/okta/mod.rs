@@ -242,6 +242,7 @@ impl OktaSource {
             }
             if keep {
                 kept.push(SourceGroup {
+                    email: None,
                     id: group.id.clone(),
                     name: group.profile.name.clone(),
                     members,

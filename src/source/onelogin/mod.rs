@@ -203,6 +203,7 @@ impl OneLoginSource {
                 .filter_map(role_member)
                 .collect();
             groups.push(SourceGroup {
+                email: None,
                 id: role.id,
                 name: role.name,
                 members: members.into_iter().collect(),
@@ -235,6 +236,7 @@ impl OneLoginSource {
         for (position, record) in records.iter().enumerate() {
             match read_named(record, position, "group") {
                 Ok(group) => groups.push(SourceGroup {
+                    email: None,
                     members: members.get(group.id.as_str()).cloned().unwrap_or_default(),
                     id: group.id,
                     name: group.name,

@@ -229,6 +229,7 @@ impl PingOneSource {
             .into_iter()
             .filter(|g| self.in_population(g.population.as_ref().map(|p| p.id.as_str())))
             .map(|group| SourceGroup {
+                email: None,
                 members: members
                     .get(&group.id)
                     .into_iter()
