@@ -212,7 +212,7 @@ enum ConfigAction {
 #[derive(Debug, Args, Clone)]
 pub struct InitArgs {
     /// The identity provider.
-    #[arg(long, value_parser = ["okta", "entra", "onelogin", "jumpcloud", "pingone", "google", "scim", "file"])]
+    #[arg(long, value_parser = ["okta", "entra", "onelogin", "jumpcloud", "pingone", "google", "ldap", "scim", "file"])]
     pub source: String,
     /// Where to write it (default: the --config path).
     #[arg(long)]
@@ -950,6 +950,7 @@ fn describe_connection(connection: &ConnectionConfig) -> String {
         }
         SourceConfig::PingOne(p1) => format!("PingOne environment {}", p1.environment_id),
         SourceConfig::Google(google) => format!("Google Workspace as {}", google.admin_email),
+        SourceConfig::Ldap(ldap) => format!("LDAP directory {} ({})", ldap.url, ldap.base_dn),
     };
     let users = if connection.scope.user_groups.is_empty() {
         "all users".to_string()
