@@ -139,9 +139,9 @@ fn make_certificates(dir: &Path) {
     );
 }
 
-/// The config; `reader_total`: most entries one paged search of the
-/// reader may return in total (`None`: unlimited).
-fn config_text(dir: &Path, tls: bool, reader_total: Option<usize>) -> String {
+/// The config; `reader_limits`: a `limits` clause for the reader (e.g.
+/// `size=unlimited`), `None`: the global size limit.
+fn config_text(dir: &Path, tls: bool, reader_limits: Option<&str>) -> String {
     let dir = dir.display();
     let tls_lines = if tls {
         format!(
@@ -150,8 +150,8 @@ fn config_text(dir: &Path, tls: bool, reader_total: Option<usize>) -> String {
     } else {
         String::new()
     };
-    let reader_limit = reader_total
-        .map(|total| format!("limits dn.exact=\"{READER_DN}\" size.soft={SIZE_LIMIT} size.hard=unlimited size.prtotal={total}\n"))
+    let reader_limit = reader_limits
+        .map(|limits| format!("limits dn.exact=\"{READER_DN}\" {limits}\n"))
         .unwrap_or_default();
     format!(
         "include /etc/ldap/schema/core.schema
@@ -220,17 +220,28 @@ impl Slapd {
         Self::start_with(false, &[])
     }
 
+    /// Starts slapd on a directory loaded offline from `ldif` (slapadd: much
+    /// faster than ldapadd for 100,000 entries; overlays do not run), with
+    /// the reader exempt from size limits like a production sync account.
+    pub fn start_loaded(ldif: &Path) -> Self {
+        Self::start_full(false, &[ldif.to_path_buf()], Some("size=unlimited"))
+    }
+
     /// Starts slapd, with `ldaps://` and StartTLS when `tls`; `offline_ldif`
     /// files are loaded with slapadd before start (fast; overlays do not
     /// run). Loads [`base_ldif`] online unless offline files were given.
     pub fn start_with(tls: bool, offline_ldif: &[PathBuf]) -> Self {
+        Self::start_full(tls, offline_ldif, None)
+    }
+
+    fn start_full(tls: bool, offline_ldif: &[PathBuf], reader_limits: Option<&str>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("db")).unwrap();
         if tls {
             make_certificates(dir.path());
         }
         let conf = dir.path().join("slapd.conf");
-        std::fs::write(&conf, config_text(dir.path(), tls, None)).unwrap();
+        std::fs::write(&conf, config_text(dir.path(), tls, reader_limits)).unwrap();
         for file in offline_ldif {
             let output = Command::new("slapadd")
                 .args(["-q", "-b", BASE_DN, "-f"])
@@ -277,7 +288,8 @@ impl Slapd {
     pub fn restart_with_reader_total(&mut self, total: usize) {
         self.kill();
         let conf = self.dir.path().join("slapd.conf");
-        std::fs::write(&conf, config_text(self.dir.path(), self.tls, Some(total))).unwrap();
+        let limits = format!("size.soft={SIZE_LIMIT} size.hard=unlimited size.prtotal={total}");
+        std::fs::write(&conf, config_text(self.dir.path(), self.tls, Some(&limits))).unwrap();
         let started = Instant::now();
         self.child = spawn_slapd(self.dir.path(), &self.listen);
         self.wait_ready(started);
