@@ -56,6 +56,24 @@ pub(super) fn failed(
     }
 }
 
+/// One subtree search of the source (referrals per `follow_referrals`).
+async fn subtree(
+    ldap: &mut Ldap,
+    config: &LdapSourceConfig,
+    pager: &Pager<'_>,
+    keys: &Keys,
+    (base, filter, attributes): (&str, &str, &[String]),
+    purpose: Purpose<'_>,
+) -> Result<Vec<Entry>, SourceError> {
+    let spec = SearchSpec {
+        base,
+        subtree: true,
+        filter,
+        attributes,
+    };
+    search_following(ldap, config, &spec, pager, keys, &purpose).await
+}
+
 /// Reads users, disabled ids and groups over one bound connection.
 pub(super) async fn read_all(
     ldap: &mut Ldap,
@@ -63,23 +81,24 @@ pub(super) async fn read_all(
     pager: &Pager<'_>,
     keys: &Keys,
 ) -> Result<RawDirectory, SourceError> {
+    let purpose = |what, base_key, filter_key| Purpose {
+        what,
+        base_key,
+        filter_key,
+    };
     let user_attributes = decode::user_attributes(config.flavor, &config.attributes);
-    let users = search_following(
+    let search = (
+        config.user_base.as_str(),
+        config.user_filter.as_str(),
+        &user_attributes[..],
+    );
+    let users = subtree(
         ldap,
         config,
-        &SearchSpec {
-            base: &config.user_base,
-            subtree: true,
-            filter: &config.user_filter,
-            attributes: &user_attributes,
-        },
         pager,
         keys,
-        &Purpose {
-            what: "reading users",
-            base_key: "user_base",
-            filter_key: "user_filter",
-        },
+        search,
+        purpose("reading users", "user_base", "user_filter"),
     )
     .await?;
 
@@ -87,24 +106,9 @@ pub(super) async fn read_all(
     if let Some(disabled_filter) = &config.disabled_filter {
         let filter = format!("(&{}{disabled_filter})", config.user_filter);
         let id_only = [config.attributes.id.clone()];
-        let entries = search_following(
-            ldap,
-            config,
-            &SearchSpec {
-                base: &config.user_base,
-                subtree: true,
-                filter: &filter,
-                attributes: &id_only,
-            },
-            pager,
-            keys,
-            &Purpose {
-                what: "reading disabled users",
-                base_key: "user_base",
-                filter_key: "disabled_filter",
-            },
-        )
-        .await?;
+        let search = (config.user_base.as_str(), filter.as_str(), &id_only[..]);
+        let what = purpose("reading disabled users", "user_base", "disabled_filter");
+        let entries = subtree(ldap, config, pager, keys, search, what).await?;
         disabled.extend(
             entries
                 .iter()
@@ -117,35 +121,19 @@ pub(super) async fn read_all(
         config.attributes.group_name.clone(),
     ];
     group_attributes.extend(MEMBER_ATTRIBUTES.iter().map(|a| a.to_string()));
-    let mut groups = search_following(
-        ldap,
-        config,
-        &SearchSpec {
-            base: &config.group_base,
-            subtree: true,
-            filter: &config.group_filter,
-            attributes: &group_attributes,
-        },
-        pager,
-        keys,
-        &Purpose {
-            what: "reading groups",
-            base_key: "group_base",
-            filter_key: "group_filter",
-        },
-    )
-    .await?;
+    let search = (
+        config.group_base.as_str(),
+        config.group_filter.as_str(),
+        &group_attributes[..],
+    );
+    let what = purpose("reading groups", "group_base", "group_filter");
+    let mut groups = subtree(ldap, config, pager, keys, search, what).await?;
     for group in &mut groups {
         complete_ranged_members(ldap, group, pager)
             .await
             .map_err(|e| {
-                failed(
-                    e,
-                    &format!("reading the members of {}", group.dn),
-                    "group_base",
-                    "group_filter",
-                    keys,
-                )
+                let what = format!("reading the members of {}", group.dn);
+                failed(e, &what, "group_base", "group_filter", keys)
             })?;
     }
     Ok(RawDirectory {

@@ -5,6 +5,9 @@
 //! only to loopback). Off by default: the bind password would go to a
 //! server the config does not name, and continuation references are then
 //! ignored (AD's `DomainDnsZones` under a domain root hold no users).
+//! Limitation: the rest of a ranged `member` of a group read through a
+//! referral is asked of the first server, which fails the run clearly
+//! rather than reading it incompletely.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
