@@ -513,3 +513,31 @@ async fn referrals_are_followed_only_when_configured() {
         ["pat@example.com"]
     );
 }
+
+/// `check --connectivity`: binds and reads the user base entry; a bad
+/// password and a missing base are named.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_connectivity_binds_and_reads_the_user_base() {
+    use penvio_sync::source::{SourceError, build};
+    let server = Scim2Server::start();
+    let slapd = started();
+    let mut fixture = fixture_for(&server, "check", &slapd);
+    let check = |fixture: &Fixture| {
+        let connection = fixture.connection(common::TOKEN);
+        async move { build(&connection, 0).unwrap().check().await }
+    };
+    check(&fixture).await.unwrap();
+
+    fixture.source_block = Some(source_block(&slapd.url, "wrong-password", ""));
+    let error = check(&fixture).await.unwrap_err();
+    assert!(matches!(error, SourceError::Unauthorized { .. }), "{error}");
+
+    fixture.source_block = Some(source_block(
+        &slapd.url,
+        READER_PASSWORD,
+        &format!(", user_base: 'ou=nowhere,{BASE_DN}'"),
+    ));
+    let error = check(&fixture).await.unwrap_err().to_string();
+    assert!(error.contains("connections[0].source.user_base"), "{error}");
+    assert!(error.contains("does not exist"), "{error}");
+}

@@ -168,6 +168,9 @@ mod fake_ad {
     pub const USERS: &str = "OU=Staff,DC=corp,DC=example,DC=com";
     pub const GROUPS: &str = "OU=Groups,DC=corp,DC=example,DC=com";
     pub const BIG: &str = "CN=Big,OU=Groups,DC=corp,DC=example,DC=com";
+    /// Groups whose range retrieval the fake breaks off.
+    pub const BROKEN_GROUPS: &str = "OU=Broken,DC=corp,DC=example,DC=com";
+    const HALF: &str = "CN=Half,OU=Broken,DC=corp,DC=example,DC=com";
     /// The diagnostic AD sends for a locked-out account (FACTS §1).
     const LOCKED: &str =
         "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 775, v4563";
@@ -315,6 +318,23 @@ mod fake_ad {
                     ("member;range=0-1", vec![alice.as_bytes(), bob.as_bytes()]),
                 ],
             )]
+        } else if base == BROKEN_GROUPS {
+            let alice = format!("CN=Alice Smith,{USERS}");
+            vec![entry(
+                HALF,
+                &[
+                    (
+                        "objectGUID",
+                        vec![&guid("22222222-2222-4333-8444-555555555555")],
+                    ),
+                    ("cn", vec![b"Half"]),
+                    ("member;range=0-0", vec![alice.as_bytes()]),
+                ],
+            )]
+        } else if base == HALF {
+            // The next chunk does not continue where the first ended.
+            let carl = format!("CN=Carl Ranged,{USERS}");
+            vec![entry(HALF, &[("member;range=5-*", vec![carl.as_bytes()])])]
         } else if base == BIG && attributes.iter().any(|a| a == "member;range=2-*") {
             let carl = format!("CN=Carl Ranged,{USERS}");
             vec![entry(BIG, &[("member;range=2-*", vec![carl.as_bytes()])])]
@@ -409,7 +429,7 @@ mod fake_ad {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fake_ad_end_to_end_guids_ranges_status_and_bind_advice() {
     use common::{Fixture, Scim2Server, find, member_ids};
-    use fake_ad::{BIG, FakeAd, GROUPS, PASSWORD, USERS};
+    use fake_ad::{BIG, BROKEN_GROUPS, FakeAd, GROUPS, PASSWORD, USERS};
 
     let server = Scim2Server::start();
     let ad = FakeAd::start().await;
@@ -452,6 +472,20 @@ async fn a_fake_ad_end_to_end_guids_ranges_status_and_bind_advice() {
         searches.contains(&(BIG.to_string(), vec!["member;range=2-*".to_string()])),
         "{searches:#?}"
     );
+
+    // A range retrieval that breaks off fails the run: nobody leaves Big
+    // and nobody is deactivated on an incomplete member list.
+    fixture.source_block = Some(block(PASSWORD).replace(GROUPS, BROKEN_GROUPS));
+    let report = fixture.sync().await;
+    assert_eq!(
+        report.exit_code,
+        penvio_sync::sync::EXIT_RUN_FAILED,
+        "{report:#?}"
+    );
+    let error = report.error.unwrap();
+    assert!(error.contains("range retrieval"), "{error}");
+    assert!(error.contains("CN=Half"), "{error}");
+    assert_eq!(server.list("ad", "Groups").await, groups, "teams unchanged");
 
     fixture.source_block = Some(block("wrong"));
     let report = fixture.sync().await;
