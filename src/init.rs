@@ -20,6 +20,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("pingone", include_str!("../config/templates/pingone.yaml")),
     ("google", include_str!("../config/templates/google.yaml")),
+    ("ldap", include_str!("../config/templates/ldap.yaml")),
     ("scim", include_str!("../config/templates/scim.yaml")),
     ("file", include_str!("../config/templates/file.yaml")),
 ];
@@ -37,7 +38,7 @@ pub fn template(source: &str) -> Option<&'static str> {
 pub enum InitError {
     /// No template for that provider.
     #[error(
-        "unknown source {0:?} (one of: okta, entra, onelogin, jumpcloud, pingone, google, scim, file)"
+        "unknown source {0:?} (one of: okta, entra, onelogin, jumpcloud, pingone, google, ldap, scim, file)"
     )]
     UnknownSource(String),
     /// The file exists: `init` never overwrites a config.
@@ -97,6 +98,7 @@ mod tests {
             .with_var("PENVIO_JUMPCLOUD_KEY", "j")
             .with_var("PENVIO_PINGONE_SECRET", "p")
             .with_var("PENVIO_SOURCE_TOKEN", "s")
+            .with_var("PENVIO_LDAP_PASSWORD", "d")
             .with_file(
                 "/etc/penvio-sync/google-key.json",
                 include_str!("../tests/fixtures/google/test-service-account.json"),
@@ -124,7 +126,7 @@ mod tests {
         assert!(matches!(err, InitError::Exists(_)), "{err}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "mine");
         assert!(matches!(
-            write_starter(&dir.path().join("x.yaml"), "ldap"),
+            write_starter(&dir.path().join("x.yaml"), "novell"),
             Err(InitError::UnknownSource(_))
         ));
     }

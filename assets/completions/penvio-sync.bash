@@ -771,7 +771,7 @@ _penvio__sync() {
             fi
             case "${prev}" in
                 --source)
-                    COMPREPLY=($(compgen -W "okta entra onelogin jumpcloud pingone google scim file" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "okta entra onelogin jumpcloud pingone google ldap scim file" -- "${cur}"))
                     return 0
                     ;;
                 --output)

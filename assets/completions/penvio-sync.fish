@@ -122,6 +122,7 @@ onelogin\t''
 jumpcloud\t''
 pingone\t''
 google\t''
+ldap\t''
 scim\t''
 file\t''"
 complete -c penvio-sync -n "__fish_penvio_sync_using_subcommand init" -l output -d 'Where to write it (default: the --config path)' -r -F

@@ -35,6 +35,7 @@ fn describe_connection(connection: &ConnectionConfig) -> String {
         }
         SourceConfig::PingOne(p1) => format!("PingOne environment {}", p1.environment_id),
         SourceConfig::Google(google) => format!("Google Workspace as {}", google.admin_email),
+        SourceConfig::Ldap(ldap) => format!("LDAP directory {} ({})", ldap.url, ldap.base_dn),
     };
     let users = if connection.scope.user_groups.is_empty() {
         "all users".to_string()

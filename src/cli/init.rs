@@ -10,7 +10,7 @@ use crate::sync::{EXIT_CONFIG, EXIT_OK};
 #[derive(Debug, Args, Clone)]
 pub struct InitArgs {
     /// The identity provider.
-    #[arg(long, value_parser = ["okta", "entra", "onelogin", "jumpcloud", "pingone", "google", "scim", "file"])]
+    #[arg(long, value_parser = ["okta", "entra", "onelogin", "jumpcloud", "pingone", "google", "ldap", "scim", "file"])]
     pub source: String,
     /// Where to write it (default: the --config path).
     #[arg(long)]

@@ -21,6 +21,7 @@ mod source;
 mod source_entra;
 mod source_google;
 mod source_jumpcloud;
+mod source_ldap;
 mod source_limits;
 mod source_okta;
 mod source_onelogin;
@@ -54,6 +55,7 @@ pub use source_google::{
     parse_service_account_key,
 };
 pub use source_jumpcloud::{JumpCloudAuth, JumpCloudRegion, JumpCloudSourceConfig};
+pub use source_ldap::{LDAP_FLAVORS, LdapAttributes, LdapFlavor, LdapSourceConfig, LdapTransport};
 pub use source_limits::{DEFAULT_MAX_BODY, DEFAULT_MAX_PAGES, DEFAULT_MAX_WAIT, ListingLimits};
 pub use source_okta::{
     OKTA_APPS_SCOPE, OKTA_DEFAULT_SCOPES, OktaAuth, OktaOAuthConfig, OktaSourceConfig,

@@ -425,7 +425,106 @@ fn sources() -> Vec<Value> {
             ],
             &["admin_email"],
         ),
+        ldap_source(),
     ]
+}
+
+/// `type: ldap`: no proxy, and of the listing bounds only `max_pages`.
+fn ldap_source() -> Value {
+    let attributes = object(
+        &[
+            (
+                "id",
+                string("Immutable id: objectGUID (AD), entryUUID, ipaUniqueID, nsUniqueId."),
+            ),
+            ("email", string("Email attribute (default mail).")),
+            ("given_name", string("First name (default givenName).")),
+            ("family_name", string("Last name (default sn).")),
+            (
+                "display_name",
+                string("Display name (default displayName)."),
+            ),
+            ("group_name", string("Group name (default cn).")),
+            (
+                "login",
+                string("What posixGroup memberUid holds (default uid; AD sAMAccountName)."),
+            ),
+        ],
+        &[],
+        "Attribute names (defaults by flavor).",
+    );
+    object(
+        &[
+            ("type", json!({"const": "ldap"})),
+            (
+                "flavor",
+                one_of(
+                    super::LDAP_FLAVORS,
+                    "Directory kind; sets the default of every other key.",
+                ),
+            ),
+            (
+                "url",
+                string("ldaps://host[:port], or ldap:// with starttls (plain only for loopback)."),
+            ),
+            (
+                "starttls",
+                boolean("Upgrade an ldap:// connection with StartTLS."),
+            ),
+            (
+                "bind_dn",
+                string("The service account (DN; AD also user@domain)."),
+            ),
+            (
+                "bind_password",
+                string("Its password: a literal or ${ENV_VAR} (or bind_password_file)."),
+            ),
+            (
+                "bind_password_file",
+                string("Its password from a file (relative: $CREDENTIALS_DIRECTORY)."),
+            ),
+            ("ca_file", string("PEM certificates of the directory's CA.")),
+            (
+                "base_dn",
+                string("The naming context, e.g. dc=example,dc=com."),
+            ),
+            (
+                "user_base",
+                string("Where users are searched (default base_dn)."),
+            ),
+            (
+                "group_base",
+                string("Where groups are searched (default base_dn)."),
+            ),
+            ("user_filter", string("Which entries are users (RFC 4515).")),
+            (
+                "group_filter",
+                string("Which entries are groups (RFC 4515)."),
+            ),
+            (
+                "disabled_filter",
+                string(
+                    "Users also matching this are inactive (\"\" turns the flavor's default off).",
+                ),
+            ),
+            ("attributes", attributes),
+            (
+                "timeout",
+                duration("Longest wait for one answer (e.g. 30s)."),
+            ),
+            (
+                "page_size",
+                integer(1, "Entries per page, 1..10000 (default 500)."),
+            ),
+            (
+                "follow_referrals",
+                boolean("Follow referrals to other servers (default false)."),
+            ),
+            max_pages(),
+        ],
+        &["type", "flavor", "url", "bind_dn", "base_dn"],
+        "Read users and groups from ldap.",
+    )
 }
 
 fn connection() -> Value {

@@ -23,6 +23,7 @@ pub const SOURCE_TYPES: &[&str] = &[
     "jumpcloud",
     "pingone",
     "google",
+    "ldap",
 ];
 
 /// Default SCIM page size (`count`) when listing a source.
@@ -52,6 +53,8 @@ pub enum SourceConfig {
     PingOne(Box<super::source_pingone::PingOneSourceConfig>),
     /// A Google Workspace account through the Admin SDK Directory API.
     Google(Box<super::source_google::GoogleSourceConfig>),
+    /// An LDAP directory: Active Directory, OpenLDAP, FreeIPA or another.
+    Ldap(Box<super::source_ldap::LdapSourceConfig>),
 }
 
 impl SourceConfig {
@@ -79,6 +82,7 @@ impl SourceConfig {
             SourceConfig::JumpCloud(_) => "jumpcloud",
             SourceConfig::PingOne(_) => "pingone",
             SourceConfig::Google(_) => "google",
+            SourceConfig::Ldap(_) => "ldap",
         }
     }
 
@@ -126,6 +130,7 @@ impl SourceConfig {
                 }
                 super::source_google::GoogleSigner::Iam(_) => Vec::new(),
             },
+            SourceConfig::Ldap(ldap) => vec![("source.bind_password", &ldap.bind_password)],
         }
     }
 }
@@ -182,6 +187,9 @@ pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Sour
             .map(|c| SourceConfig::PingOne(Box::new(c))),
         "google" => super::source_google::decode_google(ctx, &mut map)
             .map(|c| SourceConfig::Google(Box::new(c))),
+        "ldap" => {
+            super::source_ldap::decode_ldap(ctx, &mut map).map(|c| SourceConfig::Ldap(Box::new(c)))
+        }
         other => {
             ctx.problem(
                 &kind_field.path,
@@ -212,7 +220,7 @@ pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Sour
                     SourceConfig::JumpCloud(c) => (c.ca_file, c.proxy) = (ca, proxy),
                     SourceConfig::PingOne(c) => (c.ca_file, c.proxy) = (ca, proxy),
                     SourceConfig::Google(c) => (c.ca_file, c.proxy) = (ca, proxy),
-                    SourceConfig::Scim(_) | SourceConfig::File(_) => {}
+                    SourceConfig::Scim(_) | SourceConfig::File(_) | SourceConfig::Ldap(_) => {}
                 }
                 Some(vendor)
             }
@@ -221,7 +229,8 @@ pub(super) fn decode_source(ctx: &mut Ctx<'_>, field: &Field<'_>) -> Option<Sour
     } else {
         source
     };
-    let source = if kind.trim() == "file" {
+    // LDAP reads only `max_pages` (its own decoder): no HTTP bodies or waits.
+    let source = if matches!(kind.trim(), "file" | "ldap") {
         source
     } else {
         with_limits(ctx, &mut map, source)
@@ -247,7 +256,7 @@ fn with_limits(
         SourceConfig::JumpCloud(c) => c.limits = limits,
         SourceConfig::PingOne(c) => c.limits = limits,
         SourceConfig::Google(c) => c.limits = limits,
-        SourceConfig::File(_) => {}
+        SourceConfig::File(_) | SourceConfig::Ldap(_) => {}
     }
     Some(source)
 }

@@ -13,6 +13,7 @@ mod flatten;
 pub mod fuzz;
 mod google;
 mod jumpcloud;
+pub mod ldap;
 mod msgraph;
 mod okta;
 mod onelogin;
@@ -32,6 +33,7 @@ use crate::state::SourceCache;
 pub use file::FileSource;
 pub use google::GoogleSource;
 pub use jumpcloud::JumpCloudSource;
+pub use ldap::LdapSource;
 pub use msgraph::EntraSource;
 pub use okta::OktaSource;
 pub use onelogin::OneLoginSource;
@@ -147,6 +149,7 @@ pub fn build(
         SourceConfig::OneLogin(config) => Ok(Box::new(OneLoginSource::new(config, index)?)),
         SourceConfig::JumpCloud(config) => Ok(Box::new(JumpCloudSource::new(config, index)?)),
         SourceConfig::PingOne(config) => Ok(Box::new(PingOneSource::new(config, index)?)),
+        SourceConfig::Ldap(config) => Ok(Box::new(LdapSource::new(config, index)?)),
         SourceConfig::Google(config) => Ok(Box::new(GoogleSource::new(
             config,
             index,

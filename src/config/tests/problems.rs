@@ -70,7 +70,7 @@ fn each_problem_names_its_key_path() {
         (
             source_target("{type: keycloak, domain: x.example.com}", target),
             "connections[0].source.type",
-            "unknown source type \"keycloak\" (expected one of: scim, file, okta, entra, onelogin, jumpcloud, pingone, google)",
+            "unknown source type \"keycloak\" (expected one of: scim, file, okta, entra, onelogin, jumpcloud, pingone, google, ldap)",
         ),
         (
             source_target("{path: d.yaml}", target),
