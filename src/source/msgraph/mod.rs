@@ -21,12 +21,11 @@ use std::sync::Arc;
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
-use self::auth::TokenRequester;
 use self::delta::{Assignments, Base, Cursor, Derive, GroupNode, RawUser, derive};
 use self::proto::{AppRoleAssignment, GraphErrorBody, GroupRecord, Page, UserRecord};
-use super::vendor_http::{
-    BearerTokenCache, RateLimitHeaders, VendorHttp, VendorHttpSettings, VendorResponse,
-};
+use super::kit::http::{RateLimitHeaders, VendorHttp, VendorHttpSettings, VendorResponse};
+use super::kit::paging::same_origin;
+use super::kit::token::BearerTokenCache;
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::EntraSourceConfig;
 use crate::ratelimit::Backoff;
@@ -63,24 +62,6 @@ struct Options {
     include_guests: bool,
 }
 
-/// Lets the shared token cache sit behind `Box<dyn Authenticator>` while
-/// the adapter keeps a handle for counting tokens.
-struct SharedTokens(Arc<BearerTokenCache>);
-
-impl super::vendor_http::Authenticator for SharedTokens {
-    fn authorize<'a>(
-        &'a self,
-        request: reqwest::RequestBuilder,
-        refresh: bool,
-    ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
-        self.0.authorize(request, refresh)
-    }
-
-    fn can_refresh(&self) -> bool {
-        true
-    }
-}
-
 /// How a delta round ended.
 enum Round<T> {
     /// Every page read; the records in order and the next round's link.
@@ -92,11 +73,7 @@ enum Round<T> {
 impl EntraSource {
     /// Builds the clients; `index` names the connection in error messages.
     pub fn new(config: &EntraSourceConfig, index: usize) -> Result<Self, SourceError> {
-        let requester = Arc::new(TokenRequester::new(config, index)?);
-        let tokens = Arc::new(BearerTokenCache::new(Box::new(move || {
-            let requester = requester.clone();
-            Box::pin(async move { requester.issue().await })
-        })));
+        let tokens = Arc::new(auth::tokens(config, index)?);
         let http = VendorHttp::new(
             VendorHttpSettings {
                 ca: config.ca_file.clone(),
@@ -111,7 +88,7 @@ impl EntraSource {
                 rate_limit_headers: RateLimitHeaders::None,
                 max_rate_limit_share: 1.0,
             },
-            Box::new(SharedTokens(tokens.clone())),
+            Box::new(Arc::clone(&tokens)),
         )?;
         Ok(EntraSource {
             http,
@@ -140,25 +117,6 @@ impl EntraSource {
         )
     }
 
-    /// A link from a Graph response may only lead to the configured Graph
-    /// origin: the bearer token must never go anywhere else.
-    fn check_link(&self, link: &str) -> Result<(), SourceError> {
-        let same = Url::parse(link)
-            .map(|url| url.origin() == self.base_url.origin())
-            .unwrap_or(false);
-        if same {
-            Ok(())
-        } else {
-            Err(SourceError::Fetch {
-                source_kind: KIND,
-                message: format!(
-                    "Graph returned a paging link outside {} ; refusing to follow it",
-                    self.base_url.origin().ascii_serialization()
-                ),
-            })
-        }
-    }
-
     fn parse<T: DeserializeOwned>(
         response: &VendorResponse,
         what: &str,
@@ -178,7 +136,7 @@ impl EntraSource {
         let mut guard = self.http.page_guard(what);
         loop {
             guard.admit(&url)?;
-            self.check_link(&url)?;
+            same_origin(KIND, &self.base_url, &url, what)?;
             let response = self
                 .http
                 .get_allowing(&url, &[StatusCode::GONE, StatusCode::BAD_REQUEST])
@@ -209,7 +167,7 @@ impl EntraSource {
             match (page.next_link, page.delta_link) {
                 (Some(next), _) => url = next,
                 (None, Some(delta_link)) => {
-                    self.check_link(&delta_link)?;
+                    same_origin(KIND, &self.base_url, &delta_link, what)?;
                     return Ok(Round::Done {
                         records,
                         delta_link,
@@ -236,7 +194,7 @@ impl EntraSource {
         let mut guard = self.http.page_guard("reading the app's assignments");
         loop {
             guard.admit(&url)?;
-            self.check_link(&url)?;
+            same_origin(KIND, &self.base_url, &url, "reading the app's assignments")?;
             let response = self
                 .http
                 .get_allowing(&url, &[StatusCode::NOT_FOUND])
