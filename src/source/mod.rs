@@ -21,11 +21,6 @@ mod pingone;
 mod scim;
 /// The paging helpers under their old path (`tests/fuzz_parsers.rs`).
 pub use kit::paging as paginate;
-/// The kit under its old path while the adapters move onto it.
-mod vendor_http {
-    pub use super::kit::http::*;
-    pub use super::kit::token::*;
-}
 
 use std::future::Future;
 use std::pin::Pin;

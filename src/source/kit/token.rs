@@ -734,6 +734,18 @@ mod tests {
     }
 
     #[test]
+    fn token_lifetimes_may_be_numbers_or_strings() {
+        let lifetime = |body: &str| serde_json::from_str::<TokenBody>(body).unwrap().lifetime();
+        let hour = Some(Duration::from_secs(3600));
+        assert_eq!(lifetime(r#"{"access_token":"a","expires_in":3600}"#), hour);
+        assert_eq!(
+            lifetime(r#"{"access_token":"a","expires_in":" 3600"}"#),
+            hour
+        );
+        assert_eq!(lifetime(r#"{"access_token":"a"}"#), None);
+    }
+
+    #[test]
     fn basic_credentials_keep_the_vendor_encoding() {
         use base64::Engine;
         let decoded = |encoding| {
