@@ -9,11 +9,12 @@ mod entra_fake;
 
 use std::time::{Duration, Instant};
 
+use common::vendor_fake::{active_named as active, id_of, ok, user_names};
 use common::{Fixture, Scim2Server, find, member_ids};
 use entra_fake::{CLIENT_SECRET, FakeEntra, fixture_text};
 use penvio_sync::progress::Progress;
 use penvio_sync::source::FetchContext;
-use penvio_sync::sync::{EXIT_OK, EXIT_RUN_FAILED, RunReport, unix_now};
+use penvio_sync::sync::{EXIT_RUN_FAILED, unix_now};
 use serde_json::{Value, json};
 
 const SECRET_LINE: &str = "client_secret: fake-client-secret";
@@ -45,32 +46,6 @@ fn fixture_for(server: &Scim2Server, org: &str, fake: &FakeEntra, extra: &[&str]
     // The tenant is tiny: let a run deactivate a few of its users.
     fixture.extra_config = "    policy: {max_deactivations: 10, max_shrinkage: \"100%\"}\n".into();
     fixture
-}
-
-fn ok(report: &RunReport) {
-    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
-}
-
-fn user_names(users: &[Value]) -> Vec<String> {
-    let mut names: Vec<String> = users
-        .iter()
-        .map(|u| u["userName"].as_str().unwrap().to_string())
-        .collect();
-    names.sort();
-    names
-}
-
-fn id_of(users: &[Value], user_name: &str) -> String {
-    find(users, "userName", user_name).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-fn active(users: &[Value], user_name: &str) -> bool {
-    find(users, "userName", user_name).unwrap()["active"]
-        .as_bool()
-        .unwrap_or(true)
 }
 
 #[tokio::test(flavor = "multi_thread")]

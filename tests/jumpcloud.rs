@@ -8,10 +8,11 @@ mod jumpcloud_fake;
 
 use std::time::{Duration, Instant};
 
+use common::vendor_fake::{active, user_names};
 use common::{Fixture, Scim2Server, find, member_ids};
 use jumpcloud_fake::{API_KEY, JumpCloudFake, ServiceAccount};
 use penvio_sync::sync::EXIT_OK;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Alice and Bob in Engineering; Carol STAGED, Dave suspended, Erin not yet
 /// activated and Frank active in Sales.
@@ -45,19 +46,6 @@ fn jc_fixture(server: &Scim2Server, org: &str, fake: &JumpCloudFake, extra: &str
         fake.base_url
     ));
     fixture
-}
-
-fn active(resource: &Value) -> bool {
-    resource["active"].as_bool().unwrap_or(true)
-}
-
-fn user_names(users: &[Value]) -> Vec<String> {
-    let mut names: Vec<String> = users
-        .iter()
-        .map(|u| u["userName"].as_str().unwrap().to_string())
-        .collect();
-    names.sort();
-    names
 }
 
 /// Every read of a full fetch of the seeded fake with `page_size: 2` and no

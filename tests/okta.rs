@@ -8,11 +8,11 @@ mod okta_fake;
 
 use std::time::{Duration, Instant};
 
+use common::vendor_fake::{active, full_run};
 use common::{Fixture, Scim2Server, find, member_ids};
 use jsonwebtoken::Algorithm;
 use okta_fake::{API_TOKEN, OAuthApp, OktaFake};
 use penvio_sync::sync::{EXIT_HELD_BACK, EXIT_OK, RunOptions, unix_now};
-use serde_json::Value;
 
 const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/okta/test-keys");
 
@@ -78,18 +78,6 @@ fn okta_fixture(server: &Scim2Server, org: &str, fake: &OktaFake, extra_source: 
         fake.base_url
     ));
     fixture
-}
-
-/// A run two days later: past `full_fetch_interval`, so a full read.
-fn full_run() -> RunOptions {
-    RunOptions {
-        now: unix_now() + 2 * 86_400,
-        ..RunOptions::sync_now()
-    }
-}
-
-fn active(resource: &Value) -> bool {
-    resource["active"].as_bool().unwrap_or(true)
 }
 
 /// Percent-encodes a query value as the adapter does.

@@ -8,9 +8,10 @@ mod onelogin_fake;
 
 use std::time::{Duration, Instant};
 
+use common::vendor_fake::{active, full_run};
 use common::{Fixture, Scim2Server, find, member_ids};
 use onelogin_fake::{CLIENT_ID, CLIENT_SECRET, OneLoginFake};
-use penvio_sync::sync::{EXIT_HELD_BACK, EXIT_OK, RunOptions, unix_now};
+use penvio_sync::sync::{EXIT_HELD_BACK, EXIT_OK};
 use serde_json::{Value, json};
 
 const TOKEN_LINE: &str = "POST /auth/oauth2/v2/token";
@@ -50,18 +51,6 @@ fn onelogin_fixture(
     fixture.extra_config =
         "    policy:\n      max_deactivations: 10\n      max_shrinkage: \"100%\"\n".into();
     fixture
-}
-
-/// A run two days later: past `full_fetch_interval`, so a full read.
-fn full_run() -> RunOptions {
-    RunOptions {
-        now: unix_now() + 2 * 86_400,
-        ..RunOptions::sync_now()
-    }
-}
-
-fn active(resource: &Value) -> bool {
-    resource["active"].as_bool().unwrap_or(true)
 }
 
 fn paths(fake: &OneLoginFake) -> Vec<String> {

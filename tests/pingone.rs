@@ -9,10 +9,11 @@ mod pingone_fake;
 
 use std::time::Duration;
 
+use common::vendor_fake::{active_named as active, id_of, ids_of, ok, user_names};
 use common::{Fixture, Scim2Server, find, member_ids};
-use penvio_sync::sync::{EXIT_OK, EXIT_RUN_FAILED, RunReport};
+use penvio_sync::sync::EXIT_RUN_FAILED;
 use pingone_fake::{CLIENT_SECRET, ENV, FakePingOne};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const SECRET_LINE: &str = "client_secret: fake-worker~secret.1";
 
@@ -38,38 +39,6 @@ fn fixture_for(server: &Scim2Server, org: &str, fake: &FakePingOne, extra: &[&st
     // The directory is tiny: let a run deactivate a few of its users.
     fixture.extra_config = "    policy: {max_deactivations: 10, max_shrinkage: \"100%\"}\n".into();
     fixture
-}
-
-fn ok(report: &RunReport) {
-    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
-}
-
-fn user_names(users: &[Value]) -> Vec<String> {
-    let mut names: Vec<String> = users
-        .iter()
-        .map(|u| u["userName"].as_str().unwrap().to_string())
-        .collect();
-    names.sort();
-    names
-}
-
-fn id_of(users: &[Value], user_name: &str) -> String {
-    find(users, "userName", user_name).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-fn active(users: &[Value], user_name: &str) -> bool {
-    find(users, "userName", user_name).unwrap()["active"]
-        .as_bool()
-        .unwrap_or(true)
-}
-
-fn ids_of(users: &[Value], names: &[&str]) -> Vec<String> {
-    let mut ids: Vec<String> = names.iter().map(|n| id_of(users, n)).collect();
-    ids.sort();
-    ids
 }
 
 #[tokio::test(flavor = "multi_thread")]
