@@ -18,6 +18,7 @@ use crate::http::redact_url;
 use crate::ratelimit::Backoff;
 use crate::source::SourceError;
 use crate::source::kit::http::{RateLimitHeaders, VendorHttp, VendorHttpSettings};
+use crate::source::kit::paging::{self, Next, Pager};
 use crate::source::kit::token::{
     BearerTokenCache, Grant, Refusal, TokenAnswer, TokenBounds, TokenEndpoint, decode_token_body,
 };
@@ -458,30 +459,49 @@ impl GoogleClient {
     }
 
     /// Every record of a listing, following `nextPageToken` until it is
-    /// absent. A token that repeats is refused (the listing cycles), and so
-    /// is a listing beyond `max_pages`.
+    /// absent (a repeated token and `max_pages` are the kit's to refuse).
     pub async fn list_all(&self, first: Url, what: &str) -> Result<Vec<Value>, SourceError> {
-        let mut records = Vec::new();
-        let mut guard = self.http.page_guard(what);
-        let mut token: Option<String> = None;
-        loop {
-            let mut url = first.clone();
-            if let Some(token) = &token {
-                url.query_pairs_mut().append_pair("pageToken", token);
-            }
-            guard.admit(token.as_deref().unwrap_or(""))?;
-            let page = self.get_page(&url, what).await?;
-            token = page.next().map(str::to_string);
-            records.extend(page.records());
-            if token.is_none() {
-                return Ok(records);
-            }
-        }
+        let pager = TokenPager {
+            client: self,
+            first,
+            what,
+        };
+        paging::list_all(&self.http, &pager, what).await
     }
 
     /// The first page only, for `check`.
     pub async fn first_page(&self, url: &Url, what: &str) -> Result<(), SourceError> {
         self.get_page(url, what).await.map(|_| ())
+    }
+}
+
+/// A listing paged by `pageToken`.
+struct TokenPager<'a> {
+    client: &'a GoogleClient,
+    first: Url,
+    what: &'a str,
+}
+
+impl Pager for TokenPager<'_> {
+    type Record = Value;
+
+    fn url(&self, token: Option<&str>) -> Result<Url, SourceError> {
+        let mut url = self.first.clone();
+        if let Some(token) = token {
+            url.query_pairs_mut().append_pair("pageToken", token);
+        }
+        Ok(url)
+    }
+
+    async fn page(&self, url: &Url) -> Result<paging::Page<Value>, SourceError> {
+        let page = self.client.get_page(url, self.what).await?;
+        let next = page
+            .next()
+            .map_or(Next::Done, |token| Next::Cursor(token.to_string()));
+        Ok(paging::Page {
+            records: page.records(),
+            next,
+        })
     }
 }
 

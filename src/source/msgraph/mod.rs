@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 use self::delta::{Assignments, Base, Cursor, Derive, GroupNode, RawUser, derive};
 use self::proto::{AppRoleAssignment, GraphErrorBody, GroupRecord, Page, UserRecord};
 use super::kit::http::{RateLimitHeaders, VendorHttp, VendorHttpSettings, VendorResponse};
-use super::kit::paging::same_origin;
+use super::kit::paging::{self, Next, Pager, same_origin};
 use super::kit::token::BearerTokenCache;
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::EntraSourceConfig;
@@ -187,45 +187,20 @@ impl EntraSource {
 
     /// Users and groups assigned to the enterprise app (`app_id`).
     async fn assignments(&self, app_id: &str) -> Result<Assignments, SourceError> {
+        let what = "reading the app's assignments";
+        let pager = AssignmentPager {
+            source: self,
+            app_id,
+        };
         let mut assignments = Assignments::default();
-        let mut url = self.url(&format!(
-            "/servicePrincipals/{app_id}/appRoleAssignedTo?$select=principalId,principalType&$top=999"
-        ));
-        let mut guard = self.http.page_guard("reading the app's assignments");
-        loop {
-            guard.admit(&url)?;
-            same_origin(KIND, &self.base_url, &url, "reading the app's assignments")?;
-            let response = self
-                .http
-                .get_allowing(&url, &[StatusCode::NOT_FOUND])
-                .await?;
-            if response.status == StatusCode::NOT_FOUND {
-                return Err(SourceError::Fetch {
-                    source_kind: KIND,
-                    message: format!(
-                        "no service principal {app_id} in this tenant. Check `{}`: it must be the Object ID of the enterprise application (Enterprise applications > the app > Overview), not the application (client) id",
-                        self.app_id_key
-                    ),
-                });
-            }
-            let page: Page<AppRoleAssignment> =
-                Self::parse(&response, "reading the app's assignments")?;
-            for assignment in page.value {
-                match assignment.principal_type.as_deref() {
-                    Some("User") => {
-                        assignments.users.insert(assignment.principal_id);
-                    }
-                    Some("Group") => {
-                        assignments.groups.insert(assignment.principal_id);
-                    }
-                    _ => {}
-                }
-            }
-            match page.next_link {
-                Some(next) => url = next,
-                None => return Ok(assignments),
-            }
+        for assignment in paging::list_all(&self.http, &pager, what).await? {
+            match assignment.principal_type.as_deref() {
+                Some("User") => assignments.users.insert(assignment.principal_id),
+                Some("Group") => assignments.groups.insert(assignment.principal_id),
+                _ => false,
+            };
         }
+        Ok(assignments)
     }
 
     /// One fetch: incremental from `start` when given, else a fresh round.
@@ -293,6 +268,51 @@ impl EntraSource {
             cursor: Some(Cursor::new(users_delta, groups_delta, groups, hidden).encode()),
             full,
         }))
+    }
+}
+
+/// The app's role assignments, paged by `@odata.nextLink`.
+struct AssignmentPager<'a> {
+    source: &'a EntraSource,
+    app_id: &'a str,
+}
+
+impl Pager for AssignmentPager<'_> {
+    type Record = AppRoleAssignment;
+
+    fn url(&self, _cursor: Option<&str>) -> Result<Url, SourceError> {
+        let first = self.source.url(&format!(
+            "/servicePrincipals/{}/appRoleAssignedTo?$select=principalId,principalType&$top=999",
+            self.app_id
+        ));
+        same_origin(
+            KIND,
+            &self.source.base_url,
+            &first,
+            "reading the app's assignments",
+        )
+    }
+
+    async fn page(&self, url: &Url) -> Result<paging::Page<AppRoleAssignment>, SourceError> {
+        let http = &self.source.http;
+        let response = http
+            .get_allowing(url.as_str(), &[StatusCode::NOT_FOUND])
+            .await?;
+        if response.status == StatusCode::NOT_FOUND {
+            return Err(SourceError::Fetch {
+                source_kind: KIND,
+                message: format!(
+                    "no service principal {} in this tenant. Check `{}`: it must be the Object ID of the enterprise application (Enterprise applications > the app > Overview), not the application (client) id",
+                    self.app_id, self.source.app_id_key
+                ),
+            });
+        }
+        let page: Page<AppRoleAssignment> =
+            EntraSource::parse(&response, "reading the app's assignments")?;
+        Ok(paging::Page {
+            records: page.value,
+            next: page.next_link.map_or(Next::Done, Next::Link),
+        })
     }
 }
 
