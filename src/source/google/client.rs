@@ -17,7 +17,7 @@ use crate::config::{GoogleSigner, GoogleSourceConfig, IamSigner, Secret};
 use crate::http::redact_url;
 use crate::ratelimit::Backoff;
 use crate::source::SourceError;
-use crate::source::kit::http::{RateLimitHeaders, VendorHttp, VendorHttpSettings};
+use crate::source::kit::http::{SourceConnection, VendorHttp, VendorHttpSettings};
 use crate::source::kit::paging::{self, Next, Pager};
 use crate::source::kit::token::{
     BearerTokenCache, Grant, Refusal, TokenAnswer, TokenBounds, TokenEndpoint, decode_token_body,
@@ -256,11 +256,10 @@ fn iam_signing(iam: &IamSigner) -> Result<Signing, String> {
 /// The token cache of the JWT bearer grant: each token request signs a
 /// fresh assertion (by the key or through IAM), sent through the kit.
 fn grant_tokens(
+    endpoints: &SourceConnection,
     requester: Arc<TokenRequester>,
-    http: reqwest::Client,
     url: Url,
-) -> BearerTokenCache {
-    let bounds = requester.bounds.clone();
+) -> Result<BearerTokenCache, SourceError> {
     let signer = Arc::clone(&requester);
     let grant = Grant::JwtBearer(Box::new(move || {
         let signer = Arc::clone(&signer);
@@ -273,14 +272,14 @@ fn grant_tokens(
         })
     }));
     let endpoint = TokenEndpoint::new(
-        KIND,
-        http,
+        endpoints,
         url,
-        bounds,
         grant,
         Box::new(move |refusal| requester.advice(refusal)),
-    );
-    BearerTokenCache::from_endpoint(endpoint.with_backoff(BACKOFF))
+    )?;
+    Ok(BearerTokenCache::from_endpoint(
+        endpoint.with_backoff(BACKOFF),
+    ))
 }
 
 /// `quotaUser` of a connection: its name, cut to Google's 40 characters,
@@ -335,14 +334,9 @@ impl GoogleClient {
                 iam.token_uri.clone(),
             ),
         };
-        let http = crate::http::build_endpoint_client(
-            config.timeout,
-            config.ca_file.as_ref(),
-            config.proxy.as_ref().map(Secret::expose),
-        )
-        .map_err(|e| setup(e.to_string()))?;
+        let endpoints = crate::source::kit::connection!(KIND, config, index);
         let requester = Arc::new(TokenRequester {
-            http: http.clone(),
+            http: endpoints.client()?,
             signing,
             client_email,
             client_id,
@@ -354,24 +348,13 @@ impl GoogleClient {
                 source_key: source_key.clone(),
             },
         });
-        let tokens = Arc::new(grant_tokens(requester, http, token_uri));
-        let http = VendorHttp::new(
-            VendorHttpSettings {
-                ca: config.ca_file.clone(),
-                limits: config.limits,
-                proxy: config.proxy.clone(),
-                source_key: source_key.clone(),
-                kind: KIND,
-                credentials_key: format!("{source_key}.credentials_file"),
-                requests_per_second: config.requests_per_second,
-                timeout: config.timeout,
-                backoff: BACKOFF,
-                // Google sends no rate-limit headers (FACTS: none documented).
-                rate_limit_headers: RateLimitHeaders::None,
-                max_rate_limit_share: 1.0,
-            },
-            Box::new(Arc::clone(&tokens)),
-        )?;
+        let tokens = Arc::new(grant_tokens(&endpoints, requester, token_uri)?);
+        // Google sends no rate-limit headers (FACTS: none documented).
+        let settings = VendorHttpSettings {
+            backoff: BACKOFF,
+            ..endpoints.settings(format!("{source_key}.credentials_file"))
+        };
+        let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
         let base = config.base_url.as_str().trim_end_matches('/');
         let directory_url = Url::parse(&format!("{base}/admin/directory/v1/"))
             .map_err(|e| setup(format!("cannot build the Directory API URL: {e}")))?;

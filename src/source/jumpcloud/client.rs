@@ -11,14 +11,14 @@ use serde_json::Value;
 use super::KIND;
 use super::proto::V1Page;
 use crate::config::{JumpCloudAuth, JumpCloudSourceConfig, Secret};
-use crate::ratelimit::Backoff;
 use crate::source::SourceError;
+use crate::source::kit::connection;
 use crate::source::kit::encode;
 use crate::source::kit::http::{
-    Authenticator, RateLimitHeaders, StaticHeader, VendorHttp, VendorHttpSettings, VendorResponse,
+    Authenticator, SourceConnection, StaticHeader, VendorHttp, VendorResponse,
 };
 use crate::source::kit::token::{
-    BasicEncoding, BearerTokenCache, ClientAuth, Grant, TokenBounds, TokenEndpoint,
+    BasicEncoding, BearerTokenCache, ClientAuth, Grant, TokenEndpoint,
 };
 
 /// Header carrying an administrator's API key.
@@ -70,48 +70,33 @@ pub fn next_step(read: u64, page_len: u64, limit: u64, total: Option<u64>) -> St
 /// The service account's token cache: `client_credentials` with HTTP Basic
 /// client authentication and the `api` scope.
 fn service_account_tokens(
-    config: &JumpCloudSourceConfig,
-    index: usize,
+    connection: &SourceConnection,
+    org_id: Option<&String>,
     (client_id, client_secret, token_url): (&str, &Secret, &Url),
 ) -> Result<BearerTokenCache, SourceError> {
-    let http = crate::http::build_endpoint_client(
-        config.timeout,
-        config.ca_file.as_ref(),
-        config.proxy.as_ref().map(crate::config::Secret::expose),
-    )
-    .map_err(|e| SourceError::Setup {
-        source_kind: KIND,
-        message: e.to_string(),
-    })?;
+    let keys = connection.source_key.clone();
     let grant = Grant::ClientCredentials {
         client_id: client_id.to_string(),
         auth: ClientAuth::Basic(client_secret.clone(), BasicEncoding::Raw),
         scopes: vec![TOKEN_SCOPE.to_string()],
     };
-    let bounds = TokenBounds {
-        limits: config.limits,
-        source_key: format!("connections[{index}].source"),
-    };
+    let hint = format!(" (check `{keys}.token_url`)");
     let endpoint = TokenEndpoint::new(
-        KIND,
-        http,
+        connection,
         token_url.clone(),
-        bounds,
         grant,
         Box::new(move |refusal| {
             format!(
-                "{} answered {}: {}. Check `connections[{index}].source.client_id` and `connections[{index}].source.client_secret` (the service account's credentials, shown once when it was created) and `connections[{index}].source.token_url`",
+                "{} answered {}: {}. Check `{keys}.client_id` and `{keys}.client_secret` (the service account's credentials, shown once when it was created) and `{keys}.token_url`",
                 refusal.shown,
                 refusal.status,
                 refusal.summary()
             )
         }),
-    )
-    .with_exhausted_hint(format!(
-        " (check `connections[{index}].source.token_url`)"
-    ));
+    )?
+    .with_exhausted_hint(hint);
     let cache = BearerTokenCache::from_endpoint(endpoint);
-    Ok(match &config.org_id {
+    Ok(match org_id {
         Some(org) => cache.with_header(ORG_ID_HEADER, org.clone()),
         None => cache,
     })
@@ -128,7 +113,8 @@ pub struct JumpCloudClient {
 impl JumpCloudClient {
     /// Builds the client; `index` names the connection in messages.
     pub fn new(config: &JumpCloudSourceConfig, index: usize) -> Result<Self, SourceError> {
-        let key = |name: &str| format!("connections[{index}].source.{name}");
+        let connection = connection!(KIND, config, index);
+        let key = |name: &str| format!("{}.{name}", connection.source_key);
         let (auth, credentials_key, tokens): (Box<dyn Authenticator>, String, _) =
             match &config.auth {
                 JumpCloudAuth::ApiKey(api_key) => {
@@ -152,8 +138,8 @@ impl JumpCloudClient {
                     token_url,
                 } => {
                     let cache = Arc::new(service_account_tokens(
-                        config,
-                        index,
+                        &connection,
+                        config.org_id.as_ref(),
                         (client_id, client_secret, token_url),
                     )?);
                     (
@@ -163,24 +149,9 @@ impl JumpCloudClient {
                     )
                 }
             };
-        let http = VendorHttp::new(
-            VendorHttpSettings {
-                ca: config.ca_file.clone(),
-                limits: config.limits,
-                proxy: config.proxy.clone(),
-                source_key: format!("connections[{index}].source"),
-                kind: KIND,
-                credentials_key,
-                requests_per_second: config.requests_per_second,
-                timeout: config.timeout,
-                backoff: Backoff::default(),
-                // No rate-limit headers are documented: 429 (+ Retry-After
-                // when present) and backoff only.
-                rate_limit_headers: RateLimitHeaders::None,
-                max_rate_limit_share: 1.0,
-            },
-            auth,
-        )?;
+        // No rate-limit headers are documented: 429 (+ Retry-After when
+        // present) and backoff only, the default settings.
+        let http = VendorHttp::new(connection.settings(credentials_key), auth)?;
         Ok(JumpCloudClient {
             http,
             base_url: config.base_url.clone(),

@@ -111,6 +111,62 @@ impl Authenticator for StaticHeader {
     }
 }
 
+/// The connection settings every HTTP source config carries under the same
+/// names (`timeout`, `ca_file`, `proxy`, `limits`, `requests_per_second`),
+/// gathered once by [`connection!`](super::connection) so an adapter builds
+/// its API and token clients without repeating them.
+#[derive(Clone)]
+pub struct SourceConnection {
+    /// Adapter name, as in `source.type`.
+    pub kind: &'static str,
+    /// `connections[i].source`, to name keys in messages.
+    pub source_key: String,
+    /// Total timeout of one request.
+    pub timeout: Duration,
+    /// Extra trusted CAs (`source.ca_file`).
+    pub ca: Option<crate::config::CaBundle>,
+    /// The source's own proxy (`source.proxy`), else the environment's.
+    pub proxy: Option<Secret>,
+    /// Caps on server-directed waits, pages and body sizes.
+    pub limits: ListingLimits,
+    /// Request ceiling we impose on ourselves.
+    pub requests_per_second: NonZeroU32,
+}
+
+impl SourceConnection {
+    /// A client for another endpoint of the source (its token endpoint),
+    /// with the same proxy, CA file and timeout.
+    pub fn client(&self) -> Result<reqwest::Client, SourceError> {
+        crate::http::build_endpoint_client(
+            self.timeout,
+            self.ca.as_ref(),
+            self.proxy.as_ref().map(Secret::expose),
+        )
+        .map_err(|e| SourceError::Setup {
+            source_kind: self.kind,
+            message: e.to_string(),
+        })
+    }
+
+    /// Settings of the API client: the default backoff and no rate-limit
+    /// headers, which a vendor overrides with struct update syntax.
+    pub fn settings(&self, credentials_key: String) -> VendorHttpSettings {
+        VendorHttpSettings {
+            kind: self.kind,
+            credentials_key,
+            requests_per_second: self.requests_per_second,
+            timeout: self.timeout,
+            backoff: Backoff::default(),
+            rate_limit_headers: RateLimitHeaders::None,
+            max_rate_limit_share: 1.0,
+            ca: self.ca.clone(),
+            limits: self.limits,
+            proxy: self.proxy.clone(),
+            source_key: self.source_key.clone(),
+        }
+    }
+}
+
 /// Settings of a [`VendorHttp`].
 pub struct VendorHttpSettings {
     /// Adapter name, as in `source.type`.

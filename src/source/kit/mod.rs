@@ -13,3 +13,21 @@ pub mod encode;
 pub mod http;
 pub mod paging;
 pub mod token;
+
+/// The [`http::SourceConnection`] of an adapter config: `connection!(KIND,
+/// config, index)`. A macro because the configs are distinct types that
+/// share these field names.
+macro_rules! connection {
+    ($kind:expr, $config:expr, $index:expr) => {
+        $crate::source::kit::http::SourceConnection {
+            kind: $kind,
+            source_key: format!("connections[{}].source", $index),
+            timeout: $config.timeout,
+            ca: $config.ca_file.clone(),
+            proxy: $config.proxy.clone(),
+            limits: $config.limits,
+            requests_per_second: $config.requests_per_second,
+        }
+    };
+}
+pub(crate) use connection;

@@ -16,6 +16,7 @@ use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use super::encode::{form, query_escape};
+use super::http::SourceConnection;
 use crate::config::{ListingLimits, Secret};
 use crate::http::{describe_error, redact_url};
 use crate::ratelimit::{Backoff, BodyError, check_wait, parse_retry_after, read_body_capped};
@@ -252,27 +253,28 @@ pub struct TokenEndpoint {
 }
 
 impl TokenEndpoint {
-    /// An endpoint read through `http` (the source's proxy, CA and timeout)
-    /// within `bounds`.
+    /// The token endpoint at `url` of a source, read with the source's
+    /// proxy, CA file and timeout, within its `max_wait` and `max_body`.
     pub fn new(
-        kind: &'static str,
-        http: reqwest::Client,
+        connection: &SourceConnection,
         url: Url,
-        bounds: TokenBounds,
         grant: Grant,
         advice: Advice,
-    ) -> Self {
-        TokenEndpoint {
-            kind,
+    ) -> Result<Self, SourceError> {
+        Ok(TokenEndpoint {
+            kind: connection.kind,
             shown: format!("POST {}", redact_url(&url)),
-            http,
+            http: connection.client()?,
             url,
-            bounds,
+            bounds: TokenBounds {
+                limits: connection.limits,
+                source_key: connection.source_key.clone(),
+            },
             backoff: Backoff::default(),
             grant,
             advice,
             exhausted_hint: String::new(),
-        }
+        })
     }
 
     /// Waits between attempts by `backoff` instead of the default.

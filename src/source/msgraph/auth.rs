@@ -12,9 +12,8 @@ use serde::Serialize;
 use super::KIND;
 use crate::config::{EntraCredential, EntraSourceConfig};
 use crate::source::SourceError;
-use crate::source::kit::token::{
-    BearerTokenCache, ClientAuth, Grant, Refusal, TokenBounds, TokenEndpoint,
-};
+use crate::source::kit::http::SourceConnection;
+use crate::source::kit::token::{BearerTokenCache, ClientAuth, Grant, Refusal, TokenEndpoint};
 
 /// Lifetime of a client assertion; Entra accepts up to 10 minutes.
 const ASSERTION_LIFETIME_SECS: u64 = 300;
@@ -75,17 +74,15 @@ impl Signer {
 
 /// The token cache of one app registration; `index` names the connection
 /// in messages.
-pub fn tokens(config: &EntraSourceConfig, index: usize) -> Result<BearerTokenCache, SourceError> {
+pub fn tokens(
+    connection: &SourceConnection,
+    config: &EntraSourceConfig,
+    index: usize,
+) -> Result<BearerTokenCache, SourceError> {
     let setup = |message: String| SourceError::Setup {
         source_kind: KIND,
         message,
     };
-    let http = crate::http::build_endpoint_client(
-        config.timeout,
-        config.ca_file.as_ref(),
-        config.proxy.as_ref().map(crate::config::Secret::expose),
-    )
-    .map_err(|e| setup(e.to_string()))?;
     let auth = match &config.credential {
         EntraCredential::Secret(secret) => ClientAuth::Post(secret.clone()),
         EntraCredential::Certificate {
@@ -117,18 +114,12 @@ pub fn tokens(config: &EntraSourceConfig, index: usize) -> Result<BearerTokenCac
         auth,
         scopes: vec![config.scope.clone()],
     };
-    let bounds = TokenBounds {
-        limits: config.limits,
-        source_key: format!("connections[{index}].source"),
-    };
     Ok(BearerTokenCache::from_endpoint(TokenEndpoint::new(
-        KIND,
-        http,
+        connection,
         config.token_url.clone(),
-        bounds,
         grant,
         Box::new(move |refusal| advice(&keys, refusal)),
-    )))
+    )?))
 }
 
 /// What Entra's refusal means: its error code and the first line of the

@@ -23,12 +23,11 @@ use serde::de::DeserializeOwned;
 
 use self::delta::{Assignments, Base, Cursor, Derive, GroupNode, RawUser, derive};
 use self::proto::{AppRoleAssignment, GraphErrorBody, GroupRecord, Page, UserRecord};
-use super::kit::http::{RateLimitHeaders, VendorHttp, VendorHttpSettings, VendorResponse};
+use super::kit::http::{VendorHttp, VendorResponse};
 use super::kit::paging::{self, Next, Pager, same_origin};
 use super::kit::token::BearerTokenCache;
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::EntraSourceConfig;
-use crate::ratelimit::Backoff;
 
 /// Adapter name, as in `source.type`.
 const KIND: &str = "entra";
@@ -73,23 +72,10 @@ enum Round<T> {
 impl EntraSource {
     /// Builds the clients; `index` names the connection in error messages.
     pub fn new(config: &EntraSourceConfig, index: usize) -> Result<Self, SourceError> {
-        let tokens = Arc::new(auth::tokens(config, index)?);
-        let http = VendorHttp::new(
-            VendorHttpSettings {
-                ca: config.ca_file.clone(),
-                limits: config.limits,
-                proxy: config.proxy.clone(),
-                source_key: format!("connections[{index}].source"),
-                kind: KIND,
-                credentials_key: auth::credential_key(config, index),
-                requests_per_second: config.requests_per_second,
-                timeout: config.timeout,
-                backoff: Backoff::default(),
-                rate_limit_headers: RateLimitHeaders::None,
-                max_rate_limit_share: 1.0,
-            },
-            Box::new(Arc::clone(&tokens)),
-        )?;
+        let connection = super::kit::connection!(KIND, config, index);
+        let tokens = Arc::new(auth::tokens(&connection, config, index)?);
+        let settings = connection.settings(auth::credential_key(config, index));
+        let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
         Ok(EntraSource {
             http,
             base_url: config.base_url.clone(),

@@ -12,14 +12,14 @@ use serde_json::Value;
 
 use super::KIND;
 use crate::config::{OktaAuth, OktaOAuthConfig, OktaSourceConfig};
-use crate::ratelimit::Backoff;
 use crate::source::SourceError;
+use crate::source::kit::connection;
 use crate::source::kit::encode::{component, endpoint};
 use crate::source::kit::http::{
-    Authenticator, RateLimitHeaders, StaticHeader, VendorHttp, VendorHttpSettings,
+    Authenticator, RateLimitHeaders, SourceConnection, StaticHeader, VendorHttp, VendorHttpSettings,
 };
 use crate::source::kit::paging::{Next, Page, Pager, link_next, list_all};
-use crate::source::kit::token::{BearerTokenCache, ClientAuth, Grant, TokenBounds, TokenEndpoint};
+use crate::source::kit::token::{BearerTokenCache, ClientAuth, Grant, TokenEndpoint};
 
 /// Lifetime of a client assertion: Okta accepts at most one hour; five
 /// minutes is plenty for one token request.
@@ -94,10 +94,10 @@ impl Signer {
 
 /// A cache of service-app tokens that signs a fresh assertion per request.
 fn oauth_tokens(
+    connection: &SourceConnection,
     config: &OktaSourceConfig,
     oauth: &OktaOAuthConfig,
     credentials_key: String,
-    source_key: String,
 ) -> Result<BearerTokenCache, SourceError> {
     let setup = |message: String| SourceError::Setup {
         source_kind: KIND,
@@ -115,12 +115,6 @@ fn oauth_tokens(
         ))
     })?;
     let token_url = endpoint(KIND, &config.base_url, "oauth2/v1/token")?;
-    let http = crate::http::build_endpoint_client(
-        config.timeout,
-        config.ca_file.as_ref(),
-        config.proxy.as_ref().map(crate::config::Secret::expose),
-    )
-    .map_err(|e| setup(e.to_string()))?;
     let signer = Signer {
         token_url: token_url.clone(),
         client_id: oauth.client_id.clone(),
@@ -135,15 +129,9 @@ fn oauth_tokens(
         auth: ClientAuth::PrivateKeyJwt(Box::new(move || signer.assertion())),
         scopes: oauth.scopes.clone(),
     };
-    let bounds = TokenBounds {
-        limits: config.limits,
-        source_key,
-    };
     Ok(BearerTokenCache::from_endpoint(TokenEndpoint::new(
-        KIND,
-        http,
+        connection,
         token_url,
-        bounds,
         grant,
         Box::new(move |refusal| {
             format!(
@@ -153,7 +141,7 @@ fn oauth_tokens(
                 refusal.summary()
             )
         }),
-    )))
+    )?))
 }
 
 /// The Okta API client of one connection.
@@ -166,7 +154,8 @@ pub struct OktaClient {
 impl OktaClient {
     /// Builds the client; `index` names the connection in messages.
     pub fn new(config: &OktaSourceConfig, index: usize) -> Result<Self, SourceError> {
-        let source_key = format!("connections[{index}].source");
+        let connection = connection!(KIND, config, index);
+        let source_key = &connection.source_key;
         let (auth, credentials_key, tokens): (Box<dyn Authenticator>, String, _) =
             match &config.auth {
                 OktaAuth::ApiToken(token) => (
@@ -176,31 +165,16 @@ impl OktaClient {
                 ),
                 OktaAuth::OAuth(oauth) => {
                     let key = format!("{source_key}.oauth");
-                    let cache = Arc::new(oauth_tokens(
-                        config,
-                        oauth,
-                        key.clone(),
-                        source_key.clone(),
-                    )?);
+                    let cache = Arc::new(oauth_tokens(&connection, config, oauth, key.clone())?);
                     (Box::new(Arc::clone(&cache)), key, Some(cache))
                 }
             };
-        let http = VendorHttp::new(
-            VendorHttpSettings {
-                ca: config.ca_file.clone(),
-                limits: config.limits,
-                proxy: config.proxy.clone(),
-                source_key,
-                kind: KIND,
-                credentials_key,
-                requests_per_second: config.requests_per_second,
-                timeout: config.timeout,
-                backoff: Backoff::default(),
-                rate_limit_headers: RateLimitHeaders::OktaEpoch,
-                max_rate_limit_share: config.max_rate_limit_share,
-            },
-            auth,
-        )?;
+        let settings = VendorHttpSettings {
+            rate_limit_headers: RateLimitHeaders::OktaEpoch,
+            max_rate_limit_share: config.max_rate_limit_share,
+            ..connection.settings(credentials_key)
+        };
+        let http = VendorHttp::new(settings, auth)?;
         Ok(OktaClient {
             http,
             base_url: config.base_url.clone(),

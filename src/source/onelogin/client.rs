@@ -10,12 +10,14 @@ use serde_json::Value;
 use super::KIND;
 use super::proto::V1Envelope;
 use crate::config::OneLoginSourceConfig;
-use crate::ratelimit::Backoff;
 use crate::source::SourceError;
+use crate::source::kit::connection;
 use crate::source::kit::encode::endpoint;
-use crate::source::kit::http::{RateLimitHeaders, VendorHttp, VendorHttpSettings};
+use crate::source::kit::http::{
+    RateLimitHeaders, SourceConnection, VendorHttp, VendorHttpSettings,
+};
 use crate::source::kit::paging::{Next, Page, Pager, list_all};
-use crate::source::kit::token::{BearerTokenCache, Grant, TokenBounds, TokenEndpoint, body_start};
+use crate::source::kit::token::{BearerTokenCache, Grant, TokenEndpoint, body_start};
 
 /// Path of the token endpoint, relative to the account root.
 const TOKEN_PATH: &str = "auth/oauth2/v2/token";
@@ -23,29 +25,18 @@ const TOKEN_PATH: &str = "auth/oauth2/v2/token";
 const AFTER_CURSOR: &str = "after-cursor";
 
 /// The token cache of one API credential pair.
-fn tokens(config: &OneLoginSourceConfig, keys: String) -> Result<BearerTokenCache, SourceError> {
-    let http = crate::http::build_endpoint_client(
-        config.timeout,
-        config.ca_file.as_ref(),
-        config.proxy.as_ref().map(crate::config::Secret::expose),
-    )
-    .map_err(|e| SourceError::Setup {
-        source_kind: KIND,
-        message: e.to_string(),
-    })?;
+fn tokens(
+    connection: &SourceConnection,
+    config: &OneLoginSourceConfig,
+) -> Result<BearerTokenCache, SourceError> {
+    let keys = connection.source_key.clone();
     let grant = Grant::JsonClientCredentials {
         client_id: config.client_id.clone(),
         secret: config.client_secret.clone(),
     };
-    let bounds = TokenBounds {
-        limits: config.limits,
-        source_key: keys.clone(),
-    };
     Ok(BearerTokenCache::from_endpoint(TokenEndpoint::new(
-        KIND,
-        http,
+        connection,
         endpoint(KIND, &config.base_url, TOKEN_PATH)?,
-        bounds,
         grant,
         Box::new(move |refusal| {
             // `{"error":true,"code":401,"type":"Unauthorized","message":"…"}`.
@@ -58,7 +49,7 @@ fn tokens(config: &OneLoginSourceConfig, keys: String) -> Result<BearerTokenCach
                 refusal.shown, refusal.status
             )
         }),
-    )))
+    )?))
 }
 
 /// The OneLogin API client of one connection.
@@ -71,24 +62,15 @@ pub struct OneLoginClient {
 impl OneLoginClient {
     /// Builds the client; `index` names the connection in messages.
     pub fn new(config: &OneLoginSourceConfig, index: usize) -> Result<Self, SourceError> {
-        let keys = format!("connections[{index}].source");
-        let tokens = Arc::new(tokens(config, keys.clone())?);
-        let http = VendorHttp::new(
-            VendorHttpSettings {
-                ca: config.ca_file.clone(),
-                limits: config.limits,
-                proxy: config.proxy.clone(),
-                source_key: keys.clone(),
-                kind: KIND,
-                credentials_key: format!("{keys}.client_secret` and `{keys}.client_id"),
-                requests_per_second: config.requests_per_second,
-                timeout: config.timeout,
-                backoff: Backoff::default(),
-                rate_limit_headers: RateLimitHeaders::SecondsRemaining,
-                max_rate_limit_share: config.max_rate_limit_share,
-            },
-            Box::new(Arc::clone(&tokens)),
-        )?;
+        let connection = connection!(KIND, config, index);
+        let keys = &connection.source_key;
+        let tokens = Arc::new(tokens(&connection, config)?);
+        let settings = VendorHttpSettings {
+            rate_limit_headers: RateLimitHeaders::SecondsRemaining,
+            max_rate_limit_share: config.max_rate_limit_share,
+            ..connection.settings(format!("{keys}.client_secret` and `{keys}.client_id"))
+        };
+        let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
         Ok(OneLoginClient {
             http,
             base_url: config.base_url.clone(),

@@ -14,10 +14,11 @@ use crate::config::{PingOneSourceConfig, TokenAuthMethod};
 use crate::http::redact_url;
 use crate::ratelimit::{Backoff, parse_retry_after};
 use crate::source::SourceError;
-use crate::source::kit::http::{RateLimitHeaders, VendorHttp, VendorHttpSettings};
+use crate::source::kit::connection;
+use crate::source::kit::http::{SourceConnection, VendorHttp};
 use crate::source::kit::paging::{self, Next, Pager};
 use crate::source::kit::token::{
-    BasicEncoding, BearerTokenCache, ClientAuth, Grant, Refusal, TokenBounds, TokenEndpoint,
+    BasicEncoding, BearerTokenCache, ClientAuth, Grant, Refusal, TokenEndpoint,
 };
 
 /// Attempts at one page while PingOne answers 429.
@@ -29,17 +30,11 @@ const MAX_THROTTLE_WAIT: Duration = Duration::from_secs(120);
 /// The worker app's token cache. `CLIENT_SECRET_BASIC` writes id and secret
 /// as Go's `url.QueryEscape` does (PingOne's SDKs), so a secret with `~`
 /// stays as it was verified.
-fn tokens(config: &PingOneSourceConfig, index: usize) -> Result<BearerTokenCache, SourceError> {
-    let key = |name: &str| format!("connections[{index}].source.{name}");
-    let http = crate::http::build_endpoint_client(
-        config.timeout,
-        config.ca_file.as_ref(),
-        config.proxy.as_ref().map(crate::config::Secret::expose),
-    )
-    .map_err(|e| SourceError::Setup {
-        source_kind: KIND,
-        message: e.to_string(),
-    })?;
+fn tokens(
+    connection: &SourceConnection,
+    config: &PingOneSourceConfig,
+) -> Result<BearerTokenCache, SourceError> {
+    let key = |name: &str| format!("{}.{name}", connection.source_key);
     let secret = config.client_secret.clone();
     let auth = match config.token_auth_method {
         TokenAuthMethod::ClientSecretBasic => ClientAuth::Basic(secret, BasicEncoding::QueryEscape),
@@ -55,18 +50,12 @@ fn tokens(config: &PingOneSourceConfig, index: usize) -> Result<BearerTokenCache
         key("client_id"),
         key("token_auth_method"),
     ];
-    let bounds = TokenBounds {
-        limits: config.limits,
-        source_key: format!("connections[{index}].source"),
-    };
     Ok(BearerTokenCache::from_endpoint(TokenEndpoint::new(
-        KIND,
-        http,
+        connection,
         config.token_url.clone(),
-        bounds,
         grant,
         Box::new(move |refusal| advice(&keys, refusal)),
-    )))
+    )?))
 }
 
 /// What PingOne's refusal means, naming the keys to check.
@@ -103,26 +92,12 @@ impl PingOneClient {
             source_kind: KIND,
             message,
         };
-        let key = |name: &str| format!("connections[{index}].source.{name}");
-        let tokens = Arc::new(tokens(config, index)?);
-        let credentials_key = key("client_secret");
-        let http = VendorHttp::new(
-            VendorHttpSettings {
-                ca: config.ca_file.clone(),
-                limits: config.limits,
-                proxy: config.proxy.clone(),
-                source_key: format!("connections[{index}].source"),
-                kind: KIND,
-                credentials_key: credentials_key.clone(),
-                requests_per_second: config.requests_per_second,
-                timeout: config.timeout,
-                backoff: Backoff::default(),
-                // PingOne sends `Retry-After` on 429 only.
-                rate_limit_headers: RateLimitHeaders::None,
-                max_rate_limit_share: 1.0,
-            },
-            Box::new(Arc::clone(&tokens)),
-        )?;
+        let connection = connection!(KIND, config, index);
+        let tokens = Arc::new(tokens(&connection, config)?);
+        let credentials_key = format!("{}.client_secret", connection.source_key);
+        // PingOne sends `Retry-After` on 429 only: the default settings.
+        let settings = connection.settings(credentials_key.clone());
+        let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
         let base = config.base_url.as_str().trim_end_matches('/');
         let environment_url =
             Url::parse(&format!("{base}/environments/{}/", config.environment_id))
