@@ -1,7 +1,8 @@
 //! End to end: a fake Entra ID (token endpoint + Graph, `tests/entra_fake/`)
-//! → penvio-sync's `entra` source → the real scim2-server. Assertions are on
-//! what the SCIM server holds and received, what Graph received, and the
-//! snapshot and source cache.
+//! → penvio-sync's `entra` source → the crate's SCIM emulator (the target
+//! contract has its own tests against scim2-server). Assertions are on what
+//! the target holds and received, what Graph received, and the snapshot and
+//! source cache.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -9,11 +10,13 @@ mod entra_fake;
 
 use std::time::{Duration, Instant};
 
-use common::{Fixture, Scim2Server, find, member_ids};
+use common::emulator_target::EmulatorTarget;
+use common::vendor_fake::{active_named as active, id_of, ok, user_names};
+use common::{Fixture, find, member_ids};
 use entra_fake::{CLIENT_SECRET, FakeEntra, fixture_text};
 use penvio_sync::progress::Progress;
 use penvio_sync::source::FetchContext;
-use penvio_sync::sync::{EXIT_OK, EXIT_RUN_FAILED, RunReport, unix_now};
+use penvio_sync::sync::{EXIT_RUN_FAILED, unix_now};
 use serde_json::{Value, json};
 
 const SECRET_LINE: &str = "client_secret: fake-client-secret";
@@ -39,7 +42,7 @@ async fn tenant() -> FakeEntra {
     fake
 }
 
-fn fixture_for(server: &Scim2Server, org: &str, fake: &FakeEntra, extra: &[&str]) -> Fixture {
+fn fixture_for(server: &EmulatorTarget, org: &str, fake: &FakeEntra, extra: &[&str]) -> Fixture {
     let mut fixture = Fixture::new(&server.org_url(org));
     fixture.source_block = Some(fake.source_block(SECRET_LINE, extra));
     // The tenant is tiny: let a run deactivate a few of its users.
@@ -47,35 +50,9 @@ fn fixture_for(server: &Scim2Server, org: &str, fake: &FakeEntra, extra: &[&str]
     fixture
 }
 
-fn ok(report: &RunReport) {
-    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
-}
-
-fn user_names(users: &[Value]) -> Vec<String> {
-    let mut names: Vec<String> = users
-        .iter()
-        .map(|u| u["userName"].as_str().unwrap().to_string())
-        .collect();
-    names.sort();
-    names
-}
-
-fn id_of(users: &[Value], user_name: &str) -> String {
-    find(users, "userName", user_name).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-fn active(users: &[Value], user_name: &str) -> bool {
-    find(users, "userName", user_name).unwrap()["active"]
-        .as_bool()
-        .unwrap_or(true)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn provisions_then_applies_only_graph_deltas() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = tenant().await;
     let mut fixture = fixture_for(&server, "entra", &fake, &[]);
 
@@ -205,7 +182,7 @@ async fn provisions_then_applies_only_graph_deltas() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nested_groups_ignored_and_guests_excluded() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = tenant().await;
     let mut fixture = fixture_for(
         &server,
@@ -244,7 +221,7 @@ async fn nested_groups_ignored_and_guests_excluded() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn app_assignments_scope_users_and_groups() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = tenant().await;
     let sp = "5a5a5a5a-0000-0000-0000-00000000000a";
     fake.assign(sp, "platform", true);
@@ -276,7 +253,7 @@ async fn app_assignments_scope_users_and_groups() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_page_changes_nothing() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = tenant().await;
     let mut fixture = fixture_for(&server, "failed", &fake, &[]);
     ok(&fixture.sync().await);
@@ -315,7 +292,7 @@ async fn a_failed_page_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refused_credentials_name_the_key_to_fix() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = tenant().await;
 
     // Token endpoint refuses a wrong secret.
@@ -353,7 +330,7 @@ async fn refused_credentials_name_the_key_to_fix() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn certificate_credentials_and_token_refresh() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = tenant().await;
     // Tokens live 60 s, inside the client's refresh margin: every request
     // needs a new token.
@@ -412,7 +389,7 @@ async fn certificate_credentials_and_token_refresh() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn throttling_waits_for_retry_after() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = tenant().await;
     let mut fixture = fixture_for(&server, "throttle", &fake, &[]);
     fake.fail("/v1.0/groups/delta", 429, 1, Some(1));
@@ -492,7 +469,7 @@ async fn requests_per_second_sets_the_pace_of_graph_requests() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn expired_delta_links_fall_back_to_a_full_round() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = tenant().await;
     let mut fixture = fixture_for(&server, "gone", &fake, &[]);
     ok(&fixture.sync().await);
@@ -532,7 +509,7 @@ async fn expired_delta_links_fall_back_to_a_full_round() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_documented_sample_pages_are_read() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = FakeEntra::start().await;
     let sample = |name: &str| -> Value { serde_json::from_str(&fixture_text(name)).unwrap() };
     let mut users_last = sample("list-users.200.json");

@@ -1,6 +1,7 @@
 //! End to end: fake JumpCloud (tests/jumpcloud_fake) → penvio-sync → the
-//! real scim2-server. Assertions are on what the server holds, what each
-//! side received, and the snapshot.
+//! crate's SCIM emulator (the target contract has its own tests against
+//! scim2-server). Assertions are on what the target holds, what each side
+//! received, and the snapshot.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -8,10 +9,12 @@ mod jumpcloud_fake;
 
 use std::time::{Duration, Instant};
 
-use common::{Fixture, Scim2Server, find, member_ids};
+use common::emulator_target::EmulatorTarget;
+use common::vendor_fake::{active, user_names};
+use common::{Fixture, find, member_ids};
 use jumpcloud_fake::{API_KEY, JumpCloudFake, ServiceAccount};
 use penvio_sync::sync::EXIT_OK;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Alice and Bob in Engineering; Carol STAGED, Dave suspended, Erin not yet
 /// activated and Frank active in Sales.
@@ -38,26 +41,13 @@ async fn seeded_fake() -> JumpCloudFake {
 }
 
 /// A connection reading the fake with an API key, two records per page.
-fn jc_fixture(server: &Scim2Server, org: &str, fake: &JumpCloudFake, extra: &str) -> Fixture {
+fn jc_fixture(server: &EmulatorTarget, org: &str, fake: &JumpCloudFake, extra: &str) -> Fixture {
     let mut fixture = Fixture::new(&server.org_url(org));
     fixture.source_block = Some(format!(
         "    source: {{type: jumpcloud, base_url: \"{}\", api_key: {API_KEY}, page_size: 2, requests_per_second: 200{extra}}}\n",
         fake.base_url
     ));
     fixture
-}
-
-fn active(resource: &Value) -> bool {
-    resource["active"].as_bool().unwrap_or(true)
-}
-
-fn user_names(users: &[Value]) -> Vec<String> {
-    let mut names: Vec<String> = users
-        .iter()
-        .map(|u| u["userName"].as_str().unwrap().to_string())
-        .collect();
-    names.sort();
-    names
 }
 
 /// Every read of a full fetch of the seeded fake with `page_size: 2` and no
@@ -77,7 +67,7 @@ const FULL_READ: [&str; 9] = [
 
 #[tokio::test(flavor = "multi_thread")]
 async fn initial_provision_then_a_no_op_run_writes_nothing() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut fixture = jc_fixture(&server, "jc-initial", &fake, "");
 
@@ -133,7 +123,7 @@ async fn initial_provision_then_a_no_op_run_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn changes_are_applied_and_an_email_change_keeps_the_penvio_user() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut fixture = jc_fixture(&server, "jc-changes", &fake, "");
     fixture.extra_config =
@@ -223,7 +213,7 @@ async fn changes_are_applied_and_an_email_change_keeps_the_penvio_user() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_or_short_listing_fails_the_run_and_changes_nothing() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut fixture = jc_fixture(&server, "jc-fail", &fake, "");
     assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
@@ -277,7 +267,7 @@ async fn a_failed_or_short_listing_fails_the_run_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_api_key_names_the_key_to_fix() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut fixture = Fixture::new(&server.org_url("jc-401"));
     fixture.source_block = Some(format!(
@@ -300,7 +290,7 @@ async fn a_refused_api_key_names_the_key_to_fix() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_multi_tenant_admin_sends_the_org_id() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     fake.require_org_id("5e8f7a6b5c4d3e2f1a0b9c8d");
 
@@ -329,7 +319,7 @@ async fn a_multi_tenant_admin_sends_the_org_id() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_account_refreshes_expiring_tokens() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let source = |secret: &str, org: &str| {
         format!(
@@ -394,7 +384,7 @@ async fn a_service_account_refreshes_expiring_tokens() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_429_is_waited_out_with_or_without_retry_after() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut fixture = jc_fixture(&server, "jc-429", &fake, "");
     fake.throttle_next(&[Some(1), None]);
@@ -418,7 +408,7 @@ async fn a_429_is_waited_out_with_or_without_retry_after() {
 async fn a_server_capping_limit_is_paged_by_its_totals() {
     // The server silently answers 2 records when 100 are asked for; v1's
     // totalCount and v2's x-total-count keep the listing going.
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     fake.set_max_limit(2);
     fake.send_v2_total_count(true);

@@ -1,6 +1,7 @@
-//! End to end: fake Okta (tests/okta_fake) → penvio-sync → the real
-//! scim2-server. Assertions are on what the server holds, what each side
-//! received, and the snapshot.
+//! End to end: fake Okta (tests/okta_fake) → penvio-sync → the crate's SCIM
+//! emulator (the target contract has its own tests against scim2-server).
+//! Assertions are on what the target holds, what each side received, and
+//! the snapshot.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -8,11 +9,12 @@ mod okta_fake;
 
 use std::time::{Duration, Instant};
 
-use common::{Fixture, Scim2Server, find, member_ids};
+use common::emulator_target::EmulatorTarget;
+use common::vendor_fake::{active, full_run};
+use common::{Fixture, find, member_ids};
 use jsonwebtoken::Algorithm;
 use okta_fake::{API_TOKEN, OAuthApp, OktaFake};
 use penvio_sync::sync::{EXIT_HELD_BACK, EXIT_OK, RunOptions, unix_now};
-use serde_json::Value;
 
 const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/okta/test-keys");
 
@@ -71,25 +73,18 @@ async fn seeded_fake() -> OktaFake {
     fake
 }
 
-fn okta_fixture(server: &Scim2Server, org: &str, fake: &OktaFake, extra_source: &str) -> Fixture {
+fn okta_fixture(
+    server: &EmulatorTarget,
+    org: &str,
+    fake: &OktaFake,
+    extra_source: &str,
+) -> Fixture {
     let mut fixture = Fixture::new(&server.org_url(org));
     fixture.source_block = Some(format!(
         "    source: {{type: okta, base_url: \"{}\", token: {API_TOKEN}, requests_per_second: 200{extra_source}}}\n",
         fake.base_url
     ));
     fixture
-}
-
-/// A run two days later: past `full_fetch_interval`, so a full read.
-fn full_run() -> RunOptions {
-    RunOptions {
-        now: unix_now() + 2 * 86_400,
-        ..RunOptions::sync_now()
-    }
-}
-
-fn active(resource: &Value) -> bool {
-    resource["active"].as_bool().unwrap_or(true)
 }
 
 /// Percent-encodes a query value as the adapter does.
@@ -103,7 +98,7 @@ fn paths(fake: &OktaFake) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn initial_provision_then_a_no_op_run_reads_only_changes_and_writes_nothing() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut fixture = okta_fixture(&server, "okta-initial", &fake, "");
 
@@ -196,7 +191,7 @@ async fn initial_provision_then_a_no_op_run_reads_only_changes_and_writes_nothin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn changes_are_read_incrementally_and_applied() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut fixture = okta_fixture(&server, "okta-changes", &fake, "");
     fixture.extra_config =
@@ -296,7 +291,7 @@ async fn changes_are_read_incrementally_and_applied() {
 }
 
 /// The seed with Erin in Engineering too, scoped to Engineering, synced.
-async fn scoped_and_synced(server: &Scim2Server, org: &str) -> (OktaFake, Fixture) {
+async fn scoped_and_synced(server: &EmulatorTarget, org: &str) -> (OktaFake, Fixture) {
     let fake = seeded_fake().await;
     fake.add_member("00g-eng", "00u-erin");
     // Frank stays, so the three removals do not empty the team (which the
@@ -320,7 +315,7 @@ fn remove_three(fake: &OktaFake) {
     fake.remove_member("00g-eng", "00u-erin");
 }
 
-async fn assert_three_deactivated(server: &Scim2Server, org: &str, fixture: &mut Fixture) {
+async fn assert_three_deactivated(server: &EmulatorTarget, org: &str, fixture: &mut Fixture) {
     let users = server.list(org, "Users").await;
     for email in ["alice@example.com", "bob@example.com", "erin@example.com"] {
         assert!(
@@ -336,7 +331,7 @@ async fn assert_three_deactivated(server: &Scim2Server, org: &str, fixture: &mut
 
 #[tokio::test(flavor = "multi_thread")]
 async fn removals_reach_penvio_in_the_next_incremental_run() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let (fake, mut fixture) = scoped_and_synced(&server, "okta-removals").await;
     remove_three(&fake);
     assert!(
@@ -371,7 +366,7 @@ async fn removals_reach_penvio_in_the_next_incremental_run() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_the_system_log_every_run_is_a_full_read() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let (fake, mut fixture) = scoped_and_synced(&server, "okta-no-log").await;
     fake.set_log_forbidden(true);
     remove_three(&fake);
@@ -397,7 +392,7 @@ async fn without_the_system_log_every_run_is_a_full_read() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_log_position_past_the_retention_means_a_full_read() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     // Full reads a year apart, so only the log's age decides.
     let mut fixture = okta_fixture(
@@ -433,7 +428,7 @@ async fn a_log_position_past_the_retention_means_a_full_read() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_mass_deletion_is_held_back_by_the_guard() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = OktaFake::start(200).await;
     for i in 0..140 {
         fake.add_user(
@@ -467,7 +462,7 @@ async fn a_mass_deletion_is_held_back_by_the_guard() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn everyone_becomes_a_team_only_when_named() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut globbed = okta_fixture(&server, "okta-glob", &fake, "");
     globbed.extra_config = "    scope:\n      team_groups: [\"*\", \"E*\"]\n".into();
@@ -494,7 +489,7 @@ async fn everyone_becomes_a_team_only_when_named() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn app_id_limits_the_sync_to_assigned_users_and_groups() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     // Bob last changed an hour ago: older than the five minutes a
     // `lastUpdated` read overlaps.
@@ -535,7 +530,7 @@ async fn app_id_limits_the_sync_to_assigned_users_and_groups() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_page_fails_the_run_and_changes_nothing() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut fixture = okta_fixture(&server, "okta-fail", &fake, "");
     assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
@@ -563,7 +558,7 @@ async fn a_failed_page_fails_the_run_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_token_names_the_key_to_fix() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut fixture = Fixture::new(&server.org_url("okta-401"));
     fixture.source_block = Some(format!(
@@ -588,7 +583,7 @@ async fn a_refused_token_names_the_key_to_fix() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_app_signs_assertions_and_refreshes_expiring_tokens() {
     private_test_keys();
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     // 62 s tokens are cached for 2 s (the client renews 60 s early); at 1
     // request per second the run outlives several tokens.
@@ -633,7 +628,7 @@ async fn a_service_app_signs_assertions_and_refreshes_expiring_tokens() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_429_waits_for_the_reset_and_completes() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut fixture = okta_fixture(&server, "okta-429", &fake, "");
     fake.throttle_next(1, 2);
@@ -653,7 +648,7 @@ async fn a_429_waits_for_the_reset_and_completes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn throttling_past_the_failure_retries_is_waited_out_and_an_absurd_wait_is_refused() {
     use okta_fake::faults::Fault;
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut fixture = okta_fixture(&server, "okta-storm", &fake, "");
     // Ten 429s in a row on one request: more than the 6 attempts a failing

@@ -1,5 +1,6 @@
-//! End to end: fake OneLogin (tests/onelogin_fake) → penvio-sync → the real
-//! scim2-server. Assertions are on what the server holds, what each side
+//! End to end: fake OneLogin (tests/onelogin_fake) → penvio-sync → the
+//! crate's SCIM emulator (the target contract has its own tests against
+//! scim2-server). Assertions are on what the target holds, what each side
 //! received, and the snapshot.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -8,9 +9,11 @@ mod onelogin_fake;
 
 use std::time::{Duration, Instant};
 
-use common::{Fixture, Scim2Server, find, member_ids};
+use common::emulator_target::EmulatorTarget;
+use common::vendor_fake::{active, full_run};
+use common::{Fixture, find, member_ids};
 use onelogin_fake::{CLIENT_ID, CLIENT_SECRET, OneLoginFake};
-use penvio_sync::sync::{EXIT_HELD_BACK, EXIT_OK, RunOptions, unix_now};
+use penvio_sync::sync::{EXIT_HELD_BACK, EXIT_OK};
 use serde_json::{Value, json};
 
 const TOKEN_LINE: &str = "POST /auth/oauth2/v2/token";
@@ -37,7 +40,7 @@ async fn seeded_fake() -> OneLoginFake {
 }
 
 fn onelogin_fixture(
-    server: &Scim2Server,
+    server: &EmulatorTarget,
     org: &str,
     fake: &OneLoginFake,
     extra_source: &str,
@@ -50,18 +53,6 @@ fn onelogin_fixture(
     fixture.extra_config =
         "    policy:\n      max_deactivations: 10\n      max_shrinkage: \"100%\"\n".into();
     fixture
-}
-
-/// A run two days later: past `full_fetch_interval`, so a full read.
-fn full_run() -> RunOptions {
-    RunOptions {
-        now: unix_now() + 2 * 86_400,
-        ..RunOptions::sync_now()
-    }
-}
-
-fn active(resource: &Value) -> bool {
-    resource["active"].as_bool().unwrap_or(true)
 }
 
 fn paths(fake: &OneLoginFake) -> Vec<String> {
@@ -86,7 +77,7 @@ fn penvio_id(users: &[Value], email: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn initial_provision_then_a_no_op_run_reads_only_changes_and_writes_nothing() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut fixture = onelogin_fixture(&server, "ol-initial", &fake, "");
 
@@ -168,7 +159,7 @@ async fn initial_provision_then_a_no_op_run_reads_only_changes_and_writes_nothin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn changes_are_read_incrementally_and_applied() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     // The last page of each listing ends with an empty After-Cursor.
     fake.set_empty_final_cursor(true);
@@ -239,7 +230,7 @@ async fn changes_are_read_incrementally_and_applied() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn removals_reach_penvio_in_the_next_incremental_run() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     fake.add_role_member(201, 105);
     // Gina stays, so the three removals do not empty the team (which the
@@ -296,7 +287,7 @@ async fn removals_reach_penvio_in_the_next_incremental_run() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_user_created_with_an_older_stamp_is_read_by_id() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut fixture = onelogin_fixture(&server, "ol-late", &fake, "");
     assert_eq!(fixture.sync().await.exit_code, EXIT_OK);
@@ -321,7 +312,7 @@ async fn a_user_created_with_an_older_stamp_is_read_by_id() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_mass_deletion_is_held_back_by_the_guard() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = OneLoginFake::start(100).await;
     for id in 1000..1140 {
         fake.add_user(id, &format!("u{id}@example.com"), "User", "Many", 1, 501);
@@ -348,7 +339,7 @@ async fn a_mass_deletion_is_held_back_by_the_guard() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn teams_from_groups_follow_the_users_group_id() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut fixture = onelogin_fixture(&server, "ol-groups", &fake, ", teams_from: groups");
     let report = fixture.sync().await;
@@ -401,7 +392,7 @@ async fn teams_from_groups_follow_the_users_group_id() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_page_fails_the_run_and_changes_nothing() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut fixture = onelogin_fixture(&server, "ol-fail", &fake, "");
     let first = fixture.sync().await;
@@ -438,7 +429,7 @@ async fn a_failed_page_fails_the_run_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_credential_pair_names_the_key_to_fix() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut fixture = Fixture::new(&server.org_url("ol-401"));
     fixture.source_block = Some(format!(
@@ -468,7 +459,7 @@ async fn a_refused_credential_pair_names_the_key_to_fix() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn expiring_tokens_are_refreshed() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
 
     // Tokens revoked after three uses: the 401 makes the client fetch a new
@@ -507,7 +498,7 @@ async fn expiring_tokens_are_refreshed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_429_waits_for_the_reset_and_completes() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = seeded_fake().await;
     let mut fixture = onelogin_fixture(&server, "ol-429", &fake, "");
     fake.throttle_next(1, 2);

@@ -1,6 +1,7 @@
 //! End to end: a fake PingOne (token endpoint + Platform API,
-//! `tests/pingone_fake/`) → penvio-sync's `pingone` source → the real
-//! scim2-server. Assertions are on what the SCIM server holds and received,
+//! `tests/pingone_fake/`) → penvio-sync's `pingone` source → the crate's
+//! SCIM emulator (the target contract has its own tests against
+//! scim2-server). Assertions are on what the target holds and received,
 //! what PingOne received, and the snapshot.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -9,10 +10,12 @@ mod pingone_fake;
 
 use std::time::Duration;
 
-use common::{Fixture, Scim2Server, find, member_ids};
-use penvio_sync::sync::{EXIT_OK, EXIT_RUN_FAILED, RunReport};
+use common::emulator_target::EmulatorTarget;
+use common::vendor_fake::{active_named as active, id_of, ids_of, ok, user_names};
+use common::{Fixture, find, member_ids};
+use penvio_sync::sync::EXIT_RUN_FAILED;
 use pingone_fake::{CLIENT_SECRET, ENV, FakePingOne};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const SECRET_LINE: &str = "client_secret: fake-worker~secret.1";
 
@@ -32,7 +35,7 @@ async fn environment() -> FakePingOne {
     fake
 }
 
-fn fixture_for(server: &Scim2Server, org: &str, fake: &FakePingOne, extra: &[&str]) -> Fixture {
+fn fixture_for(server: &EmulatorTarget, org: &str, fake: &FakePingOne, extra: &[&str]) -> Fixture {
     let mut fixture = Fixture::new(&server.org_url(org));
     fixture.source_block = Some(fake.source_block(SECRET_LINE, extra));
     // The directory is tiny: let a run deactivate a few of its users.
@@ -40,41 +43,9 @@ fn fixture_for(server: &Scim2Server, org: &str, fake: &FakePingOne, extra: &[&st
     fixture
 }
 
-fn ok(report: &RunReport) {
-    assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
-}
-
-fn user_names(users: &[Value]) -> Vec<String> {
-    let mut names: Vec<String> = users
-        .iter()
-        .map(|u| u["userName"].as_str().unwrap().to_string())
-        .collect();
-    names.sort();
-    names
-}
-
-fn id_of(users: &[Value], user_name: &str) -> String {
-    find(users, "userName", user_name).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-fn active(users: &[Value], user_name: &str) -> bool {
-    find(users, "userName", user_name).unwrap()["active"]
-        .as_bool()
-        .unwrap_or(true)
-}
-
-fn ids_of(users: &[Value], names: &[&str]) -> Vec<String> {
-    let mut ids: Vec<String> = names.iter().map(|n| id_of(users, n)).collect();
-    ids.sort();
-    ids
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn provisions_then_applies_only_changes() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = environment().await;
     let mut fixture = fixture_for(&server, "p1", &fake, &[]);
 
@@ -203,7 +174,7 @@ async fn provisions_then_applies_only_changes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nested_groups_flatten_or_ignore_under_both_filter_behaviours() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     for indirect in [true, false] {
         let fake = environment().await;
         fake.set_filter_includes_indirect(indirect);
@@ -261,7 +232,7 @@ async fn nested_groups_flatten_or_ignore_under_both_filter_behaviours() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn population_scope_limits_users_and_groups() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = environment().await;
     fake.put_user("u-pat", "pat@example.com", "Pat", "Sales");
     fake.set_population("u-pat", "pop-sales");
@@ -311,7 +282,7 @@ async fn population_scope_limits_users_and_groups() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_page_changes_nothing() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = environment().await;
     let mut fixture = fixture_for(&server, "failed", &fake, &[]);
     ok(&fixture.sync().await);
@@ -350,7 +321,7 @@ async fn a_failed_page_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refused_credentials_name_the_key_to_fix() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = environment().await;
 
     // The token endpoint refuses a wrong secret.
@@ -390,7 +361,7 @@ async fn refused_credentials_name_the_key_to_fix() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn expiring_tokens_are_refreshed_and_client_secret_post_works() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = environment().await;
     fake.set_client_secret_post(true);
     // Tokens live 30 s, inside the client's refresh margin: every request
@@ -433,7 +404,7 @@ async fn expiring_tokens_are_refreshed_and_client_secret_post_works() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn throttling_waits_for_retry_after_or_the_body() {
-    let server = Scim2Server::start();
+    let server = EmulatorTarget::start().await;
     let fake = environment().await;
     let mut fixture = fixture_for(&server, "throttle", &fake, &[]);
     let groups = format!("/v1/environments/{ENV}/groups?");

@@ -26,8 +26,9 @@ mod pingone_fake;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::vendor_fake::full_run;
 use common::{Fixture, Scim2Server, find};
-use penvio_sync::sync::{EXIT_OK, RunOptions, unix_now};
+use penvio_sync::sync::{EXIT_OK, RunOptions};
 use serde_json::{Value, json};
 
 /// The client timeout of every run but the faulted one of the slow-answer
@@ -113,13 +114,6 @@ struct Case {
     token: Option<&'static str>,
     /// A run that reads everything (past `full_fetch_interval` if any).
     options: fn() -> RunOptions,
-}
-
-fn full_run() -> RunOptions {
-    RunOptions {
-        now: unix_now() + 2 * 86_400,
-        ..RunOptions::sync_now()
-    }
 }
 
 const TOKEN_ENTRA: &str = "POST /contoso-tenant/oauth2/v2.0/token";

@@ -3,6 +3,9 @@
 //! export and a config and runs the engine against them.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod emulator_target;
+pub mod vendor_fake;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -13,26 +13,21 @@ use serde_json::Value;
 
 use super::KIND;
 use super::federation::{Call, Federation};
-use super::proto::{ErrorBody, Page, TokenError, TokenResponse};
+use super::proto::{ErrorBody, Page, TokenResponse};
 use crate::config::{GoogleSigner, GoogleSourceConfig, IamSigner, Secret};
 use crate::http::redact_url;
 use crate::ratelimit::Backoff;
-use crate::source::vendor_http::{
-    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, TokenAnswer, TokenBounds,
-    VendorHttp, VendorHttpSettings, decode_token_body,
+use crate::source::SourceError;
+use crate::source::kit::http::{SourceConnection, VendorHttp, VendorHttpSettings};
+use crate::source::kit::paging::{self, Next, Pager};
+use crate::source::kit::token::{
+    BearerTokenCache, Grant, Refusal, TokenAnswer, TokenBounds, TokenEndpoint, decode_token_body,
 };
-use crate::source::{BoxFuture, SourceError};
 
 /// The three read-only scopes, space-delimited as the JWT `scope` claim.
 pub const SCOPES: &str = "https://www.googleapis.com/auth/admin.directory.user.readonly https://www.googleapis.com/auth/admin.directory.group.readonly https://www.googleapis.com/auth/admin.directory.group.member.readonly";
-/// RFC 7523 grant type.
-const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// The token endpoint accepts assertions valid for at most an hour.
 const ASSERTION_LIFETIME_SECS: u64 = 3600;
-/// Lifetime assumed when a token response has no `expires_in`.
-const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
-/// Attempts at the token endpoint (network errors, 429, 5xx).
-const TOKEN_ATTEMPTS: u32 = 3;
 /// Attempts at one page while Google answers 403 with a rate-limit reason.
 const THROTTLED_ATTEMPTS: u32 = 6;
 /// Google's documented backoff: 1 s, 2 s, 4 s, … plus jitter.
@@ -219,9 +214,23 @@ impl TokenRequester {
     }
 
     /// What to tell the admin for a refused grant.
-    fn advice(&self, error: &TokenError) -> String {
+    fn advice(&self, refusal: &Refusal) -> String {
+        let detail = match (&refusal.error, &refusal.description) {
+            (Some(_), _) => refusal.summary(),
+            _ => ErrorBody::summarise(refusal.body),
+        };
+        format!(
+            "{} answered {} ({detail}): {}",
+            refusal.shown,
+            refusal.status,
+            self.advice_for(refusal.error.as_deref())
+        )
+    }
+
+    /// The advice for an OAuth error code.
+    fn advice_for(&self, error: Option<&str>) -> String {
         let key = &self.source_key;
-        match error.error.as_deref() {
+        match error {
             Some("unauthorized_client") => format!(
                 "domain-wide delegation is not granted for client id {} with these scopes: in the Admin console (Security → API controls → Domain-wide delegation) authorise client id {} for {}",
                 self.client_id,
@@ -238,94 +247,6 @@ impl TokenRequester {
             ),
         }
     }
-
-    async fn issue(&self) -> Result<IssuedToken, SourceError> {
-        let shown = format!("POST {}", redact_url(&self.token_uri));
-        let mut last = String::new();
-        for attempt in 0..TOKEN_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(BACKOFF.delay(attempt - 1)).await;
-            }
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            let assertion = self.signed(now).await?;
-            let body = format!(
-                "grant_type={}&assertion={}",
-                encode(JWT_BEARER),
-                encode(&assertion)
-            );
-            let request = self
-                .http
-                .post(self.token_uri.clone())
-                .header(reqwest::header::ACCEPT, "application/json")
-                .header(
-                    reqwest::header::CONTENT_TYPE,
-                    "application/x-www-form-urlencoded",
-                )
-                .body(body);
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(error) => {
-                    last = crate::http::describe_error(&error);
-                    continue;
-                }
-            };
-            let TokenAnswer {
-                status,
-                retry_after,
-                body,
-            } = self.bounds.read(KIND, &shown, response).await?;
-            if status.is_success() {
-                let token: TokenResponse =
-                    decode_token_body(&shown, status, &body).map_err(|message| {
-                        SourceError::Fetch {
-                            source_kind: KIND,
-                            message,
-                        }
-                    })?;
-                return Ok(IssuedToken {
-                    expires_in: token
-                        .lifetime_secs()
-                        .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs),
-                    token: Secret::new(token.access_token),
-                });
-            }
-            let error: TokenError = serde_json::from_slice(&body).unwrap_or_default();
-            let detail = match (&error.error, &error.error_description) {
-                (Some(code), Some(text)) => format!("{code}: {text}"),
-                (Some(code), None) => code.clone(),
-                _ => ErrorBody::summarise(&body),
-            };
-            let transient = matches!(
-                error.error.as_deref(),
-                Some("internal_failure" | "server_error" | "temporarily_unavailable")
-            );
-            if status == StatusCode::TOO_MANY_REQUESTS
-                || status == StatusCode::REQUEST_TIMEOUT
-                || status.is_server_error()
-                || transient
-            {
-                last = format!("{status}: {detail}");
-                if let Some(wait) = retry_after {
-                    tokio::time::sleep(wait).await;
-                }
-                continue;
-            }
-            return Err(SourceError::Unauthorized {
-                source_kind: KIND,
-                message: format!(
-                    "{shown} answered {status} ({detail}): {}",
-                    self.advice(&error)
-                ),
-            });
-        }
-        Err(SourceError::Fetch {
-            source_kind: KIND,
-            message: format!("{shown} failed after {TOKEN_ATTEMPTS} attempts: {last}"),
-        })
-    }
 }
 
 /// IAM Credentials `signJwt` answer.
@@ -335,36 +256,8 @@ struct SignJwtResponse {
     signed_jwt: String,
 }
 
-/// Percent-encodes a form value (RFC 3986 unreserved characters stay).
-pub(super) fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-/// Lets the shared token cache sit behind `Box<dyn Authenticator>` while
-/// the client keeps a handle for counting tokens.
-struct SharedTokens(Arc<BearerTokenCache>);
-
-impl Authenticator for SharedTokens {
-    fn authorize<'a>(
-        &'a self,
-        request: reqwest::RequestBuilder,
-        refresh: bool,
-    ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
-        self.0.authorize(request, refresh)
-    }
-
-    fn can_refresh(&self) -> bool {
-        true
-    }
-}
+/// Percent-encodes a path component (RFC 3986 unreserved characters stay).
+pub(super) use crate::source::kit::encode::component as encode;
 
 /// The metadata and `signJwt` URLs of keyless signing.
 fn iam_signing(iam: &IamSigner) -> Result<Signing, String> {
@@ -382,6 +275,35 @@ fn iam_signing(iam: &IamSigner) -> Result<Signing, String> {
         .map_err(|e| e.to_string())?,
         federation: iam.external_account.clone().map(Federation::new),
     })
+}
+
+/// The token cache of the JWT bearer grant: each token request signs a
+/// fresh assertion (by the key or through IAM), sent through the kit.
+fn grant_tokens(
+    endpoints: &SourceConnection,
+    requester: Arc<TokenRequester>,
+    url: Url,
+) -> Result<BearerTokenCache, SourceError> {
+    let signer = Arc::clone(&requester);
+    let grant = Grant::JwtBearer(Box::new(move || {
+        let signer = Arc::clone(&signer);
+        Box::pin(async move {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            signer.signed(now).await
+        })
+    }));
+    let endpoint = TokenEndpoint::new(
+        endpoints,
+        url,
+        grant,
+        Box::new(move |refusal| requester.advice(refusal)),
+    )?;
+    Ok(BearerTokenCache::from_endpoint(
+        endpoint.with_backoff(BACKOFF),
+    ))
 }
 
 /// `quotaUser` of a connection: its name, cut to Google's 40 characters,
@@ -436,45 +358,27 @@ impl GoogleClient {
                 iam.token_uri.clone(),
             ),
         };
+        let endpoints = crate::source::kit::connection!(KIND, config, index);
         let requester = Arc::new(TokenRequester {
-            http: crate::http::build_endpoint_client(
-                config.timeout,
-                config.ca_file.as_ref(),
-                config.proxy.as_ref().map(Secret::expose),
-            )
-            .map_err(|e| setup(e.to_string()))?,
+            http: endpoints.client()?,
             signing,
             client_email,
             client_id,
             admin_email: config.admin_email.clone(),
-            token_uri,
+            token_uri: token_uri.clone(),
             source_key: source_key.clone(),
             bounds: TokenBounds {
                 limits: config.limits,
                 source_key: source_key.clone(),
             },
         });
-        let tokens = Arc::new(BearerTokenCache::new(Box::new(move || {
-            let requester = Arc::clone(&requester);
-            Box::pin(async move { requester.issue().await })
-        })));
-        let http = VendorHttp::new(
-            VendorHttpSettings {
-                ca: config.ca_file.clone(),
-                limits: config.limits,
-                proxy: config.proxy.clone(),
-                source_key: source_key.clone(),
-                kind: KIND,
-                credentials_key: format!("{source_key}.credentials_file"),
-                requests_per_second: config.requests_per_second,
-                timeout: config.timeout,
-                backoff: BACKOFF,
-                // Google sends no rate-limit headers (FACTS: none documented).
-                rate_limit_headers: RateLimitHeaders::None,
-                max_rate_limit_share: 1.0,
-            },
-            Box::new(SharedTokens(Arc::clone(&tokens))),
-        )?;
+        let tokens = Arc::new(grant_tokens(&endpoints, requester, token_uri)?);
+        // Google sends no rate-limit headers (FACTS: none documented).
+        let settings = VendorHttpSettings {
+            backoff: BACKOFF,
+            ..endpoints.settings(format!("{source_key}.credentials_file"))
+        };
+        let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
         let base = config.base_url.as_str().trim_end_matches('/');
         let directory_url = Url::parse(&format!("{base}/admin/directory/v1/"))
             .map_err(|e| setup(format!("cannot build the Directory API URL: {e}")))?;
@@ -562,30 +466,49 @@ impl GoogleClient {
     }
 
     /// Every record of a listing, following `nextPageToken` until it is
-    /// absent. A token that repeats is refused (the listing cycles), and so
-    /// is a listing beyond `max_pages`.
+    /// absent (a repeated token and `max_pages` are the kit's to refuse).
     pub async fn list_all(&self, first: Url, what: &str) -> Result<Vec<Value>, SourceError> {
-        let mut records = Vec::new();
-        let mut guard = self.http.page_guard(what);
-        let mut token: Option<String> = None;
-        loop {
-            let mut url = first.clone();
-            if let Some(token) = &token {
-                url.query_pairs_mut().append_pair("pageToken", token);
-            }
-            guard.admit(token.as_deref().unwrap_or(""))?;
-            let page = self.get_page(&url, what).await?;
-            token = page.next().map(str::to_string);
-            records.extend(page.records());
-            if token.is_none() {
-                return Ok(records);
-            }
-        }
+        let pager = TokenPager {
+            client: self,
+            first,
+            what,
+        };
+        paging::list_all(&self.http, &pager, what).await
     }
 
     /// The first page only, for `check`.
     pub async fn first_page(&self, url: &Url, what: &str) -> Result<(), SourceError> {
         self.get_page(url, what).await.map(|_| ())
+    }
+}
+
+/// A listing paged by `pageToken`.
+struct TokenPager<'a> {
+    client: &'a GoogleClient,
+    first: Url,
+    what: &'a str,
+}
+
+impl Pager for TokenPager<'_> {
+    type Record = Value;
+
+    fn url(&self, token: Option<&str>) -> Result<Url, SourceError> {
+        let mut url = self.first.clone();
+        if let Some(token) = token {
+            url.query_pairs_mut().append_pair("pageToken", token);
+        }
+        Ok(url)
+    }
+
+    async fn page(&self, url: &Url) -> Result<paging::Page<Value>, SourceError> {
+        let page = self.client.get_page(url, self.what).await?;
+        let next = page
+            .next()
+            .map_or(Next::Done, |token| Next::Cursor(token.to_string()));
+        Ok(paging::Page {
+            records: page.records(),
+            next,
+        })
     }
 }
 
@@ -648,21 +571,13 @@ mod tests {
     #[test]
     fn refusals_become_admin_advice() {
         let requester = requester();
-        let unauthorized = TokenError {
-            error: Some("unauthorized_client".into()),
-            error_description: None,
-        };
-        let text = requester.advice(&unauthorized);
+        let text = requester.advice_for(Some("unauthorized_client"));
         assert!(
             text.contains("domain-wide delegation is not granted for client id 1234567"),
             "{text}"
         );
         assert!(text.contains("admin.directory.user.readonly"), "{text}");
-        let invalid = TokenError {
-            error: Some("invalid_grant".into()),
-            error_description: None,
-        };
-        let text = requester.advice(&invalid);
+        let text = requester.advice_for(Some("invalid_grant"));
         assert!(text.contains("credentials_file"), "{text}");
         assert!(text.contains("admin@example.com"), "{text}");
         assert!(text.contains("clock"), "{text}");

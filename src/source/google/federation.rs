@@ -16,12 +16,22 @@ use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
 use super::KIND;
-use super::client::encode;
-use super::proto::{ErrorBody, TokenError, TokenResponse};
+use crate::source::kit::encode::component as encode;
+use super::proto::{ErrorBody, TokenResponse};
 use crate::config::{ExternalAccount, Secret, SubjectTokenFormat, SubjectTokenSource};
 use crate::http::redact_url;
 use crate::source::SourceError;
-use crate::source::vendor_http::{TokenAnswer, TokenBounds, decode_token_body};
+use crate::source::kit::token::{TokenAnswer, TokenBounds, decode_token_body};
+
+
+/// An OAuth error answer of Google STS (`error`, `error_description`).
+#[derive(Debug, Default, Deserialize)]
+struct TokenError {
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+}
 
 /// RFC 8693 grant type.
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";

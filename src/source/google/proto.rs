@@ -200,37 +200,12 @@ impl ErrorBody {
     }
 }
 
-/// A 200 from the token endpoint. `expires_in` may be a number or a string
-/// (Google's own library accepts both).
+/// A 200 from the metadata server's token endpoint (the grant's own token
+/// is read by the source kit).
 #[derive(Deserialize)]
 pub struct TokenResponse {
     /// The bearer token.
     pub access_token: String,
-    /// Seconds until it expires.
-    #[serde(default)]
-    pub expires_in: Option<Value>,
-}
-
-impl TokenResponse {
-    /// `expires_in` in seconds, if readable.
-    pub fn lifetime_secs(&self) -> Option<u64> {
-        match &self.expires_in {
-            Some(Value::Number(n)) => n.as_u64(),
-            Some(Value::String(s)) => s.trim().parse().ok(),
-            _ => None,
-        }
-    }
-}
-
-/// An RFC 6749 token error.
-#[derive(Debug, Default, Deserialize)]
-pub struct TokenError {
-    /// `unauthorized_client`, `invalid_grant`, …
-    #[serde(default)]
-    pub error: Option<String>,
-    /// Google's explanation.
-    #[serde(default)]
-    pub error_description: Option<String>,
 }
 
 /// Reads one user record; `Err` carries the skip. `suspended` or `archived`
@@ -380,15 +355,5 @@ mod tests {
             "Not Authorized to access this resource/api (forbidden, PERMISSION_DENIED)"
         );
         assert_eq!(ErrorBody::summarise(b""), "(no body)");
-    }
-
-    #[test]
-    fn token_lifetimes_may_be_strings() {
-        let number: TokenResponse =
-            serde_json::from_str(r#"{"access_token":"a","expires_in":3600}"#).unwrap();
-        assert_eq!(number.lifetime_secs(), Some(3600));
-        let text: TokenResponse =
-            serde_json::from_str(r#"{"access_token":"a","expires_in":"3599"}"#).unwrap();
-        assert_eq!(text.lifetime_secs(), Some(3599));
     }
 }

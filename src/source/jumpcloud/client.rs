@@ -4,22 +4,22 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
-use reqwest::{StatusCode, Url};
+use reqwest::Url;
 use serde_json::Value;
 
 use super::KIND;
-use super::proto::{TokenError, TokenResponse, V1Page};
+use super::proto::V1Page;
 use crate::config::{JumpCloudAuth, JumpCloudSourceConfig, Secret};
-use crate::http::redact_url;
-use crate::ratelimit::Backoff;
-use crate::source::vendor_http::decode_token_body;
-use crate::source::vendor_http::{
-    Authenticator, BearerTokenCache, IssuedToken, RateLimitHeaders, StaticHeader, TokenAnswer,
-    TokenBounds, VendorHttp, VendorHttpSettings,
+use crate::source::SourceError;
+use crate::source::kit::connection;
+use crate::source::kit::encode;
+use crate::source::kit::http::{
+    Authenticator, SourceConnection, StaticHeader, VendorHttp, VendorResponse,
 };
-use crate::source::{BoxFuture, SourceError};
+use crate::source::kit::token::{
+    BasicEncoding, BearerTokenCache, ClientAuth, Grant, TokenEndpoint,
+};
 
 /// Header carrying an administrator's API key.
 const API_KEY_HEADER: &str = "x-api-key";
@@ -31,11 +31,6 @@ const ORG_ID_HEADER: &str = "x-org-id";
 const TOTAL_COUNT_HEADER: &str = "x-total-count";
 /// Scope of a service-account token: the whole API the account's role allows.
 const TOKEN_SCOPE: &str = "api";
-/// Lifetime assumed when a token response has no `expires_in` (JumpCloud
-/// documents about one hour).
-const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
-/// Attempts at the token endpoint (network errors, 429, 5xx).
-const TOKEN_ATTEMPTS: u32 = 3;
 
 /// What to do after a page of a `skip`/`limit` listing.
 #[derive(Debug, PartialEq, Eq)]
@@ -72,126 +67,39 @@ pub fn next_step(read: u64, page_len: u64, limit: u64, total: Option<u64>) -> St
     }
 }
 
-/// Requests service-account tokens. Holds the client secret, so it has no
-/// `Debug`.
-struct TokenRequester {
-    http: reqwest::Client,
-    token_url: Url,
-    client_id: String,
-    client_secret: Secret,
-    index: usize,
-    /// Caps on the token endpoint's `Retry-After` and body.
-    bounds: TokenBounds,
-}
-
-impl TokenRequester {
-    /// POSTs `grant_type=client_credentials&scope=api` with HTTP Basic
-    /// client authentication. Refusals become [`SourceError::Unauthorized`]
-    /// naming the keys to fix; 429/5xx and network errors are retried.
-    async fn issue(&self) -> Result<IssuedToken, SourceError> {
-        let shown = format!("POST {}", redact_url(&self.token_url));
-        let backoff = Backoff::default();
-        let mut last = String::new();
-        for attempt in 0..TOKEN_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(backoff.delay(attempt - 1)).await;
-            }
-            let response = match self
-                .http
-                .post(self.token_url.clone())
-                .basic_auth(&self.client_id, Some(self.client_secret.expose()))
-                .header(reqwest::header::ACCEPT, "application/json")
-                .header(
-                    reqwest::header::CONTENT_TYPE,
-                    "application/x-www-form-urlencoded",
-                )
-                .body(format!("grant_type=client_credentials&scope={TOKEN_SCOPE}"))
-                .send()
-                .await
-            {
-                Ok(response) => response,
-                Err(error) => {
-                    last = error.to_string();
-                    continue;
-                }
-            };
-            let TokenAnswer {
-                status,
-                retry_after,
-                body,
-            } = self.bounds.read(KIND, &shown, response).await?;
-            if status.is_success() {
-                let token: TokenResponse =
-                    decode_token_body(&shown, status, &body).map_err(|message| {
-                        SourceError::Fetch {
-                            source_kind: KIND,
-                            message,
-                        }
-                    })?;
-                return Ok(IssuedToken {
-                    token: Secret::new(token.access_token),
-                    expires_in: token
-                        .expires_in
-                        .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs),
-                });
-            }
-            let error: TokenError = serde_json::from_slice(&body).unwrap_or_default();
-            let detail = match (error.error.as_str(), error.error_description) {
-                ("", _) => String::from_utf8_lossy(&body[..body.len().min(200)])
-                    .trim()
-                    .to_string(),
-                (code, Some(description)) => format!("{code}: {description}"),
-                (code, None) => code.to_string(),
-            };
-            if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-                last = format!("{status}: {detail}");
-                if let Some(wait) = retry_after {
-                    tokio::time::sleep(wait).await;
-                }
-                continue;
-            }
-            let index = self.index;
-            return Err(SourceError::Unauthorized {
-                source_kind: KIND,
-                message: format!(
-                    "{shown} answered {status}: {detail}. Check `connections[{index}].source.client_id` and `connections[{index}].source.client_secret` (the service account's credentials, shown once when it was created) and `connections[{index}].source.token_url`"
-                ),
-            });
-        }
-        Err(SourceError::Fetch {
-            source_kind: KIND,
-            message: format!(
-                "{shown} failed after {TOKEN_ATTEMPTS} attempts: {last} (check `connections[{}].source.token_url`)",
-                self.index
-            ),
-        })
-    }
-}
-
-/// A service-account bearer token from a shared cache, plus `x-org-id`.
-struct ServiceAccountAuth {
-    tokens: Arc<BearerTokenCache>,
-    org_id: Option<String>,
-}
-
-impl Authenticator for ServiceAccountAuth {
-    fn authorize<'a>(
-        &'a self,
-        request: reqwest::RequestBuilder,
-        refresh: bool,
-    ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
-        Box::pin(async move {
-            let request = self.tokens.authorize(request, refresh).await?;
-            Ok(match &self.org_id {
-                Some(org) => request.header(ORG_ID_HEADER, org),
-                None => request,
-            })
-        })
-    }
-
-    fn can_refresh(&self) -> bool {
-        true
-    }
+/// The service account's token cache: `client_credentials` with HTTP Basic
+/// client authentication and the `api` scope.
+fn service_account_tokens(
+    connection: &SourceConnection,
+    org_id: Option<&String>,
+    (client_id, client_secret, token_url): (&str, &Secret, &Url),
+) -> Result<BearerTokenCache, SourceError> {
+    let keys = connection.source_key.clone();
+    let grant = Grant::ClientCredentials {
+        client_id: client_id.to_string(),
+        auth: ClientAuth::Basic(client_secret.clone(), BasicEncoding::Raw),
+        scopes: vec![TOKEN_SCOPE.to_string()],
+    };
+    let hint = format!(" (check `{keys}.token_url`)");
+    let endpoint = TokenEndpoint::new(
+        connection,
+        token_url.clone(),
+        grant,
+        Box::new(move |refusal| {
+            format!(
+                "{} answered {}: {}. Check `{keys}.client_id` and `{keys}.client_secret` (the service account's credentials, shown once when it was created) and `{keys}.token_url`",
+                refusal.shown,
+                refusal.status,
+                refusal.summary()
+            )
+        }),
+    )?
+    .with_exhausted_hint(hint);
+    let cache = BearerTokenCache::from_endpoint(endpoint);
+    Ok(match org_id {
+        Some(org) => cache.with_header(ORG_ID_HEADER, org.clone()),
+        None => cache,
+    })
 }
 
 /// The JumpCloud API client of one connection.
@@ -205,7 +113,8 @@ pub struct JumpCloudClient {
 impl JumpCloudClient {
     /// Builds the client; `index` names the connection in messages.
     pub fn new(config: &JumpCloudSourceConfig, index: usize) -> Result<Self, SourceError> {
-        let key = |name: &str| format!("connections[{index}].source.{name}");
+        let connection = connection!(KIND, config, index);
+        let key = |name: &str| format!("{}.{name}", connection.source_key);
         let (auth, credentials_key, tokens): (Box<dyn Authenticator>, String, _) =
             match &config.auth {
                 JumpCloudAuth::ApiKey(api_key) => {
@@ -228,58 +137,21 @@ impl JumpCloudClient {
                     client_secret,
                     token_url,
                 } => {
-                    let http = crate::http::build_endpoint_client(
-                        config.timeout,
-                        config.ca_file.as_ref(),
-                        config.proxy.as_ref().map(crate::config::Secret::expose),
-                    )
-                    .map_err(|e| SourceError::Setup {
-                        source_kind: KIND,
-                        message: e.to_string(),
-                    })?;
-                    let requester = Arc::new(TokenRequester {
-                        http,
-                        token_url: token_url.clone(),
-                        client_id: client_id.clone(),
-                        client_secret: client_secret.clone(),
-                        index,
-                        bounds: TokenBounds {
-                            limits: config.limits,
-                            source_key: format!("connections[{index}].source"),
-                        },
-                    });
-                    let cache = Arc::new(BearerTokenCache::new(Box::new(move || {
-                        let requester = Arc::clone(&requester);
-                        Box::pin(async move { requester.issue().await })
-                    })));
+                    let cache = Arc::new(service_account_tokens(
+                        &connection,
+                        config.org_id.as_ref(),
+                        (client_id, client_secret, token_url),
+                    )?);
                     (
-                        Box::new(ServiceAccountAuth {
-                            tokens: Arc::clone(&cache),
-                            org_id: config.org_id.clone(),
-                        }),
+                        Box::new(Arc::clone(&cache)),
                         format!("{}` and `{}", key("client_id"), key("client_secret")),
                         Some(cache),
                     )
                 }
             };
-        let http = VendorHttp::new(
-            VendorHttpSettings {
-                ca: config.ca_file.clone(),
-                limits: config.limits,
-                proxy: config.proxy.clone(),
-                source_key: format!("connections[{index}].source"),
-                kind: KIND,
-                credentials_key,
-                requests_per_second: config.requests_per_second,
-                timeout: config.timeout,
-                backoff: Backoff::default(),
-                // No rate-limit headers are documented: 429 (+ Retry-After
-                // when present) and backoff only.
-                rate_limit_headers: RateLimitHeaders::None,
-                max_rate_limit_share: 1.0,
-            },
-            auth,
-        )?;
+        // No rate-limit headers are documented: 429 (+ Retry-After when
+        // present) and backoff only, the default settings.
+        let http = VendorHttp::new(connection.settings(credentials_key), auth)?;
         Ok(JumpCloudClient {
             http,
             base_url: config.base_url.clone(),
@@ -370,9 +242,7 @@ impl JumpCloudClient {
         &self,
         path: &str,
         what: &str,
-        decode: impl Fn(
-            &crate::source::vendor_http::VendorResponse,
-        ) -> Result<(Vec<Value>, Option<u64>), SourceError>,
+        decode: impl Fn(&VendorResponse) -> Result<(Vec<Value>, Option<u64>), SourceError>,
         id_of: impl Fn(&Value) -> Option<String>,
     ) -> Result<Vec<Value>, SourceError> {
         let limit = u64::from(self.page_size);
@@ -436,15 +306,7 @@ fn fetch_error(message: String) -> SourceError {
 
 /// `base` joined with an API path and the paging parameters.
 pub fn endpoint(base: &Url, path: &str, limit: u32, skip: u64) -> Result<Url, SourceError> {
-    let mut root = base.clone();
-    if !root.path().ends_with('/') {
-        let with_slash = format!("{}/", root.path());
-        root.set_path(&with_slash);
-    }
-    let mut url = root.join(path).map_err(|e| SourceError::Setup {
-        source_kind: KIND,
-        message: format!("cannot build the URL for {path}: {e}"),
-    })?;
+    let mut url = encode::endpoint(KIND, base, path)?;
     url.set_query(Some(&format!("limit={limit}&skip={skip}")));
     Ok(url)
 }

@@ -90,27 +90,6 @@ pub struct GraphObject {
     pub object_type: String,
 }
 
-/// The service-account token response (standard OAuth 2.0).
-#[derive(Deserialize)]
-pub struct TokenResponse {
-    /// The access token.
-    pub access_token: String,
-    /// Lifetime in seconds.
-    #[serde(default)]
-    pub expires_in: Option<u64>,
-}
-
-/// An RFC 6749 token error (`invalid_client`, …).
-#[derive(Debug, Default, Deserialize)]
-pub struct TokenError {
-    /// Error code.
-    #[serde(default)]
-    pub error: String,
-    /// Human-readable detail.
-    #[serde(default)]
-    pub error_description: Option<String>,
-}
-
 /// Whether a user counts as active: `Some(active)`, or `None` when the
 /// record says nothing this build understands (it is skipped, not guessed).
 ///

@@ -1,27 +1,22 @@
 //! Client-credentials tokens from the Microsoft identity platform, with a
-//! client secret or a certificate-signed JWT assertion.
+//! client secret (`client_secret_post`) or a certificate-signed JWT
+//! assertion (`private_key_jwt`), through the kit's token endpoint.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use reqwest::{StatusCode, Url};
+use reqwest::Url;
 use serde::Serialize;
 
 use super::KIND;
-use super::proto::{TokenError, TokenResponse};
-use crate::config::{EntraCredential, EntraSourceConfig, Secret};
-use crate::ratelimit::Backoff;
+use crate::config::{EntraCredential, EntraSourceConfig};
 use crate::source::SourceError;
-use crate::source::vendor_http::decode_token_body;
-use crate::source::vendor_http::{IssuedToken, TokenAnswer, TokenBounds};
+use crate::source::kit::http::SourceConnection;
+use crate::source::kit::token::{BearerTokenCache, ClientAuth, Grant, Refusal, TokenEndpoint};
 
-/// `client_assertion_type` of a JWT client assertion (RFC 7523).
-const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Lifetime of a client assertion; Entra accepts up to 10 minutes.
 const ASSERTION_LIFETIME_SECS: u64 = 300;
-/// Attempts at the token endpoint when it answers 429/5xx or is unreachable.
-const TOKEN_ATTEMPTS: u32 = 3;
 
 /// `x5t#S256`: base64url (no padding) of the SHA-256 of the certificate DER,
 /// which is how Entra finds the certificate the assertion was signed with.
@@ -42,85 +37,25 @@ struct AssertionClaims<'a> {
     exp: u64,
 }
 
-/// How the token request proves the app's identity.
-enum Proof {
-    Secret(Secret),
-    Certificate {
-        key: EncodingKey,
-        thumbprint: String,
-    },
-}
-
-/// Requests tokens for one app registration. Holds credentials, so it has
-/// no `Debug`.
-pub struct TokenRequester {
-    http: reqwest::Client,
+/// Signs client assertions with the certificate's key. Holds the key, so
+/// it has no `Debug`.
+struct Signer {
     token_url: Url,
     client_id: String,
-    scope: String,
-    proof: Proof,
-    /// Config keys to name when Entra refuses: (credential, client id, tenant).
-    keys: [String; 3],
-    /// Caps on the token endpoint's `Retry-After` and body.
-    bounds: TokenBounds,
+    key: EncodingKey,
+    thumbprint: String,
 }
 
-impl TokenRequester {
-    /// Builds the requester; `index` names the connection in messages.
-    pub fn new(config: &EntraSourceConfig, index: usize) -> Result<Self, SourceError> {
-        let setup = |message: String| SourceError::Setup {
-            source_kind: KIND,
-            message,
-        };
-        let http = crate::http::build_endpoint_client(
-            config.timeout,
-            config.ca_file.as_ref(),
-            config.proxy.as_ref().map(crate::config::Secret::expose),
-        )
-        .map_err(|e| setup(e.to_string()))?;
-        let proof = match &config.credential {
-            EntraCredential::Secret(secret) => Proof::Secret(secret.clone()),
-            EntraCredential::Certificate {
-                certificate_der,
-                private_key_pem,
-            } => Proof::Certificate {
-                key: EncodingKey::from_rsa_pem(private_key_pem.expose().as_bytes()).map_err(
-                    |_| {
-                        setup(format!(
-                            "`connections[{index}].source.private_key_file` is not an RSA private key"
-                        ))
-                    },
-                )?,
-                thumbprint: x5t_s256(certificate_der),
-            },
-        };
-        Ok(TokenRequester {
-            http,
-            token_url: config.token_url.clone(),
-            client_id: config.client_id.clone(),
-            scope: config.scope.clone(),
-            keys: [
-                credential_key(config, index),
-                format!("connections[{index}].source.client_id"),
-                format!("connections[{index}].source.tenant_id"),
-            ],
-            proof,
-            bounds: TokenBounds {
-                limits: config.limits,
-                source_key: format!("connections[{index}].source"),
-            },
-        })
-    }
-
+impl Signer {
     /// A signed client assertion for one token request.
-    fn assertion(&self, key: &EncodingKey, thumbprint: &str) -> Result<String, SourceError> {
+    fn assertion(&self) -> Result<String, SourceError> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let mut header = Header::new(Algorithm::RS256);
         header.typ = Some("JWT".into());
-        header.x5t_s256 = Some(thumbprint.to_string());
+        header.x5t_s256 = Some(self.thumbprint.clone());
         let claims = AssertionClaims {
             aud: self.token_url.as_str(),
             iss: &self.client_id,
@@ -130,126 +65,87 @@ impl TokenRequester {
             iat: now,
             exp: now + ASSERTION_LIFETIME_SECS,
         };
-        jsonwebtoken::encode(&header, &claims, key).map_err(|e| SourceError::Setup {
+        jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| SourceError::Setup {
             source_kind: KIND,
             message: format!("cannot sign the client assertion: {e}"),
         })
     }
+}
 
-    /// The form body of a token request (it holds the secret: never log it).
-    fn form(&self) -> Result<String, SourceError> {
-        let mut scratch = Url::parse("http://form.invalid/").map_err(|e| SourceError::Setup {
-            source_kind: KIND,
-            message: e.to_string(),
-        })?;
-        {
-            let mut pairs = scratch.query_pairs_mut();
-            pairs
-                .append_pair("client_id", &self.client_id)
-                .append_pair("scope", &self.scope)
-                .append_pair("grant_type", "client_credentials");
-            match &self.proof {
-                Proof::Secret(secret) => {
-                    pairs.append_pair("client_secret", secret.expose());
-                }
-                Proof::Certificate { key, thumbprint } => {
-                    pairs
-                        .append_pair("client_assertion_type", JWT_BEARER)
-                        .append_pair("client_assertion", &self.assertion(key, thumbprint)?);
-                }
-            }
-        }
-        Ok(scratch.query().unwrap_or_default().to_string())
-    }
-
-    /// Requests a new token. Refusals become [`SourceError::Unauthorized`]
-    /// naming the key to fix; 429/5xx and network errors are retried.
-    pub async fn issue(&self) -> Result<IssuedToken, SourceError> {
-        let backoff = Backoff::default();
-        let shown = crate::http::redact_url(&self.token_url);
-        let mut last = String::new();
-        for attempt in 0..TOKEN_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(backoff.delay(attempt - 1)).await;
-            }
-            let response = match self
-                .http
-                .post(self.token_url.clone())
-                .header(
-                    reqwest::header::CONTENT_TYPE,
-                    "application/x-www-form-urlencoded",
-                )
-                .header(reqwest::header::ACCEPT, "application/json")
-                .body(self.form()?)
-                .send()
-                .await
-            {
-                Ok(response) => response,
-                Err(error) => {
-                    last = error.to_string();
-                    continue;
-                }
-            };
-            let TokenAnswer {
-                status,
-                retry_after,
-                body,
-            } = self
-                .bounds
-                .read(KIND, &format!("POST {shown}"), response)
-                .await?;
-            if status.is_success() {
-                let token: TokenResponse =
-                    decode_token_body(&format!("POST {shown}"), status, &body).map_err(
-                        |message| SourceError::Fetch {
-                            source_kind: KIND,
-                            message,
-                        },
-                    )?;
-                return Ok(IssuedToken {
-                    token: Secret::new(token.access_token),
-                    expires_in: Duration::from_secs(token.expires_in),
-                });
-            }
-            let error: TokenError = serde_json::from_slice(&body).unwrap_or_default();
-            if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-                last = format!("{status}: {}", first_line(&error.error_description));
-                if let Some(wait) = retry_after {
-                    tokio::time::sleep(wait).await;
-                }
-                continue;
-            }
-            return Err(SourceError::Unauthorized {
-                source_kind: KIND,
-                message: format!(
-                    "POST {shown} answered {status} ({}: {}). Check `{}`",
-                    if error.error.is_empty() {
-                        "no error code"
-                    } else {
-                        &error.error
+/// The token cache of one app registration; `index` names the connection
+/// in messages.
+pub fn tokens(
+    connection: &SourceConnection,
+    config: &EntraSourceConfig,
+    index: usize,
+) -> Result<BearerTokenCache, SourceError> {
+    let setup = |message: String| SourceError::Setup {
+        source_kind: KIND,
+        message,
+    };
+    let auth = match &config.credential {
+        EntraCredential::Secret(secret) => ClientAuth::Post(secret.clone()),
+        EntraCredential::Certificate {
+            certificate_der,
+            private_key_pem,
+        } => {
+            let signer = Signer {
+                token_url: config.token_url.clone(),
+                client_id: config.client_id.clone(),
+                key: EncodingKey::from_rsa_pem(private_key_pem.expose().as_bytes()).map_err(
+                    |_| {
+                        setup(format!(
+                            "`connections[{index}].source.private_key_file` is not an RSA private key"
+                        ))
                     },
-                    first_line(&error.error_description),
-                    self.key_for(&error.error_description),
-                ),
-            });
+                )?,
+                thumbprint: x5t_s256(certificate_der),
+            };
+            ClientAuth::PrivateKeyJwt(Box::new(move || signer.assertion()))
         }
-        Err(SourceError::Fetch {
-            source_kind: KIND,
-            message: format!("POST {shown} failed after {TOKEN_ATTEMPTS} attempts: {last}"),
-        })
-    }
+    };
+    let keys = [
+        credential_key(config, index),
+        format!("connections[{index}].source.client_id"),
+        format!("connections[{index}].source.tenant_id"),
+    ];
+    let grant = Grant::ClientCredentials {
+        client_id: config.client_id.clone(),
+        auth,
+        scopes: vec![config.scope.clone()],
+    };
+    Ok(BearerTokenCache::from_endpoint(TokenEndpoint::new(
+        connection,
+        config.token_url.clone(),
+        grant,
+        Box::new(move |refusal| advice(&keys, refusal)),
+    )?))
+}
 
-    /// The config key an AADSTS code points at.
-    fn key_for(&self, description: &str) -> &str {
-        let [credential, client, tenant] = &self.keys;
-        let code = description.split(':').next().unwrap_or_default().trim();
-        match code {
-            // Tenant not found / invalid tenant identifier.
-            "AADSTS90002" | "AADSTS900023" | "AADSTS90023" => tenant,
-            // Application not found in the directory.
-            "AADSTS700016" => client,
-            _ => credential,
-        }
+/// What Entra's refusal means: its error code and the first line of the
+/// AADSTS description, and the key that code points at.
+fn advice(keys: &[String; 3], refusal: &Refusal) -> String {
+    let description = refusal.description.as_deref().unwrap_or_default();
+    format!(
+        "{} answered {} ({}: {}). Check `{}`",
+        refusal.shown,
+        refusal.status,
+        refusal.error.as_deref().unwrap_or("no error code"),
+        first_line(description),
+        key_for(keys, description),
+    )
+}
+
+/// The config key an AADSTS code points at.
+fn key_for<'a>(keys: &'a [String; 3], description: &str) -> &'a str {
+    let [credential, client, tenant] = keys;
+    let code = description.split(':').next().unwrap_or_default().trim();
+    match code {
+        // Tenant not found / invalid tenant identifier.
+        "AADSTS90002" | "AADSTS900023" | "AADSTS90023" => tenant,
+        // Application not found in the directory.
+        "AADSTS700016" => client,
+        _ => credential,
     }
 }
 
@@ -290,35 +186,35 @@ mod tests {
 
     #[test]
     fn aadsts_codes_point_at_their_keys() {
-        let requester = TokenRequester {
-            http: reqwest::Client::new(),
-            token_url: Url::parse("https://login.microsoftonline.com/t/oauth2/v2.0/token").unwrap(),
-            client_id: "c".into(),
-            scope: "s".into(),
-            proof: Proof::Secret(Secret::new("x".into())),
-            keys: ["cred".into(), "client".into(), "tenant".into()],
-            bounds: TokenBounds {
-                limits: crate::config::ListingLimits::default(),
-                source_key: "connections[0].source".into(),
-            },
-        };
+        let keys = ["cred".to_string(), "client".into(), "tenant".into()];
         assert_eq!(
-            requester.key_for("AADSTS7000215: Invalid client secret provided."),
+            key_for(&keys, "AADSTS7000215: Invalid client secret provided."),
             "cred"
         );
         assert_eq!(
-            requester.key_for("AADSTS700016: Application with identifier 'c' was not found"),
+            key_for(
+                &keys,
+                "AADSTS700016: Application with identifier 'c' was not found"
+            ),
             "client"
         );
         assert_eq!(
-            requester.key_for("AADSTS90002: Tenant 't' not found."),
+            key_for(&keys, "AADSTS90002: Tenant 't' not found."),
             "tenant"
         );
-        assert_eq!(requester.key_for(""), "cred");
-        let form = requester.form().unwrap();
+        assert_eq!(key_for(&keys, ""), "cred");
+        let refusal = Refusal {
+            shown: "POST https://login.example/t/oauth2/v2.0/token",
+            status: reqwest::StatusCode::UNAUTHORIZED,
+            error: Some("invalid_client".into()),
+            description: Some(
+                "AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x".into(),
+            ),
+            body: b"",
+        };
         assert_eq!(
-            form,
-            "client_id=c&scope=s&grant_type=client_credentials&client_secret=x"
+            advice(&keys, &refusal),
+            "POST https://login.example/t/oauth2/v2.0/token answered 401 Unauthorized (invalid_client: AADSTS7000215: Invalid client secret provided.). Check `cred`"
         );
     }
 }

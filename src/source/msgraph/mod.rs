@@ -21,15 +21,13 @@ use std::sync::Arc;
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
-use self::auth::TokenRequester;
 use self::delta::{Assignments, Base, Cursor, Derive, GroupNode, RawUser, derive};
 use self::proto::{AppRoleAssignment, GraphErrorBody, GroupRecord, Page, UserRecord};
-use super::vendor_http::{
-    BearerTokenCache, RateLimitHeaders, VendorHttp, VendorHttpSettings, VendorResponse,
-};
+use super::kit::http::{VendorHttp, VendorResponse};
+use super::kit::paging::{self, Next, Pager, same_origin};
+use super::kit::token::BearerTokenCache;
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::EntraSourceConfig;
-use crate::ratelimit::Backoff;
 
 /// Adapter name, as in `source.type`.
 const KIND: &str = "entra";
@@ -63,24 +61,6 @@ struct Options {
     include_guests: bool,
 }
 
-/// Lets the shared token cache sit behind `Box<dyn Authenticator>` while
-/// the adapter keeps a handle for counting tokens.
-struct SharedTokens(Arc<BearerTokenCache>);
-
-impl super::vendor_http::Authenticator for SharedTokens {
-    fn authorize<'a>(
-        &'a self,
-        request: reqwest::RequestBuilder,
-        refresh: bool,
-    ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
-        self.0.authorize(request, refresh)
-    }
-
-    fn can_refresh(&self) -> bool {
-        true
-    }
-}
-
 /// How a delta round ended.
 enum Round<T> {
     /// Every page read; the records in order and the next round's link.
@@ -92,27 +72,10 @@ enum Round<T> {
 impl EntraSource {
     /// Builds the clients; `index` names the connection in error messages.
     pub fn new(config: &EntraSourceConfig, index: usize) -> Result<Self, SourceError> {
-        let requester = Arc::new(TokenRequester::new(config, index)?);
-        let tokens = Arc::new(BearerTokenCache::new(Box::new(move || {
-            let requester = requester.clone();
-            Box::pin(async move { requester.issue().await })
-        })));
-        let http = VendorHttp::new(
-            VendorHttpSettings {
-                ca: config.ca_file.clone(),
-                limits: config.limits,
-                proxy: config.proxy.clone(),
-                source_key: format!("connections[{index}].source"),
-                kind: KIND,
-                credentials_key: auth::credential_key(config, index),
-                requests_per_second: config.requests_per_second,
-                timeout: config.timeout,
-                backoff: Backoff::default(),
-                rate_limit_headers: RateLimitHeaders::None,
-                max_rate_limit_share: 1.0,
-            },
-            Box::new(SharedTokens(tokens.clone())),
-        )?;
+        let connection = super::kit::connection!(KIND, config, index);
+        let tokens = Arc::new(auth::tokens(&connection, config, index)?);
+        let settings = connection.settings(auth::credential_key(config, index));
+        let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
         Ok(EntraSource {
             http,
             base_url: config.base_url.clone(),
@@ -140,25 +103,6 @@ impl EntraSource {
         )
     }
 
-    /// A link from a Graph response may only lead to the configured Graph
-    /// origin: the bearer token must never go anywhere else.
-    fn check_link(&self, link: &str) -> Result<(), SourceError> {
-        let same = Url::parse(link)
-            .map(|url| url.origin() == self.base_url.origin())
-            .unwrap_or(false);
-        if same {
-            Ok(())
-        } else {
-            Err(SourceError::Fetch {
-                source_kind: KIND,
-                message: format!(
-                    "Graph returned a paging link outside {} ; refusing to follow it",
-                    self.base_url.origin().ascii_serialization()
-                ),
-            })
-        }
-    }
-
     fn parse<T: DeserializeOwned>(
         response: &VendorResponse,
         what: &str,
@@ -178,7 +122,7 @@ impl EntraSource {
         let mut guard = self.http.page_guard(what);
         loop {
             guard.admit(&url)?;
-            self.check_link(&url)?;
+            same_origin(KIND, &self.base_url, &url, what)?;
             let response = self
                 .http
                 .get_allowing(&url, &[StatusCode::GONE, StatusCode::BAD_REQUEST])
@@ -209,7 +153,7 @@ impl EntraSource {
             match (page.next_link, page.delta_link) {
                 (Some(next), _) => url = next,
                 (None, Some(delta_link)) => {
-                    self.check_link(&delta_link)?;
+                    same_origin(KIND, &self.base_url, &delta_link, what)?;
                     return Ok(Round::Done {
                         records,
                         delta_link,
@@ -229,45 +173,20 @@ impl EntraSource {
 
     /// Users and groups assigned to the enterprise app (`app_id`).
     async fn assignments(&self, app_id: &str) -> Result<Assignments, SourceError> {
+        let what = "reading the app's assignments";
+        let pager = AssignmentPager {
+            source: self,
+            app_id,
+        };
         let mut assignments = Assignments::default();
-        let mut url = self.url(&format!(
-            "/servicePrincipals/{app_id}/appRoleAssignedTo?$select=principalId,principalType&$top=999"
-        ));
-        let mut guard = self.http.page_guard("reading the app's assignments");
-        loop {
-            guard.admit(&url)?;
-            self.check_link(&url)?;
-            let response = self
-                .http
-                .get_allowing(&url, &[StatusCode::NOT_FOUND])
-                .await?;
-            if response.status == StatusCode::NOT_FOUND {
-                return Err(SourceError::Fetch {
-                    source_kind: KIND,
-                    message: format!(
-                        "no service principal {app_id} in this tenant. Check `{}`: it must be the Object ID of the enterprise application (Enterprise applications > the app > Overview), not the application (client) id",
-                        self.app_id_key
-                    ),
-                });
-            }
-            let page: Page<AppRoleAssignment> =
-                Self::parse(&response, "reading the app's assignments")?;
-            for assignment in page.value {
-                match assignment.principal_type.as_deref() {
-                    Some("User") => {
-                        assignments.users.insert(assignment.principal_id);
-                    }
-                    Some("Group") => {
-                        assignments.groups.insert(assignment.principal_id);
-                    }
-                    _ => {}
-                }
-            }
-            match page.next_link {
-                Some(next) => url = next,
-                None => return Ok(assignments),
-            }
+        for assignment in paging::list_all(&self.http, &pager, what).await? {
+            match assignment.principal_type.as_deref() {
+                Some("User") => assignments.users.insert(assignment.principal_id),
+                Some("Group") => assignments.groups.insert(assignment.principal_id),
+                _ => false,
+            };
         }
+        Ok(assignments)
     }
 
     /// One fetch: incremental from `start` when given, else a fresh round.
@@ -335,6 +254,51 @@ impl EntraSource {
             cursor: Some(Cursor::new(users_delta, groups_delta, groups, hidden).encode()),
             full,
         }))
+    }
+}
+
+/// The app's role assignments, paged by `@odata.nextLink`.
+struct AssignmentPager<'a> {
+    source: &'a EntraSource,
+    app_id: &'a str,
+}
+
+impl Pager for AssignmentPager<'_> {
+    type Record = AppRoleAssignment;
+
+    fn url(&self, _cursor: Option<&str>) -> Result<Url, SourceError> {
+        let first = self.source.url(&format!(
+            "/servicePrincipals/{}/appRoleAssignedTo?$select=principalId,principalType&$top=999",
+            self.app_id
+        ));
+        same_origin(
+            KIND,
+            &self.source.base_url,
+            &first,
+            "reading the app's assignments",
+        )
+    }
+
+    async fn page(&self, url: &Url) -> Result<paging::Page<AppRoleAssignment>, SourceError> {
+        let http = &self.source.http;
+        let response = http
+            .get_allowing(url.as_str(), &[StatusCode::NOT_FOUND])
+            .await?;
+        if response.status == StatusCode::NOT_FOUND {
+            return Err(SourceError::Fetch {
+                source_kind: KIND,
+                message: format!(
+                    "no service principal {} in this tenant. Check `{}`: it must be the Object ID of the enterprise application (Enterprise applications > the app > Overview), not the application (client) id",
+                    self.app_id, self.source.app_id_key
+                ),
+            });
+        }
+        let page: Page<AppRoleAssignment> =
+            EntraSource::parse(&response, "reading the app's assignments")?;
+        Ok(paging::Page {
+            records: page.value,
+            next: page.next_link.map_or(Next::Done, Next::Link),
+        })
     }
 }
 

@@ -91,28 +91,3 @@ pub struct GraphError {
     #[serde(default)]
     pub message: String,
 }
-
-/// A successful token response (client credentials carry no refresh token).
-#[derive(Deserialize)]
-pub struct TokenResponse {
-    /// The bearer token.
-    pub access_token: String,
-    /// Lifetime in seconds (about an hour).
-    #[serde(default = "default_expires_in")]
-    pub expires_in: u64,
-}
-
-fn default_expires_in() -> u64 {
-    3599
-}
-
-/// An OAuth error from the token endpoint (RFC 6749 §5.2 plus AADSTS codes).
-#[derive(Debug, Default, Deserialize)]
-pub struct TokenError {
-    /// `invalid_client`, `unauthorized_client`, `invalid_request`, …
-    #[serde(default)]
-    pub error: String,
-    /// `AADSTS7000215: Invalid client secret provided. …` and trace lines.
-    #[serde(default)]
-    pub error_description: String,
-}

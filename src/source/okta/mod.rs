@@ -445,7 +445,10 @@ impl OktaSource {
     /// Ids of a group's members.
     async fn group_members(&self, group_id: &str) -> Result<Vec<String>, SourceError> {
         let url = self.client.url(
-            &format!("api/v1/groups/{}/users", client::encode(group_id)),
+            &format!(
+                "api/v1/groups/{}/users",
+                crate::source::kit::encode::component(group_id)
+            ),
             &[("limit", GROUP_PAGE)],
         )?;
         let records = self

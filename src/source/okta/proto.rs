@@ -53,26 +53,6 @@ pub struct GroupProfile {
     pub name: String,
 }
 
-/// The org authorization server's token response.
-#[derive(Deserialize)]
-pub struct TokenResponse {
-    /// The access token.
-    pub access_token: String,
-    /// Lifetime in seconds.
-    #[serde(default)]
-    pub expires_in: Option<u64>,
-}
-
-/// An RFC 6749 token error (`invalid_client`, `invalid_scope`, …).
-#[derive(Debug, Deserialize)]
-pub struct TokenError {
-    /// Error code.
-    pub error: String,
-    /// Human-readable detail.
-    #[serde(default)]
-    pub error_description: Option<String>,
-}
-
 /// Whether a user status counts as active: `Some(active)`, or `None` for a
 /// status this build does not know (the record is skipped, not guessed).
 pub fn status_active(status: &str, provision_staged: bool) -> Option<bool> {

@@ -22,16 +22,6 @@ pub const STATE_APPROVED: i64 = 1;
 /// returned them: they concern credentials.
 const SECRET_FIELDS: &[&str] = &["password", "salt"];
 
-/// The OAuth token endpoint's answer (`/auth/oauth2/v2/token`).
-#[derive(Deserialize)]
-pub struct TokenResponse {
-    /// The access token.
-    pub access_token: String,
-    /// Lifetime in seconds (36,000 in the vendor sample).
-    #[serde(default)]
-    pub expires_in: Option<u64>,
-}
-
 /// A v1 response envelope (`/api/1/groups`).
 #[derive(Debug, Deserialize)]
 pub struct V1Envelope {
@@ -266,7 +256,6 @@ mod tests {
     const SAMPLE_ROLE_USERS: &str =
         include_str!("../../../tests/fixtures/onelogin/role-users-v2.200.json");
     const SAMPLE_GROUPS: &str = include_str!("../../../tests/fixtures/onelogin/groups-v1.200.json");
-    const SAMPLE_TOKEN: &str = include_str!("../../../tests/fixtures/onelogin/token.200.json");
     const SAMPLE_PAGING: &str =
         include_str!("../../../tests/fixtures/onelogin/events-v1-pagination.example.json");
 
@@ -374,10 +363,6 @@ mod tests {
         let group = read_named(&groups.data[0], 0, "group").unwrap();
         assert_eq!(group.id, "425741");
         assert_eq!(group.name, "group.security.policy.default");
-
-        let token: TokenResponse = serde_json::from_str(SAMPLE_TOKEN).unwrap();
-        assert_eq!(token.expires_in, Some(36_000));
-        assert!(token.access_token.starts_with("xx508"));
 
         let paging: V1Pagination = serde_json::from_str(SAMPLE_PAGING).unwrap();
         assert_eq!(

@@ -117,17 +117,6 @@ impl Membership {
     }
 }
 
-/// The token endpoint's success answer (standard OAuth JSON; `[?]` for the
-/// exact fields, so only `access_token` is required).
-#[derive(Deserialize)]
-pub struct TokenResponse {
-    /// The bearer token (a JWT, valid one hour).
-    pub access_token: String,
-    /// Lifetime in seconds.
-    #[serde(default)]
-    pub expires_in: Option<u64>,
-}
-
 /// A refusal from the token endpoint. PingOne's auth service may answer in
 /// RFC 6749 form (`error`, `error_description`) or in the Platform's
 /// `{id, code, message}` form (`[?]`): both are read.

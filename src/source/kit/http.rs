@@ -8,19 +8,19 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
-use super::{BoxFuture, SourceError};
 use crate::config::{ListingLimits, Secret};
 use crate::http::redact_url;
 use crate::ratelimit::{
     Backoff, BodyError, RequestPacer, ThrottleBudget, check_wait, parse_retry_after,
     read_body_capped,
 };
+use crate::source::{BoxFuture, SourceError};
 
 /// How a vendor reports its rate limit on every response.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,6 +46,22 @@ pub trait Authenticator: Send + Sync {
     /// True if a 401 may be cured by fetching a new token (OAuth); false for
     /// static keys, where a 401 means the key itself is wrong.
     fn can_refresh(&self) -> bool;
+}
+
+/// An adapter keeps a handle on its authenticator (to count tokens, or to
+/// authenticate in `check`) while the client holds another.
+impl<A: Authenticator + ?Sized> Authenticator for Arc<A> {
+    fn authorize<'a>(
+        &'a self,
+        request: reqwest::RequestBuilder,
+        refresh: bool,
+    ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
+        (**self).authorize(request, refresh)
+    }
+
+    fn can_refresh(&self) -> bool {
+        (**self).can_refresh()
+    }
 }
 
 /// A fixed header carrying a key (`Authorization: SSWS …`, `x-api-key: …`).
@@ -95,78 +111,59 @@ impl Authenticator for StaticHeader {
     }
 }
 
-/// An access token and how long it stays valid.
-pub struct IssuedToken {
-    /// The bearer token.
-    pub token: Secret,
-    /// Lifetime from now (`expires_in`).
-    pub expires_in: Duration,
+/// The connection settings every HTTP source config carries under the same
+/// names (`timeout`, `ca_file`, `proxy`, `limits`, `requests_per_second`),
+/// gathered once by [`connection!`](super::connection) so an adapter builds
+/// its API and token clients without repeating them.
+#[derive(Clone)]
+pub struct SourceConnection {
+    /// Adapter name, as in `source.type`.
+    pub kind: &'static str,
+    /// `connections[i].source`, to name keys in messages.
+    pub source_key: String,
+    /// Total timeout of one request.
+    pub timeout: Duration,
+    /// Extra trusted CAs (`source.ca_file`).
+    pub ca: Option<crate::config::CaBundle>,
+    /// The source's own proxy (`source.proxy`), else the environment's.
+    pub proxy: Option<Secret>,
+    /// Caps on server-directed waits, pages and body sizes.
+    pub limits: ListingLimits,
+    /// Request ceiling we impose on ourselves.
+    pub requests_per_second: NonZeroU32,
 }
 
-/// Fetches a new access token (client credentials, JWT assertion, …).
-pub type TokenIssuer =
-    Box<dyn Fn() -> BoxFuture<'static, Result<IssuedToken, SourceError>> + Send + Sync>;
-
-/// Refresh a token this long before it expires, so a request never leaves
-/// with a token that dies in flight.
-const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
-
-/// A bearer token cached until shortly before expiry and refreshed on
-/// demand or after a 401.
-pub struct BearerTokenCache {
-    issue: TokenIssuer,
-    cached: tokio::sync::Mutex<Option<(Secret, Instant)>>,
-    issued: std::sync::atomic::AtomicU64,
-}
-
-impl BearerTokenCache {
-    /// A cache over `issue`.
-    pub fn new(issue: TokenIssuer) -> Self {
-        BearerTokenCache {
-            issue,
-            cached: tokio::sync::Mutex::new(None),
-            issued: std::sync::atomic::AtomicU64::new(0),
-        }
-    }
-
-    /// How many tokens were fetched so far (tests check refresh behaviour).
-    pub fn tokens_issued(&self) -> u64 {
-        self.issued.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// A valid token, fetching a new one when none is cached, it is about to
-    /// expire, or `refresh` is set.
-    pub async fn token(&self, refresh: bool) -> Result<Secret, SourceError> {
-        let mut cached = self.cached.lock().await;
-        if !refresh
-            && let Some((token, valid_until)) = cached.as_ref()
-            && Instant::now() < *valid_until
-        {
-            return Ok(token.clone());
-        }
-        let issued = (self.issue)().await?;
-        self.issued
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let valid_until = Instant::now() + issued.expires_in.saturating_sub(EXPIRY_MARGIN);
-        *cached = Some((issued.token.clone(), valid_until));
-        Ok(issued.token)
-    }
-}
-
-impl Authenticator for BearerTokenCache {
-    fn authorize<'a>(
-        &'a self,
-        request: reqwest::RequestBuilder,
-        refresh: bool,
-    ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
-        Box::pin(async move {
-            let token = self.token(refresh).await?;
-            Ok(request.bearer_auth(token.expose()))
+impl SourceConnection {
+    /// A client for another endpoint of the source (its token endpoint),
+    /// with the same proxy, CA file and timeout.
+    pub fn client(&self) -> Result<reqwest::Client, SourceError> {
+        crate::http::build_endpoint_client(
+            self.timeout,
+            self.ca.as_ref(),
+            self.proxy.as_ref().map(Secret::expose),
+        )
+        .map_err(|e| SourceError::Setup {
+            source_kind: self.kind,
+            message: e.to_string(),
         })
     }
 
-    fn can_refresh(&self) -> bool {
-        true
+    /// Settings of the API client: the default backoff and no rate-limit
+    /// headers, which a vendor overrides with struct update syntax.
+    pub fn settings(&self, credentials_key: String) -> VendorHttpSettings {
+        VendorHttpSettings {
+            kind: self.kind,
+            credentials_key,
+            requests_per_second: self.requests_per_second,
+            timeout: self.timeout,
+            backoff: Backoff::default(),
+            rate_limit_headers: RateLimitHeaders::None,
+            max_rate_limit_share: 1.0,
+            ca: self.ca.clone(),
+            limits: self.limits,
+            proxy: self.proxy.clone(),
+            source_key: self.source_key.clone(),
+        }
     }
 }
 
@@ -236,7 +233,6 @@ impl VendorResponse {
 #[derive(Debug, Default)]
 struct Counters {
     requests: std::sync::atomic::AtomicU64,
-    throttled: std::sync::atomic::AtomicU64,
 }
 
 /// A paced, retrying HTTP client for one vendor API.
@@ -288,12 +284,9 @@ impl VendorHttp {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// 429 answers received so far.
-    pub fn throttled(&self) -> u64 {
-        self.inner
-            .counters
-            .throttled
-            .load(std::sync::atomic::Ordering::Relaxed)
+    /// Adapter name, as in `source.type`.
+    pub fn kind(&self) -> &'static str {
+        self.inner.settings.kind
     }
 
     /// The caps on waits, pages and bodies this client was built with.
@@ -307,10 +300,10 @@ impl VendorHttp {
         &self.inner.settings.source_key
     }
 
-    /// A [`PageGuard`](super::paginate::PageGuard) for one listing under
+    /// A [`PageGuard`](super::paging::PageGuard) for one listing under
     /// this client's `max_pages`.
-    pub fn page_guard(&self, what: &str) -> super::paginate::PageGuard {
-        super::paginate::PageGuard::new(
+    pub fn page_guard(&self, what: &str) -> super::paging::PageGuard {
+        super::paging::PageGuard::new(
             self.inner.settings.kind,
             what,
             self.inner.settings.limits.max_pages,
@@ -318,16 +311,12 @@ impl VendorHttp {
         )
     }
 
-    /// GET with pacing, retries and authentication.
+    /// GET with pacing, retries and authentication. Retries 429, 408 and
+    /// 5xx (honouring `Retry-After` and the vendor's reset header),
+    /// refreshes an OAuth token once on 401, and fails with a message naming
+    /// the config key on 401/403.
     pub async fn get(&self, url: &str) -> Result<VendorResponse, SourceError> {
-        self.send(Method::GET, url).await
-    }
-
-    /// Sends a request. Retries 429, 408 and 5xx (honouring `Retry-After`
-    /// and the vendor's reset header), refreshes an OAuth token once on 401,
-    /// and fails with a message naming the config key on 401/403.
-    pub async fn send(&self, method: Method, url: &str) -> Result<VendorResponse, SourceError> {
-        self.send_allowing(method, url, &[]).await
+        self.send_allowing(Method::GET, url, &[]).await
     }
 
     /// GET like [`Self::get`], but answers with a status in `allowed` are
@@ -437,12 +426,6 @@ impl VendorHttp {
                 }
                 408 | 429 | 500..=599 => {
                     let throttled = status == StatusCode::TOO_MANY_REQUESTS;
-                    if throttled {
-                        inner
-                            .counters
-                            .throttled
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    }
                     last = format!("{status}: {detail}");
                     let delay = match wait {
                         Some(wait) => wait,
@@ -607,173 +590,9 @@ fn error_detail(body: &[u8]) -> String {
     }
 }
 
-/// The bounds a token endpoint is read within: the source's `max_wait` and
-/// `max_body`, and its config path to name in errors.
-#[derive(Debug, Clone)]
-pub struct TokenBounds {
-    /// The source's caps.
-    pub limits: ListingLimits,
-    /// `connections[i].source`.
-    pub source_key: String,
-}
-
-/// A token endpoint's answer, read within [`TokenBounds`].
-pub struct TokenAnswer {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// The `Retry-After` of a 429/5xx, already checked against `max_wait`.
-    pub retry_after: Option<Duration>,
-    /// Body bytes (empty when the body stream failed).
-    pub body: Vec<u8>,
-}
-
-impl TokenBounds {
-    /// Reads a token endpoint's response: a `Retry-After` on a 429/5xx above
-    /// `max_wait`, or a body above `max_body`, fails at once instead of
-    /// stalling the run or filling memory.
-    pub async fn read(
-        &self,
-        kind: &'static str,
-        shown: &str,
-        response: reqwest::Response,
-    ) -> Result<TokenAnswer, SourceError> {
-        let status = response.status();
-        let fail = |reason: String| SourceError::Fetch {
-            source_kind: kind,
-            message: format!("{shown} answered {status}: {reason}"),
-        };
-        let throttled = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-        let header = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let retry_after = match header {
-            Some(value) if throttled => match parse_retry_after(&value, SystemTime::now()) {
-                Some(wait) => Some(
-                    check_wait(
-                        RETRY_AFTER.as_str(),
-                        &value,
-                        wait,
-                        self.limits.max_wait,
-                        &format!("`{}.max_wait`", self.source_key),
-                    )
-                    .map_err(fail)?,
-                ),
-                None => None,
-            },
-            _ => None,
-        };
-        let key = format!("`{}.max_body`", self.source_key);
-        let body = match read_body_capped(response, self.limits.max_body, &key).await {
-            Ok(body) => body,
-            Err(BodyError::Transport(_)) => Vec::new(),
-            Err(too_large) => return Err(fail(too_large.to_string())),
-        };
-        Ok(TokenAnswer {
-            status,
-            retry_after,
-            body,
-        })
-    }
-}
-
-/// Decodes a token endpoint's 2xx answer. When it is not a token, says what
-/// it is instead — a sign-in or proxy page is the usual culprit — without
-/// ever echoing a JSON body or a decoder message quoting its values: a token
-/// response carries a secret.
-pub fn decode_token_body<T: DeserializeOwned>(
-    shown: &str,
-    status: StatusCode,
-    body: &[u8],
-) -> Result<T, String> {
-    let error = match serde_json::from_slice::<T>(body) {
-        Ok(token) => return Ok(token),
-        Err(error) => error,
-    };
-    if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
-        let start: String = String::from_utf8_lossy(&body[..body.len().min(200)])
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .chars()
-            .take(80)
-            .collect();
-        return Err(if start.is_empty() {
-            format!("{shown} answered {status} with an empty body instead of a token")
-        } else {
-            format!(
-                "{shown} answered {status} with a body that is not JSON (starts {start:?}) instead of a token: a sign-in page or a proxy in front of the token endpoint? Check the token URL and the proxy settings"
-            )
-        });
-    }
-    let message = error.to_string();
-    let what = match message.strip_prefix("missing field ") {
-        Some(field) => format!(
-            "it has no field {}",
-            field.split(' ').next().unwrap_or(field)
-        ),
-        None => "a field has an unexpected type".to_string(),
-    };
-    Err(format!(
-        "{shown} answered {status} with JSON that is not a token response ({what})"
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[derive(Debug, serde::Deserialize)]
-    struct Token {
-        #[allow(dead_code)]
-        access_token: String,
-        #[allow(dead_code)]
-        expires_in: u64,
-    }
-
-    #[test]
-    fn a_token_body_that_is_not_a_token_is_described_without_echoing_secrets() {
-        let shown = "POST https://idp.example.com/oauth2/v1/token";
-        let ok: Result<Token, String> = decode_token_body(
-            shown,
-            StatusCode::OK,
-            br#"{"access_token":"s3cr3t","expires_in":3600}"#,
-        );
-        assert!(ok.is_ok());
-
-        let html = decode_token_body::<Token>(
-            shown,
-            StatusCode::OK,
-            b"<!DOCTYPE html>\n<html>\n  <head><title>Sign in</title></head>",
-        )
-        .unwrap_err();
-        assert!(html.contains("not JSON"), "{html}");
-        assert!(
-            html.contains("<!DOCTYPE html> <html> <head><title>Sign in"),
-            "{html}"
-        );
-        assert!(html.starts_with(shown), "{html}");
-
-        let empty = decode_token_body::<Token>(shown, StatusCode::OK, b"  ").unwrap_err();
-        assert!(empty.contains("empty body"), "{empty}");
-
-        let missing =
-            decode_token_body::<Token>(shown, StatusCode::OK, br#"{"access_token":"s3cr3t"}"#)
-                .unwrap_err();
-        assert!(missing.contains("no field `expires_in`"), "{missing}");
-        assert!(!missing.contains("s3cr3t"), "{missing}");
-
-        // serde's own message would quote the value ("invalid type: string …").
-        let mistyped = decode_token_body::<Token>(
-            shown,
-            StatusCode::OK,
-            br#"{"access_token":"s3cr3t","expires_in":"s3cr3t-too"}"#,
-        )
-        .unwrap_err();
-        assert!(mistyped.contains("unexpected type"), "{mistyped}");
-        assert!(!mistyped.contains("s3cr3t"), "{mistyped}");
-    }
 
     #[test]
     fn vendor_error_bodies_are_summarised() {
@@ -786,37 +605,5 @@ mod tests {
         );
         assert_eq!(error_detail(b"<html>oops</html>"), "<html>oops</html>");
         assert_eq!(error_detail(b""), "(no body)");
-    }
-
-    #[tokio::test]
-    async fn the_token_cache_reuses_until_refresh_is_asked() {
-        let cache = BearerTokenCache::new(Box::new(|| {
-            Box::pin(async {
-                Ok(IssuedToken {
-                    token: Secret::new("t".into()),
-                    expires_in: Duration::from_secs(3600),
-                })
-            })
-        }));
-        cache.token(false).await.unwrap();
-        cache.token(false).await.unwrap();
-        assert_eq!(cache.tokens_issued(), 1);
-        cache.token(true).await.unwrap();
-        assert_eq!(cache.tokens_issued(), 2);
-    }
-
-    #[tokio::test]
-    async fn a_token_about_to_expire_is_replaced() {
-        let cache = BearerTokenCache::new(Box::new(|| {
-            Box::pin(async {
-                Ok(IssuedToken {
-                    token: Secret::new("short".into()),
-                    expires_in: Duration::from_secs(30),
-                })
-            })
-        }));
-        cache.token(false).await.unwrap();
-        cache.token(false).await.unwrap();
-        assert_eq!(cache.tokens_issued(), 2, "30 s is inside the expiry margin");
     }
 }

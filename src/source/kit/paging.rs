@@ -1,12 +1,102 @@
-//! Paging helpers shared by the adapters: each vendor pages differently
-//! (Link headers, nextLink, cursors, skip/limit), but the parsing of the
-//! common forms lives here once.
+//! Paging shared by the adapters: each vendor pages differently (Link
+//! headers, nextLink, HAL links, cursors, page tokens), but following the
+//! pages lives here once: [`list_all`] over a vendor's [`Pager`] refuses a
+//! repeated page, a listing beyond `max_pages` and a next link to another
+//! origin, and reads every page through [`VendorHttp`] (pacing, retries,
+//! bounded waits and body caps).
 
 use std::collections::HashSet;
+use std::future::Future;
 
+use reqwest::Url;
 use reqwest::header::{HeaderMap, LINK};
 
-use super::SourceError;
+use super::http::VendorHttp;
+use crate::http::redact_url;
+use crate::source::SourceError;
+
+/// What follows a page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    /// The listing is complete.
+    Done,
+    /// An absolute link to the next page, followed only on the listing's
+    /// own origin: the credentials must never leave the vendor's API.
+    Link(String),
+    /// An opaque cursor or page token, which [`Pager::url`] turns into the
+    /// next request.
+    Cursor(String),
+}
+
+/// One page of a listing.
+pub struct Page<T> {
+    /// The records of this page.
+    pub records: Vec<T>,
+    /// What follows.
+    pub next: Next,
+}
+
+/// How one vendor listing is paged; [`list_all`] does the rest.
+pub trait Pager {
+    /// One record of the listing.
+    type Record;
+
+    /// The first page's URL (`None`), or the one for a [`Next::Cursor`].
+    fn url(&self, cursor: Option<&str>) -> Result<Url, SourceError>;
+
+    /// Reads and decodes one page.
+    fn page(
+        &self,
+        url: &Url,
+    ) -> impl Future<Output = Result<Page<Self::Record>, SourceError>> + Send;
+}
+
+/// Every record of a listing, page after page until [`Next::Done`], within
+/// the client's `max_pages`, refusing a repeated page (a server cycling
+/// A→B→A would page forever) and a next link to another origin.
+pub async fn list_all<P: Pager>(
+    http: &VendorHttp,
+    pager: &P,
+    what: &str,
+) -> Result<Vec<P::Record>, SourceError> {
+    let first = pager.url(None)?;
+    let mut guard = http.page_guard(what);
+    let mut records = Vec::new();
+    let mut url = first.clone();
+    loop {
+        guard.admit(url.as_str())?;
+        let page = pager.page(&url).await?;
+        records.extend(page.records);
+        url = match page.next {
+            Next::Done => return Ok(records),
+            Next::Link(link) => same_origin(http.kind(), &first, &link, what)?,
+            Next::Cursor(cursor) => pager.url(Some(&cursor))?,
+        };
+    }
+}
+
+/// `link` parsed, if it is on `base`'s origin: a link from a response may
+/// only lead back to the configured API, never carry the credentials
+/// elsewhere.
+pub fn same_origin(
+    kind: &'static str,
+    base: &Url,
+    link: &str,
+    what: &str,
+) -> Result<Url, SourceError> {
+    let fail = |message: String| SourceError::Fetch {
+        source_kind: kind,
+        message,
+    };
+    let parsed = Url::parse(link).map_err(|e| fail(format!("{what}: invalid next link: {e}")))?;
+    if parsed.origin() != base.origin() {
+        return Err(fail(format!(
+            "{what}: the next link points to another host ({}); refusing to send credentials there",
+            redact_url(&parsed)
+        )));
+    }
+    Ok(parsed)
+}
 
 /// Bounds one listing (invariant 11): refuses a next link, cursor or page
 /// token already followed (a server cycling A→B→A would page forever) and
