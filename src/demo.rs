@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::report::render::render_report;
 use crate::config::{self, Config, ConnectionConfig, ProcessEnvironment};
 use crate::emulator::{Emulator, EmulatorConfig};
+use crate::report::render::render_report;
 use crate::state::{RedbStateStore, StateStore};
 use crate::sync::{EXIT_OK, EXIT_RUN_FAILED, RunOptions, RunReport, run_connection, unix_now};
 

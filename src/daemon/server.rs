@@ -29,9 +29,9 @@ use super::api::{
     MODE_RECONCILE, NOTHING_NAMED, SyncQuery,
 };
 use super::registry::{Origin, Registry, TriggerError};
-use crate::report::render::render_report;
 use crate::config::Secret;
 use crate::events;
+use crate::report::render::render_report;
 use crate::reviewed::ConnectionPlan;
 use crate::sync::{RunMode, RunReport, unix_now};
 
