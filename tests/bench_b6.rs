@@ -118,16 +118,19 @@ struct Measured {
     token_requests: usize,
     minimum: usize,
     formula: String,
+    /// B2 through this vendor's fake: the no-op `penvio-sync sync` as a
+    /// process of its own (wall seconds, peak RSS in KiB), where measured.
+    process: Option<(f64, u64)>,
 }
+
+/// Vendors whose no-op run is also measured as a whole process (B2 through
+/// an adapter, beside B2 of the `file` source in `scripts/bench`).
+const PROCESS_MEASURED: &[&str] = &["okta"];
 
 /// Runs the fixture's connection with a fast target (the provisioning run
 /// is setup, not measured).
 async fn run(fixture: &mut Fixture, store: &Arc<dyn StateStore>) -> RunReport {
-    let config = fixture
-        .config_text(TOKEN)
-        .replace("requests_per_second: 500", "requests_per_second: 100000")
-        .replace("burst: 50", "burst: 100000")
-        .replace("concurrency: 4", "concurrency: 16");
+    let config = fast_config(fixture);
     let connection = penvio_sync::config::load_str(
         &config,
         &fixture.config_path(),
@@ -139,6 +142,49 @@ async fn run(fixture: &mut Fixture, store: &Arc<dyn StateStore>) -> RunReport {
     let report = run_connection(&connection, 0, store.clone(), &RunOptions::sync_now()).await;
     assert_eq!(report.exit_code, EXIT_OK, "{report:#?}");
     report
+}
+
+/// The fixture's config with a target fast enough not to pace the setup.
+fn fast_config(fixture: &Fixture) -> String {
+    fixture
+        .config_text(TOKEN)
+        .replace("requests_per_second: 500", "requests_per_second: 100000")
+        .replace("burst: 50", "burst: 100000")
+        .replace("concurrency: 4", "concurrency: 16")
+}
+
+/// One more no-op run, by the binary as a process of its own under
+/// `/usr/bin/time` (which execs fresh and then forks it, so its peak RSS is
+/// the run's own, not this test process's): (wall seconds, peak KiB).
+fn whole_process_noop(fixture: &Fixture, emulator: &Emulator) -> (f64, u64) {
+    let config = fixture.config_path();
+    std::fs::write(&config, fast_config(fixture)).unwrap();
+    let figures = fixture.dir.path().join("time.txt");
+    emulator.clear_log();
+    let output = std::process::Command::new("time")
+        .arg("-f")
+        .arg("%e %M")
+        .arg("-o")
+        .arg(&figures)
+        .arg(env!("CARGO_BIN_EXE_penvio-sync"))
+        .arg("--config")
+        .arg(&config)
+        .args(["sync", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["planned"], serde_json::json!({}), "{report}");
+    assert_eq!((emulator.read_count(), emulator.write_count()), (0, 0));
+    let text = std::fs::read_to_string(&figures).unwrap();
+    let mut fields = text.split_whitespace();
+    let wall: f64 = fields.next().and_then(|f| f.parse().ok()).unwrap();
+    let kib: u64 = fields.next().and_then(|f| f.parse().ok()).unwrap();
+    (wall, kib)
 }
 
 /// What a vendor's fake reports about the requests it received.
@@ -158,7 +204,7 @@ async fn measure<R, C, T>(
     source_block: String,
     users: usize,
     counters: Counters<R, C, T>,
-) -> (usize, usize)
+) -> (usize, usize, Option<(f64, u64)>)
 where
     R: Fn() -> usize,
     C: Fn(),
@@ -190,7 +236,13 @@ where
         "{vendor}: first sync {provisioned:.1?}, no-op {:.1?}",
         clock.elapsed() - provisioned
     );
-    ((counters.requests)(), (counters.tokens)() - tokens_before)
+    let counted = ((counters.requests)(), (counters.tokens)() - tokens_before);
+    // The binary opens the state file itself: this process lets go of it.
+    drop(store);
+    let process = PROCESS_MEASURED
+        .contains(&vendor)
+        .then(|| whole_process_noop(&fixture, &emulator));
+    (counted.0, counted.1, process)
 }
 
 /// Whether a request path is a token endpoint's (the fakes that log token
@@ -226,7 +278,7 @@ async fn okta(users: usize) -> Measured {
         "    source: {{type: okta, base_url: \"{}\", token: {API_TOKEN}, requests_per_second: 1000}}\n",
         fake.base_url
     );
-    let (api_requests, token_requests) = measure(
+    let (api_requests, token_requests, process) = measure(
         "okta",
         block,
         users,
@@ -246,6 +298,7 @@ async fn okta(users: usize) -> Measured {
         api_requests,
         token_requests,
         minimum: 2 + g.div_ceil(OKTA_PAGE),
+        process,
         formula: format!(
             "1 System Log read (removals) + 1 user delta + ⌈{g} groups / {OKTA_PAGE}⌉ (user page {OKTA_USER_PAGE})"
         ),
@@ -271,7 +324,7 @@ async fn jumpcloud(users: usize) -> Measured {
         "    source: {{type: jumpcloud, base_url: \"{}\", api_key: {API_KEY}, page_size: {JUMPCLOUD_PAGE}, requests_per_second: 1000}}\n",
         fake.base_url
     );
-    let (api_requests, token_requests) = measure(
+    let (api_requests, token_requests, process) = measure(
         "jumpcloud",
         block,
         users,
@@ -291,6 +344,7 @@ async fn jumpcloud(users: usize) -> Measured {
     let member_pages = g * v2_pages(GROUP_SIZE);
     Measured {
         vendor: "jumpcloud",
+        process,
         api_requests,
         token_requests,
         minimum: users.div_ceil(JUMPCLOUD_PAGE) + v2_pages(g) + member_pages,
@@ -326,7 +380,7 @@ async fn entra(users: usize) -> Measured {
         "client_secret: fake-client-secret",
         &["requests_per_second: 1000"],
     );
-    let (api_requests, token_requests) = measure(
+    let (api_requests, token_requests, process) = measure(
         "entra",
         block,
         users,
@@ -339,6 +393,7 @@ async fn entra(users: usize) -> Measured {
     .await;
     Measured {
         vendor: "entra",
+        process,
         api_requests,
         token_requests,
         minimum: 2,
@@ -364,7 +419,7 @@ async fn onelogin(users: usize) -> Measured {
         "    source: {{type: onelogin, base_url: \"{}\", client_id: {CLIENT_ID}, client_secret: {CLIENT_SECRET}, requests_per_second: 1000}}\n",
         fake.base_url
     );
-    let (api_requests, token_requests) = measure(
+    let (api_requests, token_requests, process) = measure(
         "onelogin",
         block,
         users,
@@ -384,6 +439,7 @@ async fn onelogin(users: usize) -> Measured {
     let id_pages = users.div_ceil(ONELOGIN_PAGE);
     Measured {
         vendor: "onelogin",
+        process,
         api_requests,
         token_requests,
         minimum: 1 + id_pages + r.div_ceil(ONELOGIN_PAGE) + member_pages,
@@ -419,7 +475,7 @@ async fn pingone(users: usize) -> Measured {
         &format!("client_secret: {CLIENT_SECRET}"),
         &["requests_per_second: 1000"],
     );
-    let (api_requests, token_requests) = measure(
+    let (api_requests, token_requests, process) = measure(
         "pingone",
         block,
         users,
@@ -436,6 +492,7 @@ async fn pingone(users: usize) -> Measured {
     let member_pages = g * GROUP_SIZE.div_ceil(PINGONE_PAGE);
     Measured {
         vendor: "pingone",
+        process,
         api_requests,
         token_requests,
         minimum: users.div_ceil(PINGONE_PAGE) + g.div_ceil(PINGONE_PAGE) + member_pages + g,
@@ -476,7 +533,7 @@ async fn google(users: usize) -> Measured {
     std::fs::write(&key, fake.key_file()).unwrap();
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let block = fake.source_block(&key, &["requests_per_second: 1000"]);
-    let (api_requests, token_requests) = measure(
+    let (api_requests, token_requests, process) = measure(
         "google",
         block,
         users,
@@ -492,6 +549,7 @@ async fn google(users: usize) -> Measured {
     let member_pages = g * GROUP_SIZE.div_ceil(GOOGLE_GROUP_PAGE);
     Measured {
         vendor: "google",
+        process,
         api_requests,
         token_requests,
         minimum: users.div_ceil(GOOGLE_USER_PAGE) + g.div_ceil(GOOGLE_GROUP_PAGE) + member_pages,
@@ -534,7 +592,7 @@ async fn scim(users: usize) -> Measured {
         "    source: {{type: scim, base_url: \"{}\", token: {TOKEN}, page_size: {SCIM_PAGE}, requests_per_second: 1000}}\n",
         source.base_url(org)
     );
-    let (api_requests, token_requests) = measure(
+    let (api_requests, token_requests, process) = measure(
         "scim",
         block,
         users,
@@ -548,6 +606,7 @@ async fn scim(users: usize) -> Measured {
     // No delta: users and groups (members inline) at the largest page.
     Measured {
         vendor: "scim",
+        process,
         api_requests,
         token_requests,
         minimum: users.div_ceil(SCIM_PAGE) + g.div_ceil(SCIM_PAGE),
@@ -610,6 +669,20 @@ async fn no_op_runs_send_the_minimum_requests_to_each_vendor() {
         );
         print!("{row}");
         rows.push_str(&row);
+        if let Some((wall, kib)) = m.process {
+            let (ms, mib) = (wall * 1000.0, kib as f64 / 1024.0);
+            let b2 = format!(
+                "| B2 | {}: no-op `penvio-sync sync` at {users} users through its fake, whole process: wall | {ms:.0} ms | ≤ 250 ms | {:.2} | {} |\n| B2 | {}: the same run's peak RSS | {mib:.0} MiB | ≤ 100 MiB | {:.2} | {} |\n",
+                m.vendor,
+                ms / 250.0,
+                if ms <= 250.0 { "yes" } else { "NO" },
+                m.vendor,
+                mib / 100.0,
+                if mib <= 100.0 { "yes" } else { "NO" },
+            );
+            print!("{b2}");
+            rows.push_str(&b2);
+        }
     }
     if let Ok(path) = std::env::var("PENVIO_B6_TABLE") {
         std::fs::write(path, &rows).unwrap();
