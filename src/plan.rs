@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{MEMBER_GUARD_MIN_TEAM, Threshold};
 use crate::mapping::DesiredState;
 use crate::model::UserAttributes;
-use crate::state::{Snapshot, StoredUser};
+use crate::snapshot::{Snapshot, StoredUser};
 
 /// What to do with a user who left the directory or the scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -780,7 +780,7 @@ mod tests {
 
     use super::*;
     use crate::mapping::DesiredTeam;
-    use crate::state::{TeamRecord, UserRecord};
+    use crate::snapshot::{TeamRecord, UserRecord};
 
     const NOW: i64 = 1_000_000;
     const DAY: i64 = 86_400;

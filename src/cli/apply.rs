@@ -9,13 +9,14 @@ use serde_json::json;
 
 use super::access::{StateAccess, open_state};
 use super::exit::combine_apply_exit_codes;
-use crate::report::render::render_report;
 use super::sync::exit_codes;
 use crate::audit::AuditLog;
 use crate::config::Config;
+use crate::report::exit::EXIT_CONFIG;
+use crate::report::render::render_report;
 use crate::reviewed::ReviewedPlan;
 use crate::state::StateStore;
-use crate::sync::{EXIT_CONFIG, RunOptions};
+use crate::sync::RunOptions;
 
 /// Options of `apply`.
 #[derive(Debug, Args, Clone)]

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use super::reader::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 use super::secret::Secret;
 use super::source_limits::ListingLimits;
-use super::reader::{Ctx, DEFAULT_TIMEOUT, Field, MapReader};
 
 /// The `flavor` values, for messages and the schema.
 pub const LDAP_FLAVORS: &[&str] = &["active_directory", "openldap", "freeipa", "generic"];

@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use reqwest::Url;
 use serde::Deserialize;
 
-use super::super::secret::Secret;
 use super::super::reader::check_http_url;
+use super::super::secret::Secret;
 
 /// Google's STS token endpoint, when the file names none.
 pub const GOOGLE_STS_URL: &str = "https://sts.googleapis.com/v1/token";
