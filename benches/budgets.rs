@@ -225,17 +225,17 @@ fn plan_scenarios(options: &Options, work: &Path, rows: &mut Vec<Row>, b5: bool)
         id: "B1",
         what: "peak RSS of the plan child".into(),
         figure: format!("{:.0} MiB", mib(hwm)),
-        budget: "≤ 1024 MiB".into(),
-        ratio: mib(hwm) / 1024.0,
-        ok: mib(hwm) <= 1024.0,
+        budget: "≤ 600 MiB".into(),
+        ratio: mib(hwm) / 600.0,
+        ok: mib(hwm) <= 600.0,
     });
     rows.push(Row {
         id: "B1",
         what: format!("time / floor (reading the snapshot tables: {floor:.0} ms)"),
         figure: format!("{:.2}×", total / floor),
-        budget: "≤ 3×".into(),
-        ratio: total / floor / 3.0,
-        ok: total / floor <= 3.0,
+        budget: "≤ 2×".into(),
+        ratio: total / floor / 2.0,
+        ok: total / floor <= 2.0,
     });
 
     if b5 {
@@ -263,9 +263,9 @@ fn plan_scenarios(options: &Options, work: &Path, rows: &mut Vec<Row>, b5: bool)
                 mib(baseline)
             ),
             figure: format!("{above_baseline:.0} B/user above baseline"),
-            budget: "≤ 1024 B/user".into(),
-            ratio: above_baseline / 1024.0,
-            ok: above_baseline <= 1024.0,
+            budget: "≤ 600 B/user".into(),
+            ratio: above_baseline / 600.0,
+            ok: above_baseline <= 600.0,
         });
         let linear = slope_high / slope_low;
         rows.push(Row {

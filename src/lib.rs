@@ -5,7 +5,7 @@
 //! changes to Penvio through SCIM 2.0. The binary is a thin shell over this
 //! library so tests drive the same code paths the CLI does.
 
-mod allocator;
+pub mod allocator;
 pub mod apply;
 pub mod audit;
 pub mod cli;

@@ -5,6 +5,7 @@ use clap::Parser;
 use penvio_sync::cli::{Cli, run};
 
 fn main() {
+    penvio_sync::allocator::release_freed_memory_promptly();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

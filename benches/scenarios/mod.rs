@@ -330,6 +330,8 @@ pub fn connection(
 /// Runs one child scenario and returns its figures (the caller prints them
 /// as `BENCH {json}`). `args`: the mode, then its parameters.
 pub fn run_child(args: &[String]) -> Value {
+    // The allocator set up as the binary sets it up.
+    penvio_sync::allocator::release_freed_memory_promptly();
     let mode = args.first().map(String::as_str).unwrap_or_default();
     let arg = |i: usize| -> &str { args.get(i).map(String::as_str).unwrap_or_default() };
     let baseline_kib = vm_rss_kib();
