@@ -13,7 +13,8 @@ use penvio_sync::config::{MappingConfig, ScopeConfig};
 use penvio_sync::mapping::{DesiredState, map_directory};
 use penvio_sync::model::Directory;
 use penvio_sync::plan::plan;
-use penvio_sync::state::{RedbStateStore, Snapshot, StateStore};
+use penvio_sync::snapshot::Snapshot;
+use penvio_sync::state::{RedbStateStore, StateStore};
 use scenarios::{CONNECTION, NOW, Shape};
 
 const SHAPE: Shape = Shape {
@@ -92,8 +93,8 @@ fn map_directory_100k() -> usize {
 
 /// The changes a first provisioning of `SHAPE` records, in apply's order:
 /// teams are marked pending, created with their members, then cleared.
-static PROVISIONING_CHANGES: LazyLock<Vec<penvio_sync::state::Change>> = LazyLock::new(|| {
-    use penvio_sync::state::Change;
+static PROVISIONING_CHANGES: LazyLock<Vec<penvio_sync::snapshot::Change>> = LazyLock::new(|| {
+    use penvio_sync::snapshot::Change;
     let snapshot = &*SNAPSHOT;
     let mut changes: Vec<Change> = snapshot
         .users

@@ -10,9 +10,12 @@ use std::sync::Arc;
 
 use crate::config::{self, Config, ConnectionConfig, ProcessEnvironment};
 use crate::emulator::{Emulator, EmulatorConfig};
+use crate::report::RunReport;
+use crate::report::exit::{EXIT_OK, EXIT_RUN_FAILED};
 use crate::report::render::render_report;
 use crate::state::{RedbStateStore, StateStore};
-use crate::sync::{EXIT_OK, EXIT_RUN_FAILED, RunOptions, RunReport, run_connection, unix_now};
+use crate::sync::{RunOptions, run_connection};
+use crate::timestamp::unix_now;
 
 const DEMO_CONFIG: &str = include_str!("../config/demo/penvio-sync.yaml");
 const DEMO_DIRECTORY: &str = include_str!("../config/demo/directory.yaml");

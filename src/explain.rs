@@ -11,7 +11,7 @@ use crate::config::{ConnectionConfig, MappingConfig, OnUserRemoved, Template};
 use crate::mapping::{MappedDirectory, map_directory_with, map_user};
 use crate::model::{Directory, SourceGroup, SourceUser};
 use crate::plan::{Operation, Plan, PlanPolicy, RemovalAction, plan};
-use crate::state::Snapshot;
+use crate::snapshot::Snapshot;
 
 /// Everything an explanation is computed from.
 pub struct Inputs<'a> {
@@ -222,7 +222,7 @@ fn describe_next(out: &mut String, planned: &Plan, id: &str, step: usize, in_pen
         }
     }
     for operation in ops {
-        let _ = writeln!(out, "       {}", crate::apply::describe(operation));
+        let _ = writeln!(out, "       {}", crate::report::render::describe(operation));
         if let Operation::UpdateUser { changes, .. }
         | Operation::ReactivateUser { changes, .. }
         | Operation::DeactivateUser { changes, .. } = operation
@@ -240,7 +240,7 @@ fn describe_next(out: &mut String, planned: &Plan, id: &str, step: usize, in_pen
         let _ = writeln!(
             out,
             "       HELD BACK: {} ({})",
-            crate::apply::describe(&held.operation),
+            crate::report::render::describe(&held.operation),
             held.reason
         );
     }
@@ -392,7 +392,7 @@ fn describe_snapshot(out: &mut String, snapshot: &Snapshot, id: &str, step: usiz
             let state = match record.deactivated_at() {
                 Some(at) => format!(
                     "deactivated {}",
-                    crate::sync::ago(at, crate::sync::unix_now())
+                    crate::sync::ago(at, crate::timestamp::unix_now())
                 ),
                 None if record.active() => "active".to_string(),
                 None => "inactive".to_string(),

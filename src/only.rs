@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use crate::mapping::DesiredState;
-use crate::state::Snapshot;
+use crate::snapshot::Snapshot;
 
 /// Source ids of the users an `--only` value names: a source id, or an email
 /// / userName (case-insensitive), in the directory or the snapshot.
@@ -109,7 +109,7 @@ mod tests {
     use crate::mapping::DesiredTeam;
     use crate::model::UserAttributes;
     use crate::plan::{PlanPolicy, RemovalAction, plan};
-    use crate::state::{TeamRecord, UserRecord};
+    use crate::snapshot::{TeamRecord, UserRecord};
 
     fn attrs(name: &str, given: &str) -> UserAttributes {
         UserAttributes {

@@ -10,13 +10,13 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::mapping::DesiredState;
 use crate::scim::{ScimGroup, ScimUser};
-use crate::state::{Snapshot, StoredUser, TeamRecord, UserRecord};
+use crate::snapshot::{Snapshot, StoredUser, TeamRecord, UserRecord};
 
 /// Prefix of the snapshot keys of adopted Penvio resources that match no
 /// directory record: they are managed from now on (and so removed).
 pub const ADOPTED_PREFIX: &str = "adopted:";
 
-pub use crate::report::ReconcileFindings; // merge re-export
+use crate::report::ReconcileFindings;
 
 /// Rebuilds the snapshot from Penvio's listing.
 pub fn rebuild_snapshot(

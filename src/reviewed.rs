@@ -14,7 +14,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::{Operation, Plan, RemovalReason};
-use crate::state::Snapshot;
+use crate::report::Refusal;
+use crate::snapshot::Snapshot;
 
 /// Version of the file format; bumped on any incompatible change.
 pub const PLAN_FILE_VERSION: u32 = 1;
@@ -96,15 +97,6 @@ impl ReviewedPlan {
         }
         Ok(plan)
     }
-}
-
-/// An operation of a reviewed plan that `apply` refused to send.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Refusal {
-    /// The operation as the plan file wrote it.
-    pub operation: Operation,
-    /// Why it was refused.
-    pub reason: String,
 }
 
 /// What of a reviewed plan may be applied now.
@@ -295,7 +287,7 @@ mod tests {
     use super::*;
     use crate::model::UserAttributes;
     use crate::plan::{AttributeChange, HeldBack};
-    use crate::state::{StoredUser, TeamRecord};
+    use crate::snapshot::{StoredUser, TeamRecord};
 
     fn attrs(name: &str, active: bool) -> UserAttributes {
         UserAttributes {

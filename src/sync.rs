@@ -4,7 +4,7 @@
 //! daemon and tests all see the same account of what happened.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -21,18 +21,15 @@ use crate::progress::Progress;
 use crate::ratelimit::Backoff;
 use crate::reconcile::rebuild_snapshot;
 use crate::report::Outcome;
+use crate::scim::client::listing::ListingRules;
+use crate::scim::client::{DEFAULT_PAGE_SIZE, ScimClient, ScimClientSettings};
+use crate::snapshot::Snapshot;
+use crate::source::SourceCache;
 use crate::source::{self, FetchContext, Fetched};
-use crate::state::{RunRecord, Snapshot, SourceCache, StateError, StateStore};
-use crate::target::scim::listing::ListingRules;
-use crate::target::scim::{DEFAULT_PAGE_SIZE, ScimClient, ScimClientSettings};
+use crate::state::{RunRecord, StateError, StateStore};
+use crate::timestamp::unix_now;
 
-pub use crate::report::exit::EXIT_CONFIG; // merge re-export
-pub use crate::report::exit::EXIT_HELD_BACK; // merge re-export
-pub use crate::report::exit::EXIT_OK; // merge re-export
-pub use crate::report::exit::EXIT_PARTIAL; // merge re-export
-pub use crate::report::exit::EXIT_RUN_FAILED; // merge re-export
-pub use crate::report::exit::EXIT_STALE_PLAN; // merge re-export
-pub use crate::report::{RunReport, SourceSummary}; // merge re-export
+use crate::report::RunReport;
 
 /// Which kind of run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,14 +85,6 @@ impl RunOptions {
 /// suffix, so log lines and audit events of one run can be grouped.
 pub fn new_run_id(connection: &str, now: i64) -> String {
     format!("{connection}-{now}-{:04x}", fastrand::u16(..))
-}
-
-/// The current time in unix seconds.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// An empty report of a run of `connection` starting now.
@@ -546,7 +535,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn log_refusals(&self, refused: &[crate::reviewed::Refusal], report: &RunReport) {
+    fn log_refusals(&self, refused: &[crate::report::Refusal], report: &RunReport) {
         for refused in refused {
             tracing::warn!(
                 connection = %self.connection.name,

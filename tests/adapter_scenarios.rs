@@ -37,7 +37,10 @@ mod pingone;
 use common::vendor_fake::{VendorFake, active, email, user_names};
 use common::{Fixture, TOKEN, find, member_ids};
 use penvio_sync::emulator::{Emulator, EmulatorConfig};
-use penvio_sync::sync::{EXIT_OK, RunOptions, RunReport, unix_now};
+use penvio_sync::report::RunReport;
+use penvio_sync::report::exit::EXIT_OK;
+use penvio_sync::sync::RunOptions;
+use penvio_sync::timestamp::unix_now;
 use serde_json::Value;
 
 /// Allows the scenario's removals (one of four people is a quarter).

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 
 use common::{Fixture, TOKEN, group, user};
 use penvio_sync::emulator::{Emulator, EmulatorConfig};
-use penvio_sync::sync::{EXIT_OK, RunReport};
+use penvio_sync::report::RunReport;
+use penvio_sync::report::exit::EXIT_OK;
 use serde_json::{Value, json};
 
 async fn emulator() -> Emulator {

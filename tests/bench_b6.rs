@@ -47,8 +47,10 @@ use std::time::Instant;
 
 use common::{Fixture, TOKEN};
 use penvio_sync::emulator::{Emulator, EmulatorConfig, ResourceKind};
+use penvio_sync::report::RunReport;
+use penvio_sync::report::exit::EXIT_OK;
 use penvio_sync::state::{RedbStateStore, StateStore};
-use penvio_sync::sync::{EXIT_OK, RunOptions, RunReport, run_connection};
+use penvio_sync::sync::{RunOptions, run_connection};
 use serde_json::json;
 
 /// Okta's largest page of `/api/v1/users` (its documented maximum).

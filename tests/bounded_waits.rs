@@ -23,7 +23,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use common::{Fixture, Scim2Server};
-use penvio_sync::sync::{EXIT_OK, EXIT_RUN_FAILED, RunOptions, RunReport, unix_now};
+use penvio_sync::report::RunReport;
+use penvio_sync::report::exit::{EXIT_OK, EXIT_RUN_FAILED};
+use penvio_sync::sync::RunOptions;
+use penvio_sync::timestamp::unix_now;
 use serde_json::{Value, json};
 
 /// Generous bound on a run that must not wait: see the file comment.

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use common::{Fixture, Scim2Server, find, user};
 use penvio_sync::audit::AuditLog;
-use penvio_sync::sync::{EXIT_OK, EXIT_PARTIAL, RunMode, RunOptions, RunReport};
+use penvio_sync::report::RunReport;
+use penvio_sync::report::exit::{EXIT_OK, EXIT_PARTIAL};
+use penvio_sync::sync::{RunMode, RunOptions};
 
 const POLICY: &str = "    policy: {max_deactivations: 10, max_shrinkage: \"100%\"";
 

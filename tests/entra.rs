@@ -15,8 +15,9 @@ use common::vendor_fake::{active_named as active, id_of, ok, user_names};
 use common::{Fixture, find, member_ids};
 use entra_fake::{CLIENT_SECRET, FakeEntra, fixture_text};
 use penvio_sync::progress::Progress;
+use penvio_sync::report::exit::EXIT_RUN_FAILED;
 use penvio_sync::source::FetchContext;
-use penvio_sync::sync::{EXIT_RUN_FAILED, unix_now};
+use penvio_sync::timestamp::unix_now;
 use serde_json::{Value, json};
 
 const SECRET_LINE: &str = "client_secret: fake-client-secret";

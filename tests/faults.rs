@@ -20,7 +20,8 @@ use common::{Fixture, TOKEN};
 use penvio_sync::emulator::{
     Emulator, EmulatorConfig, Fault, FaultAction, FaultRule, FaultTrigger, LoggedRequest,
 };
-use penvio_sync::sync::{EXIT_OK, EXIT_PARTIAL, EXIT_RUN_FAILED, RunReport};
+use penvio_sync::report::RunReport;
+use penvio_sync::report::exit::{EXIT_OK, EXIT_PARTIAL, EXIT_RUN_FAILED};
 use serde_json::{Value, json};
 
 async fn emulator() -> Emulator {

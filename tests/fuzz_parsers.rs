@@ -26,12 +26,12 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use penvio_sync::config::{self, MemoryEnvironment};
 use penvio_sync::ratelimit::{RequestPacer, parse_retry_after};
+use penvio_sync::scim::{Created, ErrorBody, ListResponse, ScimGroup, ScimUser};
 use penvio_sync::source::FileSource;
 use penvio_sync::source::fuzz::{
     LISTINGS, Listing, parse_page, parse_rfc3339, summarise_error_bodies,
 };
 use penvio_sync::source::paginate::link_next;
-use penvio_sync::target::scim::proto::{Created, ErrorBody, ListResponse, ScimGroup, ScimUser};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence, TestRunner};
 use reqwest::header::{HeaderMap, HeaderValue, LINK};

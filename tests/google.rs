@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use common::{Fixture, Scim2Server, find, member_ids};
 use google_fake::federation::{AUDIENCE, JWT_TOKEN_TYPE, Subject};
 use google_fake::{ADMIN, CLIENT_ID, FakeGoogle};
-use penvio_sync::sync::{EXIT_OK, EXIT_RUN_FAILED, RunReport};
+use penvio_sync::report::RunReport;
+use penvio_sync::report::exit::{EXIT_OK, EXIT_RUN_FAILED};
 use serde_json::{Value, json};
 
 /// The admin plus four users; Engineering (ada, grace) with Platform (alan)

@@ -13,7 +13,7 @@ use common::emulator_target::EmulatorTarget;
 use common::vendor_fake::{active, user_names};
 use common::{Fixture, find, member_ids};
 use jumpcloud_fake::{API_KEY, JumpCloudFake, ServiceAccount};
-use penvio_sync::sync::EXIT_OK;
+use penvio_sync::report::exit::EXIT_OK;
 use serde_json::json;
 
 /// Alice and Bob in Engineering; Carol STAGED, Dave suspended, Erin not yet

@@ -10,7 +10,8 @@ mod slapd;
 use std::process::Command;
 
 use common::{Fixture, Scim2Server, find, member_ids};
-use penvio_sync::sync::{EXIT_OK, EXIT_RUN_FAILED, RunReport};
+use penvio_sync::report::RunReport;
+use penvio_sync::report::exit::{EXIT_OK, EXIT_RUN_FAILED};
 use serde_json::Value;
 use slapd::{BASE_DN, READER_DN, READER_PASSWORD, SIZE_LIMIT, Slapd};
 

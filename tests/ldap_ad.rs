@@ -442,7 +442,11 @@ async fn a_fake_ad_end_to_end_guids_ranges_status_and_bind_advice() {
     let mut fixture = Fixture::new(&server.org_url("ad"));
     fixture.source_block = Some(block(PASSWORD));
     let report = fixture.sync().await;
-    assert_eq!(report.exit_code, penvio_sync::sync::EXIT_OK, "{report:#?}");
+    assert_eq!(
+        report.exit_code,
+        penvio_sync::report::exit::EXIT_OK,
+        "{report:#?}"
+    );
     let users = server.list("ad", "Users").await;
     let alice = find(&users, "userName", "alice@example.com").unwrap();
     assert_eq!(
@@ -479,7 +483,7 @@ async fn a_fake_ad_end_to_end_guids_ranges_status_and_bind_advice() {
     let report = fixture.sync().await;
     assert_eq!(
         report.exit_code,
-        penvio_sync::sync::EXIT_RUN_FAILED,
+        penvio_sync::report::exit::EXIT_RUN_FAILED,
         "{report:#?}"
     );
     let error = report.error.unwrap();
@@ -491,7 +495,7 @@ async fn a_fake_ad_end_to_end_guids_ranges_status_and_bind_advice() {
     let report = fixture.sync().await;
     assert_eq!(
         report.exit_code,
-        penvio_sync::sync::EXIT_RUN_FAILED,
+        penvio_sync::report::exit::EXIT_RUN_FAILED,
         "{report:#?}"
     );
     let error = report.error.unwrap();

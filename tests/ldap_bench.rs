@@ -18,8 +18,10 @@ use std::time::Instant;
 
 use common::{Fixture, TOKEN};
 use penvio_sync::emulator::{Emulator, EmulatorConfig};
+use penvio_sync::report::RunReport;
+use penvio_sync::report::exit::EXIT_OK;
 use penvio_sync::state::{RedbStateStore, StateStore};
-use penvio_sync::sync::{EXIT_OK, RunOptions, RunReport, run_connection};
+use penvio_sync::sync::{RunOptions, run_connection};
 use slapd::{BASE_DN, READER_DN, READER_PASSWORD, Slapd, base_ldif};
 
 /// Entries per page: AD's MaxPageSize, the largest page an AD admin gets

@@ -11,7 +11,9 @@ mod common;
 mod scim_fake;
 
 use common::{Fixture, Scim2Server};
-use penvio_sync::sync::{EXIT_OK, EXIT_RUN_FAILED, RunMode, RunOptions, RunReport};
+use penvio_sync::report::RunReport;
+use penvio_sync::report::exit::{EXIT_OK, EXIT_RUN_FAILED};
+use penvio_sync::sync::{RunMode, RunOptions};
 use scim_fake::{Quirks, ScimSourceFake, TruncatingProxy};
 
 /// More than one page of 100, and few enough missing (5) that no guard

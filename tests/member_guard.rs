@@ -6,7 +6,8 @@
 mod common;
 
 use common::{Fixture, Scim2Server, find, group, member_ids, user};
-use penvio_sync::sync::{EXIT_HELD_BACK, EXIT_OK, RunOptions};
+use penvio_sync::report::exit::{EXIT_HELD_BACK, EXIT_OK};
+use penvio_sync::sync::RunOptions;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread")]

@@ -14,7 +14,9 @@ use common::vendor_fake::{active, full_run};
 use common::{Fixture, find, member_ids};
 use jsonwebtoken::Algorithm;
 use okta_fake::{API_TOKEN, OAuthApp, OktaFake};
-use penvio_sync::sync::{EXIT_HELD_BACK, EXIT_OK, RunOptions, unix_now};
+use penvio_sync::report::exit::{EXIT_HELD_BACK, EXIT_OK};
+use penvio_sync::sync::RunOptions;
+use penvio_sync::timestamp::unix_now;
 
 const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/okta/test-keys");
 

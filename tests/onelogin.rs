@@ -13,7 +13,7 @@ use common::emulator_target::EmulatorTarget;
 use common::vendor_fake::{active, full_run};
 use common::{Fixture, find, member_ids};
 use onelogin_fake::{CLIENT_ID, CLIENT_SECRET, OneLoginFake};
-use penvio_sync::sync::{EXIT_HELD_BACK, EXIT_OK};
+use penvio_sync::report::exit::{EXIT_HELD_BACK, EXIT_OK};
 use serde_json::{Value, json};
 
 const TOKEN_LINE: &str = "POST /auth/oauth2/v2/token";

@@ -6,7 +6,8 @@
 mod common;
 
 use common::{Fixture, Scim2Server, find, group, member_ids, user};
-use penvio_sync::sync::{EXIT_OK, RunMode, RunOptions};
+use penvio_sync::report::exit::EXIT_OK;
+use penvio_sync::sync::{RunMode, RunOptions};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::emulator_target::EmulatorTarget;
 use common::vendor_fake::{active_named as active, id_of, ids_of, ok, user_names};
 use common::{Fixture, find, member_ids};
-use penvio_sync::sync::EXIT_RUN_FAILED;
+use penvio_sync::report::exit::EXIT_RUN_FAILED;
 use pingone_fake::{CLIENT_SECRET, ENV, FakePingOne};
 use serde_json::json;
 

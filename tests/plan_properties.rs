@@ -12,7 +12,7 @@ use penvio_sync::config::Threshold;
 use penvio_sync::mapping::{DesiredState, DesiredTeam};
 use penvio_sync::model::UserAttributes;
 use penvio_sync::plan::{Operation, Plan, PlanPolicy, RemovalAction, plan};
-use penvio_sync::state::{Snapshot, TeamRecord, UserRecord};
+use penvio_sync::snapshot::{Snapshot, TeamRecord, UserRecord};
 use proptest::prelude::*;
 
 const NOW: i64 = 1_000_000;

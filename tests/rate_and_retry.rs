@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{Fixture, TOKEN};
 use penvio_sync::emulator::{Emulator, EmulatorConfig, Fault, ScriptedResponse};
-use penvio_sync::sync::{EXIT_OK, EXIT_PARTIAL};
+use penvio_sync::report::exit::{EXIT_OK, EXIT_PARTIAL};
 use serde_json::{Value, json};
 
 async fn emulator() -> Emulator {

@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use penvio_sync::config::Secret;
 use penvio_sync::ratelimit::Backoff;
-use penvio_sync::target::scim::{ScimClient, ScimClientSettings};
+use penvio_sync::scim::client::{ScimClient, ScimClientSettings};
 
 type Seen = Arc<Mutex<Vec<Option<String>>>>;
 

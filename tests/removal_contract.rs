@@ -20,7 +20,8 @@ mod jumpcloud_fake;
 mod pingone_fake;
 
 use common::{Fixture, Scim2Server, find};
-use penvio_sync::sync::{EXIT_HELD_BACK, EXIT_OK, RunReport};
+use penvio_sync::report::RunReport;
+use penvio_sync::report::exit::{EXIT_HELD_BACK, EXIT_OK};
 use reqwest::Method;
 use serde_json::{Value, json};
 

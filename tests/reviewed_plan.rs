@@ -336,8 +336,9 @@ async fn hand_added_deletions_are_refused_and_the_guard_still_applies() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daemon_apply_path_refuses_a_hand_made_plan_body() {
     use penvio_sync::plan::{Operation, Plan, RemovalReason};
+    use penvio_sync::report::exit::EXIT_STALE_PLAN;
     use penvio_sync::reviewed::ConnectionPlan;
-    use penvio_sync::sync::{EXIT_STALE_PLAN, RunOptions, apply_reviewed};
+    use penvio_sync::sync::{RunOptions, apply_reviewed};
 
     let server = Scim2Server::start();
     let admin = seed_by_hand(&server, "body", "root@example.com").await;

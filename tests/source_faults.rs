@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 
 use common::vendor_fake::full_run;
 use common::{Fixture, Scim2Server, find};
-use penvio_sync::sync::{EXIT_OK, RunOptions};
+use penvio_sync::report::exit::EXIT_OK;
+use penvio_sync::sync::RunOptions;
 use serde_json::{Value, json};
 
 /// The client timeout of every run but the faulted one of the slow-answer

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use common::{Fixture, Scim2Server, TOKEN, find, group, member_ids, user};
 use penvio_sync::progress::Progress;
+use penvio_sync::report::exit::{EXIT_HELD_BACK, EXIT_OK, EXIT_RUN_FAILED};
 use penvio_sync::source::FetchContext;
-use penvio_sync::sync::{EXIT_HELD_BACK, EXIT_OK, EXIT_RUN_FAILED, RunMode, RunOptions, unix_now};
+use penvio_sync::sync::{RunMode, RunOptions};
+use penvio_sync::timestamp::unix_now;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -26,10 +26,9 @@ use penvio_sync::config::{self, ConnectionConfig, MappingConfig, ProcessEnvironm
 use penvio_sync::mapping::{DesiredState, DesiredTeam, map_user};
 use penvio_sync::model::SourceUser;
 use penvio_sync::plan::{Plan, PlanPolicy, RemovalAction, plan};
-use penvio_sync::state::{
-    Change, RedbStateStore, RunRecord, Snapshot, SourceCache, StateError, StateStore, TeamRecord,
-    UserRecord,
-};
+use penvio_sync::snapshot::{Change, Snapshot, TeamRecord, UserRecord};
+use penvio_sync::source::SourceCache;
+use penvio_sync::state::{RedbStateStore, RunRecord, StateError, StateStore};
 use serde_json::{Value, json};
 
 /// The connection name every scenario uses.

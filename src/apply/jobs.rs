@@ -2,7 +2,7 @@
 //! who holds the account, the members' Penvio ids, earlier team creates.
 
 use crate::plan::Operation;
-use crate::state::Snapshot;
+use crate::snapshot::Snapshot;
 
 /// What a task needs besides its operation, resolved from the snapshot when
 /// the phase starts.

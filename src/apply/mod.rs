@@ -11,6 +11,7 @@
 //! The target is a [`Provisioner`]: Penvio's SCIM client in production, an
 //! in-memory target in the unit tests.
 
+mod context;
 mod execute;
 mod jobs;
 mod perform;
@@ -28,14 +29,15 @@ use crate::config::OnUserNameReuse;
 use crate::events::RunContext;
 use crate::plan::{Operation, Phase, Plan};
 use crate::progress::Progress;
-use crate::state::{Change, Snapshot, StateError, StateStore};
+use crate::snapshot::{Change, Snapshot};
+use crate::state::{StateError, StateStore};
 use crate::target::{Provisioner, TargetError};
-use execute::{TaskContext, run_phase};
+use context::TaskContext;
+use execute::run_phase;
 use jobs::{Job, prepare};
 use recorder::Recorder;
 
-pub use crate::report::OperationOutcome; // merge re-export
-pub use crate::report::render::describe; // merge re-export
+use crate::report::OperationOutcome;
 
 /// How to apply a plan.
 #[derive(Clone)]

@@ -3,12 +3,12 @@
 //! user; a 404 on update recreates the user; a 404 on a team drops it from
 //! the snapshot so the next run recreates it.
 
-use super::execute::{OperationError, TaskContext};
+use super::context::{OperationError, TaskContext};
 use super::jobs::Job;
 use crate::config::OnUserNameReuse;
 use crate::model::UserAttributes;
 use crate::plan::{AttributeChange, Operation};
-use crate::state::{Change, StoredUser};
+use crate::snapshot::{Change, StoredUser};
 use crate::target::TargetError;
 
 /// Where an operation's acknowledged changes and description notes go.

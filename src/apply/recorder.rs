@@ -6,7 +6,9 @@ use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::state::{Change, StateError, StateStore};
+use crate::state::{StateError, StateStore};
+
+use crate::snapshot::Change;
 
 /// Commit the recorded acknowledgements at least this often. Each commit
 /// costs a durable write (fsync) whatever its size, so fewer, larger batches

@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 use super::*;
 use crate::model::UserAttributes;
 use crate::plan::{AttributeChange, RemovalReason};
-use crate::state::{RedbStateStore, StoredUser, TeamRecord};
+use crate::snapshot::{StoredUser, TeamRecord};
+use crate::state::RedbStateStore;
 use crate::target::memory::{Call, MemoryTarget};
 
 const CONNECTION: &str = "main";

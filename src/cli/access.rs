@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::forward::Daemon;
 use crate::config::{Config, ConnectionConfig};
+use crate::report::exit::{EXIT_CONFIG, EXIT_RUN_FAILED};
 use crate::state::{RedbStateStore, StateError, StateStore};
-use crate::sync::{EXIT_CONFIG, EXIT_RUN_FAILED};
 
 /// The connections a command works on, with their index in the config.
 pub(super) type Selected<'a> = Vec<(usize, &'a ConnectionConfig)>;

@@ -12,10 +12,11 @@ use super::exit::combine_apply_exit_codes;
 use super::sync::exit_codes;
 use crate::audit::AuditLog;
 use crate::config::Config;
+use crate::report::exit::EXIT_CONFIG;
 use crate::report::render::render_report;
 use crate::reviewed::ReviewedPlan;
 use crate::state::StateStore;
-use crate::sync::{EXIT_CONFIG, RunOptions};
+use crate::sync::RunOptions;
 
 /// Options of `apply`.
 #[derive(Debug, Args, Clone)]

@@ -4,7 +4,8 @@ use clap::Args;
 
 use crate::audit::{AuditEvent, AuditLog};
 use crate::config::Config;
-use crate::sync::{EXIT_CONFIG, EXIT_OK, EXIT_RUN_FAILED, unix_now};
+use crate::report::exit::{EXIT_CONFIG, EXIT_OK, EXIT_RUN_FAILED};
+use crate::timestamp::unix_now;
 
 /// Options of `audit`.
 #[derive(Debug, Args, Clone)]

@@ -4,9 +4,10 @@
 use clap::Args;
 
 use crate::config::{self, Config, ConnectionConfig, SourceConfig};
+use crate::report::exit::{EXIT_OK, EXIT_RUN_FAILED};
+use crate::scim::client::ScimError;
 use crate::source;
-use crate::sync::{EXIT_OK, EXIT_RUN_FAILED, target_client};
-use crate::target::scim::ScimError;
+use crate::sync::target_client;
 
 /// Options of `check`.
 #[derive(Debug, Args, Clone)]

@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 
-use crate::sync::EXIT_OK;
+use crate::report::exit::EXIT_OK;
 
 /// Options of `config`.
 #[derive(Debug, Args, Clone)]

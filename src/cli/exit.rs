@@ -1,6 +1,6 @@
 //! One exit code for a command that ran several connections.
 
-use crate::sync::{
+use crate::report::exit::{
     EXIT_CONFIG, EXIT_HELD_BACK, EXIT_OK, EXIT_PARTIAL, EXIT_RUN_FAILED, EXIT_STALE_PLAN,
 };
 

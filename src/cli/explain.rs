@@ -8,8 +8,9 @@ use clap::Args;
 use super::access::{Selected, StateAccess, open_state, select};
 use crate::config::Config;
 use crate::explain::{ExplainError, explain_connection};
+use crate::report::exit::{EXIT_OK, EXIT_RUN_FAILED};
 use crate::state::StateStore;
-use crate::sync::{EXIT_OK, EXIT_RUN_FAILED, unix_now};
+use crate::timestamp::unix_now;
 
 /// Options of `explain`.
 #[derive(Debug, Args, Clone)]

@@ -18,8 +18,8 @@ use crate::daemon::api::{
     self, ApplyQuery, EXIT_CODE_HEADER, ExplainQuery, FORMAT_JSON, MODE_INCREMENTAL, NOTHING_NAMED,
     SyncQuery,
 };
+use crate::report::exit::{EXIT_OK, EXIT_RUN_FAILED};
 use crate::reviewed::ReviewedPlan;
-use crate::sync::{EXIT_OK, EXIT_RUN_FAILED};
 
 /// The daemon's address as a client reaches it (a wildcard listen address
 /// is reached on loopback).

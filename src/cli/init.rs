@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::sync::{EXIT_CONFIG, EXIT_OK};
+use crate::report::exit::{EXIT_CONFIG, EXIT_OK};
 
 /// Options of `init`.
 #[derive(Debug, Args, Clone)]

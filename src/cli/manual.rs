@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::sync::{EXIT_OK, EXIT_RUN_FAILED};
+use crate::report::exit::{EXIT_OK, EXIT_RUN_FAILED};
 
 /// Prints the completion script of `command` for `shell`; the exit code.
 pub(super) fn print_completions(command: clap::Command, shell: clap_complete::Shell) -> i32 {

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::config::{self, Config, LogFormat};
-use crate::sync::{EXIT_CONFIG, RunMode};
+use crate::report::exit::EXIT_CONFIG;
+use crate::sync::RunMode;
 
 mod access;
 mod apply;
@@ -164,7 +165,7 @@ async fn run_with_config(command: Command, config: &Config) -> i32 {
         | Command::Init(_)
         | Command::Completions { .. }
         | Command::Config(_)
-        | Command::Man => crate::sync::EXIT_OK,
+        | Command::Man => crate::report::exit::EXIT_OK,
     }
 }
 

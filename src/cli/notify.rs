@@ -4,7 +4,7 @@
 use clap::{Args, Subcommand};
 
 use crate::config::Config;
-use crate::sync::{EXIT_CONFIG, EXIT_OK, EXIT_RUN_FAILED};
+use crate::report::exit::{EXIT_CONFIG, EXIT_OK, EXIT_RUN_FAILED};
 
 /// Options of `notify`.
 #[derive(Debug, Args, Clone)]

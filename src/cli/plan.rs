@@ -10,7 +10,8 @@ use super::exit::combine_exit_codes;
 use super::plan_file::{PlannedRun, write_plan_file};
 use super::sync::{RunArgs, exit_codes, run_here};
 use crate::config::Config;
-use crate::sync::{RunMode, RunReport};
+use crate::report::RunReport;
+use crate::sync::RunMode;
 
 /// Options of `plan`.
 #[derive(Debug, Args, Clone)]
@@ -67,7 +68,7 @@ fn write_reports(path: &Path, reports: &[RunReport], code: i32) -> i32 {
     if reports.is_empty() {
         // Stopped (Ctrl-C) before any connection ran.
         eprintln!("No plan written to {}: no connection ran.", path.display());
-        return crate::sync::EXIT_RUN_FAILED;
+        return crate::report::exit::EXIT_RUN_FAILED;
     }
     if reports.iter().any(|r| r.error.is_some()) {
         eprintln!("No plan written to {}: a run failed.", path.display());

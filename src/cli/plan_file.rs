@@ -6,8 +6,10 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::plan::{HeldBack, Operation, Plan};
+use crate::report::RunReport;
+use crate::report::exit::EXIT_RUN_FAILED;
 use crate::reviewed::{ConnectionPlan, PLAN_FILE_VERSION, ReviewedPlan};
-use crate::sync::{EXIT_RUN_FAILED, RunReport, unix_now};
+use crate::timestamp::unix_now;
 
 /// The parts of a dry run's report a reviewed plan is made of: read from a
 /// local [`RunReport`] or from the daemon's JSON report.

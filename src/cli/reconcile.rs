@@ -6,7 +6,8 @@ use clap::Args;
 use super::notify::with_alerts;
 use super::sync::{RunArgs, run_all};
 use crate::config::Config;
-use crate::sync::{EXIT_CONFIG, RunMode};
+use crate::report::exit::EXIT_CONFIG;
+use crate::sync::RunMode;
 
 /// Options of `reconcile`.
 #[derive(Debug, Args, Clone)]

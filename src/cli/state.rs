@@ -7,8 +7,11 @@ use serde_json::json;
 
 use super::access::open_local_state;
 use crate::config::Config;
-use crate::state::{Snapshot, StateStore};
-use crate::sync::{EXIT_OK, EXIT_RUN_FAILED, ago, unix_now};
+use crate::report::exit::{EXIT_OK, EXIT_RUN_FAILED};
+use crate::snapshot::Snapshot;
+use crate::state::StateStore;
+use crate::sync::ago;
+use crate::timestamp::unix_now;
 
 /// Options of `state`.
 #[derive(Debug, Args, Clone)]

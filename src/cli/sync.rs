@@ -13,9 +13,11 @@ use super::exit::combine_exit_codes;
 use crate::audit::AuditLog;
 use crate::config::{Config, LogFormat};
 use crate::daemon::api::{self, MODE_INCREMENTAL, MODE_RECONCILE, SyncQuery};
+use crate::report::RunReport;
 use crate::report::render::render_report;
 use crate::state::StateStore;
-use crate::sync::{RunMode, RunOptions, RunReport, run_connection, unix_now};
+use crate::sync::{RunMode, RunOptions, run_connection};
+use crate::timestamp::unix_now;
 
 /// Options of `sync`.
 #[derive(Debug, Args, Clone)]

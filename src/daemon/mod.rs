@@ -23,8 +23,9 @@ use server::{ServerState, router};
 use crate::audit::AuditLog;
 use crate::config::{self, Config};
 use crate::notify::{self, Notifier};
+use crate::report::exit::{EXIT_CONFIG, EXIT_OK, EXIT_RUN_FAILED};
 use crate::state::{RedbStateStore, StateError, StateStore};
-use crate::sync::{EXIT_CONFIG, EXIT_OK, EXIT_RUN_FAILED, RunMode};
+use crate::sync::RunMode;
 use crate::telemetry;
 
 /// How long a stopping daemon waits for runs in progress to finish their
@@ -272,7 +273,7 @@ fn spawn_stale_checks(shutdown: CancellationToken) {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(interval) => {
                     if let Some(notifier) = notify::installed() {
-                        notifier.check_stale(crate::sync::unix_now());
+                        notifier.check_stale(crate::timestamp::unix_now());
                     }
                 }
             }

@@ -13,11 +13,12 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::AuditLog;
 use crate::config::{Config, ConnectionConfig};
 use crate::events;
+use crate::report::RunReport;
+use crate::report::exit::EXIT_RUN_FAILED;
 use crate::reviewed::ConnectionPlan;
 use crate::state::StateStore;
-use crate::sync::{
-    EXIT_RUN_FAILED, RunMode, RunOptions, RunReport, apply_reviewed, run_connection, unix_now,
-};
+use crate::sync::{RunMode, RunOptions, apply_reviewed, run_connection};
+use crate::timestamp::unix_now;
 
 /// Failed runs in a row before a connection backs off.
 const BACKOFF_AFTER_FAILURES: u32 = 2;

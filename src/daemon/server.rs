@@ -31,9 +31,11 @@ use super::api::{
 use super::registry::{Origin, Registry, TriggerError};
 use crate::config::Secret;
 use crate::events;
+use crate::report::RunReport;
 use crate::report::render::render_report;
 use crate::reviewed::ConnectionPlan;
-use crate::sync::{RunMode, RunReport, unix_now};
+use crate::sync::RunMode;
+use crate::timestamp::unix_now;
 
 /// What the handlers share.
 pub struct ServerState {

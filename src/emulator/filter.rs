@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::schemas::{AttrDef, AttrType, ResourceKind, find};
-use super::time::parse_rfc3339_millis;
+use crate::timestamp::parse_rfc3339_millis;
 
 /// A parse failure; the caller turns it into `invalidFilter` or `invalidPath`.
 #[derive(Debug, thiserror::Error)]

@@ -26,10 +26,10 @@ mod fault;
 mod filter;
 mod net;
 mod patch;
+mod projection;
 mod routes;
 mod schemas;
 mod store;
-pub(crate) mod time;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

@@ -11,7 +11,7 @@ use super::error::EmulatorError;
 use super::filter::{CompareOp, Filter, Scope, get_ci, matches};
 use super::patch;
 use super::schemas::{AttrDef, AttrType, Mutability, ResourceKind, find};
-use super::time::rfc3339;
+use crate::timestamp::rfc3339;
 
 /// One stored resource: its full JSON representation plus bookkeeping.
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@ use crate::config::{Channel, NotificationConfig};
 
 use super::email;
 use super::event::Alert;
+pub use super::failure::{DeliveryError, REQUEST_TIMEOUT};
 use super::payload;
 use super::sign::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
 
@@ -16,20 +17,6 @@ pub const MAX_ATTEMPTS: u32 = 4;
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// Longest backoff between attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
-/// Total time allowed for one HTTP request or SMTP exchange.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why an alert was not delivered.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DeliveryError {
-    /// Worth another try: network error, 5xx, 429, 408, transient SMTP reply.
-    #[error("{0}")]
-    Transient(String),
-    /// Not worth another try: the receiver refused the message.
-    #[error("{0}")]
-    Permanent(String),
-}
-
 /// Delivers alerts; one HTTP client for every webhook-like channel.
 #[derive(Clone)]
 pub struct Deliverer {
@@ -76,7 +63,7 @@ impl Deliverer {
                 let body = payload::webhook(alert);
                 let mut request = self.http.post(url.expose());
                 if let Some(secret) = secret {
-                    let now = crate::sync::unix_now();
+                    let now = crate::timestamp::unix_now();
                     request = request.header(TIMESTAMP_HEADER, now.to_string()).header(
                         SIGNATURE_HEADER,
                         signature(secret.expose().as_bytes(), now, &body),

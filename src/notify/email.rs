@@ -10,8 +10,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{EmailConfig, SmtpSecurity};
 
-use super::deliver::{DeliveryError, REQUEST_TIMEOUT};
 use super::event::Alert;
+use super::failure::{DeliveryError, REQUEST_TIMEOUT};
 use super::payload;
 
 /// Sends `alert` as a plain-text e-mail to every recipient of `config`.

@@ -4,10 +4,11 @@
 use serde::Serialize;
 
 use crate::config::AlertEvent;
-use crate::sync::{EXIT_HELD_BACK, EXIT_OK, EXIT_PARTIAL, EXIT_RUN_FAILED, RunReport};
+use crate::report::RunReport;
+use crate::report::exit::{EXIT_HELD_BACK, EXIT_OK, EXIT_PARTIAL, EXIT_RUN_FAILED};
 
 /// Part of the message the Penvio client gives a 401/403 (see
-/// `target::scim::ScimError::Unauthorized`): "Penvio rejected the token (401)".
+/// `scim::client::ScimError::Unauthorized`): "Penvio rejected the token (401)".
 const PENVIO_TOKEN_REJECTED: &str = "Penvio rejected the token (401)";
 
 /// The facts of one finished run an alert needs, copied out of the
@@ -259,7 +260,7 @@ mod tests {
                 Some("Okta rejected the token (401) on GET /users."),
                 Some(Err(AlertEvent::RunFailed)),
             ),
-            (crate::sync::EXIT_STALE_PLAN, None, None),
+            (crate::report::exit::EXIT_STALE_PLAN, None, None),
         ];
         for (code, error, expected) in cases {
             assert_eq!(facts(code, error).classify(), expected, "{code} {error:?}");

@@ -14,6 +14,7 @@ pub mod deliver;
 pub mod delivery_events;
 mod email;
 pub mod event;
+mod failure;
 pub mod payload;
 pub mod sign;
 pub mod stale;
@@ -26,7 +27,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::{Config, NotificationConfig};
-use crate::sync::RunReport;
+use crate::report::RunReport;
 
 use dedup::{Decision, DedupState};
 use deliver::Deliverer;
@@ -68,7 +69,7 @@ impl Notifier {
         if config.notifications.is_empty() {
             return Ok(None);
         }
-        let now = crate::sync::unix_now();
+        let now = crate::timestamp::unix_now();
         let state_path = DedupState::path(&config.state_dir);
         let mut state = DedupState::load(&state_path);
         let mut watched_new = false;
@@ -217,7 +218,7 @@ pub async fn send_test(
     name: Option<&str>,
 ) -> Result<Vec<TestResult>, reqwest::Error> {
     let deliverer = Deliverer::new()?;
-    let alert = Alert::test(crate::sync::unix_now());
+    let alert = Alert::test(crate::timestamp::unix_now());
     let mut results = Vec::new();
     for channel in config
         .notifications

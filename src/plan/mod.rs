@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Threshold;
 use crate::mapping::DesiredState;
 use crate::model::UserAttributes;
-use crate::state::Snapshot;
+use crate::snapshot::Snapshot;
 
 mod guard;
 mod teams;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::mapping::DesiredTeam;
-use crate::state::{TeamRecord, UserRecord};
+use crate::snapshot::{TeamRecord, UserRecord};
 
 const NOW: i64 = 1_000_000;
 const DAY: i64 = 86_400;

@@ -1,7 +1,7 @@
 //! Planning users: new, known (updated, reactivated, deactivated) and removed.
 
 use super::*;
-use crate::state::StoredUser;
+use crate::snapshot::StoredUser;
 
 /// Both maps are sorted by source id, so users are matched by walking them
 /// side by side (a merge join, linear) instead of a tree lookup per user in

@@ -8,11 +8,19 @@ pub mod render;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::SkippedRecord;
 use crate::plan::{HeldBack, Operation};
-use crate::reviewed::Refusal;
+
+/// An operation of a reviewed plan that `apply` refused to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The operation as the plan file wrote it.
+    pub operation: Operation,
+    /// Why it was refused.
+    pub reason: String,
+}
 
 /// How a run ended. The executors decide this; the process exit code is
 /// derived from it in one place ([`Outcome::exit_code`]).

@@ -3,6 +3,8 @@
 //! target, the SCIM source and the emulator, so the three never disagree on
 //! a URN or a field name.
 
+pub mod client;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 

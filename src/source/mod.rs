@@ -5,6 +5,7 @@
 //! names, status values). It never decides what to change, and it returns a
 //! directory only when every page was read (invariant 1).
 
+mod cache;
 mod file;
 mod flatten;
 /// Pure page parsers of every adapter, public only for the property tests
@@ -20,6 +21,8 @@ mod okta;
 mod onelogin;
 mod pingone;
 mod scim;
+
+pub use cache::SourceCache;
 /// The paging helpers under their old path (`tests/fuzz_parsers.rs`).
 pub use kit::paging as paginate;
 
@@ -29,7 +32,6 @@ use std::pin::Pin;
 use crate::config::{ConnectionConfig, SourceConfig};
 use crate::model::Directory;
 use crate::progress::Progress;
-use crate::state::SourceCache;
 
 pub use file::FileSource;
 pub use google::GoogleSource;

@@ -7,9 +7,9 @@ use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::ScimSourceConfig;
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
 use crate::ratelimit::Backoff;
+use crate::scim::client::listing::ListingRules;
+use crate::scim::client::{ScimClient, ScimClientSettings, ScimError};
 use crate::scim::{ScimGroup, ScimUser};
-use crate::target::scim::listing::ListingRules;
-use crate::target::scim::{ScimClient, ScimClientSettings, ScimError};
 
 const KIND: &str = "scim";
 

@@ -9,15 +9,16 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use redb::{
-    Database, DatabaseError, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
-    WriteTransaction,
+    Database, DatabaseError, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction,
 };
-use serde::{Deserialize, Serialize};
 
-use super::{
-    Change, RunRecord, Snapshot, SourceCache, StateError, StateStore, schema_v1, snapshot_reader,
-    user_row,
+use super::tables::{
+    ConnectionTables, GENERATIONS, META, RUNS, SCHEMA_VERSION, SCHEMA_VERSION_KEY, SOURCE_CACHE,
+    TeamHeader, db_err, decode, encode, encode_into,
 };
+use super::{RunRecord, StateError, StateStore, schema_v1, snapshot_reader, user_row};
+use crate::snapshot::{Change, Snapshot};
+use crate::source::SourceCache;
 
 /// File name of the snapshot inside `state_dir`.
 pub const STATE_FILE_NAME: &str = "penvio-sync.redb";
@@ -30,79 +31,10 @@ pub const STATE_FILE_NAME: &str = "penvio-sync.redb";
 /// run's peak RSS 105 → 96 MiB with commits still 7.7% of the apply time.
 const CACHE_BYTES: usize = 2 * 1024 * 1024;
 
-/// Version of the layout below; bumped on any incompatible change. Files
-/// of an older version are migrated when opened (`schema_v1`).
-pub(super) const SCHEMA_VERSION: u64 = 2;
-pub(super) const SCHEMA_VERSION_KEY: &str = "schema_version";
-
-pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-/// connection → generation counter.
-const GENERATIONS: TableDefinition<&str, u64> = TableDefinition::new("generations");
-/// connection → JSON [`RunRecord`] of the last run.
-const RUNS: TableDefinition<&str, &[u8]> = TableDefinition::new("runs");
-/// connection → postcard [`SourceCache`] of an incremental adapter.
-const SOURCE_CACHE: TableDefinition<&str, &[u8]> = TableDefinition::new("source_cache");
-
-/// A table keyed by a source id: users (→ `user_row`), teams (→ postcard
-/// [`TeamHeader`]) and pending team creates (→ nothing).
-type ByIdTable<'a, V> = TableDefinition<'a, &'static str, V>;
-/// (team source id, member source id): one row per membership, so a
-/// membership change touches one row, not the whole member list.
-type MembersTable<'a> = TableDefinition<'a, (&'static str, &'static str), ()>;
-
-/// The names of one connection's snapshot tables. Each connection has its
-/// own tables, so no key repeats the connection name, keys compare as plain
-/// strings, and forgetting a connection drops four tables instead of
-/// deleting its rows one by one.
-pub(super) struct ConnectionTables {
-    users: String,
-    teams: String,
-    members: String,
-    pending: String,
-}
-
-impl ConnectionTables {
-    pub(super) fn of(connection: &str) -> Self {
-        ConnectionTables {
-            users: format!("users/{connection}"),
-            teams: format!("teams/{connection}"),
-            members: format!("team_members/{connection}"),
-            pending: format!("pending_team_creates/{connection}"),
-        }
-    }
-
-    pub(super) fn users(&self) -> ByIdTable<'_, &'static [u8]> {
-        TableDefinition::new(&self.users)
-    }
-
-    pub(super) fn teams(&self) -> ByIdTable<'_, &'static [u8]> {
-        TableDefinition::new(&self.teams)
-    }
-
-    pub(super) fn members(&self) -> MembersTable<'_> {
-        TableDefinition::new(&self.members)
-    }
-
-    pub(super) fn pending(&self) -> ByIdTable<'_, ()> {
-        TableDefinition::new(&self.pending)
-    }
-}
-
-/// A team row: the members are rows of their own.
-#[derive(Serialize, Deserialize)]
-pub(super) struct TeamHeader {
-    pub(super) penvio_id: String,
-    pub(super) name: String,
-}
-
 /// The redb-backed [`StateStore`].
 pub struct RedbStateStore {
     db: Database,
     path: PathBuf,
-}
-
-pub(super) fn db_err<E: Into<redb::Error>>(error: E) -> StateError {
-    StateError::Database(error.into())
 }
 
 impl RedbStateStore {
@@ -219,27 +151,6 @@ impl RedbStateStore {
         txn.commit().map_err(db_err)?;
         Ok(value)
     }
-}
-
-pub(super) fn decode<'a, T: Deserialize<'a>>(key: &str, bytes: &'a [u8]) -> Result<T, StateError> {
-    postcard::from_bytes(bytes).map_err(|e| StateError::Corrupt {
-        key: key.to_string(),
-        message: e.to_string(),
-    })
-}
-
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StateError> {
-    encode_into(value, Vec::new())
-}
-
-/// Encodes into `buffer` (cleared first), so a commit of thousands of rows
-/// reuses one allocation instead of growing a fresh Vec per row.
-fn encode_into<T: Serialize>(value: &T, mut buffer: Vec<u8>) -> Result<Vec<u8>, StateError> {
-    buffer.clear();
-    postcard::to_extend(value, buffer).map_err(|e| StateError::Corrupt {
-        key: "(encoding)".into(),
-        message: e.to_string(),
-    })
 }
 
 fn bump_generation(txn: &WriteTransaction, connection: &str) -> Result<(), StateError> {
@@ -474,7 +385,7 @@ impl StateStore for RedbStateStore {
 mod tests {
     use super::*;
     use crate::model::UserAttributes;
-    use crate::state::UserRecord;
+    use crate::snapshot::UserRecord;
 
     fn user(id: &str, name: &str) -> Change {
         Change::PutUser {

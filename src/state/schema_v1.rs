@@ -8,9 +8,9 @@
 
 use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 
-use super::redb_store::{ConnectionTables, db_err};
-use super::stored_user::UserRecordRef;
-use super::{StateError, StoredUser, user_row};
+use super::tables::{ConnectionTables, db_err};
+use super::{StateError, user_row};
+use crate::snapshot::{StoredUser, UserRecordRef};
 
 const USERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("users");
 const TEAMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("teams");
@@ -134,8 +134,9 @@ mod tests {
 
     use super::*;
     use crate::model::UserAttributes;
-    use crate::state::redb_store::{META, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
-    use crate::state::{RedbStateStore, STATE_FILE_NAME, Snapshot, StateStore, UserRecord};
+    use crate::snapshot::{Snapshot, UserRecord};
+    use crate::state::tables::{META, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
+    use crate::state::{RedbStateStore, STATE_FILE_NAME, StateStore};
 
     const GENERATIONS: TableDefinition<&str, u64> = TableDefinition::new("generations");
 

@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use super::redb_store::{ConnectionTables, TeamHeader, db_err, decode};
-use super::{Snapshot, StateError, StoredUser, TeamRecord, user_row};
+use super::tables::{ConnectionTables, TeamHeader, db_err, decode};
+use super::{StateError, user_row};
+use crate::snapshot::{Snapshot, StoredUser, TeamRecord};
 
 /// From this many users, the snapshot is read by three threads. Below it
 /// one thread reads it in well under 100 ms, and the extra threads' heaps
@@ -282,7 +283,8 @@ fn read_teams(
 mod tests {
     use super::*;
     use crate::model::UserAttributes;
-    use crate::state::{Change, RedbStateStore, StateStore};
+    use crate::snapshot::Change;
+    use crate::state::{RedbStateStore, StateStore};
 
     fn user(n: usize) -> Change {
         Change::PutUser {

@@ -14,7 +14,7 @@
 //! display name (unless derived), external id (unless it is the key). Text is
 //! a LEB128 length and UTF-8 bytes.
 
-use super::StoredUser;
+use crate::snapshot::StoredUser;
 
 const ACTIVE: u8 = 1;
 const DEACTIVATED_AT: u8 = 1 << 1;
@@ -250,7 +250,7 @@ mod tests {
     use crate::model::UserAttributes;
 
     fn user(penvio_id: &str, edit: impl FnOnce(&mut UserAttributes)) -> StoredUser {
-        let mut attributes = crate::state::stored_user::tests::record().attributes;
+        let mut attributes = crate::snapshot::stored_user::tests::record().attributes;
         edit(&mut attributes);
         StoredUser::new(penvio_id, &attributes, None)
     }

@@ -12,8 +12,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use penvio_sync::config::{self, ConnectionConfig, ProcessEnvironment};
-use penvio_sync::state::{RedbStateStore, Snapshot, StateStore};
-use penvio_sync::sync::{RunOptions, RunReport, run_connection};
+use penvio_sync::report::RunReport;
+use penvio_sync::snapshot::Snapshot;
+use penvio_sync::state::{RedbStateStore, StateStore};
+use penvio_sync::sync::{RunOptions, run_connection};
 use serde_json::{Value, json};
 
 /// The token every test server accepts.

@@ -10,7 +10,13 @@
 
 use std::path::Path;
 
-use penvio_sync::sync::{EXIT_OK, RunOptions, RunReport, unix_now};
+use penvio_sync::sync::RunOptions;
+
+use penvio_sync::timestamp::unix_now;
+
+use penvio_sync::report::exit::EXIT_OK;
+
+use penvio_sync::report::RunReport;
 use serde_json::Value;
 
 use super::find;

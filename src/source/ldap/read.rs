@@ -6,12 +6,11 @@ use std::collections::HashSet;
 
 use ldap3::Ldap;
 
-use super::KIND;
 use super::decode::{self, Entry};
-use super::errors::{Keys, search_failed};
+use super::errors::Keys;
 use super::range::ranged_values;
 use super::referrals::{Purpose, search_following};
-use super::search::{Pager, SearchError, SearchSpec, search_all};
+use super::search::{Pager, SearchError, SearchSpec, failed, search_all};
 use crate::config::LdapSourceConfig;
 use crate::source::SourceError;
 
@@ -28,32 +27,6 @@ pub(super) struct RawDirectory {
     pub disabled: HashSet<String>,
     /// Group entries, ranged member chunks completed into `member`.
     pub groups: Vec<Entry>,
-}
-
-/// Turns a search failure into the run's error.
-pub(super) fn failed(
-    error: SearchError,
-    what: &str,
-    base_key: &str,
-    filter_key: &str,
-    keys: &Keys,
-) -> SourceError {
-    match error {
-        SearchError::Ldap(error) => search_failed(
-            &error,
-            what,
-            &keys.key(base_key),
-            &keys.key(filter_key),
-            keys,
-        ),
-        SearchError::TooManyPages(max) => SourceError::Fetch {
-            source_kind: KIND,
-            message: format!(
-                "{what}: more than {max} pages (`{}`); raise it if the directory is really that large",
-                keys.key("max_pages")
-            ),
-        },
-    }
 }
 
 /// One subtree search of the source (referrals per `follow_referrals`).

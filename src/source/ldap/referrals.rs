@@ -20,8 +20,7 @@ use super::connect;
 use super::decode::Entry;
 use super::errors::Keys;
 use super::members::normalize_dn;
-use super::read::failed;
-use super::search::{Pager, SearchSpec, search_all};
+use super::search::{Pager, SearchSpec, failed, search_all};
 use crate::config::{LdapSourceConfig, LdapTransport};
 use crate::source::SourceError;
 

@@ -13,7 +13,10 @@ use std::time::Duration;
 use ldap3::controls::{Control, ControlType, MakeCritical, PagedResults};
 use ldap3::{Ldap, LdapError, Scope, SearchEntry};
 
+use super::KIND;
 use super::decode::Entry;
+use super::errors::{Keys, search_failed};
+use crate::source::SourceError;
 
 /// One search's parameters.
 #[derive(Clone, Copy)]
@@ -149,5 +152,31 @@ fn to_entry(entry: SearchEntry) -> Entry {
     Entry {
         dn: entry.dn,
         attrs,
+    }
+}
+
+/// Turns a search failure into the run's error.
+pub(super) fn failed(
+    error: SearchError,
+    what: &str,
+    base_key: &str,
+    filter_key: &str,
+    keys: &Keys,
+) -> SourceError {
+    match error {
+        SearchError::Ldap(error) => search_failed(
+            &error,
+            what,
+            &keys.key(base_key),
+            &keys.key(filter_key),
+            keys,
+        ),
+        SearchError::TooManyPages(max) => SourceError::Fetch {
+            source_kind: KIND,
+            message: format!(
+                "{what}: more than {max} pages (`{}`); raise it if the directory is really that large",
+                keys.key("max_pages")
+            ),
+        },
     }
 }

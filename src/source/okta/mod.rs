@@ -36,7 +36,7 @@ use self::system_log::{LogChanges, LogRead};
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::{OktaSourceConfig, ScopeConfig};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
-use crate::state::SourceCache;
+use crate::source::SourceCache;
 
 pub(crate) const KIND: &str = "okta";
 
@@ -474,7 +474,7 @@ struct LogState {
 
 /// The later of a position and an event time (both Okta's clock).
 fn later(position: &str, newest: Option<&str>) -> String {
-    use crate::emulator::time::parse_rfc3339_millis;
+    use crate::timestamp::parse_rfc3339_millis;
     match newest {
         Some(newest) if parse_rfc3339_millis(newest) > parse_rfc3339_millis(position) => {
             newest.to_owned()

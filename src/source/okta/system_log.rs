@@ -15,8 +15,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::Value;
 
 use super::client::OktaClient;
-use crate::emulator::time::{parse_rfc3339_millis, rfc3339};
 use crate::source::SourceError;
+use crate::timestamp::{parse_rfc3339_millis, rfc3339};
 
 /// How far before the last position a read starts again (and how far
 /// before the newest `lastUpdated` seen the users read starts): events and

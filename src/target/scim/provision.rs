@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
-use super::{ScimClient, ScimError};
 use crate::model::UserAttributes;
 use crate::plan::AttributeChange;
+use crate::scim::client::{ScimClient, ScimError};
 use crate::scim::{
     ListResponse, PatchOperation, ScimGroup, ScimUser, emails_value, escape_filter_value,
 };

@@ -1,7 +1,16 @@
-//! RFC 3339 timestamps for `meta.created`/`meta.lastModified`, without a
-//! date crate: formatting the clock and parsing values in filters.
+//! RFC 3339 timestamps without a date crate: formatting the clock and parsing
+//! values. Shared by the emulator (`meta.lastModified`, filters) and the Okta
+//! System Log cursor, so neither depends on the other.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The current time in unix seconds.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {

@@ -38,7 +38,7 @@ pub struct StoredUser {
 /// so the field order must match), decoded from a stored row without
 /// allocating.
 #[derive(Debug, Serialize, Deserialize)]
-pub(super) struct UserRecordRef<'a> {
+pub(crate) struct UserRecordRef<'a> {
     #[serde(borrow)]
     penvio_id: &'a str,
     #[serde(borrow)]
@@ -80,7 +80,7 @@ impl StoredUser {
     /// (the row rebuilds some fields from others, e.g. the display name from
     /// the given and family names). The text is checked as UTF-8 once, whole,
     /// and no field may end inside a character.
-    pub(super) fn pack_row_parts(
+    pub(crate) fn pack_row_parts(
         fields: [&[&[u8]]; FIELDS],
         active: bool,
         deactivated_at: Option<i64>,
@@ -113,11 +113,11 @@ impl StoredUser {
 
     /// The seven text fields in storage order: penvio id, userName, given,
     /// family and display name, email, external id.
-    pub(super) fn fields(&self) -> [&str; FIELDS] {
+    pub(crate) fn fields(&self) -> [&str; FIELDS] {
         std::array::from_fn(|index| self.field(index))
     }
 
-    pub(super) fn from_ref(record: &UserRecordRef<'_>) -> Self {
+    pub(crate) fn from_ref(record: &UserRecordRef<'_>) -> Self {
         let a = &record.attributes;
         StoredUser::pack(
             [
@@ -134,7 +134,7 @@ impl StoredUser {
         )
     }
 
-    pub(super) fn as_ref(&self) -> UserRecordRef<'_> {
+    pub(crate) fn as_ref(&self) -> UserRecordRef<'_> {
         UserRecordRef {
             penvio_id: self.field(PENVIO_ID),
             attributes: UserAttributesRef {
@@ -269,11 +269,11 @@ impl Serialize for StoredUser {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A user whose fields all differ, for the state module's tests.
-    pub(in crate::state) fn record() -> UserRecord {
+    pub(crate) fn record() -> UserRecord {
         UserRecord {
             penvio_id: "2819c223-7f76-453a-919d-413861904646".into(),
             attributes: UserAttributes {
