@@ -16,13 +16,12 @@ use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
 use super::KIND;
-use crate::source::kit::encode::component as encode;
 use super::proto::{ErrorBody, TokenResponse};
 use crate::config::{ExternalAccount, Secret, SubjectTokenFormat, SubjectTokenSource};
 use crate::http::redact_url;
 use crate::source::SourceError;
+use crate::source::kit::encode::component as encode;
 use crate::source::kit::token::{TokenAnswer, TokenBounds, decode_token_body};
-
 
 /// An OAuth error answer of Google STS (`error`, `error_description`).
 #[derive(Debug, Default, Deserialize)]
