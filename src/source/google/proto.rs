@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::{SkippedRecord, SourceUser};
+use crate::source::kit::records::Record;
 
 /// `fields=` of `users.list`: only what the mapping reads.
 pub const USER_FIELDS: &str = "nextPageToken,users(id,primaryEmail,name(givenName,familyName,fullName),suspended,archived,orgUnitPath)";
@@ -211,15 +212,7 @@ pub struct TokenResponse {
 /// Reads one user record; `Err` carries the skip. `suspended` or `archived`
 /// users are inactive; the id is Google's immutable `id`.
 pub fn read_user(value: Value, position: usize) -> Result<SourceUser, SkippedRecord> {
-    let hint = value
-        .get("id")
-        .and_then(Value::as_str)
-        .map_or_else(|| format!("#{position}"), str::to_string);
-    let skip = |reason: &str| SkippedRecord {
-        kind: "user".into(),
-        id: hint.clone(),
-        reason: reason.into(),
-    };
+    let record = Record::new("user", &value, "id", position);
     let attributes = flatten_scalars(&value);
     let text = |path: &[&str]| {
         path.iter()
@@ -231,7 +224,7 @@ pub fn read_user(value: Value, position: usize) -> Result<SourceUser, SkippedRec
     };
     let flag = |key: &str| value.get(key).and_then(Value::as_bool).unwrap_or(false);
     let Some(id) = text(&["id"]) else {
-        return Err(skip("the Google user record has no id"));
+        return Err(record.skip("the Google user record has no id"));
     };
     Ok(SourceUser {
         id,
@@ -246,22 +239,9 @@ pub fn read_user(value: Value, position: usize) -> Result<SourceUser, SkippedRec
 
 /// Reads one group record; `Err` carries the skip.
 pub fn read_group(value: Value, position: usize) -> Result<GoogleGroup, SkippedRecord> {
-    let hint = value
-        .get("id")
-        .and_then(Value::as_str)
-        .map_or_else(|| format!("#{position}"), str::to_string);
-    let group: GoogleGroup = serde_json::from_value(value).map_err(|e| SkippedRecord {
-        kind: "group".into(),
-        id: hint.clone(),
-        reason: format!("the Google group record cannot be read: {e}"),
-    })?;
-    if group.id.trim().is_empty() {
-        return Err(SkippedRecord {
-            kind: "group".into(),
-            id: hint,
-            reason: "the Google group record has an empty id".into(),
-        });
-    }
+    let record = Record::new("group", &value, "id", position);
+    let group: GoogleGroup = record.decode(value, "the Google group")?;
+    record.nonblank(&group.id, "the Google group record has an empty id")?;
     Ok(group)
 }
 
