@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::{SkippedRecord, SourceUser};
+use crate::source::kit::http::body_text;
 use crate::source::kit::records::Record;
 
 /// `fields=` of `users.list`: only what the mapping reads.
@@ -178,14 +179,7 @@ impl ErrorBody {
     pub fn summarise(body: &[u8]) -> String {
         let parsed = Self::parse(body);
         let Some(error) = &parsed.error else {
-            let text = String::from_utf8_lossy(&body[..body.len().min(200)])
-                .trim()
-                .to_string();
-            return if text.is_empty() {
-                "(no body)".into()
-            } else {
-                text
-            };
+            return body_text(body);
         };
         let message = error
             .message

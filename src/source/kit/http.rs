@@ -615,9 +615,13 @@ fn error_detail(body: &[u8]) -> String {
             };
         }
     }
-    let text = String::from_utf8_lossy(&body[..body.len().min(200)])
-        .trim()
-        .to_string();
+    body_text(body)
+}
+
+/// The start of an error body, trimmed, or "(no body)": what a message
+/// shows of a body no vendor summary reads.
+pub fn body_text(body: &[u8]) -> String {
+    let text = super::token::body_start(body);
     if text.is_empty() {
         "(no body)".into()
     } else {

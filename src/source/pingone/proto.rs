@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::{SkippedRecord, SourceUser};
+use crate::source::kit::http::body_text;
 use crate::source::kit::records::Record;
 
 /// A HAL collection page: `{"_links": {"next": {"href"}}, "_embedded": {…}}`.
@@ -193,10 +194,10 @@ impl P1Error {
     /// [id …]`, or the start of the body when it is not a P1Error.
     pub fn summarise(body: &[u8]) -> String {
         let Ok(error) = serde_json::from_slice::<P1Error>(body) else {
-            return body_start(body);
+            return body_text(body);
         };
         if error.code.is_none() && error.message.is_none() {
-            return body_start(body);
+            return body_text(body);
         }
         let mut text = error.message.clone().unwrap_or_default();
         if let Some(code) = &error.code {
@@ -238,17 +239,6 @@ impl P1Error {
             .filter_map(|d| d.inner_error.as_ref()?.get("retryAfter")?.as_str())
             .filter_map(parse_rfc3339)
             .min()
-    }
-}
-
-fn body_start(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(200)])
-        .trim()
-        .to_string();
-    if text.is_empty() {
-        "(no body)".into()
-    } else {
-        text
     }
 }
 
