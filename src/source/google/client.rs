@@ -408,15 +408,9 @@ impl GoogleClient {
 
     /// A Directory API URL with `quotaUser` and the query, encoded here.
     pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SourceError> {
-        let mut url = self
-            .directory_url
-            .join(path)
-            .map_err(|e| SourceError::Setup {
-                source_kind: KIND,
-                message: format!("cannot build the URL for {path}: {e}"),
-            })?;
+        let mut url =
+            crate::source::kit::encode::with_query(KIND, &self.directory_url, path, query)?;
         url.query_pairs_mut()
-            .extend_pairs(query.iter())
             .append_pair("quotaUser", &self.quota_user);
         Ok(url)
     }

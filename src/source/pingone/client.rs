@@ -12,12 +12,12 @@ use super::KIND;
 use super::proto::{P1Error, Page, TokenError};
 use crate::config::{PingOneSourceConfig, TokenAuthMethod};
 use crate::source::SourceError;
-use crate::source::kit::connection;
 use crate::source::kit::http::{SourceConnection, VendorHttp, VendorHttpSettings};
 use crate::source::kit::paging::{self, Next, Pager};
 use crate::source::kit::token::{
     BasicEncoding, BearerTokenCache, ClientAuth, Grant, Refusal, TokenEndpoint,
 };
+use crate::source::kit::{connection, encode};
 
 /// Longest wait for a 429 we accept; a longer one (a licence quota rather
 /// than the per-second limit) fails the run with PingOne's explanation.
@@ -125,17 +125,7 @@ impl PingOneClient {
     /// An environment URL (`users`, `groups/{id}/memberOfGroups`) with query
     /// parameters, URL-encoded here.
     pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SourceError> {
-        let mut url = self
-            .environment_url
-            .join(path)
-            .map_err(|e| SourceError::Setup {
-                source_kind: KIND,
-                message: format!("cannot build the URL for {path}: {e}"),
-            })?;
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query.iter());
-        }
-        Ok(url)
+        encode::with_query(KIND, &self.environment_url, path, query)
     }
 
     /// GETs one page; 429 is retried by [`VendorHttp`], waiting for
