@@ -12,13 +12,14 @@ use serde_json::Value;
 
 use super::google::proto as google;
 use super::jumpcloud::proto as jumpcloud;
+use super::kit::records::read_all;
 use super::msgraph::delta::{Base, Derive, derive};
 use super::msgraph::proto as graph;
 use super::okta::proto as okta;
 use super::onelogin::proto as onelogin;
 use super::pingone::proto as pingone;
 use crate::config::{EmailFrom, NestedGroups};
-use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
+use crate::model::{Directory, SourceGroup};
 
 /// One kind of response body an adapter parses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,10 +90,6 @@ pub const LISTINGS: &[Listing] = &[
 pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
     let text = |e: serde_json::Error| e.to_string();
     let mut out = Directory::default();
-    let users = |out: &mut Directory, read: Result<SourceUser, SkippedRecord>| match read {
-        Ok(user) => out.users.push(user),
-        Err(skip) => out.skipped.push(skip),
-    };
     let group = |id: String, name: String| SourceGroup {
         email: None,
         id,
@@ -103,18 +100,17 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
     match listing {
         Listing::OktaUsers => {
             let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
-            for (at, record) in page.into_iter().enumerate() {
-                users(&mut out, okta::read_user(record, at, false).map(|r| r.0));
-            }
+            out.users = read_all(page, &mut out.skipped, |record, at| {
+                okta::read_user(record, at, false).map(|r| r.0)
+            });
         }
         Listing::OktaGroups => {
             let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
-            for (at, record) in page.into_iter().enumerate() {
-                match okta::read_group(record, at) {
-                    Ok(g) => out.groups.push(group(g.id, g.profile.name)),
-                    Err(skip) => out.skipped.push(skip),
-                }
-            }
+            let read = read_all(page, &mut out.skipped, okta::read_group);
+            out.groups = read
+                .into_iter()
+                .map(|g| group(g.id, g.profile.name))
+                .collect();
         }
         Listing::GraphUsersDelta | Listing::GraphGroupsDelta => {
             let mut base = Base::default();
@@ -146,12 +142,9 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
         }
         Listing::OneLoginUsers => {
             let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
-            for (at, record) in page.into_iter().enumerate() {
-                users(
-                    &mut out,
-                    onelogin::read_user(record, at, false).map(|r| r.0),
-                );
-            }
+            out.users = read_all(page, &mut out.skipped, |record, at| {
+                onelogin::read_user(record, at, false).map(|r| r.0)
+            });
         }
         Listing::OneLoginRoles | Listing::OneLoginGroupsV1 => {
             let records = if listing == Listing::OneLoginRoles {
@@ -161,12 +154,10 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
                 let _next = page.pagination.as_ref().and_then(|p| p.next());
                 page.data
             };
-            for (at, record) in records.iter().enumerate() {
-                match onelogin::read_named(record, at, "role") {
-                    Ok(named) => out.groups.push(group(named.id, named.name)),
-                    Err(skip) => out.skipped.push(skip),
-                }
-            }
+            let read = read_all(records, &mut out.skipped, |record, at| {
+                onelogin::read_named(&record, at, "role")
+            });
+            out.groups = read.into_iter().map(|g| group(g.id, g.name)).collect();
         }
         Listing::OneLoginRoleUsers => {
             let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
@@ -176,19 +167,18 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
         }
         Listing::JumpCloudUsers => {
             let page: jumpcloud::V1Page = serde_json::from_slice(body).map_err(text)?;
-            for (at, record) in page.results.into_iter().enumerate() {
-                users(&mut out, jumpcloud::read_user(record, at, false));
-            }
+            out.users = read_all(page.results, &mut out.skipped, |record, at| {
+                jumpcloud::read_user(record, at, false)
+            });
         }
         Listing::JumpCloudGroups => {
             let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
-            for (at, record) in page.into_iter().enumerate() {
-                match jumpcloud::read_group(record, at) {
-                    Ok(Some(g)) => out.groups.push(group(g.id, g.name)),
-                    Ok(None) => {}
-                    Err(skip) => out.skipped.push(skip),
-                }
-            }
+            let read = read_all(page, &mut out.skipped, jumpcloud::read_group);
+            out.groups = read
+                .into_iter()
+                .flatten()
+                .map(|g| group(g.id, g.name))
+                .collect();
         }
         Listing::JumpCloudMembers => {
             let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
@@ -201,17 +191,14 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
             let _next = page.links.next.as_ref().map(|link| link.href.len());
             match listing {
                 Listing::PingOneUsers => {
-                    for (at, record) in page.records(&["users"]).into_iter().enumerate() {
-                        users(&mut out, pingone::read_user(record, at).map(|r| r.0));
-                    }
+                    out.users = read_all(page.records(&["users"]), &mut out.skipped, |r, at| {
+                        pingone::read_user(r, at).map(|r| r.0)
+                    });
                 }
                 Listing::PingOneGroups => {
-                    for (at, record) in page.records(&["groups"]).into_iter().enumerate() {
-                        match pingone::read_group(record, at) {
-                            Ok(g) => out.groups.push(group(g.id, g.name)),
-                            Err(skip) => out.skipped.push(skip),
-                        }
-                    }
+                    let records = page.records(&["groups"]);
+                    let read = read_all(records, &mut out.skipped, pingone::read_group);
+                    out.groups = read.into_iter().map(|g| group(g.id, g.name)).collect();
                 }
                 _ => {
                     let mut members = group("memberships".into(), "memberships".into());
@@ -232,17 +219,14 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
             let records = page.records();
             match listing {
                 Listing::GoogleUsers => {
-                    for (at, record) in records.into_iter().enumerate() {
-                        users(&mut out, google::read_user(record, at));
-                    }
+                    out.users = read_all(records, &mut out.skipped, google::read_user);
                 }
                 Listing::GoogleGroups => {
-                    for (at, record) in records.into_iter().enumerate() {
-                        match google::read_group(record, at) {
-                            Ok(g) => out.groups.push(group(g.id.clone(), g.display_name())),
-                            Err(skip) => out.skipped.push(skip),
-                        }
-                    }
+                    let read = read_all(records, &mut out.skipped, google::read_group);
+                    out.groups = read
+                        .into_iter()
+                        .map(|g| group(g.id.clone(), g.display_name()))
+                        .collect();
                 }
                 _ => {
                     let mut members = group("members".into(), "members".into());

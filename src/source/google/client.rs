@@ -28,8 +28,6 @@ use crate::source::kit::token::{
 pub const SCOPES: &str = "https://www.googleapis.com/auth/admin.directory.user.readonly https://www.googleapis.com/auth/admin.directory.group.readonly https://www.googleapis.com/auth/admin.directory.group.member.readonly";
 /// The token endpoint accepts assertions valid for at most an hour.
 const ASSERTION_LIFETIME_SECS: u64 = 3600;
-/// Attempts at one page while Google answers 403 with a rate-limit reason.
-const THROTTLED_ATTEMPTS: u32 = 6;
 /// Google's documented backoff: 1 s, 2 s, 4 s, … plus jitter.
 const BACKOFF: Backoff = Backoff {
     base: Duration::from_secs(1),
@@ -316,6 +314,12 @@ pub fn quota_user(connection: &str) -> String {
     name.chars().take(QUOTA_USER_MAX).collect()
 }
 
+/// Google's per-user and per-project limits answer 403 with a rate-limit
+/// reason instead of a 429: retried with the backoff, as a 429 is.
+fn rate_limited(status: StatusCode, body: &[u8], _: SystemTime) -> Option<Option<Duration>> {
+    (status == StatusCode::FORBIDDEN && ErrorBody::parse(body).is_rate_limited()).then_some(None)
+}
+
 /// A paced, retrying client for one Google Workspace account.
 pub struct GoogleClient {
     http: VendorHttp,
@@ -376,6 +380,7 @@ impl GoogleClient {
         // Google sends no rate-limit headers (FACTS: none documented).
         let settings = VendorHttpSettings {
             backoff: BACKOFF,
+            throttle: rate_limited,
             ..endpoints.settings(format!("{source_key}.credentials_file"))
         };
         let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
@@ -403,66 +408,41 @@ impl GoogleClient {
 
     /// A Directory API URL with `quotaUser` and the query, encoded here.
     pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SourceError> {
-        let mut url = self
-            .directory_url
-            .join(path)
-            .map_err(|e| SourceError::Setup {
-                source_kind: KIND,
-                message: format!("cannot build the URL for {path}: {e}"),
-            })?;
+        let mut url =
+            crate::source::kit::encode::with_query(KIND, &self.directory_url, path, query)?;
         url.query_pairs_mut()
-            .extend_pairs(query.iter())
             .append_pair("quotaUser", &self.quota_user);
         Ok(url)
     }
 
-    /// GETs one page. A 403 with a rate-limit reason is retried with
-    /// Google's backoff (429 and 5xx are retried by [`VendorHttp`]); any
-    /// other 403 names the admin role; 400/404 carry Google's message.
+    /// GETs one page. A 403 with a rate-limit reason is retried by
+    /// [`VendorHttp`] with Google's backoff ([`rate_limited`]), like 429 and
+    /// 5xx; any other 403 names the admin role; 400/404 carry Google's
+    /// message.
     async fn get_page(&self, url: &Url, what: &str) -> Result<Page, SourceError> {
-        let shown = format!("GET {}", redact_url(url));
         let allowed = [
             StatusCode::FORBIDDEN,
             StatusCode::BAD_REQUEST,
             StatusCode::NOT_FOUND,
         ];
-        let mut attempt = 0;
-        loop {
-            let response = self.http.get_allowing(url.as_str(), &allowed).await?;
-            if response.status.is_success() {
-                return response.json(KIND, what);
-            }
-            let error = ErrorBody::parse(&response.body);
-            let detail = ErrorBody::summarise(&response.body);
-            if response.status == StatusCode::FORBIDDEN && error.is_rate_limited() {
-                attempt += 1;
-                if attempt >= THROTTLED_ATTEMPTS {
-                    return Err(SourceError::Fetch {
-                        source_kind: KIND,
-                        message: format!(
-                            "{what}: {shown} was still rate-limited after {THROTTLED_ATTEMPTS} attempts: {detail}"
-                        ),
-                    });
-                }
-                let wait = BACKOFF.delay(attempt - 1);
-                tracing::debug!(source = KIND, request = %shown, wait_ms = wait.as_millis() as u64, "Google rate-limited the request; waiting.");
-                tokio::time::sleep(wait).await;
-                continue;
-            }
-            if response.status == StatusCode::FORBIDDEN {
-                return Err(SourceError::Unauthorized {
-                    source_kind: KIND,
-                    message: format!(
-                        "{what}: {shown} answered 403 ({detail}). `{}.admin_email` must be an admin whose role may read users and groups, and the delegation must include the three scopes the README lists",
-                        self.source_key
-                    ),
-                });
-            }
-            return Err(SourceError::Fetch {
+        let response = self.http.get_allowing(url.as_str(), &allowed).await?;
+        if response.status.is_success() {
+            return response.json(KIND, what);
+        }
+        let (shown, detail) = (&response.request, ErrorBody::summarise(&response.body));
+        if response.status == StatusCode::FORBIDDEN {
+            return Err(SourceError::Unauthorized {
                 source_kind: KIND,
-                message: format!("{what}: {shown} answered {}: {detail}", response.status),
+                message: format!(
+                    "{what}: {shown} answered 403 ({detail}). `{}.admin_email` must be an admin whose role may read users and groups, and the delegation must include the three scopes the README lists",
+                    self.source_key
+                ),
             });
         }
+        Err(SourceError::Fetch {
+            source_kind: KIND,
+            message: format!("{what}: {shown} answered {}: {detail}", response.status),
+        })
     }
 
     /// Every record of a listing, following `nextPageToken` until it is

@@ -26,6 +26,7 @@ use self::proto::{GROUP_FIELDS, MEMBER_FIELDS, Member, USER_FIELDS, read_group, 
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::{GoogleAccount, GoogleSourceConfig};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
+use crate::source::kit::records::read_all;
 
 /// Adapter name, as in `source.type`.
 pub(crate) const KIND: &str = "google";
@@ -112,14 +113,8 @@ impl GoogleSource {
             }
             let url = self.client.url("users", &params)?;
             let records = self.client.list_all(url, "listing users").await?;
-            for (position, record) in records.into_iter().enumerate() {
-                match read_user(record, position) {
-                    Ok(user) => {
-                        users.insert(user.id.clone(), user);
-                    }
-                    Err(skip) => skipped.push(skip),
-                }
-            }
+            let read = read_all(records, skipped, read_user);
+            users.extend(read.into_iter().map(|user| (user.id.clone(), user)));
         }
         Ok(users)
     }
@@ -167,26 +162,21 @@ impl GoogleSource {
         )?;
         let records = self.client.list_all(url, "listing groups").await?;
         let mut groups = Vec::new();
-        for (position, record) in records.into_iter().enumerate() {
-            match read_group(record, position) {
-                Ok(group) => {
-                    let members = self
-                        .members(&group.id)
-                        .await?
-                        .into_iter()
-                        .filter(|id| users.contains_key(id))
-                        .collect();
-                    groups.push(SourceGroup {
-                        name: group.display_name(),
-                        email: group.email.filter(|email| !email.trim().is_empty()),
-                        id: group.id,
-                        members,
-                        built_in: false,
-                    });
-                    progress.advance(1);
-                }
-                Err(skip) => skipped.push(skip),
-            }
+        for group in read_all(records, &mut skipped, read_group) {
+            let members = self
+                .members(&group.id)
+                .await?
+                .into_iter()
+                .filter(|id| users.contains_key(id))
+                .collect();
+            groups.push(SourceGroup {
+                name: group.display_name(),
+                email: group.email.filter(|email| !email.trim().is_empty()),
+                id: group.id,
+                members,
+                built_in: false,
+            });
+            progress.advance(1);
         }
         Ok(Fetched::full(Directory {
             users: users.into_values().collect(),

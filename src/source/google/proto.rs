@@ -13,6 +13,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::{SkippedRecord, SourceUser};
+use crate::source::kit::http::body_text;
+use crate::source::kit::records::Record;
 
 /// `fields=` of `users.list`: only what the mapping reads.
 pub const USER_FIELDS: &str = "nextPageToken,users(id,primaryEmail,name(givenName,familyName,fullName),suspended,archived,orgUnitPath)";
@@ -177,14 +179,7 @@ impl ErrorBody {
     pub fn summarise(body: &[u8]) -> String {
         let parsed = Self::parse(body);
         let Some(error) = &parsed.error else {
-            let text = String::from_utf8_lossy(&body[..body.len().min(200)])
-                .trim()
-                .to_string();
-            return if text.is_empty() {
-                "(no body)".into()
-            } else {
-                text
-            };
+            return body_text(body);
         };
         let message = error
             .message
@@ -211,15 +206,7 @@ pub struct TokenResponse {
 /// Reads one user record; `Err` carries the skip. `suspended` or `archived`
 /// users are inactive; the id is Google's immutable `id`.
 pub fn read_user(value: Value, position: usize) -> Result<SourceUser, SkippedRecord> {
-    let hint = value
-        .get("id")
-        .and_then(Value::as_str)
-        .map_or_else(|| format!("#{position}"), str::to_string);
-    let skip = |reason: &str| SkippedRecord {
-        kind: "user".into(),
-        id: hint.clone(),
-        reason: reason.into(),
-    };
+    let record = Record::new("user", &value, "id", position);
     let attributes = flatten_scalars(&value);
     let text = |path: &[&str]| {
         path.iter()
@@ -231,7 +218,7 @@ pub fn read_user(value: Value, position: usize) -> Result<SourceUser, SkippedRec
     };
     let flag = |key: &str| value.get(key).and_then(Value::as_bool).unwrap_or(false);
     let Some(id) = text(&["id"]) else {
-        return Err(skip("the Google user record has no id"));
+        return Err(record.skip("the Google user record has no id"));
     };
     Ok(SourceUser {
         id,
@@ -246,22 +233,9 @@ pub fn read_user(value: Value, position: usize) -> Result<SourceUser, SkippedRec
 
 /// Reads one group record; `Err` carries the skip.
 pub fn read_group(value: Value, position: usize) -> Result<GoogleGroup, SkippedRecord> {
-    let hint = value
-        .get("id")
-        .and_then(Value::as_str)
-        .map_or_else(|| format!("#{position}"), str::to_string);
-    let group: GoogleGroup = serde_json::from_value(value).map_err(|e| SkippedRecord {
-        kind: "group".into(),
-        id: hint.clone(),
-        reason: format!("the Google group record cannot be read: {e}"),
-    })?;
-    if group.id.trim().is_empty() {
-        return Err(SkippedRecord {
-            kind: "group".into(),
-            id: hint,
-            reason: "the Google group record has an empty id".into(),
-        });
-    }
+    let record = Record::new("group", &value, "id", position);
+    let group: GoogleGroup = record.decode(value, "the Google group")?;
+    record.nonblank(&group.id, "the Google group record has an empty id")?;
     Ok(group)
 }
 

@@ -25,7 +25,8 @@ use self::client::JumpCloudClient;
 use self::proto::{member_user_id, read_group, read_user};
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::JumpCloudSourceConfig;
-use crate::model::{Directory, SourceGroup};
+use crate::model::{Directory, SourceGroup, SourceUser};
+use crate::source::kit::records::read_all;
 
 /// Adapter name, as in `source.type`.
 pub(crate) const KIND: &str = "jumpcloud";
@@ -60,15 +61,13 @@ impl JumpCloudSource {
             .client
             .list_v1("api/systemusers", "_id", "listing users")
             .await?;
-        let mut users = BTreeMap::new();
-        for (position, record) in records.into_iter().enumerate() {
-            match read_user(record, position, self.provision_staged) {
-                Ok(user) => {
-                    users.insert(user.id.clone(), user);
-                }
-                Err(skip) => skipped.push(skip),
-            }
-        }
+        let users: BTreeMap<String, SourceUser> =
+            read_all(records, &mut skipped, |record, position| {
+                read_user(record, position, self.provision_staged)
+            })
+            .into_iter()
+            .map(|user| (user.id.clone(), user))
+            .collect();
         progress.advance(users.len() as u64);
 
         // 2. User groups.
@@ -77,14 +76,10 @@ impl JumpCloudSource {
             .client
             .list_v2("api/v2/usergroups", record_id, "listing user groups")
             .await?;
-        let mut groups = Vec::new();
-        for (position, record) in records.into_iter().enumerate() {
-            match read_group(record, position) {
-                Ok(Some(group)) => groups.push(group),
-                Ok(None) => {}
-                Err(skip) => skipped.push(skip),
-            }
-        }
+        let groups: Vec<_> = read_all(records, &mut skipped, read_group)
+            .into_iter()
+            .flatten()
+            .collect();
 
         // 3. Members of each group.
         let mut kept = Vec::with_capacity(groups.len());

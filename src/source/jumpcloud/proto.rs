@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::{SkippedRecord, SourceUser};
+use crate::source::kit::records::Record;
 
 /// `GraphObject.type` of a user: the only member type a team can hold.
 pub const MEMBER_TYPE_USER: &str = "user";
@@ -115,26 +116,13 @@ pub fn user_active(
     }
 }
 
-/// A record's id for skip messages, or its position in the listing.
-fn hint(value: &Value, key: &str, position: usize) -> String {
-    value
-        .get(key)
-        .and_then(Value::as_str)
-        .map_or_else(|| format!("#{position}"), str::to_string)
-}
-
 /// Decodes and converts one `systemuserreturn`; `Err` carries the skip.
 pub fn read_user(
     value: Value,
     position: usize,
     provision_staged: bool,
 ) -> Result<SourceUser, SkippedRecord> {
-    let hint = hint(&value, "_id", position);
-    let skip = |reason: String| SkippedRecord {
-        kind: "user".into(),
-        id: hint.clone(),
-        reason,
-    };
+    let record = Record::new("user", &value, "_id", position);
     let attributes: BTreeMap<String, String> = value
         .as_object()
         .map(|fields| {
@@ -152,11 +140,8 @@ pub fn read_user(
                 .collect()
         })
         .unwrap_or_default();
-    let user: SystemUser = serde_json::from_value(value)
-        .map_err(|e| skip(format!("the JumpCloud user record cannot be read: {e}")))?;
-    if user.id.trim().is_empty() {
-        return Err(skip("the JumpCloud user record has an empty _id".into()));
-    }
+    let user: SystemUser = record.decode(value, "the JumpCloud user")?;
+    record.nonblank(&user.id, "the JumpCloud user record has an empty _id")?;
     let active = user_active(
         user.state.as_deref(),
         user.activated,
@@ -164,7 +149,7 @@ pub fn read_user(
         provision_staged,
     )
     .ok_or_else(|| {
-        skip(format!(
+        record.skip(format!(
             "unknown JumpCloud state {:?} (activated {:?})",
             user.state, user.activated
         ))
@@ -188,23 +173,10 @@ pub fn read_user(
 /// Decodes one user group; `Ok(None)` for groups that hold no people
 /// (`system_group`, `policy_group`); `Err` carries the skip.
 pub fn read_group(value: Value, position: usize) -> Result<Option<UserGroup>, SkippedRecord> {
-    let hint = hint(&value, "id", position);
-    let skip = |reason: String| SkippedRecord {
-        kind: "group".into(),
-        id: hint.clone(),
-        reason,
-    };
-    let group: UserGroup = serde_json::from_value(value).map_err(|e| {
-        skip(format!(
-            "the JumpCloud user group record cannot be read: {e}"
-        ))
-    })?;
-    if group.id.trim().is_empty() {
-        return Err(skip("the JumpCloud user group has an empty id".into()));
-    }
-    if group.name.trim().is_empty() {
-        return Err(skip("the JumpCloud user group has an empty name".into()));
-    }
+    let record = Record::new("group", &value, "id", position);
+    let group: UserGroup = record.decode(value, "the JumpCloud user group")?;
+    record.nonblank(&group.id, "the JumpCloud user group has an empty id")?;
+    record.nonblank(&group.name, "the JumpCloud user group has an empty name")?;
     let people = group
         .group_type
         .as_deref()

@@ -21,6 +21,20 @@ pub fn endpoint(kind: &'static str, base: &Url, path: &str) -> Result<Url, Sourc
     })
 }
 
+/// [`endpoint`] with query parameters, form-encoded (`a=b+c`).
+pub fn with_query(
+    kind: &'static str,
+    base: &Url,
+    path: &str,
+    query: &[(&str, &str)],
+) -> Result<Url, SourceError> {
+    let mut url = endpoint(kind, base, path)?;
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
+    Ok(url)
+}
+
 /// Everything but the RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`).
 const RESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')

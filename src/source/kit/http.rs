@@ -33,6 +33,18 @@ pub enum RateLimitHeaders {
     SecondsRemaining,
 }
 
+/// A vendor's own "slow down" beyond a 429 with `Retry-After` and the
+/// rate-limit headers: `Some` when the refused answer `(status, body, now)`
+/// asks to retry, with the wait it names (`None`: the backoff decides).
+/// PingOne names the wait in its REQUEST_LIMITED body; Google answers 403
+/// with a rate-limit reason.
+pub type ThrottleHook = fn(StatusCode, &[u8], SystemTime) -> Option<Option<Duration>>;
+
+/// The default [`ThrottleHook`]: statuses and headers say it all.
+pub fn no_throttle_hook(_: StatusCode, _: &[u8], _: SystemTime) -> Option<Option<Duration>> {
+    None
+}
+
 /// Authorises requests; an adapter implements it for its vendor's scheme.
 pub trait Authenticator: Send + Sync {
     /// Adds credentials to a request. `refresh` asks for a new token (after
@@ -158,6 +170,7 @@ impl SourceConnection {
             timeout: self.timeout,
             backoff: Backoff::default(),
             rate_limit_headers: RateLimitHeaders::None,
+            throttle: no_throttle_hook,
             max_rate_limit_share: 1.0,
             ca: self.ca.clone(),
             limits: self.limits,
@@ -182,6 +195,8 @@ pub struct VendorHttpSettings {
     pub backoff: Backoff,
     /// Which rate-limit headers the vendor sends.
     pub rate_limit_headers: RateLimitHeaders,
+    /// How the vendor says "slow down" in a body.
+    pub throttle: ThrottleHook,
     /// Share of the vendor's limit we may use before pausing until the reset
     /// (the limit is often shared with the customer's other integrations).
     pub max_rate_limit_share: f64,
@@ -398,7 +413,8 @@ impl VendorHttp {
                     });
                 }
             };
-            if status.is_success() || allowed.contains(&status) {
+            let vendor = (inner.settings.throttle)(status, &body, SystemTime::now());
+            if vendor.is_none() && (status.is_success() || allowed.contains(&status)) {
                 return Ok(VendorResponse {
                     status,
                     headers,
@@ -407,7 +423,18 @@ impl VendorHttp {
                 });
             }
             let detail = error_detail(&body);
+            let vendor_wait =
+                match vendor.flatten() {
+                    Some(wait) => Some(self.capped_vendor_wait(wait).map_err(|reason| {
+                        SourceError::Fetch {
+                            source_kind: kind,
+                            message: format!("{shown} answered {status}: {reason} ({detail})"),
+                        }
+                    })?),
+                    None => None,
+                };
             match status.as_u16() {
+                _ if vendor.is_some() => {}
                 401 if inner.auth.can_refresh() && !refreshed => {
                     // The cached token may have expired early or been
                     // revoked: get a new one and try once more.
@@ -424,30 +451,7 @@ impl VendorHttp {
                         ),
                     });
                 }
-                408 | 429 | 500..=599 => {
-                    let throttled = status == StatusCode::TOO_MANY_REQUESTS;
-                    last = format!("{status}: {detail}");
-                    let delay = match wait {
-                        Some(wait) => wait,
-                        None if throttled => backoff.delay(throttle.answers()),
-                        None => backoff.delay(attempt),
-                    };
-                    if (throttled || wait.is_some())
-                        && let Err(reason) = throttle.admit(delay)
-                    {
-                        return Err(SourceError::Fetch {
-                            source_kind: kind,
-                            message: format!(
-                                "{shown} gave up after {sent} requests: {last}; {reason}"
-                            ),
-                        });
-                    }
-                    inner.pacer.pause_for(delay);
-                    tracing::debug!(source = kind, request = %shown, %status, delay_ms = delay.as_millis() as u64, "Retrying source request.");
-                    if !throttled {
-                        attempt += 1;
-                    }
-                }
+                408 | 429 | 500..=599 => {}
                 _ => {
                     return Err(SourceError::Fetch {
                         source_kind: kind,
@@ -455,11 +459,42 @@ impl VendorHttp {
                     });
                 }
             }
+            // Retried: a vendor's "slow down" and a 429 count against the
+            // throttle budget (busy, not broken), failures against
+            // `max_attempts`.
+            let throttled = vendor.is_some() || status == StatusCode::TOO_MANY_REQUESTS;
+            last = format!("{status}: {detail}");
+            let delay = match wait.or(vendor_wait) {
+                Some(wait) => wait,
+                None if throttled => backoff.delay(throttle.answers()),
+                None => backoff.delay(attempt),
+            };
+            if (throttled || wait.is_some())
+                && let Err(reason) = throttle.admit(delay)
+            {
+                return Err(SourceError::Fetch {
+                    source_kind: kind,
+                    message: format!("{shown} gave up after {sent} requests: {last}; {reason}"),
+                });
+            }
+            inner.pacer.pause_for(delay);
+            tracing::debug!(source = kind, request = %shown, %status, delay_ms = delay.as_millis() as u64, "Retrying source request.");
+            if !throttled {
+                attempt += 1;
+            }
         }
         Err(SourceError::Fetch {
             source_kind: kind,
             message: format!("{shown} failed after {sent} requests: {last}"),
         })
+    }
+
+    /// A wait a vendor's body names, within `max_wait` like a header's.
+    fn capped_vendor_wait(&self, wait: Duration) -> Result<Duration, String> {
+        let settings = &self.inner.settings;
+        let key = format!("`{}.max_wait`", settings.source_key);
+        let value = format!("{} s", wait.as_secs());
+        check_wait("retryAfter", &value, wait, settings.limits.max_wait, &key)
     }
 
     /// Reads a body within the `max_body` cap.
@@ -580,9 +615,13 @@ fn error_detail(body: &[u8]) -> String {
             };
         }
     }
-    let text = String::from_utf8_lossy(&body[..body.len().min(200)])
-        .trim()
-        .to_string();
+    body_text(body)
+}
+
+/// The start of an error body, trimmed, or "(no body)": what a message
+/// shows of a body no vendor summary reads.
+pub fn body_text(body: &[u8]) -> String {
+    let text = super::token::body_start(body);
     if text.is_empty() {
         "(no body)".into()
     } else {

@@ -7,11 +7,14 @@
 //! - [`token`]: the one OAuth token-endpoint path (on the `oauth2` crate)
 //!   and the token cache;
 //! - [`paging`]: the [`paging::Pager`] trait and its one `list_all`;
+//! - [`records`]: reading listing records, skipping an unreadable one with
+//!   a reason;
 //! - [`encode`]: percent-encoding of URLs and forms.
 
 pub mod encode;
 pub mod http;
 pub mod paging;
+pub mod records;
 pub mod token;
 
 /// The [`http::SourceConnection`] of an adapter config: `connection!(KIND,

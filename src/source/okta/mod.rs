@@ -37,6 +37,7 @@ use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::{OktaSourceConfig, ScopeConfig};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
 use crate::source::SourceCache;
+use crate::source::kit::records::read_all;
 
 pub(crate) const KIND: &str = "okta";
 
@@ -177,20 +178,9 @@ impl OktaSource {
         // 2. Groups, and the app's assignments.
         progress.message("Reading groups from Okta");
         let url = self.client.url("api/v1/groups", &[("limit", GROUP_PAGE)])?;
+        let records = self.client.list_all(url, "listing groups").await?;
         let mut skipped_groups = Vec::new();
-        let mut groups = Vec::new();
-        for (position, record) in self
-            .client
-            .list_all(url, "listing groups")
-            .await?
-            .into_iter()
-            .enumerate()
-        {
-            match read_group(record, position) {
-                Ok(group) => groups.push(group),
-                Err(skipped) => skipped_groups.push(skipped),
-            }
-        }
+        let groups = read_all(records, &mut skipped_groups, read_group);
         let assignments = match &self.config.app_id {
             Some(app_id) => Some(self.app_assignments(app_id).await?),
             None => None,

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::{SkippedRecord, SourceUser};
+use crate::source::kit::records::Record;
 
 /// Okta group type whose groups (Everyone) never become teams unless named.
 pub const BUILT_IN: &str = "BUILT_IN";
@@ -71,22 +72,11 @@ pub fn read_user(
     position: usize,
     provision_staged: bool,
 ) -> Result<(SourceUser, String, Option<String>), SkippedRecord> {
-    let hint = value
-        .get("id")
-        .and_then(Value::as_str)
-        .map_or_else(|| format!("#{position}"), str::to_string);
-    let skip = |reason: String| SkippedRecord {
-        kind: "user".into(),
-        id: hint.clone(),
-        reason,
-    };
-    let user: OktaUser = serde_json::from_value(value)
-        .map_err(|e| skip(format!("the Okta user record cannot be read: {e}")))?;
-    if user.id.trim().is_empty() {
-        return Err(skip("the Okta user record has an empty id".into()));
-    }
+    let record = Record::new("user", &value, "id", position);
+    let user: OktaUser = record.decode(value, "the Okta user")?;
+    record.nonblank(&user.id, "the Okta user record has an empty id")?;
     let active = status_active(&user.status, provision_staged)
-        .ok_or_else(|| skip(format!("unknown Okta status {:?}", user.status)))?;
+        .ok_or_else(|| record.skip(format!("unknown Okta status {:?}", user.status)))?;
     let text = |key: &str| {
         user.profile
             .get(key)
@@ -115,22 +105,9 @@ pub fn read_user(
 
 /// Decodes one group record; `Err` carries the skip.
 pub fn read_group(value: Value, position: usize) -> Result<OktaGroup, SkippedRecord> {
-    let hint = value
-        .get("id")
-        .and_then(Value::as_str)
-        .map_or_else(|| format!("#{position}"), str::to_string);
-    let group: OktaGroup = serde_json::from_value(value).map_err(|e| SkippedRecord {
-        kind: "group".into(),
-        id: hint.clone(),
-        reason: format!("the Okta group record cannot be read: {e}"),
-    })?;
-    if group.id.trim().is_empty() {
-        return Err(SkippedRecord {
-            kind: "group".into(),
-            id: hint,
-            reason: "the Okta group record has an empty id".into(),
-        });
-    }
+    let record = Record::new("group", &value, "id", position);
+    let group: OktaGroup = record.decode(value, "the Okta group")?;
+    record.nonblank(&group.id, "the Okta group record has an empty id")?;
     Ok(group)
 }
 

@@ -12,7 +12,7 @@ use super::proto::V1Envelope;
 use crate::config::OneLoginSourceConfig;
 use crate::source::SourceError;
 use crate::source::kit::connection;
-use crate::source::kit::encode::endpoint;
+use crate::source::kit::encode::{endpoint, with_query};
 use crate::source::kit::http::{
     RateLimitHeaders, SourceConnection, VendorHttp, VendorHttpSettings,
 };
@@ -91,11 +91,7 @@ impl OneLoginClient {
 
     /// An API URL with query parameters (values form-encoded here).
     pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SourceError> {
-        let mut url = endpoint(KIND, &self.base_url, path)?;
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        Ok(url)
+        with_query(KIND, &self.base_url, path, query)
     }
 
     /// One page of a v2 listing, without following the cursor (`check()`).

@@ -31,6 +31,7 @@ use self::proto::{read_named, read_user, role_member};
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::{OneLoginSourceConfig, TeamsFrom};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
+use crate::source::kit::records::read_all;
 
 /// Adapter name, as in `source.type` (and in errors and metrics).
 pub(crate) const KIND: &str = "onelogin";
@@ -183,14 +184,10 @@ impl OneLoginSource {
             .await?;
         let mut groups = Vec::new();
         let mut skipped = Vec::new();
-        for (position, record) in records.iter().enumerate() {
-            let role = match read_named(record, position, "role") {
-                Ok(role) => role,
-                Err(skip) => {
-                    skipped.push(skip);
-                    continue;
-                }
-            };
+        let roles = read_all(records, &mut skipped, |record, position| {
+            read_named(&record, position, "role")
+        });
+        for role in roles {
             let members: BTreeSet<String> = self
                 .client
                 .list_v2(
@@ -231,20 +228,19 @@ impl OneLoginSource {
                     .push(user.id.clone());
             }
         }
-        let mut groups = Vec::new();
         let mut skipped = Vec::new();
-        for (position, record) in records.iter().enumerate() {
-            match read_named(record, position, "group") {
-                Ok(group) => groups.push(SourceGroup {
-                    email: None,
-                    members: members.get(group.id.as_str()).cloned().unwrap_or_default(),
-                    id: group.id,
-                    name: group.name,
-                    built_in: false,
-                }),
-                Err(skip) => skipped.push(skip),
-            }
-        }
+        let groups = read_all(records, &mut skipped, |record, position| {
+            read_named(&record, position, "group")
+        })
+        .into_iter()
+        .map(|group| SourceGroup {
+            email: None,
+            members: members.get(group.id.as_str()).cloned().unwrap_or_default(),
+            id: group.id,
+            name: group.name,
+            built_in: false,
+        })
+        .collect();
         Ok((groups, skipped))
     }
 }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::{SkippedRecord, SourceUser};
+use crate::source::kit::records::Record;
 
 /// `status` 0: the user was created but never activated (no first login).
 pub const STATUS_UNACTIVATED: i64 = 0;
@@ -133,11 +134,7 @@ pub fn read_user(
     provision_unactivated: bool,
 ) -> Result<(SourceUser, Option<String>), SkippedRecord> {
     let id = id_text(value.get("id"));
-    let skip = |reason: String| SkippedRecord {
-        kind: "user".into(),
-        id: id.clone().unwrap_or_else(|| format!("#{position}")),
-        reason,
-    };
+    let skip = |reason: String| Record::named("user", id.clone(), position).skip(reason);
     let Value::Object(record) = &value else {
         return Err(skip("the OneLogin user record is not an object".into()));
     };
@@ -212,11 +209,7 @@ pub fn read_named(
     kind: &str,
 ) -> Result<NamedEntity, SkippedRecord> {
     let id = id_text(value.get("id"));
-    let skip = |reason: String| SkippedRecord {
-        kind: "group".into(),
-        id: id.clone().unwrap_or_else(|| format!("#{position}")),
-        reason,
-    };
+    let skip = |reason: String| Record::named("group", id.clone(), position).skip(reason);
     let Some(id) = id.clone() else {
         return Err(skip(format!(
             "the OneLogin {kind} record has no integer id"

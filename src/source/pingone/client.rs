@@ -11,18 +11,14 @@ use serde_json::Value;
 use super::KIND;
 use super::proto::{P1Error, Page, TokenError};
 use crate::config::{PingOneSourceConfig, TokenAuthMethod};
-use crate::http::redact_url;
-use crate::ratelimit::{Backoff, parse_retry_after};
 use crate::source::SourceError;
-use crate::source::kit::connection;
-use crate::source::kit::http::{SourceConnection, VendorHttp};
+use crate::source::kit::http::{SourceConnection, VendorHttp, VendorHttpSettings};
 use crate::source::kit::paging::{self, Next, Pager};
 use crate::source::kit::token::{
     BasicEncoding, BearerTokenCache, ClientAuth, Grant, Refusal, TokenEndpoint,
 };
+use crate::source::kit::{connection, encode};
 
-/// Attempts at one page while PingOne answers 429.
-const THROTTLED_ATTEMPTS: u32 = 6;
 /// Longest wait for a 429 we accept; a longer one (a licence quota rather
 /// than the per-second limit) fails the run with PingOne's explanation.
 const MAX_THROTTLE_WAIT: Duration = Duration::from_secs(120);
@@ -95,8 +91,14 @@ impl PingOneClient {
         let connection = connection!(KIND, config, index);
         let tokens = Arc::new(tokens(&connection, config)?);
         let credentials_key = format!("{}.client_secret", connection.source_key);
-        // PingOne sends `Retry-After` on 429 only: the default settings.
-        let settings = connection.settings(credentials_key.clone());
+        // PingOne sends `Retry-After` on 429 only, or the wait in the body.
+        // A wait over 120 s is a licence quota rather than the per-second
+        // limit: the run fails with PingOne's explanation.
+        let mut settings = VendorHttpSettings {
+            throttle: throttle_wait,
+            ..connection.settings(credentials_key.clone())
+        };
+        settings.limits.max_wait = settings.limits.max_wait.min(MAX_THROTTLE_WAIT);
         let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
         let base = config.base_url.as_str().trim_end_matches('/');
         let environment_url =
@@ -123,77 +125,29 @@ impl PingOneClient {
     /// An environment URL (`users`, `groups/{id}/memberOfGroups`) with query
     /// parameters, URL-encoded here.
     pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SourceError> {
-        let mut url = self
-            .environment_url
-            .join(path)
-            .map_err(|e| SourceError::Setup {
-                source_kind: KIND,
-                message: format!("cannot build the URL for {path}: {e}"),
-            })?;
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query.iter());
-        }
-        Ok(url)
+        encode::with_query(KIND, &self.environment_url, path, query)
     }
 
-    /// GETs one page. 429 is retried here rather than in [`VendorHttp`] so
-    /// the REQUEST_LIMITED body can be read: the wait is `Retry-After`
-    /// (seconds or a date), else the body's `details[].innerError.retryAfter`
-    /// (FACTS: either may be what PingOne sends), else backoff. 400/404 are
-    /// reported with PingOne's details (e.g. `INVALID_FILTER filter`).
+    /// GETs one page; 429 is retried by [`VendorHttp`], waiting for
+    /// `Retry-After` (seconds or a date), else the body's
+    /// `details[].innerError.retryAfter` ([`throttle_wait`]; FACTS: either
+    /// may be what PingOne sends), else backoff. 400/404 are reported with
+    /// PingOne's details (e.g. `INVALID_FILTER filter`).
     async fn get_page(&self, url: &Url, what: &str) -> Result<Page, SourceError> {
-        let shown = format!("GET {}", redact_url(url));
-        let backoff = Backoff::default();
-        let allowed = [
-            StatusCode::TOO_MANY_REQUESTS,
-            StatusCode::BAD_REQUEST,
-            StatusCode::NOT_FOUND,
-        ];
-        let mut attempt = 0;
-        loop {
-            let response = self.http.get_allowing(url.as_str(), &allowed).await?;
-            match response.status {
-                StatusCode::TOO_MANY_REQUESTS => {
-                    let detail = P1Error::summarise(&response.body);
-                    attempt += 1;
-                    if attempt >= THROTTLED_ATTEMPTS {
-                        return Err(SourceError::Fetch {
-                            source_kind: KIND,
-                            message: format!(
-                                "{what}: {shown} was still throttled after {THROTTLED_ATTEMPTS} attempts: {detail}"
-                            ),
-                        });
-                    }
-                    let wait = throttle_wait(&response.headers, &response.body, SystemTime::now())
-                        .unwrap_or_else(|| backoff.delay(attempt - 1));
-                    let cap = self.http.limits().max_wait.min(MAX_THROTTLE_WAIT);
-                    if wait > cap {
-                        return Err(SourceError::Fetch {
-                            source_kind: KIND,
-                            message: format!(
-                                "{what}: {shown} answered 429 and asks to wait {} s, more than the {} s `{}.max_wait` allows ({detail}). The licence quota may be exhausted; the next scheduled run tries again",
-                                wait.as_secs(),
-                                cap.as_secs(),
-                                self.http.source_key()
-                            ),
-                        });
-                    }
-                    tracing::debug!(source = KIND, request = %shown, wait_ms = wait.as_millis() as u64, "PingOne throttled the request; waiting.");
-                    tokio::time::sleep(wait).await;
-                }
-                StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND => {
-                    return Err(SourceError::Fetch {
-                        source_kind: KIND,
-                        message: format!(
-                            "{what}: {shown} answered {}: {}",
-                            response.status,
-                            P1Error::summarise(&response.body)
-                        ),
-                    });
-                }
-                _ => return response.json(KIND, what),
-            }
+        let allowed = [StatusCode::BAD_REQUEST, StatusCode::NOT_FOUND];
+        let response = self.http.get_allowing(url.as_str(), &allowed).await?;
+        if response.status.is_success() {
+            return response.json(KIND, what);
         }
+        Err(SourceError::Fetch {
+            source_kind: KIND,
+            message: format!(
+                "{what}: {} answered {}: {}",
+                response.request,
+                response.status,
+                P1Error::summarise(&response.body)
+            ),
+        })
     }
 
     /// The first page only, for `check`.
@@ -252,30 +206,22 @@ impl Pager for HalPager<'_> {
     }
 }
 
-/// How long a 429 asks us to wait: `Retry-After` first, then the earliest
-/// `innerError.retryAfter` of the REQUEST_LIMITED body.
-fn throttle_wait(
-    headers: &reqwest::header::HeaderMap,
-    body: &[u8],
-    now: SystemTime,
-) -> Option<Duration> {
-    if let Some(wait) = headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, now))
-    {
-        return Some(wait);
+/// How long a 429 asks us to wait when it has no `Retry-After`: the
+/// earliest `innerError.retryAfter` of the REQUEST_LIMITED body.
+fn throttle_wait(status: StatusCode, body: &[u8], now: SystemTime) -> Option<Option<Duration>> {
+    if status != StatusCode::TOO_MANY_REQUESTS {
+        return None;
     }
-    let at = P1Error::retry_after_unix(body)?;
-    let now = i64::try_from(now.duration_since(UNIX_EPOCH).ok()?.as_secs()).ok()?;
-    Some(Duration::from_secs(u64::try_from(at - now).unwrap_or(0)))
+    let wait = P1Error::retry_after_unix(body).and_then(|at| {
+        let now = i64::try_from(now.duration_since(UNIX_EPOCH).ok()?.as_secs()).ok()?;
+        Some(Duration::from_secs(u64::try_from(at - now).unwrap_or(0)))
+    });
+    Some(wait)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
-    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
-
     use super::*;
 
     #[test]
@@ -309,19 +255,15 @@ mod tests {
     }
 
     #[test]
-    fn throttling_waits_for_the_header_then_the_body() {
+    fn throttling_waits_for_the_body_on_a_429_only() {
         let now = UNIX_EPOCH + Duration::from_secs(1_000);
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
-        assert_eq!(
-            throttle_wait(&headers, b"", now),
-            Some(Duration::from_secs(3))
-        );
         let body = br#"{"code":"REQUEST_LIMITED","message":"m","details":[{"code":"LIMIT_EXCEEDED","innerError":{"retryAfter":"1970-01-01T00:16:45Z"}}]}"#;
+        let throttled = StatusCode::TOO_MANY_REQUESTS;
         assert_eq!(
-            throttle_wait(&HeaderMap::new(), body, now),
-            Some(Duration::from_secs(5))
+            throttle_wait(throttled, body, now),
+            Some(Some(Duration::from_secs(5)))
         );
-        assert_eq!(throttle_wait(&HeaderMap::new(), b"{}", now), None);
+        assert_eq!(throttle_wait(throttled, b"{}", now), Some(None));
+        assert_eq!(throttle_wait(StatusCode::BAD_REQUEST, body, now), None);
     }
 }

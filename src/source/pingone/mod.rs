@@ -31,6 +31,7 @@ use self::proto::{Membership, read_group, read_user};
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::{NestedGroups, PingOneSourceConfig};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
+use crate::source::kit::records::read_all;
 
 /// Adapter name, as in `source.type`.
 pub(crate) const KIND: &str = "pingone";
@@ -188,13 +189,7 @@ impl PingOneSource {
             .client
             .list_all(url, &["groups"], "listing groups")
             .await?;
-        let mut groups = Vec::new();
-        for (position, record) in records.into_iter().enumerate() {
-            match read_group(record, position) {
-                Ok(group) => groups.push(group),
-                Err(skip) => skipped.push(skip),
-            }
-        }
+        let groups = read_all(records, &mut skipped, read_group);
 
         // Members and nesting of every group: a group outside the
         // population may still be nested in one we keep.

@@ -13,6 +13,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::{SkippedRecord, SourceUser};
+use crate::source::kit::http::body_text;
+use crate::source::kit::records::Record;
 
 /// A HAL collection page: `{"_links": {"next": {"href"}}, "_embedded": {…}}`.
 #[derive(Debug, Default, Deserialize)]
@@ -192,10 +194,10 @@ impl P1Error {
     /// [id …]`, or the start of the body when it is not a P1Error.
     pub fn summarise(body: &[u8]) -> String {
         let Ok(error) = serde_json::from_slice::<P1Error>(body) else {
-            return body_start(body);
+            return body_text(body);
         };
         if error.code.is_none() && error.message.is_none() {
-            return body_start(body);
+            return body_text(body);
         }
         let mut text = error.message.clone().unwrap_or_default();
         if let Some(code) = &error.code {
@@ -237,17 +239,6 @@ impl P1Error {
             .filter_map(|d| d.inner_error.as_ref()?.get("retryAfter")?.as_str())
             .filter_map(parse_rfc3339)
             .min()
-    }
-}
-
-fn body_start(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(200)])
-        .trim()
-        .to_string();
-    if text.is_empty() {
-        "(no body)".into()
-    } else {
-        text
     }
 }
 
@@ -309,21 +300,10 @@ pub fn read_user(
     value: Value,
     position: usize,
 ) -> Result<(SourceUser, Option<String>), SkippedRecord> {
-    let hint = value
-        .get("id")
-        .and_then(Value::as_str)
-        .map_or_else(|| format!("#{position}"), str::to_string);
-    let skip = |reason: String| SkippedRecord {
-        kind: "user".into(),
-        id: hint.clone(),
-        reason,
-    };
+    let record = Record::new("user", &value, "id", position);
     let attributes = flatten_strings(&value);
-    let user: PingOneUser = serde_json::from_value(value)
-        .map_err(|e| skip(format!("the PingOne user record cannot be read: {e}")))?;
-    if user.id.trim().is_empty() {
-        return Err(skip("the PingOne user record has an empty id".into()));
-    }
+    let user: PingOneUser = record.decode(value, "the PingOne user")?;
+    record.nonblank(&user.id, "the PingOne user record has an empty id")?;
     let clean = |text: Option<&str>| {
         text.map(str::trim)
             .filter(|s| !s.is_empty())
@@ -354,23 +334,10 @@ pub fn read_user(
 
 /// Decodes one group record; `Err` carries the skip.
 pub fn read_group(value: Value, position: usize) -> Result<PingOneGroup, SkippedRecord> {
-    let hint = value
-        .get("id")
-        .and_then(Value::as_str)
-        .map_or_else(|| format!("#{position}"), str::to_string);
-    let skip = |reason: String| SkippedRecord {
-        kind: "group".into(),
-        id: hint.clone(),
-        reason,
-    };
-    let group: PingOneGroup = serde_json::from_value(value)
-        .map_err(|e| skip(format!("the PingOne group record cannot be read: {e}")))?;
-    if group.id.trim().is_empty() {
-        return Err(skip("the PingOne group record has an empty id".into()));
-    }
-    if group.name.trim().is_empty() {
-        return Err(skip("the PingOne group has an empty name".into()));
-    }
+    let record = Record::new("group", &value, "id", position);
+    let group: PingOneGroup = record.decode(value, "the PingOne group")?;
+    record.nonblank(&group.id, "the PingOne group record has an empty id")?;
+    record.nonblank(&group.name, "the PingOne group has an empty name")?;
     Ok(group)
 }
 
