@@ -315,14 +315,14 @@ impl VendorHttp {
         &self.inner.settings.source_key
     }
 
-    /// A [`PageGuard`](super::paging::PageGuard) for one listing under
-    /// this client's `max_pages`.
-    pub fn page_guard(&self, what: &str) -> super::paging::PageGuard {
-        super::paging::PageGuard::new(
-            self.inner.settings.kind,
-            what,
-            self.inner.settings.limits.max_pages,
-            &self.inner.settings.source_key,
+    /// What a [`PageGuard`](super::paging) for one of this client's
+    /// listings needs: the source kind, `max_pages` and the config key.
+    pub(super) fn listing_bounds(&self) -> (&'static str, u64, &str) {
+        let settings = &self.inner.settings;
+        (
+            settings.kind,
+            settings.limits.max_pages,
+            &settings.source_key,
         )
     }
 
@@ -618,10 +618,17 @@ fn error_detail(body: &[u8]) -> String {
     body_text(body)
 }
 
+/// The start of a body, trimmed, for messages.
+pub fn body_start(body: &[u8]) -> String {
+    String::from_utf8_lossy(&body[..body.len().min(200)])
+        .trim()
+        .to_string()
+}
+
 /// The start of an error body, trimmed, or "(no body)": what a message
 /// shows of a body no vendor summary reads.
 pub fn body_text(body: &[u8]) -> String {
-    let text = super::token::body_start(body);
+    let text = body_start(body);
     if text.is_empty() {
         "(no body)".into()
     } else {

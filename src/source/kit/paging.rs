@@ -15,6 +15,14 @@ use super::http::VendorHttp;
 use crate::http::redact_url;
 use crate::source::SourceError;
 
+impl VendorHttp {
+    /// A [`PageGuard`] for one listing under this client's `max_pages`.
+    pub fn page_guard(&self, what: &str) -> PageGuard {
+        let (kind, max_pages, source_key) = self.listing_bounds();
+        PageGuard::new(kind, what, max_pages, source_key)
+    }
+}
+
 /// What follows a page.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Next {

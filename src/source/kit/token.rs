@@ -16,7 +16,7 @@ use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use super::encode::{form, query_escape};
-use super::http::SourceConnection;
+use super::http::{SourceConnection, body_start};
 use crate::config::{ListingLimits, Secret};
 use crate::http::{describe_error, redact_url};
 use crate::ratelimit::{Backoff, BodyError, check_wait, parse_retry_after, read_body_capped};
@@ -137,13 +137,6 @@ impl Refusal<'_> {
                 .as_deref()
                 .is_some_and(|code| TRANSIENT_CODES.contains(&code))
     }
-}
-
-/// The start of a body, trimmed, for messages.
-pub fn body_start(body: &[u8]) -> String {
-    String::from_utf8_lossy(&body[..body.len().min(200)])
-        .trim()
-        .to_string()
 }
 
 /// The bounds a token endpoint is read within: the source's `max_wait` and

@@ -13,11 +13,12 @@ use crate::config::OneLoginSourceConfig;
 use crate::source::SourceError;
 use crate::source::kit::connection;
 use crate::source::kit::encode::{endpoint, with_query};
+use crate::source::kit::http::body_start;
 use crate::source::kit::http::{
     RateLimitHeaders, SourceConnection, VendorHttp, VendorHttpSettings,
 };
 use crate::source::kit::paging::{Next, Page, Pager, list_all};
-use crate::source::kit::token::{BearerTokenCache, Grant, TokenEndpoint, body_start};
+use crate::source::kit::token::{BearerTokenCache, Grant, TokenEndpoint};
 
 /// Path of the token endpoint, relative to the account root.
 const TOKEN_PATH: &str = "auth/oauth2/v2/token";
