@@ -521,8 +521,8 @@ fn describe_team_members(out: &mut String, mapped: &MappedDirectory, group: &Sou
     let (mut inside, mut outside) = (Vec::new(), Vec::new());
     for member in &group.members {
         match mapped.desired.users.get(member) {
-            Some(user) if user.active => inside.push(user.user_name.clone()),
-            Some(user) => outside.push(format!("{} (inactive)", user.user_name)),
+            Some(user) if user.active() => inside.push(user.user_name().to_string()),
+            Some(user) => outside.push(format!("{} (inactive)", user.user_name())),
             None => outside.push(format!("{member} (not in scope or skipped)")),
         }
     }

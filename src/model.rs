@@ -3,6 +3,10 @@
 //! Every source adapter yields these types and nothing else, so mapping,
 //! planning and applying never learn which vendor the data came from.
 
+mod packed_attributes;
+
+pub use packed_attributes::PackedAttributes;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

@@ -25,8 +25,8 @@ pub fn resolve(
         let mut hit = false;
         for (id, attributes) in &desired.users {
             if id == value.trim()
-                || attributes.user_name.to_lowercase() == wanted
-                || attributes.email.to_lowercase() == wanted
+                || attributes.user_name().to_lowercase() == wanted
+                || attributes.email().to_lowercase() == wanted
             {
                 found.insert(id.clone());
                 hit = true;
@@ -92,7 +92,7 @@ pub fn restrict(
                 narrow_snapshot.users.insert(member.clone(), user.clone());
                 narrow_desired
                     .users
-                    .insert(member.clone(), user.attributes());
+                    .insert(member.clone(), user.attributes().into());
             }
         }
         narrow_desired.teams.insert(team_id.clone(), team);
@@ -131,7 +131,7 @@ mod tests {
             ("new", "New"),
             ("cy", "Cy"),
         ] {
-            desired.users.insert(id.into(), attrs(id, given));
+            desired.users.insert(id.into(), attrs(id, given).into());
         }
         desired.teams.insert(
             "g".into(),

@@ -168,7 +168,7 @@ impl Rebuild<'_> {
             let found = known
                 .or_else(|| only_one(index.by_external.get(source_id.as_str())).filter(free))
                 .or_else(|| {
-                    only_one(index.by_name.get(&wanted.user_name.to_lowercase())).filter(free)
+                    only_one(index.by_name.get(&wanted.user_name().to_lowercase())).filter(free)
                 })
                 .filter(|user| !claimed.contains(user.id.as_str()));
             match found {
@@ -348,9 +348,9 @@ mod tests {
     #[test]
     fn links_by_external_id_and_user_name_and_leaves_strangers_alone() {
         let mut desired = DesiredState::default();
-        desired.users.insert("a".into(), wanted("a"));
-        desired.users.insert("b".into(), wanted("b"));
-        desired.users.insert("c".into(), wanted("c"));
+        desired.users.insert("a".into(), wanted("a").into());
+        desired.users.insert("b".into(), wanted("b").into());
+        desired.users.insert("c".into(), wanted("c").into());
         let users = vec![
             scim_user("p1", "whatever@example.com", Some("a"), true),
             scim_user("p2", "B@example.com", None, false),
@@ -384,7 +384,8 @@ mod tests {
             UserAttributes {
                 external_id: "new".into(),
                 ..wanted("old")
-            },
+            }
+            .into(),
         );
         let users = vec![scim_user("p1", "old@example.com", Some("old"), false)];
         let (first, _) = rebuild_snapshot(&desired, &Snapshot::default(), &users, &[], false, 100);
@@ -410,7 +411,7 @@ mod tests {
     #[test]
     fn team_members_map_back_and_strays_are_foreign() {
         let mut desired = DesiredState::default();
-        desired.users.insert("a".into(), wanted("a"));
+        desired.users.insert("a".into(), wanted("a").into());
         desired.teams.insert(
             "g".into(),
             DesiredTeam {

@@ -3,6 +3,7 @@
 //! A run always ends in a [`RunReport`], failed or not, so the CLI, the
 //! daemon and tests all see the same account of what happened.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use crate::apply::{ApplySettings, apply_plan};
 use crate::audit::AuditLog;
 use crate::config::{ConnectionConfig, OnUserRemoved, PolicyConfig};
 use crate::events::{self, RunContext};
-use crate::mapping::{DesiredState, map_owned_directory};
+use crate::mapping::{DesiredState, keep_used_attributes, map_owned_directory, used_attributes};
 use crate::model::Directory;
 use crate::only;
 use crate::plan::{Plan, PlanPolicy, RemovalAction, plan};
@@ -24,8 +25,8 @@ use crate::report::Outcome;
 use crate::scim::client::listing::ListingRules;
 use crate::scim::client::{DEFAULT_PAGE_SIZE, ScimClient, ScimClientSettings};
 use crate::snapshot::Snapshot;
-use crate::source::SourceCache;
-use crate::source::{self, FetchContext, Fetched};
+use crate::source::{self, FetchContext};
+use crate::source::{SourceCache, SourceCacheRef};
 use crate::state::{RunRecord, StateError, StateStore};
 use crate::timestamp::unix_now;
 
@@ -343,8 +344,10 @@ impl Run<'_> {
         let (connection, options) = (self.connection, self.options);
         let source = source::build(connection, self.index)
             .map_err(|error| Stop::Failed(error.to_string()))?;
+        let mut used = used_attributes(&connection.mapping);
+        used.extend(source.own_attributes().iter().map(|key| key.to_string()));
         let previous = if source.incremental() {
-            self.store.load_source_cache(&connection.name)?
+            self.previous_source_cache(&used)?
         } else {
             None
         };
@@ -358,36 +361,56 @@ impl Run<'_> {
             .await;
         progress.finish();
         report.source_requests = source.requests_sent();
-        let fetched = fetched.map_err(|error| {
+        let mut fetched = fetched.map_err(|error| {
             Stop::Failed(format!(
                 "{error}. Nothing was changed in Penvio or in the snapshot."
             ))
         })?;
+        let last_full_fetch = match (&previous, fetched.full) {
+            (Some(previous), false) => previous.last_full_fetch,
+            _ => options.now,
+        };
+        drop(previous);
+        keep_used_attributes(&mut fetched.directory, &used);
         report.source.full_fetch = fetched.full;
         report.source.data_read_at = Some(options.now);
         if source.incremental() && !options.dry_run {
-            self.save_source_cache(&fetched, previous.as_ref())?;
+            let cache = SourceCacheRef {
+                directory: &fetched.directory,
+                cursor: fetched.cursor.as_deref(),
+                last_full_fetch,
+                kept_attributes: &used.iter().cloned().collect::<Vec<_>>(),
+            };
+            let bytes = cache
+                .encode()
+                .map_err(|e| Stop::Failed(format!("the source cache cannot be encoded: {e}")))?;
+            self.store.save_source_cache(&connection.name, &bytes)?;
         }
         report.source.users = fetched.directory.users.len();
         report.source.groups = fetched.directory.groups.len();
         Ok(fetched.directory)
     }
 
-    /// Keeps what an incremental source read, for its next delta.
-    fn save_source_cache(&self, fetched: &Fetched, previous: Option<&SourceCache>) -> Step<()> {
-        let now = self.options.now;
-        let cache = SourceCache {
-            last_full_fetch: if fetched.full {
-                now
-            } else {
-                previous.map_or(now, |p| p.last_full_fetch)
-            },
-            cursor: fetched.cursor.clone(),
-            directory: fetched.directory.clone(),
+    /// What the incremental source read last time, if it can continue from
+    /// it: a cache written by another version, or holding other raw
+    /// attributes than the mapping now uses, means a full read.
+    fn previous_source_cache(&self, used: &BTreeSet<String>) -> Step<Option<SourceCache>> {
+        let connection = &self.connection.name;
+        let Some(bytes) = self.store.load_source_cache(connection)? else {
+            return Ok(None);
         };
-        Ok(self
-            .store
-            .save_source_cache(&self.connection.name, &cache)?)
+        let cache = match SourceCache::decode(&bytes) {
+            Ok(cache) => cache,
+            Err(why) => {
+                tracing::info!(connection = %connection, "The source cache is not used ({why}): this run reads the directory in full.");
+                return Ok(None);
+            }
+        };
+        if !cache.kept_attributes.iter().eq(used.iter()) {
+            tracing::info!(connection = %connection, "The mapping now uses other source attributes than the cache holds: this run reads the directory in full.");
+            return Ok(None);
+        }
+        Ok(Some(cache))
     }
 
     /// 3. Reconcile: the snapshot rebuilt from what Penvio really holds (and,

@@ -16,7 +16,7 @@ use common::{Fixture, find, member_ids};
 use entra_fake::{CLIENT_SECRET, FakeEntra, fixture_text};
 use penvio_sync::progress::Progress;
 use penvio_sync::report::exit::EXIT_RUN_FAILED;
-use penvio_sync::source::FetchContext;
+use penvio_sync::source::{FetchContext, SourceCache};
 use penvio_sync::timestamp::unix_now;
 use serde_json::{Value, json};
 
@@ -260,6 +260,7 @@ async fn a_failed_page_changes_nothing() {
     ok(&fixture.sync().await);
     let snapshot = fixture.snapshot();
     let cache = fixture.store().load_source_cache("test").unwrap().unwrap();
+    let cache = SourceCache::decode(&cache).unwrap();
     let (writes_before, _) = server.request_counts("failed").await;
 
     fake.delete_user("ada");
@@ -280,6 +281,7 @@ async fn a_failed_page_changes_nothing() {
     );
     assert_eq!(fixture.snapshot(), snapshot);
     let after = fixture.store().load_source_cache("test").unwrap().unwrap();
+    let after = SourceCache::decode(&after).unwrap();
     assert_eq!(after.cursor, cache.cursor);
     assert_eq!(after.directory, cache.directory);
 

@@ -311,7 +311,7 @@ fn build_desired(
     for (id, (name, given, active)) in users {
         desired
             .users
-            .insert(id.clone(), attributes(id, *name, *given, *active));
+            .insert(id.clone(), attributes(id, *name, *given, *active).into());
     }
     let active: Vec<String> = users
         .iter()
@@ -352,10 +352,11 @@ fn assert_desired(
     for (id, wanted) in &desired.users {
         match snapshot.users.get(id) {
             Some(record) => {
-                prop_assert_eq!(&record.attributes(), wanted);
-                prop_assert_eq!(model.users.get(record.penvio_id()), Some(wanted));
+                let wanted = wanted.unpack();
+                prop_assert_eq!(&record.attributes(), &wanted);
+                prop_assert_eq!(model.users.get(record.penvio_id()), Some(&wanted));
             }
-            None => prop_assert!(!wanted.active, "active user {} missing", id),
+            None => prop_assert!(!wanted.active(), "active user {} missing", id),
         }
     }
     for (id, record) in &snapshot.users {

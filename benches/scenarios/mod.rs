@@ -27,7 +27,6 @@ use penvio_sync::mapping::{DesiredState, DesiredTeam, map_user};
 use penvio_sync::model::SourceUser;
 use penvio_sync::plan::{Plan, PlanPolicy, RemovalAction, plan};
 use penvio_sync::snapshot::{Change, Snapshot, TeamRecord, UserRecord};
-use penvio_sync::source::SourceCache;
 use penvio_sync::state::{RedbStateStore, RunRecord, StateError, StateStore};
 use serde_json::{Value, json};
 
@@ -172,7 +171,7 @@ pub fn desired(shape: &Shape, changed: bool) -> DesiredState {
             .map(|i| {
                 let user = source_user(shape, i, changed);
                 let attributes = map_user(&user, &mapping).unwrap();
-                (user.id, attributes)
+                (user.id, attributes.into())
             })
             .collect(),
         ..DesiredState::default()
@@ -200,7 +199,7 @@ pub fn snapshot_of(desired: &DesiredState) -> Snapshot {
             id.clone(),
             UserRecord {
                 penvio_id: penvio_id(1, n),
-                attributes: attributes.clone(),
+                attributes: attributes.unpack(),
                 deactivated_at: None,
             }
             .into(),
@@ -565,10 +564,10 @@ impl StateStore for TimingStore {
     fn connections(&self) -> Result<Vec<String>, StateError> {
         self.inner.connections()
     }
-    fn load_source_cache(&self, connection: &str) -> Result<Option<SourceCache>, StateError> {
+    fn load_source_cache(&self, connection: &str) -> Result<Option<Vec<u8>>, StateError> {
         self.inner.load_source_cache(connection)
     }
-    fn save_source_cache(&self, connection: &str, cache: &SourceCache) -> Result<(), StateError> {
+    fn save_source_cache(&self, connection: &str, cache: &[u8]) -> Result<(), StateError> {
         self.inner.save_source_cache(connection, cache)
     }
 }

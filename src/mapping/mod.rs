@@ -7,12 +7,16 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::config::{GroupPattern, MappingConfig, ScopeConfig};
-use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser, UserAttributes};
+use crate::model::{
+    Directory, PackedAttributes, SkippedRecord, SourceGroup, SourceUser, UserAttributes,
+};
 
 #[cfg(test)]
 mod tests;
+mod used_attributes;
 mod user;
 
+pub use used_attributes::{keep_used_attributes, used_attributes};
 use user::check_length;
 pub use user::{MAX_EMAIL_CHARS, MAX_EXTERNAL_ID_CHARS, MAX_NAME_CHARS, clean_name, map_user};
 
@@ -20,7 +24,8 @@ pub use user::{MAX_EMAIL_CHARS, MAX_EXTERNAL_ID_CHARS, MAX_NAME_CHARS, clean_nam
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DesiredState {
     /// Users in scope, with the attributes Penvio should hold.
-    pub users: BTreeMap<String, UserAttributes>,
+    /// Packed: one allocation per user (see [`PackedAttributes`]).
+    pub users: BTreeMap<String, PackedAttributes>,
     /// Teams (from IdP groups matched by `scope.team_groups`).
     pub teams: BTreeMap<String, DesiredTeam>,
 }
@@ -119,7 +124,7 @@ pub fn map_owned_directory(
 
     let repeated = repeated_ids(&users);
     let mut repeats_seen = HashSet::new();
-    let mut candidates: Vec<(String, UserAttributes)> = Vec::with_capacity(users.len());
+    let mut candidates: Vec<(String, PackedAttributes)> = Vec::with_capacity(users.len());
     for user in users {
         if repeated.contains(user.id.as_str()) && !repeats_seen.insert(user.id.clone()) {
             result.skipped.push(SkippedRecord {
@@ -137,7 +142,7 @@ pub fn map_owned_directory(
             continue;
         }
         match map_user(&user, mapping) {
-            Ok(attributes) => candidates.push((user.id, attributes)),
+            Ok(attributes) => candidates.push((user.id, PackedAttributes::from(&attributes))),
             Err(reason) => result.skipped.push(SkippedRecord {
                 kind: "user".into(),
                 id: user.id,
@@ -174,7 +179,10 @@ fn keep_skipped_users(
             continue;
         }
         if let Some(attributes) = last_synced(&skipped.id) {
-            result.desired.users.insert(skipped.id.clone(), attributes);
+            result
+                .desired
+                .users
+                .insert(skipped.id.clone(), attributes.into());
             skipped
                 .reason
                 .push_str("; the user stays in Penvio as last synced until the record is fixed");
@@ -254,7 +262,7 @@ fn lowercase_hash(name: &str) -> u64 {
 /// Penvio, else the only active one; otherwise skips them all, since picking
 /// one silently would give an account to the wrong person.
 fn resolve_duplicate_emails(
-    candidates: Vec<(String, UserAttributes)>,
+    candidates: Vec<(String, PackedAttributes)>,
     is_provisioned: &dyn Fn(&str) -> bool,
     result: &mut MappedDirectory,
 ) {
@@ -265,19 +273,19 @@ fn resolve_duplicate_emails(
     let mut counts: HashMap<u64, u32> = HashMap::with_capacity(candidates.len());
     for (_, attributes) in &candidates {
         *counts
-            .entry(lowercase_hash(&attributes.user_name))
+            .entry(lowercase_hash(attributes.user_name()))
             .or_default() += 1;
     }
-    let mut by_name: HashMap<String, Vec<(String, UserAttributes)>> = HashMap::new();
+    let mut by_name: HashMap<String, Vec<(String, PackedAttributes)>> = HashMap::new();
     let mut unique = candidates;
     if counts.values().any(|&count| count > 1) {
         let (kept, shared): (Vec<_>, Vec<_>) = unique.into_iter().partition(|(_, attributes)| {
-            counts.get(&lowercase_hash(&attributes.user_name)) == Some(&1)
+            counts.get(&lowercase_hash(attributes.user_name())) == Some(&1)
         });
         unique = kept;
         for (id, attributes) in shared {
             by_name
-                .entry(attributes.user_name.to_lowercase())
+                .entry(attributes.user_name().to_lowercase())
                 .or_default()
                 .push((id, attributes));
         }
@@ -299,7 +307,7 @@ fn resolve_duplicate_emails(
         let provisioned: Vec<usize> = (0..group.len())
             .filter(|&i| is_provisioned(&group[i].0))
             .collect();
-        let active: Vec<usize> = (0..group.len()).filter(|&i| group[i].1.active).collect();
+        let active: Vec<usize> = (0..group.len()).filter(|&i| group[i].1.active()).collect();
         let keep = match (provisioned.as_slice(), active.as_slice()) {
             ([only], _) => Some(*only),
             ([], [only]) => Some(*only),
@@ -362,7 +370,7 @@ fn map_teams(groups: &[SourceGroup], scope: &ScopeConfig, result: &mut MappedDir
         let members = group
             .members
             .iter()
-            .filter(|id| result.desired.users.get(*id).is_some_and(|u| u.active))
+            .filter(|id| result.desired.users.get(*id).is_some_and(|u| u.active()))
             .cloned()
             .collect();
         result

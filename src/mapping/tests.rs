@@ -186,7 +186,7 @@ mod mapping_tests {
             &|id| id == "1",
             &synced,
         );
-        assert_eq!(mapped.desired.users.get("1"), Some(&last));
+        assert_eq!(mapped.desired.users.get("1"), Some(&last.clone().into()));
         assert!(!mapped.desired.users.contains_key("2"));
         assert_eq!(mapped.skipped.len(), 2);
         assert!(mapped.skipped[0].reason.contains("stays in Penvio"));

@@ -46,7 +46,7 @@ fn desired(users: &[(&str, bool)], teams: &[(&str, &str, &[&str])]) -> DesiredSt
     DesiredState {
         users: users
             .iter()
-            .map(|(n, a)| (n.to_string(), attrs(n, *a)))
+            .map(|(n, a)| (n.to_string(), attrs(n, *a).into()))
             .collect(),
         teams: teams
             .iter()

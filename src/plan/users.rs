@@ -1,6 +1,7 @@
 //! Planning users: new, known (updated, reactivated, deactivated) and removed.
 
 use super::*;
+use crate::model::PackedAttributes;
 use crate::snapshot::StoredUser;
 
 /// Both maps are sorted by source id, so users are matched by walking them
@@ -44,19 +45,19 @@ pub(super) fn plan_users(
     deactivations.extend(removed_deactivations);
 }
 
-fn plan_new_user(source_id: &str, wanted: &UserAttributes, operations: &mut Vec<Operation>) {
+fn plan_new_user(source_id: &str, wanted: &PackedAttributes, operations: &mut Vec<Operation>) {
     // An inactive user who was never provisioned needs no account.
-    if wanted.active {
+    if wanted.active() {
         operations.push(Operation::CreateUser {
             source_id: source_id.to_string(),
-            attributes: wanted.clone(),
+            attributes: wanted.unpack(),
         });
     }
 }
 
 fn plan_known_user(
     source_id: &str,
-    wanted: &UserAttributes,
+    wanted: &PackedAttributes,
     record: &StoredUser,
     operations: &mut Vec<Operation>,
     deactivations: &mut Vec<Operation>,
@@ -65,11 +66,11 @@ fn plan_known_user(
         return;
     }
     let current = record.attributes();
-    let changes = attribute_changes(&current, wanted);
+    let attributes = wanted.unpack();
+    let changes = attribute_changes(&current, &attributes);
     let source_id = source_id.to_string();
     let penvio_id = record.penvio_id().to_string();
-    let attributes = wanted.clone();
-    match (current.active, wanted.active) {
+    match (current.active, attributes.active) {
         (false, true) => operations.push(Operation::ReactivateUser {
             source_id,
             penvio_id,

@@ -22,7 +22,7 @@ mod onelogin;
 mod pingone;
 mod scim;
 
-pub use cache::SourceCache;
+pub use cache::{SourceCache, SourceCacheRef};
 /// The paging helpers under their old path (`tests/fuzz_parsers.rs`).
 pub use kit::paging as paginate;
 
@@ -125,6 +125,12 @@ pub trait IdentitySource: Send + Sync {
     /// directory and cursor kept between runs.
     fn incremental(&self) -> bool {
         false
+    }
+
+    /// Raw attributes the adapter reads back from its own cache (a run
+    /// keeps only these and the ones the mapping uses).
+    fn own_attributes(&self) -> &'static [&'static str] {
+        &[]
     }
 
     /// Requests sent to the source so far (for reports and tests).

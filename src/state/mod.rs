@@ -15,7 +15,6 @@ mod user_row;
 use serde::{Deserialize, Serialize};
 
 use crate::snapshot::{Change, Snapshot};
-use crate::source::SourceCache;
 
 pub use redb_store::{RedbStateStore, STATE_FILE_NAME};
 
@@ -109,8 +108,9 @@ pub trait StateStore: Send + Sync {
     fn last_run(&self, connection: &str) -> Result<Option<RunRecord>, StateError>;
     /// Names of connections that have state.
     fn connections(&self) -> Result<Vec<String>, StateError>;
-    /// The source cache of an incremental adapter, if any.
-    fn load_source_cache(&self, connection: &str) -> Result<Option<SourceCache>, StateError>;
+    /// The stored source cache of an incremental adapter, if any: bytes
+    /// whose format the sources own (`crate::source::SourceCache`).
+    fn load_source_cache(&self, connection: &str) -> Result<Option<Vec<u8>>, StateError>;
     /// Replaces the source cache after a complete fetch.
-    fn save_source_cache(&self, connection: &str, cache: &SourceCache) -> Result<(), StateError>;
+    fn save_source_cache(&self, connection: &str, cache: &[u8]) -> Result<(), StateError>;
 }

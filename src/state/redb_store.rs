@@ -14,11 +14,10 @@ use redb::{
 
 use super::tables::{
     ConnectionTables, GENERATIONS, META, RUNS, SCHEMA_VERSION, SCHEMA_VERSION_KEY, SOURCE_CACHE,
-    TeamHeader, db_err, decode, encode, encode_into,
+    TeamHeader, db_err, encode_into,
 };
 use super::{RunRecord, StateError, StateStore, schema_v1, snapshot_reader, user_row};
 use crate::snapshot::{Change, Snapshot};
-use crate::source::SourceCache;
 
 /// File name of the snapshot inside `state_dir`.
 pub const STATE_FILE_NAME: &str = "penvio-sync.redb";
@@ -348,21 +347,18 @@ impl StateStore for RedbStateStore {
             })
     }
 
-    fn load_source_cache(&self, connection: &str) -> Result<Option<SourceCache>, StateError> {
+    fn load_source_cache(&self, connection: &str) -> Result<Option<Vec<u8>>, StateError> {
         let txn = self.read()?;
         let table = txn.open_table(SOURCE_CACHE).map_err(db_err)?;
-        let Some(value) = table.get(connection).map_err(db_err)? else {
-            return Ok(None);
-        };
-        decode(connection, value.value()).map(Some)
+        let value = table.get(connection).map_err(db_err)?;
+        Ok(value.map(|value| value.value().to_vec()))
     }
 
-    fn save_source_cache(&self, connection: &str, cache: &SourceCache) -> Result<(), StateError> {
-        let bytes = encode(cache)?;
+    fn save_source_cache(&self, connection: &str, cache: &[u8]) -> Result<(), StateError> {
         self.write(|txn| {
             txn.open_table(SOURCE_CACHE)
                 .map_err(db_err)?
-                .insert(connection, bytes.as_slice())
+                .insert(connection, cache)
                 .map_err(db_err)?;
             Ok(())
         })
@@ -578,17 +574,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStateStore::open(dir.path()).unwrap();
         assert_eq!(store.load_source_cache("conn").unwrap(), None);
-        let mut cache = SourceCache {
-            cursor: Some("https://graph/delta?$deltatoken=x".into()),
-            last_full_fetch: 42,
-            ..Default::default()
-        };
-        cache.directory.users.push(crate::model::SourceUser {
-            id: "u1".into(),
-            email: Some("a@example.com".into()),
-            active: true,
-            ..Default::default()
-        });
+        let cache = b"PSC\x02 any bytes the sources wrote".to_vec();
         store.save_source_cache("conn", &cache).unwrap();
         assert_eq!(store.load_source_cache("conn").unwrap(), Some(cache));
         store.forget("conn").unwrap();

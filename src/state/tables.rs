@@ -17,7 +17,8 @@ pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta")
 pub(super) const GENERATIONS: TableDefinition<&str, u64> = TableDefinition::new("generations");
 /// connection → JSON [`RunRecord`](super::RunRecord) of the last run.
 pub(super) const RUNS: TableDefinition<&str, &[u8]> = TableDefinition::new("runs");
-/// connection → postcard [`SourceCache`](crate::source::SourceCache) of an incremental adapter.
+/// connection → the source cache of an incremental adapter, as bytes in the
+/// sources' own format (`crate::source::SourceCache`).
 pub(super) const SOURCE_CACHE: TableDefinition<&str, &[u8]> = TableDefinition::new("source_cache");
 
 /// A table keyed by a source id: users (→ `user_row`), teams (→ postcard
@@ -81,10 +82,6 @@ pub(super) fn decode<'a, T: Deserialize<'a>>(key: &str, bytes: &'a [u8]) -> Resu
         key: key.to_string(),
         message: e.to_string(),
     })
-}
-
-pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StateError> {
-    encode_into(value, Vec::new())
 }
 
 /// Encodes into `buffer` (cleared first), so a commit of thousands of rows

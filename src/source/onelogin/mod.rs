@@ -309,6 +309,10 @@ impl IdentitySource for OneLoginSource {
         true
     }
 
+    fn own_attributes(&self) -> &'static [&'static str] {
+        &[GROUP_ID]
+    }
+
     fn requests_sent(&self) -> u64 {
         self.client.requests_sent()
     }
