@@ -18,6 +18,12 @@ mod lowercase_hash_tests {
             lowercase_hash("a@example.com"),
             lowercase_hash("b@example.com")
         );
+        // ASCII takes a byte-wise path: it must agree with the general one.
+        assert_eq!(lowercase_hash("\u{212A}@x.com"), lowercase_hash("K@x.com"));
+        assert_eq!(
+            lowercase_hash("Ada@Example.com"),
+            lowercase_hash("ada@example.com")
+        );
     }
 }
 

@@ -46,12 +46,31 @@ fn is_invisible(c: char) -> bool {
 /// defeats the spoofing while the person, who did nothing wrong, is still
 /// provisioned; emoji and every other printable character are kept as-is.
 pub fn clean_name(raw: &str) -> String {
+    if is_clean_ascii(raw) {
+        return raw.to_string();
+    }
+    repair_name(raw)
+}
+
+/// The general path of [`clean_name`].
+fn repair_name(raw: &str) -> String {
     let replaced: String = raw
         .chars()
         .filter(|c| !is_bidi_control(*c))
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     replaced.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether `raw` is already what [`clean_name`] makes of it, checked
+/// without allocating: printable ASCII words separated by single spaces
+/// (nearly every name), so only the rest takes the repairing path.
+fn is_clean_ascii(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    bytes.first() != Some(&b' ')
+        && bytes.last() != Some(&b' ')
+        && bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
+        && !raw.contains("  ")
 }
 
 /// A value as quoted in a skip reason: the start of it, and its length
@@ -68,6 +87,10 @@ fn quoted(value: &str) -> String {
 
 /// `Err` naming the attribute when `value` is longer than `max` characters.
 pub(super) fn check_length(attribute: &str, value: &str, max: usize) -> Result<(), String> {
+    // A string has at most as many characters as bytes.
+    if value.len() <= max {
+        return Ok(());
+    }
     let count = value.chars().count();
     if count > max {
         return Err(format!(
@@ -83,18 +106,20 @@ pub(super) fn check_length(attribute: &str, value: &str, max: usize) -> Result<(
 pub fn map_user(user: &SourceUser, mapping: &MappingConfig) -> Result<UserAttributes, String> {
     let lookup = |field: &str| -> Option<String> {
         let value = match field {
-            "id" => Some(user.id.clone()),
-            "email" => user.email.clone(),
-            "given_name" => user.given_name.clone(),
-            "family_name" => user.family_name.clone(),
-            "display_name" => user.display_name.clone(),
+            "id" => Some(user.id.as_str()),
+            "email" => user.email.as_deref(),
+            "given_name" => user.given_name.as_deref(),
+            "family_name" => user.family_name.as_deref(),
+            "display_name" => user.display_name.as_deref(),
             other => other
                 .strip_prefix("attributes.")
-                .and_then(|key| user.attributes.get(key).cloned()),
+                .and_then(|key| user.attributes.get(key))
+                .map(String::as_str),
         };
         value
-            .map(|v| v.trim().to_string())
+            .map(str::trim)
             .filter(|v| !v.is_empty())
+            .map(str::to_string)
     };
     // An override that refers to a missing field skips the user: sending a
     // half-rendered value would be worse than waiting for the data.
@@ -205,5 +230,34 @@ fn looks_like_email(value: &str) -> bool {
                 && !value.chars().any(|c| c.is_whitespace() || c.is_control())
         }
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ascii_shortcut_keeps_exactly_what_the_repair_would() {
+        for raw in [
+            "Ada Lovelace",
+            "O'Brien-Smith Jr.",
+            "",
+            " Ada",
+            "Ada ",
+            "Ada  Lovelace",
+            "Ada\tLovelace",
+            "Ada\u{7f}",
+            "Zoë",
+            "a\u{202E}b",
+        ] {
+            if is_clean_ascii(raw) {
+                assert_eq!(repair_name(raw), raw, "{raw:?}");
+            }
+            assert_eq!(clean_name(raw), repair_name(raw), "{raw:?}");
+        }
+        assert!(is_clean_ascii("Ada Lovelace"));
+        assert!(!is_clean_ascii("Ada  Lovelace"));
+        assert!(!is_clean_ascii("Ada\tLovelace"));
     }
 }
