@@ -277,8 +277,19 @@ impl Run<'_> {
         );
         let client = target_client(connection, self.index)
             .map_err(|error| Stop::Failed(format!("cannot set up the Penvio client: {error}")))?;
-        let directory = self.fetch_directory(report).await?;
-        let mut snapshot = self.store.load(&connection.name)?;
+        // The snapshot is read on another core while the source is read
+        // (mostly waiting on the network, or parsing an export): the two
+        // are independent, and each is a large part of a no-op run.
+        let loading = {
+            let (store, name) = (Arc::clone(self.store), connection.name.clone());
+            tokio::task::spawn_blocking(move || store.load(&name))
+        };
+        let directory = self.fetch_directory(report).await;
+        let loaded = loading
+            .await
+            .map_err(|error| Stop::Failed(format!("reading the snapshot failed: {error}")))?;
+        let directory = directory?;
+        let mut snapshot = loaded?;
         report.snapshot_generation = snapshot.generation;
         let desired = self.map(directory, &snapshot, report);
         if let RunMode::Reconcile { adopt } = self.options.mode {

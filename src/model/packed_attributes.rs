@@ -26,10 +26,14 @@ pub const TEXT_FIELDS: usize = 6;
 pub struct PackedAttributes {
     /// The six text fields, concatenated in [`UserAttributes`] order.
     text: Box<str>,
-    /// End offset of each field in `text`.
+    /// End offset of each field in `text`; the top bit of the last one
+    /// is `active` (a text is far below 2 GiB: mapping caps each field),
+    /// which keeps the value at five words for a million users.
     ends: [u32; TEXT_FIELDS],
-    active: bool,
 }
+
+/// The bit of the last end offset that holds `active`.
+const ACTIVE_BIT: u32 = 1 << 31;
 
 impl PackedAttributes {
     /// Packs the six text fields (in [`UserAttributes`] order) and `active`.
@@ -38,14 +42,18 @@ impl PackedAttributes {
         let mut ends = [0u32; TEXT_FIELDS];
         for (end, field) in ends.iter_mut().zip(fields) {
             text.push_str(field);
-            // Mapping caps every field's length; a text past 4 GiB cannot
+            // Mapping caps every field's length; a text past 2 GiB cannot
             // come from a real record, and saturating only shortens it.
-            *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            *end = u32::try_from(text.len())
+                .unwrap_or(u32::MAX)
+                .min(!ACTIVE_BIT);
+        }
+        if active {
+            ends[TEXT_FIELDS - 1] |= ACTIVE_BIT;
         }
         PackedAttributes {
             text: text.into_boxed_str(),
             ends,
-            active,
         }
     }
 
@@ -54,16 +62,18 @@ impl PackedAttributes {
         std::array::from_fn(|index| self.field(index))
     }
 
+    fn end(&self, index: usize) -> usize {
+        (self.ends[index] & !ACTIVE_BIT) as usize
+    }
+
     fn field(&self, index: usize) -> &str {
         let start = match index {
             0 => 0,
-            _ => self.ends[index - 1] as usize,
+            _ => self.end(index - 1),
         };
         // Offsets were taken at field boundaries of this very text, so the
         // slice always exists; the fallback only keeps this panic-free.
-        self.text
-            .get(start..self.ends[index] as usize)
-            .unwrap_or_default()
+        self.text.get(start..self.end(index)).unwrap_or_default()
     }
 
     /// SCIM `userName`.
@@ -88,7 +98,7 @@ impl PackedAttributes {
 
     /// SCIM `active`.
     pub fn active(&self) -> bool {
-        self.active
+        self.ends[TEXT_FIELDS - 1] & ACTIVE_BIT != 0
     }
 
     /// The attributes, owned (for the few users a run changes).
@@ -100,7 +110,7 @@ impl PackedAttributes {
             display_name: self.field(DISPLAY_NAME).to_string(),
             email: self.field(EMAIL).to_string(),
             external_id: self.field(EXTERNAL_ID).to_string(),
-            active: self.active,
+            active: self.active(),
         }
     }
 }
@@ -161,6 +171,12 @@ mod tests {
         let empty = UserAttributes::default();
         assert_eq!(PackedAttributes::from(&empty).unpack(), empty);
         assert_eq!(format!("{packed:?}"), format!("{:?}", ada()));
+        let inactive = UserAttributes {
+            active: false,
+            ..ada()
+        };
+        assert_eq!(PackedAttributes::from(&inactive).unpack(), inactive);
+        assert_eq!(std::mem::size_of::<PackedAttributes>(), 40);
     }
 
     #[test]
