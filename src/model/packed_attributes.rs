@@ -76,6 +76,15 @@ impl PackedAttributes {
         self.text.get(start..self.end(index)).unwrap_or_default()
     }
 
+    /// The six fields concatenated, and where each ends in it: what the
+    /// snapshot compares in one piece.
+    pub(crate) fn packed(&self) -> (&str, [u32; TEXT_FIELDS]) {
+        (
+            &self.text,
+            std::array::from_fn(|index| self.end(index) as u32),
+        )
+    }
+
     /// SCIM `userName`.
     pub fn user_name(&self) -> &str {
         self.field(USER_NAME)

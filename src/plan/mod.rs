@@ -371,7 +371,14 @@ pub fn plan(desired: &DesiredState, snapshot: &Snapshot, policy: &PlanPolicy, no
     let mut held_back = Vec::new();
     let mut held_users = BTreeSet::new();
     let mut team_deletions = team_deletions;
-    if let Some(reason) = shrinkage(desired, snapshot, policy) {
+    // Only destructive operations can be held back: without any, the
+    // guard's count of a million snapshot users is not needed.
+    let destructive =
+        !(deactivations.is_empty() && deletions.is_empty() && team_deletions.is_empty());
+    if let Some(reason) = destructive
+        .then(|| shrinkage(desired, snapshot, policy))
+        .flatten()
+    {
         for operation in deactivations
             .drain(..)
             .chain(deletions.drain(..))

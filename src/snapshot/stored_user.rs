@@ -220,11 +220,17 @@ impl StoredUser {
     /// Whether Penvio already holds exactly `wanted`: the planner's question
     /// for every user, answered without allocating.
     pub fn holds(&self, wanted: &PackedAttributes) -> bool {
+        // Both keep the six attributes in the same order, one after the
+        // other: the same text after the penvio id with the same field ends
+        // is the same attributes.
+        let (text, ends) = wanted.packed();
+        let start = self.ends[PENVIO_ID];
         self.active == wanted.active()
-            && self.fields()[USER_NAME..]
+            && self.text.get(start as usize..) == Some(text)
+            && self.ends[USER_NAME..]
                 .iter()
-                .zip(wanted.fields())
-                .all(|(held, wanted)| *held == wanted)
+                .zip(ends)
+                .all(|(held, end)| held.checked_sub(start) == Some(end))
     }
 
     /// The attributes last acknowledged, owned (for the few users a run changes).
