@@ -153,7 +153,7 @@ pub fn map_owned_directory(
 
     resolve_duplicate_emails(candidates, is_provisioned, &mut result);
     keep_skipped_users(last_synced, &mut result);
-    map_teams(&groups, scope, &mut result);
+    map_teams(groups, scope, &mut result);
     result
 }
 
@@ -344,13 +344,13 @@ fn resolve_duplicate_emails(
     }
 }
 
-fn map_teams(groups: &[SourceGroup], scope: &ScopeConfig, result: &mut MappedDirectory) {
-    let mut seen = BTreeSet::new();
+fn map_teams(groups: Vec<SourceGroup>, scope: &ScopeConfig, result: &mut MappedDirectory) {
+    let mut seen = HashSet::new();
     for group in groups {
-        if !scope.team_groups.iter().any(|p| selects_team(p, group)) {
+        if !scope.team_groups.iter().any(|p| selects_team(p, &group)) {
             continue;
         }
-        if !seen.insert(group.id.as_str()) {
+        if !seen.insert(group.id.clone()) {
             result.skipped.push(SkippedRecord {
                 kind: "group".into(),
                 id: group.id.clone(),
@@ -375,15 +375,15 @@ fn map_teams(groups: &[SourceGroup], scope: &ScopeConfig, result: &mut MappedDir
             });
             continue;
         }
+        // The fetch is consumed: member ids move into the team, uncopied.
         let members = group
             .members
-            .iter()
-            .filter(|id| result.desired.users.get(*id).is_some_and(|u| u.active()))
-            .cloned()
+            .into_iter()
+            .filter(|id| result.desired.users.get(id).is_some_and(|u| u.active()))
             .collect();
         result
             .desired
             .teams
-            .insert(group.id.clone(), DesiredTeam { name, members });
+            .insert(group.id, DesiredTeam { name, members });
     }
 }
