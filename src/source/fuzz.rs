@@ -13,17 +13,31 @@ use serde_json::Value;
 use super::google::proto as google;
 use super::jumpcloud::proto as jumpcloud;
 use super::kit::records::read_all;
+use super::kit::values::team;
 use super::msgraph::delta::{Base, Derive, derive};
 use super::msgraph::proto as graph;
 use super::okta::proto as okta;
 use super::onelogin::proto as onelogin;
 use super::pingone::proto as pingone;
 use crate::config::{EmailFrom, NestedGroups};
-use crate::model::{Directory, SourceGroup};
+use crate::model::Directory;
 
-/// One kind of response body an adapter parses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Listing {
+/// Declares [`Listing`] and [`LISTINGS`] from one list, so no listing can
+/// be left out of the properties.
+macro_rules! listings {
+    ($($(#[doc = $doc:literal])* $name:ident,)*) => {
+        /// One kind of response body an adapter parses.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Listing {
+            $($(#[doc = $doc])* $name,)*
+        }
+
+        /// Every listing, so a property can cover them all.
+        pub const LISTINGS: &[Listing] = &[$(Listing::$name),*];
+    };
+}
+
+listings! {
     /// Okta `/api/v1/users`: a bare array of users.
     OktaUsers,
     /// Okta `/api/v1/groups`: a bare array of groups.
@@ -62,41 +76,13 @@ pub enum Listing {
     GoogleMembers,
 }
 
-/// Every listing, so a property can cover them all.
-pub const LISTINGS: &[Listing] = &[
-    Listing::OktaUsers,
-    Listing::OktaGroups,
-    Listing::GraphUsersDelta,
-    Listing::GraphGroupsDelta,
-    Listing::GraphAssignments,
-    Listing::OneLoginUsers,
-    Listing::OneLoginRoles,
-    Listing::OneLoginGroupsV1,
-    Listing::OneLoginRoleUsers,
-    Listing::JumpCloudUsers,
-    Listing::JumpCloudGroups,
-    Listing::JumpCloudMembers,
-    Listing::PingOneUsers,
-    Listing::PingOneGroups,
-    Listing::PingOneMemberships,
-    Listing::GoogleUsers,
-    Listing::GoogleGroups,
-    Listing::GoogleMembers,
-];
-
 /// Decodes one response body as the adapter does: `Err` is the page-level
 /// error (the fetch would fail), `Ok` holds what the page's records gave,
 /// bad records in `skipped`. Group members are the ids the page names.
 pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
     let text = |e: serde_json::Error| e.to_string();
     let mut out = Directory::default();
-    let group = |id: String, name: String| SourceGroup {
-        email: None,
-        id,
-        name,
-        members: Vec::new(),
-        built_in: false,
-    };
+    let group = |id: String, name: String| team(id, name, Vec::new());
     match listing {
         Listing::OktaUsers => {
             let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
@@ -202,13 +188,8 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
                 }
                 _ => {
                     let mut members = group("memberships".into(), "memberships".into());
-                    members.members = page
-                        .records(&["groupMemberships", "groups"])
-                        .into_iter()
-                        .filter_map(|r| serde_json::from_value::<pingone::Membership>(r).ok())
-                        .filter(pingone::Membership::is_direct)
-                        .map(|m| m.id)
-                        .collect();
+                    let records = page.records(&["groupMemberships", "groups"]);
+                    members.members = pingone::ids(&records, true).into_iter().collect();
                     out.groups.push(members);
                 }
             }

@@ -133,7 +133,7 @@ impl PingOneClient {
     /// `details[].innerError.retryAfter` ([`throttle_wait`]; FACTS: either
     /// may be what PingOne sends), else backoff. 400/404 are reported with
     /// PingOne's details (e.g. `INVALID_FILTER filter`).
-    async fn get_page(&self, url: &Url, what: &str) -> Result<Page, SourceError> {
+    pub async fn get_page(&self, url: &Url, what: &str) -> Result<Page, SourceError> {
         let allowed = [StatusCode::BAD_REQUEST, StatusCode::NOT_FOUND];
         let response = self.http.get_allowing(url.as_str(), &allowed).await?;
         if response.status.is_success() {
@@ -148,11 +148,6 @@ impl PingOneClient {
                 P1Error::summarise(&response.body)
             ),
         })
-    }
-
-    /// The first page only, for `check`.
-    pub async fn first_page(&self, url: &Url, what: &str) -> Result<(), SourceError> {
-        self.get_page(url, what).await.map(|_| ())
     }
 
     /// Every record of a listing, following `_links.next.href` on
