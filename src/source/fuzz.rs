@@ -83,6 +83,7 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
     let text = |e: serde_json::Error| e.to_string();
     let mut out = Directory::default();
     let group = |id: String, name: String| team(id, name, Vec::new());
+    let members = |name: &str, ids: Vec<String>| team(name.into(), name.into(), ids);
     match listing {
         Listing::OktaUsers => {
             let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
@@ -147,9 +148,8 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
         }
         Listing::OneLoginRoleUsers => {
             let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
-            let mut members = group("role".into(), "role".into());
-            members.members = page.iter().filter_map(onelogin::role_member).collect();
-            out.groups.push(members);
+            let ids = page.iter().filter_map(onelogin::role_member).collect();
+            out.groups.push(members("role", ids));
         }
         Listing::JumpCloudUsers => {
             let page: jumpcloud::V1Page = serde_json::from_slice(body).map_err(text)?;
@@ -168,9 +168,8 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
         }
         Listing::JumpCloudMembers => {
             let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
-            let mut members = group("group".into(), "group".into());
-            members.members = page.iter().filter_map(jumpcloud::member_user_id).collect();
-            out.groups.push(members);
+            let ids = page.iter().filter_map(jumpcloud::member_user_id).collect();
+            out.groups.push(members("group", ids));
         }
         Listing::PingOneUsers | Listing::PingOneGroups | Listing::PingOneMemberships => {
             let mut page: pingone::Page = serde_json::from_slice(body).map_err(text)?;
@@ -187,10 +186,9 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
                     out.groups = read.into_iter().map(|g| group(g.id, g.name)).collect();
                 }
                 _ => {
-                    let mut members = group("memberships".into(), "memberships".into());
                     let records = page.records(&["groupMemberships", "groups"]);
-                    members.members = pingone::ids(&records, true).into_iter().collect();
-                    out.groups.push(members);
+                    let ids = pingone::ids(&records, true).into_iter().collect();
+                    out.groups.push(members("memberships", ids));
                 }
             }
         }
@@ -210,13 +208,12 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
                         .collect();
                 }
                 _ => {
-                    let mut members = group("members".into(), "members".into());
-                    members.members = records
+                    let ids = records
                         .into_iter()
                         .filter_map(|r| serde_json::from_value::<google::Member>(r).ok())
                         .filter_map(|m| m.user_id().map(str::to_string))
                         .collect();
-                    out.groups.push(members);
+                    out.groups.push(members("members", ids));
                 }
             }
         }

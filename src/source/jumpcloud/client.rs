@@ -121,44 +121,33 @@ impl JumpCloudClient {
     /// Builds the client; `index` names the connection in messages.
     pub fn new(config: &JumpCloudSourceConfig, index: usize) -> Result<Self, SourceError> {
         let connection = connection!(KIND, config, index);
-        let key = |name: &str| format!("{}.{name}", connection.source_key);
-        let (auth, credentials_key, tokens): (Box<dyn Authenticator>, String, _) =
-            match &config.auth {
-                JumpCloudAuth::ApiKey(api_key) => {
-                    let mut header = StaticHeader::new(API_KEY_HEADER, "", api_key.clone());
-                    if let Some(org) = &config.org_id {
-                        header = header.with_header(ORG_ID_HEADER, org.clone());
-                    }
-                    (
-                        Box::new(header),
-                        format!(
-                            "{}` (or `api_key_file`), and for a multi-tenant administrator `{}",
-                            key("api_key"),
-                            key("org_id")
-                        ),
-                        None,
-                    )
+        let keys = &connection.source_key;
+        let (auth, credentials, tokens): (Box<dyn Authenticator>, String, _) = match &config.auth {
+            JumpCloudAuth::ApiKey(api_key) => {
+                let mut header = StaticHeader::new(API_KEY_HEADER, "", api_key.clone());
+                if let Some(org) = &config.org_id {
+                    header = header.with_header(ORG_ID_HEADER, org.clone());
                 }
-                JumpCloudAuth::ServiceAccount {
-                    client_id,
-                    client_secret,
-                    token_url,
-                } => {
-                    let cache = Arc::new(service_account_tokens(
-                        &connection,
-                        config.org_id.as_ref(),
-                        (client_id, client_secret, token_url),
-                    )?);
-                    (
-                        Box::new(Arc::clone(&cache)),
-                        format!("{}` and `{}", key("client_id"), key("client_secret")),
-                        Some(cache),
-                    )
-                }
-            };
+                let what = format!(
+                    "{keys}.api_key` (or `api_key_file`), and for a multi-tenant administrator `{keys}.org_id"
+                );
+                (Box::new(header), what, None)
+            }
+            JumpCloudAuth::ServiceAccount {
+                client_id,
+                client_secret,
+                token_url,
+            } => {
+                let account = (client_id.as_str(), client_secret, token_url);
+                let org = config.org_id.as_ref();
+                let cache = Arc::new(service_account_tokens(&connection, org, account)?);
+                let what = format!("{keys}.client_id` and `{keys}.client_secret");
+                (Box::new(Arc::clone(&cache)), what, Some(cache))
+            }
+        };
         // No rate-limit headers are documented: 429 (+ Retry-After when
         // present) and backoff only, the default settings.
-        let http = VendorHttp::new(connection.settings(credentials_key), auth)?;
+        let http = VendorHttp::new(connection.settings(credentials), auth)?;
         Ok(JumpCloudClient {
             http,
             base_url: config.base_url.clone(),

@@ -84,10 +84,6 @@ pub struct PingOneClient {
 impl PingOneClient {
     /// Builds the clients; `index` names the connection in messages.
     pub fn new(config: &PingOneSourceConfig, index: usize) -> Result<Self, SourceError> {
-        let setup = |message: String| SourceError::Setup {
-            source_kind: KIND,
-            message,
-        };
         let connection = connection!(KIND, config, index);
         let tokens = Arc::new(tokens(&connection, config)?);
         let credentials_key = format!("{}.client_secret", connection.source_key);
@@ -100,10 +96,8 @@ impl PingOneClient {
         };
         settings.limits.max_wait = settings.limits.max_wait.min(MAX_THROTTLE_WAIT);
         let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
-        let base = config.base_url.as_str().trim_end_matches('/');
-        let environment_url =
-            Url::parse(&format!("{base}/environments/{}/", config.environment_id))
-                .map_err(|e| setup(format!("cannot build the environment URL: {e}")))?;
+        let environment = format!("environments/{}/", config.environment_id);
+        let environment_url = encode::endpoint(KIND, &config.base_url, &environment)?;
         Ok(PingOneClient {
             http,
             tokens,
@@ -150,18 +144,19 @@ impl PingOneClient {
         })
     }
 
-    /// Every record of a listing, following `_links.next.href` on
-    /// PingOne's origin until it is absent, from the first of `keys` under
-    /// `_embedded`.
+    /// Every record of the listing at `path` with `query`, following
+    /// `_links.next.href` on PingOne's origin until it is absent, from the
+    /// first of `keys` under `_embedded`.
     pub async fn list_all(
         &self,
-        first: Url,
+        path: &str,
+        query: &[(&str, &str)],
         keys: &[&str],
         what: &str,
     ) -> Result<Vec<Value>, SourceError> {
         let pager = HalPager {
             client: self,
-            first,
+            first: self.url(path, query)?,
             keys,
             what,
         };

@@ -90,11 +90,10 @@ impl PingOneSource {
             .map(|p| format!("population.id eq \"{p}\""));
         let mut query = vec![("limit", self.page_size.as_str())];
         query.extend(filter.as_deref().map(|filter| ("filter", filter)));
-        let url = self.client.url("users", &query)?;
-        let records = self
+        let listing = self
             .client
-            .list_all(url, &["users"], "listing users")
-            .await?;
+            .list_all("users", &query, &["users"], "listing users");
+        let records = listing.await?;
         // A user is in scope only if its population matches, even if a
         // server ignored the filter.
         let wanted = |population: &Option<String>| {
@@ -107,23 +106,8 @@ impl PingOneSource {
             .collect())
     }
 
-    /// The [`ids`] of a listing's records (`users`,
-    /// `groups/{id}/memberOfGroups`) under the first of `keys`; `direct`:
-    /// only of direct memberships.
-    async fn ids(
-        &self,
-        (path, query): (&str, &[(&str, &str)]),
-        keys: &[&str],
-        what: String,
-        direct: bool,
-    ) -> Result<BTreeSet<String>, SourceError> {
-        let url = self.client.url(path, query)?;
-        let records = self.client.list_all(url, keys, &what).await?;
-        Ok(ids(&records, direct))
-    }
-
     async fn fetch_directory(&self, context: &FetchContext<'_>) -> Result<Fetched, SourceError> {
-        let progress = context.progress;
+        let (progress, client) = (context.progress, &self.client);
         let mut skipped = Vec::new();
 
         progress.message("Reading users from PingOne");
@@ -131,14 +115,9 @@ impl PingOneSource {
         progress.advance(users.len() as u64);
 
         progress.message("Reading groups from PingOne");
-        let url = self
-            .client
-            .url("groups", &[("limit", self.page_size.as_str())])?;
-        let records = self
-            .client
-            .list_all(url, &["groups"], "listing groups")
-            .await?;
-        let groups = read_all(records, &mut skipped, read_group);
+        let limit = [("limit", self.page_size.as_str())];
+        let records = client.list_all("groups", &limit, &["groups"], "listing groups");
+        let groups = read_all(records.await?, &mut skipped, read_group);
 
         // Members and nesting of every group: a group outside the
         // population may still be nested in one we keep.
@@ -147,21 +126,19 @@ impl PingOneSource {
             .iter()
             .map(|g| (g.id.clone(), GroupFacts::default()))
             .collect();
-        let limit = [("limit", self.page_size.as_str())];
         for group in &groups {
             let id = &group.id;
             let filter = format!("memberOfGroups[id eq \"{id}\"]");
             let query = [("filter", filter.as_str()), limit[0]];
             let what = format!("listing the members of group {id}");
-            let listed = self.ids(("users", &query), &["users"], what, false);
-            let listed = listed.await?;
+            let listed = client.list_all("users", &query, &["users"], &what).await?;
             if let Some(entry) = facts.get_mut(id) {
-                entry.listed = listed;
+                entry.listed = ids(&listed, false);
             }
             let path = format!("groups/{id}/memberOfGroups");
             let what = format!("reading which groups group {id} is nested in");
-            let parents = self.ids((&path, &limit), MEMBERSHIP_KEYS, what, false);
-            for parent in parents.await? {
+            let parents = client.list_all(&path, &limit, MEMBERSHIP_KEYS, &what);
+            for parent in ids(&parents.await?, false) {
                 if let Some(entry) = facts.get_mut(&parent) {
                     entry.children.insert(id.clone());
                 }
@@ -174,8 +151,10 @@ impl PingOneSource {
             for user in ambiguous_users(&facts) {
                 let path = format!("users/{user}/memberOfGroups");
                 let what = format!("reading the groups of user {user}");
-                let groups = self.ids((&path, &limit), MEMBERSHIP_KEYS, what, true);
-                direct.insert(user, groups.await?);
+                let groups = client
+                    .list_all(&path, &limit, MEMBERSHIP_KEYS, &what)
+                    .await?;
+                direct.insert(user, ids(&groups, true));
             }
         }
         let members = resolve_members(&facts, self.nested_groups, &direct);
