@@ -222,7 +222,7 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
 }
 
 /// The one-line summaries adapters build from error bodies (Graph, PingOne
-/// platform and token errors, Google API errors), plus PingOne's 429 body
+/// platform errors, Google API errors), plus PingOne's 429 body
 /// wait: none may panic.
 pub fn summarise_error_bodies(body: &[u8]) -> (Vec<String>, Option<i64>) {
     let mut lines = vec![
@@ -234,9 +234,6 @@ pub fn summarise_error_bodies(body: &[u8]) -> (Vec<String>, Option<i64>) {
     }
     if let Ok(error) = serde_json::from_slice::<graph::GraphErrorBody>(body) {
         lines.push(format!("{} ({})", error.error.message, error.error.code));
-    }
-    if let Ok(error) = serde_json::from_slice::<pingone::TokenError>(body) {
-        lines.push(error.summary());
     }
     (lines, pingone::P1Error::retry_after_unix(body))
 }

@@ -136,21 +136,20 @@ impl IdentitySource for ScimSource {
                 .await
                 .map_err(fetch_error)?;
             progress.advance(groups.len() as u64);
-            let mut skipped = Vec::new();
-            let mut keep = |skip: SkippedRecord| skipped.push(skip);
-            let users = users.into_iter().map(to_source_user);
-            let users = users
-                .filter_map(|user| user.map_err(&mut keep).ok())
-                .collect();
-            let groups = groups.into_iter().map(to_source_group);
-            let groups = groups
-                .filter_map(|group| group.map_err(&mut keep).ok())
-                .collect();
-            Ok(Fetched::full(Directory {
-                users,
-                groups,
-                skipped,
-            }))
+            let mut directory = Directory::default();
+            for user in users {
+                match to_source_user(user) {
+                    Ok(user) => directory.users.push(user),
+                    Err(skipped) => directory.skipped.push(skipped),
+                }
+            }
+            for group in groups {
+                match to_source_group(group) {
+                    Ok(group) => directory.groups.push(group),
+                    Err(skipped) => directory.skipped.push(skipped),
+                }
+            }
+            Ok(Fetched::full(directory))
         })
     }
 

@@ -9,7 +9,7 @@ use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
 use super::KIND;
-use super::proto::{P1Error, Page, TokenError};
+use super::proto::{P1Error, Page};
 use crate::config::{PingOneSourceConfig, TokenAuthMethod};
 use crate::source::SourceError;
 use crate::source::kit::http::{SourceConnection, VendorHttp, VendorHttpSettings};
@@ -54,11 +54,14 @@ fn tokens(
     )?))
 }
 
-/// What PingOne's refusal means, naming the keys to check.
+/// What PingOne's refusal means, naming the keys to check. Its auth service
+/// may answer in RFC 6749 form (`error`, `error_description`) or in the
+/// Platform's `{id, code, message}` form (`[?]`): both are summarised.
 fn advice(keys: &[String; 3], refusal: &Refusal) -> String {
-    let detail = serde_json::from_slice::<TokenError>(refusal.body)
-        .map(|e| e.summary())
-        .unwrap_or_else(|_| P1Error::summarise(refusal.body));
+    let detail = match refusal.error {
+        Some(_) => refusal.summary(),
+        None => P1Error::summarise(refusal.body),
+    };
     let [secret, client, method] = keys;
     let hint = if refusal.status == StatusCode::NOT_FOUND {
         "the environment id or region does not match the worker app's environment"
@@ -217,12 +220,17 @@ mod tests {
     #[test]
     fn refusals_name_the_keys_and_the_likely_cause() {
         let keys = ["a".to_string(), "b".into(), "c".into()];
-        let refusal = |status, body: &'static [u8]| Refusal {
-            shown: "POST https://auth.pingone.eu/env-1/as/token",
-            status,
-            error: None,
-            description: None,
-            body,
+        // The kit reads `error` and `error_description` from the body.
+        let refusal = |status, body: &'static [u8]| {
+            let oauth: serde_json::Value = serde_json::from_slice(body).unwrap();
+            let text = |key: &str| oauth.get(key)?.as_str().map(str::to_string);
+            Refusal {
+                shown: "POST https://auth.pingone.eu/env-1/as/token",
+                status,
+                error: text("error"),
+                description: text("error_description"),
+                body,
+            }
         };
         let denied = advice(
             &keys,
@@ -239,6 +247,12 @@ mod tests {
         assert!(
             denied.contains("Token Endpoint Authentication Method"),
             "{denied}"
+        );
+        let platform = br#"{"code":"UNAUTHORIZED","message":"Bad secret"}"#;
+        let platform = advice(&keys, &refusal(StatusCode::UNAUTHORIZED, platform));
+        assert!(
+            platform.contains("(Bad secret (UNAUTHORIZED))"),
+            "{platform}"
         );
         let missing = advice(&keys, &refusal(StatusCode::NOT_FOUND, b"{}"));
         assert!(missing.contains("environment id or region"), "{missing}");

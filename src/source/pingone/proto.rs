@@ -124,37 +124,6 @@ pub fn ids(records: &[Value], direct: bool) -> BTreeSet<String> {
         .collect()
 }
 
-/// A refusal from the token endpoint. PingOne's auth service may answer in
-/// RFC 6749 form (`error`, `error_description`) or in the Platform's
-/// `{id, code, message}` form (`[?]`): both are read.
-#[derive(Debug, Default, Deserialize)]
-pub struct TokenError {
-    /// RFC 6749 code (`invalid_client`, …).
-    pub error: Option<String>,
-    /// RFC 6749 description.
-    pub error_description: Option<String>,
-    /// Platform error code.
-    pub code: Option<String>,
-    /// Platform error message.
-    pub message: Option<String>,
-}
-
-impl TokenError {
-    /// `code: description`, whichever form the body had.
-    pub fn summary(&self) -> String {
-        let code = self.error.as_deref().or(self.code.as_deref());
-        let text = self
-            .error_description
-            .as_deref()
-            .or(self.message.as_deref());
-        match (code, text) {
-            (Some(code), Some(text)) => format!("{code}: {text}"),
-            (Some(one), None) | (None, Some(one)) => one.to_string(),
-            (None, None) => "no error detail".to_string(),
-        }
-    }
-}
-
 /// The Platform error body (`P1Error`): `{id, code, message, details[]}`.
 #[derive(Debug, Default, Deserialize)]
 pub struct P1Error {
@@ -319,20 +288,13 @@ mod tests {
         let no_id = serde_json::json!({"username": "x", "email": "x@y.z"});
         let skipped = read_user(no_id, 4).unwrap_err();
         assert_eq!(skipped.id, "#4");
-        assert!(
-            skipped.reason.contains("cannot be read"),
-            "{}",
-            skipped.reason
-        );
+        let reason = skipped.reason;
+        assert!(reason.contains("cannot be read"), "{reason}");
         let odd = serde_json::json!({"id": "u1", "enabled": "yes"});
         assert_eq!(read_user(odd, 0).unwrap_err().id, "u1");
         let nameless = serde_json::json!({"id": "g1", "name": " "});
-        assert!(
-            read_group(nameless, 0)
-                .unwrap_err()
-                .reason
-                .contains("empty name")
-        );
+        let reason = read_group(nameless, 0).unwrap_err().reason;
+        assert!(reason.contains("empty name"), "{reason}");
     }
 
     #[test]
@@ -372,5 +334,12 @@ mod tests {
         assert!(direct.is_direct());
         let indirect: Membership = serde_json::from_str(r#"{"id":"g","type":"INDIRECT"}"#).unwrap();
         assert!(!indirect.is_direct());
+        let records = [
+            serde_json::json!({"id": "g", "type": "DIRECT"}),
+            serde_json::json!({"id": "n", "type": "INDIRECT"}),
+            serde_json::json!({"type": "DIRECT"}),
+        ];
+        assert_eq!(ids(&records, true), BTreeSet::from(["g".to_string()]));
+        assert_eq!(ids(&records, false).len(), 2, "every record with an id");
     }
 }
