@@ -303,14 +303,7 @@ impl IdentitySource for OneLoginSource {
     }
 
     fn check(&self) -> BoxFuture<'_, Result<(), SourceError>> {
-        Box::pin(async move {
-            self.client.authenticate().await?;
-            let url = self.client.url("api/2/users", &[("limit", "1")])?;
-            self.client
-                .list_one_page(&url, "reading one user")
-                .await
-                .map(|_| ())
-        })
+        Box::pin(self.client.check())
     }
 }
 

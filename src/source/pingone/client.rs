@@ -121,7 +121,7 @@ impl PingOneClient {
 
     /// An environment URL (`users`, `groups/{id}/memberOfGroups`) with query
     /// parameters, URL-encoded here.
-    pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SourceError> {
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SourceError> {
         encode::with_query(KIND, &self.environment_url, path, query)
     }
 
@@ -130,7 +130,7 @@ impl PingOneClient {
     /// `details[].innerError.retryAfter` ([`throttle_wait`]; FACTS: either
     /// may be what PingOne sends), else backoff. 400/404 are reported with
     /// PingOne's details (e.g. `INVALID_FILTER filter`).
-    pub async fn get_page(&self, url: &Url, what: &str) -> Result<Page, SourceError> {
+    async fn get_page(&self, url: &Url, what: &str) -> Result<Page, SourceError> {
         let allowed = [StatusCode::BAD_REQUEST, StatusCode::NOT_FOUND];
         let response = self.http.get_allowing(url.as_str(), &allowed).await?;
         if response.status.is_success() {
@@ -166,9 +166,15 @@ impl PingOneClient {
         paging::list_all(&self.http, &pager, what).await
     }
 
-    /// The key to fix when PingOne refuses the token.
-    pub fn credentials_key(&self) -> &str {
-        &self.credentials_key
+    /// Reads one user, for `check`; a failure names the key to fix.
+    pub async fn check(&self) -> Result<(), SourceError> {
+        let url = self.url("users", &[("limit", "1")])?;
+        let mut result = self.get_page(&url, "reading one user").await;
+        if let Err(SourceError::Fetch { message, .. }) = &mut result {
+            let key = &self.credentials_key;
+            message.push_str(&format!(" (check `{key}` and the worker app's roles)"));
+        }
+        result.map(|_| ())
     }
 }
 

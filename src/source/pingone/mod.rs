@@ -258,15 +258,7 @@ impl IdentitySource for PingOneSource {
     }
 
     fn check(&self) -> BoxFuture<'_, Result<(), SourceError>> {
-        Box::pin(async move {
-            let url = self.client.url("users", &[("limit", "1")])?;
-            let mut result = self.client.get_page(&url, "reading one user").await;
-            if let Err(SourceError::Fetch { message, .. }) = &mut result {
-                let key = self.client.credentials_key();
-                message.push_str(&format!(" (check `{key}` and the worker app's roles)"));
-            }
-            result.map(|_| ())
-        })
+        Box::pin(self.client.check())
     }
 }
 
