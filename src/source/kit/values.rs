@@ -37,8 +37,9 @@ pub fn top_scalars(record: &Value) -> BTreeMap<String, String> {
 }
 
 /// The user ids `user_id` reads from a group's member `records`, sorted and
-/// without repeats. Records naming no user (devices, other member types)
-/// are counted in a debug log, so a team that looks short can be explained.
+/// without repeats. Records naming no user (devices, other member types,
+/// unassigned role users) are counted in a debug log, so a team that looks
+/// short can be explained.
 pub fn member_ids(
     kind: &'static str,
     group: &str,
@@ -52,7 +53,7 @@ pub fn member_ids(
             source = kind,
             group,
             ignored,
-            "Ignored group members that are not users."
+            "Ignored member records that name no user."
         );
     }
     members.sort();
