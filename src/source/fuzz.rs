@@ -13,17 +13,31 @@ use serde_json::Value;
 use super::google::proto as google;
 use super::jumpcloud::proto as jumpcloud;
 use super::kit::records::read_all;
+use super::kit::values::team;
 use super::msgraph::delta::{Base, Derive, derive};
 use super::msgraph::proto as graph;
 use super::okta::proto as okta;
 use super::onelogin::proto as onelogin;
 use super::pingone::proto as pingone;
 use crate::config::{EmailFrom, NestedGroups};
-use crate::model::{Directory, SourceGroup};
+use crate::model::Directory;
 
-/// One kind of response body an adapter parses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Listing {
+/// Declares [`Listing`] and [`LISTINGS`] from one list, so no listing can
+/// be left out of the properties.
+macro_rules! listings {
+    ($($(#[doc = $doc:literal])* $name:ident,)*) => {
+        /// One kind of response body an adapter parses.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Listing {
+            $($(#[doc = $doc])* $name,)*
+        }
+
+        /// Every listing, so a property can cover them all.
+        pub const LISTINGS: &[Listing] = &[$(Listing::$name),*];
+    };
+}
+
+listings! {
     /// Okta `/api/v1/users`: a bare array of users.
     OktaUsers,
     /// Okta `/api/v1/groups`: a bare array of groups.
@@ -62,41 +76,14 @@ pub enum Listing {
     GoogleMembers,
 }
 
-/// Every listing, so a property can cover them all.
-pub const LISTINGS: &[Listing] = &[
-    Listing::OktaUsers,
-    Listing::OktaGroups,
-    Listing::GraphUsersDelta,
-    Listing::GraphGroupsDelta,
-    Listing::GraphAssignments,
-    Listing::OneLoginUsers,
-    Listing::OneLoginRoles,
-    Listing::OneLoginGroupsV1,
-    Listing::OneLoginRoleUsers,
-    Listing::JumpCloudUsers,
-    Listing::JumpCloudGroups,
-    Listing::JumpCloudMembers,
-    Listing::PingOneUsers,
-    Listing::PingOneGroups,
-    Listing::PingOneMemberships,
-    Listing::GoogleUsers,
-    Listing::GoogleGroups,
-    Listing::GoogleMembers,
-];
-
 /// Decodes one response body as the adapter does: `Err` is the page-level
 /// error (the fetch would fail), `Ok` holds what the page's records gave,
 /// bad records in `skipped`. Group members are the ids the page names.
 pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
     let text = |e: serde_json::Error| e.to_string();
     let mut out = Directory::default();
-    let group = |id: String, name: String| SourceGroup {
-        email: None,
-        id,
-        name,
-        members: Vec::new(),
-        built_in: false,
-    };
+    let group = |id: String, name: String| team(id, name, Vec::new());
+    let members = |name: &str, ids: Vec<String>| team(name.into(), name.into(), ids);
     match listing {
         Listing::OktaUsers => {
             let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
@@ -161,9 +148,8 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
         }
         Listing::OneLoginRoleUsers => {
             let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
-            let mut members = group("role".into(), "role".into());
-            members.members = page.iter().filter_map(onelogin::role_member).collect();
-            out.groups.push(members);
+            let ids = page.iter().filter_map(onelogin::role_member).collect();
+            out.groups.push(members("role", ids));
         }
         Listing::JumpCloudUsers => {
             let page: jumpcloud::V1Page = serde_json::from_slice(body).map_err(text)?;
@@ -182,9 +168,8 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
         }
         Listing::JumpCloudMembers => {
             let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
-            let mut members = group("group".into(), "group".into());
-            members.members = page.iter().filter_map(jumpcloud::member_user_id).collect();
-            out.groups.push(members);
+            let ids = page.iter().filter_map(jumpcloud::member_user_id).collect();
+            out.groups.push(members("group", ids));
         }
         Listing::PingOneUsers | Listing::PingOneGroups | Listing::PingOneMemberships => {
             let mut page: pingone::Page = serde_json::from_slice(body).map_err(text)?;
@@ -201,15 +186,9 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
                     out.groups = read.into_iter().map(|g| group(g.id, g.name)).collect();
                 }
                 _ => {
-                    let mut members = group("memberships".into(), "memberships".into());
-                    members.members = page
-                        .records(&["groupMemberships", "groups"])
-                        .into_iter()
-                        .filter_map(|r| serde_json::from_value::<pingone::Membership>(r).ok())
-                        .filter(pingone::Membership::is_direct)
-                        .map(|m| m.id)
-                        .collect();
-                    out.groups.push(members);
+                    let records = page.records(&["groupMemberships", "groups"]);
+                    let ids = pingone::ids(&records, true).into_iter().collect();
+                    out.groups.push(members("memberships", ids));
                 }
             }
         }
@@ -229,13 +208,12 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
                         .collect();
                 }
                 _ => {
-                    let mut members = group("members".into(), "members".into());
-                    members.members = records
+                    let ids = records
                         .into_iter()
                         .filter_map(|r| serde_json::from_value::<google::Member>(r).ok())
                         .filter_map(|m| m.user_id().map(str::to_string))
                         .collect();
-                    out.groups.push(members);
+                    out.groups.push(members("members", ids));
                 }
             }
         }
@@ -244,7 +222,7 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
 }
 
 /// The one-line summaries adapters build from error bodies (Graph, PingOne
-/// platform and token errors, Google API errors), plus PingOne's 429 body
+/// platform errors, Google API errors), plus PingOne's 429 body
 /// wait: none may panic.
 pub fn summarise_error_bodies(body: &[u8]) -> (Vec<String>, Option<i64>) {
     let mut lines = vec![
@@ -256,9 +234,6 @@ pub fn summarise_error_bodies(body: &[u8]) -> (Vec<String>, Option<i64>) {
     }
     if let Ok(error) = serde_json::from_slice::<graph::GraphErrorBody>(body) {
         lines.push(format!("{} ({})", error.error.message, error.error.code));
-    }
-    if let Ok(error) = serde_json::from_slice::<pingone::TokenError>(body) {
-        lines.push(error.summary());
     }
     (lines, pingone::P1Error::retry_after_unix(body))
 }

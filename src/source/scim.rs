@@ -10,6 +10,8 @@ use crate::ratelimit::Backoff;
 use crate::scim::client::listing::ListingRules;
 use crate::scim::client::{ScimClient, ScimClientSettings, ScimError};
 use crate::scim::{ScimGroup, ScimUser};
+use crate::source::kit::records::Record;
+use crate::source::kit::values::team;
 
 const KIND: &str = "scim";
 
@@ -55,15 +57,16 @@ impl ScimSource {
 }
 
 fn fetch_error(error: ScimError) -> SourceError {
+    let (source_kind, message) = (KIND, error.to_string());
     if error.is_fatal() {
         SourceError::Unauthorized {
-            source_kind: KIND,
-            message: error.to_string(),
+            source_kind,
+            message,
         }
     } else {
         SourceError::Fetch {
-            source_kind: KIND,
-            message: error.to_string(),
+            source_kind,
+            message,
         }
     }
 }
@@ -71,11 +74,7 @@ fn fetch_error(error: ScimError) -> SourceError {
 /// Converts one SCIM user; `Err` carries the skip reason.
 fn to_source_user(user: ScimUser) -> Result<SourceUser, SkippedRecord> {
     if user.id.trim().is_empty() {
-        return Err(SkippedRecord {
-            kind: "user".into(),
-            id: user.user_name,
-            reason: "the SCIM resource has no id".into(),
-        });
+        return Err(no_id("user", user.user_name));
     }
     let email = user
         .primary_email()
@@ -98,21 +97,18 @@ fn to_source_user(user: ScimUser) -> Result<SourceUser, SkippedRecord> {
     })
 }
 
+/// Converts one SCIM group; `Err` carries the skip reason.
 fn to_source_group(group: ScimGroup) -> Result<SourceGroup, SkippedRecord> {
     if group.id.trim().is_empty() {
-        return Err(SkippedRecord {
-            kind: "group".into(),
-            id: group.display_name,
-            reason: "the SCIM resource has no id".into(),
-        });
+        return Err(no_id("group", group.display_name));
     }
-    Ok(SourceGroup {
-        email: None,
-        id: group.id,
-        name: group.display_name,
-        members: group.members.into_iter().map(|m| m.value).collect(),
-        built_in: false,
-    })
+    let members = group.members.into_iter().map(|m| m.value).collect();
+    Ok(team(group.id, group.display_name, members))
+}
+
+/// The skip of a `kind` resource without an id, named by its `name`.
+fn no_id(kind: &'static str, name: String) -> SkippedRecord {
+    Record::named(kind, Some(name), 0).skip("the SCIM resource has no id")
 }
 
 impl IdentitySource for ScimSource {

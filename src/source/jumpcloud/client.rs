@@ -14,9 +14,7 @@ use crate::config::{JumpCloudAuth, JumpCloudSourceConfig, Secret};
 use crate::source::SourceError;
 use crate::source::kit::connection;
 use crate::source::kit::encode;
-use crate::source::kit::http::{
-    Authenticator, SourceConnection, StaticHeader, VendorHttp, VendorResponse,
-};
+use crate::source::kit::http::{Authenticator, SourceConnection, StaticHeader, VendorHttp};
 use crate::source::kit::token::{
     BasicEncoding, BearerTokenCache, ClientAuth, Grant, TokenEndpoint,
 };
@@ -31,6 +29,15 @@ const ORG_ID_HEADER: &str = "x-org-id";
 const TOTAL_COUNT_HEADER: &str = "x-total-count";
 /// Scope of a service-account token: the whole API the account's role allows.
 const TOKEN_SCOPE: &str = "api";
+
+/// How a listing's pages look.
+#[derive(Debug, Clone, Copy)]
+pub enum Shape {
+    /// v1: `{totalCount, results}`.
+    V1,
+    /// v2: a bare array, with `x-total-count` if the server sends it.
+    V2,
+}
 
 /// What to do after a page of a `skip`/`limit` listing.
 #[derive(Debug, PartialEq, Eq)]
@@ -114,44 +121,33 @@ impl JumpCloudClient {
     /// Builds the client; `index` names the connection in messages.
     pub fn new(config: &JumpCloudSourceConfig, index: usize) -> Result<Self, SourceError> {
         let connection = connection!(KIND, config, index);
-        let key = |name: &str| format!("{}.{name}", connection.source_key);
-        let (auth, credentials_key, tokens): (Box<dyn Authenticator>, String, _) =
-            match &config.auth {
-                JumpCloudAuth::ApiKey(api_key) => {
-                    let mut header = StaticHeader::new(API_KEY_HEADER, "", api_key.clone());
-                    if let Some(org) = &config.org_id {
-                        header = header.with_header(ORG_ID_HEADER, org.clone());
-                    }
-                    (
-                        Box::new(header),
-                        format!(
-                            "{}` (or `api_key_file`), and for a multi-tenant administrator `{}",
-                            key("api_key"),
-                            key("org_id")
-                        ),
-                        None,
-                    )
+        let keys = &connection.source_key;
+        let (auth, credentials, tokens): (Box<dyn Authenticator>, String, _) = match &config.auth {
+            JumpCloudAuth::ApiKey(api_key) => {
+                let mut header = StaticHeader::new(API_KEY_HEADER, "", api_key.clone());
+                if let Some(org) = &config.org_id {
+                    header = header.with_header(ORG_ID_HEADER, org.clone());
                 }
-                JumpCloudAuth::ServiceAccount {
-                    client_id,
-                    client_secret,
-                    token_url,
-                } => {
-                    let cache = Arc::new(service_account_tokens(
-                        &connection,
-                        config.org_id.as_ref(),
-                        (client_id, client_secret, token_url),
-                    )?);
-                    (
-                        Box::new(Arc::clone(&cache)),
-                        format!("{}` and `{}", key("client_id"), key("client_secret")),
-                        Some(cache),
-                    )
-                }
-            };
+                let what = format!(
+                    "{keys}.api_key` (or `api_key_file`), and for a multi-tenant administrator `{keys}.org_id"
+                );
+                (Box::new(header), what, None)
+            }
+            JumpCloudAuth::ServiceAccount {
+                client_id,
+                client_secret,
+                token_url,
+            } => {
+                let account = (client_id.as_str(), client_secret, token_url);
+                let org = config.org_id.as_ref();
+                let cache = Arc::new(service_account_tokens(&connection, org, account)?);
+                let what = format!("{keys}.client_id` and `{keys}.client_secret");
+                (Box::new(Arc::clone(&cache)), what, Some(cache))
+            }
+        };
         // No rate-limit headers are documented: 429 (+ Retry-After when
         // present) and backoff only, the default settings.
-        let http = VendorHttp::new(connection.settings(credentials_key), auth)?;
+        let http = VendorHttp::new(connection.settings(credentials), auth)?;
         Ok(JumpCloudClient {
             http,
             base_url: config.base_url.clone(),
@@ -170,80 +166,28 @@ impl JumpCloudClient {
         self.tokens.as_ref().map_or(0, |t| t.tokens_issued())
     }
 
-    /// `<base>/<path>?limit=…&skip=…`.
-    pub fn url(&self, path: &str, limit: u32, skip: u64) -> Result<Url, SourceError> {
-        endpoint(&self.base_url, path, limit, skip)
-    }
-
     /// Reads one page of system users (for `check`).
     pub async fn first_user_page(&self) -> Result<(), SourceError> {
-        let url = self.url("api/systemusers", 1, 0)?;
+        let url = endpoint(&self.base_url, "api/systemusers", 1, 0)?;
         let response = self.http.get(url.as_str()).await?;
         response
             .json::<V1Page>(KIND, "reading one user")
             .map(|_| ())
     }
 
-    /// Every record of a v1 listing (`{totalCount, results}`).
-    pub async fn list_v1(
-        &self,
-        path: &str,
-        id_key: &str,
-        what: &str,
-    ) -> Result<Vec<Value>, SourceError> {
-        self.list(
-            path,
-            what,
-            |response| {
-                let page: V1Page = response.json(KIND, what)?;
-                Ok((page.results, page.total_count))
-            },
-            |record| {
-                record
-                    .get(id_key)
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            },
-        )
-        .await
-    }
-
-    /// Every record of a v2 listing (a bare array; `x-total-count` if sent).
-    pub async fn list_v2(
-        &self,
-        path: &str,
-        id_of: fn(&Value) -> Option<String>,
-        what: &str,
-    ) -> Result<Vec<Value>, SourceError> {
-        self.list(
-            path,
-            what,
-            |response| {
-                let records: Vec<Value> = response.json(KIND, what)?;
-                let total = response
-                    .headers
-                    .get(TOTAL_COUNT_HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse().ok());
-                Ok((records, total))
-            },
-            id_of,
-        )
-        .await
-    }
-
-    /// Pages `skip`/`limit` until [`next_step`] says done. Records are
-    /// de-duplicated by id; when a total was announced, the distinct count
+    /// Every record of a listing of `shape`, paged `skip`/`limit` until
+    /// [`next_step`] says done. Records are de-duplicated by the id at the
+    /// JSON pointer `id`; when a total was announced, the distinct count
     /// must match it. Offset paging over a directory that changes while it
     /// is read can skip a record (a deletion shifts the rest forward), and a
     /// skipped user would look removed, so a mismatch fails the fetch
     /// rather than deactivate anyone.
-    async fn list(
+    pub async fn list(
         &self,
         path: &str,
+        shape: Shape,
+        id: &str,
         what: &str,
-        decode: impl Fn(&VendorResponse) -> Result<(Vec<Value>, Option<u64>), SourceError>,
-        id_of: impl Fn(&Value) -> Option<String>,
     ) -> Result<Vec<Value>, SourceError> {
         let limit = u64::from(self.page_size);
         let mut records = Vec::new();
@@ -253,23 +197,32 @@ impl JumpCloudClient {
         let mut guard = self.http.page_guard(what);
         loop {
             guard.admit(&read.to_string())?;
-            let url = self.url(path, self.page_size, read)?;
+            let url = endpoint(&self.base_url, path, self.page_size, read)?;
             let response = self.http.get(url.as_str()).await?;
-            let (page, page_total) = decode(&response)?;
+            let (page, page_total): (Vec<Value>, _) = match shape {
+                Shape::V1 => {
+                    let page: V1Page = response.json(KIND, what)?;
+                    (page.results, page.total_count)
+                }
+                Shape::V2 => {
+                    let header = response.headers.get(TOTAL_COUNT_HEADER);
+                    let total = header.and_then(|v| v.to_str().ok()?.trim().parse().ok());
+                    (response.json(KIND, what)?, total)
+                }
+            };
             total = page_total;
             let page_len = page.len() as u64;
             read = read
                 .checked_add(page_len)
                 .ok_or_else(|| fetch_error(format!("{what}: the record count overflows")))?;
-            let mut fresh = 0;
+            let before = records.len();
             for record in page {
-                let repeated = id_of(&record).is_some_and(|id| !seen.insert(id));
-                if !repeated {
-                    fresh += 1;
+                let key = record.pointer(id).and_then(Value::as_str);
+                if key.is_none_or(|key| seen.insert(key.to_owned())) {
                     records.push(record);
                 }
             }
-            if page_len > 0 && fresh == 0 {
+            if page_len > 0 && records.len() == before {
                 return Err(fetch_error(format!(
                     "{what}: the page at skip={} repeats records already read; the listing cannot be completed",
                     read - page_len
@@ -306,9 +259,8 @@ fn fetch_error(message: String) -> SourceError {
 
 /// `base` joined with an API path and the paging parameters.
 pub fn endpoint(base: &Url, path: &str, limit: u32, skip: u64) -> Result<Url, SourceError> {
-    let mut url = encode::endpoint(KIND, base, path)?;
-    url.set_query(Some(&format!("limit={limit}&skip={skip}")));
-    Ok(url)
+    let (limit, skip) = (limit.to_string(), skip.to_string());
+    encode::with_query(KIND, base, path, &[("limit", &limit), ("skip", &skip)])
 }
 
 #[cfg(test)]
@@ -318,6 +270,10 @@ mod tests {
 
     #[test]
     fn paging_follows_the_total_when_there_is_one_and_short_pages_otherwise() {
+        const SHORT: Step = Step::Short {
+            read: 20,
+            total: 25,
+        };
         let cases = [
             // (read, page_len, limit, total) → step
             (100, 100, 100, Some(250), Step::Next),
@@ -325,16 +281,7 @@ mod tests {
             (250, 50, 100, Some(250), Step::Done),
             (10, 10, 100, Some(25), Step::Next), // capped below limit: go on
             (0, 0, 100, Some(0), Step::Done),
-            (
-                20,
-                0,
-                100,
-                Some(25),
-                Step::Short {
-                    read: 20,
-                    total: 25,
-                },
-            ),
+            (20, 0, 100, Some(25), SHORT),
             (100, 100, 100, None, Step::Next),
             (130, 30, 100, None, Step::Done),
             (100, 0, 100, None, Step::Done),

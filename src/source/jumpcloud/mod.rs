@@ -17,19 +17,22 @@
 mod client;
 pub(super) mod proto;
 
-use std::collections::BTreeMap;
-
-use serde_json::Value;
-
-use self::client::JumpCloudClient;
+use self::client::{JumpCloudClient, Shape};
 use self::proto::{member_user_id, read_group, read_user};
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::JumpCloudSourceConfig;
-use crate::model::{Directory, SourceGroup, SourceUser};
+use crate::model::Directory;
+use crate::source::kit::encode::component;
 use crate::source::kit::records::read_all;
+use crate::source::kit::values::{member_ids, team};
 
 /// Adapter name, as in `source.type`.
 pub(crate) const KIND: &str = "jumpcloud";
+
+/// Where the id of a record is (JSON pointers): paging de-duplicates by it.
+const USER_ID: &str = "/_id";
+const GROUP_ID: &str = "/id";
+const EDGE_ID: &str = "/to/id";
 
 /// Reads users, user groups and memberships from JumpCloud.
 pub struct JumpCloudSource {
@@ -52,101 +55,44 @@ impl JumpCloudSource {
     }
 
     async fn fetch_directory(&self, context: &FetchContext<'_>) -> Result<Fetched, SourceError> {
-        let progress = context.progress;
+        let (progress, client) = (context.progress, &self.client);
         let mut skipped = Vec::new();
 
-        // 1. Users.
         progress.message("Reading users from JumpCloud");
-        let records = self
-            .client
-            .list_v1("api/systemusers", "_id", "listing users")
+        let records = client
+            .list("api/systemusers", Shape::V1, USER_ID, "listing users")
             .await?;
-        let users: BTreeMap<String, SourceUser> =
-            read_all(records, &mut skipped, |record, position| {
-                read_user(record, position, self.provision_staged)
-            })
-            .into_iter()
-            .map(|user| (user.id.clone(), user))
-            .collect();
+        let mut users = read_all(records, &mut skipped, |record, position| {
+            read_user(record, position, self.provision_staged)
+        });
+        users.sort_by(|a, b| a.id.cmp(&b.id));
         progress.advance(users.len() as u64);
 
-        // 2. User groups.
         progress.message("Reading user groups from JumpCloud");
-        let records = self
-            .client
-            .list_v2("api/v2/usergroups", record_id, "listing user groups")
+        let records = client
+            .list(
+                "api/v2/usergroups",
+                Shape::V2,
+                GROUP_ID,
+                "listing user groups",
+            )
             .await?;
-        let groups: Vec<_> = read_all(records, &mut skipped, read_group)
-            .into_iter()
-            .flatten()
-            .collect();
+        let groups = read_all(records, &mut skipped, read_group);
 
-        // 3. Members of each group.
-        let mut kept = Vec::with_capacity(groups.len());
-        for group in groups {
-            let path = format!("api/v2/usergroups/{}/members", encode_segment(&group.id));
-            let edges = self
-                .client
-                .list_v2(
-                    &path,
-                    edge_id,
-                    &format!("listing the members of user group {}", group.id),
-                )
-                .await?;
-            let mut members: Vec<String> = edges.iter().filter_map(member_user_id).collect();
-            if members.len() < edges.len() {
-                tracing::debug!(
-                    source = KIND,
-                    group = %group.id,
-                    ignored = edges.len() - members.len(),
-                    "Ignored group members that are not users."
-                );
-            }
-            members.sort();
-            members.dedup();
-            kept.push(SourceGroup {
-                email: None,
-                id: group.id,
-                name: group.name,
-                members,
-                built_in: false,
-            });
+        let mut teams = Vec::with_capacity(groups.len());
+        for group in groups.into_iter().flatten() {
+            let path = format!("api/v2/usergroups/{}/members", component(&group.id));
+            let what = format!("listing the members of user group {}", group.id);
+            let edges = client.list(&path, Shape::V2, EDGE_ID, &what).await?;
+            let members = member_ids(KIND, &group.id, &edges, member_user_id);
+            teams.push(team(group.id, group.name, members));
         }
-
         Ok(Fetched::full(Directory {
-            users: users.into_values().collect(),
-            groups: kept,
+            users,
+            groups: teams,
             skipped,
         }))
     }
-}
-
-/// `id` of a v2 record.
-fn record_id(record: &Value) -> Option<String> {
-    record.get("id").and_then(Value::as_str).map(str::to_owned)
-}
-
-/// `to.id` of a member edge.
-fn edge_id(record: &Value) -> Option<String> {
-    record
-        .get("to")
-        .and_then(|to| to.get("id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-}
-
-/// Percent-encodes a path segment (ids are hex ObjectIds; this keeps an odd
-/// id from changing the path).
-fn encode_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 impl IdentitySource for JumpCloudSource {
@@ -178,14 +124,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_are_read_from_records_and_edges_and_encoded_in_paths() {
-        assert_eq!(record_id(&json!({"id": "g1"})).as_deref(), Some("g1"));
-        assert_eq!(
-            edge_id(&json!({"to": {"id": "u1", "type": "user"}})).as_deref(),
-            Some("u1")
-        );
-        assert_eq!(edge_id(&json!({"to": null})), None);
-        assert_eq!(encode_segment("6a1b2c"), "6a1b2c");
-        assert_eq!(encode_segment("../x y"), "..%2Fx%20y");
+    fn ids_are_read_from_records_and_edges() {
+        assert_eq!(json!({"_id": "u1"}).pointer(USER_ID), Some(&json!("u1")));
+        assert_eq!(json!({"id": "g1"}).pointer(GROUP_ID), Some(&json!("g1")));
+        let edge = json!({"to": {"id": "u1", "type": "user"}});
+        assert_eq!(edge.pointer(EDGE_ID), Some(&json!("u1")));
+        assert_eq!(json!({"to": null}).pointer(EDGE_ID), None);
     }
 }

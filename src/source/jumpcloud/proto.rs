@@ -6,13 +6,12 @@
 //! one by one, so a record that cannot be read is skipped with a reason
 //! instead of failing the page.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::{SkippedRecord, SourceUser};
 use crate::source::kit::records::Record;
+use crate::source::kit::values::{top_scalars, trimmed};
 
 /// `GraphObject.type` of a user: the only member type a team can hold.
 pub const MEMBER_TYPE_USER: &str = "user";
@@ -25,7 +24,6 @@ pub const GROUP_TYPE_USER: &str = "user_group";
 #[serde(rename_all = "camelCase")]
 pub struct V1Page {
     /// Records matching the request in the whole listing (not this page).
-    #[serde(default)]
     pub total_count: Option<u64>,
     /// This page's records, decoded one by one later.
     #[serde(default)]
@@ -40,25 +38,18 @@ pub struct SystemUser {
     #[serde(rename = "_id")]
     pub id: String,
     /// Primary email.
-    #[serde(default)]
     pub email: Option<String>,
     /// Given name.
-    #[serde(default)]
     pub firstname: Option<String>,
     /// Family name.
-    #[serde(default)]
     pub lastname: Option<String>,
     /// Display name.
-    #[serde(default)]
     pub displayname: Option<String>,
     /// `STAGED`, `ACTIVATED` or `SUSPENDED`.
-    #[serde(default)]
     pub state: Option<String>,
     /// Whether the user completed activation (set a password).
-    #[serde(default)]
     pub activated: Option<bool>,
     /// Whether an admin suspended the user.
-    #[serde(default)]
     pub suspended: Option<bool>,
 }
 
@@ -123,23 +114,7 @@ pub fn read_user(
     provision_staged: bool,
 ) -> Result<SourceUser, SkippedRecord> {
     let record = Record::new("user", &value, "_id", position);
-    let attributes: BTreeMap<String, String> = value
-        .as_object()
-        .map(|fields| {
-            fields
-                .iter()
-                .filter_map(|(key, value)| {
-                    let text = match value {
-                        Value::String(text) => text.clone(),
-                        Value::Bool(flag) => flag.to_string(),
-                        Value::Number(number) => number.to_string(),
-                        _ => return None,
-                    };
-                    Some((key.clone(), text))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let attributes = top_scalars(&value);
     let user: SystemUser = record.decode(value, "the JumpCloud user")?;
     record.nonblank(&user.id, "the JumpCloud user record has an empty _id")?;
     let active = user_active(
@@ -154,17 +129,12 @@ pub fn read_user(
             user.state, user.activated
         ))
     })?;
-    let text = |value: Option<String>| {
-        value
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
     Ok(SourceUser {
+        email: trimmed(user.email.as_deref()),
+        given_name: trimmed(user.firstname.as_deref()),
+        family_name: trimmed(user.lastname.as_deref()),
+        display_name: trimmed(user.displayname.as_deref()),
         id: user.id,
-        email: text(user.email),
-        given_name: text(user.firstname),
-        family_name: text(user.lastname),
-        display_name: text(user.displayname),
         active,
         attributes,
     })
@@ -203,34 +173,24 @@ mod tests {
 
     #[test]
     fn states_map_to_active_per_the_documented_table() {
+        let (activated, suspended, staged) = (Some("ACTIVATED"), Some("SUSPENDED"), Some("STAGED"));
+        let (yes, no) = (Some(true), Some(false));
         let cases = [
             // (state, activated, suspended, provision_staged) → active
-            (
-                Some("ACTIVATED"),
-                Some(true),
-                Some(false),
-                false,
-                Some(true),
-            ),
-            (Some("ACTIVATED"), None, None, false, Some(true)),
-            (Some("ACTIVATED"), Some(true), Some(true), true, Some(false)),
-            (
-                Some("SUSPENDED"),
-                Some(true),
-                Some(false),
-                true,
-                Some(false),
-            ),
-            (Some("SUSPENDED"), None, None, false, Some(false)),
-            (Some("STAGED"), Some(false), Some(false), false, Some(false)),
-            (Some("STAGED"), Some(false), Some(false), true, Some(true)),
-            (Some("ACTIVATED"), Some(false), None, false, Some(false)),
-            (Some("ACTIVATED"), Some(false), None, true, Some(true)),
-            (None, Some(true), None, false, Some(true)),
-            (None, Some(false), None, false, Some(false)),
-            (None, None, Some(true), false, Some(false)),
+            (activated, yes, no, false, yes),
+            (activated, None, None, false, yes),
+            (activated, yes, yes, true, no),
+            (suspended, yes, no, true, no),
+            (suspended, None, None, false, no),
+            (staged, no, no, false, no),
+            (staged, no, no, true, yes),
+            (activated, no, None, false, no),
+            (activated, no, None, true, yes),
+            (None, yes, None, false, yes),
+            (None, no, None, false, no),
+            (None, None, yes, false, no),
             (None, None, None, false, None),
-            (Some("PENDING"), Some(true), None, false, None),
+            (Some("PENDING"), yes, None, false, None),
         ];
         for (state, activated, suspended, staged, expected) in cases {
             assert_eq!(
@@ -266,22 +226,15 @@ mod tests {
         let no_id = json!({"email": "a@example.com", "state": "ACTIVATED"});
         let skipped = read_user(no_id, 4, false).unwrap_err();
         assert_eq!((skipped.kind.as_str(), skipped.id.as_str()), ("user", "#4"));
-        assert!(
-            skipped.reason.contains("cannot be read"),
-            "{}",
-            skipped.reason
-        );
+        let reason = skipped.reason;
+        assert!(reason.contains("cannot be read"), "{reason}");
         let odd = json!({"_id": "u9", "state": "WEIRD"});
         let skipped = read_user(odd, 0, false).unwrap_err();
         assert_eq!(skipped.id, "u9");
         assert!(skipped.reason.contains("WEIRD"), "{}", skipped.reason);
         let nameless = json!({"id": "g1", "name": " ", "type": "user_group"});
-        assert!(
-            read_group(nameless, 0)
-                .unwrap_err()
-                .reason
-                .contains("empty name")
-        );
+        let reason = read_group(nameless, 0).unwrap_err().reason;
+        assert!(reason.contains("empty name"), "{reason}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod http;
 pub mod paging;
 pub mod records;
 pub mod token;
+pub mod values;
 
 /// The [`http::SourceConnection`] of an adapter config: `connection!(KIND,
 /// config, index)`. A macro because the configs are distinct types that

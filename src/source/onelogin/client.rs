@@ -84,20 +84,20 @@ impl OneLoginClient {
         self.http.requests_sent()
     }
 
-    /// Gets a token now (for `check()`), so a refused credential pair is
-    /// reported as such before any API call.
-    pub async fn authenticate(&self) -> Result<(), SourceError> {
-        self.tokens.token(false).await.map(|_| ())
+    /// Gets a token, then reads one user (for `check()`): a refused
+    /// credential pair is reported as such before any API call.
+    pub async fn check(&self) -> Result<(), SourceError> {
+        self.tokens.token(false).await?;
+        let url = self.url("api/2/users", &[("limit", "1")])?;
+        let response = self.http.get(url.as_str()).await?;
+        response
+            .json::<Vec<Value>>(KIND, "reading one user")
+            .map(|_| ())
     }
 
     /// An API URL with query parameters (values form-encoded here).
-    pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SourceError> {
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SourceError> {
         with_query(KIND, &self.base_url, path, query)
-    }
-
-    /// One page of a v2 listing, without following the cursor (`check()`).
-    pub async fn list_one_page(&self, url: &Url, what: &str) -> Result<Vec<Value>, SourceError> {
-        self.http.get(url.as_str()).await?.json(KIND, what)
     }
 
     /// Every record of a v2 listing (a bare JSON array per page). The next

@@ -21,7 +21,7 @@ mod client;
 pub(super) mod proto;
 mod removals;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -32,6 +32,7 @@ use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::{OneLoginSourceConfig, TeamsFrom};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
 use crate::source::kit::records::read_all;
+use crate::source::kit::values::{member_ids, team};
 
 /// Adapter name, as in `source.type` (and in errors and metrics).
 pub(crate) const KIND: &str = "onelogin";
@@ -98,34 +99,37 @@ impl OneLoginSource {
         // 1. Users: all of them, or the changes and the ids of all.
         progress.message("Reading users from OneLogin");
         let (users, full) = self.read_users(incremental).await?;
-        progress.advance(users.users.len() as u64);
+        let UserSet {
+            users,
+            mut skipped,
+            latest,
+        } = users;
+        progress.advance(users.len() as u64);
 
         // 2. Teams, read in full every run.
-        let (groups, skipped_groups) = match self.config.teams_from {
+        let groups = match self.config.teams_from {
             TeamsFrom::Roles => {
                 progress.message("Reading roles from OneLogin");
-                self.roles().await?
+                self.roles(&mut skipped).await?
             }
             TeamsFrom::Groups => {
                 progress.message("Reading groups from OneLogin");
-                self.groups(&users.users).await?
+                self.groups(&users, &mut skipped).await?
             }
         };
 
         let cursor = Cursor {
             version: CURSOR_VERSION,
             settings,
-            users_updated: users.latest.clone(),
+            users_updated: latest,
         };
         let cursor = serde_json::to_string(&cursor).map_err(|e| SourceError::Fetch {
             source_kind: KIND,
             message: format!("cannot store the cursor: {e}"),
         })?;
-        let mut skipped = users.skipped;
-        skipped.extend(skipped_groups);
         Ok(Fetched {
             directory: Directory {
-                users: users.users.into_values().collect(),
+                users: users.into_values().collect(),
                 groups,
                 skipped,
             },
@@ -177,44 +181,35 @@ impl OneLoginSource {
     }
 
     /// Every role with its assigned users.
-    async fn roles(&self) -> Result<(Vec<SourceGroup>, Vec<SkippedRecord>), SourceError> {
+    async fn roles(
+        &self,
+        skipped: &mut Vec<SkippedRecord>,
+    ) -> Result<Vec<SourceGroup>, SourceError> {
         let records = self
             .client
             .list_v2("api/2/roles", &[("limit", PAGE_SIZE)], "listing roles")
             .await?;
         let mut groups = Vec::new();
-        let mut skipped = Vec::new();
-        let roles = read_all(records, &mut skipped, |record, position| {
+        let roles = read_all(records, skipped, |record, position| {
             read_named(&record, position, "role")
         });
         for role in roles {
-            let members: BTreeSet<String> = self
-                .client
-                .list_v2(
-                    &format!("api/2/roles/{}/users", role.id),
-                    &[("limit", PAGE_SIZE)],
-                    &format!("listing the users of role {}", role.id),
-                )
-                .await?
-                .iter()
-                .filter_map(role_member)
-                .collect();
-            groups.push(SourceGroup {
-                email: None,
-                id: role.id,
-                name: role.name,
-                members: members.into_iter().collect(),
-                built_in: false,
-            });
+            let path = format!("api/2/roles/{}/users", role.id);
+            let what = format!("listing the users of role {}", role.id);
+            let query = [("limit", PAGE_SIZE)];
+            let records = self.client.list_v2(&path, &query, &what).await?;
+            let members = member_ids(KIND, &role.id, &records, role_member);
+            groups.push(team(role.id, role.name, members));
         }
-        Ok((groups, skipped))
+        Ok(groups)
     }
 
     /// Every group, with the users whose `group_id` names it.
     async fn groups(
         &self,
         users: &BTreeMap<String, SourceUser>,
-    ) -> Result<(Vec<SourceGroup>, Vec<SkippedRecord>), SourceError> {
+        skipped: &mut Vec<SkippedRecord>,
+    ) -> Result<Vec<SourceGroup>, SourceError> {
         let records = self
             .client
             .list_v1("api/1/groups", "listing groups")
@@ -228,20 +223,14 @@ impl OneLoginSource {
                     .push(user.id.clone());
             }
         }
-        let mut skipped = Vec::new();
-        let groups = read_all(records, &mut skipped, |record, position| {
+        let groups = read_all(records, skipped, |record, position| {
             read_named(&record, position, "group")
-        })
-        .into_iter()
-        .map(|group| SourceGroup {
-            email: None,
-            members: members.get(group.id.as_str()).cloned().unwrap_or_default(),
-            id: group.id,
-            name: group.name,
-            built_in: false,
-        })
-        .collect();
-        Ok((groups, skipped))
+        });
+        let teams = groups.into_iter().map(|group| {
+            let members = members.get(group.id.as_str()).cloned().unwrap_or_default();
+            team(group.id, group.name, members)
+        });
+        Ok(teams.collect())
     }
 }
 
@@ -318,14 +307,7 @@ impl IdentitySource for OneLoginSource {
     }
 
     fn check(&self) -> BoxFuture<'_, Result<(), SourceError>> {
-        Box::pin(async move {
-            self.client.authenticate().await?;
-            let url = self.client.url("api/2/users", &[("limit", "1")])?;
-            self.client
-                .list_one_page(&url, "reading one user")
-                .await
-                .map(|_| ())
-        })
+        Box::pin(self.client.check())
     }
 }
 

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::model::{SkippedRecord, SourceUser};
 use crate::source::kit::records::Record;
+use crate::source::kit::values::{scalar, trimmed};
 
 /// `status` 0: the user was created but never activated (no first login).
 pub const STATUS_UNACTIVATED: i64 = 0;
@@ -27,10 +28,8 @@ const SECRET_FIELDS: &[&str] = &["password", "salt"];
 #[derive(Debug, Deserialize)]
 pub struct V1Envelope {
     /// `{"error": false, "code": 200, …}`.
-    #[serde(default)]
     pub status: Option<V1Status>,
     /// Paging cursors; absent when everything fit one page.
-    #[serde(default)]
     pub pagination: Option<V1Pagination>,
     /// The records.
     #[serde(default)]
@@ -44,7 +43,6 @@ pub struct V1Status {
     #[serde(default)]
     pub error: bool,
     /// Human-readable message.
-    #[serde(default)]
     pub message: Option<String>,
 }
 
@@ -52,7 +50,6 @@ pub struct V1Status {
 #[derive(Debug, Deserialize)]
 pub struct V1Pagination {
     /// Cursor of the next page (`after_cursor=` query parameter).
-    #[serde(default)]
     pub after_cursor: Option<String>,
 }
 
@@ -108,20 +105,11 @@ pub fn id_text(value: Option<&Value>) -> Option<String> {
     }
 }
 
-fn integer(value: Option<&Value>) -> Option<i64> {
-    match value? {
+/// An integer (or a numeric string), as `status` and `state` come.
+fn integer(value: &Value) -> Option<i64> {
+    match value {
         Value::Number(number) => number.as_i64(),
         Value::String(text) => text.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// A scalar as attribute text (`None` for null, arrays and objects).
-fn scalar(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        Value::Bool(flag) => Some(flag.to_string()),
         _ => None,
     }
 }
@@ -134,60 +122,45 @@ pub fn read_user(
     provision_unactivated: bool,
 ) -> Result<(SourceUser, Option<String>), SkippedRecord> {
     let id = id_text(value.get("id"));
-    let skip = |reason: String| Record::named("user", id.clone(), position).skip(reason);
-    let Value::Object(record) = &value else {
-        return Err(skip("the OneLogin user record is not an object".into()));
+    let record = Record::named("user", id.clone(), position);
+    let Value::Object(fields) = &value else {
+        return Err(record.skip("the OneLogin user record is not an object"));
     };
-    let Some(id) = id.clone() else {
-        return Err(skip("the OneLogin user record has no integer id".into()));
-    };
-    let Some(status) = integer(record.get("status")) else {
-        return Err(skip("the OneLogin user record has no status".into()));
-    };
-    let state = match record.get("state") {
+    let id = id.ok_or_else(|| record.skip("the OneLogin user record has no integer id"))?;
+    let status = fields.get("status").and_then(integer);
+    let status = status.ok_or_else(|| record.skip("the OneLogin user record has no status"))?;
+    let state = match fields.get("state") {
         None | Some(Value::Null) => None,
         Some(raw) => Some(
-            integer(Some(raw)).ok_or_else(|| skip(format!("unreadable OneLogin state {raw}")))?,
+            integer(raw).ok_or_else(|| record.skip(format!("unreadable OneLogin state {raw}")))?,
         ),
     };
     let active = status_active(status, state, provision_unactivated).ok_or_else(|| {
-        skip(format!(
+        record.skip(format!(
             "unknown OneLogin status {status} or state {}",
             state.map_or_else(|| "(none)".to_string(), |s| s.to_string())
         ))
     })?;
     let mut attributes = BTreeMap::new();
-    for (key, value) in record {
-        if SECRET_FIELDS.iter().any(|secret| key.contains(secret)) {
-            continue;
-        }
+    let kept = fields
+        .iter()
+        .filter(|(key, _)| !SECRET_FIELDS.iter().any(|s| key.contains(s)));
+    for (key, value) in kept {
         match value {
             Value::Object(custom) if key == "custom_attributes" => {
-                for (name, value) in custom {
-                    if let Some(text) = scalar(value) {
-                        attributes.insert(format!("custom_attributes.{name}"), text);
-                    }
-                }
+                let custom = custom.iter().filter_map(|(name, value)| {
+                    Some((format!("custom_attributes.{name}"), scalar(value)?))
+                });
+                attributes.extend(custom);
             }
             Value::Array(items) if key == "role_ids" => {
                 let ids: Vec<String> = items.iter().filter_map(scalar).collect();
                 attributes.insert(key.clone(), ids.join(","));
             }
-            other => {
-                if let Some(text) = scalar(other) {
-                    attributes.insert(key.clone(), text);
-                }
-            }
+            other => attributes.extend(scalar(other).map(|text| (key.clone(), text))),
         }
     }
-    let text = |key: &str| {
-        record
-            .get(key)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
+    let text = |key: &str| trimmed(fields.get(key).and_then(Value::as_str));
     let user = SourceUser {
         id,
         email: text("email"),
@@ -209,22 +182,11 @@ pub fn read_named(
     kind: &str,
 ) -> Result<NamedEntity, SkippedRecord> {
     let id = id_text(value.get("id"));
-    let skip = |reason: String| Record::named("group", id.clone(), position).skip(reason);
-    let Some(id) = id.clone() else {
-        return Err(skip(format!(
-            "the OneLogin {kind} record has no integer id"
-        )));
-    };
-    let name = value
-        .get("name")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| skip(format!("the OneLogin {kind} record has no name")))?;
-    Ok(NamedEntity {
-        id,
-        name: name.to_string(),
-    })
+    let record = Record::named("group", id.clone(), position);
+    let no = |what: &str| record.skip(format!("the OneLogin {kind} record has no {what}"));
+    let id = id.ok_or_else(|| no("integer id"))?;
+    let name = trimmed(value.get("name").and_then(Value::as_str)).ok_or_else(|| no("name"))?;
+    Ok(NamedEntity { id, name })
 }
 
 /// The user id of a `/api/2/roles/{id}/users` record, if the user is
@@ -320,26 +282,16 @@ mod tests {
         let no_id = json!({"status": 1, "email": "a@b.c"});
         let skipped = read_user(no_id, 3, false).unwrap_err();
         assert_eq!(skipped.id, "#3");
-        assert!(
-            skipped.reason.contains("no integer id"),
-            "{}",
-            skipped.reason
-        );
+        let reason = skipped.reason;
+        assert!(reason.contains("no integer id"), "{reason}");
         let odd = json!({"id": 9, "status": 6, "state": 1});
         let skipped = read_user(odd, 0, false).unwrap_err();
         assert_eq!(skipped.id, "9");
-        assert!(
-            skipped.reason.contains("unknown OneLogin status 6"),
-            "{}",
-            skipped.reason
-        );
+        let reason = skipped.reason;
+        assert!(reason.contains("unknown OneLogin status 6"), "{reason}");
         let no_status = json!({"id": 9});
-        assert!(
-            read_user(no_status, 0, false)
-                .unwrap_err()
-                .reason
-                .contains("no status")
-        );
+        let reason = read_user(no_status, 0, false).unwrap_err().reason;
+        assert!(reason.contains("no status"), "{reason}");
         assert!(read_named(&json!({"id": 3}), 0, "role").is_err());
         assert!(read_named(&json!({"name": "x"}), 1, "role").unwrap_err().id == "#1");
     }

@@ -31,14 +31,10 @@ pub(super) async fn listed_ids(
             "listing user ids",
         )
         .await?;
-    let mut ids = BTreeSet::new();
-    for record in &records {
-        match id_text(record.get("id")) {
-            Some(id) => ids.insert(id),
-            None => return Ok(None),
-        };
-    }
-    Ok(Some(ids))
+    Ok(records
+        .iter()
+        .map(|record| id_text(record.get("id")))
+        .collect())
 }
 
 impl UserSet {

@@ -9,7 +9,7 @@ use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
 use super::KIND;
-use super::proto::{P1Error, Page, TokenError};
+use super::proto::{P1Error, Page};
 use crate::config::{PingOneSourceConfig, TokenAuthMethod};
 use crate::source::SourceError;
 use crate::source::kit::http::{SourceConnection, VendorHttp, VendorHttpSettings};
@@ -54,11 +54,14 @@ fn tokens(
     )?))
 }
 
-/// What PingOne's refusal means, naming the keys to check.
+/// What PingOne's refusal means, naming the keys to check. Its auth service
+/// may answer in RFC 6749 form (`error`, `error_description`) or in the
+/// Platform's `{id, code, message}` form (`[?]`): both are summarised.
 fn advice(keys: &[String; 3], refusal: &Refusal) -> String {
-    let detail = serde_json::from_slice::<TokenError>(refusal.body)
-        .map(|e| e.summary())
-        .unwrap_or_else(|_| P1Error::summarise(refusal.body));
+    let detail = match refusal.error {
+        Some(_) => refusal.summary(),
+        None => P1Error::summarise(refusal.body),
+    };
     let [secret, client, method] = keys;
     let hint = if refusal.status == StatusCode::NOT_FOUND {
         "the environment id or region does not match the worker app's environment"
@@ -84,10 +87,6 @@ pub struct PingOneClient {
 impl PingOneClient {
     /// Builds the clients; `index` names the connection in messages.
     pub fn new(config: &PingOneSourceConfig, index: usize) -> Result<Self, SourceError> {
-        let setup = |message: String| SourceError::Setup {
-            source_kind: KIND,
-            message,
-        };
         let connection = connection!(KIND, config, index);
         let tokens = Arc::new(tokens(&connection, config)?);
         let credentials_key = format!("{}.client_secret", connection.source_key);
@@ -100,10 +99,8 @@ impl PingOneClient {
         };
         settings.limits.max_wait = settings.limits.max_wait.min(MAX_THROTTLE_WAIT);
         let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
-        let base = config.base_url.as_str().trim_end_matches('/');
-        let environment_url =
-            Url::parse(&format!("{base}/environments/{}/", config.environment_id))
-                .map_err(|e| setup(format!("cannot build the environment URL: {e}")))?;
+        let environment = format!("environments/{}/", config.environment_id);
+        let environment_url = encode::endpoint(KIND, &config.base_url, &environment)?;
         Ok(PingOneClient {
             http,
             tokens,
@@ -124,7 +121,7 @@ impl PingOneClient {
 
     /// An environment URL (`users`, `groups/{id}/memberOfGroups`) with query
     /// parameters, URL-encoded here.
-    pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SourceError> {
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SourceError> {
         encode::with_query(KIND, &self.environment_url, path, query)
     }
 
@@ -150,32 +147,34 @@ impl PingOneClient {
         })
     }
 
-    /// The first page only, for `check`.
-    pub async fn first_page(&self, url: &Url, what: &str) -> Result<(), SourceError> {
-        self.get_page(url, what).await.map(|_| ())
-    }
-
-    /// Every record of a listing, following `_links.next.href` on
-    /// PingOne's origin until it is absent, from the first of `keys` under
-    /// `_embedded`.
+    /// Every record of the listing at `path` with `query`, following
+    /// `_links.next.href` on PingOne's origin until it is absent, from the
+    /// first of `keys` under `_embedded`.
     pub async fn list_all(
         &self,
-        first: Url,
+        path: &str,
+        query: &[(&str, &str)],
         keys: &[&str],
         what: &str,
     ) -> Result<Vec<Value>, SourceError> {
         let pager = HalPager {
             client: self,
-            first,
+            first: self.url(path, query)?,
             keys,
             what,
         };
         paging::list_all(&self.http, &pager, what).await
     }
 
-    /// The key to fix when PingOne refuses the token.
-    pub fn credentials_key(&self) -> &str {
-        &self.credentials_key
+    /// Reads one user, for `check`; a failure names the key to fix.
+    pub async fn check(&self) -> Result<(), SourceError> {
+        let url = self.url("users", &[("limit", "1")])?;
+        let mut result = self.get_page(&url, "reading one user").await;
+        if let Err(SourceError::Fetch { message, .. }) = &mut result {
+            let key = &self.credentials_key;
+            message.push_str(&format!(" (check `{key}` and the worker app's roles)"));
+        }
+        result.map(|_| ())
     }
 }
 
@@ -227,12 +226,17 @@ mod tests {
     #[test]
     fn refusals_name_the_keys_and_the_likely_cause() {
         let keys = ["a".to_string(), "b".into(), "c".into()];
-        let refusal = |status, body: &'static [u8]| Refusal {
-            shown: "POST https://auth.pingone.eu/env-1/as/token",
-            status,
-            error: None,
-            description: None,
-            body,
+        // The kit reads `error` and `error_description` from the body.
+        let refusal = |status, body: &'static [u8]| {
+            let oauth: serde_json::Value = serde_json::from_slice(body).unwrap();
+            let text = |key: &str| oauth.get(key)?.as_str().map(str::to_string);
+            Refusal {
+                shown: "POST https://auth.pingone.eu/env-1/as/token",
+                status,
+                error: text("error"),
+                description: text("error_description"),
+                body,
+            }
         };
         let denied = advice(
             &keys,
@@ -249,6 +253,12 @@ mod tests {
         assert!(
             denied.contains("Token Endpoint Authentication Method"),
             "{denied}"
+        );
+        let platform = br#"{"code":"UNAUTHORIZED","message":"Bad secret"}"#;
+        let platform = advice(&keys, &refusal(StatusCode::UNAUTHORIZED, platform));
+        assert!(
+            platform.contains("(Bad secret (UNAUTHORIZED))"),
+            "{platform}"
         );
         let missing = advice(&keys, &refusal(StatusCode::NOT_FOUND, b"{}"));
         assert!(missing.contains("environment id or region"), "{missing}");

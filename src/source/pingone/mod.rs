@@ -24,14 +24,13 @@ pub(super) mod proto;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
-
 use self::client::PingOneClient;
-use self::proto::{Membership, read_group, read_user};
+use self::proto::{ids, read_group, read_user};
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::{NestedGroups, PingOneSourceConfig};
-use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
+use crate::model::{Directory, SkippedRecord, SourceUser};
 use crate::source::kit::records::read_all;
+use crate::source::kit::values::team;
 
 /// Adapter name, as in `source.type`.
 pub(crate) const KIND: &str = "pingone";
@@ -90,91 +89,25 @@ impl PingOneSource {
             .as_ref()
             .map(|p| format!("population.id eq \"{p}\""));
         let mut query = vec![("limit", self.page_size.as_str())];
-        if let Some(filter) = &filter {
-            query.push(("filter", filter));
-        }
-        let url = self.client.url("users", &query)?;
-        let records = self
+        query.extend(filter.as_deref().map(|filter| ("filter", filter)));
+        let listing = self
             .client
-            .list_all(url, &["users"], "listing users")
-            .await?;
-        let mut users = BTreeMap::new();
-        for (position, record) in records.into_iter().enumerate() {
-            match read_user(record, position) {
-                // A user is in scope only if its population matches, even
-                // if a server ignored the filter.
-                Ok((user, population)) => {
-                    if self.population_id.is_none()
-                        || population.as_deref() == self.population_id.as_deref()
-                    {
-                        users.insert(user.id.clone(), user);
-                    }
-                }
-                Err(skip) => skipped.push(skip),
-            }
-        }
-        Ok(users)
-    }
-
-    /// Ids of the users a member filter lists for `group_id`.
-    async fn listed_members(&self, group_id: &str) -> Result<BTreeSet<String>, SourceError> {
-        let filter = format!("memberOfGroups[id eq \"{group_id}\"]");
-        let url = self.client.url(
-            "users",
-            &[("filter", filter.as_str()), ("limit", &self.page_size)],
-        )?;
-        let records = self
-            .client
-            .list_all(
-                url,
-                &["users"],
-                &format!("listing the members of group {group_id}"),
-            )
-            .await?;
-        Ok(ids(&records))
-    }
-
-    /// Ids of the groups `group_id` is nested in.
-    async fn parents(&self, group_id: &str) -> Result<BTreeSet<String>, SourceError> {
-        let url = self.client.url(
-            &format!("groups/{group_id}/memberOfGroups"),
-            &[("limit", &self.page_size)],
-        )?;
-        let records = self
-            .client
-            .list_all(
-                url,
-                MEMBERSHIP_KEYS,
-                &format!("reading which groups group {group_id} is nested in"),
-            )
-            .await?;
-        Ok(ids(&records))
-    }
-
-    /// Ids of the groups `user_id` is a DIRECT member of.
-    async fn direct_groups(&self, user_id: &str) -> Result<BTreeSet<String>, SourceError> {
-        let url = self.client.url(
-            &format!("users/{user_id}/memberOfGroups"),
-            &[("limit", &self.page_size)],
-        )?;
-        let records = self
-            .client
-            .list_all(
-                url,
-                MEMBERSHIP_KEYS,
-                &format!("reading the groups of user {user_id}"),
-            )
-            .await?;
-        Ok(records
+            .list_all("users", &query, &["users"], "listing users");
+        let records = listing.await?;
+        // A user is in scope only if its population matches, even if a
+        // server ignored the filter.
+        let wanted = |population: &Option<String>| {
+            self.population_id.is_none() || *population == self.population_id
+        };
+        Ok(read_all(records, skipped, read_user)
             .into_iter()
-            .filter_map(|r| serde_json::from_value::<Membership>(r).ok())
-            .filter(Membership::is_direct)
-            .map(|m| m.id)
+            .filter(|(_, population)| wanted(population))
+            .map(|(user, _)| (user.id.clone(), user))
             .collect())
     }
 
     async fn fetch_directory(&self, context: &FetchContext<'_>) -> Result<Fetched, SourceError> {
-        let progress = context.progress;
+        let (progress, client) = (context.progress, &self.client);
         let mut skipped = Vec::new();
 
         progress.message("Reading users from PingOne");
@@ -182,14 +115,9 @@ impl PingOneSource {
         progress.advance(users.len() as u64);
 
         progress.message("Reading groups from PingOne");
-        let url = self
-            .client
-            .url("groups", &[("limit", self.page_size.as_str())])?;
-        let records = self
-            .client
-            .list_all(url, &["groups"], "listing groups")
-            .await?;
-        let groups = read_all(records, &mut skipped, read_group);
+        let limit = [("limit", self.page_size.as_str())];
+        let records = client.list_all("groups", &limit, &["groups"], "listing groups");
+        let groups = read_all(records.await?, &mut skipped, read_group);
 
         // Members and nesting of every group: a group outside the
         // population may still be nested in one we keep.
@@ -199,13 +127,20 @@ impl PingOneSource {
             .map(|g| (g.id.clone(), GroupFacts::default()))
             .collect();
         for group in &groups {
-            let listed = self.listed_members(&group.id).await?;
-            if let Some(entry) = facts.get_mut(&group.id) {
-                entry.listed = listed;
+            let id = &group.id;
+            let filter = format!("memberOfGroups[id eq \"{id}\"]");
+            let query = [("filter", filter.as_str()), limit[0]];
+            let what = format!("listing the members of group {id}");
+            let listed = client.list_all("users", &query, &["users"], &what).await?;
+            if let Some(entry) = facts.get_mut(id) {
+                entry.listed = ids(&listed, false);
             }
-            for parent in self.parents(&group.id).await? {
+            let path = format!("groups/{id}/memberOfGroups");
+            let what = format!("reading which groups group {id} is nested in");
+            let parents = client.list_all(&path, &limit, MEMBERSHIP_KEYS, &what);
+            for parent in ids(&parents.await?, false) {
                 if let Some(entry) = facts.get_mut(&parent) {
-                    entry.children.insert(group.id.clone());
+                    entry.children.insert(id.clone());
                 }
             }
             progress.advance(1);
@@ -214,8 +149,12 @@ impl PingOneSource {
         let mut direct = BTreeMap::new();
         if self.nested_groups == NestedGroups::Ignore {
             for user in ambiguous_users(&facts) {
-                let groups = self.direct_groups(&user).await?;
-                direct.insert(user, groups);
+                let path = format!("users/{user}/memberOfGroups");
+                let what = format!("reading the groups of user {user}");
+                let groups = client
+                    .list_all(&path, &limit, MEMBERSHIP_KEYS, &what)
+                    .await?;
+                direct.insert(user, ids(&groups, true));
             }
         }
         let members = resolve_members(&facts, self.nested_groups, &direct);
@@ -223,18 +162,10 @@ impl PingOneSource {
         let groups = groups
             .into_iter()
             .filter(|g| self.in_population(g.population.as_ref().map(|p| p.id.as_str())))
-            .map(|group| SourceGroup {
-                email: None,
-                members: members
-                    .get(&group.id)
-                    .into_iter()
-                    .flatten()
-                    .filter(|id| users.contains_key(id.as_str()))
-                    .cloned()
-                    .collect(),
-                id: group.id,
-                name: group.name,
-                built_in: false,
+            .map(|group| {
+                let members = members.get(&group.id).into_iter().flatten();
+                let known = members.filter(|id| users.contains_key(id.as_str()));
+                team(group.id, group.name, known.cloned().collect())
             })
             .collect();
         Ok(Fetched::full(Directory {
@@ -243,14 +174,6 @@ impl PingOneSource {
             skipped,
         }))
     }
-}
-
-/// The `id` of each record.
-fn ids(records: &[Value]) -> BTreeSet<String> {
-    records
-        .iter()
-        .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
-        .collect()
 }
 
 /// Groups nested in `group` at any depth (cycles end).
@@ -267,18 +190,27 @@ fn descendants(facts: &BTreeMap<String, GroupFacts>, group: &str) -> BTreeSet<St
     seen
 }
 
+/// The users listed for the groups nested in `group` at any depth.
+fn nested_listed<'a>(
+    facts: &'a BTreeMap<String, GroupFacts>,
+    group: &str,
+) -> impl Iterator<Item = &'a String> {
+    let nested = descendants(facts, group).into_iter();
+    nested
+        .filter_map(|child| facts.get(&child))
+        .flat_map(|f| &f.listed)
+}
+
 /// Users listed for a group and also for a group nested in it: the only
 /// users whose membership may be INDIRECT when the filter matches those.
 fn ambiguous_users(facts: &BTreeMap<String, GroupFacts>) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for (id, group) in facts {
-        for child in descendants(facts, id) {
-            if let Some(nested) = facts.get(&child) {
-                out.extend(group.listed.intersection(&nested.listed).cloned());
-            }
-        }
-    }
-    out
+    facts
+        .iter()
+        .flat_map(|(id, group)| {
+            nested_listed(facts, id).filter(move |user| group.listed.contains(*user))
+        })
+        .cloned()
+        .collect()
 }
 
 /// Each group's member users. `flatten`: the group's listed users and those
@@ -294,13 +226,8 @@ fn resolve_members(
         .map(|(id, group)| {
             let members = match mode {
                 NestedGroups::Flatten => {
-                    let mut all = group.listed.clone();
-                    for child in descendants(facts, id) {
-                        if let Some(nested) = facts.get(&child) {
-                            all.extend(nested.listed.iter().cloned());
-                        }
-                    }
-                    all
+                    let nested = nested_listed(facts, id);
+                    group.listed.iter().chain(nested).cloned().collect()
                 }
                 NestedGroups::Ignore => group
                     .listed
@@ -331,25 +258,7 @@ impl IdentitySource for PingOneSource {
     }
 
     fn check(&self) -> BoxFuture<'_, Result<(), SourceError>> {
-        Box::pin(async move {
-            let url = self.client.url("users", &[("limit", "1")])?;
-            self.client
-                .first_page(&url, "reading one user")
-                .await
-                .map_err(|error| match error {
-                    SourceError::Fetch {
-                        source_kind,
-                        message,
-                    } => SourceError::Fetch {
-                        source_kind,
-                        message: format!(
-                            "{message} (check `{}` and the worker app's roles)",
-                            self.client.credentials_key()
-                        ),
-                    },
-                    other => other,
-                })
-        })
+        Box::pin(self.client.check())
     }
 }
 

@@ -7,14 +7,17 @@
 //! record that cannot be read is skipped with a reason instead of failing
 //! the page.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::{SkippedRecord, SourceUser};
+use crate::source::flatten::flatten_scalars;
 use crate::source::kit::http::body_text;
 use crate::source::kit::records::Record;
+use crate::source::kit::values::trimmed;
+use crate::timestamp::parse_rfc3339_millis;
 
 /// A HAL collection page: `{"_links": {"next": {"href"}}, "_embedded": {…}}`.
 #[derive(Debug, Default, Deserialize)]
@@ -43,7 +46,6 @@ impl Page {
 #[derive(Debug, Default, Deserialize)]
 pub struct Links {
     /// The next page (carries an opaque `cursor`); absent on the last page.
-    #[serde(default)]
     pub next: Option<Link>,
 }
 
@@ -61,20 +63,15 @@ pub struct PingOneUser {
     /// Immutable UUID.
     pub id: String,
     /// Unique per environment; the email fallback.
-    #[serde(default)]
     pub username: Option<String>,
     /// Email address.
-    #[serde(default)]
     pub email: Option<String>,
     /// `given`, `family`, `formatted`, `middle`.
-    #[serde(default)]
     pub name: Option<BTreeMap<String, Value>>,
     /// Read-only on the user; `false` means the account is disabled.
     /// Absent is read as enabled (PingOne sets it on every user).
-    #[serde(default)]
     pub enabled: Option<bool>,
     /// `{"id": "…"}` of the user's population.
-    #[serde(default)]
     pub population: Option<Reference>,
 }
 
@@ -94,16 +91,14 @@ pub struct PingOneGroup {
     /// Group name (unique per population / environment).
     pub name: String,
     /// Present for a population group; absent for an environment group.
-    #[serde(default)]
     pub population: Option<Reference>,
 }
 
 /// An entry of `/users/{id}/memberOfGroups` (`GroupMembership`) or of
-/// `/groups/{id}/memberOfGroups` (the groups a group is nested in).
+/// `/groups/{id}/memberOfGroups` (the groups a group is nested in), the
+/// part [`ids`] does not read itself.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Membership {
-    /// The group's id.
-    pub id: String,
     /// `DIRECT` or `INDIRECT`; absent is read as `DIRECT` (`[?]` whether
     /// the group-nesting listing carries it at all).
     #[serde(rename = "type", default)]
@@ -119,52 +114,24 @@ impl Membership {
     }
 }
 
-/// A refusal from the token endpoint. PingOne's auth service may answer in
-/// RFC 6749 form (`error`, `error_description`) or in the Platform's
-/// `{id, code, message}` form (`[?]`): both are read.
-#[derive(Debug, Default, Deserialize)]
-pub struct TokenError {
-    /// RFC 6749 code (`invalid_client`, …).
-    #[serde(default)]
-    pub error: Option<String>,
-    /// RFC 6749 description.
-    #[serde(default)]
-    pub error_description: Option<String>,
-    /// Platform error code.
-    #[serde(default)]
-    pub code: Option<String>,
-    /// Platform error message.
-    #[serde(default)]
-    pub message: Option<String>,
-}
-
-impl TokenError {
-    /// `code: description`, whichever form the body had.
-    pub fn summary(&self) -> String {
-        let code = self.error.as_deref().or(self.code.as_deref());
-        let text = self
-            .error_description
-            .as_deref()
-            .or(self.message.as_deref());
-        match (code, text) {
-            (Some(code), Some(text)) => format!("{code}: {text}"),
-            (Some(one), None) | (None, Some(one)) => one.to_string(),
-            (None, None) => "no error detail".to_string(),
-        }
-    }
+/// The `id` of each record (a user, a group); with `direct`, only of the
+/// memberships held directly rather than through a nested group.
+pub fn ids(records: &[Value], direct: bool) -> BTreeSet<String> {
+    let is_direct = |r: &Value| Membership::deserialize(r).is_ok_and(|m| m.is_direct());
+    let records = records.iter().filter(|r| !direct || is_direct(r));
+    records
+        .filter_map(|r| r.get("id")?.as_str().map(str::to_owned))
+        .collect()
 }
 
 /// The Platform error body (`P1Error`): `{id, code, message, details[]}`.
 #[derive(Debug, Default, Deserialize)]
 pub struct P1Error {
     /// Request id, for Ping support.
-    #[serde(default)]
     pub id: Option<String>,
     /// `INVALID_DATA`, `ACCESS_FAILED`, `REQUEST_LIMITED`, …
-    #[serde(default)]
     pub code: Option<String>,
     /// Human-readable message.
-    #[serde(default)]
     pub message: Option<String>,
     /// Specific problems (`INVALID_FILTER` with its `target`, …).
     #[serde(default)]
@@ -176,16 +143,12 @@ pub struct P1Error {
 #[serde(rename_all = "camelCase")]
 pub struct P1ErrorDetail {
     /// `INVALID_FILTER`, `LIMIT_EXCEEDED`, `INVALID_TOKEN`, …
-    #[serde(default)]
     pub code: Option<String>,
     /// The field or parameter concerned.
-    #[serde(default)]
     pub target: Option<String>,
     /// What is wrong with it.
-    #[serde(default)]
     pub message: Option<String>,
     /// For 429: `quotaLimit`, `quotaResetTime`, `retryAfter` (date-times).
-    #[serde(default)]
     pub inner_error: Option<BTreeMap<String, Value>>,
 }
 
@@ -199,25 +162,19 @@ impl P1Error {
         if error.code.is_none() && error.message.is_none() {
             return body_text(body);
         }
-        let mut text = error.message.clone().unwrap_or_default();
-        if let Some(code) = &error.code {
-            text = if text.is_empty() {
-                code.clone()
-            } else {
-                format!("{text} ({code})")
+        let mut text = match (error.message.unwrap_or_default(), error.code) {
+            (message, Some(code)) if !message.is_empty() => format!("{message} ({code})"),
+            (_, Some(code)) => code,
+            (message, None) => message,
+        };
+        for detail in error.details {
+            let head = [detail.code, detail.target].into_iter().flatten();
+            let head = head.collect::<Vec<_>>().join(" ");
+            let part = match detail.message {
+                Some(message) if !head.is_empty() => format!("{head}: {message}"),
+                Some(message) => message,
+                None => head,
             };
-        }
-        for detail in &error.details {
-            let mut part = detail.code.clone().unwrap_or_default();
-            if let Some(target) = &detail.target {
-                part.push_str(&format!(" {target}"));
-            }
-            if let Some(message) = &detail.message {
-                if !part.is_empty() {
-                    part.push_str(": ");
-                }
-                part.push_str(message);
-            }
             if !part.is_empty() {
                 text.push_str("; ");
                 text.push_str(part.trim());
@@ -242,56 +199,10 @@ impl P1Error {
     }
 }
 
-/// Unix seconds of an RFC 3339 UTC date-time (`2026-01-02T03:04:05.678Z`,
-/// or with a `±hh:mm` offset). No date crate is needed for this one field.
+/// Unix seconds of an RFC 3339 date-time (`2026-01-02T03:04:05.678Z`, or
+/// with a `±hh:mm` offset); `None`, never a panic, for anything else.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let (date, time) = text.split_once(['T', 't', ' '])?;
-    let mut parts = date.splitn(3, '-');
-    let year: i64 = parts.next()?.parse().ok()?;
-    let month: i64 = parts.next()?.parse().ok()?;
-    let day: i64 = parts.next()?.parse().ok()?;
-    let (clock, offset) = if let Some(clock) = time.strip_suffix(['Z', 'z']) {
-        (clock, 0)
-    } else {
-        let at = time.rfind(['+', '-'])?;
-        let (clock, zone) = time.split_at(at);
-        let sign = if zone.starts_with('-') { -1 } else { 1 };
-        let (hours, minutes) = zone[1..].split_once(':')?;
-        let (hours, minutes) = (hours.parse::<i64>().ok()?, minutes.parse::<i64>().ok()?);
-        if !(0..=23).contains(&hours) || !(0..=59).contains(&minutes) {
-            return None;
-        }
-        let offset = hours * 3600 + minutes * 60;
-        (clock, sign * offset)
-    };
-    let clock = clock.split('.').next()?;
-    let mut hms = clock.splitn(3, ':');
-    let hour: i64 = hms.next()?.parse().ok()?;
-    let minute: i64 = hms.next()?.parse().ok()?;
-    let second: i64 = hms.next()?.parse().ok()?;
-    // Range checks before any arithmetic: the text comes from a response
-    // body, and a year like 9223372036854775807 must be "unreadable", not
-    // an overflow (a panic in debug builds, a nonsense wait in release).
-    if !(0..=9999).contains(&year)
-        || !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || !(0..=23).contains(&hour)
-        || !(0..=59).contains(&minute)
-        || !(0..=60).contains(&second)
-        || !(-86_400..=86_400).contains(&offset)
-    {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+    parse_rfc3339_millis(text.trim()).map(|millis| millis.div_euclid(1000))
 }
 
 /// Decodes and converts one user record. `Ok` carries the user and its
@@ -301,28 +212,18 @@ pub fn read_user(
     position: usize,
 ) -> Result<(SourceUser, Option<String>), SkippedRecord> {
     let record = Record::new("user", &value, "id", position);
-    let attributes = flatten_strings(&value);
+    // Every scalar as a dotted path (`name.given`, `account.status`) for
+    // mapping templates; `_links` and arrays are left out.
+    let attributes = flatten_scalars(&value, |key| key.starts_with('_'));
     let user: PingOneUser = record.decode(value, "the PingOne user")?;
     record.nonblank(&user.id, "the PingOne user record has an empty id")?;
-    let clean = |text: Option<&str>| {
-        text.map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    let name = |key: &str| {
-        clean(
-            user.name
-                .as_ref()
-                .and_then(|name| name.get(key))
-                .and_then(Value::as_str),
-        )
-    };
+    let name = |key: &str| trimmed(user.name.as_ref()?.get(key)?.as_str());
     let source = SourceUser {
         id: user.id.clone(),
         // `email` is optional in PingOne; many environments use the email
         // address as the username, so that is the fallback when it is one.
-        email: clean(user.email.as_deref())
-            .or_else(|| clean(user.username.as_deref()).filter(|name| name.contains('@'))),
+        email: trimmed(user.email.as_deref())
+            .or_else(|| trimmed(user.username.as_deref()).filter(|name| name.contains('@'))),
         given_name: name("given"),
         family_name: name("family"),
         display_name: name("formatted"),
@@ -339,13 +240,6 @@ pub fn read_group(value: Value, position: usize) -> Result<PingOneGroup, Skipped
     record.nonblank(&group.id, "the PingOne group record has an empty id")?;
     record.nonblank(&group.name, "the PingOne group has an empty name")?;
     Ok(group)
-}
-
-/// Every scalar of a record as dotted paths (`name.given`, `population.id`,
-/// `account.status`, `enabled`), for mapping templates; `_links` and arrays
-/// are left out.
-fn flatten_strings(value: &Value) -> BTreeMap<String, String> {
-    crate::source::flatten::flatten_scalars(value, |key| key.starts_with('_'))
 }
 
 #[cfg(test)]
@@ -394,20 +288,13 @@ mod tests {
         let no_id = serde_json::json!({"username": "x", "email": "x@y.z"});
         let skipped = read_user(no_id, 4).unwrap_err();
         assert_eq!(skipped.id, "#4");
-        assert!(
-            skipped.reason.contains("cannot be read"),
-            "{}",
-            skipped.reason
-        );
+        let reason = skipped.reason;
+        assert!(reason.contains("cannot be read"), "{reason}");
         let odd = serde_json::json!({"id": "u1", "enabled": "yes"});
         assert_eq!(read_user(odd, 0).unwrap_err().id, "u1");
         let nameless = serde_json::json!({"id": "g1", "name": " "});
-        assert!(
-            read_group(nameless, 0)
-                .unwrap_err()
-                .reason
-                .contains("empty name")
-        );
+        let reason = read_group(nameless, 0).unwrap_err().reason;
+        assert!(reason.contains("empty name"), "{reason}");
     }
 
     #[test]
@@ -447,5 +334,12 @@ mod tests {
         assert!(direct.is_direct());
         let indirect: Membership = serde_json::from_str(r#"{"id":"g","type":"INDIRECT"}"#).unwrap();
         assert!(!indirect.is_direct());
+        let records = [
+            serde_json::json!({"id": "g", "type": "DIRECT"}),
+            serde_json::json!({"id": "n", "type": "INDIRECT"}),
+            serde_json::json!({"type": "DIRECT"}),
+        ];
+        assert_eq!(ids(&records, true), BTreeSet::from(["g".to_string()]));
+        assert_eq!(ids(&records, false).len(), 2, "every record with an id");
     }
 }
