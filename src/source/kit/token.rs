@@ -176,19 +176,12 @@ impl TokenBounds {
             message: format!("{shown} answered {status}: {reason}"),
         };
         let throttled = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+        let cap = format!("`{}.max_wait`", self.source_key);
+        let max = self.limits.max_wait;
         let header = response.headers().get(RETRY_AFTER);
         let retry_after = match header.and_then(|v| v.to_str().ok()) {
             Some(value) if throttled => parse_retry_after(value, SystemTime::now())
-                .map(|wait| {
-                    let key = format!("`{}.max_wait`", self.source_key);
-                    check_wait(
-                        RETRY_AFTER.as_str(),
-                        value,
-                        wait,
-                        self.limits.max_wait,
-                        &key,
-                    )
-                })
+                .map(|wait| check_wait(RETRY_AFTER.as_str(), value, wait, max, &cap))
                 .transpose()
                 .map_err(fail)?,
             _ => None,
@@ -422,13 +415,12 @@ impl TokenEndpoint {
 
     /// Sends one request and reads the answer within the bounds.
     async fn send(&self, request: reqwest::Request) -> Result<Attempt, SourceError> {
-        match self.http.execute(request).await {
-            Ok(response) => Ok(Ok(self
-                .bounds
-                .read(self.kind, &self.shown, response)
-                .await?)),
-            Err(e) => Ok(Err(describe_error(&e))),
-        }
+        let response = match self.http.execute(request).await {
+            Ok(response) => response,
+            Err(e) => return Ok(Err(describe_error(&e))),
+        };
+        let answer = self.bounds.read(self.kind, &self.shown, response).await?;
+        Ok(Ok(answer))
     }
 
     /// Decodes a 2xx answer (a standard token, or a vendor's variant).

@@ -32,7 +32,7 @@ use serde_json::Value;
 
 use self::client::OktaClient;
 use self::proto::{BUILT_IN, OktaGroup, read_group, read_user};
-use self::system_log::{LogChanges, LogRead};
+use self::system_log::LogChanges;
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::{OktaSourceConfig, ScopeConfig};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
@@ -311,7 +311,7 @@ impl OktaSource {
         let reason = match position {
             Some(position) => {
                 match system_log::read_changes(&self.client, position, context.now).await? {
-                    LogRead::Read(changes) => {
+                    Ok(changes) => {
                         let position = later(position, changes.newest.as_deref());
                         let log = LogState {
                             changes,
@@ -320,7 +320,7 @@ impl OktaSource {
                         };
                         return Ok((candidate, log));
                     }
-                    LogRead::Unusable(reason) => Some(reason),
+                    Err(reason) => Some(reason),
                 }
             }
             None => None,
