@@ -139,22 +139,14 @@ mod tests {
     #[test]
     fn aadsts_codes_point_at_their_keys() {
         let keys = ["cred".to_string(), "client".into(), "tenant".into()];
-        assert_eq!(
-            key_for(&keys, "AADSTS7000215: Invalid client secret provided."),
-            "cred"
-        );
-        assert_eq!(
-            key_for(
-                &keys,
-                "AADSTS700016: Application with identifier 'c' was not found"
-            ),
-            "client"
-        );
-        assert_eq!(
-            key_for(&keys, "AADSTS90002: Tenant 't' not found."),
-            "tenant"
-        );
-        assert_eq!(key_for(&keys, ""), "cred");
+        for (description, key) in [
+            ("AADSTS7000215: Invalid client secret provided.", "cred"),
+            ("AADSTS700016: Application with identifier 'c' was not found", "client"),
+            ("AADSTS90002: Tenant 't' not found.", "tenant"),
+            ("", "cred"),
+        ] {
+            assert_eq!(key_for(&keys, description), key, "{description}");
+        }
         let refusal = Refusal {
             shown: "POST https://login.example/t/oauth2/v2.0/token",
             status: reqwest::StatusCode::UNAUTHORIZED,
