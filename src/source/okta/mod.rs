@@ -178,17 +178,12 @@ impl OktaSource {
         };
 
         // 3. Members of the groups we keep and of the app's groups.
-        let previous_members: HashMap<&str, &SourceGroup> = incremental
-            .as_ref()
-            .map(|(previous, _)| {
-                previous
-                    .directory
-                    .groups
-                    .iter()
-                    .map(|g| (g.id.as_str(), g))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let previous_members: HashMap<&str, &SourceGroup> = context
+            .previous
+            .iter()
+            .flat_map(|previous| &previous.directory.groups)
+            .map(|g| (g.id.as_str(), g))
+            .collect();
         let mut memberships = BTreeMap::new();
         let mut kept = Vec::new();
         let mut assigned_through_groups = BTreeSet::new();
@@ -200,17 +195,16 @@ impl OktaSource {
             if !keep && !assigned {
                 continue;
             }
-            let named_by_log = log_changes.groups.contains(&group.id);
-            let unchanged =
-                incremental
+            // Members read before stay unless the group's stamp moved or the
+            // System Log names the group.
+            let unchanged = match &incremental {
+                Some((_, cursor)) if !log_changes.groups.contains(&group.id) => group
+                    .last_membership_updated
                     .as_ref()
-                    .filter(|_| !named_by_log)
-                    .and_then(|(_, cursor)| {
-                        let stamp = group.last_membership_updated.as_ref()?;
-                        (cursor.memberships.get(&group.id) == Some(stamp))
-                            .then(|| previous_members.get(group.id.as_str()))
-                            .flatten()
-                    });
+                    .filter(|stamp| cursor.memberships.get(&group.id) == Some(*stamp))
+                    .and_then(|_| previous_members.get(group.id.as_str())),
+                _ => None,
+            };
             let members = match unchanged {
                 Some(previous) => previous.members.clone(),
                 None => self.group_members(&group.id).await?,
