@@ -26,10 +26,6 @@ pub fn tokens(
     config: &EntraSourceConfig,
     index: usize,
 ) -> Result<BearerTokenCache, SourceError> {
-    let setup = |message: String| SourceError::Setup {
-        source_kind: KIND,
-        message,
-    };
     let auth = match &config.credential {
         EntraCredential::Secret(secret) => ClientAuth::Post(secret.clone()),
         EntraCredential::Certificate {
@@ -38,12 +34,13 @@ pub fn tokens(
         } => {
             let mut header = Header::new(Algorithm::RS256);
             header.x5t_s256 = Some(x5t_s256(certificate_der));
-            let key =
-                EncodingKey::from_rsa_pem(private_key_pem.expose().as_bytes()).map_err(|_| {
-                    setup(format!(
-                        "`connections[{index}].source.private_key_file` is not an RSA private key"
-                    ))
-                })?;
+            let pem = private_key_pem.expose().as_bytes();
+            let key = EncodingKey::from_rsa_pem(pem).map_err(|_| SourceError::Setup {
+                source_kind: KIND,
+                message: format!(
+                    "`connections[{index}].source.private_key_file` is not an RSA private key"
+                ),
+            })?;
             let signer = ClientAssertion {
                 kind: KIND,
                 header,
@@ -141,7 +138,10 @@ mod tests {
         let keys = ["cred".to_string(), "client".into(), "tenant".into()];
         for (description, key) in [
             ("AADSTS7000215: Invalid client secret provided.", "cred"),
-            ("AADSTS700016: Application with identifier 'c' was not found", "client"),
+            (
+                "AADSTS700016: Application with identifier 'c' was not found",
+                "client",
+            ),
             ("AADSTS90002: Tenant 't' not found.", "tenant"),
             ("", "cred"),
         ] {

@@ -26,20 +26,14 @@ fn oauth_tokens(
     oauth: &OktaOAuthConfig,
     credentials_key: String,
 ) -> Result<BearerTokenCache, SourceError> {
-    let setup = |message: String| SourceError::Setup {
-        source_kind: KIND,
-        message,
-    };
+    let pem = oauth.private_key.expose().as_bytes();
     let key = match oauth.algorithm {
-        jsonwebtoken::Algorithm::ES256 => {
-            EncodingKey::from_ec_pem(oauth.private_key.expose().as_bytes())
-        }
-        _ => EncodingKey::from_rsa_pem(oauth.private_key.expose().as_bytes()),
+        jsonwebtoken::Algorithm::ES256 => EncodingKey::from_ec_pem(pem),
+        _ => EncodingKey::from_rsa_pem(pem),
     }
-    .map_err(|e| {
-        setup(format!(
-            "cannot load `{credentials_key}.private_key_file`: {e}"
-        ))
+    .map_err(|e| SourceError::Setup {
+        source_kind: KIND,
+        message: format!("cannot load `{credentials_key}.private_key_file`: {e}"),
     })?;
     let token_url = endpoint(KIND, &config.base_url, "oauth2/v1/token")?;
     let mut header = Header::new(oauth.algorithm);
