@@ -565,11 +565,7 @@ fn error_detail(body: &[u8]) -> String {
             .get("errorCode")
             .or_else(|| value.get("error").and_then(|e| e.get("code")))
             .or_else(|| value.get("code"))
-            .and_then(|c| {
-                c.as_str()
-                    .map(str::to_string)
-                    .or_else(|| Some(c.to_string()))
-            });
+            .map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_string));
         if let Some(message) = candidates.into_iter().flatten().find_map(|m| m.as_str()) {
             return match code {
                 Some(code) => format!("{message} ({code})"),
