@@ -29,11 +29,8 @@ pub(crate) fn flatten_scalars(value: &Value, skip: fn(&str) -> bool) -> BTreeMap
             Value::String(text) => {
                 out.insert(prefix.to_string(), text.clone());
             }
-            Value::Bool(flag) => {
-                out.insert(prefix.to_string(), flag.to_string());
-            }
-            Value::Number(number) => {
-                out.insert(prefix.to_string(), number.to_string());
+            Value::Bool(_) | Value::Number(_) => {
+                out.insert(prefix.to_string(), value.to_string());
             }
             Value::Null | Value::Array(_) => {}
         }

@@ -8,6 +8,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -149,15 +150,12 @@ impl SourceConnection {
     /// A client for another endpoint of the source (its token endpoint),
     /// with the same proxy, CA file and timeout.
     pub fn client(&self) -> Result<reqwest::Client, SourceError> {
-        crate::http::build_endpoint_client(
+        endpoint_client(
+            self.kind,
             self.timeout,
             self.ca.as_ref(),
-            self.proxy.as_ref().map(Secret::expose),
+            self.proxy.as_ref(),
         )
-        .map_err(|e| SourceError::Setup {
-            source_kind: self.kind,
-            message: e.to_string(),
-        })
     }
 
     /// Settings of the API client: the default backoff and no rate-limit
@@ -205,7 +203,7 @@ pub struct VendorHttpSettings {
     /// Caps on server-directed waits, pages and body sizes.
     pub limits: ListingLimits,
     /// This endpoint's own proxy (`source.proxy`), else the environment's.
-    pub proxy: Option<crate::config::Secret>,
+    pub proxy: Option<Secret>,
     /// The source's config path (`connections[0].source`), to name the
     /// key that sets a cap when a server exceeds it.
     pub source_key: String,
@@ -244,12 +242,6 @@ impl VendorResponse {
     }
 }
 
-/// Requests sent by a vendor client, for reports and tests.
-#[derive(Debug, Default)]
-struct Counters {
-    requests: std::sync::atomic::AtomicU64,
-}
-
 /// A paced, retrying HTTP client for one vendor API.
 #[derive(Clone)]
 pub struct VendorHttp {
@@ -261,7 +253,8 @@ struct Inner {
     settings: VendorHttpSettings,
     auth: Box<dyn Authenticator>,
     pacer: RequestPacer,
-    counters: Counters,
+    /// Requests sent, for reports and tests.
+    requests: AtomicU64,
 }
 
 impl VendorHttp {
@@ -270,15 +263,12 @@ impl VendorHttp {
         settings: VendorHttpSettings,
         auth: Box<dyn Authenticator>,
     ) -> Result<Self, SourceError> {
-        let http = crate::http::build_endpoint_client(
+        let http = endpoint_client(
+            settings.kind,
             settings.timeout,
             settings.ca.as_ref(),
-            settings.proxy.as_ref().map(crate::config::Secret::expose),
-        )
-        .map_err(|e| SourceError::Setup {
-            source_kind: settings.kind,
-            message: e.to_string(),
-        })?;
+            settings.proxy.as_ref(),
+        )?;
         let pacer = RequestPacer::new(settings.requests_per_second, settings.requests_per_second);
         Ok(VendorHttp {
             inner: Arc::new(Inner {
@@ -286,33 +276,19 @@ impl VendorHttp {
                 settings,
                 auth,
                 pacer,
-                counters: Counters::default(),
+                requests: AtomicU64::new(0),
             }),
         })
     }
 
     /// Requests sent so far (retries included).
     pub fn requests_sent(&self) -> u64 {
-        self.inner
-            .counters
-            .requests
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.inner.requests.load(Ordering::Relaxed)
     }
 
     /// Adapter name, as in `source.type`.
     pub fn kind(&self) -> &'static str {
         self.inner.settings.kind
-    }
-
-    /// The caps on waits, pages and bodies this client was built with.
-    pub fn limits(&self) -> &ListingLimits {
-        &self.inner.settings.limits
-    }
-
-    /// The source's config path (`connections[0].source`), for messages
-    /// naming the key that sets a cap.
-    pub fn source_key(&self) -> &str {
-        &self.inner.settings.source_key
     }
 
     /// What a [`PageGuard`](super::paging) for one of this client's
@@ -353,10 +329,12 @@ impl VendorHttp {
     ) -> Result<VendorResponse, SourceError> {
         let inner = &self.inner;
         let kind = inner.settings.kind;
-        let parsed = Url::parse(url).map_err(|e| SourceError::Fetch {
+        let fetch = |message: String| SourceError::Fetch {
             source_kind: kind,
-            message: format!("invalid URL from the API: {e}"),
-        })?;
+            message,
+        };
+        let parsed =
+            Url::parse(url).map_err(|e| fetch(format!("invalid URL from the API: {e}")))?;
         let shown = format!("{method} {}", redact_url(&parsed));
         let backoff = inner.settings.backoff;
         let mut refreshed = false;
@@ -369,10 +347,7 @@ impl VendorHttp {
         while attempt < backoff.max_attempts.max(1) {
             sent = sent.saturating_add(1);
             inner.pacer.wait().await;
-            inner
-                .counters
-                .requests
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            inner.requests.fetch_add(1, Ordering::Relaxed);
             let request = inner
                 .http
                 .request(method.clone(), parsed.clone())
@@ -381,36 +356,31 @@ impl VendorHttp {
                 .auth
                 .authorize(request, refreshed && attempt == 0)
                 .await?;
-            let response = match request.send().await {
-                Ok(response) => response,
+            // A network error, also while reading the body, is retried.
+            let answer = match request.send().await {
+                Err(error) => Err(error),
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    let wait = self
+                        .observe_rate_limit(&headers, status)
+                        .map_err(|reason| fetch(format!("{shown} answered {status}: {reason}")))?;
+                    match self.read_body(response).await {
+                        Ok(body) => Ok((status, headers, wait, body)),
+                        Err(BodyError::Transport(error)) => Err(error),
+                        Err(too_large) => {
+                            return Err(fetch(format!("{shown} answered {status}: {too_large}")));
+                        }
+                    }
+                }
+            };
+            let (status, headers, wait, body) = match answer {
+                Ok(answer) => answer,
                 Err(error) => {
                     last = crate::http::describe_error(&error);
                     tokio::time::sleep(backoff.delay(attempt)).await;
                     attempt += 1;
                     continue;
-                }
-            };
-            let status = response.status();
-            let headers = response.headers().clone();
-            let wait = self
-                .observe_rate_limit(&headers, status)
-                .map_err(|reason| SourceError::Fetch {
-                    source_kind: kind,
-                    message: format!("{shown} answered {status}: {reason}"),
-                })?;
-            let body = match self.read_body(response).await {
-                Ok(body) => body,
-                Err(BodyError::Transport(error)) => {
-                    last = crate::http::describe_error(&error);
-                    tokio::time::sleep(backoff.delay(attempt)).await;
-                    attempt += 1;
-                    continue;
-                }
-                Err(too_large) => {
-                    return Err(SourceError::Fetch {
-                        source_kind: kind,
-                        message: format!("{shown} answered {status}: {too_large}"),
-                    });
                 }
             };
             let vendor = (inner.settings.throttle)(status, &body, SystemTime::now());
@@ -423,16 +393,13 @@ impl VendorHttp {
                 });
             }
             let detail = error_detail(&body);
-            let vendor_wait =
-                match vendor.flatten() {
-                    Some(wait) => Some(self.capped_vendor_wait(wait).map_err(|reason| {
-                        SourceError::Fetch {
-                            source_kind: kind,
-                            message: format!("{shown} answered {status}: {reason} ({detail})"),
-                        }
-                    })?),
-                    None => None,
-                };
+            let vendor_wait = vendor
+                .flatten()
+                .map(|wait| self.capped_vendor_wait(wait))
+                .transpose()
+                .map_err(|reason| {
+                    fetch(format!("{shown} answered {status}: {reason} ({detail})"))
+                })?;
             match status.as_u16() {
                 _ if vendor.is_some() => {}
                 401 if inner.auth.can_refresh() && !refreshed => {
@@ -452,12 +419,7 @@ impl VendorHttp {
                     });
                 }
                 408 | 429 | 500..=599 => {}
-                _ => {
-                    return Err(SourceError::Fetch {
-                        source_kind: kind,
-                        message: format!("{shown} answered {status}: {detail}"),
-                    });
-                }
+                _ => return Err(fetch(format!("{shown} answered {status}: {detail}"))),
             }
             // Retried: a vendor's "slow down" and a 429 count against the
             // throttle budget (busy, not broken), failures against
@@ -472,10 +434,8 @@ impl VendorHttp {
             if (throttled || wait.is_some())
                 && let Err(reason) = throttle.admit(delay)
             {
-                return Err(SourceError::Fetch {
-                    source_kind: kind,
-                    message: format!("{shown} gave up after {sent} requests: {last}; {reason}"),
-                });
+                let message = format!("{shown} gave up after {sent} requests: {last}; {reason}");
+                return Err(fetch(message));
             }
             inner.pacer.pause_for(delay);
             tracing::debug!(source = kind, request = %shown, %status, delay_ms = delay.as_millis() as u64, "Retrying source request.");
@@ -483,10 +443,9 @@ impl VendorHttp {
                 attempt += 1;
             }
         }
-        Err(SourceError::Fetch {
-            source_kind: kind,
-            message: format!("{shown} failed after {sent} requests: {last}"),
-        })
+        Err(fetch(format!(
+            "{shown} failed after {sent} requests: {last}"
+        )))
     }
 
     /// A wait a vendor's body names, within `max_wait` like a header's.
@@ -515,24 +474,16 @@ impl VendorHttp {
         status: StatusCode,
     ) -> Result<Option<Duration>, String> {
         let settings = &self.inner.settings;
-        let header_u64 = |name: &str| -> Option<u64> {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse().ok())
-        };
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let number = |name: &str| text(name).and_then(|v| v.trim().parse::<u64>().ok());
         let cap_key = format!("`{}.max_wait`", settings.source_key);
         let capped = |name: &str, wait: Duration| {
-            let value = headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
+            let value = text(name).unwrap_or_default();
             check_wait(name, value, wait, settings.limits.max_wait, &cap_key)
         };
-        let retry_after = headers
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let retry_after =
+            text(RETRY_AFTER.as_str()).and_then(|v| parse_retry_after(v, SystemTime::now()));
+        // (limit, remaining, (reset header, seconds until the reset)).
         let (limit, remaining, reset) = match settings.rate_limit_headers {
             RateLimitHeaders::None => (None, None, None),
             RateLimitHeaders::OktaEpoch => {
@@ -540,24 +491,20 @@ impl VendorHttp {
                     .duration_since(UNIX_EPOCH)
                     .map(|d| d.as_secs())
                     .unwrap_or(0);
+                let reset = "x-rate-limit-reset";
                 (
-                    header_u64("x-rate-limit-limit"),
-                    header_u64("x-rate-limit-remaining"),
-                    header_u64("x-rate-limit-reset").map(|epoch| {
-                        (
-                            "x-rate-limit-reset",
-                            Duration::from_secs(epoch.saturating_sub(now).saturating_add(1)),
-                        )
-                    }),
+                    number("x-rate-limit-limit"),
+                    number("x-rate-limit-remaining"),
+                    number(reset).map(|epoch| (reset, epoch.saturating_sub(now).saturating_add(1))),
                 )
             }
             RateLimitHeaders::SecondsRemaining => (
-                header_u64("x-ratelimit-limit"),
-                header_u64("x-ratelimit-remaining"),
-                header_u64("x-ratelimit-reset")
-                    .map(|secs| ("x-ratelimit-reset", Duration::from_secs(secs))),
+                number("x-ratelimit-limit"),
+                number("x-ratelimit-remaining"),
+                number("x-ratelimit-reset").map(|secs| ("x-ratelimit-reset", secs)),
             ),
         };
+        let reset = reset.map(|(name, secs)| (name, Duration::from_secs(secs)));
         if let (Some(limit), Some(remaining)) = (limit, remaining) {
             let reserve = (limit as f64 * (1.0 - settings.max_rate_limit_share)).ceil() as u64;
             if remaining <= reserve
@@ -588,6 +535,21 @@ impl VendorHttp {
     }
 }
 
+/// A client with the source's timeout, CA file and proxy.
+fn endpoint_client(
+    kind: &'static str,
+    timeout: Duration,
+    ca: Option<&crate::config::CaBundle>,
+    proxy: Option<&Secret>,
+) -> Result<reqwest::Client, SourceError> {
+    crate::http::build_endpoint_client(timeout, ca, proxy.map(Secret::expose)).map_err(|e| {
+        SourceError::Setup {
+            source_kind: kind,
+            message: e.to_string(),
+        }
+    })
+}
+
 /// A short description of a vendor error body: the known message fields of
 /// each vendor, else the start of the body.
 fn error_detail(body: &[u8]) -> String {
@@ -603,11 +565,7 @@ fn error_detail(body: &[u8]) -> String {
             .get("errorCode")
             .or_else(|| value.get("error").and_then(|e| e.get("code")))
             .or_else(|| value.get("code"))
-            .and_then(|c| {
-                c.as_str()
-                    .map(str::to_string)
-                    .or_else(|| Some(c.to_string()))
-            });
+            .map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_string));
         if let Some(message) = candidates.into_iter().flatten().find_map(|m| m.as_str()) {
             return match code {
                 Some(code) => format!("{message} ({code})"),

@@ -5,12 +5,13 @@
 //!
 //! - [`http`]: the paced, retrying, capped HTTP client and authenticators;
 //! - [`token`]: the one OAuth token-endpoint path (on the `oauth2` crate)
-//!   and the token cache;
+//!   and the token cache; [`assertion`]: signed `private_key_jwt` assertions;
 //! - [`paging`]: the [`paging::Pager`] trait and its one `list_all`;
 //! - [`records`]: reading listing records, skipping an unreadable one with
 //!   a reason;
 //! - [`encode`]: percent-encoding of URLs and forms.
 
+pub mod assertion;
 pub mod encode;
 pub mod http;
 pub mod paging;

@@ -6,12 +6,13 @@
 //! Vendors differ only in what they pass in: the [`Grant`], and how a
 //! refusal reads to an admin ([`Advice`]).
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use oauth2::basic::{BasicClient, BasicErrorResponse};
-use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenUrl};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
@@ -175,25 +176,14 @@ impl TokenBounds {
             message: format!("{shown} answered {status}: {reason}"),
         };
         let throttled = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-        let header = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let retry_after = match header {
-            Some(value) if throttled => match parse_retry_after(&value, SystemTime::now()) {
-                Some(wait) => Some(
-                    check_wait(
-                        RETRY_AFTER.as_str(),
-                        &value,
-                        wait,
-                        self.limits.max_wait,
-                        &format!("`{}.max_wait`", self.source_key),
-                    )
-                    .map_err(fail)?,
-                ),
-                None => None,
-            },
+        let cap = format!("`{}.max_wait`", self.source_key);
+        let max = self.limits.max_wait;
+        let header = response.headers().get(RETRY_AFTER);
+        let retry_after = match header.and_then(|v| v.to_str().ok()) {
+            Some(value) if throttled => parse_retry_after(value, SystemTime::now())
+                .map(|wait| check_wait(RETRY_AFTER.as_str(), value, wait, max, &cap))
+                .transpose()
+                .map_err(fail)?,
             _ => None,
         };
         let key = format!("`{}.max_body`", self.source_key);
@@ -210,26 +200,9 @@ impl TokenBounds {
     }
 }
 
-/// Why the transport given to `oauth2` stopped.
-#[derive(Debug, thiserror::Error)]
-enum TransportError {
-    /// Unreachable, reset, timed out: worth another attempt.
-    #[error("{0}")]
-    Network(String),
-    /// An answer beyond the caps: fails at once.
-    #[error("{0}")]
-    Refused(SourceError),
-}
-
-/// What one attempt ended with.
-enum Exchange {
-    /// A token.
-    Issued(IssuedToken),
-    /// The network failed.
-    Network(String),
-    /// An answer that is not (or not readably) a token.
-    Answer(TokenAnswer),
-}
+/// What one request at the token endpoint ended with: an answer, or the
+/// network error that is worth another attempt.
+type Attempt = Result<TokenAnswer, String>;
 
 /// One OAuth token endpoint of a source, with its grant and advice.
 pub struct TokenEndpoint {
@@ -293,12 +266,11 @@ impl TokenEndpoint {
                 tokio::time::sleep(self.backoff.delay(attempt - 1)).await;
             }
             let answer = match self.exchange().await? {
-                Exchange::Issued(token) => return Ok(token),
-                Exchange::Network(error) => {
-                    last = error;
+                Ok(answer) => answer,
+                Err(network) => {
+                    last = network;
                     continue;
                 }
-                Exchange::Answer(answer) => answer,
             };
             if answer.status.is_success() {
                 return self.decode(&answer);
@@ -333,7 +305,7 @@ impl TokenEndpoint {
     }
 
     /// One request of the grant.
-    async fn exchange(&self) -> Result<Exchange, SourceError> {
+    async fn exchange(&self) -> Result<Attempt, SourceError> {
         let post = || {
             self.http
                 .post(self.url.clone())
@@ -360,21 +332,19 @@ impl TokenEndpoint {
                 .body(r#"{"grant_type":"client_credentials"}"#),
         };
         let request = request.build().map_err(|e| self.setup(&e.to_string()))?;
-        Ok(match self.send(request).await {
-            Ok((_, answer)) => Exchange::Answer(answer),
-            Err(TransportError::Network(error)) => Exchange::Network(error),
-            Err(TransportError::Refused(error)) => return Err(error),
-        })
+        self.send(request).await
     }
 
-    /// A client-credentials request built and parsed by `oauth2`, sent
-    /// through [`Self::send`].
+    /// A client-credentials request built by `oauth2` and sent through our
+    /// HTTP client ([`Transport`]), so the source's proxy, CA file,
+    /// timeout and body cap apply. The answer is kept and decoded like every
+    /// grant's: vendors' tokens are not always standard (see [`TokenBody`]).
     async fn client_credentials(
         &self,
         client_id: &str,
         auth: &ClientAuth,
         scopes: &[String],
-    ) -> Result<Exchange, SourceError> {
+    ) -> Result<Attempt, SourceError> {
         let token_url = TokenUrl::from_url(self.url.clone());
         let client =
             BasicClient::new(ClientId::new(client_id.to_string())).set_token_uri(token_url);
@@ -395,78 +365,65 @@ impl TokenEndpoint {
                 .add_extra_param("client_assertion_type", CLIENT_ASSERTION_TYPE)
                 .add_extra_param("client_assertion", sign()?);
         }
+        // A vendor-encoded Basic header replaces oauth2's.
         let basic = match auth {
             ClientAuth::Basic(secret, encoding) => Some(basic_header(client_id, secret, *encoding)),
             _ => None,
         };
-        let answer = Mutex::new(None);
         let transport = Transport {
             endpoint: self,
-            basic: basic.as_ref(),
-            keep: &answer,
+            basic,
+            kept: Mutex::new(None),
         };
         let result = request.request_async(&transport).await;
-        let answer = answer.lock().ok().and_then(|mut a| a.take());
-        match (result, answer) {
-            (Ok(token), _) => Ok(Exchange::Issued(IssuedToken {
-                token: Secret::new(token.access_token().secret().clone()),
-                expires_in: token.expires_in().unwrap_or(DEFAULT_TOKEN_LIFETIME),
-            })),
-            (Err(RequestTokenError::Request(TransportError::Network(e))), _) => {
-                Ok(Exchange::Network(e))
-            }
-            (Err(RequestTokenError::Request(TransportError::Refused(e))), _) => Err(e),
-            // Not a standard token or error: decoded and explained here.
-            (Err(_), Some(answer)) => Ok(Exchange::Answer(answer)),
-            (Err(error), None) => Err(self.setup(&error.to_string())),
+        match transport.kept.lock().ok().and_then(|mut slot| slot.take()) {
+            Some(outcome) => outcome,
+            None => Err(self.setup(&result.err().map(|e| e.to_string()).unwrap_or_default())),
         }
     }
 
-    /// The HTTP client `oauth2` sends through: ours, so the source's proxy,
-    /// CA file, timeout and body cap apply. Keeps the raw answer for
-    /// messages; a vendor-encoded Basic header replaces oauth2's.
+    /// The HTTP client `oauth2` sends through: ours, with the vendor's Basic
+    /// header, keeping the outcome in `kept` for the caller.
     async fn transport(
         &self,
         request: oauth2::HttpRequest,
         basic: Option<&HeaderValue>,
-        keep: &Mutex<Option<TokenAnswer>>,
-    ) -> Result<oauth2::HttpResponse, TransportError> {
-        let mut request = reqwest::Request::try_from(request)
-            .map_err(|e| TransportError::Refused(self.setup(&e.to_string())))?;
-        if let Some(basic) = basic {
-            request.headers_mut().insert(AUTHORIZATION, basic.clone());
+        kept: &Mutex<Option<Result<Attempt, SourceError>>>,
+    ) -> Result<oauth2::HttpResponse, std::io::Error> {
+        let outcome = match reqwest::Request::try_from(request) {
+            Ok(mut request) => {
+                if let Some(basic) = basic {
+                    request.headers_mut().insert(AUTHORIZATION, basic.clone());
+                }
+                self.send(request).await
+            }
+            Err(e) => Err(self.setup(&e.to_string())),
+        };
+        let response = match &outcome {
+            Ok(Ok(answer)) => {
+                let mut response = oauth2::HttpResponse::new(answer.body.clone());
+                *response.status_mut() = answer.status;
+                Ok(response)
+            }
+            _ => Err(std::io::Error::other("no token answer")),
+        };
+        if let Ok(mut slot) = kept.lock() {
+            *slot = Some(outcome);
         }
-        let (headers, answer) = self.send(request).await?;
-        let mut response = oauth2::HttpResponse::new(answer.body.clone());
-        *response.status_mut() = answer.status;
-        *response.headers_mut() = headers;
-        if let Ok(mut kept) = keep.lock() {
-            *kept = Some(answer);
-        }
-        Ok(response)
+        response
     }
 
     /// Sends one request and reads the answer within the bounds.
-    async fn send(
-        &self,
-        request: reqwest::Request,
-    ) -> Result<(HeaderMap, TokenAnswer), TransportError> {
-        let response = self
-            .http
-            .execute(request)
-            .await
-            .map_err(|e| TransportError::Network(describe_error(&e)))?;
-        let headers = response.headers().clone();
-        let answer = self
-            .bounds
-            .read(self.kind, &self.shown, response)
-            .await
-            .map_err(TransportError::Refused)?;
-        Ok((headers, answer))
+    async fn send(&self, request: reqwest::Request) -> Result<Attempt, SourceError> {
+        let response = match self.http.execute(request).await {
+            Ok(response) => response,
+            Err(e) => return Ok(Err(describe_error(&e))),
+        };
+        let answer = self.bounds.read(self.kind, &self.shown, response).await?;
+        Ok(Ok(answer))
     }
 
-    /// A 2xx answer `oauth2` could not read (a non-standard token, or not
-    /// a token at all).
+    /// Decodes a 2xx answer (a standard token, or a vendor's variant).
     fn decode(&self, answer: &TokenAnswer) -> Result<IssuedToken, SourceError> {
         let token: TokenBody = decode_token_body(&self.shown, answer.status, &answer.body)
             .map_err(|message| SourceError::Fetch {
@@ -490,16 +447,17 @@ impl TokenEndpoint {
 /// The HTTP client handed to `oauth2` for one request.
 struct Transport<'a> {
     endpoint: &'a TokenEndpoint,
-    basic: Option<&'a HeaderValue>,
-    keep: &'a Mutex<Option<TokenAnswer>>,
+    basic: Option<HeaderValue>,
+    kept: Mutex<Option<Result<Attempt, SourceError>>>,
 }
 
 impl<'c> oauth2::AsyncHttpClient<'c> for Transport<'_> {
-    type Error = TransportError;
-    type Future = BoxFuture<'c, Result<oauth2::HttpResponse, TransportError>>;
+    type Error = std::io::Error;
+    type Future = BoxFuture<'c, Result<oauth2::HttpResponse, std::io::Error>>;
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
-        Box::pin(self.endpoint.transport(request, self.basic, self.keep))
+        let basic = self.basic.as_ref();
+        Box::pin(self.endpoint.transport(request, basic, &self.kept))
     }
 }
 
@@ -596,7 +554,7 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 pub struct BearerTokenCache {
     issue: TokenIssuer,
     cached: tokio::sync::Mutex<Option<(Secret, Instant)>>,
-    issued: std::sync::atomic::AtomicU64,
+    issued: AtomicU64,
     /// Non-secret headers sent along with the token (JumpCloud's `x-org-id`).
     headers: Vec<(&'static str, String)>,
 }
@@ -607,16 +565,16 @@ impl BearerTokenCache {
         BearerTokenCache {
             issue,
             cached: tokio::sync::Mutex::new(None),
-            issued: std::sync::atomic::AtomicU64::new(0),
+            issued: AtomicU64::new(0),
             headers: Vec::new(),
         }
     }
 
     /// A cache over a vendor's token endpoint.
     pub fn from_endpoint(endpoint: TokenEndpoint) -> Self {
-        let endpoint = std::sync::Arc::new(endpoint);
+        let endpoint = Arc::new(endpoint);
         Self::new(Box::new(move || {
-            let endpoint = std::sync::Arc::clone(&endpoint);
+            let endpoint = Arc::clone(&endpoint);
             Box::pin(async move { endpoint.issue().await })
         }))
     }
@@ -629,7 +587,7 @@ impl BearerTokenCache {
 
     /// How many tokens were fetched so far (tests check refresh behaviour).
     pub fn tokens_issued(&self) -> u64 {
-        self.issued.load(std::sync::atomic::Ordering::Relaxed)
+        self.issued.load(Ordering::Relaxed)
     }
 
     /// A valid token, fetching a new one when none is cached, it is about to
@@ -643,8 +601,7 @@ impl BearerTokenCache {
             return Ok(token.clone());
         }
         let issued = (self.issue)().await?;
-        self.issued
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.issued.fetch_add(1, Ordering::Relaxed);
         let valid_until = Instant::now() + issued.expires_in.saturating_sub(EXPIRY_MARGIN);
         *cached = Some((issued.token.clone(), valid_until));
         Ok(issued.token)

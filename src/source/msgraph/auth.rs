@@ -2,74 +2,21 @@
 //! client secret (`client_secret_post`) or a certificate-signed JWT
 //! assertion (`private_key_jwt`), through the kit's token endpoint.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use reqwest::Url;
-use serde::Serialize;
 
 use super::KIND;
 use crate::config::{EntraCredential, EntraSourceConfig};
 use crate::source::SourceError;
+use crate::source::kit::assertion::ClientAssertion;
 use crate::source::kit::http::SourceConnection;
 use crate::source::kit::token::{BearerTokenCache, ClientAuth, Grant, Refusal, TokenEndpoint};
-
-/// Lifetime of a client assertion; Entra accepts up to 10 minutes.
-const ASSERTION_LIFETIME_SECS: u64 = 300;
 
 /// `x5t#S256`: base64url (no padding) of the SHA-256 of the certificate DER,
 /// which is how Entra finds the certificate the assertion was signed with.
 pub fn x5t_s256(certificate_der: &[u8]) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, certificate_der);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
-}
-
-/// Claims of a client assertion.
-#[derive(Serialize)]
-struct AssertionClaims<'a> {
-    aud: &'a str,
-    iss: &'a str,
-    sub: &'a str,
-    jti: String,
-    nbf: u64,
-    iat: u64,
-    exp: u64,
-}
-
-/// Signs client assertions with the certificate's key. Holds the key, so
-/// it has no `Debug`.
-struct Signer {
-    token_url: Url,
-    client_id: String,
-    key: EncodingKey,
-    thumbprint: String,
-}
-
-impl Signer {
-    /// A signed client assertion for one token request.
-    fn assertion(&self) -> Result<String, SourceError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let mut header = Header::new(Algorithm::RS256);
-        header.typ = Some("JWT".into());
-        header.x5t_s256 = Some(self.thumbprint.clone());
-        let claims = AssertionClaims {
-            aud: self.token_url.as_str(),
-            iss: &self.client_id,
-            sub: &self.client_id,
-            jti: format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
-            nbf: now,
-            iat: now,
-            exp: now + ASSERTION_LIFETIME_SECS,
-        };
-        jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| SourceError::Setup {
-            source_kind: KIND,
-            message: format!("cannot sign the client assertion: {e}"),
-        })
-    }
 }
 
 /// The token cache of one app registration; `index` names the connection
@@ -79,29 +26,31 @@ pub fn tokens(
     config: &EntraSourceConfig,
     index: usize,
 ) -> Result<BearerTokenCache, SourceError> {
-    let setup = |message: String| SourceError::Setup {
-        source_kind: KIND,
-        message,
-    };
     let auth = match &config.credential {
         EntraCredential::Secret(secret) => ClientAuth::Post(secret.clone()),
         EntraCredential::Certificate {
             certificate_der,
             private_key_pem,
         } => {
-            let signer = Signer {
-                token_url: config.token_url.clone(),
+            let mut header = Header::new(Algorithm::RS256);
+            header.x5t_s256 = Some(x5t_s256(certificate_der));
+            let pem = private_key_pem.expose().as_bytes();
+            let key = EncodingKey::from_rsa_pem(pem).map_err(|_| SourceError::Setup {
+                source_kind: KIND,
+                message: format!(
+                    "`connections[{index}].source.private_key_file` is not an RSA private key"
+                ),
+            })?;
+            let signer = ClientAssertion {
+                kind: KIND,
+                header,
+                key,
                 client_id: config.client_id.clone(),
-                key: EncodingKey::from_rsa_pem(private_key_pem.expose().as_bytes()).map_err(
-                    |_| {
-                        setup(format!(
-                            "`connections[{index}].source.private_key_file` is not an RSA private key"
-                        ))
-                    },
-                )?,
-                thumbprint: x5t_s256(certificate_der),
+                token_url: config.token_url.to_string(),
+                not_before: true,
+                credentials_key: credential_key(config, index),
             };
-            ClientAuth::PrivateKeyJwt(Box::new(move || signer.assertion()))
+            ClientAuth::PrivateKeyJwt(Box::new(move || signer.sign()))
         }
     };
     let keys = [
@@ -187,22 +136,17 @@ mod tests {
     #[test]
     fn aadsts_codes_point_at_their_keys() {
         let keys = ["cred".to_string(), "client".into(), "tenant".into()];
-        assert_eq!(
-            key_for(&keys, "AADSTS7000215: Invalid client secret provided."),
-            "cred"
-        );
-        assert_eq!(
-            key_for(
-                &keys,
-                "AADSTS700016: Application with identifier 'c' was not found"
+        for (description, key) in [
+            ("AADSTS7000215: Invalid client secret provided.", "cred"),
+            (
+                "AADSTS700016: Application with identifier 'c' was not found",
+                "client",
             ),
-            "client"
-        );
-        assert_eq!(
-            key_for(&keys, "AADSTS90002: Tenant 't' not found."),
-            "tenant"
-        );
-        assert_eq!(key_for(&keys, ""), "cred");
+            ("AADSTS90002: Tenant 't' not found.", "tenant"),
+            ("", "cred"),
+        ] {
+            assert_eq!(key_for(&keys, description), key, "{description}");
+        }
         let refusal = Refusal {
             shown: "POST https://login.example/t/oauth2/v2.0/token",
             status: reqwest::StatusCode::UNAUTHORIZED,

@@ -18,7 +18,7 @@ use crate::config::{EmailFrom, NestedGroups};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
 
 /// Version of the cursor layout; another version starts a fresh round.
-const CURSOR_VERSION: u32 = 1;
+pub const CURSOR_VERSION: u32 = 1;
 
 /// Guest accounts' UPNs carry this marker (`ada_example.com#EXT#@contoso…`).
 const GUEST_UPN_MARKER: &str = "#EXT#";
@@ -161,22 +161,6 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// A cursor of the current layout.
-    pub fn new(
-        users_delta: String,
-        groups_delta: String,
-        groups: BTreeMap<String, GroupNode>,
-        hidden_users: BTreeMap<String, RawUser>,
-    ) -> Self {
-        Cursor {
-            version: CURSOR_VERSION,
-            users_delta,
-            groups_delta,
-            groups,
-            hidden_users,
-        }
-    }
-
     /// Parses a stored cursor; `None` (start afresh) for another layout.
     pub fn decode(text: &str) -> Option<Self> {
         serde_json::from_str::<Cursor>(text)
@@ -233,25 +217,15 @@ impl Base {
                 node.name = Some(name.clone());
             }
             for change in &record.members_delta {
-                let kind = change.odata_type.as_deref();
-                let removed = change.removed.is_some();
-                let is_user = kind == Some(ODATA_USER);
-                let is_group = kind == Some(ODATA_GROUP);
-                match (removed, is_user, is_group) {
-                    (false, true, _) => {
-                        node.users.insert(change.id.clone());
-                    }
-                    (false, _, true) => {
-                        node.groups.insert(change.id.clone());
-                    }
-                    (true, _, _) => {
-                        // Removals may come without a type: drop both ways.
-                        node.users.remove(&change.id);
-                        node.groups.remove(&change.id);
-                    }
+                let id = change.id.clone();
+                match (change.removed.is_some(), change.odata_type.as_deref()) {
+                    (false, Some(ODATA_USER)) => node.users.insert(id),
+                    (false, Some(ODATA_GROUP)) => node.groups.insert(id),
+                    // Removals may come without a type: drop both ways.
+                    (true, _) => node.users.remove(&id) | node.groups.remove(&id),
                     // Devices, contacts, service principals are not people.
-                    _ => {}
-                }
+                    _ => false,
+                };
             }
         }
     }

@@ -15,15 +15,14 @@ mod auth;
 pub(super) mod delta;
 pub(super) mod proto;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
-use self::delta::{Assignments, Base, Cursor, Derive, GroupNode, RawUser, derive};
+use self::delta::{Assignments, Base, CURSOR_VERSION, Cursor, Derive, derive};
 use self::proto::{AppRoleAssignment, GraphErrorBody, GroupRecord, Page, UserRecord};
-use super::kit::http::{VendorHttp, VendorResponse};
+use super::kit::http::VendorHttp;
 use super::kit::paging::{self, Next, Pager, same_origin};
 use super::kit::token::BearerTokenCache;
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
@@ -46,27 +45,12 @@ const RESYNC_CODES: &[&str] = &["syncStateNotFound", "resyncRequired"];
 pub struct EntraSource {
     http: VendorHttp,
     base_url: Url,
-    options: Options,
+    /// The derivation config (`assignments` set per fetch).
+    options: Derive<'static>,
     app_id: Option<String>,
     app_id_key: String,
     full_fetch_interval: Option<std::time::Duration>,
     tokens: Arc<BearerTokenCache>,
-}
-
-/// The derivation knobs, owned.
-#[derive(Debug, Clone)]
-struct Options {
-    email_from: crate::config::EmailFrom,
-    nested_groups: crate::config::NestedGroups,
-    include_guests: bool,
-}
-
-/// How a delta round ended.
-enum Round<T> {
-    /// Every page read; the records in order and the next round's link.
-    Done { records: Vec<T>, delta_link: String },
-    /// The link expired: start a fresh round.
-    Resync,
 }
 
 impl EntraSource {
@@ -79,10 +63,11 @@ impl EntraSource {
         Ok(EntraSource {
             http,
             base_url: config.base_url.clone(),
-            options: Options {
+            options: Derive {
                 email_from: config.email_from,
                 nested_groups: config.nested_groups,
                 include_guests: config.include_guests,
+                assignments: None,
             },
             app_id: config.app_id.clone(),
             app_id_key: format!("connections[{index}].source.app_id"),
@@ -103,20 +88,15 @@ impl EntraSource {
         )
     }
 
-    fn parse<T: DeserializeOwned>(
-        response: &VendorResponse,
-        what: &str,
-    ) -> Result<Page<T>, SourceError> {
-        response.json(KIND, what)
-    }
-
-    /// Reads one delta round from `start` to its deltaLink.
+    /// Reads one delta round from `start` to its deltaLink: the records in
+    /// order and the next round's link, or `None` when the link expired (start
+    /// a fresh round).
     async fn delta_round<T: DeserializeOwned>(
         &self,
         start: String,
         what: &str,
         progress: &crate::progress::Progress,
-    ) -> Result<Round<T>, SourceError> {
+    ) -> Result<Option<(Vec<T>, String)>, SourceError> {
         let mut records = Vec::new();
         let mut url = start;
         let mut guard = self.http.page_guard(what);
@@ -128,7 +108,7 @@ impl EntraSource {
                 .get_allowing(&url, &[StatusCode::GONE, StatusCode::BAD_REQUEST])
                 .await?;
             if response.status == StatusCode::GONE {
-                return Ok(Round::Resync);
+                return Ok(None);
             }
             if response.status == StatusCode::BAD_REQUEST {
                 let error = serde_json::from_slice::<GraphErrorBody>(&response.body).ok();
@@ -137,7 +117,7 @@ impl EntraSource {
                         .iter()
                         .any(|code| code.eq_ignore_ascii_case(&error.error.code))
                 {
-                    return Ok(Round::Resync);
+                    return Ok(None);
                 }
                 let detail = error
                     .map(|e| format!("{} ({})", e.error.message, e.error.code))
@@ -147,17 +127,14 @@ impl EntraSource {
                     message: format!("{what}: Graph answered 400 Bad Request: {detail}"),
                 });
             }
-            let page: Page<T> = Self::parse(&response, what)?;
+            let page: Page<T> = response.json(KIND, what)?;
             progress.advance(page.value.len() as u64);
             records.extend(page.value);
             match (page.next_link, page.delta_link) {
                 (Some(next), _) => url = next,
                 (None, Some(delta_link)) => {
                     same_origin(KIND, &self.base_url, &delta_link, what)?;
-                    return Ok(Round::Done {
-                        records,
-                        delta_link,
-                    });
+                    return Ok(Some((records, delta_link)));
                 }
                 (None, None) => {
                     return Err(SourceError::Fetch {
@@ -204,26 +181,15 @@ impl EntraSource {
             )
         });
         progress.message("Reading user changes from Microsoft Graph");
-        let (users, users_delta) = match self
-            .delta_round::<UserRecord>(users_link, "reading /users/delta", progress)
-            .await?
-        {
-            Round::Done {
-                records,
-                delta_link,
-            } => (records, delta_link),
-            Round::Resync => return Ok(None),
+        let users = self.delta_round::<UserRecord>(users_link, "reading /users/delta", progress);
+        let Some((users, users_delta)) = users.await? else {
+            return Ok(None);
         };
         progress.message("Reading group changes from Microsoft Graph");
-        let (groups, groups_delta) = match self
-            .delta_round::<GroupRecord>(groups_link, "reading /groups/delta", progress)
-            .await?
-        {
-            Round::Done {
-                records,
-                delta_link,
-            } => (records, delta_link),
-            Round::Resync => return Ok(None),
+        let groups =
+            self.delta_round::<GroupRecord>(groups_link, "reading /groups/delta", progress);
+        let Some((groups, groups_delta)) = groups.await? else {
+            return Ok(None);
         };
         let assignments = match &self.app_id {
             Some(app_id) => Some(self.assignments(app_id).await?),
@@ -231,17 +197,11 @@ impl EntraSource {
         };
         base.apply_users(&users);
         base.apply_groups(&groups);
-        let (directory, hidden) = derive(
-            &base,
-            &Derive {
-                email_from: self.options.email_from,
-                nested_groups: self.options.nested_groups,
-                include_guests: self.options.include_guests,
-                assignments: assignments.as_ref(),
-            },
-        );
-        let groups: BTreeMap<String, GroupNode> = base.groups;
-        let hidden: BTreeMap<String, RawUser> = hidden;
+        let options = Derive {
+            assignments: assignments.as_ref(),
+            ..self.options.clone()
+        };
+        let (directory, hidden_users) = derive(&base, &options);
         tracing::debug!(
             source = KIND,
             full,
@@ -249,9 +209,16 @@ impl EntraSource {
             group_changes = groups.len(),
             "Applied Graph delta."
         );
+        let cursor = Cursor {
+            version: CURSOR_VERSION,
+            users_delta,
+            groups_delta,
+            groups: base.groups,
+            hidden_users,
+        };
         Ok(Some(Fetched {
             directory,
-            cursor: Some(Cursor::new(users_delta, groups_delta, groups, hidden).encode()),
+            cursor: Some(cursor.encode()),
             full,
         }))
     }
@@ -293,8 +260,7 @@ impl Pager for AssignmentPager<'_> {
                 ),
             });
         }
-        let page: Page<AppRoleAssignment> =
-            EntraSource::parse(&response, "reading the app's assignments")?;
+        let page: Page<AppRoleAssignment> = response.json(KIND, "reading the app's assignments")?;
         Ok(paging::Page {
             records: page.value,
             next: page.next_link.map_or(Next::Done, Next::Link),
@@ -333,22 +299,19 @@ impl IdentitySource for EntraSource {
             if let Some(fetched) = self.fetch_from(start, progress).await? {
                 return Ok(fetched);
             }
-            if !incremental {
-                return Err(SourceError::Fetch {
-                    source_kind: KIND,
-                    message: "Graph refused a fresh delta round as expired".into(),
-                });
+            if incremental {
+                tracing::info!(
+                    source = KIND,
+                    "Graph delta link expired; reading the whole directory again."
+                );
+                if let Some(fetched) = self.fetch_from(None, progress).await? {
+                    return Ok(fetched);
+                }
             }
-            tracing::info!(
-                source = KIND,
-                "Graph delta link expired; reading the whole directory again."
-            );
-            self.fetch_from(None, progress)
-                .await?
-                .ok_or_else(|| SourceError::Fetch {
-                    source_kind: KIND,
-                    message: "Graph refused a fresh delta round as expired".into(),
-                })
+            Err(SourceError::Fetch {
+                source_kind: KIND,
+                message: "Graph refused a fresh delta round as expired".into(),
+            })
         })
     }
 
@@ -363,7 +326,7 @@ impl IdentitySource for EntraSource {
     fn check(&self) -> BoxFuture<'_, Result<(), SourceError>> {
         Box::pin(async move {
             let response = self.http.get(&self.url("/users?$select=id&$top=1")).await?;
-            let _: Page<serde_json::Value> = Self::parse(&response, "reading /users")?;
+            let _: Page<serde_json::Value> = response.json(KIND, "reading /users")?;
             Ok(())
         })
     }

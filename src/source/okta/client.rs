@@ -2,95 +2,22 @@
 //! app) and `Link: rel="next"` paging over the shared [`VendorHttp`].
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use jsonwebtoken::{EncodingKey, Header};
 use reqwest::Url;
-use serde::Serialize;
 use serde_json::Value;
 
 use super::KIND;
 use crate::config::{OktaAuth, OktaOAuthConfig, OktaSourceConfig};
 use crate::source::SourceError;
+use crate::source::kit::assertion::ClientAssertion;
 use crate::source::kit::connection;
-use crate::source::kit::encode::{component, endpoint};
+use crate::source::kit::encode::{endpoint, form};
 use crate::source::kit::http::{
     Authenticator, RateLimitHeaders, SourceConnection, StaticHeader, VendorHttp, VendorHttpSettings,
 };
 use crate::source::kit::paging::{Next, Page, Pager, link_next, list_all};
 use crate::source::kit::token::{BearerTokenCache, ClientAuth, Grant, TokenEndpoint};
-
-/// Lifetime of a client assertion: Okta accepts at most one hour; five
-/// minutes is plenty for one token request.
-const ASSERTION_LIFETIME_SECS: u64 = 300;
-
-/// Claims of the `private_key_jwt` client assertion (RFC 7523).
-#[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
-pub struct AssertionClaims {
-    /// The client id.
-    pub iss: String,
-    /// The client id again.
-    pub sub: String,
-    /// The token endpoint URL.
-    pub aud: String,
-    /// Issued at, unix seconds.
-    pub iat: u64,
-    /// Expiry, unix seconds.
-    pub exp: u64,
-    /// Random id, so Okta can refuse a replayed assertion.
-    pub jti: String,
-}
-
-impl AssertionClaims {
-    /// Claims for one token request at `now` (unix seconds).
-    pub fn new(client_id: &str, token_url: &str, now: u64, jti: String) -> Self {
-        AssertionClaims {
-            iss: client_id.to_owned(),
-            sub: client_id.to_owned(),
-            aud: token_url.to_owned(),
-            iat: now,
-            exp: now + ASSERTION_LIFETIME_SECS,
-            jti,
-        }
-    }
-}
-
-/// Signs the service app's client assertions.
-struct Signer {
-    token_url: Url,
-    client_id: String,
-    key_id: String,
-    algorithm: jsonwebtoken::Algorithm,
-    key: EncodingKey,
-    credentials_key: String,
-}
-
-impl Signer {
-    fn assertion(&self) -> Result<String, SourceError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let mut random = [0u8; 16];
-        SystemRandom::new()
-            .fill(&mut random)
-            .map_err(|_| self.setup("no system randomness for the assertion id"))?;
-        let jti = random.iter().map(|b| format!("{b:02x}")).collect();
-        let claims = AssertionClaims::new(&self.client_id, self.token_url.as_str(), now, jti);
-        let mut header = Header::new(self.algorithm);
-        header.kid = Some(self.key_id.clone());
-        jsonwebtoken::encode(&header, &claims, &self.key)
-            .map_err(|e| self.setup(&format!("cannot sign the client assertion: {e}")))
-    }
-
-    fn setup(&self, message: &str) -> SourceError {
-        SourceError::Setup {
-            source_kind: KIND,
-            message: format!("{message} (check `{}`)", self.credentials_key),
-        }
-    }
-}
 
 /// A cache of service-app tokens that signs a fresh assertion per request.
 fn oauth_tokens(
@@ -99,34 +26,31 @@ fn oauth_tokens(
     oauth: &OktaOAuthConfig,
     credentials_key: String,
 ) -> Result<BearerTokenCache, SourceError> {
-    let setup = |message: String| SourceError::Setup {
-        source_kind: KIND,
-        message,
-    };
+    let pem = oauth.private_key.expose().as_bytes();
     let key = match oauth.algorithm {
-        jsonwebtoken::Algorithm::ES256 => {
-            EncodingKey::from_ec_pem(oauth.private_key.expose().as_bytes())
-        }
-        _ => EncodingKey::from_rsa_pem(oauth.private_key.expose().as_bytes()),
+        jsonwebtoken::Algorithm::ES256 => EncodingKey::from_ec_pem(pem),
+        _ => EncodingKey::from_rsa_pem(pem),
     }
-    .map_err(|e| {
-        setup(format!(
-            "cannot load `{credentials_key}.private_key_file`: {e}"
-        ))
+    .map_err(|e| SourceError::Setup {
+        source_kind: KIND,
+        message: format!("cannot load `{credentials_key}.private_key_file`: {e}"),
     })?;
     let token_url = endpoint(KIND, &config.base_url, "oauth2/v1/token")?;
-    let signer = Signer {
-        token_url: token_url.clone(),
-        client_id: oauth.client_id.clone(),
-        key_id: oauth.key_id.clone(),
-        algorithm: oauth.algorithm,
+    let mut header = Header::new(oauth.algorithm);
+    header.kid = Some(oauth.key_id.clone());
+    let signer = ClientAssertion {
+        kind: KIND,
+        header,
         key,
+        client_id: oauth.client_id.clone(),
+        token_url: token_url.to_string(),
+        not_before: false,
         credentials_key: credentials_key.clone(),
     };
     let scope = oauth.scopes.join(" ");
     let grant = Grant::ClientCredentials {
         client_id: oauth.client_id.clone(),
-        auth: ClientAuth::PrivateKeyJwt(Box::new(move || signer.assertion())),
+        auth: ClientAuth::PrivateKeyJwt(Box::new(move || signer.sign())),
         scopes: oauth.scopes.clone(),
     };
     Ok(BearerTokenCache::from_endpoint(TokenEndpoint::new(
@@ -192,15 +116,12 @@ impl OktaClient {
         self.tokens.as_ref().map_or(0, |t| t.tokens_issued())
     }
 
-    /// An API URL with query parameters (values URL-encoded here).
+    /// An API URL with query parameters, percent-encoded as Okta documents
+    /// them (`%20`, not `+`).
     pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SourceError> {
         let mut url = endpoint(KIND, &self.base_url, path)?;
         if !query.is_empty() {
-            let joined: Vec<String> = query
-                .iter()
-                .map(|(key, value)| format!("{}={}", component(key), component(value)))
-                .collect();
-            url.set_query(Some(&joined.join("&")));
+            url.set_query(Some(&form(query)));
         }
         Ok(url)
     }
@@ -251,21 +172,25 @@ mod tests {
     use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
     use super::*;
+    use crate::source::kit::assertion::AssertionClaims;
 
     const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/okta/test-keys");
 
-    fn requester(private: &str, algorithm: Algorithm) -> Signer {
+    fn requester(private: &str, algorithm: Algorithm) -> ClientAssertion {
         let pem = std::fs::read(format!("{KEYS}/{private}")).unwrap();
         let key = match algorithm {
             Algorithm::ES256 => EncodingKey::from_ec_pem(&pem).unwrap(),
             _ => EncodingKey::from_rsa_pem(&pem).unwrap(),
         };
-        Signer {
-            token_url: Url::parse("https://acme.okta.com/oauth2/v1/token").unwrap(),
-            client_id: "0oaclient".into(),
-            key_id: "kid-1".into(),
-            algorithm,
+        let mut header = Header::new(algorithm);
+        header.kid = Some("kid-1".into());
+        ClientAssertion {
+            kind: KIND,
+            header,
             key,
+            client_id: "0oaclient".into(),
+            token_url: "https://acme.okta.com/oauth2/v1/token".into(),
+            not_before: false,
             credentials_key: "connections[0].source.oauth".into(),
         }
     }
@@ -277,7 +202,7 @@ mod tests {
             ("ec-private.pem", "ec-public.pem", Algorithm::ES256),
         ] {
             let requester = requester(private, algorithm);
-            let jwt = requester.assertion().unwrap();
+            let jwt = requester.sign().unwrap();
             let header = jsonwebtoken::decode_header(&jwt).unwrap();
             assert_eq!(header.alg, algorithm);
             assert_eq!(header.kid.as_deref(), Some("kid-1"));
@@ -296,9 +221,10 @@ mod tests {
             };
             let claims = decode(&jwt);
             assert_eq!(claims.sub, "0oaclient");
+            assert_eq!(claims.nbf, None, "Okta's assertion has no nbf");
             assert_eq!(claims.exp - claims.iat, 300, "five minutes");
             assert_eq!(claims.jti.len(), 32);
-            let again = decode(&requester.assertion().unwrap());
+            let again = decode(&requester.sign().unwrap());
             assert_ne!(claims.jti, again.jti, "jti is random per assertion");
         }
     }

@@ -32,11 +32,12 @@ use serde_json::Value;
 
 use self::client::OktaClient;
 use self::proto::{BUILT_IN, OktaGroup, read_group, read_user};
-use self::system_log::{LogChanges, LogRead};
+use self::system_log::LogChanges;
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::{OktaSourceConfig, ScopeConfig};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
 use crate::source::SourceCache;
+use crate::source::kit::encode::component;
 use crate::source::kit::records::read_all;
 
 pub(crate) const KIND: &str = "okta";
@@ -135,7 +136,7 @@ impl OktaSource {
             .previous
             .map(|p| p.directory.users.iter().map(|u| u.id.as_str()).collect())
             .unwrap_or_default();
-        let mut users = UserSet::new(&known, self.config.include_deprovisioned);
+        let mut users = UserSet::new(&known, &self.config);
 
         // 1. Users.
         progress.message("Reading users from Okta");
@@ -146,30 +147,20 @@ impl OktaSource {
                 users.latest = Some(newest.clone());
                 let since = system_log::users_since(&newest, cursor.users_read_at);
                 let filter = format!("lastUpdated gt \"{since}\"");
-                let url = self
-                    .client
-                    .url("api/v1/users", &[("filter", &filter), ("limit", USER_PAGE)])?;
-                let records = self.client.list_all(url, "listing changed users").await?;
-                users.absorb(records, self.config.provision_staged);
+                users.absorb(
+                    self.list_users(Some(&filter), "listing changed users")
+                        .await?,
+                );
                 self.refresh_users(&mut users, &log_changes.users).await?;
             }
             None => {
-                let url = self.client.url("api/v1/users", &[("limit", USER_PAGE)])?;
-                let records = self.client.list_all(url, "listing users").await?;
-                users.absorb(records, self.config.provision_staged);
+                users.absorb(self.list_users(None, "listing users").await?);
                 if self.config.include_deprovisioned || !known.is_empty() {
-                    let url = self.client.url(
-                        "api/v1/users",
-                        &[
-                            ("filter", "status eq \"DEPROVISIONED\""),
-                            ("limit", USER_PAGE),
-                        ],
-                    )?;
-                    let records = self
-                        .client
-                        .list_all(url, "listing deprovisioned users")
-                        .await?;
-                    users.absorb(records, self.config.provision_staged);
+                    let filter = Some("status eq \"DEPROVISIONED\"");
+                    users.absorb(
+                        self.list_users(filter, "listing deprovisioned users")
+                            .await?,
+                    );
                 }
             }
         }
@@ -187,17 +178,12 @@ impl OktaSource {
         };
 
         // 3. Members of the groups we keep and of the app's groups.
-        let previous_members: HashMap<&str, &SourceGroup> = incremental
-            .as_ref()
-            .map(|(previous, _)| {
-                previous
-                    .directory
-                    .groups
-                    .iter()
-                    .map(|g| (g.id.as_str(), g))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let previous_members: HashMap<&str, &SourceGroup> = context
+            .previous
+            .iter()
+            .flat_map(|previous| &previous.directory.groups)
+            .map(|g| (g.id.as_str(), g))
+            .collect();
         let mut memberships = BTreeMap::new();
         let mut kept = Vec::new();
         let mut assigned_through_groups = BTreeSet::new();
@@ -209,17 +195,16 @@ impl OktaSource {
             if !keep && !assigned {
                 continue;
             }
-            let named_by_log = log_changes.groups.contains(&group.id);
-            let unchanged =
-                incremental
+            // Members read before stay unless the group's stamp moved or the
+            // System Log names the group.
+            let unchanged = match &incremental {
+                Some((_, cursor)) if !log_changes.groups.contains(&group.id) => group
+                    .last_membership_updated
                     .as_ref()
-                    .filter(|_| !named_by_log)
-                    .and_then(|(_, cursor)| {
-                        let stamp = group.last_membership_updated.as_ref()?;
-                        (cursor.memberships.get(&group.id) == Some(stamp))
-                            .then(|| previous_members.get(group.id.as_str()))
-                            .flatten()
-                    });
+                    .filter(|stamp| cursor.memberships.get(&group.id) == Some(*stamp))
+                    .and_then(|_| previous_members.get(group.id.as_str())),
+                _ => None,
+            };
             let members = match unchanged {
                 Some(previous) => previous.members.clone(),
                 None => self.group_members(&group.id).await?,
@@ -255,21 +240,10 @@ impl OktaSource {
                     .iter()
                     .filter(|id| !users.users.contains_key(id.as_str()))
                     .collect();
-                for chunk in missing.chunks(IDS_PER_FILTER) {
-                    let filter = chunk
-                        .iter()
-                        .map(|id| format!("id eq \"{id}\""))
-                        .collect::<Vec<_>>()
-                        .join(" or ");
-                    let url = self
-                        .client
-                        .url("api/v1/users", &[("filter", &filter), ("limit", USER_PAGE)])?;
-                    let records = self
-                        .client
-                        .list_all(url, "reading newly assigned users")
-                        .await?;
-                    users.absorb(records, self.config.provision_staged);
-                }
+                let records = self
+                    .users_by_id(&missing, "reading newly assigned users")
+                    .await?;
+                users.absorb(records);
             }
             users.users.retain(|id, _| assigned.contains(id));
         }
@@ -280,12 +254,9 @@ impl OktaSource {
             users_updated: users.latest.clone(),
             memberships,
             // An empty log starts from the newest update seen.
-            log_position: log.position.or_else(|| {
-                log.unusable
-                    .is_none()
-                    .then(|| users.latest.clone())
-                    .flatten()
-            }),
+            log_position: log
+                .position
+                .or_else(|| users.latest.clone().filter(|_| log.unusable.is_none())),
             log_unusable: log.unusable,
             users_read_at: Some(context.now),
         };
@@ -328,24 +299,24 @@ impl OktaSource {
                 && cursor.settings == settings
                 && cursor.users_updated.is_some()
         });
-        let reason = match &candidate {
-            Some((_, cursor)) => match &cursor.log_position {
-                Some(position) => {
-                    match system_log::read_changes(&self.client, position, context.now).await? {
-                        LogRead::Read(changes) => {
-                            let position = later(position, changes.newest.as_deref());
-                            let log = LogState {
-                                changes,
-                                position: Some(position),
-                                unusable: None,
-                            };
-                            return Ok((candidate, log));
-                        }
-                        LogRead::Unusable(reason) => Some(reason),
+        let position = candidate
+            .as_ref()
+            .and_then(|(_, c)| c.log_position.as_deref());
+        let reason = match position {
+            Some(position) => {
+                match system_log::read_changes(&self.client, position, context.now).await? {
+                    Ok(changes) => {
+                        let position = later(position, changes.newest.as_deref());
+                        let log = LogState {
+                            changes,
+                            position: Some(position),
+                            unusable: None,
+                        };
+                        return Ok((candidate, log));
                     }
+                    Err(reason) => Some(reason),
                 }
-                None => None,
-            },
+            }
             None => None,
         };
         // A full read: the log starts from its newest event.
@@ -379,30 +350,45 @@ impl OktaSource {
         named: &BTreeSet<String>,
     ) -> Result<(), SourceError> {
         let named: Vec<&String> = named.iter().collect();
-        for chunk in named.chunks(IDS_PER_FILTER) {
+        let records = self
+            .users_by_id(&named, "reading users the System Log names")
+            .await?;
+        let found: BTreeSet<String> = ids(&records);
+        users.absorb(records);
+        for id in named.into_iter().filter(|id| !found.contains(*id)) {
+            users.users.remove(id);
+            users.skipped.retain(|s| s.id != *id);
+        }
+        Ok(())
+    }
+
+    /// The records of the users `ids`, `IDS_PER_FILTER` per
+    /// `filter=id eq … or …` request.
+    async fn users_by_id(&self, ids: &[&String], what: &str) -> Result<Vec<Value>, SourceError> {
+        let mut records = Vec::new();
+        for chunk in ids.chunks(IDS_PER_FILTER) {
             let filter = chunk
                 .iter()
                 .map(|id| format!("id eq \"{id}\""))
                 .collect::<Vec<_>>()
                 .join(" or ");
-            let url = self
-                .client
-                .url("api/v1/users", &[("filter", &filter), ("limit", USER_PAGE)])?;
-            let records = self
-                .client
-                .list_all(url, "reading users the System Log names")
-                .await?;
-            let found: BTreeSet<String> = records
-                .iter()
-                .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
-                .collect();
-            users.absorb(records, self.config.provision_staged);
-            for id in chunk.iter().filter(|id| !found.contains(id.as_str())) {
-                users.users.remove(id.as_str());
-                users.skipped.retain(|s| s.id != **id);
-            }
+            records.extend(self.list_users(Some(&filter), what).await?);
         }
-        Ok(())
+        Ok(records)
+    }
+
+    /// The records of one `/api/v1/users` listing, `filter`ed if given.
+    async fn list_users(
+        &self,
+        filter: Option<&str>,
+        what: &str,
+    ) -> Result<Vec<Value>, SourceError> {
+        let query = match filter {
+            Some(filter) => vec![("filter", filter), ("limit", USER_PAGE)],
+            None => vec![("limit", USER_PAGE)],
+        };
+        let url = self.client.url("api/v1/users", &query)?;
+        self.client.list_all(url, what).await
     }
 
     /// Ids of the users and groups assigned to the app.
@@ -410,22 +396,16 @@ impl OktaSource {
         &self,
         app_id: &str,
     ) -> Result<(BTreeSet<String>, BTreeSet<String>), SourceError> {
-        let ids = |records: Vec<Value>| -> BTreeSet<String> {
-            records
-                .iter()
-                .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
-                .collect()
-        };
         let url = self.client.url(
             &format!("api/v1/apps/{app_id}/users"),
             &[("limit", APP_USER_PAGE)],
         )?;
-        let users = ids(self.client.list_all(url, "listing the app's users").await?);
+        let users = ids(&self.client.list_all(url, "listing the app's users").await?);
         let url = self.client.url(
             &format!("api/v1/apps/{app_id}/groups"),
             &[("limit", GROUP_PAGE)],
         )?;
-        let groups = ids(self
+        let groups = ids(&self
             .client
             .list_all(url, "listing the app's groups")
             .await?);
@@ -434,22 +414,19 @@ impl OktaSource {
 
     /// Ids of a group's members.
     async fn group_members(&self, group_id: &str) -> Result<Vec<String>, SourceError> {
-        let url = self.client.url(
-            &format!(
-                "api/v1/groups/{}/users",
-                crate::source::kit::encode::component(group_id)
-            ),
-            &[("limit", GROUP_PAGE)],
-        )?;
-        let records = self
-            .client
-            .list_all(url, &format!("listing the members of group {group_id}"))
-            .await?;
-        Ok(records
-            .iter()
-            .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
-            .collect())
+        let path = format!("api/v1/groups/{}/users", component(group_id));
+        let url = self.client.url(&path, &[("limit", GROUP_PAGE)])?;
+        let what = format!("listing the members of group {group_id}");
+        Ok(ids(&self.client.list_all(url, &what).await?))
     }
+}
+
+/// The `id`s of listed records (users, groups, members), in listing order.
+fn ids<C: FromIterator<String>>(records: &[Value]) -> C {
+    records
+        .iter()
+        .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
+        .collect()
 }
 
 /// The System Log's part in a fetch.
@@ -479,17 +456,17 @@ struct UserSet<'a> {
     skipped: Vec<SkippedRecord>,
     latest: Option<String>,
     known: &'a BTreeSet<&'a str>,
-    include_deprovisioned: bool,
+    config: &'a OktaSourceConfig,
 }
 
 impl<'a> UserSet<'a> {
-    fn new(known: &'a BTreeSet<&'a str>, include_deprovisioned: bool) -> Self {
+    fn new(known: &'a BTreeSet<&'a str>, config: &'a OktaSourceConfig) -> Self {
         UserSet {
             users: BTreeMap::new(),
             skipped: Vec::new(),
             latest: None,
             known,
-            include_deprovisioned,
+            config,
         }
     }
 
@@ -509,9 +486,9 @@ impl<'a> UserSet<'a> {
     }
 
     /// Adds records of a listing; a record read again replaces the old one.
-    fn absorb(&mut self, records: Vec<Value>, provision_staged: bool) {
+    fn absorb(&mut self, records: Vec<Value>) {
         for (position, record) in records.into_iter().enumerate() {
-            match read_user(record, position, provision_staged) {
+            match read_user(record, position, self.config.provision_staged) {
                 Ok((user, status, updated)) => {
                     if let Some(updated) = updated
                         && self.latest.as_ref().is_none_or(|l| *l < updated)
@@ -520,7 +497,7 @@ impl<'a> UserSet<'a> {
                     }
                     self.skipped.retain(|s| s.id != user.id);
                     let offboarded_long_ago = status == "DEPROVISIONED"
-                        && !self.include_deprovisioned
+                        && !self.config.include_deprovisioned
                         && !self.known.contains(user.id.as_str());
                     if offboarded_long_ago {
                         continue;

@@ -48,14 +48,6 @@ pub(super) struct LogChanges {
     pub newest: Option<String>,
 }
 
-/// The result of a log read: changes, or why the log could not be used.
-pub(super) enum LogRead {
-    /// The events since the position.
-    Read(LogChanges),
-    /// Why not (for the one warning); the caller reads in full.
-    Unusable(String),
-}
-
 /// Unix milliseconds as Okta writes them.
 fn iso(ms: i64) -> String {
     rfc3339(UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
@@ -75,20 +67,22 @@ pub(super) fn users_since(newest: &str, read_at: Option<i64>) -> String {
 }
 
 /// Reads the events published since `position` (minus the overlap) up to
-/// now (`now`: Unix seconds, ours), oldest first, every page.
+/// now (`now`: Unix seconds, ours), oldest first, every page: `Ok(Err(why))`
+/// when the log cannot be used (for the one warning; the caller reads in
+/// full).
 pub(super) async fn read_changes(
     client: &OktaClient,
     position: &str,
     now: i64,
-) -> Result<LogRead, SourceError> {
+) -> Result<Result<LogChanges, String>, SourceError> {
     let Some(position_ms) = parse_rfc3339_millis(position) else {
-        return Ok(LogRead::Unusable(format!(
+        return Ok(Err(format!(
             "the stored System Log position {position:?} cannot be read"
         )));
     };
     let now_ms = now.saturating_mul(1000);
     if now_ms.saturating_sub(position_ms) > RETENTION_MS {
-        return Ok(LogRead::Unusable(format!(
+        return Ok(Err(format!(
             "the last System Log position ({position}) is older than the log's 90-day retention"
         )));
     }
@@ -112,8 +106,8 @@ pub(super) async fn read_changes(
         ],
     )?;
     match client.list_all(url, "reading the System Log").await {
-        Ok(events) => Ok(LogRead::Read(changes_of(&events))),
-        Err(error) => refused(error).map(LogRead::Unusable),
+        Ok(events) => Ok(Ok(changes_of(&events))),
+        Err(error) => refused(error).map(Err),
     }
 }
 

@@ -87,16 +87,21 @@ fn basic_credentials_keep_the_vendor_encoding() {
     assert_eq!(decoded(BasicEncoding::QueryEscape), "client-1:s3cret~x+y");
 }
 
-#[tokio::test]
-async fn the_token_cache_reuses_until_refresh_is_asked() {
-    let cache = BearerTokenCache::new(Box::new(|| {
-        Box::pin(async {
+/// A cache over an issuer whose tokens live `secs` seconds.
+fn cache(secs: u64) -> BearerTokenCache {
+    BearerTokenCache::new(Box::new(move || {
+        Box::pin(async move {
             Ok(IssuedToken {
                 token: Secret::new("t".into()),
-                expires_in: Duration::from_secs(3600),
+                expires_in: Duration::from_secs(secs),
             })
         })
-    }));
+    }))
+}
+
+#[tokio::test]
+async fn the_token_cache_reuses_until_refresh_is_asked() {
+    let cache = cache(3600);
     cache.token(false).await.unwrap();
     cache.token(false).await.unwrap();
     assert_eq!(cache.tokens_issued(), 1);
@@ -106,14 +111,7 @@ async fn the_token_cache_reuses_until_refresh_is_asked() {
 
 #[tokio::test]
 async fn a_token_about_to_expire_is_replaced() {
-    let cache = BearerTokenCache::new(Box::new(|| {
-        Box::pin(async {
-            Ok(IssuedToken {
-                token: Secret::new("short".into()),
-                expires_in: Duration::from_secs(30),
-            })
-        })
-    }));
+    let cache = cache(30);
     cache.token(false).await.unwrap();
     cache.token(false).await.unwrap();
     assert_eq!(cache.tokens_issued(), 2, "30 s is inside the expiry margin");
