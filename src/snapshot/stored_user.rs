@@ -32,14 +32,32 @@ fn clamp_time(at: i64) -> i64 {
     at.max(NOT_DEACTIVATED + 1)
 }
 
+/// The bit of the first end offset that holds `active` (a text is far below
+/// 2 GiB: mapping caps every attribute, a row is read from a bounded file).
+const ACTIVE_BIT: u32 = 1 << 31;
+
+/// The stored offsets of `ends` (the end of every field, the last one
+/// included) with `active`, or `None` when the text is 2 GiB or more.
+fn pack_ends(ends: [usize; FIELDS], active: bool) -> Option<[u32; FIELDS - 1]> {
+    if ends[FIELDS - 1] >= ACTIVE_BIT as usize {
+        return None;
+    }
+    let mut packed: [u32; FIELDS - 1] = std::array::from_fn(|i| ends[i] as u32);
+    if active {
+        packed[0] |= ACTIVE_BIT;
+    }
+    Some(packed)
+}
+
 /// A [`UserRecord`] packed for the in-memory snapshot.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredUser {
     /// The seven text fields, concatenated in the order of the constants above.
     text: Box<str>,
-    /// End offset of each field in `text`.
-    ends: [u32; FIELDS],
-    active: bool,
+    /// End offset of each field in `text` but the last (which ends with
+    /// it); the top bit of the first is `active`. A million users are held
+    /// at once: these two save a word each.
+    ends: [u32; FIELDS - 1],
     /// Unix seconds, [`NOT_DEACTIVATED`] for none: half the size of an
     /// `Option<i64>`, for a million users.
     deactivated_at: i64,
@@ -72,17 +90,21 @@ struct UserAttributesRef<'a> {
 impl StoredUser {
     fn pack(fields: [&str; FIELDS], active: bool, deactivated_at: Option<i64>) -> Self {
         let mut text = String::with_capacity(fields.iter().map(|f| f.len()).sum());
-        let mut ends = [0u32; FIELDS];
+        let mut ends = [0usize; FIELDS];
         for (end, field) in ends.iter_mut().zip(fields) {
             text.push_str(field);
-            // Fields are length-capped by mapping; a text past 4 GiB cannot
-            // come from a real record, and saturating only shortens it.
-            *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            *end = text.len();
         }
+        // Fields are length-capped by mapping; a text past 2 GiB cannot come
+        // from a real record, and cutting the offsets only shortens it.
+        let ends = pack_ends(ends, active).unwrap_or_else(|| {
+            let mut cut = [0; FIELDS - 1];
+            cut[0] = u32::from(active) << 31;
+            cut
+        });
         StoredUser {
             text: text.into_boxed_str(),
             ends,
-            active,
             deactivated_at: deactivated_at.map_or(NOT_DEACTIVATED, clamp_time),
         }
     }
@@ -102,22 +124,22 @@ impl StoredUser {
             .map(|p| p.len())
             .sum();
         let mut bytes = Vec::with_capacity(len);
-        let mut ends = [0u32; FIELDS];
+        let mut ends = [0usize; FIELDS];
         for (end, parts) in ends.iter_mut().zip(fields) {
             for part in parts {
                 bytes.extend_from_slice(part);
             }
-            *end = u32::try_from(bytes.len()).map_err(|_| "the row's text exceeds 4 GiB")?;
+            *end = bytes.len();
         }
+        let ends_packed = pack_ends(ends, active).ok_or("the row's text exceeds 2 GiB")?;
         let text = String::from_utf8(bytes)
             .map_err(|e| format!("text is not UTF-8: {}", e.utf8_error()))?;
-        if ends.iter().any(|&end| !text.is_char_boundary(end as usize)) {
+        if ends.iter().any(|&end| !text.is_char_boundary(end)) {
             return Err("a field ends inside a character".into());
         }
         Ok(StoredUser {
             text: text.into_boxed_str(),
-            ends,
-            active,
+            ends: ends_packed,
             deactivated_at: deactivated_at.map_or(NOT_DEACTIVATED, clamp_time),
         })
     }
@@ -155,22 +177,28 @@ impl StoredUser {
                 display_name: self.field(DISPLAY_NAME),
                 email: self.field(EMAIL),
                 external_id: self.field(EXTERNAL_ID),
-                active: self.active,
+                active: self.active(),
             },
             deactivated_at: self.deactivated_at(),
+        }
+    }
+
+    /// Where field `index` ends in the text.
+    fn end(&self, index: usize) -> usize {
+        match self.ends.get(index) {
+            Some(end) => (end & !ACTIVE_BIT) as usize,
+            None => self.text.len(),
         }
     }
 
     fn field(&self, index: usize) -> &str {
         let start = match index {
             0 => 0,
-            _ => self.ends[index - 1] as usize,
+            _ => self.end(index - 1),
         };
         // Offsets were taken at field boundaries of this very text, so the
         // slice always exists; the fallback only keeps this panic-free.
-        self.text
-            .get(start..self.ends[index] as usize)
-            .unwrap_or_default()
+        self.text.get(start..self.end(index)).unwrap_or_default()
     }
 
     /// Packs what Penvio acknowledged for a user, without an intermediate
@@ -209,7 +237,7 @@ impl StoredUser {
 
     /// Whether the user is active in Penvio.
     pub fn active(&self) -> bool {
-        self.active
+        self.ends[0] & ACTIVE_BIT != 0
     }
 
     /// Unix seconds when the agent deactivated the user; `None` while active.
@@ -224,13 +252,12 @@ impl StoredUser {
         // other: the same text after the penvio id with the same field ends
         // is the same attributes.
         let (text, ends) = wanted.packed();
-        let start = self.ends[PENVIO_ID];
-        self.active == wanted.active()
-            && self.text.get(start as usize..) == Some(text)
-            && self.ends[USER_NAME..]
-                .iter()
+        let start = self.end(PENVIO_ID);
+        self.active() == wanted.active()
+            && self.text.get(start..) == Some(text)
+            && (USER_NAME..EXTERNAL_ID)
                 .zip(ends)
-                .all(|(held, end)| held.checked_sub(start) == Some(end))
+                .all(|(index, end)| self.end(index).checked_sub(start) == Some(end as usize))
     }
 
     /// The attributes last acknowledged, owned (for the few users a run changes).
@@ -242,7 +269,7 @@ impl StoredUser {
             display_name: self.field(DISPLAY_NAME).to_string(),
             email: self.field(EMAIL).to_string(),
             external_id: self.field(EXTERNAL_ID).to_string(),
-            active: self.active,
+            active: self.active(),
         }
     }
 
@@ -329,9 +356,9 @@ pub(crate) mod tests {
             Some(i64::MIN + 1),
             "still a time, never read back as active"
         );
-        // 16 (text) + 28 (ends) + 1 (active) + 8, padded: one word less
-        // than with an `Option<i64>`.
-        assert_eq!(std::mem::size_of::<StoredUser>(), 56);
+        // 16 (text) + 24 (ends, `active` in a bit) + 8: two words less than
+        // seven offsets, a flag and an `Option<i64>`.
+        assert_eq!(std::mem::size_of::<StoredUser>(), 48);
     }
 
     #[test]
