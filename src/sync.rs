@@ -357,7 +357,7 @@ impl Run<'_> {
             .map_err(|error| Stop::Failed(error.to_string()))?;
         let mut used = used_attributes(&connection.mapping);
         used.extend(source.own_attributes().iter().map(|key| key.to_string()));
-        let previous = if source.incremental() {
+        let mut previous = if source.incremental() {
             self.previous_source_cache(&used)?
         } else {
             None
@@ -366,7 +366,7 @@ impl Run<'_> {
         let fetched = source
             .fetch(FetchContext {
                 progress: &progress,
-                previous: previous.as_ref(),
+                previous: previous.as_mut(),
                 now: options.now,
             })
             .await;

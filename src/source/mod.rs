@@ -81,8 +81,10 @@ pub struct FetchContext<'a> {
     /// Progress display.
     pub progress: &'a Progress,
     /// The directory and cursor of the last complete fetch, for adapters
-    /// that read incrementally (`None`: fetch everything).
-    pub previous: Option<&'a SourceCache>,
+    /// that read incrementally (`None`: fetch everything). Mutable so an
+    /// adapter can move the previous records into its result instead of
+    /// copying a whole directory; the run drops the cache after the fetch.
+    pub previous: Option<&'a mut SourceCache>,
     /// Unix seconds now (injected, so "full fetch once a day" is testable).
     pub now: i64,
 }

@@ -284,7 +284,7 @@ impl IdentitySource for EntraSource {
                     context.now.saturating_sub(last) >= interval.as_secs() as i64
                 })
             };
-            let start = context.previous.and_then(|previous| {
+            let start = context.previous.as_deref().and_then(|previous| {
                 if due(previous.last_full_fetch) {
                     return None;
                 }

@@ -127,22 +127,30 @@ impl OktaSource {
             || self.named_groups.contains(&group.id)
     }
 
-    async fn fetch_directory(&self, context: &FetchContext<'_>) -> Result<Fetched, SourceError> {
+    async fn fetch_directory(
+        &self,
+        context: &mut FetchContext<'_>,
+    ) -> Result<Fetched, SourceError> {
         let progress = context.progress;
         let settings = self.settings();
         let (incremental, log) = self.incremental_base(context, &settings).await?;
+        let incremental = incremental.map(|(_, cursor)| cursor);
         let log_changes = log.changes;
-        let known: BTreeSet<&str> = context
+        // The previous users move into this run's set, never copied: a
+        // delta keeps them, a full read only remembers their ids.
+        let previous_users = context
             .previous
-            .map(|p| p.directory.users.iter().map(|u| u.id.as_str()).collect())
+            .as_deref_mut()
+            .map(|p| std::mem::take(&mut p.directory.users))
             .unwrap_or_default();
-        let mut users = UserSet::new(&known, &self.config);
+        let mut users = UserSet::new(&self.config);
+        let previous = context.previous.as_deref();
 
         // 1. Users.
         progress.message("Reading users from Okta");
         match &incremental {
-            Some((previous, cursor)) => {
-                users.start_from(&previous.directory);
+            Some(cursor) => {
+                users.start_from(previous_users, previous.map(|p| &p.directory));
                 let newest = cursor.users_updated.clone().unwrap_or_default();
                 users.latest = Some(newest.clone());
                 let since = system_log::users_since(&newest, cursor.users_read_at);
@@ -154,8 +162,10 @@ impl OktaSource {
                 self.refresh_users(&mut users, &log_changes.users).await?;
             }
             None => {
+                let any_known = !previous_users.is_empty();
+                users.remember(previous_users);
                 users.absorb(self.list_users(None, "listing users").await?);
-                if self.config.include_deprovisioned || !known.is_empty() {
+                if self.config.include_deprovisioned || any_known {
                     let filter = Some("status eq \"DEPROVISIONED\"");
                     users.absorb(
                         self.list_users(filter, "listing deprovisioned users")
@@ -164,7 +174,7 @@ impl OktaSource {
                 }
             }
         }
-        progress.advance(users.users.len() as u64);
+        progress.advance(users.len() as u64);
 
         // 2. Groups, and the app's assignments.
         progress.message("Reading groups from Okta");
@@ -178,8 +188,7 @@ impl OktaSource {
         };
 
         // 3. Members of the groups we keep and of the app's groups.
-        let previous_members: HashMap<&str, &SourceGroup> = context
-            .previous
+        let previous_members: HashMap<&str, &SourceGroup> = previous
             .iter()
             .flat_map(|previous| &previous.directory.groups)
             .map(|g| (g.id.as_str(), g))
@@ -198,7 +207,7 @@ impl OktaSource {
             // Members read before stay unless the group's stamp moved or the
             // System Log names the group.
             let unchanged = match &incremental {
-                Some((_, cursor)) if !log_changes.groups.contains(&group.id) => group
+                Some(cursor) if !log_changes.groups.contains(&group.id) => group
                     .last_membership_updated
                     .as_ref()
                     .filter(|stamp| cursor.memberships.get(&group.id) == Some(*stamp))
@@ -236,16 +245,13 @@ impl OktaSource {
                 .chain(assigned_through_groups)
                 .collect();
             if incremental.is_some() {
-                let missing: Vec<&String> = assigned
-                    .iter()
-                    .filter(|id| !users.users.contains_key(id.as_str()))
-                    .collect();
+                let missing: Vec<&String> = assigned.iter().filter(|id| !users.holds(id)).collect();
                 let records = self
                     .users_by_id(&missing, "reading newly assigned users")
                     .await?;
                 users.absorb(records);
             }
-            users.users.retain(|id, _| assigned.contains(id));
+            users.keep_only(|id| assigned.contains(id));
         }
 
         let cursor = Cursor {
@@ -264,10 +270,10 @@ impl OktaSource {
             source_kind: KIND,
             message: format!("cannot store the cursor: {e}"),
         })?;
-        let mut skipped = users.skipped;
+        let mut skipped = std::mem::take(&mut users.skipped);
         skipped.extend(skipped_groups);
         let directory = Directory {
-            users: users.users.into_values().collect(),
+            users: users.into_users(),
             groups: kept,
             skipped,
         };
@@ -281,13 +287,13 @@ impl OktaSource {
     /// The previous cache and cursor when this run may read only changes,
     /// with what the System Log says changed; or a full read, with the log
     /// position to start from next time.
-    async fn incremental_base<'a>(
+    async fn incremental_base<'c>(
         &self,
-        context: &FetchContext<'a>,
+        context: &'c FetchContext<'_>,
         settings: &str,
-    ) -> Result<(Option<(&'a SourceCache, Cursor)>, LogState), SourceError> {
+    ) -> Result<(Option<(&'c SourceCache, Cursor)>, LogState), SourceError> {
         let interval = i64::try_from(self.config.full_fetch_interval.as_secs()).unwrap_or(i64::MAX);
-        let previous = context.previous.and_then(|previous| {
+        let previous = context.previous.as_deref().and_then(|previous| {
             let cursor: Cursor = serde_json::from_str(previous.cursor.as_deref()?).ok()?;
             Some((previous, cursor))
         });
@@ -356,7 +362,7 @@ impl OktaSource {
         let found: BTreeSet<String> = ids(&records);
         users.absorb(records);
         for id in named.into_iter().filter(|id| !found.contains(*id)) {
-            users.users.remove(id);
+            users.forget(id);
             users.skipped.retain(|s| s.id != *id);
         }
         Ok(())
@@ -452,37 +458,97 @@ fn later(position: &str, newest: Option<&str>) -> String {
 
 /// Users being assembled from one or more listings.
 struct UserSet<'a> {
-    users: BTreeMap<String, SourceUser>,
+    /// By id; `known` entries come from the previous directory (a full
+    /// read keeps them without a record until a listing returns it).
+    users: BTreeMap<String, Entry>,
     skipped: Vec<SkippedRecord>,
     latest: Option<String>,
-    known: &'a BTreeSet<&'a str>,
     config: &'a OktaSourceConfig,
 }
 
+/// A user id of the set.
+struct Entry {
+    /// The previous directory had this user.
+    known: bool,
+    /// Its record, if this run has one.
+    user: Option<SourceUser>,
+}
+
 impl<'a> UserSet<'a> {
-    fn new(known: &'a BTreeSet<&'a str>, config: &'a OktaSourceConfig) -> Self {
+    fn new(config: &'a OktaSourceConfig) -> Self {
         UserSet {
             users: BTreeMap::new(),
             skipped: Vec::new(),
             latest: None,
-            known,
             config,
         }
     }
 
-    /// Starts from the previous directory's users and user skips.
-    fn start_from(&mut self, previous: &Directory) {
-        self.users = previous
-            .users
-            .iter()
-            .map(|u| (u.id.clone(), u.clone()))
+    /// Starts from the previous directory's users (moved in) and user skips.
+    fn start_from(&mut self, previous_users: Vec<SourceUser>, previous: Option<&Directory>) {
+        self.users = previous_users
+            .into_iter()
+            .map(|user| {
+                let id = user.id.clone();
+                let entry = Entry {
+                    known: true,
+                    user: Some(user),
+                };
+                (id, entry)
+            })
             .collect();
         self.skipped = previous
-            .skipped
             .iter()
+            .flat_map(|p| &p.skipped)
             .filter(|s| s.kind == "user")
             .cloned()
             .collect();
+    }
+
+    /// Remembers which users the previous directory had, for a full read
+    /// (their records are not kept: only a listing puts a user back).
+    fn remember(&mut self, previous_users: Vec<SourceUser>) {
+        self.users = previous_users
+            .into_iter()
+            .map(|user| {
+                let entry = Entry {
+                    known: true,
+                    user: None,
+                };
+                (user.id, entry)
+            })
+            .collect();
+    }
+
+    /// Users with a record so far.
+    fn len(&self) -> usize {
+        self.users.values().filter(|e| e.user.is_some()).count()
+    }
+
+    /// Whether a record of `id` is held.
+    fn holds(&self, id: &str) -> bool {
+        self.users.get(id).is_some_and(|e| e.user.is_some())
+    }
+
+    /// Drops the record of `id` (deleted in Okta).
+    fn forget(&mut self, id: &str) {
+        if let Some(entry) = self.users.get_mut(id) {
+            entry.user = None;
+        }
+    }
+
+    /// Keeps only the records whose id `keep` accepts.
+    fn keep_only(&mut self, keep: impl Fn(&str) -> bool) {
+        for (id, entry) in &mut self.users {
+            if !keep(id) {
+                entry.user = None;
+            }
+        }
+    }
+
+    /// The records, by id.
+    fn into_users(self) -> Vec<SourceUser> {
+        self.users.into_values().filter_map(|e| e.user).collect()
     }
 
     /// Adds records of a listing; a record read again replaces the old one.
@@ -496,16 +562,26 @@ impl<'a> UserSet<'a> {
                         self.latest = Some(updated);
                     }
                     self.skipped.retain(|s| s.id != user.id);
-                    let offboarded_long_ago = status == "DEPROVISIONED"
-                        && !self.config.include_deprovisioned
-                        && !self.known.contains(user.id.as_str());
+                    let known = self.users.get(&user.id).is_some_and(|e| e.known);
+                    let offboarded_long_ago =
+                        status == "DEPROVISIONED" && !self.config.include_deprovisioned && !known;
                     if offboarded_long_ago {
                         continue;
                     }
-                    self.users.insert(user.id.clone(), user);
+                    match self.users.get_mut(&user.id) {
+                        Some(entry) => entry.user = Some(user),
+                        None => {
+                            let id = user.id.clone();
+                            let entry = Entry {
+                                known: false,
+                                user: Some(user),
+                            };
+                            self.users.insert(id, entry);
+                        }
+                    }
                 }
                 Err(skipped) => {
-                    self.users.remove(&skipped.id);
+                    self.forget(&skipped.id);
                     self.skipped.retain(|s| s.id != skipped.id);
                     self.skipped.push(skipped);
                 }
@@ -523,7 +599,10 @@ impl IdentitySource for OktaSource {
         &'a self,
         context: FetchContext<'a>,
     ) -> BoxFuture<'a, Result<Fetched, SourceError>> {
-        Box::pin(async move { self.fetch_directory(&context).await })
+        Box::pin(async move {
+            let mut context = context;
+            self.fetch_directory(&mut context).await
+        })
     }
 
     fn incremental(&self) -> bool {

@@ -79,10 +79,10 @@ impl OneLoginSource {
     /// The previous cache and cursor, when this run may read only changes.
     fn incremental_base<'a>(
         &self,
-        context: &FetchContext<'a>,
+        context: &'a FetchContext<'_>,
         settings: &str,
     ) -> Option<(&'a Directory, String)> {
-        let previous = context.previous?;
+        let previous = context.previous.as_deref()?;
         let cursor: Cursor = serde_json::from_str(previous.cursor.as_deref()?).ok()?;
         let interval = i64::try_from(self.config.full_fetch_interval.as_secs()).unwrap_or(i64::MAX);
         let age = context.now.saturating_sub(previous.last_full_fetch);
