@@ -275,19 +275,26 @@ impl Run<'_> {
             target_token = %connection.target.token.fingerprint(),
             "Starting run."
         );
-        let client = target_client(connection, self.index)
-            .map_err(|error| Stop::Failed(format!("cannot set up the Penvio client: {error}")))?;
-        // The snapshot is read on another core while the source is read
-        // (mostly waiting on the network, or parsing an export): the two
+        // The snapshot is read, and the Penvio client built (it loads the
+        // system's CA certificates), on another core while the source is
+        // read (mostly waiting on the network, or parsing an export): they
         // are independent, and each is a large part of a no-op run.
-        let loading = {
-            let (store, name) = (Arc::clone(self.store), connection.name.clone());
-            tokio::task::spawn_blocking(move || store.load(&name))
+        let preparing = {
+            let (store, index) = (Arc::clone(self.store), self.index);
+            let connection = connection.clone();
+            tokio::task::spawn_blocking(move || {
+                (
+                    target_client(&connection, index),
+                    store.load(&connection.name),
+                )
+            })
         };
         let directory = self.fetch_directory(report).await;
-        let loaded = loading
+        let (client, loaded) = preparing
             .await
             .map_err(|error| Stop::Failed(format!("reading the snapshot failed: {error}")))?;
+        let client = client
+            .map_err(|error| Stop::Failed(format!("cannot set up the Penvio client: {error}")))?;
         let directory = directory?;
         let mut snapshot = loaded?;
         report.snapshot_generation = snapshot.generation;
