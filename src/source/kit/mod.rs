@@ -8,7 +8,8 @@
 //!   and the token cache; [`assertion`]: signed `private_key_jwt` assertions;
 //! - [`paging`]: the [`paging::Pager`] trait and its one `list_all`;
 //! - [`records`]: reading listing records, skipping an unreadable one with
-//!   a reason;
+//!   a reason; [`values`]: the text, attribute and member-list readers the
+//!   adapters share;
 //! - [`encode`]: percent-encoding of URLs and forms.
 
 pub mod assertion;
