@@ -112,6 +112,40 @@ pub struct UserAttributes {
 }
 
 impl UserAttributes {
+    /// The six text attributes in declaration order: the order every packed
+    /// form (desired state, snapshot) keeps them in.
+    pub fn text_fields(&self) -> [&str; 6] {
+        [
+            &self.user_name,
+            &self.given_name,
+            &self.family_name,
+            &self.display_name,
+            &self.email,
+            &self.external_id,
+        ]
+    }
+
+    /// Attributes from the six text fields of [`Self::text_fields`] and `active`.
+    pub fn from_text_fields(fields: [&str; 6], active: bool) -> Self {
+        let [
+            user_name,
+            given_name,
+            family_name,
+            display_name,
+            email,
+            external_id,
+        ] = fields.map(str::to_string);
+        UserAttributes {
+            user_name,
+            given_name,
+            family_name,
+            display_name,
+            email,
+            external_id,
+            active,
+        }
+    }
+
     /// A stable digest of the attributes, so an unchanged user is recognised
     /// without comparing every field (and a collision cannot hide a change).
     pub fn digest(&self) -> [u8; 32] {

@@ -11,10 +11,8 @@ use std::fmt;
 
 use super::UserAttributes;
 
-/// Index of each field in the packed text, in [`UserAttributes`] order.
+/// Index of the fields read one by one, in [`UserAttributes::text_fields`] order.
 const USER_NAME: usize = 0;
-const GIVEN_NAME: usize = 1;
-const FAMILY_NAME: usize = 2;
 const DISPLAY_NAME: usize = 3;
 const EMAIL: usize = 4;
 const EXTERNAL_ID: usize = 5;
@@ -112,31 +110,13 @@ impl PackedAttributes {
 
     /// The attributes, owned (for the few users a run changes).
     pub fn unpack(&self) -> UserAttributes {
-        UserAttributes {
-            user_name: self.field(USER_NAME).to_string(),
-            given_name: self.field(GIVEN_NAME).to_string(),
-            family_name: self.field(FAMILY_NAME).to_string(),
-            display_name: self.field(DISPLAY_NAME).to_string(),
-            email: self.field(EMAIL).to_string(),
-            external_id: self.field(EXTERNAL_ID).to_string(),
-            active: self.active(),
-        }
+        UserAttributes::from_text_fields(self.fields(), self.active())
     }
 }
 
 impl From<&UserAttributes> for PackedAttributes {
     fn from(a: &UserAttributes) -> Self {
-        PackedAttributes::from_fields(
-            [
-                &a.user_name,
-                &a.given_name,
-                &a.family_name,
-                &a.display_name,
-                &a.email,
-                &a.external_id,
-            ],
-            a.active,
-        )
+        PackedAttributes::from_fields(a.text_fields(), a.active)
     }
 }
 

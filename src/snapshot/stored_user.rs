@@ -204,18 +204,18 @@ impl StoredUser {
     /// Packs what Penvio acknowledged for a user, without an intermediate
     /// [`UserRecord`].
     pub fn new(penvio_id: &str, attributes: &UserAttributes, deactivated_at: Option<i64>) -> Self {
-        let a = attributes;
+        let [user_name, given, family, display, email, external_id] = attributes.text_fields();
         StoredUser::pack(
             [
                 penvio_id,
-                &a.user_name,
-                &a.given_name,
-                &a.family_name,
-                &a.display_name,
-                &a.email,
-                &a.external_id,
+                user_name,
+                given,
+                family,
+                display,
+                email,
+                external_id,
             ],
-            a.active,
+            attributes.active,
             deactivated_at,
         )
     }
@@ -262,15 +262,8 @@ impl StoredUser {
 
     /// The attributes last acknowledged, owned (for the few users a run changes).
     pub fn attributes(&self) -> UserAttributes {
-        UserAttributes {
-            user_name: self.field(USER_NAME).to_string(),
-            given_name: self.field(GIVEN_NAME).to_string(),
-            family_name: self.field(FAMILY_NAME).to_string(),
-            display_name: self.field(DISPLAY_NAME).to_string(),
-            email: self.field(EMAIL).to_string(),
-            external_id: self.field(EXTERNAL_ID).to_string(),
-            active: self.active(),
-        }
+        let [_, text @ ..] = self.fields();
+        UserAttributes::from_text_fields(text, self.active())
     }
 
     /// The whole record, owned.
