@@ -25,7 +25,7 @@ pub(super) mod proto;
 use std::collections::{BTreeMap, BTreeSet};
 
 use self::client::PingOneClient;
-use self::proto::{ids, read_group, read_user};
+use self::proto::{PingOneGroup, ids, read_group, read_user};
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::{NestedGroups, PingOneSourceConfig};
 use crate::model::{Directory, SkippedRecord, SourceUser};
@@ -68,18 +68,6 @@ impl PingOneSource {
         })
     }
 
-    /// Access tokens fetched so far (tests check refresh behaviour).
-    pub fn tokens_issued(&self) -> u64 {
-        self.client.tokens_issued()
-    }
-
-    /// Whether a record of `population` is in scope.
-    fn in_population(&self, population: Option<&str>) -> bool {
-        self.population_id
-            .as_deref()
-            .is_none_or(|wanted| population.is_none_or(|p| p == wanted))
-    }
-
     async fn read_users(
         &self,
         skipped: &mut Vec<SkippedRecord>,
@@ -93,17 +81,14 @@ impl PingOneSource {
         let listing = self
             .client
             .list_all("users", &query, &["users"], "listing users");
-        let records = listing.await?;
         // A user is in scope only if its population matches, even if a
         // server ignored the filter.
         let wanted = |population: &Option<String>| {
             self.population_id.is_none() || *population == self.population_id
         };
-        Ok(read_all(records, skipped, read_user)
-            .into_iter()
-            .filter(|(_, population)| wanted(population))
-            .map(|(user, _)| (user.id.clone(), user))
-            .collect())
+        let users = read_all(listing.await?, skipped, read_user).into_iter();
+        let users = users.filter(|(_, population)| wanted(population));
+        Ok(users.map(|(user, _)| (user.id.clone(), user)).collect())
     }
 
     async fn fetch_directory(&self, context: &FetchContext<'_>) -> Result<Fetched, SourceError> {
@@ -159,9 +144,14 @@ impl PingOneSource {
         }
         let members = resolve_members(&facts, self.nested_groups, &direct);
 
+        // Environment groups (no population) and those of the population.
+        let in_scope = |g: &PingOneGroup| match (&g.population, &self.population_id) {
+            (Some(population), Some(wanted)) => population.id == *wanted,
+            _ => true,
+        };
         let groups = groups
             .into_iter()
-            .filter(|g| self.in_population(g.population.as_ref().map(|p| p.id.as_str())))
+            .filter(in_scope)
             .map(|group| {
                 let members = members.get(&group.id).into_iter().flatten();
                 let known = members.filter(|id| users.contains_key(id.as_str()));
@@ -176,29 +166,20 @@ impl PingOneSource {
     }
 }
 
-/// Groups nested in `group` at any depth (cycles end).
-fn descendants(facts: &BTreeMap<String, GroupFacts>, group: &str) -> BTreeSet<String> {
-    let mut seen = BTreeSet::new();
+/// The users listed for the groups nested in `group` at any depth (cycles
+/// end).
+fn nested_listed<'a>(facts: &'a BTreeMap<String, GroupFacts>, group: &str) -> Vec<&'a String> {
+    let (mut seen, mut listed) = (BTreeSet::new(), Vec::new());
     let mut stack: Vec<&str> = vec![group];
     while let Some(current) = stack.pop() {
         for child in facts.get(current).into_iter().flat_map(|f| &f.children) {
-            if child != group && seen.insert(child.clone()) {
+            if child != group && seen.insert(child) {
                 stack.push(child);
+                listed.extend(facts.get(child).into_iter().flat_map(|f| &f.listed));
             }
         }
     }
-    seen
-}
-
-/// The users listed for the groups nested in `group` at any depth.
-fn nested_listed<'a>(
-    facts: &'a BTreeMap<String, GroupFacts>,
-    group: &str,
-) -> impl Iterator<Item = &'a String> {
-    let nested = descendants(facts, group).into_iter();
-    nested
-        .filter_map(|child| facts.get(&child))
-        .flat_map(|f| &f.listed)
+    listed
 }
 
 /// Users listed for a group and also for a group nested in it: the only
@@ -207,7 +188,8 @@ fn ambiguous_users(facts: &BTreeMap<String, GroupFacts>) -> BTreeSet<String> {
     facts
         .iter()
         .flat_map(|(id, group)| {
-            nested_listed(facts, id).filter(move |user| group.listed.contains(*user))
+            let nested = nested_listed(facts, id).into_iter();
+            nested.filter(move |user| group.listed.contains(*user))
         })
         .cloned()
         .collect()
@@ -274,25 +256,22 @@ mod tests {
     /// eng ⊃ platform ⊃ infra, and a cycle a ⊃ b ⊃ a. `indirect`: the
     /// member filter also lists members of nested groups.
     fn facts(indirect: bool) -> BTreeMap<String, GroupFacts> {
-        let mut facts = BTreeMap::new();
-        let group = |listed: &[&str], children: &[&str]| GroupFacts {
-            listed: set(listed),
-            children: set(children),
+        let (eng, platform): (&[&str], &[&str]) = match indirect {
+            true => (&["ada", "alan", "linus"], &["alan", "linus"]),
+            false => (&["ada", "alan"], &["alan"]),
         };
-        if indirect {
-            facts.insert(
-                "eng".into(),
-                group(&["ada", "alan", "linus"], &["platform"]),
-            );
-            facts.insert("platform".into(), group(&["alan", "linus"], &["infra"]));
-        } else {
-            facts.insert("eng".into(), group(&["ada", "alan"], &["platform"]));
-            facts.insert("platform".into(), group(&["alan"], &["infra"]));
-        }
-        facts.insert("infra".into(), group(&["linus"], &[]));
-        facts.insert("a".into(), group(&["x"], &["b"]));
-        facts.insert("b".into(), group(&["y"], &["a"]));
-        facts
+        let groups: [(&str, &[&str], &[&str]); 5] = [
+            ("eng", eng, &["platform"]),
+            ("platform", platform, &["infra"]),
+            ("infra", &["linus"], &[]),
+            ("a", &["x"], &["b"]),
+            ("b", &["y"], &["a"]),
+        ];
+        let facts = groups.into_iter().map(|(id, listed, children)| {
+            let (listed, children) = (set(listed), set(children));
+            (id.to_string(), GroupFacts { listed, children })
+        });
+        facts.collect()
     }
 
     #[test]
@@ -311,22 +290,17 @@ mod tests {
     #[test]
     fn ignoring_nesting_asks_only_about_ambiguous_users() {
         // alan is a direct member of both eng and platform.
-        let direct: BTreeMap<String, BTreeSet<String>> = [
+        let direct = BTreeMap::from([
             ("alan".to_string(), set(&["eng", "platform"])),
             ("linus".to_string(), set(&["infra"])),
-        ]
-        .into_iter()
-        .collect();
-        let both = facts(true);
-        assert_eq!(ambiguous_users(&both), set(&["alan", "linus"]));
-        let members = resolve_members(&both, NestedGroups::Ignore, &direct);
-        assert_eq!(members["eng"], set(&["ada", "alan"]));
-        assert_eq!(members["platform"], set(&["alan"]));
-        assert_eq!(members["infra"], set(&["linus"]));
-        let only_direct = facts(false);
-        assert_eq!(ambiguous_users(&only_direct), set(&["alan"]));
-        let members = resolve_members(&only_direct, NestedGroups::Ignore, &direct);
-        assert_eq!(members["eng"], set(&["ada", "alan"]));
-        assert_eq!(members["platform"], set(&["alan"]));
+        ]);
+        for (indirect, ambiguous) in [(true, &["alan", "linus"][..]), (false, &["alan"])] {
+            let facts = facts(indirect);
+            assert_eq!(ambiguous_users(&facts), set(ambiguous), "{indirect}");
+            let members = resolve_members(&facts, NestedGroups::Ignore, &direct);
+            assert_eq!(members["eng"], set(&["ada", "alan"]));
+            assert_eq!(members["platform"], set(&["alan"]));
+            assert_eq!(members["infra"], set(&["linus"]));
+        }
     }
 }
