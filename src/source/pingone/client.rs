@@ -2,7 +2,6 @@
 //! POST client authentication) and HAL paging (`_links.next.href`) over the
 //! shared [`VendorHttp`], with PingOne's error bodies summarised.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::{StatusCode, Url};
@@ -19,10 +18,6 @@ use crate::source::kit::token::{
 };
 use crate::source::kit::{connection, encode};
 
-/// Longest wait for a 429 we accept; a longer one (a licence quota rather
-/// than the per-second limit) fails the run with PingOne's explanation.
-const MAX_THROTTLE_WAIT: Duration = Duration::from_secs(120);
-
 /// The worker app's token cache. `CLIENT_SECRET_BASIC` writes id and secret
 /// as Go's `url.QueryEscape` does (PingOne's SDKs), so a secret with `~`
 /// stays as it was verified.
@@ -30,7 +25,6 @@ fn tokens(
     connection: &SourceConnection,
     config: &PingOneSourceConfig,
 ) -> Result<BearerTokenCache, SourceError> {
-    let key = |name: &str| format!("{}.{name}", connection.source_key);
     let secret = config.client_secret.clone();
     let auth = match config.token_auth_method {
         TokenAuthMethod::ClientSecretBasic => ClientAuth::Basic(secret, BasicEncoding::QueryEscape),
@@ -41,35 +35,30 @@ fn tokens(
         auth,
         scopes: Vec::new(),
     };
-    let keys = [
-        key("client_secret"),
-        key("client_id"),
-        key("token_auth_method"),
-    ];
+    let key = connection.source_key.clone();
     Ok(BearerTokenCache::from_endpoint(TokenEndpoint::new(
         connection,
         config.token_url.clone(),
         grant,
-        Box::new(move |refusal| advice(&keys, refusal)),
+        Box::new(move |refusal| advice(&key, refusal)),
     )?))
 }
 
-/// What PingOne's refusal means, naming the keys to check. Its auth service
-/// may answer in RFC 6749 form (`error`, `error_description`) or in the
-/// Platform's `{id, code, message}` form (`[?]`): both are summarised.
-fn advice(keys: &[String; 3], refusal: &Refusal) -> String {
+/// What PingOne's refusal means, naming the keys under `key` to check. Its
+/// auth service may answer in RFC 6749 form (`error`, `error_description`)
+/// or in the Platform's `{id, code, message}` form (`[?]`): both are summarised.
+fn advice(key: &str, refusal: &Refusal) -> String {
     let detail = match refusal.error {
         Some(_) => refusal.summary(),
         None => P1Error::summarise(refusal.body),
     };
-    let [secret, client, method] = keys;
     let hint = if refusal.status == StatusCode::NOT_FOUND {
         "the environment id or region does not match the worker app's environment"
     } else {
         "the worker app's client id, secret and Token Endpoint Authentication Method must match these keys"
     };
     format!(
-        "{} answered {} ({detail}). Check `{secret}`, `{client}` and `{method}`: {hint}",
+        "{} answered {} ({detail}). Check `{key}.client_secret`, `{key}.client_id` and `{key}.token_auth_method`: {hint}",
         refusal.shown, refusal.status
     )
 }
@@ -77,7 +66,6 @@ fn advice(keys: &[String; 3], refusal: &Refusal) -> String {
 /// A paced, retrying client for one PingOne environment.
 pub struct PingOneClient {
     http: VendorHttp,
-    tokens: Arc<BearerTokenCache>,
     /// `…/v1/environments/{environmentId}/`, where every path starts.
     environment_url: Url,
     /// The key to name when PingOne refuses the worker app's token.
@@ -88,7 +76,7 @@ impl PingOneClient {
     /// Builds the clients; `index` names the connection in messages.
     pub fn new(config: &PingOneSourceConfig, index: usize) -> Result<Self, SourceError> {
         let connection = connection!(KIND, config, index);
-        let tokens = Arc::new(tokens(&connection, config)?);
+        let tokens = tokens(&connection, config)?;
         let credentials_key = format!("{}.client_secret", connection.source_key);
         // PingOne sends `Retry-After` on 429 only, or the wait in the body.
         // A wait over 120 s is a licence quota rather than the per-second
@@ -97,13 +85,12 @@ impl PingOneClient {
             throttle: throttle_wait,
             ..connection.settings(credentials_key.clone())
         };
-        settings.limits.max_wait = settings.limits.max_wait.min(MAX_THROTTLE_WAIT);
-        let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
+        settings.limits.max_wait = settings.limits.max_wait.min(Duration::from_secs(120));
+        let http = VendorHttp::new(settings, Box::new(tokens))?;
         let environment = format!("environments/{}/", config.environment_id);
         let environment_url = encode::endpoint(KIND, &config.base_url, &environment)?;
         Ok(PingOneClient {
             http,
-            tokens,
             environment_url,
             credentials_key,
         })
@@ -112,17 +99,6 @@ impl PingOneClient {
     /// Requests sent to the API (token requests not included).
     pub fn requests_sent(&self) -> u64 {
         self.http.requests_sent()
-    }
-
-    /// Access tokens fetched so far.
-    pub fn tokens_issued(&self) -> u64 {
-        self.tokens.tokens_issued()
-    }
-
-    /// An environment URL (`users`, `groups/{id}/memberOfGroups`) with query
-    /// parameters, URL-encoded here.
-    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SourceError> {
-        encode::with_query(KIND, &self.environment_url, path, query)
     }
 
     /// GETs one page; 429 is retried by [`VendorHttp`], waiting for
@@ -159,7 +135,7 @@ impl PingOneClient {
     ) -> Result<Vec<Value>, SourceError> {
         let pager = HalPager {
             client: self,
-            first: self.url(path, query)?,
+            first: encode::with_query(KIND, &self.environment_url, path, query)?,
             keys,
             what,
         };
@@ -168,7 +144,7 @@ impl PingOneClient {
 
     /// Reads one user, for `check`; a failure names the key to fix.
     pub async fn check(&self) -> Result<(), SourceError> {
-        let url = self.url("users", &[("limit", "1")])?;
+        let url = encode::with_query(KIND, &self.environment_url, "users", &[("limit", "1")])?;
         let mut result = self.get_page(&url, "reading one user").await;
         if let Err(SourceError::Fetch { message, .. }) = &mut result {
             let key = &self.credentials_key;
@@ -208,14 +184,11 @@ impl Pager for HalPager<'_> {
 /// How long a 429 asks us to wait when it has no `Retry-After`: the
 /// earliest `innerError.retryAfter` of the REQUEST_LIMITED body.
 fn throttle_wait(status: StatusCode, body: &[u8], now: SystemTime) -> Option<Option<Duration>> {
-    if status != StatusCode::TOO_MANY_REQUESTS {
-        return None;
-    }
-    let wait = P1Error::retry_after_unix(body).and_then(|at| {
+    (status == StatusCode::TOO_MANY_REQUESTS).then(|| {
+        let at = P1Error::retry_after_unix(body)?;
         let now = i64::try_from(now.duration_since(UNIX_EPOCH).ok()?.as_secs()).ok()?;
         Some(Duration::from_secs(u64::try_from(at - now).unwrap_or(0)))
-    });
-    Some(wait)
+    })
 }
 
 #[cfg(test)]
@@ -225,43 +198,38 @@ mod tests {
 
     #[test]
     fn refusals_name_the_keys_and_the_likely_cause() {
-        let keys = ["a".to_string(), "b".into(), "c".into()];
-        // The kit reads `error` and `error_description` from the body.
-        let refusal = |status, body: &'static [u8]| {
-            let oauth: serde_json::Value = serde_json::from_slice(body).unwrap();
-            let text = |key: &str| oauth.get(key)?.as_str().map(str::to_string);
-            Refusal {
+        let oauth = br#"{"error":"invalid_client","error_description":"Request denied"}"#;
+        let platform = br#"{"code":"UNAUTHORIZED","message":"Bad secret"}"#;
+        let denied = StatusCode::UNAUTHORIZED;
+        let cases: [(StatusCode, &[u8], &[&str]); 3] = [
+            (
+                denied,
+                oauth,
+                &[
+                    "(invalid_client: Request denied)",
+                    "Check `k.client_secret`, `k.client_id` and `k.token_auth_method`",
+                    "Token Endpoint Authentication Method",
+                ],
+            ),
+            (denied, platform, &["(Bad secret (UNAUTHORIZED))"]),
+            (StatusCode::NOT_FOUND, b"{}", &["environment id or region"]),
+        ];
+        for (status, body, wanted) in cases {
+            // The kit reads `error` and `error_description` from the body.
+            let json: serde_json::Value = serde_json::from_slice(body).unwrap();
+            let text = |key: &str| json.get(key)?.as_str().map(str::to_string);
+            let refusal = Refusal {
                 shown: "POST https://auth.pingone.eu/env-1/as/token",
                 status,
                 error: text("error"),
                 description: text("error_description"),
                 body,
+            };
+            let advice = advice("k", &refusal);
+            for part in wanted {
+                assert!(advice.contains(part), "{advice}");
             }
-        };
-        let denied = advice(
-            &keys,
-            &refusal(
-                StatusCode::UNAUTHORIZED,
-                br#"{"error":"invalid_client","error_description":"Request denied"}"#,
-            ),
-        );
-        assert!(
-            denied.contains("(invalid_client: Request denied)"),
-            "{denied}"
-        );
-        assert!(denied.contains("Check `a`, `b` and `c`"), "{denied}");
-        assert!(
-            denied.contains("Token Endpoint Authentication Method"),
-            "{denied}"
-        );
-        let platform = br#"{"code":"UNAUTHORIZED","message":"Bad secret"}"#;
-        let platform = advice(&keys, &refusal(StatusCode::UNAUTHORIZED, platform));
-        assert!(
-            platform.contains("(Bad secret (UNAUTHORIZED))"),
-            "{platform}"
-        );
-        let missing = advice(&keys, &refusal(StatusCode::NOT_FOUND, b"{}"));
-        assert!(missing.contains("environment id or region"), "{missing}");
+        }
     }
 
     #[test]
