@@ -94,30 +94,17 @@ pub struct PingOneGroup {
     pub population: Option<Reference>,
 }
 
-/// An entry of `/users/{id}/memberOfGroups` (`GroupMembership`) or of
-/// `/groups/{id}/memberOfGroups` (the groups a group is nested in), the
-/// part [`ids`] does not read itself.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Membership {
-    /// `DIRECT` or `INDIRECT`; absent is read as `DIRECT` (`[?]` whether
-    /// the group-nesting listing carries it at all).
-    #[serde(rename = "type", default)]
-    pub membership_type: Option<String>,
-}
-
-impl Membership {
-    /// Whether the membership is direct rather than through a nested group.
-    pub fn is_direct(&self) -> bool {
-        self.membership_type
-            .as_deref()
-            .is_none_or(|t| t.eq_ignore_ascii_case("DIRECT"))
-    }
-}
-
 /// The `id` of each record (a user, a group); with `direct`, only of the
-/// memberships held directly rather than through a nested group.
+/// memberships held directly rather than through a nested group: entries of
+/// `/users/{id}/memberOfGroups` (`GroupMembership`) or of
+/// `/groups/{id}/memberOfGroups` whose `type` is `DIRECT`, or absent (`[?]`
+/// whether the group-nesting listing carries it at all).
 pub fn ids(records: &[Value], direct: bool) -> BTreeSet<String> {
-    let is_direct = |r: &Value| Membership::deserialize(r).is_ok_and(|m| m.is_direct());
+    let is_direct = |r: &Value| match r.get("type") {
+        None | Some(Value::Null) => true,
+        Some(Value::String(kind)) => kind.eq_ignore_ascii_case("DIRECT"),
+        Some(_) => false,
+    };
     let records = records.iter().filter(|r| !direct || is_direct(r));
     records
         .filter_map(|r| r.get("id")?.as_str().map(str::to_owned))
@@ -274,13 +261,12 @@ mod tests {
 
     #[test]
     fn an_email_like_username_stands_in_for_a_missing_email() {
-        let user = serde_json::json!({"id": "u1", "username": "grace@example.com"});
-        assert_eq!(
-            read_user(user, 0).unwrap().0.email.as_deref(),
-            Some("grace@example.com")
-        );
-        let user = serde_json::json!({"id": "u2", "username": "grace"});
-        assert_eq!(read_user(user, 0).unwrap().0.email, None);
+        let grace = "grace@example.com";
+        for (username, email) in [(grace, Some(grace)), ("grace", None)] {
+            let user = serde_json::json!({"id": "u1", "username": username});
+            let read = read_user(user, 0).unwrap().0;
+            assert_eq!(read.email.as_deref(), email, "{username}");
+        }
     }
 
     #[test]
@@ -330,16 +316,16 @@ mod tests {
 
     #[test]
     fn memberships_without_a_type_count_as_direct() {
-        let direct: Membership = serde_json::from_str(r#"{"id":"g"}"#).unwrap();
-        assert!(direct.is_direct());
-        let indirect: Membership = serde_json::from_str(r#"{"id":"g","type":"INDIRECT"}"#).unwrap();
-        assert!(!indirect.is_direct());
         let records = [
             serde_json::json!({"id": "g", "type": "DIRECT"}),
             serde_json::json!({"id": "n", "type": "INDIRECT"}),
             serde_json::json!({"type": "DIRECT"}),
+            serde_json::json!({"id": "u", "type": null}),
+            serde_json::json!({"id": "t"}),
+            serde_json::json!({"id": "x", "type": 5}),
         ];
-        assert_eq!(ids(&records, true), BTreeSet::from(["g".to_string()]));
-        assert_eq!(ids(&records, false).len(), 2, "every record with an id");
+        let direct = ["g", "t", "u"].map(String::from);
+        assert_eq!(ids(&records, true), BTreeSet::from(direct));
+        assert_eq!(ids(&records, false).len(), 5, "every record with an id");
     }
 }
