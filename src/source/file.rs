@@ -8,11 +8,13 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
-use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
+use crate::model::{Directory, SkippedRecord, SourceUser};
+use crate::source::kit::values::team;
 
 const KIND: &str = "file";
 
@@ -38,23 +40,24 @@ struct Export<R> {
 /// One record of an export, decoded on its own so a bad one is skipped.
 trait RawRecord: Sized {
     /// The record as `T`, or why it is unreadable.
-    fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, String>;
+    fn decode<T: DeserializeOwned>(&self) -> Result<T, String>;
     /// The record's id if it has a string one, else its position.
     fn id(&self, index: usize) -> String;
 }
 
 impl RawRecord for Value {
-    fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+    fn decode<T: DeserializeOwned>(&self) -> Result<T, String> {
         T::deserialize(self).map_err(|e| e.to_string())
     }
 
     fn id(&self, index: usize) -> String {
-        record_id(self, index)
+        let id = self.get("id").and_then(Value::as_str).map(str::to_string);
+        id.unwrap_or_else(|| format!("#{index}"))
     }
 }
 
 impl RawRecord for &RawValue {
-    fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+    fn decode<T: DeserializeOwned>(&self) -> Result<T, String> {
         serde_json::from_str(self.get()).map_err(|_| {
             // The rare bad record is decoded again as a value, so its reason
             // reads the same as a YAML record's (no position inside the slice).
@@ -107,6 +110,15 @@ impl FileSource {
         FileSource { path }
     }
 
+    /// Why the file could not be read, naming it.
+    fn cannot_read(&self, error: std::io::Error) -> SourceError {
+        let message = format!("cannot read {}: {error}", self.path.display());
+        SourceError::Fetch {
+            source_kind: KIND,
+            message,
+        }
+    }
+
     /// Parses an export. Public so the demo and tests use the same parser.
     pub fn parse(text: &str, is_json: bool, origin: &str) -> Result<Directory, SourceError> {
         let unreadable = |message: String| SourceError::Fetch {
@@ -129,61 +141,50 @@ impl FileSource {
 
 /// Decodes every record of `export`, skipping the bad ones with a reason.
 fn decode_records<R: RawRecord>(export: Export<R>, origin: &str) -> Directory {
-    let mut directory = Directory {
-        users: Vec::with_capacity(export.users.len()),
-        groups: Vec::with_capacity(export.groups.len()),
-        ..Directory::default()
+    let (Export { users, groups }, mut skips) = (export, Vec::new());
+    let to_user = |user: FileUser| SourceUser {
+        id: user.id,
+        email: user.email,
+        given_name: user.given_name,
+        family_name: user.family_name,
+        display_name: user.display_name,
+        active: user.active,
+        attributes: Default::default(),
     };
-    let skip = |kind: &str, id: String, reason: String| SkippedRecord {
-        kind: kind.into(),
-        id,
-        reason,
-    };
-    for (index, raw) in export.users.iter().enumerate() {
-        match raw.decode::<FileUser>() {
-            Ok(user) if user.id.trim().is_empty() => {
-                directory
-                    .skipped
-                    .push(skip("user", raw.id(index), "empty id".into()));
-            }
-            Ok(user) => directory.users.push(SourceUser {
-                id: user.id,
-                email: user.email,
-                given_name: user.given_name,
-                family_name: user.family_name,
-                display_name: user.display_name,
-                active: user.active,
-                attributes: Default::default(),
-            }),
-            Err(e) => directory.skipped.push(skip(
-                "user",
-                raw.id(index),
-                format!("unreadable record in {origin}: {e}"),
-            )),
-        }
+    let to_team = |g: FileGroup| team(g.id, g.name, g.members);
+    let users = decode_all(&users, ("user", origin), &mut skips, to_user, |u| &u.id);
+    let groups = decode_all(&groups, ("group", origin), &mut skips, to_team, |g| &g.id);
+    Directory {
+        users,
+        groups,
+        skipped: skips,
     }
-    for (index, raw) in export.groups.iter().enumerate() {
-        match raw.decode::<FileGroup>() {
-            Ok(group) if group.id.trim().is_empty() => {
-                directory
-                    .skipped
-                    .push(skip("group", raw.id(index), "empty id".into()));
+}
+
+/// The `kind` records of `raws` (from `origin`) decoded as `T` and
+/// converted; one that cannot be read or has an empty `id` goes to
+/// `skipped` with the reason.
+fn decode_all<R: RawRecord, T: DeserializeOwned, U>(
+    raws: &[R],
+    (kind, origin): (&str, &str),
+    skipped: &mut Vec<SkippedRecord>,
+    convert: impl Fn(T) -> U,
+    id: fn(&U) -> &str,
+) -> Vec<U> {
+    let mut kept = Vec::with_capacity(raws.len());
+    for (index, raw) in raws.iter().enumerate() {
+        let reason = match raw.decode::<T>().map(&convert) {
+            Ok(record) if !id(&record).trim().is_empty() => {
+                kept.push(record);
+                continue;
             }
-            Ok(group) => directory.groups.push(SourceGroup {
-                email: None,
-                id: group.id,
-                name: group.name,
-                members: group.members,
-                built_in: false,
-            }),
-            Err(e) => directory.skipped.push(skip(
-                "group",
-                raw.id(index),
-                format!("unreadable record in {origin}: {e}"),
-            )),
-        }
+            Ok(_) => "empty id".to_string(),
+            Err(e) => format!("unreadable record in {origin}: {e}"),
+        };
+        let (kind, id) = (kind.to_string(), raw.id(index));
+        skipped.push(SkippedRecord { kind, id, reason });
     }
-    directory
+    kept
 }
 
 /// Reports group members that name no user of the export.
@@ -195,18 +196,9 @@ fn decode_records<R: RawRecord>(export: Export<R>, origin: &str) -> Directory {
 /// Members that are users skipped above as unreadable are not reported
 /// again: their own skip already says why they are missing.
 fn report_unknown_members(directory: &mut Directory) {
-    let known: HashSet<&str> = directory
-        .users
-        .iter()
-        .map(|u| u.id.as_str())
-        .chain(
-            directory
-                .skipped
-                .iter()
-                .filter(|s| s.kind == "user")
-                .map(|s| s.id.as_str()),
-        )
-        .collect();
+    let users = directory.users.iter().map(|u| u.id.as_str());
+    let skipped = directory.skipped.iter().filter(|s| s.kind == "user");
+    let known: HashSet<&str> = users.chain(skipped.map(|s| s.id.as_str())).collect();
     let mut unknown = Vec::new();
     for group in &directory.groups {
         let mut reported = HashSet::new();
@@ -226,14 +218,6 @@ fn report_unknown_members(directory: &mut Directory) {
     directory.skipped.extend(unknown);
 }
 
-/// The record's id if it has a string one, else its position.
-fn record_id(raw: &Value, index: usize) -> String {
-    raw.get("id")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("#{index}"))
-}
-
 impl IdentitySource for FileSource {
     fn kind(&self) -> &'static str {
         KIND
@@ -246,13 +230,8 @@ impl IdentitySource for FileSource {
         Box::pin(async move {
             let progress = context.progress;
             progress.message(&format!("Reading {}", self.path.display()));
-            let text =
-                tokio::fs::read_to_string(&self.path)
-                    .await
-                    .map_err(|e| SourceError::Fetch {
-                        source_kind: KIND,
-                        message: format!("cannot read {}: {e}", self.path.display()),
-                    })?;
+            let text = tokio::fs::read_to_string(&self.path).await;
+            let text = text.map_err(|e| self.cannot_read(e))?;
             let is_json = self
                 .path
                 .extension()
@@ -265,13 +244,8 @@ impl IdentitySource for FileSource {
 
     fn check(&self) -> BoxFuture<'_, Result<(), SourceError>> {
         Box::pin(async move {
-            tokio::fs::metadata(&self.path)
-                .await
-                .map(drop)
-                .map_err(|e| SourceError::Fetch {
-                    source_kind: KIND,
-                    message: format!("cannot read {}: {e}", self.path.display()),
-                })
+            let metadata = tokio::fs::metadata(&self.path).await;
+            metadata.map(drop).map_err(|e| self.cannot_read(e))
         })
     }
 }
