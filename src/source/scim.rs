@@ -137,18 +137,15 @@ impl IdentitySource for ScimSource {
                 .map_err(fetch_error)?;
             progress.advance(groups.len() as u64);
             let mut directory = Directory::default();
-            for user in users {
-                match to_source_user(user) {
-                    Ok(user) => directory.users.push(user),
-                    Err(skipped) => directory.skipped.push(skipped),
-                }
-            }
-            for group in groups {
-                match to_source_group(group) {
-                    Ok(group) => directory.groups.push(group),
-                    Err(skipped) => directory.skipped.push(skipped),
-                }
-            }
+            let skipped = &mut directory.skipped;
+            let users = users.into_iter().map(to_source_user);
+            directory.users = users
+                .filter_map(|u| u.map_err(|s| skipped.push(s)).ok())
+                .collect();
+            let groups = groups.into_iter().map(to_source_group);
+            directory.groups = groups
+                .filter_map(|g| g.map_err(|s| skipped.push(s)).ok())
+                .collect();
             Ok(Fetched::full(directory))
         })
     }
