@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::source::kit::values::scalar;
+
 /// Every string, boolean and number of `value` under its dotted path;
 /// arrays, nulls and the objects whose key `skip` names are left out.
 pub(crate) fn flatten_scalars(value: &Value, skip: fn(&str) -> bool) -> BTreeMap<String, String> {
@@ -18,21 +20,14 @@ pub(crate) fn flatten_scalars(value: &Value, skip: fn(&str) -> bool) -> BTreeMap
         match value {
             Value::Object(map) => {
                 for (key, child) in map.iter().filter(|(key, _)| !skip(key)) {
-                    let path = if prefix.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{prefix}.{key}")
+                    let path = match prefix {
+                        "" => key.clone(),
+                        _ => format!("{prefix}.{key}"),
                     };
                     walk(&path, child, skip, out);
                 }
             }
-            Value::String(text) => {
-                out.insert(prefix.to_string(), text.clone());
-            }
-            Value::Bool(_) | Value::Number(_) => {
-                out.insert(prefix.to_string(), value.to_string());
-            }
-            Value::Null | Value::Array(_) => {}
+            _ => out.extend(scalar(value).map(|text| (prefix.to_string(), text))),
         }
     }
     let mut out = BTreeMap::new();
