@@ -72,22 +72,17 @@ impl PingOneSource {
         &self,
         skipped: &mut Vec<SkippedRecord>,
     ) -> Result<BTreeMap<String, SourceUser>, SourceError> {
-        let filter = self
-            .population_id
-            .as_ref()
-            .map(|p| format!("population.id eq \"{p}\""));
+        let wanted = &self.population_id;
+        let filter = wanted.as_ref().map(|p| format!("population.id eq \"{p}\""));
         let mut query = vec![("limit", self.page_size.as_str())];
         query.extend(filter.as_deref().map(|filter| ("filter", filter)));
         let listing = self
             .client
             .list_all("users", &query, &["users"], "listing users");
+        let users = read_all(listing.await?, skipped, read_user).into_iter();
         // A user is in scope only if its population matches, even if a
         // server ignored the filter.
-        let wanted = |population: &Option<String>| {
-            self.population_id.is_none() || *population == self.population_id
-        };
-        let users = read_all(listing.await?, skipped, read_user).into_iter();
-        let users = users.filter(|(_, population)| wanted(population));
+        let users = users.filter(|(_, population)| wanted.is_none() || population == wanted);
         Ok(users.map(|(user, _)| (user.id.clone(), user)).collect())
     }
 
@@ -107,19 +102,15 @@ impl PingOneSource {
         // Members and nesting of every group: a group outside the
         // population may still be nested in one we keep.
         progress.message("Reading group memberships from PingOne");
-        let mut facts: BTreeMap<String, GroupFacts> = groups
-            .iter()
-            .map(|g| (g.id.clone(), GroupFacts::default()))
-            .collect();
+        let known = groups.iter().map(|g| (g.id.clone(), GroupFacts::default()));
+        let mut facts: BTreeMap<String, GroupFacts> = known.collect();
         for group in &groups {
             let id = &group.id;
             let filter = format!("memberOfGroups[id eq \"{id}\"]");
             let query = [("filter", filter.as_str()), limit[0]];
             let what = format!("listing the members of group {id}");
             let listed = client.list_all("users", &query, &["users"], &what).await?;
-            if let Some(entry) = facts.get_mut(id) {
-                entry.listed = ids(&listed, false);
-            }
+            facts.entry(id.clone()).or_default().listed = ids(&listed, false);
             let path = format!("groups/{id}/memberOfGroups");
             let what = format!("reading which groups group {id} is nested in");
             let parents = client.list_all(&path, &limit, MEMBERSHIP_KEYS, &what);
@@ -136,10 +127,8 @@ impl PingOneSource {
             for user in ambiguous_users(&facts) {
                 let path = format!("users/{user}/memberOfGroups");
                 let what = format!("reading the groups of user {user}");
-                let groups = client
-                    .list_all(&path, &limit, MEMBERSHIP_KEYS, &what)
-                    .await?;
-                direct.insert(user, ids(&groups, true));
+                let groups = client.list_all(&path, &limit, MEMBERSHIP_KEYS, &what);
+                direct.insert(user, ids(&groups.await?, true));
             }
         }
         let members = resolve_members(&facts, self.nested_groups, &direct);
