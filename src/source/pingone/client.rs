@@ -171,13 +171,10 @@ impl Pager for HalPager<'_> {
 
     async fn page(&self, url: &Url) -> Result<paging::Page<Value>, SourceError> {
         let mut page = self.client.get_page(url, self.what).await?;
-        Ok(paging::Page {
-            records: page.records(self.keys),
-            next: page
-                .links
-                .next
-                .map_or(Next::Done, |link| Next::Link(link.href)),
-        })
+        let records = page.records(self.keys);
+        let next = page.links.next.map(|link| Next::Link(link.href));
+        let next = next.unwrap_or(Next::Done);
+        Ok(paging::Page { records, next })
     }
 }
 

@@ -143,9 +143,7 @@ impl P1Error {
     /// One line: `message (CODE); DETAIL_CODE target: detail message; …
     /// [id …]`, or the start of the body when it is not a P1Error.
     pub fn summarise(body: &[u8]) -> String {
-        let Ok(error) = serde_json::from_slice::<P1Error>(body) else {
-            return body_text(body);
-        };
+        let error = serde_json::from_slice::<P1Error>(body).unwrap_or_default();
         if error.code.is_none() && error.message.is_none() {
             return body_text(body);
         }
