@@ -8,6 +8,7 @@
 //! server, so [`parse_page`] runs exactly those two steps on one body. Not a
 //! stable API: it exists for the property tests only.
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::google::proto as google;
@@ -80,20 +81,17 @@ listings! {
 /// error (the fetch would fail), `Ok` holds what the page's records gave,
 /// bad records in `skipped`. Group members are the ids the page names.
 pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
-    let text = |e: serde_json::Error| e.to_string();
     let mut out = Directory::default();
     let group = |id: String, name: String| team(id, name, Vec::new());
     let members = |name: &str, ids: Vec<String>| team(name.into(), name.into(), ids);
     match listing {
         Listing::OktaUsers => {
-            let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
-            out.users = read_all(page, &mut out.skipped, |record, at| {
+            out.users = read_all(decode(body)?, &mut out.skipped, |record, at| {
                 okta::read_user(record, at, false).map(|r| r.0)
             });
         }
         Listing::OktaGroups => {
-            let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
-            let read = read_all(page, &mut out.skipped, okta::read_group);
+            let read = read_all(decode(body)?, &mut out.skipped, okta::read_group);
             out.groups = read
                 .into_iter()
                 .map(|g| group(g.id, g.profile.name))
@@ -102,13 +100,9 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
         Listing::GraphUsersDelta | Listing::GraphGroupsDelta => {
             let mut base = Base::default();
             if listing == Listing::GraphUsersDelta {
-                let page: graph::Page<graph::UserRecord> =
-                    serde_json::from_slice(body).map_err(text)?;
-                base.apply_users(&page.value);
+                base.apply_users(&decode::<graph::Page<graph::UserRecord>>(body)?.value);
             } else {
-                let page: graph::Page<graph::GroupRecord> =
-                    serde_json::from_slice(body).map_err(text)?;
-                base.apply_groups(&page.value);
+                base.apply_groups(&decode::<graph::Page<graph::GroupRecord>>(body)?.value);
             }
             let options = Derive {
                 email_from: EmailFrom::Mail,
@@ -119,8 +113,7 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
             out = derive(&base, &options).0;
         }
         Listing::GraphAssignments => {
-            let page: graph::Page<graph::AppRoleAssignment> =
-                serde_json::from_slice(body).map_err(text)?;
+            let page: graph::Page<graph::AppRoleAssignment> = decode(body)?;
             out.groups = page
                 .value
                 .into_iter()
@@ -128,16 +121,15 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
                 .collect();
         }
         Listing::OneLoginUsers => {
-            let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
-            out.users = read_all(page, &mut out.skipped, |record, at| {
+            out.users = read_all(decode(body)?, &mut out.skipped, |record, at| {
                 onelogin::read_user(record, at, false).map(|r| r.0)
             });
         }
         Listing::OneLoginRoles | Listing::OneLoginGroupsV1 => {
             let records = if listing == Listing::OneLoginRoles {
-                serde_json::from_slice::<Vec<Value>>(body).map_err(text)?
+                decode(body)?
             } else {
-                let page: onelogin::V1Envelope = serde_json::from_slice(body).map_err(text)?;
+                let page: onelogin::V1Envelope = decode(body)?;
                 let _next = page.pagination.as_ref().and_then(|p| p.next());
                 page.data
             };
@@ -147,19 +139,18 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
             out.groups = read.into_iter().map(|g| group(g.id, g.name)).collect();
         }
         Listing::OneLoginRoleUsers => {
-            let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
+            let page: Vec<Value> = decode(body)?;
             let ids = page.iter().filter_map(onelogin::role_member).collect();
             out.groups.push(members("role", ids));
         }
         Listing::JumpCloudUsers => {
-            let page: jumpcloud::V1Page = serde_json::from_slice(body).map_err(text)?;
+            let page: jumpcloud::V1Page = decode(body)?;
             out.users = read_all(page.results, &mut out.skipped, |record, at| {
                 jumpcloud::read_user(record, at, false)
             });
         }
         Listing::JumpCloudGroups => {
-            let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
-            let read = read_all(page, &mut out.skipped, jumpcloud::read_group);
+            let read = read_all(decode(body)?, &mut out.skipped, jumpcloud::read_group);
             out.groups = read
                 .into_iter()
                 .flatten()
@@ -167,12 +158,12 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
                 .collect();
         }
         Listing::JumpCloudMembers => {
-            let page: Vec<Value> = serde_json::from_slice(body).map_err(text)?;
+            let page: Vec<Value> = decode(body)?;
             let ids = page.iter().filter_map(jumpcloud::member_user_id).collect();
             out.groups.push(members("group", ids));
         }
         Listing::PingOneUsers | Listing::PingOneGroups | Listing::PingOneMemberships => {
-            let mut page: pingone::Page = serde_json::from_slice(body).map_err(text)?;
+            let mut page: pingone::Page = decode(body)?;
             let _next = page.links.next.as_ref().map(|link| link.href.len());
             match listing {
                 Listing::PingOneUsers => {
@@ -193,7 +184,7 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
             }
         }
         Listing::GoogleUsers | Listing::GoogleGroups | Listing::GoogleMembers => {
-            let page: google::Page = serde_json::from_slice(body).map_err(text)?;
+            let page: google::Page = decode(body)?;
             let _next = page.next().map(str::len);
             let records = page.records();
             match listing {
@@ -219,6 +210,11 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
         }
     }
     Ok(out)
+}
+
+/// `body` as JSON `T`, or the error text (a page-level failure).
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| e.to_string())
 }
 
 /// The one-line summaries adapters build from error bodies (Graph, PingOne
