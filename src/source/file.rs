@@ -121,18 +121,16 @@ impl FileSource {
 
     /// Parses an export. Public so the demo and tests use the same parser.
     pub fn parse(text: &str, is_json: bool, origin: &str) -> Result<Directory, SourceError> {
-        let unreadable = |message: String| SourceError::Fetch {
+        let unreadable = |error: &dyn std::fmt::Display| SourceError::Fetch {
             source_kind: KIND,
-            message: format!("{origin}: {message}"),
+            message: format!("{origin}: {error}"),
         };
         let mut directory = if is_json {
-            let export: Export<&RawValue> =
-                serde_json::from_str(text).map_err(|e| unreadable(e.to_string()))?;
-            decode_records(export, origin)
+            let export = serde_json::from_str::<Export<&RawValue>>(text);
+            decode_records(export.map_err(|e| unreadable(&e))?, origin)
         } else {
-            let export: Export<Value> =
-                serde_saphyr::from_str(text).map_err(|e| unreadable(e.to_string()))?;
-            decode_records(export, origin)
+            let export = serde_saphyr::from_str::<Export<Value>>(text);
+            decode_records(export.map_err(|e| unreadable(&e))?, origin)
         };
         report_unknown_members(&mut directory);
         Ok(directory)
