@@ -112,14 +112,12 @@ impl PingOneClient {
         if response.status.is_success() {
             return response.json(KIND, what);
         }
+        let (request, status) = (&response.request, response.status);
+        let detail = P1Error::summarise(&response.body);
+        let message = format!("{what}: {request} answered {status}: {detail}");
         Err(SourceError::Fetch {
             source_kind: KIND,
-            message: format!(
-                "{what}: {} answered {}: {}",
-                response.request,
-                response.status,
-                P1Error::summarise(&response.body)
-            ),
+            message,
         })
     }
 
