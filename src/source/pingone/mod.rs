@@ -174,14 +174,11 @@ fn nested_listed<'a>(facts: &'a BTreeMap<String, GroupFacts>, group: &str) -> Ve
 /// Users listed for a group and also for a group nested in it: the only
 /// users whose membership may be INDIRECT when the filter matches those.
 fn ambiguous_users(facts: &BTreeMap<String, GroupFacts>) -> BTreeSet<String> {
-    facts
-        .iter()
-        .flat_map(|(id, group)| {
-            let nested = nested_listed(facts, id).into_iter();
-            nested.filter(move |user| group.listed.contains(*user))
-        })
-        .cloned()
-        .collect()
+    let listed_twice = facts.iter().flat_map(|(id, group)| {
+        let nested = nested_listed(facts, id).into_iter();
+        nested.filter(move |user| group.listed.contains(*user))
+    });
+    listed_twice.cloned().collect()
 }
 
 /// Each group's member users. `flatten`: the group's listed users and those
@@ -195,17 +192,11 @@ fn resolve_members(
     facts
         .iter()
         .map(|(id, group)| {
+            let listed = group.listed.iter();
+            let is_direct = |user: &&String| direct.get(*user).is_none_or(|g| g.contains(id));
             let members = match mode {
-                NestedGroups::Flatten => {
-                    let nested = nested_listed(facts, id);
-                    group.listed.iter().chain(nested).cloned().collect()
-                }
-                NestedGroups::Ignore => group
-                    .listed
-                    .iter()
-                    .filter(|user| direct.get(*user).is_none_or(|groups| groups.contains(id)))
-                    .cloned()
-                    .collect(),
+                NestedGroups::Flatten => listed.chain(nested_listed(facts, id)).cloned().collect(),
+                NestedGroups::Ignore => listed.filter(is_direct).cloned().collect(),
             };
             (id.clone(), members)
         })
