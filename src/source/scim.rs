@@ -123,18 +123,12 @@ impl IdentitySource for ScimSource {
         Box::pin(async move {
             let progress = context.progress;
             progress.message("Reading users from the SCIM source");
-            let users = self
-                .client
-                .list_users(self.page_size)
-                .await
-                .map_err(fetch_error)?;
+            let users = self.client.list_users(self.page_size).await;
+            let users = users.map_err(fetch_error)?;
             progress.advance(users.len() as u64);
             progress.message("Reading groups from the SCIM source");
-            let groups = self
-                .client
-                .list_groups(self.page_size)
-                .await
-                .map_err(fetch_error)?;
+            let groups = self.client.list_groups(self.page_size).await;
+            let groups = groups.map_err(fetch_error)?;
             progress.advance(groups.len() as u64);
             let mut directory = Directory::default();
             let skipped = &mut directory.skipped;
