@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::model::{Directory, SkippedRecord, SourceUser};
+use crate::source::kit::records::Record;
 use crate::source::kit::values::team;
 
 const KIND: &str = "file";
@@ -202,14 +203,11 @@ fn report_unknown_members(directory: &mut Directory) {
         let mut reported = HashSet::new();
         for member in &group.members {
             if !known.contains(member.as_str()) && reported.insert(member.as_str()) {
-                unknown.push(SkippedRecord {
-                    kind: "member".into(),
-                    id: member.clone(),
-                    reason: format!(
-                        "group {} ({:?}) lists {member:?} as a member, but the export has no such user; the team is synced without it",
-                        group.id, group.name
-                    ),
-                });
+                let reason = format!(
+                    "group {} ({:?}) lists {member:?} as a member, but the export has no such user; the team is synced without it",
+                    group.id, group.name
+                );
+                unknown.push(Record::named("member", Some(member.clone()), 0).skip(reason));
             }
         }
     }
@@ -255,15 +253,21 @@ mod tests {
 
     #[test]
     fn yaml_and_json_exports_parse_and_bad_records_are_skipped() {
-        let yaml = "users:\n  - {id: u1, email: a@example.com, given_name: Ada}\n  - {id: u2, active: false}\n  - {email: noid@example.com}\n  - {id: u4, active: maybe}\ngroups:\n  - {id: g1, name: Eng, members: [u1, u2]}\n  - {id: g2}\n";
+        let yaml = "users:\n  - {id: u1, email: a@example.com, given_name: Ada}\n  - {id: u2, active: false}\n  - {email: noid@example.com}\n  - {id: u4, active: maybe}\n  - {id: ' '}\ngroups:\n  - {id: g1, name: Eng, members: [u1, u2, ghost, u4, ghost]}\n  - {id: g2}\n";
         let directory = FileSource::parse(yaml, false, "dir.yaml").unwrap();
         assert_eq!(directory.users.len(), 2);
         assert!(directory.users[0].active);
         assert!(!directory.users[1].active);
         assert_eq!(directory.groups.len(), 1);
-        assert_eq!(directory.groups[0].members, vec!["u1", "u2"]);
+        let members = &directory.groups[0].members;
+        assert_eq!(members, &["u1", "u2", "ghost", "u4", "ghost"]);
+        // The unknown member once; u4's own skip already says why it is missing.
         let skipped: Vec<&str> = directory.skipped.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(skipped, vec!["#2", "u4", "g2"]);
+        assert_eq!(skipped, vec!["#2", "u4", " ", "g2", "ghost"]);
+        assert_eq!(directory.skipped[2].reason, "empty id");
+        let ghost = &directory.skipped[4];
+        assert_eq!(ghost.kind, "member");
+        assert!(ghost.reason.contains("lists \"ghost\""), "{ghost:?}");
 
         let json = r#"{"users":[{"id":"u1","email":"a@example.com"}],"groups":[]}"#;
         let directory = FileSource::parse(json, true, "dir.json").unwrap();
