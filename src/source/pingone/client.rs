@@ -11,38 +11,13 @@ use super::KIND;
 use super::proto::{P1Error, Page};
 use crate::config::{PingOneSourceConfig, TokenAuthMethod};
 use crate::source::SourceError;
-use crate::source::kit::http::{SourceConnection, VendorHttp, VendorHttpSettings};
+use crate::source::kit::http::{VendorHttp, VendorHttpSettings};
 use crate::source::kit::paging::{self, Next, Pager};
+use crate::source::kit::token::BasicEncoding::QueryEscape;
 use crate::source::kit::token::{
-    BasicEncoding, BearerTokenCache, ClientAuth, Grant, Refusal, TokenEndpoint,
+    Advice, BearerTokenCache, ClientAuth, Grant, Refusal, TokenEndpoint,
 };
 use crate::source::kit::{connection, encode};
-
-/// The worker app's token cache. `CLIENT_SECRET_BASIC` writes id and secret
-/// as Go's `url.QueryEscape` does (PingOne's SDKs), so a secret with `~`
-/// stays as it was verified.
-fn tokens(
-    connection: &SourceConnection,
-    config: &PingOneSourceConfig,
-) -> Result<BearerTokenCache, SourceError> {
-    let secret = config.client_secret.clone();
-    let auth = match config.token_auth_method {
-        TokenAuthMethod::ClientSecretBasic => ClientAuth::Basic(secret, BasicEncoding::QueryEscape),
-        TokenAuthMethod::ClientSecretPost => ClientAuth::Post(secret),
-    };
-    let grant = Grant::ClientCredentials {
-        client_id: config.client_id.clone(),
-        auth,
-        scopes: Vec::new(),
-    };
-    let key = connection.source_key.clone();
-    Ok(BearerTokenCache::from_endpoint(TokenEndpoint::new(
-        connection,
-        config.token_url.clone(),
-        grant,
-        Box::new(move |refusal| advice(&key, refusal)),
-    )?))
-}
 
 /// What PingOne's refusal means, naming the keys under `key` to check. Its
 /// auth service may answer in RFC 6749 form (`error`, `error_description`)
@@ -76,7 +51,24 @@ impl PingOneClient {
     /// Builds the clients; `index` names the connection in messages.
     pub fn new(config: &PingOneSourceConfig, index: usize) -> Result<Self, SourceError> {
         let connection = connection!(KIND, config, index);
-        let tokens = tokens(&connection, config)?;
+        // The worker app's token. `CLIENT_SECRET_BASIC` writes id and secret
+        // as Go's `url.QueryEscape` does (PingOne's SDKs), so a secret with
+        // `~` stays as it was verified.
+        let secret = config.client_secret.clone();
+        let auth = match config.token_auth_method {
+            TokenAuthMethod::ClientSecretBasic => ClientAuth::Basic(secret, QueryEscape),
+            TokenAuthMethod::ClientSecretPost => ClientAuth::Post(secret),
+        };
+        let grant = Grant::ClientCredentials {
+            client_id: config.client_id.clone(),
+            auth,
+            scopes: Vec::new(),
+        };
+        let key = connection.source_key.clone();
+        let refused: Advice = Box::new(move |refusal| advice(&key, refusal));
+        let token_url = config.token_url.clone();
+        let endpoint = TokenEndpoint::new(&connection, token_url, grant, refused)?;
+        let tokens = BearerTokenCache::from_endpoint(endpoint);
         let credentials_key = format!("{}.client_secret", connection.source_key);
         // PingOne sends `Retry-After` on 429 only, or the wait in the body.
         // A wait over 120 s is a licence quota rather than the per-second
