@@ -58,7 +58,6 @@ pub struct Link {
 
 /// A PingOne user (`/environments/{env}/users`), the part we read.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct PingOneUser {
     /// Immutable UUID.
     pub id: String,
@@ -84,7 +83,6 @@ pub struct Reference {
 
 /// A PingOne group (`/environments/{env}/groups`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct PingOneGroup {
     /// Immutable UUID.
     pub id: String,
