@@ -44,7 +44,8 @@ pub(super) struct LogChanges {
     pub users: BTreeSet<String>,
     /// Groups whose members to read again.
     pub groups: BTreeSet<String>,
-    /// `published` of the newest event read: the next position.
+    /// Where the next read starts: the newest event's `published`, never
+    /// before the last position.
     pub newest: Option<String>,
 }
 
@@ -106,7 +107,7 @@ pub(super) async fn read_changes(
         ],
     )?;
     match client.list_all(url, "reading the System Log").await {
-        Ok(events) => Ok(Ok(changes_of(&events))),
+        Ok(events) => Ok(Ok(changes_of(&events, position))),
         Err(error) => refused(error).map(Err),
     }
 }
@@ -150,9 +151,13 @@ fn refused(error: SourceError) -> Result<String, SourceError> {
 }
 
 /// Users and groups named by the events' targets (searched by `type`, as
-/// the spec advises: positions in `target` vary by event type).
-fn changes_of(events: &[Value]) -> LogChanges {
-    let mut changes = LogChanges::default();
+/// the spec advises: positions in `target` vary by event type), and the
+/// later of `position` and the newest event.
+fn changes_of(events: &[Value], position: &str) -> LogChanges {
+    let mut changes = LogChanges {
+        newest: Some(position.to_owned()),
+        ..LogChanges::default()
+    };
     for event in events {
         let targets = event.get("target").and_then(Value::as_array);
         for target in targets.into_iter().flatten() {
@@ -195,13 +200,15 @@ mod tests {
                    "target": [{"id": "00u2", "type": "User"}, {"id": "0oa1", "type": "AppInstance"}]}),
             json!({"eventType": "user.lifecycle.suspend", "target": [{"type": "User"}]}),
         ];
-        let changes = changes_of(&events);
+        let changes = changes_of(&events, "2026-01-02T03:04:00.000Z");
         assert_eq!(
             changes.users,
             BTreeSet::from(["00u1".into(), "00u2".into()])
         );
         assert_eq!(changes.groups, BTreeSet::from(["00g1".into()]));
         assert_eq!(changes.newest.as_deref(), Some("2026-01-02T03:04:06.000Z"));
+        let later = "2026-01-02T03:04:07.000Z";
+        assert_eq!(changes_of(&events, later).newest.as_deref(), Some(later));
     }
 
     #[test]
