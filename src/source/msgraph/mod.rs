@@ -279,13 +279,12 @@ impl IdentitySource for EntraSource {
     ) -> BoxFuture<'a, Result<Fetched, SourceError>> {
         Box::pin(async move {
             let progress = context.progress;
-            let due = |last: i64| {
-                self.full_fetch_interval.is_some_and(|interval| {
-                    context.now.saturating_sub(last) >= interval.as_secs() as i64
-                })
-            };
             let start = context.previous.as_deref().and_then(|previous| {
-                if due(previous.last_full_fetch) {
+                let age = context.now.saturating_sub(previous.last_full_fetch);
+                if self
+                    .full_fetch_interval
+                    .is_some_and(|i| age >= i.as_secs() as i64)
+                {
                     return None;
                 }
                 let cursor = Cursor::decode(previous.cursor.as_deref()?)?;
@@ -295,20 +294,17 @@ impl IdentitySource for EntraSource {
                     cursor.groups_delta,
                 ))
             });
-            let incremental = start.is_some();
-            if let Some(fetched) = self.fetch_from(start, progress).await? {
-                return Ok(fetched);
-            }
-            if incremental {
+            if start.is_some() {
+                if let Some(fetched) = self.fetch_from(start, progress).await? {
+                    return Ok(fetched);
+                }
                 tracing::info!(
                     source = KIND,
                     "Graph delta link expired; reading the whole directory again."
                 );
-                if let Some(fetched) = self.fetch_from(None, progress).await? {
-                    return Ok(fetched);
-                }
             }
-            Err(SourceError::Fetch {
+            let fetched = self.fetch_from(None, progress).await?;
+            fetched.ok_or_else(|| SourceError::Fetch {
                 source_kind: KIND,
                 message: "Graph refused a fresh delta round as expired".into(),
             })
