@@ -73,13 +73,10 @@ struct Cursor {
     memberships: BTreeMap<String, String>,
     /// System Log `published` up to which events were applied; `None`
     /// when the log could not be read (then every run reads in full).
-    #[serde(default)]
     log_position: Option<String>,
     /// Why the log could not be read, so the warning is logged once.
-    #[serde(default)]
     log_unusable: Option<String>,
     /// When (Unix seconds, our clock) the users were last read.
-    #[serde(default)]
     users_read_at: Option<i64>,
 }
 
@@ -183,10 +180,7 @@ impl OktaSource {
         let records = self.client.list_all(url, "listing groups").await?;
         let mut skipped_groups = Vec::new();
         let groups = read_all(records, &mut skipped_groups, read_group);
-        let assignments = match &self.config.app_id {
-            Some(app_id) => Some(self.app_assignments(app_id).await?),
-            None => None,
-        };
+        let assignments = self.app_assignments().await?;
 
         // 3. Members of the groups we keep and of the app's groups.
         let previous_members: HashMap<&str, &SourceGroup> = previous
@@ -383,11 +377,13 @@ impl OktaSource {
         self.client.list_all(url, what).await
     }
 
-    /// Ids of the users and groups assigned to the app.
+    /// Ids of the users and groups assigned to the app, if `app_id` is set.
     async fn app_assignments(
         &self,
-        app_id: &str,
-    ) -> Result<(BTreeSet<String>, BTreeSet<String>), SourceError> {
+    ) -> Result<Option<(BTreeSet<String>, BTreeSet<String>)>, SourceError> {
+        let Some(app_id) = &self.config.app_id else {
+            return Ok(None);
+        };
         let url = self.client.url(
             &format!("api/v1/apps/{app_id}/users"),
             &[("limit", APP_USER_PAGE)],
@@ -401,7 +397,7 @@ impl OktaSource {
             .client
             .list_all(url, "listing the app's groups")
             .await?);
-        Ok((users, groups))
+        Ok(Some((users, groups)))
     }
 
     /// Ids of a group's members.

@@ -24,7 +24,6 @@ pub struct OktaUser {
     /// Lifecycle status (`ACTIVE`, `SUSPENDED`, …).
     pub status: String,
     /// Last change of the user (profile or status), ISO-8601.
-    #[serde(default)]
     pub last_updated: Option<String>,
     /// Profile attributes (`login`, `email`, `firstName`, custom ones).
     #[serde(default)]
@@ -42,7 +41,6 @@ pub struct OktaGroup {
     pub group_type: String,
     /// Last change of the membership, ISO-8601: a member list is read again
     /// only when this moved.
-    #[serde(default)]
     pub last_membership_updated: Option<String>,
     /// `name` and `description`.
     pub profile: GroupProfile,
