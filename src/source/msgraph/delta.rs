@@ -169,11 +169,6 @@ impl Cursor {
             .filter(|cursor| cursor.version == CURSOR_VERSION)
     }
 
-    /// The stored form.
-    pub fn encode(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
     /// The base: the previous directory's users, the hidden users and the groups.
     pub fn base(&self, previous: &Directory) -> Base {
         let mut users: BTreeMap<String, RawUser> = previous
@@ -496,7 +491,7 @@ mod tests {
             groups: base.groups.clone(),
             hidden_users: hidden,
         };
-        let decoded = Cursor::decode(&cursor.encode()).unwrap();
+        let decoded = Cursor::decode(&serde_json::to_string(&cursor).unwrap()).unwrap();
         assert_eq!(decoded, cursor);
         assert_eq!(decoded.base(&directory), base);
         assert!(Cursor::decode("{\"version\":0}").is_none());

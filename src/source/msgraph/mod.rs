@@ -38,6 +38,9 @@ pub const USER_SELECT: &str =
 /// Group properties read by the groups delta (`members` yields `members@delta`).
 pub const GROUP_SELECT: &str = "displayName,members";
 
+/// What the app's assignments listing is called in messages.
+const READING_ASSIGNMENTS: &str = "reading the app's assignments";
+
 /// Graph error codes that mean "this delta link is no longer usable".
 const RESYNC_CODES: &[&str] = &["syncStateNotFound", "resyncRequired"];
 
@@ -88,17 +91,16 @@ impl EntraSource {
         )
     }
 
-    /// Reads one delta round from `start` to its deltaLink: the records in
+    /// Reads one delta round from `url` to its deltaLink: the records in
     /// order and the next round's link, or `None` when the link expired (start
     /// a fresh round).
     async fn delta_round<T: DeserializeOwned>(
         &self,
-        start: String,
+        mut url: String,
         what: &str,
         progress: &crate::progress::Progress,
     ) -> Result<Option<(Vec<T>, String)>, SourceError> {
         let mut records = Vec::new();
-        let mut url = start;
         let mut guard = self.http.page_guard(what);
         loop {
             guard.admit(&url)?;
@@ -148,22 +150,24 @@ impl EntraSource {
         }
     }
 
-    /// Users and groups assigned to the enterprise app (`app_id`).
-    async fn assignments(&self, app_id: &str) -> Result<Assignments, SourceError> {
-        let what = "reading the app's assignments";
+    /// Users and groups assigned to the enterprise app, if `app_id` is set.
+    async fn assignments(&self) -> Result<Option<Assignments>, SourceError> {
+        let Some(app_id) = &self.app_id else {
+            return Ok(None);
+        };
         let pager = AssignmentPager {
             source: self,
             app_id,
         };
         let mut assignments = Assignments::default();
-        for assignment in paging::list_all(&self.http, &pager, what).await? {
+        for assignment in paging::list_all(&self.http, &pager, READING_ASSIGNMENTS).await? {
             match assignment.principal_type.as_deref() {
                 Some("User") => assignments.users.insert(assignment.principal_id),
                 Some("Group") => assignments.groups.insert(assignment.principal_id),
                 _ => false,
             };
         }
-        Ok(assignments)
+        Ok(Some(assignments))
     }
 
     /// One fetch: incremental from `start` when given, else a fresh round.
@@ -191,10 +195,7 @@ impl EntraSource {
         let Some((groups, groups_delta)) = groups.await? else {
             return Ok(None);
         };
-        let assignments = match &self.app_id {
-            Some(app_id) => Some(self.assignments(app_id).await?),
-            None => None,
-        };
+        let assignments = self.assignments().await?;
         base.apply_users(&users);
         base.apply_groups(&groups);
         let options = Derive {
@@ -218,7 +219,7 @@ impl EntraSource {
         };
         Ok(Some(Fetched {
             directory,
-            cursor: Some(cursor.encode()),
+            cursor: Some(serde_json::to_string(&cursor).unwrap_or_default()),
             full,
         }))
     }
@@ -238,12 +239,7 @@ impl Pager for AssignmentPager<'_> {
             "/servicePrincipals/{}/appRoleAssignedTo?$select=principalId,principalType&$top=999",
             self.app_id
         ));
-        same_origin(
-            KIND,
-            &self.source.base_url,
-            &first,
-            "reading the app's assignments",
-        )
+        same_origin(KIND, &self.source.base_url, &first, READING_ASSIGNMENTS)
     }
 
     async fn page(&self, url: &Url) -> Result<paging::Page<AppRoleAssignment>, SourceError> {
@@ -260,7 +256,7 @@ impl Pager for AssignmentPager<'_> {
                 ),
             });
         }
-        let page: Page<AppRoleAssignment> = response.json(KIND, "reading the app's assignments")?;
+        let page: Page<AppRoleAssignment> = response.json(KIND, READING_ASSIGNMENTS)?;
         Ok(paging::Page {
             records: page.value,
             next: page.next_link.map_or(Next::Done, Next::Link),
