@@ -169,18 +169,20 @@ impl Cursor {
             .filter(|cursor| cursor.version == CURSOR_VERSION)
     }
 
-    /// The base: the previous directory's users, the hidden users and the groups.
-    pub fn base(&self, previous: &Directory) -> Base {
+    /// What a round continues from: the base (the previous directory's
+    /// users, the hidden users and the groups) and both delta links.
+    pub fn into_start(self, previous: &Directory) -> (Base, String, String) {
         let mut users: BTreeMap<String, RawUser> = previous
             .users
             .iter()
             .map(|user| (user.id.clone(), RawUser::from_source_user(user)))
             .collect();
-        users.extend(self.hidden_users.clone());
-        Base {
+        users.extend(self.hidden_users);
+        let base = Base {
             users,
-            groups: self.groups.clone(),
-        }
+            groups: self.groups,
+        };
+        (base, self.users_delta, self.groups_delta)
     }
 }
 
@@ -493,7 +495,8 @@ mod tests {
         };
         let decoded = Cursor::decode(&serde_json::to_string(&cursor).unwrap()).unwrap();
         assert_eq!(decoded, cursor);
-        assert_eq!(decoded.base(&directory), base);
+        let start = (base, "u".to_string(), "g".to_string());
+        assert_eq!(decoded.into_start(&directory), start);
         assert!(Cursor::decode("{\"version\":0}").is_none());
         assert!(
             Cursor::decode("https://graph.microsoft.com/v1.0/users/delta?$deltatoken=x").is_none()

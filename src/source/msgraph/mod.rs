@@ -284,11 +284,7 @@ impl IdentitySource for EntraSource {
                     return None;
                 }
                 let cursor = Cursor::decode(previous.cursor.as_deref()?)?;
-                Some((
-                    cursor.base(&previous.directory),
-                    cursor.users_delta,
-                    cursor.groups_delta,
-                ))
+                Some(cursor.into_start(&previous.directory))
             });
             if start.is_some() {
                 if let Some(fetched) = self.fetch_from(start, progress).await? {
