@@ -106,10 +106,8 @@ pub(super) async fn read_changes(
             ("sortOrder", "ASCENDING"),
         ],
     )?;
-    match client.list_all(url, "reading the System Log").await {
-        Ok(events) => Ok(Ok(changes_of(&events, position))),
-        Err(error) => refused(error).map(Err),
-    }
+    let events = usable(client.list_all(url, "reading the System Log").await)?;
+    Ok(events.map(|events| changes_of(&events, position)))
 }
 
 /// The newest event's `published` (any type), for the position a full read
@@ -122,31 +120,28 @@ pub(super) async fn newest_position(
         "api/v1/logs",
         &[("limit", "1"), ("sortOrder", "DESCENDING")],
     )?;
-    match client
-        .get_json(&url, "reading the newest System Log event")
-        .await
-    {
-        Ok(page) => Ok(Ok(page
-            .as_array()
+    let page = client.get_json(&url, "reading the newest System Log event");
+    Ok(usable(page.await)?.map(|page| {
+        page.as_array()
             .and_then(|events| events.first())
             .and_then(|event| event.get("published"))
             .and_then(Value::as_str)
             .filter(|p| parse_rfc3339_millis(p).is_some())
-            .map(str::to_owned))),
-        Err(error) => refused(error).map(Err),
-    }
+            .map(str::to_owned)
+    }))
 }
 
-/// A 403 (the token is good, the log is not granted) as the reason the log
-/// is unusable; any other error (a bad token's 401 included) stays one.
-/// The shared HTTP layer reports both as `Unauthorized`, its message
-/// naming the status as "answered 403 Forbidden".
-fn refused(error: SourceError) -> Result<String, SourceError> {
-    match error {
-        SourceError::Unauthorized { message, .. } if message.contains(" answered 403 ") => {
-            Ok(message)
+/// A log read's answer, with a 403 (the token is good, the log is not
+/// granted) as the reason the log is unusable; any other error (a bad
+/// token's 401 included) stays one. The shared HTTP layer reports both as
+/// `Unauthorized`, its message naming the status as "answered 403 Forbidden".
+fn usable<T>(answer: Result<T, SourceError>) -> Result<Result<T, String>, SourceError> {
+    match answer {
+        Ok(answer) => Ok(Ok(answer)),
+        Err(SourceError::Unauthorized { message, .. }) if message.contains(" answered 403 ") => {
+            Ok(Err(message))
         }
-        error => Err(error),
+        Err(error) => Err(error),
     }
 }
 
