@@ -261,20 +261,15 @@ impl OktaSource {
             log_unusable: unusable,
             users_read_at: Some(context.now),
         };
-        let cursor = serde_json::to_string(&cursor).map_err(|e| SourceError::Fetch {
-            source_kind: KIND,
-            message: format!("cannot store the cursor: {e}"),
-        })?;
-        let mut skipped = std::mem::take(&mut users.skipped);
-        skipped.extend(skipped_groups);
-        let directory = Directory {
-            users: users.records.into_values().collect(),
-            groups: kept,
-            skipped,
-        };
+        users.skipped.extend(skipped_groups);
         Ok(Fetched {
-            directory,
-            cursor: Some(cursor),
+            directory: Directory {
+                users: users.records.into_values().collect(),
+                groups: kept,
+                skipped: users.skipped,
+            },
+            // Strings, numbers and string-keyed maps: serialising cannot fail.
+            cursor: Some(serde_json::to_string(&cursor).unwrap_or_default()),
             full: incremental.is_none(),
         })
     }
