@@ -190,7 +190,8 @@ impl OktaSource {
             .collect();
         let mut memberships = BTreeMap::new();
         let mut kept = Vec::new();
-        let mut assigned_through_groups = BTreeSet::new();
+        // Users assigned to the app: directly, and through its groups below.
+        let mut app_users = assignments.as_ref().map(|(users, _)| users.clone());
         for group in &groups {
             let assigned = assignments
                 .as_ref()
@@ -216,8 +217,8 @@ impl OktaSource {
             if let Some(stamp) = &group.last_membership_updated {
                 memberships.insert(group.id.clone(), stamp.clone());
             }
-            if assigned {
-                assigned_through_groups.extend(members.iter().cloned());
+            if assigned && let Some(app_users) = &mut app_users {
+                app_users.extend(members.iter().cloned());
             }
             if keep {
                 kept.push(SourceGroup {
@@ -230,12 +231,7 @@ impl OktaSource {
         // 4. App scope: assigned users only; fetch assigned users an
         //    incremental read has not seen (assignment does not move
         //    lastUpdated).
-        if let Some((app_users, _)) = &assignments {
-            let assigned: BTreeSet<String> = app_users
-                .iter()
-                .cloned()
-                .chain(assigned_through_groups)
-                .collect();
+        if let Some(assigned) = &app_users {
             if incremental.is_some() {
                 let missing: Vec<&String> = assigned
                     .iter()
