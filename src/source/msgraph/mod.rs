@@ -47,12 +47,8 @@ const RESYNC_CODES: &[&str] = &["syncStateNotFound", "resyncRequired"];
 /// Reads users and groups from Microsoft Graph.
 pub struct EntraSource {
     http: VendorHttp,
-    base_url: Url,
-    /// The derivation config (`assignments` set per fetch).
-    options: Derive<'static>,
-    app_id: Option<String>,
+    config: EntraSourceConfig,
     app_id_key: String,
-    full_fetch_interval: Option<std::time::Duration>,
     tokens: Arc<BearerTokenCache>,
 }
 
@@ -65,16 +61,8 @@ impl EntraSource {
         let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
         Ok(EntraSource {
             http,
-            base_url: config.base_url.clone(),
-            options: Derive {
-                email_from: config.email_from,
-                nested_groups: config.nested_groups,
-                include_guests: config.include_guests,
-                assignments: None,
-            },
-            app_id: config.app_id.clone(),
+            config: config.clone(),
             app_id_key: format!("connections[{index}].source.app_id"),
-            full_fetch_interval: config.full_fetch_interval,
             tokens,
         })
     }
@@ -87,7 +75,7 @@ impl EntraSource {
     fn url(&self, path_and_query: &str) -> String {
         format!(
             "{}{path_and_query}",
-            self.base_url.as_str().trim_end_matches('/')
+            self.config.base_url.as_str().trim_end_matches('/')
         )
     }
 
@@ -104,7 +92,7 @@ impl EntraSource {
         let mut guard = self.http.page_guard(what);
         loop {
             guard.admit(&url)?;
-            same_origin(KIND, &self.base_url, &url, what)?;
+            same_origin(KIND, &self.config.base_url, &url, what)?;
             let response = self
                 .http
                 .get_allowing(&url, &[StatusCode::GONE, StatusCode::BAD_REQUEST])
@@ -135,7 +123,7 @@ impl EntraSource {
             match (page.next_link, page.delta_link) {
                 (Some(next), _) => url = next,
                 (None, Some(delta_link)) => {
-                    same_origin(KIND, &self.base_url, &delta_link, what)?;
+                    same_origin(KIND, &self.config.base_url, &delta_link, what)?;
                     return Ok(Some((records, delta_link)));
                 }
                 (None, None) => {
@@ -152,7 +140,7 @@ impl EntraSource {
 
     /// Users and groups assigned to the enterprise app, if `app_id` is set.
     async fn assignments(&self) -> Result<Option<Assignments>, SourceError> {
-        let Some(app_id) = &self.app_id else {
+        let Some(app_id) = &self.config.app_id else {
             return Ok(None);
         };
         let pager = AssignmentPager {
@@ -199,8 +187,10 @@ impl EntraSource {
         base.apply_users(&users);
         base.apply_groups(&groups);
         let options = Derive {
+            email_from: self.config.email_from,
+            nested_groups: self.config.nested_groups,
+            include_guests: self.config.include_guests,
             assignments: assignments.as_ref(),
-            ..self.options.clone()
         };
         let (directory, hidden_users) = derive(&base, &options);
         tracing::debug!(
@@ -239,7 +229,8 @@ impl Pager for AssignmentPager<'_> {
             "/servicePrincipals/{}/appRoleAssignedTo?$select=principalId,principalType&$top=999",
             self.app_id
         ));
-        same_origin(KIND, &self.source.base_url, &first, READING_ASSIGNMENTS)
+        let base_url = &self.source.config.base_url;
+        same_origin(KIND, base_url, &first, READING_ASSIGNMENTS)
     }
 
     async fn page(&self, url: &Url) -> Result<paging::Page<AppRoleAssignment>, SourceError> {
@@ -277,10 +268,8 @@ impl IdentitySource for EntraSource {
             let progress = context.progress;
             let start = context.previous.as_deref().and_then(|previous| {
                 let age = context.now.saturating_sub(previous.last_full_fetch);
-                if self
-                    .full_fetch_interval
-                    .is_some_and(|i| age >= i.as_secs() as i64)
-                {
+                let interval = self.config.full_fetch_interval;
+                if interval.is_some_and(|i| age >= i.as_secs() as i64) {
                     return None;
                 }
                 let cursor = Cursor::decode(previous.cursor.as_deref()?)?;
