@@ -111,11 +111,9 @@ pub fn credential_key(config: &EntraSourceConfig, index: usize) -> String {
 /// AADSTS descriptions carry trace and correlation ids on later lines.
 fn first_line(text: &str) -> &str {
     let line = text.lines().next().unwrap_or_default().trim();
-    if line.is_empty() {
-        "no description"
-    } else {
-        line
-    }
+    Some(line)
+        .filter(|l| !l.is_empty())
+        .unwrap_or("no description")
 }
 
 #[cfg(test)]

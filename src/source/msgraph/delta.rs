@@ -15,7 +15,8 @@ use serde_json::Value;
 
 use super::proto::{GroupRecord, ODATA_GROUP, ODATA_USER, UserRecord};
 use crate::config::{EmailFrom, NestedGroups};
-use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
+use crate::model::{Directory, SkippedRecord, SourceUser};
+use crate::source::kit::values::team;
 
 /// Version of the cursor layout; another version starts a fresh round.
 pub const CURSOR_VERSION: u32 = 1;
@@ -168,23 +169,20 @@ impl Cursor {
             .filter(|cursor| cursor.version == CURSOR_VERSION)
     }
 
-    /// The stored form.
-    pub fn encode(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    /// The base: the previous directory's users, the hidden users and the groups.
-    pub fn base(&self, previous: &Directory) -> Base {
+    /// What a round continues from: the base (the previous directory's
+    /// users, the hidden users and the groups) and both delta links.
+    pub fn into_start(self, previous: &Directory) -> (Base, String, String) {
         let mut users: BTreeMap<String, RawUser> = previous
             .users
             .iter()
             .map(|user| (user.id.clone(), RawUser::from_source_user(user)))
             .collect();
-        users.extend(self.hidden_users.clone());
-        Base {
+        users.extend(self.hidden_users);
+        let base = Base {
             users,
-            groups: self.groups.clone(),
-        }
+            groups: self.groups,
+        };
+        (base, self.users_delta, self.groups_delta)
     }
 }
 
@@ -318,16 +316,10 @@ pub fn derive(base: &Base, options: &Derive<'_>) -> (Directory, BTreeMap<String,
             NestedGroups::Flatten => base.transitive_users(id),
             NestedGroups::Ignore => node.users.clone(),
         };
-        directory.groups.push(SourceGroup {
-            email: None,
-            id: id.clone(),
-            name,
-            members: members
-                .into_iter()
-                .filter(|m| visible.contains(m.as_str()))
-                .collect(),
-            built_in: false,
-        });
+        let members = members.into_iter().filter(|m| visible.contains(m.as_str()));
+        directory
+            .groups
+            .push(team(id.clone(), name, members.collect()));
     }
     (directory, hidden)
 }
@@ -347,13 +339,22 @@ mod tests {
         serde_json::from_value(value).unwrap()
     }
 
-    fn options() -> Derive<'static> {
-        Derive {
+    /// Derives with mail as email, flattened groups and guests, as `change`d.
+    fn derived<'a>(base: &Base, change: impl FnOnce(&mut Derive<'a>)) -> (Directory, Hidden) {
+        let mut options = Derive {
             email_from: EmailFrom::Mail,
             nested_groups: NestedGroups::Flatten,
             include_guests: true,
             assignments: None,
-        }
+        };
+        change(&mut options);
+        derive(base, &options)
+    }
+
+    type Hidden = BTreeMap<String, RawUser>;
+
+    fn group<'d>(directory: &'d Directory, id: &str) -> &'d crate::model::SourceGroup {
+        directory.groups.iter().find(|g| g.id == id).unwrap()
     }
 
     fn member(id: &str, kind: &str) -> Value {
@@ -407,7 +408,7 @@ mod tests {
         assert_eq!(u1.given_name.as_deref(), Some("A"));
         assert!(!base.users.contains_key("u2"));
         assert!(!base.groups.contains_key("g2"));
-        let (directory, _) = derive(&base, &options());
+        let (directory, _) = derived(&base, |_| {});
         assert_eq!(directory.groups.len(), 1);
         assert_eq!(directory.groups[0].name, "Engineering");
         assert_eq!(directory.groups[0].members, ["u1"]);
@@ -423,16 +424,10 @@ mod tests {
             {"id": "inner", "displayName": "Inner", "members@delta": [member("u2", ODATA_USER), member("deep", ODATA_GROUP)]},
             {"id": "deep", "displayName": "Deep", "members@delta": [member("u3", ODATA_USER), member("outer", ODATA_GROUP)]},
         ])));
-        let (flat, _) = derive(&base, &options());
-        let outer = flat.groups.iter().find(|g| g.id == "outer").unwrap();
-        assert_eq!(outer.members, ["u1", "u2", "u3"]);
-        let ignore = Derive {
-            nested_groups: NestedGroups::Ignore,
-            ..options()
-        };
-        let (direct, _) = derive(&base, &ignore);
-        let outer = direct.groups.iter().find(|g| g.id == "outer").unwrap();
-        assert_eq!(outer.members, ["u1"]);
+        let (flat, _) = derived(&base, |_| {});
+        assert_eq!(group(&flat, "outer").members, ["u1", "u2", "u3"]);
+        let (direct, _) = derived(&base, |o| o.nested_groups = NestedGroups::Ignore);
+        assert_eq!(group(&direct, "outer").members, ["u1"]);
     }
 
     #[test]
@@ -448,7 +443,7 @@ mod tests {
             {"id": "team", "displayName": "Team", "members@delta": [member("m2", ODATA_USER), member("g2", ODATA_USER)]},
             {"id": "other", "displayName": "Other", "members@delta": [member("m1", ODATA_USER)]},
         ])));
-        let (all, hidden) = derive(&base, &options());
+        let (all, hidden) = derived(&base, |_| {});
         let email =
             |d: &Directory, id: &str| d.users.iter().find(|u| u.id == id).unwrap().email.clone();
         assert_eq!(
@@ -459,45 +454,25 @@ mod tests {
         assert_eq!(email(&all, "m2").as_deref(), Some("real@contoso.com"));
         assert_eq!(email(&all, "g1"), None, "a guest UPN is no email");
         assert!(hidden.is_empty());
-        let upn = Derive {
-            email_from: EmailFrom::UserPrincipalName,
-            ..options()
-        };
-        assert_eq!(
-            email(&derive(&base, &upn).0, "m2").as_deref(),
-            Some("m2@contoso.com")
-        );
+        let (upn, _) = derived(&base, |o| o.email_from = EmailFrom::UserPrincipalName);
+        assert_eq!(email(&upn, "m2").as_deref(), Some("m2@contoso.com"));
 
-        let no_guests = Derive {
-            include_guests: false,
-            ..options()
-        };
-        let (members_only, hidden) = derive(&base, &no_guests);
+        let (members_only, hidden) = derived(&base, |o| o.include_guests = false);
         assert_eq!(members_only.users.len(), 2);
         assert_eq!(hidden.keys().collect::<Vec<_>>(), ["g1", "g2"]);
-        let team = members_only.groups.iter().find(|g| g.id == "team").unwrap();
+        let team = group(&members_only, "team");
         assert_eq!(team.members, ["m2"], "hidden users are not members");
 
         let assignments = Assignments {
             users: BTreeSet::from(["m1".to_string()]),
             groups: BTreeSet::from(["team".to_string()]),
         };
-        let scoped = Derive {
-            assignments: Some(&assignments),
-            ..options()
-        };
-        let (scoped, hidden) = derive(&base, &scoped);
+        let (scoped, hidden) = derived(&base, |o| o.assignments = Some(&assignments));
         let ids: Vec<_> = scoped.users.iter().map(|u| u.id.as_str()).collect();
         assert_eq!(ids, ["g2", "m1", "m2"]);
         assert_eq!(hidden.keys().collect::<Vec<_>>(), ["g1"]);
-        assert_eq!(
-            scoped
-                .groups
-                .iter()
-                .map(|g| g.id.as_str())
-                .collect::<Vec<_>>(),
-            ["team"]
-        );
+        let groups: Vec<_> = scoped.groups.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(groups, ["team"]);
     }
 
     #[test]
@@ -510,11 +485,7 @@ mod tests {
         base.apply_groups(&groups(
             json!([{"id": "t", "displayName": "T", "members@delta": [member("u1", ODATA_USER)]}]),
         ));
-        let no_guests = Derive {
-            include_guests: false,
-            ..options()
-        };
-        let (directory, hidden) = derive(&base, &no_guests);
+        let (directory, hidden) = derived(&base, |o| o.include_guests = false);
         let cursor = Cursor {
             version: CURSOR_VERSION,
             users_delta: "u".into(),
@@ -522,9 +493,10 @@ mod tests {
             groups: base.groups.clone(),
             hidden_users: hidden,
         };
-        let decoded = Cursor::decode(&cursor.encode()).unwrap();
+        let decoded = Cursor::decode(&serde_json::to_string(&cursor).unwrap()).unwrap();
         assert_eq!(decoded, cursor);
-        assert_eq!(decoded.base(&directory), base);
+        let start = (base, "u".to_string(), "g".to_string());
+        assert_eq!(decoded.into_start(&directory), start);
         assert!(Cursor::decode("{\"version\":0}").is_none());
         assert!(
             Cursor::decode("https://graph.microsoft.com/v1.0/users/delta?$deltatoken=x").is_none()

@@ -38,18 +38,17 @@ pub const USER_SELECT: &str =
 /// Group properties read by the groups delta (`members` yields `members@delta`).
 pub const GROUP_SELECT: &str = "displayName,members";
 
+/// What the app's assignments listing is called in messages.
+const READING_ASSIGNMENTS: &str = "reading the app's assignments";
+
 /// Graph error codes that mean "this delta link is no longer usable".
 const RESYNC_CODES: &[&str] = &["syncStateNotFound", "resyncRequired"];
 
 /// Reads users and groups from Microsoft Graph.
 pub struct EntraSource {
     http: VendorHttp,
-    base_url: Url,
-    /// The derivation config (`assignments` set per fetch).
-    options: Derive<'static>,
-    app_id: Option<String>,
+    config: EntraSourceConfig,
     app_id_key: String,
-    full_fetch_interval: Option<std::time::Duration>,
     tokens: Arc<BearerTokenCache>,
 }
 
@@ -62,16 +61,8 @@ impl EntraSource {
         let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
         Ok(EntraSource {
             http,
-            base_url: config.base_url.clone(),
-            options: Derive {
-                email_from: config.email_from,
-                nested_groups: config.nested_groups,
-                include_guests: config.include_guests,
-                assignments: None,
-            },
-            app_id: config.app_id.clone(),
+            config: config.clone(),
             app_id_key: format!("connections[{index}].source.app_id"),
-            full_fetch_interval: config.full_fetch_interval,
             tokens,
         })
     }
@@ -84,25 +75,24 @@ impl EntraSource {
     fn url(&self, path_and_query: &str) -> String {
         format!(
             "{}{path_and_query}",
-            self.base_url.as_str().trim_end_matches('/')
+            self.config.base_url.as_str().trim_end_matches('/')
         )
     }
 
-    /// Reads one delta round from `start` to its deltaLink: the records in
+    /// Reads one delta round from `url` to its deltaLink: the records in
     /// order and the next round's link, or `None` when the link expired (start
     /// a fresh round).
     async fn delta_round<T: DeserializeOwned>(
         &self,
-        start: String,
+        mut url: String,
         what: &str,
         progress: &crate::progress::Progress,
     ) -> Result<Option<(Vec<T>, String)>, SourceError> {
         let mut records = Vec::new();
-        let mut url = start;
         let mut guard = self.http.page_guard(what);
         loop {
             guard.admit(&url)?;
-            same_origin(KIND, &self.base_url, &url, what)?;
+            same_origin(KIND, &self.config.base_url, &url, what)?;
             let response = self
                 .http
                 .get_allowing(&url, &[StatusCode::GONE, StatusCode::BAD_REQUEST])
@@ -133,7 +123,7 @@ impl EntraSource {
             match (page.next_link, page.delta_link) {
                 (Some(next), _) => url = next,
                 (None, Some(delta_link)) => {
-                    same_origin(KIND, &self.base_url, &delta_link, what)?;
+                    same_origin(KIND, &self.config.base_url, &delta_link, what)?;
                     return Ok(Some((records, delta_link)));
                 }
                 (None, None) => {
@@ -148,22 +138,24 @@ impl EntraSource {
         }
     }
 
-    /// Users and groups assigned to the enterprise app (`app_id`).
-    async fn assignments(&self, app_id: &str) -> Result<Assignments, SourceError> {
-        let what = "reading the app's assignments";
+    /// Users and groups assigned to the enterprise app, if `app_id` is set.
+    async fn assignments(&self) -> Result<Option<Assignments>, SourceError> {
+        let Some(app_id) = &self.config.app_id else {
+            return Ok(None);
+        };
         let pager = AssignmentPager {
             source: self,
             app_id,
         };
         let mut assignments = Assignments::default();
-        for assignment in paging::list_all(&self.http, &pager, what).await? {
+        for assignment in paging::list_all(&self.http, &pager, READING_ASSIGNMENTS).await? {
             match assignment.principal_type.as_deref() {
                 Some("User") => assignments.users.insert(assignment.principal_id),
                 Some("Group") => assignments.groups.insert(assignment.principal_id),
                 _ => false,
             };
         }
-        Ok(assignments)
+        Ok(Some(assignments))
     }
 
     /// One fetch: incremental from `start` when given, else a fresh round.
@@ -191,15 +183,14 @@ impl EntraSource {
         let Some((groups, groups_delta)) = groups.await? else {
             return Ok(None);
         };
-        let assignments = match &self.app_id {
-            Some(app_id) => Some(self.assignments(app_id).await?),
-            None => None,
-        };
+        let assignments = self.assignments().await?;
         base.apply_users(&users);
         base.apply_groups(&groups);
         let options = Derive {
+            email_from: self.config.email_from,
+            nested_groups: self.config.nested_groups,
+            include_guests: self.config.include_guests,
             assignments: assignments.as_ref(),
-            ..self.options.clone()
         };
         let (directory, hidden_users) = derive(&base, &options);
         tracing::debug!(
@@ -218,7 +209,7 @@ impl EntraSource {
         };
         Ok(Some(Fetched {
             directory,
-            cursor: Some(cursor.encode()),
+            cursor: Some(serde_json::to_string(&cursor).unwrap_or_default()),
             full,
         }))
     }
@@ -238,12 +229,8 @@ impl Pager for AssignmentPager<'_> {
             "/servicePrincipals/{}/appRoleAssignedTo?$select=principalId,principalType&$top=999",
             self.app_id
         ));
-        same_origin(
-            KIND,
-            &self.source.base_url,
-            &first,
-            "reading the app's assignments",
-        )
+        let base_url = &self.source.config.base_url;
+        same_origin(KIND, base_url, &first, READING_ASSIGNMENTS)
     }
 
     async fn page(&self, url: &Url) -> Result<paging::Page<AppRoleAssignment>, SourceError> {
@@ -260,7 +247,7 @@ impl Pager for AssignmentPager<'_> {
                 ),
             });
         }
-        let page: Page<AppRoleAssignment> = response.json(KIND, "reading the app's assignments")?;
+        let page: Page<AppRoleAssignment> = response.json(KIND, READING_ASSIGNMENTS)?;
         Ok(paging::Page {
             records: page.value,
             next: page.next_link.map_or(Next::Done, Next::Link),
@@ -279,36 +266,26 @@ impl IdentitySource for EntraSource {
     ) -> BoxFuture<'a, Result<Fetched, SourceError>> {
         Box::pin(async move {
             let progress = context.progress;
-            let due = |last: i64| {
-                self.full_fetch_interval.is_some_and(|interval| {
-                    context.now.saturating_sub(last) >= interval.as_secs() as i64
-                })
-            };
             let start = context.previous.as_deref().and_then(|previous| {
-                if due(previous.last_full_fetch) {
+                let age = context.now.saturating_sub(previous.last_full_fetch);
+                let interval = self.config.full_fetch_interval;
+                if interval.is_some_and(|i| age >= i.as_secs() as i64) {
                     return None;
                 }
                 let cursor = Cursor::decode(previous.cursor.as_deref()?)?;
-                Some((
-                    cursor.base(&previous.directory),
-                    cursor.users_delta,
-                    cursor.groups_delta,
-                ))
+                Some(cursor.into_start(&previous.directory))
             });
-            let incremental = start.is_some();
-            if let Some(fetched) = self.fetch_from(start, progress).await? {
-                return Ok(fetched);
-            }
-            if incremental {
+            if start.is_some() {
+                if let Some(fetched) = self.fetch_from(start, progress).await? {
+                    return Ok(fetched);
+                }
                 tracing::info!(
                     source = KIND,
                     "Graph delta link expired; reading the whole directory again."
                 );
-                if let Some(fetched) = self.fetch_from(None, progress).await? {
-                    return Ok(fetched);
-                }
             }
-            Err(SourceError::Fetch {
+            let fetched = self.fetch_from(None, progress).await?;
+            fetched.ok_or_else(|| SourceError::Fetch {
                 source_kind: KIND,
                 message: "Graph refused a fresh delta round as expired".into(),
             })

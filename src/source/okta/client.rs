@@ -176,32 +176,28 @@ mod tests {
 
     const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/okta/test-keys");
 
-    fn requester(private: &str, algorithm: Algorithm) -> ClientAssertion {
-        let pem = std::fs::read(format!("{KEYS}/{private}")).unwrap();
-        let key = match algorithm {
-            Algorithm::ES256 => EncodingKey::from_ec_pem(&pem).unwrap(),
-            _ => EncodingKey::from_rsa_pem(&pem).unwrap(),
-        };
-        let mut header = Header::new(algorithm);
-        header.kid = Some("kid-1".into());
-        ClientAssertion {
-            kind: KIND,
-            header,
-            key,
-            client_id: "0oaclient".into(),
-            token_url: "https://acme.okta.com/oauth2/v1/token".into(),
-            not_before: false,
-            credentials_key: "connections[0].source.oauth".into(),
-        }
-    }
-
     #[test]
     fn assertions_carry_the_rfc7523_claims_and_verify_with_the_public_key() {
         for (private, public, algorithm) in [
             ("rsa-private.pem", "rsa-public.pem", Algorithm::RS256),
             ("ec-private.pem", "ec-public.pem", Algorithm::ES256),
         ] {
-            let requester = requester(private, algorithm);
+            let pem = std::fs::read(format!("{KEYS}/{private}")).unwrap();
+            let key = match algorithm {
+                Algorithm::ES256 => EncodingKey::from_ec_pem(&pem).unwrap(),
+                _ => EncodingKey::from_rsa_pem(&pem).unwrap(),
+            };
+            let mut header = Header::new(algorithm);
+            header.kid = Some("kid-1".into());
+            let requester = ClientAssertion {
+                kind: KIND,
+                header,
+                key,
+                client_id: "0oaclient".into(),
+                token_url: "https://acme.okta.com/oauth2/v1/token".into(),
+                not_before: false,
+                credentials_key: "connections[0].source.oauth".into(),
+            };
             let jwt = requester.sign().unwrap();
             let header = jsonwebtoken::decode_header(&jwt).unwrap();
             assert_eq!(header.alg, algorithm);

@@ -36,9 +36,9 @@ use self::system_log::LogChanges;
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::{OktaSourceConfig, ScopeConfig};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
-use crate::source::SourceCache;
 use crate::source::kit::encode::component;
 use crate::source::kit::records::read_all;
+use crate::source::kit::values::team;
 
 pub(crate) const KIND: &str = "okta";
 
@@ -73,13 +73,10 @@ struct Cursor {
     memberships: BTreeMap<String, String>,
     /// System Log `published` up to which events were applied; `None`
     /// when the log could not be read (then every run reads in full).
-    #[serde(default)]
     log_position: Option<String>,
     /// Why the log could not be read, so the warning is logged once.
-    #[serde(default)]
     log_unusable: Option<String>,
     /// When (Unix seconds, our clock) the users were last read.
-    #[serde(default)]
     users_read_at: Option<i64>,
 }
 
@@ -133,9 +130,7 @@ impl OktaSource {
     ) -> Result<Fetched, SourceError> {
         let progress = context.progress;
         let settings = self.settings();
-        let (incremental, log) = self.incremental_base(context, &settings).await?;
-        let incremental = incremental.map(|(_, cursor)| cursor);
-        let log_changes = log.changes;
+        let (incremental, log, unusable) = self.incremental_base(context, &settings).await?;
         // The previous users move into this run's set, never copied: a
         // delta keeps them, a full read only remembers their ids.
         let previous_users = context
@@ -143,29 +138,32 @@ impl OktaSource {
             .as_deref_mut()
             .map(|p| std::mem::take(&mut p.directory.users))
             .unwrap_or_default();
-        let mut users = UserSet::new(&self.config);
+        let mut users = UserSet::new(&self.config, previous_users, incremental.is_some());
         let previous = context.previous.as_deref();
 
         // 1. Users.
         progress.message("Reading users from Okta");
         match &incremental {
             Some(cursor) => {
-                users.start_from(previous_users, previous.map(|p| &p.directory));
-                let newest = cursor.users_updated.clone().unwrap_or_default();
-                users.latest = Some(newest.clone());
-                let since = system_log::users_since(&newest, cursor.users_read_at);
+                users.skipped = previous
+                    .iter()
+                    .flat_map(|p| &p.directory.skipped)
+                    .filter(|s| s.kind == "user")
+                    .cloned()
+                    .collect();
+                users.latest = cursor.users_updated.clone();
+                let newest = cursor.users_updated.as_deref().unwrap_or_default();
+                let since = system_log::users_since(newest, cursor.users_read_at);
                 let filter = format!("lastUpdated gt \"{since}\"");
                 users.absorb(
                     self.list_users(Some(&filter), "listing changed users")
                         .await?,
                 );
-                self.refresh_users(&mut users, &log_changes.users).await?;
+                self.refresh_users(&mut users, &log.users).await?;
             }
             None => {
-                let any_known = !previous_users.is_empty();
-                users.remember(previous_users);
                 users.absorb(self.list_users(None, "listing users").await?);
-                if self.config.include_deprovisioned || any_known {
+                if self.config.include_deprovisioned || !users.known.is_empty() {
                     let filter = Some("status eq \"DEPROVISIONED\"");
                     users.absorb(
                         self.list_users(filter, "listing deprovisioned users")
@@ -174,7 +172,7 @@ impl OktaSource {
                 }
             }
         }
-        progress.advance(users.len() as u64);
+        progress.advance(users.records.len() as u64);
 
         // 2. Groups, and the app's assignments.
         progress.message("Reading groups from Okta");
@@ -182,10 +180,7 @@ impl OktaSource {
         let records = self.client.list_all(url, "listing groups").await?;
         let mut skipped_groups = Vec::new();
         let groups = read_all(records, &mut skipped_groups, read_group);
-        let assignments = match &self.config.app_id {
-            Some(app_id) => Some(self.app_assignments(app_id).await?),
-            None => None,
-        };
+        let assignments = self.app_assignments().await?;
 
         // 3. Members of the groups we keep and of the app's groups.
         let previous_members: HashMap<&str, &SourceGroup> = previous
@@ -195,7 +190,8 @@ impl OktaSource {
             .collect();
         let mut memberships = BTreeMap::new();
         let mut kept = Vec::new();
-        let mut assigned_through_groups = BTreeSet::new();
+        // Users assigned to the app: directly, and through its groups below.
+        let mut app_users = assignments.as_ref().map(|(users, _)| users.clone());
         for group in &groups {
             let assigned = assignments
                 .as_ref()
@@ -207,7 +203,7 @@ impl OktaSource {
             // Members read before stay unless the group's stamp moved or the
             // System Log names the group.
             let unchanged = match &incremental {
-                Some(cursor) if !log_changes.groups.contains(&group.id) => group
+                Some(cursor) if !log.groups.contains(&group.id) => group
                     .last_membership_updated
                     .as_ref()
                     .filter(|stamp| cursor.memberships.get(&group.id) == Some(*stamp))
@@ -221,16 +217,13 @@ impl OktaSource {
             if let Some(stamp) = &group.last_membership_updated {
                 memberships.insert(group.id.clone(), stamp.clone());
             }
-            if assigned {
-                assigned_through_groups.extend(members.iter().cloned());
+            if assigned && let Some(app_users) = &mut app_users {
+                app_users.extend(members.iter().cloned());
             }
             if keep {
                 kept.push(SourceGroup {
-                    email: None,
-                    id: group.id.clone(),
-                    name: group.profile.name.clone(),
-                    members,
                     built_in: group.group_type == BUILT_IN,
+                    ..team(group.id.clone(), group.profile.name.clone(), members)
                 });
             }
         }
@@ -238,20 +231,18 @@ impl OktaSource {
         // 4. App scope: assigned users only; fetch assigned users an
         //    incremental read has not seen (assignment does not move
         //    lastUpdated).
-        if let Some((app_users, _)) = &assignments {
-            let assigned: BTreeSet<String> = app_users
-                .iter()
-                .cloned()
-                .chain(assigned_through_groups)
-                .collect();
+        if let Some(assigned) = &app_users {
             if incremental.is_some() {
-                let missing: Vec<&String> = assigned.iter().filter(|id| !users.holds(id)).collect();
+                let missing: Vec<&String> = assigned
+                    .iter()
+                    .filter(|id| !users.records.contains_key(*id))
+                    .collect();
                 let records = self
                     .users_by_id(&missing, "reading newly assigned users")
                     .await?;
                 users.absorb(records);
             }
-            users.keep_only(|id| assigned.contains(id));
+            users.records.retain(|id, _| assigned.contains(id));
         }
 
         let cursor = Cursor {
@@ -261,73 +252,56 @@ impl OktaSource {
             memberships,
             // An empty log starts from the newest update seen.
             log_position: log
-                .position
-                .or_else(|| users.latest.clone().filter(|_| log.unusable.is_none())),
-            log_unusable: log.unusable,
+                .newest
+                .or_else(|| users.latest.clone().filter(|_| unusable.is_none())),
+            log_unusable: unusable,
             users_read_at: Some(context.now),
         };
-        let cursor = serde_json::to_string(&cursor).map_err(|e| SourceError::Fetch {
-            source_kind: KIND,
-            message: format!("cannot store the cursor: {e}"),
-        })?;
-        let mut skipped = std::mem::take(&mut users.skipped);
-        skipped.extend(skipped_groups);
-        let directory = Directory {
-            users: users.into_users(),
-            groups: kept,
-            skipped,
-        };
+        users.skipped.extend(skipped_groups);
         Ok(Fetched {
-            directory,
-            cursor: Some(cursor),
+            directory: Directory {
+                users: users.records.into_values().collect(),
+                groups: kept,
+                skipped: users.skipped,
+            },
+            // Strings, numbers and string-keyed maps: serialising cannot fail.
+            cursor: Some(serde_json::to_string(&cursor).unwrap_or_default()),
             full: incremental.is_none(),
         })
     }
 
-    /// The previous cache and cursor when this run may read only changes,
-    /// with what the System Log says changed; or a full read, with the log
-    /// position to start from next time.
-    async fn incremental_base<'c>(
+    /// The previous cursor when this run may read only changes, with what
+    /// the System Log says changed; or `None` (a full read), with the log
+    /// position to start from next time. Last: why the log cannot be used.
+    async fn incremental_base(
         &self,
-        context: &'c FetchContext<'_>,
+        context: &FetchContext<'_>,
         settings: &str,
-    ) -> Result<(Option<(&'c SourceCache, Cursor)>, LogState), SourceError> {
+    ) -> Result<(Option<Cursor>, LogChanges, Option<String>), SourceError> {
         let interval = i64::try_from(self.config.full_fetch_interval.as_secs()).unwrap_or(i64::MAX);
         let previous = context.previous.as_deref().and_then(|previous| {
             let cursor: Cursor = serde_json::from_str(previous.cursor.as_deref()?).ok()?;
-            Some((previous, cursor))
+            Some((previous.last_full_fetch, cursor))
         });
         let was_unusable = previous.as_ref().and_then(|(_, c)| c.log_unusable.clone());
-        let candidate = previous.filter(|(previous, cursor)| {
-            let age = context.now.saturating_sub(previous.last_full_fetch);
-            (0..interval).contains(&age)
-                && cursor.version == CURSOR_VERSION
-                && cursor.settings == settings
-                && cursor.users_updated.is_some()
-        });
-        let position = candidate
-            .as_ref()
-            .and_then(|(_, c)| c.log_position.as_deref());
-        let reason = match position {
-            Some(position) => {
-                match system_log::read_changes(&self.client, position, context.now).await? {
-                    Ok(changes) => {
-                        let position = later(position, changes.newest.as_deref());
-                        let log = LogState {
-                            changes,
-                            position: Some(position),
-                            unusable: None,
-                        };
-                        return Ok((candidate, log));
-                    }
-                    Err(reason) => Some(reason),
-                }
+        let candidate = previous
+            .filter(|(last_full_fetch, cursor)| {
+                let age = context.now.saturating_sub(*last_full_fetch);
+                (0..interval).contains(&age)
+                    && cursor.version == CURSOR_VERSION
+                    && cursor.settings == settings
+                    && cursor.users_updated.is_some()
+            })
+            .map(|(_, cursor)| cursor);
+        let mut reason = None;
+        if let Some(position) = candidate.as_ref().and_then(|c| c.log_position.as_deref()) {
+            match system_log::read_changes(&self.client, position, context.now).await? {
+                Ok(changes) => return Ok((candidate, changes, None)),
+                Err(why) => reason = Some(why),
             }
-            None => None,
-        };
+        }
         // A full read: the log starts from its newest event.
-        let (position, unusable) = match (reason, system_log::newest_position(&self.client).await?)
-        {
+        let (newest, unusable) = match (reason, system_log::newest_position(&self.client).await?) {
             (Some(reason), _) | (None, Err(reason)) => (None, Some(reason)),
             (None, Ok(position)) => (position, None),
         };
@@ -340,12 +314,11 @@ impl OktaSource {
                 "The Okta System Log cannot be read: every run reads all users and groups until it can (grant okta.logs.read or a role that can read the log)."
             );
         }
-        let log = LogState {
-            changes: LogChanges::default(),
-            position,
-            unusable,
+        let changes = LogChanges {
+            newest,
+            ..LogChanges::default()
         };
-        Ok((None, log))
+        Ok((None, changes, unusable))
     }
 
     /// Reads again the users the System Log names; one Okta no longer has
@@ -362,7 +335,7 @@ impl OktaSource {
         let found: BTreeSet<String> = ids(&records);
         users.absorb(records);
         for id in named.into_iter().filter(|id| !found.contains(*id)) {
-            users.forget(id);
+            users.records.remove(id);
             users.skipped.retain(|s| s.id != *id);
         }
         Ok(())
@@ -389,19 +362,19 @@ impl OktaSource {
         filter: Option<&str>,
         what: &str,
     ) -> Result<Vec<Value>, SourceError> {
-        let query = match filter {
-            Some(filter) => vec![("filter", filter), ("limit", USER_PAGE)],
-            None => vec![("limit", USER_PAGE)],
-        };
+        let filter = filter.map(|filter| ("filter", filter));
+        let query: Vec<_> = filter.into_iter().chain([("limit", USER_PAGE)]).collect();
         let url = self.client.url("api/v1/users", &query)?;
         self.client.list_all(url, what).await
     }
 
-    /// Ids of the users and groups assigned to the app.
+    /// Ids of the users and groups assigned to the app, if `app_id` is set.
     async fn app_assignments(
         &self,
-        app_id: &str,
-    ) -> Result<(BTreeSet<String>, BTreeSet<String>), SourceError> {
+    ) -> Result<Option<(BTreeSet<String>, BTreeSet<String>)>, SourceError> {
+        let Some(app_id) = &self.config.app_id else {
+            return Ok(None);
+        };
         let url = self.client.url(
             &format!("api/v1/apps/{app_id}/users"),
             &[("limit", APP_USER_PAGE)],
@@ -415,7 +388,7 @@ impl OktaSource {
             .client
             .list_all(url, "listing the app's groups")
             .await?);
-        Ok((users, groups))
+        Ok(Some((users, groups)))
     }
 
     /// Ids of a group's members.
@@ -435,120 +408,35 @@ fn ids<C: FromIterator<String>>(records: &[Value]) -> C {
         .collect()
 }
 
-/// The System Log's part in a fetch.
-struct LogState {
-    /// What its events since the last position name (empty on full reads).
-    changes: LogChanges,
-    /// Where the next run starts reading.
-    position: Option<String>,
-    /// Why the log could not be used, if it could not.
-    unusable: Option<String>,
-}
-
-/// The later of a position and an event time (both Okta's clock).
-fn later(position: &str, newest: Option<&str>) -> String {
-    use crate::timestamp::parse_rfc3339_millis;
-    match newest {
-        Some(newest) if parse_rfc3339_millis(newest) > parse_rfc3339_millis(position) => {
-            newest.to_owned()
-        }
-        _ => position.to_owned(),
-    }
-}
-
 /// Users being assembled from one or more listings.
 struct UserSet<'a> {
-    /// By id; `known` entries come from the previous directory (a full
-    /// read keeps them without a record until a listing returns it).
-    users: BTreeMap<String, Entry>,
+    /// The records read (or kept from the previous directory), by id.
+    records: BTreeMap<String, SourceUser>,
+    /// Ids the previous directory had (a full read keeps no record of them
+    /// until a listing returns it).
+    known: BTreeSet<String>,
     skipped: Vec<SkippedRecord>,
     latest: Option<String>,
     config: &'a OktaSourceConfig,
 }
 
-/// A user id of the set.
-struct Entry {
-    /// The previous directory had this user.
-    known: bool,
-    /// Its record, if this run has one.
-    user: Option<SourceUser>,
-}
-
 impl<'a> UserSet<'a> {
-    fn new(config: &'a OktaSourceConfig) -> Self {
+    /// Starts from the previous directory's users: a delta keeps their
+    /// records (moved in), a full read only their ids.
+    fn new(config: &'a OktaSourceConfig, previous: Vec<SourceUser>, keep: bool) -> Self {
+        let known = previous.iter().map(|user| user.id.clone()).collect();
+        let records = if keep {
+            previous.into_iter().map(|u| (u.id.clone(), u)).collect()
+        } else {
+            BTreeMap::new()
+        };
         UserSet {
-            users: BTreeMap::new(),
+            records,
+            known,
             skipped: Vec::new(),
             latest: None,
             config,
         }
-    }
-
-    /// Starts from the previous directory's users (moved in) and user skips.
-    fn start_from(&mut self, previous_users: Vec<SourceUser>, previous: Option<&Directory>) {
-        self.users = previous_users
-            .into_iter()
-            .map(|user| {
-                let id = user.id.clone();
-                let entry = Entry {
-                    known: true,
-                    user: Some(user),
-                };
-                (id, entry)
-            })
-            .collect();
-        self.skipped = previous
-            .iter()
-            .flat_map(|p| &p.skipped)
-            .filter(|s| s.kind == "user")
-            .cloned()
-            .collect();
-    }
-
-    /// Remembers which users the previous directory had, for a full read
-    /// (their records are not kept: only a listing puts a user back).
-    fn remember(&mut self, previous_users: Vec<SourceUser>) {
-        self.users = previous_users
-            .into_iter()
-            .map(|user| {
-                let entry = Entry {
-                    known: true,
-                    user: None,
-                };
-                (user.id, entry)
-            })
-            .collect();
-    }
-
-    /// Users with a record so far.
-    fn len(&self) -> usize {
-        self.users.values().filter(|e| e.user.is_some()).count()
-    }
-
-    /// Whether a record of `id` is held.
-    fn holds(&self, id: &str) -> bool {
-        self.users.get(id).is_some_and(|e| e.user.is_some())
-    }
-
-    /// Drops the record of `id` (deleted in Okta).
-    fn forget(&mut self, id: &str) {
-        if let Some(entry) = self.users.get_mut(id) {
-            entry.user = None;
-        }
-    }
-
-    /// Keeps only the records whose id `keep` accepts.
-    fn keep_only(&mut self, keep: impl Fn(&str) -> bool) {
-        for (id, entry) in &mut self.users {
-            if !keep(id) {
-                entry.user = None;
-            }
-        }
-    }
-
-    /// The records, by id.
-    fn into_users(self) -> Vec<SourceUser> {
-        self.users.into_values().filter_map(|e| e.user).collect()
     }
 
     /// Adds records of a listing; a record read again replaces the old one.
@@ -562,26 +450,15 @@ impl<'a> UserSet<'a> {
                         self.latest = Some(updated);
                     }
                     self.skipped.retain(|s| s.id != user.id);
-                    let known = self.users.get(&user.id).is_some_and(|e| e.known);
-                    let offboarded_long_ago =
-                        status == "DEPROVISIONED" && !self.config.include_deprovisioned && !known;
-                    if offboarded_long_ago {
-                        continue;
-                    }
-                    match self.users.get_mut(&user.id) {
-                        Some(entry) => entry.user = Some(user),
-                        None => {
-                            let id = user.id.clone();
-                            let entry = Entry {
-                                known: false,
-                                user: Some(user),
-                            };
-                            self.users.insert(id, entry);
-                        }
+                    let offboarded_long_ago = status == "DEPROVISIONED"
+                        && !self.config.include_deprovisioned
+                        && !self.known.contains(&user.id);
+                    if !offboarded_long_ago {
+                        self.records.insert(user.id.clone(), user);
                     }
                 }
                 Err(skipped) => {
-                    self.forget(&skipped.id);
+                    self.records.remove(&skipped.id);
                     self.skipped.retain(|s| s.id != skipped.id);
                     self.skipped.push(skipped);
                 }
@@ -597,12 +474,9 @@ impl IdentitySource for OktaSource {
 
     fn fetch<'a>(
         &'a self,
-        context: FetchContext<'a>,
+        mut context: FetchContext<'a>,
     ) -> BoxFuture<'a, Result<Fetched, SourceError>> {
-        Box::pin(async move {
-            let mut context = context;
-            self.fetch_directory(&mut context).await
-        })
+        Box::pin(async move { self.fetch_directory(&mut context).await })
     }
 
     fn incremental(&self) -> bool {

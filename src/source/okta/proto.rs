@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::model::{SkippedRecord, SourceUser};
 use crate::source::kit::records::Record;
+use crate::source::kit::values::trimmed;
 
 /// Okta group type whose groups (Everyone) never become teams unless named.
 pub const BUILT_IN: &str = "BUILT_IN";
@@ -23,7 +24,6 @@ pub struct OktaUser {
     /// Lifecycle status (`ACTIVE`, `SUSPENDED`, …).
     pub status: String,
     /// Last change of the user (profile or status), ISO-8601.
-    #[serde(default)]
     pub last_updated: Option<String>,
     /// Profile attributes (`login`, `email`, `firstName`, custom ones).
     #[serde(default)]
@@ -41,7 +41,6 @@ pub struct OktaGroup {
     pub group_type: String,
     /// Last change of the membership, ISO-8601: a member list is read again
     /// only when this moved.
-    #[serde(default)]
     pub last_membership_updated: Option<String>,
     /// `name` and `description`.
     pub profile: GroupProfile,
@@ -77,14 +76,7 @@ pub fn read_user(
     record.nonblank(&user.id, "the Okta user record has an empty id")?;
     let active = status_active(&user.status, provision_staged)
         .ok_or_else(|| record.skip(format!("unknown Okta status {:?}", user.status)))?;
-    let text = |key: &str| {
-        user.profile
-            .get(key)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
+    let text = |key: &str| trimmed(user.profile.get(key).and_then(Value::as_str));
     let mut attributes: BTreeMap<String, String> = user
         .profile
         .iter()
@@ -168,20 +160,15 @@ mod tests {
     #[test]
     fn unreadable_records_are_skipped_with_a_reason() {
         let no_id = serde_json::json!({"status": "ACTIVE", "profile": {"email": "a@b.c"}});
-        let skipped = read_user(no_id, 3, false).unwrap_err();
-        assert_eq!(skipped.id, "#3");
-        assert!(
-            skipped.reason.contains("cannot be read"),
-            "{}",
-            skipped.reason
-        );
         let odd = serde_json::json!({"id": "00u9", "status": "WEIRD", "profile": {}});
-        assert!(
-            read_user(odd, 0, false)
-                .unwrap_err()
-                .reason
-                .contains("WEIRD")
-        );
+        for (record, position, id, reason) in [
+            (no_id, 3, "#3", "cannot be read"),
+            (odd, 0, "00u9", "WEIRD"),
+        ] {
+            let skipped = read_user(record, position, false).unwrap_err();
+            assert_eq!(skipped.id, id);
+            assert!(skipped.reason.contains(reason), "{}", skipped.reason);
+        }
     }
 
     #[test]

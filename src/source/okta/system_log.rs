@@ -44,7 +44,8 @@ pub(super) struct LogChanges {
     pub users: BTreeSet<String>,
     /// Groups whose members to read again.
     pub groups: BTreeSet<String>,
-    /// `published` of the newest event read: the next position.
+    /// Where the next read starts: the newest event's `published`, never
+    /// before the last position.
     pub newest: Option<String>,
 }
 
@@ -105,10 +106,8 @@ pub(super) async fn read_changes(
             ("sortOrder", "ASCENDING"),
         ],
     )?;
-    match client.list_all(url, "reading the System Log").await {
-        Ok(events) => Ok(Ok(changes_of(&events))),
-        Err(error) => refused(error).map(Err),
-    }
+    let events = usable(client.list_all(url, "reading the System Log").await)?;
+    Ok(events.map(|events| changes_of(&events, position)))
 }
 
 /// The newest event's `published` (any type), for the position a full read
@@ -121,38 +120,39 @@ pub(super) async fn newest_position(
         "api/v1/logs",
         &[("limit", "1"), ("sortOrder", "DESCENDING")],
     )?;
-    match client
-        .get_json(&url, "reading the newest System Log event")
-        .await
-    {
-        Ok(page) => Ok(Ok(page
-            .as_array()
+    let page = client.get_json(&url, "reading the newest System Log event");
+    Ok(usable(page.await)?.map(|page| {
+        page.as_array()
             .and_then(|events| events.first())
             .and_then(|event| event.get("published"))
             .and_then(Value::as_str)
             .filter(|p| parse_rfc3339_millis(p).is_some())
-            .map(str::to_owned))),
-        Err(error) => refused(error).map(Err),
-    }
+            .map(str::to_owned)
+    }))
 }
 
-/// A 403 (the token is good, the log is not granted) as the reason the log
-/// is unusable; any other error (a bad token's 401 included) stays one.
-/// The shared HTTP layer reports both as `Unauthorized`, its message
-/// naming the status as "answered 403 Forbidden".
-fn refused(error: SourceError) -> Result<String, SourceError> {
-    match error {
-        SourceError::Unauthorized { message, .. } if message.contains(" answered 403 ") => {
-            Ok(message)
+/// A log read's answer, with a 403 (the token is good, the log is not
+/// granted) as the reason the log is unusable; any other error (a bad
+/// token's 401 included) stays one. The shared HTTP layer reports both as
+/// `Unauthorized`, its message naming the status as "answered 403 Forbidden".
+fn usable<T>(answer: Result<T, SourceError>) -> Result<Result<T, String>, SourceError> {
+    match answer {
+        Ok(answer) => Ok(Ok(answer)),
+        Err(SourceError::Unauthorized { message, .. }) if message.contains(" answered 403 ") => {
+            Ok(Err(message))
         }
-        error => Err(error),
+        Err(error) => Err(error),
     }
 }
 
 /// Users and groups named by the events' targets (searched by `type`, as
-/// the spec advises: positions in `target` vary by event type).
-fn changes_of(events: &[Value]) -> LogChanges {
-    let mut changes = LogChanges::default();
+/// the spec advises: positions in `target` vary by event type), and the
+/// later of `position` and the newest event.
+fn changes_of(events: &[Value], position: &str) -> LogChanges {
+    let mut changes = LogChanges {
+        newest: Some(position.to_owned()),
+        ..LogChanges::default()
+    };
     for event in events {
         let targets = event.get("target").and_then(Value::as_array);
         for target in targets.into_iter().flatten() {
@@ -195,13 +195,15 @@ mod tests {
                    "target": [{"id": "00u2", "type": "User"}, {"id": "0oa1", "type": "AppInstance"}]}),
             json!({"eventType": "user.lifecycle.suspend", "target": [{"type": "User"}]}),
         ];
-        let changes = changes_of(&events);
+        let changes = changes_of(&events, "2026-01-02T03:04:00.000Z");
         assert_eq!(
             changes.users,
             BTreeSet::from(["00u1".into(), "00u2".into()])
         );
         assert_eq!(changes.groups, BTreeSet::from(["00g1".into()]));
         assert_eq!(changes.newest.as_deref(), Some("2026-01-02T03:04:06.000Z"));
+        let later = "2026-01-02T03:04:07.000Z";
+        assert_eq!(changes_of(&events, later).newest.as_deref(), Some(later));
     }
 
     #[test]
