@@ -37,8 +37,6 @@ use crate::source::kit::values::{member_ids, team};
 /// Adapter name, as in `source.type` (and in errors and metrics).
 pub(crate) const KIND: &str = "onelogin";
 
-/// Records per page: the spec's maximum for v2 listings.
-const PAGE_SIZE: &str = "100";
 /// Version of the cursor layout: a change forces a full read.
 const CURSOR_VERSION: u32 = 1;
 /// The user attribute holding the raw `group_id` (teams from groups).
@@ -69,13 +67,6 @@ impl OneLoginSource {
         })
     }
 
-    fn settings(&self) -> String {
-        format!(
-            "teams_from={:?} unactivated={}",
-            self.config.teams_from, self.config.provision_unactivated
-        )
-    }
-
     /// The previous cache and cursor, when this run may read only changes.
     fn incremental_base<'a>(
         &self,
@@ -94,34 +85,32 @@ impl OneLoginSource {
 
     async fn fetch_directory(&self, context: &FetchContext<'_>) -> Result<Fetched, SourceError> {
         let progress = context.progress;
-        let settings = self.settings();
+        let settings = format!(
+            "teams_from={:?} unactivated={}",
+            self.config.teams_from, self.config.provision_unactivated
+        );
         let incremental = self.incremental_base(context, &settings);
         // 1. Users: all of them, or the changes and the ids of all.
         progress.message("Reading users from OneLogin");
-        let (users, full) = self.read_users(incremental).await?;
-        let UserSet {
-            users,
-            mut skipped,
-            latest,
-        } = users;
-        progress.advance(users.len() as u64);
+        let (mut read, full) = self.read_users(incremental).await?;
+        progress.advance(read.users.len() as u64);
 
         // 2. Teams, read in full every run.
         let groups = match self.config.teams_from {
             TeamsFrom::Roles => {
                 progress.message("Reading roles from OneLogin");
-                self.roles(&mut skipped).await?
+                self.roles(&mut read.skipped).await?
             }
             TeamsFrom::Groups => {
                 progress.message("Reading groups from OneLogin");
-                self.groups(&users, &mut skipped).await?
+                self.groups(&read.users, &mut read.skipped).await?
             }
         };
 
         let cursor = Cursor {
             version: CURSOR_VERSION,
             settings,
-            users_updated: latest,
+            users_updated: read.latest,
         };
         let cursor = serde_json::to_string(&cursor).map_err(|e| SourceError::Fetch {
             source_kind: KIND,
@@ -129,9 +118,9 @@ impl OneLoginSource {
         })?;
         Ok(Fetched {
             directory: Directory {
-                users: users.into_values().collect(),
+                users: read.users.into_values().collect(),
                 groups,
-                skipped,
+                skipped: read.skipped,
             },
             cursor: Some(cursor),
             full,
@@ -152,9 +141,9 @@ impl OneLoginSource {
             users.latest = Some(since.clone());
             let records = self
                 .client
-                .list_v2(
+                .list(
                     "api/2/users",
-                    &[("limit", PAGE_SIZE), ("updated_since", &since)],
+                    &[("updated_since", &since)],
                     "listing changed users",
                 )
                 .await?;
@@ -174,7 +163,7 @@ impl OneLoginSource {
         }
         let records = self
             .client
-            .list_v2("api/2/users", &[("limit", PAGE_SIZE)], "listing users")
+            .list("api/2/users", &[], "listing users")
             .await?;
         users.absorb(records, unactivated);
         Ok((users, true))
@@ -187,7 +176,7 @@ impl OneLoginSource {
     ) -> Result<Vec<SourceGroup>, SourceError> {
         let records = self
             .client
-            .list_v2("api/2/roles", &[("limit", PAGE_SIZE)], "listing roles")
+            .list("api/2/roles", &[], "listing roles")
             .await?;
         let mut groups = Vec::new();
         let roles = read_all(records, skipped, |record, position| {
@@ -196,8 +185,7 @@ impl OneLoginSource {
         for role in roles {
             let path = format!("api/2/roles/{}/users", role.id);
             let what = format!("listing the users of role {}", role.id);
-            let query = [("limit", PAGE_SIZE)];
-            let records = self.client.list_v2(&path, &query, &what).await?;
+            let records = self.client.list(&path, &[], &what).await?;
             let members = member_ids(KIND, &role.id, &records, role_member);
             groups.push(team(role.id, role.name, members));
         }
@@ -212,7 +200,7 @@ impl OneLoginSource {
     ) -> Result<Vec<SourceGroup>, SourceError> {
         let records = self
             .client
-            .list_v1("api/1/groups", "listing groups")
+            .list("api/1/groups", &[], "listing groups")
             .await?;
         let mut members: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for user in users.values() {

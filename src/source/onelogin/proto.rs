@@ -12,14 +12,6 @@ use crate::model::{SkippedRecord, SourceUser};
 use crate::source::kit::records::Record;
 use crate::source::kit::values::{scalar, trimmed};
 
-/// `status` 0: the user was created but never activated (no first login).
-pub const STATUS_UNACTIVATED: i64 = 0;
-/// `status` 2: suspended by an admin.
-pub const STATUS_SUSPENDED: i64 = 2;
-/// `state` 1: approved; every other state (unapproved, rejected,
-/// unlicensed) keeps the user out.
-pub const STATE_APPROVED: i64 = 1;
-
 /// Raw user fields never copied into attributes, even if an API version
 /// returned them: they concern credentials.
 const SECRET_FIELDS: &[&str] = &["password", "salt"];
@@ -54,14 +46,20 @@ pub struct V1Pagination {
 }
 
 impl V1Pagination {
-    /// The next cursor, treating null, empty and the string `"null"` (as
-    /// the vendor examples write it) as "no more pages".
+    /// The next cursor, if [`live_cursor`].
     pub fn next(&self) -> Option<&str> {
-        self.after_cursor
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty() && *c != "null")
+        live_cursor(self.after_cursor.as_deref())
     }
+}
+
+/// A cursor that names a next page (v1 `after_cursor`, v2 `After-Cursor`
+/// header). The spec does not say how the last page ends it [?]: the
+/// official Go SDK stops on an empty value, an absent one can only mean the
+/// same, and the vendor examples write `"null"`; `None` on each.
+pub fn live_cursor(cursor: Option<&str>) -> Option<&str> {
+    cursor
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && *c != "null")
 }
 
 /// A role (`/api/2/roles`) or group (`/api/1/groups`): both become teams.
@@ -78,14 +76,15 @@ pub struct NamedEntity {
 /// guessed). A missing `state` is read as approved: accounts without user
 /// approval do not use it.
 pub fn status_active(status: i64, state: Option<i64>, provision_unactivated: bool) -> Option<bool> {
-    let approved = match state.unwrap_or(STATE_APPROVED) {
-        STATE_APPROVED => true,
+    let approved = match state.unwrap_or(1) {
+        1 => true, // approved
+        // Unapproved, rejected, unlicensed: kept out.
         0 | 2 | 3 => false,
         _ => return None,
     };
     let by_status = match status {
-        STATUS_UNACTIVATED => provision_unactivated,
-        STATUS_SUSPENDED => false,
+        0 => provision_unactivated, // created, never activated (no first login)
+        2 => false,                 // suspended by an admin
         // Locked, password expired, awaiting password reset, password
         // pending, security questions required: still the company's user.
         1 | 3 | 4 | 5 | 7 | 8 => true,

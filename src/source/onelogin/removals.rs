@@ -10,9 +10,9 @@
 
 use std::collections::BTreeSet;
 
+use super::UserSet;
 use super::client::OneLoginClient;
 use super::proto::id_text;
-use super::{PAGE_SIZE, UserSet};
 use crate::source::SourceError;
 
 /// Ids per `user_ids=` read of users the id listing names but the
@@ -25,11 +25,7 @@ pub(super) async fn listed_ids(
     client: &OneLoginClient,
 ) -> Result<Option<BTreeSet<String>>, SourceError> {
     let records = client
-        .list_v2(
-            "api/2/users",
-            &[("limit", PAGE_SIZE), ("fields", "id")],
-            "listing user ids",
-        )
+        .list("api/2/users", &[("fields", "id")], "listing user ids")
         .await?;
     Ok(records
         .iter()
@@ -63,9 +59,9 @@ pub(super) async fn read_by_id(
     for chunk in ids.chunks(IDS_PER_READ) {
         let joined = chunk.join(",");
         let records = client
-            .list_v2(
+            .list(
                 "api/2/users",
-                &[("limit", PAGE_SIZE), ("user_ids", &joined)],
+                &[("user_ids", &joined)],
                 "reading users listed but not yet read",
             )
             .await?;
