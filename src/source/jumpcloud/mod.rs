@@ -49,11 +49,6 @@ impl JumpCloudSource {
         })
     }
 
-    /// Service-account tokens fetched so far, for tests of token refresh.
-    pub fn tokens_issued(&self) -> u64 {
-        self.client.tokens_issued()
-    }
-
     async fn fetch_directory(&self, context: &FetchContext<'_>) -> Result<Fetched, SourceError> {
         let (progress, client) = (context.progress, &self.client);
         let mut skipped = Vec::new();
