@@ -29,25 +29,12 @@ const TOTAL_COUNT_HEADER: &str = "x-total-count";
 /// Scope of a service-account token: the whole API the account's role allows.
 const TOKEN_SCOPE: &str = "api";
 
-/// How a listing's pages look.
-#[derive(Debug, Clone, Copy)]
-pub enum Shape {
-    /// v1: `{totalCount, results}`.
-    V1,
-    /// v2: a bare array, with `x-total-count` if the server sends it.
-    V2,
-}
-
 /// Whether an offset listing goes on after a page (`read` counts every
-/// record received so far, this page included), or the error of a server
-/// that stopped before the total it announced.
-///
-/// With a total (`totalCount` on v1 bodies, `x-total-count` on v2 headers
-/// if sent) the listing goes on until that many records were read, even
-/// across pages shorter than `limit`: a server that caps `limit` below what
-/// we asked for still yields everything. Without a total, a page shorter
-/// than `limit` is the last one (JumpCloud documents `limit` up to 100, and
-/// we never ask for more).
+/// record so far, this page included), or the error of one that ended short
+/// of its total. With a total (`totalCount`, or `x-total-count` if sent) it
+/// goes on until that many were read, even across pages shorter than
+/// `limit`, so a server capping `limit` still yields everything; without
+/// one, a page shorter than `limit` (at most the documented 100) is the last.
 pub fn more_pages(
     read: u64,
     page_len: u64,
@@ -102,7 +89,8 @@ fn service_account_tokens(
 
 /// The JumpCloud API client of one connection.
 pub struct JumpCloudClient {
-    http: VendorHttp,
+    /// Counts the API requests sent (retries included, token requests not).
+    pub(super) http: VendorHttp,
     base_url: Url,
     page_size: u32,
 }
@@ -129,8 +117,7 @@ impl JumpCloudClient {
                 token_url,
             } => {
                 let account = (client_id.as_str(), client_secret, token_url);
-                let org = config.org_id.as_ref();
-                let cache = service_account_tokens(&connection, org, account)?;
+                let cache = service_account_tokens(&connection, config.org_id.as_ref(), account)?;
                 let what = format!("{keys}.client_id` and `{keys}.client_secret");
                 (Box::new(cache), what)
             }
@@ -145,11 +132,6 @@ impl JumpCloudClient {
         })
     }
 
-    /// Requests sent to the API (retries included, token requests not).
-    pub fn requests_sent(&self) -> u64 {
-        self.http.requests_sent()
-    }
-
     /// Reads one page of system users (for `check`).
     pub async fn first_user_page(&self) -> Result<(), SourceError> {
         let url = endpoint(&self.base_url, "api/systemusers", 1, 0)?;
@@ -159,20 +141,15 @@ impl JumpCloudClient {
             .map(|_| ())
     }
 
-    /// Every record of a listing of `shape`, paged `skip`/`limit` until
-    /// [`more_pages`] says done. Records are de-duplicated by the id at the
-    /// JSON pointer `id`; when a total was announced, the distinct count
-    /// must match it. Offset paging over a directory that changes while it
-    /// is read can skip a record (a deletion shifts the rest forward), and a
-    /// skipped user would look removed, so a mismatch fails the fetch
-    /// rather than deactivate anyone.
-    pub async fn list(
-        &self,
-        path: &str,
-        shape: Shape,
-        id: &str,
-        what: &str,
-    ) -> Result<Vec<Value>, SourceError> {
+    /// Every record of a listing, paged `skip`/`limit` until [`more_pages`]
+    /// says done: v1 pages are `{totalCount, results}`, v2 (`api/v2/…`) a
+    /// bare array. Records are de-duplicated by the id at the JSON pointer
+    /// `id`; when a total was announced, the distinct count must match it.
+    /// Offset paging over a directory that changes while it is read can skip
+    /// a record (a deletion shifts the rest forward), and a skipped user
+    /// would look removed, so a mismatch fails the fetch rather than
+    /// deactivate anyone.
+    pub async fn list(&self, path: &str, id: &str, what: &str) -> Result<Vec<Value>, SourceError> {
         let limit = u64::from(self.page_size);
         let mut records = Vec::new();
         let mut seen = HashSet::new();
@@ -182,16 +159,13 @@ impl JumpCloudClient {
             guard.admit(&read.to_string())?;
             let url = endpoint(&self.base_url, path, self.page_size, read)?;
             let response = self.http.get(url.as_str()).await?;
-            let (page, total): (Vec<Value>, _) = match shape {
-                Shape::V1 => {
-                    let page: V1Page = response.json(KIND, what)?;
-                    (page.results, page.total_count)
-                }
-                Shape::V2 => {
-                    let header = response.headers.get(TOTAL_COUNT_HEADER);
-                    let total = header.and_then(|v| v.to_str().ok()?.trim().parse().ok());
-                    (response.json(KIND, what)?, total)
-                }
+            let (page, total): (Vec<Value>, _) = if path.starts_with("api/v2/") {
+                let header = response.headers.get(TOTAL_COUNT_HEADER);
+                let total = header.and_then(|v| v.to_str().ok()?.trim().parse().ok());
+                (response.json(KIND, what)?, total)
+            } else {
+                let page: V1Page = response.json(KIND, what)?;
+                (page.results, page.total_count)
             };
             let page_len = page.len() as u64;
             read = read
