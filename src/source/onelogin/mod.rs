@@ -291,7 +291,7 @@ impl IdentitySource for OneLoginSource {
     }
 
     fn requests_sent(&self) -> u64 {
-        self.client.requests_sent()
+        self.client.http.requests_sent()
     }
 
     fn check(&self) -> BoxFuture<'_, Result<(), SourceError>> {
@@ -327,8 +327,8 @@ mod tests {
 
         let previous = Directory {
             users: set.users.values().cloned().collect(),
-            groups: Vec::new(),
             skipped: set.skipped.clone(),
+            ..Directory::default()
         };
         let mut next = UserSet::default();
         next.start_from(&previous);
