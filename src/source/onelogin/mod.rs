@@ -31,6 +31,7 @@ use self::proto::{read_named, read_user, role_member};
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::{OneLoginSourceConfig, TeamsFrom};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
+use crate::progress::Progress;
 use crate::source::kit::records::read_all;
 use crate::source::kit::values::{member_ids, team};
 
@@ -96,16 +97,7 @@ impl OneLoginSource {
         progress.advance(read.users.len() as u64);
 
         // 2. Teams, read in full every run.
-        let groups = match self.config.teams_from {
-            TeamsFrom::Roles => {
-                progress.message("Reading roles from OneLogin");
-                self.roles(&mut read.skipped).await?
-            }
-            TeamsFrom::Groups => {
-                progress.message("Reading groups from OneLogin");
-                self.groups(&read.users, &mut read.skipped).await?
-            }
-        };
+        let groups = self.teams(progress, &read.users, &mut read.skipped).await?;
 
         let cursor = Cursor {
             version: CURSOR_VERSION,
@@ -169,56 +161,50 @@ impl OneLoginSource {
         Ok((users, true))
     }
 
-    /// Every role with its assigned users.
-    async fn roles(
+    /// Every role with its assigned users, or (`teams_from: groups`) every
+    /// group with the users whose `group_id` names it.
+    async fn teams(
         &self,
-        skipped: &mut Vec<SkippedRecord>,
-    ) -> Result<Vec<SourceGroup>, SourceError> {
-        let records = self
-            .client
-            .list("api/2/roles", &[], "listing roles")
-            .await?;
-        let mut groups = Vec::new();
-        let roles = read_all(records, skipped, |record, position| {
-            read_named(&record, position, "role")
-        });
-        for role in roles {
-            let path = format!("api/2/roles/{}/users", role.id);
-            let what = format!("listing the users of role {}", role.id);
-            let records = self.client.list(&path, &[], &what).await?;
-            let members = member_ids(KIND, &role.id, &records, role_member);
-            groups.push(team(role.id, role.name, members));
-        }
-        Ok(groups)
-    }
-
-    /// Every group, with the users whose `group_id` names it.
-    async fn groups(
-        &self,
+        progress: &Progress,
         users: &BTreeMap<String, SourceUser>,
         skipped: &mut Vec<SkippedRecord>,
     ) -> Result<Vec<SourceGroup>, SourceError> {
+        let (path, kind, roles) = match self.config.teams_from {
+            TeamsFrom::Roles => ("api/2/roles", "role", true),
+            TeamsFrom::Groups => ("api/1/groups", "group", false),
+        };
+        progress.message(&format!("Reading {kind}s from OneLogin"));
         let records = self
             .client
-            .list("api/1/groups", &[], "listing groups")
+            .list(path, &[], &format!("listing {kind}s"))
             .await?;
-        let mut members: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for user in users.values() {
-            if let Some(group) = user.attributes.get(GROUP_ID) {
-                members
-                    .entry(group.as_str())
-                    .or_default()
-                    .push(user.id.clone());
+        let mut in_group: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        if !roles {
+            for user in users.values() {
+                if let Some(group) = user.attributes.get(GROUP_ID) {
+                    in_group.entry(group).or_default().push(user.id.clone());
+                }
             }
         }
-        let groups = read_all(records, skipped, |record, position| {
-            read_named(&record, position, "group")
+        let entities = read_all(records, skipped, |record, position| {
+            read_named(&record, position, kind)
         });
-        let teams = groups.into_iter().map(|group| {
-            let members = members.get(group.id.as_str()).cloned().unwrap_or_default();
-            team(group.id, group.name, members)
-        });
-        Ok(teams.collect())
+        let mut teams = Vec::new();
+        for entity in entities {
+            let members = if roles {
+                let path = format!("api/2/roles/{}/users", entity.id);
+                let what = format!("listing the users of role {}", entity.id);
+                let records = self.client.list(&path, &[], &what).await?;
+                member_ids(KIND, &entity.id, &records, role_member)
+            } else {
+                in_group
+                    .get(entity.id.as_str())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            teams.push(team(entity.id, entity.name, members));
+        }
+        Ok(teams)
     }
 }
 
@@ -252,11 +238,7 @@ impl UserSet {
         for (position, record) in records.into_iter().enumerate() {
             match read_user(record, position, provision_unactivated) {
                 Ok((user, updated)) => {
-                    if let Some(updated) = updated
-                        && self.latest.as_ref().is_none_or(|l| *l < updated)
-                    {
-                        self.latest = Some(updated);
-                    }
+                    self.latest = self.latest.take().max(updated);
                     self.skipped.retain(|s| s.id != user.id);
                     self.users.insert(user.id.clone(), user);
                 }
