@@ -33,7 +33,7 @@ use crate::config::{OneLoginSourceConfig, TeamsFrom};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
 use crate::progress::Progress;
 use crate::source::kit::records::read_all;
-use crate::source::kit::values::{member_ids, team};
+use crate::source::kit::values::member_ids;
 
 /// Adapter name, as in `source.type` (and in errors and metrics).
 pub(crate) const KIND: &str = "onelogin";
@@ -186,23 +186,18 @@ impl OneLoginSource {
                 }
             }
         }
-        let entities = read_all(records, skipped, |record, position| {
+        let mut teams = read_all(records, skipped, |record, position| {
             read_named(&record, position, kind)
         });
-        let mut teams = Vec::new();
-        for entity in entities {
-            let members = if roles {
-                let path = format!("api/2/roles/{}/users", entity.id);
-                let what = format!("listing the users of role {}", entity.id);
+        for team in &mut teams {
+            team.members = if roles {
+                let path = format!("api/2/roles/{}/users", team.id);
+                let what = format!("listing the users of role {}", team.id);
                 let records = self.client.list(&path, &[], &what).await?;
-                member_ids(KIND, &entity.id, &records, role_member)
+                member_ids(KIND, &team.id, &records, role_member)
             } else {
-                in_group
-                    .get(entity.id.as_str())
-                    .cloned()
-                    .unwrap_or_default()
+                in_group.get(team.id.as_str()).cloned().unwrap_or_default()
             };
-            teams.push(team(entity.id, entity.name, members));
         }
         Ok(teams)
     }

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::model::{SkippedRecord, SourceUser};
+use crate::model::{SkippedRecord, SourceGroup, SourceUser};
 use crate::source::kit::records::Record;
-use crate::source::kit::values::{scalar, trimmed};
+use crate::source::kit::values::{scalar, team, trimmed};
 
 /// Raw user fields never copied into attributes, even if an API version
 /// returned them: they concern credentials.
@@ -60,15 +60,6 @@ pub fn live_cursor(cursor: Option<&str>) -> Option<&str> {
     cursor
         .map(str::trim)
         .filter(|c| !c.is_empty() && *c != "null")
-}
-
-/// A role (`/api/2/roles`) or group (`/api/1/groups`): both become teams.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NamedEntity {
-    /// Integer id, as text.
-    pub id: String,
-    /// Name as shown to admins.
-    pub name: String,
 }
 
 /// Whether a user counts as active: `Some(active)`, or `None` for a status
@@ -173,19 +164,20 @@ pub fn read_user(
     Ok((user, text("updated_at")))
 }
 
-/// Decodes one role or group record (`{"id": 1, "name": "…"}`); `Err`
+/// Decodes one role (`/api/2/roles`) or group (`/api/1/groups`) record
+/// (`{"id": 1, "name": "…"}`) as a team, its members read later; `Err`
 /// carries the skip. `kind` names the record in the reason.
 pub fn read_named(
     value: &Value,
     position: usize,
     kind: &str,
-) -> Result<NamedEntity, SkippedRecord> {
+) -> Result<SourceGroup, SkippedRecord> {
     let id = id_text(value.get("id"));
     let record = Record::named("group", id.clone(), position);
     let no = |what: &str| record.skip(format!("the OneLogin {kind} record has no {what}"));
     let id = id.ok_or_else(|| no("integer id"))?;
     let name = trimmed(value.get("name").and_then(Value::as_str)).ok_or_else(|| no("name"))?;
-    Ok(NamedEntity { id, name })
+    Ok(team(id, name, Vec::new()))
 }
 
 /// The user id of a `/api/2/roles/{id}/users` record, if the user is
