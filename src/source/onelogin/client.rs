@@ -93,10 +93,8 @@ impl OneLoginClient {
             .map(|_| ())
     }
 
-    /// Every record of a listing with the `filter` parameters: v2 (`api/2/…`,
-    /// `limit=100`, a bare JSON array per page; the next is the same query
-    /// plus `cursor=<After-Cursor>`) or v1 (`api/1/…`, `{"status",
-    /// "pagination", "data"}`; the next adds `after_cursor=`).
+    /// Every record of a listing with the `filter` parameters, paged as v1
+    /// when the path is `api/1/…`, else as v2 (see [`CursorPager`]).
     pub async fn list(
         &self,
         path: &str,
@@ -115,8 +113,9 @@ impl OneLoginClient {
     }
 }
 
-/// A listing paged by cursors: v2 (`After-Cursor` header, `cursor=`) or v1
-/// (`pagination.after_cursor` in the envelope, `after_cursor=`).
+/// A listing paged by cursors: v2 (`limit=100`, a bare JSON array per page,
+/// the `After-Cursor` header sent back as `cursor=`) or v1 (`{"status",
+/// "pagination", "data"}`, `pagination.after_cursor` as `after_cursor=`).
 struct CursorPager<'a> {
     client: &'a OneLoginClient,
     path: &'a str,
