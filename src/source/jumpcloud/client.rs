@@ -3,7 +3,6 @@
 //! paging over the shared [`VendorHttp`].
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use reqwest::Url;
 use serde_json::Value;
@@ -30,47 +29,26 @@ const TOTAL_COUNT_HEADER: &str = "x-total-count";
 /// Scope of a service-account token: the whole API the account's role allows.
 const TOKEN_SCOPE: &str = "api";
 
-/// How a listing's pages look.
-#[derive(Debug, Clone, Copy)]
-pub enum Shape {
-    /// v1: `{totalCount, results}`.
-    V1,
-    /// v2: a bare array, with `x-total-count` if the server sends it.
-    V2,
-}
-
-/// What to do after a page of a `skip`/`limit` listing.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Step {
-    /// Ask for the next page.
-    Next,
-    /// The listing is complete.
-    Done,
-    /// The server stopped before the total it announced: incomplete.
-    Short {
-        /// Records read so far.
-        read: u64,
-        /// The announced total.
-        total: u64,
-    },
-}
-
-/// Decides the next step of an offset listing. `read` counts every record
-/// received so far, this page included.
-///
-/// With a total (`totalCount` on v1 bodies, `x-total-count` on v2 headers
-/// if sent) the listing goes on until that many records were read, even
-/// across pages shorter than `limit`: a server that caps `limit` below what
-/// we asked for still yields everything. Without a total, a page shorter
-/// than `limit` is the last one (JumpCloud documents `limit` up to 100, and
-/// we never ask for more).
-pub fn next_step(read: u64, page_len: u64, limit: u64, total: Option<u64>) -> Step {
+/// Whether an offset listing goes on after a page (`read` counts every
+/// record so far, this page included), or the error of one that ended short
+/// of its total. With a total (`totalCount`, or `x-total-count` if sent) it
+/// goes on until that many were read, even across pages shorter than
+/// `limit`, so a server capping `limit` still yields everything; without
+/// one, a page shorter than `limit` (at most the documented 100) is the last.
+pub fn more_pages(
+    read: u64,
+    page_len: u64,
+    limit: u64,
+    total: Option<u64>,
+    what: &str,
+) -> Result<bool, SourceError> {
     match total {
-        Some(total) if read >= total => Step::Done,
-        Some(total) if page_len == 0 => Step::Short { read, total },
-        Some(_) => Step::Next,
-        None if page_len < limit => Step::Done,
-        None => Step::Next,
+        Some(total) if read >= total => Ok(false),
+        Some(total) if page_len == 0 => Err(fetch_error(format!(
+            "{what}: the listing ended after {read} of the {total} records the API counts (totalCount or x-total-count); the directory may have changed while it was read, and the next run reads it again"
+        ))),
+        Some(_) => Ok(true),
+        None => Ok(page_len >= limit),
     }
 }
 
@@ -111,10 +89,10 @@ fn service_account_tokens(
 
 /// The JumpCloud API client of one connection.
 pub struct JumpCloudClient {
-    http: VendorHttp,
+    /// Counts the API requests sent (retries included, token requests not).
+    pub(super) http: VendorHttp,
     base_url: Url,
     page_size: u32,
-    tokens: Option<Arc<BearerTokenCache>>,
 }
 
 impl JumpCloudClient {
@@ -122,7 +100,7 @@ impl JumpCloudClient {
     pub fn new(config: &JumpCloudSourceConfig, index: usize) -> Result<Self, SourceError> {
         let connection = connection!(KIND, config, index);
         let keys = &connection.source_key;
-        let (auth, credentials, tokens): (Box<dyn Authenticator>, String, _) = match &config.auth {
+        let (auth, credentials): (Box<dyn Authenticator>, String) = match &config.auth {
             JumpCloudAuth::ApiKey(api_key) => {
                 let mut header = StaticHeader::new(API_KEY_HEADER, "", api_key.clone());
                 if let Some(org) = &config.org_id {
@@ -131,7 +109,7 @@ impl JumpCloudClient {
                 let what = format!(
                     "{keys}.api_key` (or `api_key_file`), and for a multi-tenant administrator `{keys}.org_id"
                 );
-                (Box::new(header), what, None)
+                (Box::new(header), what)
             }
             JumpCloudAuth::ServiceAccount {
                 client_id,
@@ -139,10 +117,9 @@ impl JumpCloudClient {
                 token_url,
             } => {
                 let account = (client_id.as_str(), client_secret, token_url);
-                let org = config.org_id.as_ref();
-                let cache = Arc::new(service_account_tokens(&connection, org, account)?);
+                let cache = service_account_tokens(&connection, config.org_id.as_ref(), account)?;
                 let what = format!("{keys}.client_id` and `{keys}.client_secret");
-                (Box::new(Arc::clone(&cache)), what, Some(cache))
+                (Box::new(cache), what)
             }
         };
         // No rate-limit headers are documented: 429 (+ Retry-After when
@@ -152,18 +129,7 @@ impl JumpCloudClient {
             http,
             base_url: config.base_url.clone(),
             page_size: config.page_size,
-            tokens,
         })
-    }
-
-    /// Requests sent to the API (retries included, token requests not).
-    pub fn requests_sent(&self) -> u64 {
-        self.http.requests_sent()
-    }
-
-    /// Access tokens fetched so far (service account only).
-    pub fn tokens_issued(&self) -> u64 {
-        self.tokens.as_ref().map_or(0, |t| t.tokens_issued())
     }
 
     /// Reads one page of system users (for `check`).
@@ -175,42 +141,32 @@ impl JumpCloudClient {
             .map(|_| ())
     }
 
-    /// Every record of a listing of `shape`, paged `skip`/`limit` until
-    /// [`next_step`] says done. Records are de-duplicated by the id at the
-    /// JSON pointer `id`; when a total was announced, the distinct count
-    /// must match it. Offset paging over a directory that changes while it
-    /// is read can skip a record (a deletion shifts the rest forward), and a
-    /// skipped user would look removed, so a mismatch fails the fetch
-    /// rather than deactivate anyone.
-    pub async fn list(
-        &self,
-        path: &str,
-        shape: Shape,
-        id: &str,
-        what: &str,
-    ) -> Result<Vec<Value>, SourceError> {
+    /// Every record of a listing, paged `skip`/`limit` until [`more_pages`]
+    /// says done: v1 pages are `{totalCount, results}`, v2 (`api/v2/…`) a
+    /// bare array. Records are de-duplicated by the id at the JSON pointer
+    /// `id`; when a total was announced, the distinct count must match it.
+    /// Offset paging over a directory that changes while it is read can skip
+    /// a record (a deletion shifts the rest forward), and a skipped user
+    /// would look removed, so a mismatch fails the fetch rather than
+    /// deactivate anyone.
+    pub async fn list(&self, path: &str, id: &str, what: &str) -> Result<Vec<Value>, SourceError> {
         let limit = u64::from(self.page_size);
         let mut records = Vec::new();
         let mut seen = HashSet::new();
         let mut read = 0u64;
-        let mut total;
         let mut guard = self.http.page_guard(what);
-        loop {
+        let total = loop {
             guard.admit(&read.to_string())?;
             let url = endpoint(&self.base_url, path, self.page_size, read)?;
             let response = self.http.get(url.as_str()).await?;
-            let (page, page_total): (Vec<Value>, _) = match shape {
-                Shape::V1 => {
-                    let page: V1Page = response.json(KIND, what)?;
-                    (page.results, page.total_count)
-                }
-                Shape::V2 => {
-                    let header = response.headers.get(TOTAL_COUNT_HEADER);
-                    let total = header.and_then(|v| v.to_str().ok()?.trim().parse().ok());
-                    (response.json(KIND, what)?, total)
-                }
+            let (page, total): (Vec<Value>, _) = if path.starts_with("api/v2/") {
+                let header = response.headers.get(TOTAL_COUNT_HEADER);
+                let total = header.and_then(|v| v.to_str().ok()?.trim().parse().ok());
+                (response.json(KIND, what)?, total)
+            } else {
+                let page: V1Page = response.json(KIND, what)?;
+                (page.results, page.total_count)
             };
-            total = page_total;
             let page_len = page.len() as u64;
             read = read
                 .checked_add(page_len)
@@ -228,16 +184,10 @@ impl JumpCloudClient {
                     read - page_len
                 )));
             }
-            match next_step(read, page_len, limit, total) {
-                Step::Next => {}
-                Step::Done => break,
-                Step::Short { read, total } => {
-                    return Err(fetch_error(format!(
-                        "{what}: the listing ended after {read} of the {total} records the API counts (totalCount or x-total-count); the directory may have changed while it was read, and the next run reads it again"
-                    )));
-                }
+            if !more_pages(read, page_len, limit, total, what)? {
+                break total;
             }
-        }
+        };
         if let Some(total) = total
             && records.len() as u64 != total
         {
@@ -270,62 +220,44 @@ mod tests {
 
     #[test]
     fn paging_follows_the_total_when_there_is_one_and_short_pages_otherwise() {
-        const SHORT: Step = Step::Short {
-            read: 20,
-            total: 25,
-        };
         let cases = [
-            // (read, page_len, limit, total) → step
-            (100, 100, 100, Some(250), Step::Next),
-            (200, 100, 100, Some(250), Step::Next),
-            (250, 50, 100, Some(250), Step::Done),
-            (10, 10, 100, Some(25), Step::Next), // capped below limit: go on
-            (0, 0, 100, Some(0), Step::Done),
-            (20, 0, 100, Some(25), SHORT),
-            (100, 100, 100, None, Step::Next),
-            (130, 30, 100, None, Step::Done),
-            (100, 0, 100, None, Step::Done),
-            (30, 30, 100, Some(20), Step::Done), // grew shorter meanwhile: cross-checked later
+            // (read, page_len, limit, total) → more pages (None: incomplete)
+            (100, 100, 100, Some(250), Some(true)),
+            (200, 100, 100, Some(250), Some(true)),
+            (250, 50, 100, Some(250), Some(false)),
+            (10, 10, 100, Some(25), Some(true)), // capped below limit: go on
+            (0, 0, 100, Some(0), Some(false)),
+            (20, 0, 100, Some(25), None),
+            (100, 100, 100, None, Some(true)),
+            (130, 30, 100, None, Some(false)),
+            (100, 0, 100, None, Some(false)),
+            (30, 30, 100, Some(20), Some(false)), // grew shorter meanwhile: cross-checked later
         ];
         for (read, page_len, limit, total, expected) in cases {
-            assert_eq!(
-                next_step(read, page_len, limit, total),
-                expected,
-                "read={read} page={page_len} limit={limit} total={total:?}"
-            );
+            let more = more_pages(read, page_len, limit, total, "listing users").ok();
+            let case = format!("read={read} page={page_len} limit={limit} total={total:?}");
+            assert_eq!(more, expected, "{case}");
         }
+        let short = more_pages(20, 0, 100, Some(25), "listing users").unwrap_err();
+        let ended = "listing users: the listing ended after 20 of the 25 records";
+        assert!(short.to_string().contains(ended), "{short}");
     }
 
     #[test]
     fn urls_join_under_the_console_root_for_every_region() {
-        for (base, expected) in [
-            (
-                "https://console.jumpcloud.com",
-                "https://console.jumpcloud.com/api/systemusers?limit=100&skip=0",
-            ),
-            (
-                "https://console.eu.jumpcloud.com/",
-                "https://console.eu.jumpcloud.com/api/systemusers?limit=100&skip=0",
-            ),
-            (
-                "https://console.in.jumpcloud.com",
-                "https://console.in.jumpcloud.com/api/systemusers?limit=100&skip=0",
-            ),
-            (
-                "http://127.0.0.1:8080/jc",
-                "http://127.0.0.1:8080/jc/api/systemusers?limit=100&skip=0",
-            ),
+        for base in [
+            "https://console.jumpcloud.com",
+            "https://console.eu.jumpcloud.com/",
+            "https://console.in.jumpcloud.com",
+            "http://127.0.0.1:8080/jc",
         ] {
             let url = endpoint(&Url::parse(base).unwrap(), "api/systemusers", 100, 0).unwrap();
+            let root = base.trim_end_matches('/');
+            let expected = format!("{root}/api/systemusers?limit=100&skip=0");
             assert_eq!(url.as_str(), expected);
         }
-        let url = endpoint(
-            &Url::parse("https://console.jumpcloud.com").unwrap(),
-            "api/v2/usergroups/6a1b/members",
-            2,
-            4,
-        )
-        .unwrap();
+        let base = Url::parse("https://console.jumpcloud.com").unwrap();
+        let url = endpoint(&base, "api/v2/usergroups/6a1b/members", 2, 4).unwrap();
         assert_eq!(
             url.as_str(),
             "https://console.jumpcloud.com/api/v2/usergroups/6a1b/members?limit=2&skip=4"

@@ -17,7 +17,7 @@
 mod client;
 pub(super) mod proto;
 
-use self::client::{JumpCloudClient, Shape};
+use self::client::JumpCloudClient;
 use self::proto::{member_user_id, read_group, read_user};
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::JumpCloudSourceConfig;
@@ -49,18 +49,13 @@ impl JumpCloudSource {
         })
     }
 
-    /// Service-account tokens fetched so far, for tests of token refresh.
-    pub fn tokens_issued(&self) -> u64 {
-        self.client.tokens_issued()
-    }
-
     async fn fetch_directory(&self, context: &FetchContext<'_>) -> Result<Fetched, SourceError> {
         let (progress, client) = (context.progress, &self.client);
         let mut skipped = Vec::new();
 
         progress.message("Reading users from JumpCloud");
         let records = client
-            .list("api/systemusers", Shape::V1, USER_ID, "listing users")
+            .list("api/systemusers", USER_ID, "listing users")
             .await?;
         let mut users = read_all(records, &mut skipped, |record, position| {
             read_user(record, position, self.provision_staged)
@@ -70,12 +65,7 @@ impl JumpCloudSource {
 
         progress.message("Reading user groups from JumpCloud");
         let records = client
-            .list(
-                "api/v2/usergroups",
-                Shape::V2,
-                GROUP_ID,
-                "listing user groups",
-            )
+            .list("api/v2/usergroups", GROUP_ID, "listing user groups")
             .await?;
         let groups = read_all(records, &mut skipped, read_group);
 
@@ -83,7 +73,7 @@ impl JumpCloudSource {
         for group in groups.into_iter().flatten() {
             let path = format!("api/v2/usergroups/{}/members", component(&group.id));
             let what = format!("listing the members of user group {}", group.id);
-            let edges = client.list(&path, Shape::V2, EDGE_ID, &what).await?;
+            let edges = client.list(&path, EDGE_ID, &what).await?;
             let members = member_ids(KIND, &group.id, &edges, member_user_id);
             teams.push(team(group.id, group.name, members));
         }
@@ -108,7 +98,7 @@ impl IdentitySource for JumpCloudSource {
     }
 
     fn requests_sent(&self) -> u64 {
-        self.client.requests_sent()
+        self.client.http.requests_sent()
     }
 
     fn check(&self) -> BoxFuture<'_, Result<(), SourceError>> {

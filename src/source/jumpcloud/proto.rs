@@ -117,16 +117,11 @@ pub fn read_user(
     let attributes = top_scalars(&value);
     let user: SystemUser = record.decode(value, "the JumpCloud user")?;
     record.nonblank(&user.id, "the JumpCloud user record has an empty _id")?;
-    let active = user_active(
-        user.state.as_deref(),
-        user.activated,
-        user.suspended,
-        provision_staged,
-    )
-    .ok_or_else(|| {
+    let (state, activated) = (user.state.as_deref(), user.activated);
+    let active = user_active(state, activated, user.suspended, provision_staged);
+    let active = active.ok_or_else(|| {
         record.skip(format!(
-            "unknown JumpCloud state {:?} (activated {:?})",
-            user.state, user.activated
+            "unknown JumpCloud state {state:?} (activated {activated:?})"
         ))
     })?;
     Ok(SourceUser {

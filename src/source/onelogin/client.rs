@@ -8,7 +8,7 @@ use reqwest::Url;
 use serde_json::Value;
 
 use super::KIND;
-use super::proto::V1Envelope;
+use super::proto::{V1Envelope, V1Pagination, live_cursor};
 use crate::config::OneLoginSourceConfig;
 use crate::source::SourceError;
 use crate::source::kit::connection;
@@ -22,6 +22,8 @@ use crate::source::kit::token::{BearerTokenCache, Grant, TokenEndpoint};
 
 /// Path of the token endpoint, relative to the account root.
 const TOKEN_PATH: &str = "auth/oauth2/v2/token";
+/// Records per v2 page: the spec's maximum (v1 pages have a fixed size).
+const PAGE_SIZE: &str = "100";
 /// Response header carrying the cursor of the next v2 page.
 const AFTER_CURSOR: &str = "after-cursor";
 
@@ -55,7 +57,8 @@ fn tokens(
 
 /// The OneLogin API client of one connection.
 pub struct OneLoginClient {
-    http: VendorHttp,
+    /// Counts the API requests sent (retries included, token requests not).
+    pub(super) http: VendorHttp,
     base_url: Url,
     tokens: Arc<BearerTokenCache>,
 }
@@ -79,65 +82,44 @@ impl OneLoginClient {
         })
     }
 
-    /// API requests sent so far (token requests not included).
-    pub fn requests_sent(&self) -> u64 {
-        self.http.requests_sent()
-    }
-
     /// Gets a token, then reads one user (for `check()`): a refused
     /// credential pair is reported as such before any API call.
     pub async fn check(&self) -> Result<(), SourceError> {
         self.tokens.token(false).await?;
-        let url = self.url("api/2/users", &[("limit", "1")])?;
+        let url = with_query(KIND, &self.base_url, "api/2/users", &[("limit", "1")])?;
         let response = self.http.get(url.as_str()).await?;
         response
             .json::<Vec<Value>>(KIND, "reading one user")
             .map(|_| ())
     }
 
-    /// An API URL with query parameters (values form-encoded here).
-    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SourceError> {
-        with_query(KIND, &self.base_url, path, query)
-    }
-
-    /// Every record of a v2 listing (a bare JSON array per page). The next
-    /// page is the same query plus `cursor=<After-Cursor>`.
-    pub async fn list_v2(
+    /// Every record of a listing with the `filter` parameters, paged as v1
+    /// when the path is `api/1/…`, else as v2 (see [`CursorPager`]).
+    pub async fn list(
         &self,
         path: &str,
-        query: &[(&str, &str)],
+        filter: &[(&str, &str)],
         what: &str,
     ) -> Result<Vec<Value>, SourceError> {
+        let v1 = path.starts_with("api/1/");
         let pager = CursorPager {
             client: self,
             path,
-            query,
+            filter,
             what,
-            v1: false,
-        };
-        list_all(&self.http, &pager, what).await
-    }
-
-    /// Every record of a v1 listing (`{"status", "pagination", "data"}`),
-    /// following `pagination.after_cursor` as the `after_cursor` parameter.
-    pub async fn list_v1(&self, path: &str, what: &str) -> Result<Vec<Value>, SourceError> {
-        let pager = CursorPager {
-            client: self,
-            path,
-            query: &[],
-            what,
-            v1: true,
+            v1,
         };
         list_all(&self.http, &pager, what).await
     }
 }
 
-/// A listing paged by cursors: v2 (`After-Cursor` header, `cursor=`) or v1
-/// (`pagination.after_cursor` in the envelope, `after_cursor=`).
+/// A listing paged by cursors: v2 (`limit=100`, a bare JSON array per page,
+/// the `After-Cursor` header sent back as `cursor=`) or v1 (`{"status",
+/// "pagination", "data"}`, `pagination.after_cursor` as `after_cursor=`).
 struct CursorPager<'a> {
     client: &'a OneLoginClient,
     path: &'a str,
-    query: &'a [(&'a str, &'a str)],
+    filter: &'a [(&'a str, &'a str)],
     what: &'a str,
     v1: bool,
 }
@@ -146,18 +128,24 @@ impl Pager for CursorPager<'_> {
     type Record = Value;
 
     fn url(&self, cursor: Option<&str>) -> Result<Url, SourceError> {
-        let mut pairs = self.query.to_vec();
-        if let Some(cursor) = cursor {
-            pairs.push((if self.v1 { "after_cursor" } else { "cursor" }, cursor));
-        }
-        self.client.url(self.path, &pairs)
+        let (limit, next) = match self.v1 {
+            false => (Some(("limit", PAGE_SIZE)), "cursor"),
+            true => (None, "after_cursor"),
+        };
+        let filter = self.filter.iter().copied();
+        let pairs: Vec<_> = limit
+            .into_iter()
+            .chain(filter)
+            .chain(cursor.map(|c| (next, c)))
+            .collect();
+        with_query(KIND, &self.client.base_url, self.path, &pairs)
     }
 
     async fn page(&self, url: &Url) -> Result<Page<Value>, SourceError> {
         let response = self.client.http.get(url.as_str()).await?;
         let (records, next) = if self.v1 {
             let page: V1Envelope = response.json(KIND, self.what)?;
-            if let Some(status) = page.status.as_ref().filter(|s| s.error) {
+            if let Some(status) = page.status.filter(|s| s.error) {
                 return Err(SourceError::Fetch {
                     source_kind: KIND,
                     message: format!(
@@ -167,48 +155,16 @@ impl Pager for CursorPager<'_> {
                     ),
                 });
             }
-            let next = page
-                .pagination
-                .as_ref()
-                .and_then(|p| p.next())
-                .map(str::to_owned);
-            (page.data, next)
+            let next = page.pagination.as_ref().and_then(V1Pagination::next);
+            (page.data, next.map(str::to_owned))
         } else {
-            // The spec documents `After-Cursor` but not how the last page
-            // ends it [?]: the official Go SDK stops on an empty value, and
-            // an absent header can only mean the same. Stop on either.
-            let next = response
-                .headers
-                .get(AFTER_CURSOR)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|c| !c.is_empty() && *c != "null")
-                .map(str::to_owned);
-            (response.json(KIND, self.what)?, next)
+            let cursor = response.headers.get(AFTER_CURSOR);
+            let next = live_cursor(cursor.and_then(|v| v.to_str().ok()));
+            (response.json(KIND, self.what)?, next.map(str::to_owned))
         };
         Ok(Page {
             records,
             next: next.map_or(Next::Done, Next::Cursor),
         })
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn endpoints_join_under_the_account_root() {
-        let base = Url::parse("http://127.0.0.1:8080/onelogin").unwrap();
-        assert_eq!(
-            endpoint(KIND, &base, "api/2/users").unwrap().as_str(),
-            "http://127.0.0.1:8080/onelogin/api/2/users"
-        );
-        let root = Url::parse("https://acme.onelogin.com").unwrap();
-        assert_eq!(
-            endpoint(KIND, &root, TOKEN_PATH).unwrap().as_str(),
-            "https://acme.onelogin.com/auth/oauth2/v2/token"
-        );
     }
 }

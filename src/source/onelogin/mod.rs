@@ -31,14 +31,13 @@ use self::proto::{read_named, read_user, role_member};
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::{OneLoginSourceConfig, TeamsFrom};
 use crate::model::{Directory, SkippedRecord, SourceGroup, SourceUser};
+use crate::progress::Progress;
 use crate::source::kit::records::read_all;
-use crate::source::kit::values::{member_ids, team};
+use crate::source::kit::values::member_ids;
 
 /// Adapter name, as in `source.type` (and in errors and metrics).
 pub(crate) const KIND: &str = "onelogin";
 
-/// Records per page: the spec's maximum for v2 listings.
-const PAGE_SIZE: &str = "100";
 /// Version of the cursor layout: a change forces a full read.
 const CURSOR_VERSION: u32 = 1;
 /// The user attribute holding the raw `group_id` (teams from groups).
@@ -69,13 +68,6 @@ impl OneLoginSource {
         })
     }
 
-    fn settings(&self) -> String {
-        format!(
-            "teams_from={:?} unactivated={}",
-            self.config.teams_from, self.config.provision_unactivated
-        )
-    }
-
     /// The previous cache and cursor, when this run may read only changes.
     fn incremental_base<'a>(
         &self,
@@ -94,34 +86,23 @@ impl OneLoginSource {
 
     async fn fetch_directory(&self, context: &FetchContext<'_>) -> Result<Fetched, SourceError> {
         let progress = context.progress;
-        let settings = self.settings();
+        let settings = format!(
+            "teams_from={:?} unactivated={}",
+            self.config.teams_from, self.config.provision_unactivated
+        );
         let incremental = self.incremental_base(context, &settings);
         // 1. Users: all of them, or the changes and the ids of all.
         progress.message("Reading users from OneLogin");
-        let (users, full) = self.read_users(incremental).await?;
-        let UserSet {
-            users,
-            mut skipped,
-            latest,
-        } = users;
-        progress.advance(users.len() as u64);
+        let (mut read, full) = self.read_users(incremental).await?;
+        progress.advance(read.users.len() as u64);
 
         // 2. Teams, read in full every run.
-        let groups = match self.config.teams_from {
-            TeamsFrom::Roles => {
-                progress.message("Reading roles from OneLogin");
-                self.roles(&mut skipped).await?
-            }
-            TeamsFrom::Groups => {
-                progress.message("Reading groups from OneLogin");
-                self.groups(&users, &mut skipped).await?
-            }
-        };
+        let groups = self.teams(progress, &read.users, &mut read.skipped).await?;
 
         let cursor = Cursor {
             version: CURSOR_VERSION,
             settings,
-            users_updated: latest,
+            users_updated: read.latest,
         };
         let cursor = serde_json::to_string(&cursor).map_err(|e| SourceError::Fetch {
             source_kind: KIND,
@@ -129,9 +110,9 @@ impl OneLoginSource {
         })?;
         Ok(Fetched {
             directory: Directory {
-                users: users.into_values().collect(),
+                users: read.users.into_values().collect(),
                 groups,
-                skipped,
+                skipped: read.skipped,
             },
             cursor: Some(cursor),
             full,
@@ -152,9 +133,9 @@ impl OneLoginSource {
             users.latest = Some(since.clone());
             let records = self
                 .client
-                .list_v2(
+                .list(
                     "api/2/users",
-                    &[("limit", PAGE_SIZE), ("updated_since", &since)],
+                    &[("updated_since", &since)],
                     "listing changed users",
                 )
                 .await?;
@@ -174,63 +155,51 @@ impl OneLoginSource {
         }
         let records = self
             .client
-            .list_v2("api/2/users", &[("limit", PAGE_SIZE)], "listing users")
+            .list("api/2/users", &[], "listing users")
             .await?;
         users.absorb(records, unactivated);
         Ok((users, true))
     }
 
-    /// Every role with its assigned users.
-    async fn roles(
+    /// Every role with its assigned users, or (`teams_from: groups`) every
+    /// group with the users whose `group_id` names it.
+    async fn teams(
         &self,
-        skipped: &mut Vec<SkippedRecord>,
-    ) -> Result<Vec<SourceGroup>, SourceError> {
-        let records = self
-            .client
-            .list_v2("api/2/roles", &[("limit", PAGE_SIZE)], "listing roles")
-            .await?;
-        let mut groups = Vec::new();
-        let roles = read_all(records, skipped, |record, position| {
-            read_named(&record, position, "role")
-        });
-        for role in roles {
-            let path = format!("api/2/roles/{}/users", role.id);
-            let what = format!("listing the users of role {}", role.id);
-            let query = [("limit", PAGE_SIZE)];
-            let records = self.client.list_v2(&path, &query, &what).await?;
-            let members = member_ids(KIND, &role.id, &records, role_member);
-            groups.push(team(role.id, role.name, members));
-        }
-        Ok(groups)
-    }
-
-    /// Every group, with the users whose `group_id` names it.
-    async fn groups(
-        &self,
+        progress: &Progress,
         users: &BTreeMap<String, SourceUser>,
         skipped: &mut Vec<SkippedRecord>,
     ) -> Result<Vec<SourceGroup>, SourceError> {
+        let (path, kind, roles) = match self.config.teams_from {
+            TeamsFrom::Roles => ("api/2/roles", "role", true),
+            TeamsFrom::Groups => ("api/1/groups", "group", false),
+        };
+        progress.message(&format!("Reading {kind}s from OneLogin"));
         let records = self
             .client
-            .list_v1("api/1/groups", "listing groups")
+            .list(path, &[], &format!("listing {kind}s"))
             .await?;
-        let mut members: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for user in users.values() {
-            if let Some(group) = user.attributes.get(GROUP_ID) {
-                members
-                    .entry(group.as_str())
-                    .or_default()
-                    .push(user.id.clone());
+        let mut in_group: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        if !roles {
+            for user in users.values() {
+                if let Some(group) = user.attributes.get(GROUP_ID) {
+                    in_group.entry(group).or_default().push(user.id.clone());
+                }
             }
         }
-        let groups = read_all(records, skipped, |record, position| {
-            read_named(&record, position, "group")
+        let mut teams = read_all(records, skipped, |record, position| {
+            read_named(&record, position, kind)
         });
-        let teams = groups.into_iter().map(|group| {
-            let members = members.get(group.id.as_str()).cloned().unwrap_or_default();
-            team(group.id, group.name, members)
-        });
-        Ok(teams.collect())
+        for team in &mut teams {
+            team.members = if roles {
+                let path = format!("api/2/roles/{}/users", team.id);
+                let what = format!("listing the users of role {}", team.id);
+                let records = self.client.list(&path, &[], &what).await?;
+                member_ids(KIND, &team.id, &records, role_member)
+            } else {
+                in_group.get(team.id.as_str()).cloned().unwrap_or_default()
+            };
+        }
+        Ok(teams)
     }
 }
 
@@ -264,11 +233,7 @@ impl UserSet {
         for (position, record) in records.into_iter().enumerate() {
             match read_user(record, position, provision_unactivated) {
                 Ok((user, updated)) => {
-                    if let Some(updated) = updated
-                        && self.latest.as_ref().is_none_or(|l| *l < updated)
-                    {
-                        self.latest = Some(updated);
-                    }
+                    self.latest = self.latest.take().max(updated);
                     self.skipped.retain(|s| s.id != user.id);
                     self.users.insert(user.id.clone(), user);
                 }
@@ -303,7 +268,7 @@ impl IdentitySource for OneLoginSource {
     }
 
     fn requests_sent(&self) -> u64 {
-        self.client.requests_sent()
+        self.client.http.requests_sent()
     }
 
     fn check(&self) -> BoxFuture<'_, Result<(), SourceError>> {
@@ -339,8 +304,8 @@ mod tests {
 
         let previous = Directory {
             users: set.users.values().cloned().collect(),
-            groups: Vec::new(),
             skipped: set.skipped.clone(),
+            ..Directory::default()
         };
         let mut next = UserSet::default();
         next.start_from(&previous);

@@ -8,17 +8,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::model::{SkippedRecord, SourceUser};
+use crate::model::{SkippedRecord, SourceGroup, SourceUser};
 use crate::source::kit::records::Record;
-use crate::source::kit::values::{scalar, trimmed};
-
-/// `status` 0: the user was created but never activated (no first login).
-pub const STATUS_UNACTIVATED: i64 = 0;
-/// `status` 2: suspended by an admin.
-pub const STATUS_SUSPENDED: i64 = 2;
-/// `state` 1: approved; every other state (unapproved, rejected,
-/// unlicensed) keeps the user out.
-pub const STATE_APPROVED: i64 = 1;
+use crate::source::kit::values::{scalar, team, trimmed};
 
 /// Raw user fields never copied into attributes, even if an API version
 /// returned them: they concern credentials.
@@ -54,23 +46,20 @@ pub struct V1Pagination {
 }
 
 impl V1Pagination {
-    /// The next cursor, treating null, empty and the string `"null"` (as
-    /// the vendor examples write it) as "no more pages".
+    /// The next cursor, if [`live_cursor`].
     pub fn next(&self) -> Option<&str> {
-        self.after_cursor
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty() && *c != "null")
+        live_cursor(self.after_cursor.as_deref())
     }
 }
 
-/// A role (`/api/2/roles`) or group (`/api/1/groups`): both become teams.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NamedEntity {
-    /// Integer id, as text.
-    pub id: String,
-    /// Name as shown to admins.
-    pub name: String,
+/// A cursor that names a next page (v1 `after_cursor`, v2 `After-Cursor`
+/// header). The spec does not say how the last page ends it [?]: the
+/// official Go SDK stops on an empty value, an absent one can only mean the
+/// same, and the vendor examples write `"null"`; `None` on each.
+pub fn live_cursor(cursor: Option<&str>) -> Option<&str> {
+    cursor
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && *c != "null")
 }
 
 /// Whether a user counts as active: `Some(active)`, or `None` for a status
@@ -78,14 +67,15 @@ pub struct NamedEntity {
 /// guessed). A missing `state` is read as approved: accounts without user
 /// approval do not use it.
 pub fn status_active(status: i64, state: Option<i64>, provision_unactivated: bool) -> Option<bool> {
-    let approved = match state.unwrap_or(STATE_APPROVED) {
-        STATE_APPROVED => true,
+    let approved = match state.unwrap_or(1) {
+        1 => true, // approved
+        // Unapproved, rejected, unlicensed: kept out.
         0 | 2 | 3 => false,
         _ => return None,
     };
     let by_status = match status {
-        STATUS_UNACTIVATED => provision_unactivated,
-        STATUS_SUSPENDED => false,
+        0 => provision_unactivated, // created, never activated (no first login)
+        2 => false,                 // suspended by an admin
         // Locked, password expired, awaiting password reset, password
         // pending, security questions required: still the company's user.
         1 | 3 | 4 | 5 | 7 | 8 => true,
@@ -174,19 +164,20 @@ pub fn read_user(
     Ok((user, text("updated_at")))
 }
 
-/// Decodes one role or group record (`{"id": 1, "name": "…"}`); `Err`
+/// Decodes one role (`/api/2/roles`) or group (`/api/1/groups`) record
+/// (`{"id": 1, "name": "…"}`) as a team, its members read later; `Err`
 /// carries the skip. `kind` names the record in the reason.
 pub fn read_named(
     value: &Value,
     position: usize,
     kind: &str,
-) -> Result<NamedEntity, SkippedRecord> {
+) -> Result<SourceGroup, SkippedRecord> {
     let id = id_text(value.get("id"));
     let record = Record::named("group", id.clone(), position);
     let no = |what: &str| record.skip(format!("the OneLogin {kind} record has no {what}"));
     let id = id.ok_or_else(|| no("integer id"))?;
     let name = trimmed(value.get("name").and_then(Value::as_str)).ok_or_else(|| no("name"))?;
-    Ok(NamedEntity { id, name })
+    Ok(team(id, name, Vec::new()))
 }
 
 /// The user id of a `/api/2/roles/{id}/users` record, if the user is
@@ -267,13 +258,10 @@ mod tests {
         assert_eq!(user.attributes["group_id"], "6");
         assert_eq!(user.attributes["role_ids"], "1,1");
         assert_eq!(user.attributes["custom_attributes.cost_center"], "42-A");
+        let keys: Vec<_> = user.attributes.keys().collect();
         assert!(
-            !user
-                .attributes
-                .keys()
-                .any(|k| k.contains("password") || k == "salt"),
-            "credential fields are never kept: {:?}",
-            user.attributes.keys()
+            !keys.iter().any(|k| k.contains("password") || *k == "salt"),
+            "credential fields are never kept: {keys:?}"
         );
     }
 

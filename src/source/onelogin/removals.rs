@@ -1,18 +1,14 @@
-//! Removal detection between full reads: an id-only listing of every user.
-//!
-//! OneLogin deletes users hard, and a deleted user never appears in an
-//! `updated_since` read again. So every incremental run also lists the ids
-//! of all users (`/api/2/users?fields=id`, 100 per page: the cheapest
-//! complete view the API offers); a user of the previous directory missing
-//! from it was deleted and leaves the directory in this run. An id listed
-//! but unknown (a user whose `updated_at` is older than the cursor, e.g.
-//! made visible late) is read by id, so the directory never lags either way.
+//! Removal detection between full reads (see the module above): the ids of
+//! all users (`fields=id`: the cheapest complete view the API offers). A
+//! user missing from it was deleted; an id listed but unknown (a user whose
+//! `updated_at` is older than the cursor, e.g. made visible late) is read by
+//! id, so the directory never lags either way.
 
 use std::collections::BTreeSet;
 
+use super::UserSet;
 use super::client::OneLoginClient;
 use super::proto::id_text;
-use super::{PAGE_SIZE, UserSet};
 use crate::source::SourceError;
 
 /// Ids per `user_ids=` read of users the id listing names but the
@@ -25,11 +21,7 @@ pub(super) async fn listed_ids(
     client: &OneLoginClient,
 ) -> Result<Option<BTreeSet<String>>, SourceError> {
     let records = client
-        .list_v2(
-            "api/2/users",
-            &[("limit", PAGE_SIZE), ("fields", "id")],
-            "listing user ids",
-        )
+        .list("api/2/users", &[("fields", "id")], "listing user ids")
         .await?;
     Ok(records
         .iter()
@@ -63,9 +55,9 @@ pub(super) async fn read_by_id(
     for chunk in ids.chunks(IDS_PER_READ) {
         let joined = chunk.join(",");
         let records = client
-            .list_v2(
+            .list(
                 "api/2/users",
-                &[("limit", PAGE_SIZE), ("user_ids", &joined)],
+                &[("user_ids", &joined)],
                 "reading users listed but not yet read",
             )
             .await?;
@@ -84,25 +76,13 @@ mod tests {
     #[test]
     fn users_missing_from_the_listing_leave_and_unknown_ids_are_returned() {
         let mut set = UserSet::default();
-        set.absorb(
-            vec![
-                json!({"id": 1, "email": "a@example.com", "status": 1, "state": 1}),
-                json!({"id": 2, "email": "b@example.com", "status": 1, "state": 1}),
-                json!({"id": 3, "status": 42}),
-                json!({"id": 4, "status": 42}),
-            ],
-            false,
-        );
-        let listed: BTreeSet<String> = ["1", "3", "9"].iter().map(|s| s.to_string()).collect();
-        let unknown = set.keep_listed(&listed);
+        let readable = [1, 2].map(|id| json!({"id": id, "status": 1, "state": 1}));
+        let unreadable = [3, 4].map(|id| json!({"id": id, "status": 42}));
+        set.absorb(readable.into_iter().chain(unreadable).collect(), false);
+        let unknown = set.keep_listed(&BTreeSet::from(["1", "3", "9"].map(String::from)));
         assert_eq!(unknown, ["9"]);
         assert_eq!(set.users.keys().collect::<Vec<_>>(), ["1"]);
-        assert_eq!(
-            set.skipped
-                .iter()
-                .map(|s| s.id.as_str())
-                .collect::<Vec<_>>(),
-            ["3"]
-        );
+        let skipped: Vec<_> = set.skipped.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(skipped, ["3"]);
     }
 }
