@@ -18,8 +18,9 @@ use crate::source::SourceError;
 impl VendorHttp {
     /// A [`PageGuard`] for one listing under this client's `max_pages`.
     pub fn page_guard(&self, what: &str) -> PageGuard {
-        let (kind, max_pages, source_key) = self.listing_bounds();
-        PageGuard::new(kind, what, max_pages, source_key)
+        let connection = self.connection();
+        let max_pages = connection.limits.max_pages;
+        PageGuard::new(connection.kind, what, max_pages, &connection.source_key)
     }
 }
 
@@ -77,7 +78,7 @@ pub async fn list_all<P: Pager>(
         records.extend(page.records);
         url = match page.next {
             Next::Done => return Ok(records),
-            Next::Link(link) => same_origin(http.kind(), &first, &link, what)?,
+            Next::Link(link) => same_origin(guard.kind, &first, &link, what)?,
             Next::Cursor(cursor) => pager.url(Some(&cursor))?,
         };
     }

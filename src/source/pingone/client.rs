@@ -97,7 +97,8 @@ impl PingOneClient {
             throttle: throttle_wait,
             ..connection.settings(credentials_key.clone())
         };
-        settings.limits.max_wait = settings.limits.max_wait.min(MAX_THROTTLE_WAIT);
+        let limits = &mut settings.connection.limits;
+        limits.max_wait = limits.max_wait.min(MAX_THROTTLE_WAIT);
         let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
         let environment = format!("environments/{}/", config.environment_id);
         let environment_url = encode::endpoint(KIND, &config.base_url, &environment)?;
