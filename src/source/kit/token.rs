@@ -6,8 +6,9 @@
 //! Vendors differ only in what they pass in: the [`Grant`], and how a
 //! refusal reads to an admin ([`Advice`]).
 
+use std::cell::RefCell;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use oauth2::basic::{BasicClient, BasicErrorResponse};
@@ -316,35 +317,37 @@ impl TokenEndpoint {
                 client_id,
                 auth,
                 scopes,
-            } => return self.client_credentials(client_id, auth, scopes).await,
+            } => self.client_credentials(client_id, auth, scopes)?,
             Grant::JwtBearer(sign) => {
                 let assertion = sign().await?;
-                post()
-                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(form(&[
-                        ("grant_type", JWT_BEARER_GRANT),
-                        ("assertion", &assertion),
-                    ]))
+                let form = form(&[("grant_type", JWT_BEARER_GRANT), ("assertion", &assertion)]);
+                let request = post().header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+                request
+                    .body(form)
+                    .build()
+                    .map_err(|e| self.setup(&e.to_string()))?
             }
             Grant::JsonClientCredentials { client_id, secret } => post()
                 .basic_auth(client_id, Some(secret.expose()))
                 .header(CONTENT_TYPE, "application/json")
-                .body(r#"{"grant_type":"client_credentials"}"#),
+                .body(r#"{"grant_type":"client_credentials"}"#)
+                .build()
+                .map_err(|e| self.setup(&e.to_string()))?,
         };
-        let request = request.build().map_err(|e| self.setup(&e.to_string()))?;
         self.send(request).await
     }
 
-    /// A client-credentials request built by `oauth2` and sent through our
-    /// HTTP client ([`Transport`]), so the source's proxy, CA file,
-    /// timeout and body cap apply. The answer is kept and decoded like every
-    /// grant's: vendors' tokens are not always standard (see [`TokenBody`]).
-    async fn client_credentials(
+    /// A client-credentials request built by `oauth2`, to be sent through
+    /// our HTTP client so the source's proxy, CA file, timeout and body cap
+    /// apply. `oauth2` hands the request to a client that only keeps it;
+    /// the answer is decoded like every grant's: vendors' tokens are not
+    /// always standard (see [`TokenBody`]).
+    fn client_credentials(
         &self,
         client_id: &str,
         auth: &ClientAuth,
         scopes: &[String],
-    ) -> Result<Attempt, SourceError> {
+    ) -> Result<reqwest::Request, SourceError> {
         let token_url = TokenUrl::from_url(self.url.clone());
         let client =
             BasicClient::new(ClientId::new(client_id.to_string())).set_token_uri(token_url);
@@ -365,52 +368,22 @@ impl TokenEndpoint {
                 .add_extra_param("client_assertion_type", CLIENT_ASSERTION_TYPE)
                 .add_extra_param("client_assertion", sign()?);
         }
+        let built = RefCell::new(None);
+        let result = request.request(&|http: oauth2::HttpRequest| {
+            *built.borrow_mut() = Some(http);
+            Err(std::io::Error::other("kept to be sent by the kit"))
+        });
+        let Some(http) = built.into_inner() else {
+            return Err(self.setup(&result.err().map(|e| e.to_string()).unwrap_or_default()));
+        };
+        let mut request =
+            reqwest::Request::try_from(http).map_err(|e| self.setup(&e.to_string()))?;
         // A vendor-encoded Basic header replaces oauth2's.
-        let basic = match auth {
-            ClientAuth::Basic(secret, encoding) => Some(basic_header(client_id, secret, *encoding)),
-            _ => None,
-        };
-        let transport = Transport {
-            endpoint: self,
-            basic,
-            kept: Mutex::new(None),
-        };
-        let result = request.request_async(&transport).await;
-        match transport.kept.lock().ok().and_then(|mut slot| slot.take()) {
-            Some(outcome) => outcome,
-            None => Err(self.setup(&result.err().map(|e| e.to_string()).unwrap_or_default())),
+        if let ClientAuth::Basic(secret, encoding) = auth {
+            let basic = basic_header(client_id, secret, *encoding);
+            request.headers_mut().insert(AUTHORIZATION, basic);
         }
-    }
-
-    /// The HTTP client `oauth2` sends through: ours, with the vendor's Basic
-    /// header, keeping the outcome in `kept` for the caller.
-    async fn transport(
-        &self,
-        request: oauth2::HttpRequest,
-        basic: Option<&HeaderValue>,
-        kept: &Mutex<Option<Result<Attempt, SourceError>>>,
-    ) -> Result<oauth2::HttpResponse, std::io::Error> {
-        let outcome = match reqwest::Request::try_from(request) {
-            Ok(mut request) => {
-                if let Some(basic) = basic {
-                    request.headers_mut().insert(AUTHORIZATION, basic.clone());
-                }
-                self.send(request).await
-            }
-            Err(e) => Err(self.setup(&e.to_string())),
-        };
-        let response = match &outcome {
-            Ok(Ok(answer)) => {
-                let mut response = oauth2::HttpResponse::new(answer.body.clone());
-                *response.status_mut() = answer.status;
-                Ok(response)
-            }
-            _ => Err(std::io::Error::other("no token answer")),
-        };
-        if let Ok(mut slot) = kept.lock() {
-            *slot = Some(outcome);
-        }
-        response
+        Ok(request)
     }
 
     /// Sends one request and reads the answer within the bounds.
@@ -441,23 +414,6 @@ impl TokenEndpoint {
             source_kind: self.kind,
             message: format!("{}: {message}", self.shown),
         }
-    }
-}
-
-/// The HTTP client handed to `oauth2` for one request.
-struct Transport<'a> {
-    endpoint: &'a TokenEndpoint,
-    basic: Option<HeaderValue>,
-    kept: Mutex<Option<Result<Attempt, SourceError>>>,
-}
-
-impl<'c> oauth2::AsyncHttpClient<'c> for Transport<'_> {
-    type Error = std::io::Error;
-    type Future = BoxFuture<'c, Result<oauth2::HttpResponse, std::io::Error>>;
-
-    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
-        let basic = self.basic.as_ref();
-        Box::pin(self.endpoint.transport(request, basic, &self.kept))
     }
 }
 
