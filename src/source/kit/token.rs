@@ -274,7 +274,15 @@ impl TokenEndpoint {
                 }
             };
             if answer.status.is_success() {
-                return self.decode(&answer);
+                let token: TokenBody = decode_token_body(&self.shown, answer.status, &answer.body)
+                    .map_err(|message| SourceError::Fetch {
+                        source_kind: self.kind,
+                        message,
+                    })?;
+                return Ok(IssuedToken {
+                    expires_in: token.lifetime().unwrap_or(DEFAULT_TOKEN_LIFETIME),
+                    token: Secret::new(token.access_token),
+                });
             }
             let error = serde_json::from_slice::<BasicErrorResponse>(&answer.body).ok();
             let refusal = Refusal {
@@ -305,7 +313,7 @@ impl TokenEndpoint {
         })
     }
 
-    /// One request of the grant.
+    /// One request of the grant, sent and read within the bounds.
     async fn exchange(&self) -> Result<Attempt, SourceError> {
         let post = || {
             self.http
@@ -317,24 +325,32 @@ impl TokenEndpoint {
                 client_id,
                 auth,
                 scopes,
-            } => self.client_credentials(client_id, auth, scopes)?,
+            } => {
+                let request = self.client_credentials(client_id, auth, scopes)?;
+                reqwest::RequestBuilder::from_parts(self.http.clone(), request)
+            }
             Grant::JwtBearer(sign) => {
                 let assertion = sign().await?;
-                let form = form(&[("grant_type", JWT_BEARER_GRANT), ("assertion", &assertion)]);
-                let request = post().header(CONTENT_TYPE, "application/x-www-form-urlencoded");
-                request
-                    .body(form)
-                    .build()
-                    .map_err(|e| self.setup(&e.to_string()))?
+                post()
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(form(&[
+                        ("grant_type", JWT_BEARER_GRANT),
+                        ("assertion", &assertion),
+                    ]))
             }
             Grant::JsonClientCredentials { client_id, secret } => post()
                 .basic_auth(client_id, Some(secret.expose()))
                 .header(CONTENT_TYPE, "application/json")
-                .body(r#"{"grant_type":"client_credentials"}"#)
-                .build()
-                .map_err(|e| self.setup(&e.to_string()))?,
+                .body(r#"{"grant_type":"client_credentials"}"#),
         };
-        self.send(request).await
+        let request = request.build().map_err(|e| self.setup(&e.to_string()))?;
+        match self.http.execute(request).await {
+            Ok(response) => Ok(Ok(self
+                .bounds
+                .read(self.kind, &self.shown, response)
+                .await?)),
+            Err(e) => Ok(Err(describe_error(&e))),
+        }
     }
 
     /// A client-credentials request built by `oauth2`, to be sent through
@@ -384,29 +400,6 @@ impl TokenEndpoint {
             request.headers_mut().insert(AUTHORIZATION, basic);
         }
         Ok(request)
-    }
-
-    /// Sends one request and reads the answer within the bounds.
-    async fn send(&self, request: reqwest::Request) -> Result<Attempt, SourceError> {
-        let response = match self.http.execute(request).await {
-            Ok(response) => response,
-            Err(e) => return Ok(Err(describe_error(&e))),
-        };
-        let answer = self.bounds.read(self.kind, &self.shown, response).await?;
-        Ok(Ok(answer))
-    }
-
-    /// Decodes a 2xx answer (a standard token, or a vendor's variant).
-    fn decode(&self, answer: &TokenAnswer) -> Result<IssuedToken, SourceError> {
-        let token: TokenBody = decode_token_body(&self.shown, answer.status, &answer.body)
-            .map_err(|message| SourceError::Fetch {
-                source_kind: self.kind,
-                message,
-            })?;
-        Ok(IssuedToken {
-            expires_in: token.lifetime().unwrap_or(DEFAULT_TOKEN_LIFETIME),
-            token: Secret::new(token.access_token),
-        })
     }
 
     fn setup(&self, message: &str) -> SourceError {
