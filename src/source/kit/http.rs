@@ -9,7 +9,7 @@
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
@@ -432,10 +432,7 @@ impl VendorHttp {
         let (limit, remaining, reset) = match settings.rate_limit_headers {
             RateLimitHeaders::None => (None, None, None),
             RateLimitHeaders::OktaEpoch => {
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
+                let now = u64::try_from(crate::timestamp::unix_now()).unwrap_or(0);
                 let reset = "x-rate-limit-reset";
                 (
                     number("x-rate-limit-limit"),
