@@ -134,7 +134,7 @@ impl PageGuard {
     /// Admits the next request of the listing, identified by its position
     /// (the URL, cursor, page token or offset it asks for).
     pub fn admit(&mut self, position: &str) -> Result<(), SourceError> {
-        let pages = self.pages();
+        let pages = u64::try_from(self.seen.len()).unwrap_or(u64::MAX);
         if !self.seen.insert(position.to_string()) {
             return Err(SourceError::Fetch {
                 source_kind: self.kind,
@@ -154,11 +154,6 @@ impl PageGuard {
             });
         }
         Ok(())
-    }
-
-    /// Pages admitted so far.
-    pub fn pages(&self) -> u64 {
-        u64::try_from(self.seen.len()).unwrap_or(u64::MAX)
     }
 }
 
