@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 
 use super::encode::{form, query_escape};
 use super::http::{SourceConnection, body_start};
-use crate::config::{ListingLimits, Secret};
+use crate::config::Secret;
 use crate::http::{describe_error, redact_url};
 use crate::ratelimit::{Backoff, BodyError, check_wait, parse_retry_after, read_body_capped};
 use crate::source::{BoxFuture, SourceError};
@@ -141,17 +141,7 @@ impl Refusal<'_> {
     }
 }
 
-/// The bounds a token endpoint is read within: the source's `max_wait` and
-/// `max_body`, and its config path to name in errors.
-#[derive(Debug, Clone)]
-pub struct TokenBounds {
-    /// The source's caps.
-    pub limits: ListingLimits,
-    /// `connections[i].source`.
-    pub source_key: String,
-}
-
-/// A token endpoint's answer, read within [`TokenBounds`].
+/// A token endpoint's answer, read within the source's caps.
 pub struct TokenAnswer {
     /// HTTP status.
     pub status: StatusCode,
@@ -161,19 +151,19 @@ pub struct TokenAnswer {
     pub body: Vec<u8>,
 }
 
-impl TokenBounds {
-    /// Reads a token endpoint's response: a `Retry-After` on a 429/5xx above
-    /// `max_wait`, or a body above `max_body`, fails at once instead of
-    /// stalling the run or filling memory.
+impl SourceConnection {
+    /// Reads a token endpoint's response within the source's caps: a
+    /// `Retry-After` on a 429/5xx above `max_wait`, or a body above
+    /// `max_body`, fails at once instead of stalling the run or filling
+    /// memory.
     pub async fn read(
         &self,
-        kind: &'static str,
         shown: &str,
         response: reqwest::Response,
     ) -> Result<TokenAnswer, SourceError> {
         let status = response.status();
         let fail = |reason: String| SourceError::Fetch {
-            source_kind: kind,
+            source_kind: self.kind,
             message: format!("{shown} answered {status}: {reason}"),
         };
         let throttled = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
@@ -207,11 +197,10 @@ type Attempt = Result<TokenAnswer, String>;
 
 /// One OAuth token endpoint of a source, with its grant and advice.
 pub struct TokenEndpoint {
-    kind: &'static str,
+    connection: SourceConnection,
     http: reqwest::Client,
     url: Url,
     shown: String,
-    bounds: TokenBounds,
     backoff: Backoff,
     grant: Grant,
     advice: Advice,
@@ -229,14 +218,10 @@ impl TokenEndpoint {
         advice: Advice,
     ) -> Result<Self, SourceError> {
         Ok(TokenEndpoint {
-            kind: connection.kind,
+            connection: connection.clone(),
             shown: format!("POST {}", redact_url(&url)),
             http: connection.client()?,
             url,
-            bounds: TokenBounds {
-                limits: connection.limits,
-                source_key: connection.source_key.clone(),
-            },
             backoff: Backoff::default(),
             grant,
             advice,
@@ -276,7 +261,7 @@ impl TokenEndpoint {
             if answer.status.is_success() {
                 let token: TokenBody = decode_token_body(&self.shown, answer.status, &answer.body)
                     .map_err(|message| SourceError::Fetch {
-                        source_kind: self.kind,
+                        source_kind: self.connection.kind,
                         message,
                     })?;
                 return Ok(IssuedToken {
@@ -300,12 +285,12 @@ impl TokenEndpoint {
                 continue;
             }
             return Err(SourceError::Unauthorized {
-                source_kind: self.kind,
+                source_kind: self.connection.kind,
                 message: (self.advice)(&refusal),
             });
         }
         Err(SourceError::Fetch {
-            source_kind: self.kind,
+            source_kind: self.connection.kind,
             message: format!(
                 "{} failed after {TOKEN_ATTEMPTS} attempts: {last}{}",
                 self.shown, self.exhausted_hint
@@ -345,10 +330,7 @@ impl TokenEndpoint {
         };
         let request = request.build().map_err(|e| self.setup(&e.to_string()))?;
         match self.http.execute(request).await {
-            Ok(response) => Ok(Ok(self
-                .bounds
-                .read(self.kind, &self.shown, response)
-                .await?)),
+            Ok(response) => Ok(Ok(self.connection.read(&self.shown, response).await?)),
             Err(e) => Ok(Err(describe_error(&e))),
         }
     }
@@ -404,7 +386,7 @@ impl TokenEndpoint {
 
     fn setup(&self, message: &str) -> SourceError {
         SourceError::Setup {
-            source_kind: self.kind,
+            source_kind: self.connection.kind,
             message: format!("{}: {message}", self.shown),
         }
     }
