@@ -104,14 +104,10 @@ impl Authenticator for StaticHeader {
         request: reqwest::RequestBuilder,
         _refresh: bool,
     ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
-        Box::pin(async move {
-            let mut request =
-                request.header(self.name, format!("{}{}", self.prefix, self.value.expose()));
-            for (name, value) in &self.extra {
-                request = request.header(*name, value);
-            }
-            Ok(request)
-        })
+        let request = request.header(self.name, format!("{}{}", self.prefix, self.value.expose()));
+        let extra = self.extra.iter();
+        let request = extra.fold(request, |r, (name, value)| r.header(*name, value));
+        Box::pin(std::future::ready(Ok(request)))
     }
 
     fn can_refresh(&self) -> bool {
@@ -463,17 +459,14 @@ impl VendorHttp {
                 self.inner.pacer.pause_for(reset);
             }
         }
-        let throttled = status == StatusCode::TOO_MANY_REQUESTS
-            || status == StatusCode::SERVICE_UNAVAILABLE
-            || status == StatusCode::GATEWAY_TIMEOUT;
-        if !throttled {
+        if !matches!(status.as_u16(), 429 | 503 | 504) {
             return Ok(None);
         }
-        match (retry_after, reset) {
-            (Some(wait), _) => capped(RETRY_AFTER.as_str(), wait).map(Some),
-            (None, Some((name, reset))) => capped(name, reset).map(Some),
-            (None, None) => Ok(None),
-        }
+        // `Retry-After` first, else the vendor's reset.
+        let wait = retry_after
+            .map(|wait| (RETRY_AFTER.as_str(), wait))
+            .or(reset);
+        wait.map(|(name, wait)| capped(name, wait)).transpose()
     }
 }
 
@@ -494,10 +487,7 @@ fn error_detail(body: &[u8]) -> String {
             .or_else(|| value.get("code"))
             .map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_string));
         if let Some(message) = candidates.into_iter().flatten().find_map(|m| m.as_str()) {
-            return match code {
-                Some(code) => format!("{message} ({code})"),
-                None => message.to_string(),
-            };
+            return code.map_or(message.to_string(), |code| format!("{message} ({code})"));
         }
     }
     body_text(body)
@@ -513,12 +503,8 @@ pub fn body_start(body: &[u8]) -> String {
 /// The start of an error body, trimmed, or "(no body)": what a message
 /// shows of a body no vendor summary reads.
 pub fn body_text(body: &[u8]) -> String {
-    let text = body_start(body);
-    if text.is_empty() {
-        "(no body)".into()
-    } else {
-        text
-    }
+    let text = Some(body_start(body)).filter(|text| !text.is_empty());
+    text.unwrap_or_else(|| "(no body)".into())
 }
 
 #[cfg(test)]
