@@ -397,11 +397,7 @@ fn basic_header(client_id: &str, secret: &Secret, encoding: BasicEncoding) -> He
     use base64::Engine;
     let pair = match encoding {
         BasicEncoding::Raw => format!("{client_id}:{}", secret.expose()),
-        BasicEncoding::QueryEscape => format!(
-            "{}:{}",
-            query_escape(client_id),
-            query_escape(secret.expose())
-        ),
+        BasicEncoding::QueryEscape => [client_id, secret.expose()].map(query_escape).join(":"),
     };
     let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
     let mut value = HeaderValue::from_str(&format!("Basic {encoded}"))
@@ -546,12 +542,9 @@ impl super::http::Authenticator for BearerTokenCache {
         refresh: bool,
     ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
         Box::pin(async move {
-            let token = self.token(refresh).await?;
-            let mut request = request.bearer_auth(token.expose());
-            for (name, value) in &self.headers {
-                request = request.header(*name, value);
-            }
-            Ok(request)
+            let request = request.bearer_auth(self.token(refresh).await?.expose());
+            let headers = self.headers.iter();
+            Ok(headers.fold(request, |r, (name, value)| r.header(*name, value)))
         })
     }
 
