@@ -196,12 +196,10 @@ fn split_links(value: &str) -> Vec<(&str, &str)> {
         };
         let target = &rest[open + 1..close];
         let after = &rest[close + 1..];
-        let end = after.find(",").map_or(after.len(), |comma| {
-            // A comma before the next '<' ends this link's parameters.
-            match after.find('<') {
-                Some(next) if next < comma => next,
-                _ => comma,
-            }
+        // A comma ends this link's parameters, or the next '<' if before it.
+        let end = after.find(',').map_or(after.len(), |comma| {
+            let next = after.find('<').filter(|&next| next < comma);
+            next.unwrap_or(comma)
         });
         links.push((target, &after[..end]));
         rest = &after[end..];
