@@ -57,18 +57,9 @@ fn basic_credentials_keep_the_vendor_encoding() {
     use base64::Engine;
     let decoded = |encoding| {
         let header = basic_header("client-1", &Secret::new("s3cret~x y".into()), encoding);
-        let value = header
-            .to_str()
-            .unwrap()
-            .strip_prefix("Basic ")
-            .unwrap()
-            .to_string();
-        String::from_utf8(
-            base64::engine::general_purpose::STANDARD
-                .decode(value)
-                .unwrap(),
-        )
-        .unwrap()
+        let value = header.to_str().unwrap().strip_prefix("Basic ").unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(value);
+        String::from_utf8(bytes.unwrap()).unwrap()
     };
     assert_eq!(decoded(BasicEncoding::Raw), "client-1:s3cret~x y");
     assert_eq!(decoded(BasicEncoding::QueryEscape), "client-1:s3cret~x+y");
