@@ -191,10 +191,6 @@ impl SourceConnection {
     }
 }
 
-/// What one request at the token endpoint ended with: an answer, or the
-/// network error that is worth another attempt.
-type Attempt = Result<TokenAnswer, String>;
-
 /// One OAuth token endpoint of a source, with its grant and advice.
 pub struct TokenEndpoint {
     connection: SourceConnection,
@@ -298,8 +294,9 @@ impl TokenEndpoint {
         })
     }
 
-    /// One request of the grant, sent and read within the bounds.
-    async fn exchange(&self) -> Result<Attempt, SourceError> {
+    /// One request of the grant, sent and read within the bounds: an
+    /// answer, or (`Ok(Err)`) the network error worth another attempt.
+    async fn exchange(&self) -> Result<Result<TokenAnswer, String>, SourceError> {
         let post = || {
             self.http
                 .post(self.url.clone())
