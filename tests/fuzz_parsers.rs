@@ -31,7 +31,7 @@ use penvio_sync::source::FileSource;
 use penvio_sync::source::fuzz::{
     LISTINGS, Listing, parse_page, parse_rfc3339, summarise_error_bodies,
 };
-use penvio_sync::source::paginate::link_next;
+use penvio_sync::source::kit::paging::link_next;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence, TestRunner};
 use reqwest::header::{HeaderMap, HeaderValue, LINK};

@@ -23,8 +23,6 @@ mod pingone;
 mod scim;
 
 pub use cache::{SourceCache, SourceCacheRef};
-/// The paging helpers under their old path (`tests/fuzz_parsers.rs`).
-pub use kit::paging as paginate;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -21,7 +21,7 @@ use crate::source::SourceError;
 use crate::source::kit::http::{SourceConnection, VendorHttp, VendorHttpSettings};
 use crate::source::kit::paging::{self, Next, Pager};
 use crate::source::kit::token::{
-    BearerTokenCache, Grant, Refusal, TokenAnswer, TokenBounds, TokenEndpoint, decode_token_body,
+    BearerTokenCache, Grant, Refusal, TokenAnswer, TokenEndpoint, decode_token_body,
 };
 
 /// The three read-only scopes, space-delimited as the JWT `scope` claim.
@@ -83,7 +83,7 @@ struct TokenRequester {
     token_uri: Url,
     /// `connections[i].source`, to name keys in advice.
     source_key: String,
-    bounds: TokenBounds,
+    bounds: SourceConnection,
 }
 
 impl TokenRequester {
@@ -158,7 +158,7 @@ impl TokenRequester {
             .send()
             .await
             .map_err(|e| fail(crate::http::describe_error(&e)))?;
-        let TokenAnswer { status, body, .. } = self.bounds.read(KIND, &shown, response).await?;
+        let TokenAnswer { status, body, .. } = self.bounds.read(&shown, response).await?;
         if !status.is_success() {
             return Err(fail(format!("answered {status}")));
         }
@@ -184,7 +184,7 @@ impl TokenRequester {
                 source_kind: KIND,
                 message: format!("{shown}: {}", crate::http::describe_error(&e)),
             })?;
-        let TokenAnswer { status, body, .. } = self.bounds.read(KIND, &shown, response).await?;
+        let TokenAnswer { status, body, .. } = self.bounds.read(&shown, response).await?;
         if !status.is_success() {
             return Err(SourceError::Unauthorized {
                 source_kind: KIND,
@@ -371,10 +371,7 @@ impl GoogleClient {
             admin_email: config.admin_email.clone(),
             token_uri: token_uri.clone(),
             source_key: source_key.clone(),
-            bounds: TokenBounds {
-                limits: config.limits,
-                source_key: source_key.clone(),
-            },
+            bounds: endpoints.clone(),
         });
         let tokens = Arc::new(grant_tokens(&endpoints, requester, token_uri)?);
         // Google sends no rate-limit headers (FACTS: none documented).
@@ -514,9 +511,14 @@ mod tests {
             admin_email: "admin@example.com".into(),
             token_uri: Url::parse("https://oauth2.googleapis.com/token").unwrap(),
             source_key: "connections[0].source".into(),
-            bounds: TokenBounds {
-                limits: crate::config::ListingLimits::default(),
+            bounds: SourceConnection {
+                kind: KIND,
                 source_key: "connections[0].source".into(),
+                timeout: Duration::from_secs(30),
+                ca: None,
+                proxy: None,
+                limits: crate::config::ListingLimits::default(),
+                requests_per_second: std::num::NonZeroU32::MIN,
             },
         }
     }

@@ -21,7 +21,8 @@ use crate::config::{ExternalAccount, Secret, SubjectTokenFormat, SubjectTokenSou
 use crate::http::redact_url;
 use crate::source::SourceError;
 use crate::source::kit::encode::component as encode;
-use crate::source::kit::token::{TokenAnswer, TokenBounds, decode_token_body};
+use crate::source::kit::http::SourceConnection;
+use crate::source::kit::token::{TokenAnswer, decode_token_body};
 
 /// An OAuth error answer of Google STS (`error`, `error_description`).
 #[derive(Debug, Default, Deserialize)]
@@ -57,7 +58,7 @@ pub(super) struct Call<'a> {
     /// The client (timeouts, same-origin redirects, proxy, CAs).
     pub http: &'a reqwest::Client,
     /// Body and `Retry-After` caps.
-    pub bounds: &'a TokenBounds,
+    pub bounds: &'a SourceConnection,
     /// `connections[i].source`.
     pub source_key: &'a str,
 }
@@ -112,8 +113,7 @@ impl Federation {
                 let response = request.send().await.map_err(|e| {
                     unreadable(format!("{shown}: {}", crate::http::describe_error(&e)))
                 })?;
-                let TokenAnswer { status, body, .. } =
-                    call.bounds.read(KIND, &shown, response).await?;
+                let TokenAnswer { status, body, .. } = call.bounds.read(&shown, response).await?;
                 if !status.is_success() {
                     return Err(unreadable(format!("{shown} answered {status}")));
                 }
@@ -236,7 +236,7 @@ async fn send(
         source_kind: KIND,
         message: format!("{shown}: {}", crate::http::describe_error(&e)),
     })?;
-    call.bounds.read(KIND, shown, response).await
+    call.bounds.read(shown, response).await
 }
 
 /// A subject-token file, refused when larger than a token can be.

@@ -2,8 +2,6 @@
 //! and Entra certificate credentials prove who they are with a fresh one
 //! per token request.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use jsonwebtoken::{EncodingKey, Header};
 use serde::{Deserialize, Serialize};
@@ -56,10 +54,7 @@ pub struct ClientAssertion {
 impl ClientAssertion {
     /// A signed assertion for one token request, valid from now.
     pub fn sign(&self) -> Result<String, SourceError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now = u64::try_from(crate::timestamp::unix_now()).unwrap_or(0);
         let mut random = [0u8; 16];
         SystemRandom::new()
             .fill(&mut random)

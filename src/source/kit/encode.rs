@@ -78,4 +78,20 @@ mod tests {
         assert_eq!(query_escape("a b~c+d"), "a+b~c%2Bd");
         assert_eq!(form(&[("a b", "c&d")]), "a%20b=c%26d");
     }
+
+    #[test]
+    fn paths_join_under_the_base_with_or_without_its_slash() {
+        for base in ["https://h.example/prefix", "https://h.example/prefix/"] {
+            let base = Url::parse(base).unwrap();
+            let url = endpoint("okta", &base, "api/v1/users").unwrap();
+            assert_eq!(url.as_str(), "https://h.example/prefix/api/v1/users");
+            let url = with_query("okta", &base, "api/v1/users", &[("q", "a b")]).unwrap();
+            assert_eq!(url.as_str(), "https://h.example/prefix/api/v1/users?q=a+b");
+            // No query: no dangling `?`.
+            let url = with_query("okta", &base, "x", &[]).unwrap();
+            assert_eq!(url.as_str(), "https://h.example/prefix/x");
+            let error = endpoint("okta", &base, "//[::1").unwrap_err().to_string();
+            assert!(error.contains("cannot build the URL for //[::1"), "{error}");
+        }
+    }
 }

@@ -9,10 +9,10 @@
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use crate::config::{ListingLimits, Secret};
@@ -38,13 +38,8 @@ pub enum RateLimitHeaders {
 /// rate-limit headers: `Some` when the refused answer `(status, body, now)`
 /// asks to retry, with the wait it names (`None`: the backoff decides).
 /// PingOne names the wait in its REQUEST_LIMITED body; Google answers 403
-/// with a rate-limit reason.
+/// with a rate-limit reason. By default statuses and headers say it all.
 pub type ThrottleHook = fn(StatusCode, &[u8], SystemTime) -> Option<Option<Duration>>;
-
-/// The default [`ThrottleHook`]: statuses and headers say it all.
-pub fn no_throttle_hook(_: StatusCode, _: &[u8], _: SystemTime) -> Option<Option<Duration>> {
-    None
-}
 
 /// Authorises requests; an adapter implements it for its vendor's scheme.
 pub trait Authenticator: Send + Sync {
@@ -109,14 +104,10 @@ impl Authenticator for StaticHeader {
         request: reqwest::RequestBuilder,
         _refresh: bool,
     ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
-        Box::pin(async move {
-            let mut request =
-                request.header(self.name, format!("{}{}", self.prefix, self.value.expose()));
-            for (name, value) in &self.extra {
-                request = request.header(*name, value);
-            }
-            Ok(request)
-        })
+        let request = request.header(self.name, format!("{}{}", self.prefix, self.value.expose()));
+        let extra = self.extra.iter();
+        let request = extra.fold(request, |r, (name, value)| r.header(*name, value));
+        Box::pin(std::future::ready(Ok(request)))
     }
 
     fn can_refresh(&self) -> bool {
@@ -150,45 +141,37 @@ impl SourceConnection {
     /// A client for another endpoint of the source (its token endpoint),
     /// with the same proxy, CA file and timeout.
     pub fn client(&self) -> Result<reqwest::Client, SourceError> {
-        endpoint_client(
-            self.kind,
-            self.timeout,
-            self.ca.as_ref(),
-            self.proxy.as_ref(),
-        )
+        let proxy = self.proxy.as_ref().map(Secret::expose);
+        crate::http::build_endpoint_client(self.timeout, self.ca.as_ref(), proxy).map_err(|e| {
+            SourceError::Setup {
+                source_kind: self.kind,
+                message: e.to_string(),
+            }
+        })
     }
 
     /// Settings of the API client: the default backoff and no rate-limit
     /// headers, which a vendor overrides with struct update syntax.
     pub fn settings(&self, credentials_key: String) -> VendorHttpSettings {
         VendorHttpSettings {
-            kind: self.kind,
+            connection: self.clone(),
             credentials_key,
-            requests_per_second: self.requests_per_second,
-            timeout: self.timeout,
             backoff: Backoff::default(),
             rate_limit_headers: RateLimitHeaders::None,
-            throttle: no_throttle_hook,
+            throttle: |_, _, _| None,
             max_rate_limit_share: 1.0,
-            ca: self.ca.clone(),
-            limits: self.limits,
-            proxy: self.proxy.clone(),
-            source_key: self.source_key.clone(),
         }
     }
 }
 
-/// Settings of a [`VendorHttp`].
+/// Settings of a [`VendorHttp`]: the source's connection and what the
+/// vendor adds to it.
 pub struct VendorHttpSettings {
-    /// Adapter name, as in `source.type`.
-    pub kind: &'static str,
+    /// The source's timeout, CA file, proxy, caps, pace and config path.
+    pub connection: SourceConnection,
     /// The config key(s) to fix when credentials are refused, e.g.
     /// `connections[0].source.token`.
     pub credentials_key: String,
-    /// Request ceiling we impose on ourselves.
-    pub requests_per_second: NonZeroU32,
-    /// Total timeout of one request.
-    pub timeout: Duration,
     /// Retry policy.
     pub backoff: Backoff,
     /// Which rate-limit headers the vendor sends.
@@ -198,15 +181,6 @@ pub struct VendorHttpSettings {
     /// Share of the vendor's limit we may use before pausing until the reset
     /// (the limit is often shared with the customer's other integrations).
     pub max_rate_limit_share: f64,
-    /// Extra trusted CAs for this vendor's endpoints (`source.ca_file`).
-    pub ca: Option<crate::config::CaBundle>,
-    /// Caps on server-directed waits, pages and body sizes.
-    pub limits: ListingLimits,
-    /// This endpoint's own proxy (`source.proxy`), else the environment's.
-    pub proxy: Option<Secret>,
-    /// The source's config path (`connections[0].source`), to name the
-    /// key that sets a cap when a server exceeds it.
-    pub source_key: String,
 }
 
 /// A response body with its status and headers.
@@ -263,13 +237,9 @@ impl VendorHttp {
         settings: VendorHttpSettings,
         auth: Box<dyn Authenticator>,
     ) -> Result<Self, SourceError> {
-        let http = endpoint_client(
-            settings.kind,
-            settings.timeout,
-            settings.ca.as_ref(),
-            settings.proxy.as_ref(),
-        )?;
-        let pacer = RequestPacer::new(settings.requests_per_second, settings.requests_per_second);
+        let http = settings.connection.client()?;
+        let pace = settings.connection.requests_per_second;
+        let pacer = RequestPacer::new(pace, pace);
         Ok(VendorHttp {
             inner: Arc::new(Inner {
                 http,
@@ -286,20 +256,9 @@ impl VendorHttp {
         self.inner.requests.load(Ordering::Relaxed)
     }
 
-    /// Adapter name, as in `source.type`.
-    pub fn kind(&self) -> &'static str {
-        self.inner.settings.kind
-    }
-
-    /// What a [`PageGuard`](super::paging) for one of this client's
-    /// listings needs: the source kind, `max_pages` and the config key.
-    pub(super) fn listing_bounds(&self) -> (&'static str, u64, &str) {
-        let settings = &self.inner.settings;
-        (
-            settings.kind,
-            settings.limits.max_pages,
-            &settings.source_key,
-        )
+    /// The source's connection (its kind, caps and config path).
+    pub fn connection(&self) -> &SourceConnection {
+        &self.inner.settings.connection
     }
 
     /// GET with pacing, retries and authentication. Retries 429, 408 and
@@ -307,7 +266,7 @@ impl VendorHttp {
     /// refreshes an OAuth token once on 401, and fails with a message naming
     /// the config key on 401/403.
     pub async fn get(&self, url: &str) -> Result<VendorResponse, SourceError> {
-        self.send_allowing(Method::GET, url, &[]).await
+        self.get_allowing(url, &[]).await
     }
 
     /// GET like [`Self::get`], but answers with a status in `allowed` are
@@ -318,24 +277,16 @@ impl VendorHttp {
         url: &str,
         allowed: &[StatusCode],
     ) -> Result<VendorResponse, SourceError> {
-        self.send_allowing(Method::GET, url, allowed).await
-    }
-
-    async fn send_allowing(
-        &self,
-        method: Method,
-        url: &str,
-        allowed: &[StatusCode],
-    ) -> Result<VendorResponse, SourceError> {
         let inner = &self.inner;
-        let kind = inner.settings.kind;
+        let connection = &inner.settings.connection;
+        let kind = connection.kind;
         let fetch = |message: String| SourceError::Fetch {
             source_kind: kind,
             message,
         };
         let parsed =
             Url::parse(url).map_err(|e| fetch(format!("invalid URL from the API: {e}")))?;
-        let shown = format!("{method} {}", redact_url(&parsed));
+        let shown = format!("GET {}", redact_url(&parsed));
         let backoff = inner.settings.backoff;
         let mut refreshed = false;
         let mut last = String::new();
@@ -350,7 +301,7 @@ impl VendorHttp {
             inner.requests.fetch_add(1, Ordering::Relaxed);
             let request = inner
                 .http
-                .request(method.clone(), parsed.clone())
+                .get(parsed.clone())
                 .header(reqwest::header::ACCEPT, "application/json");
             let request = inner
                 .auth
@@ -365,7 +316,8 @@ impl VendorHttp {
                     let wait = self
                         .observe_rate_limit(&headers, status)
                         .map_err(|reason| fetch(format!("{shown} answered {status}: {reason}")))?;
-                    match self.read_body(response).await {
+                    let key = format!("`{}.max_body`", connection.source_key);
+                    match read_body_capped(response, connection.limits.max_body, &key).await {
                         Ok(body) => Ok((status, headers, wait, body)),
                         Err(BodyError::Transport(error)) => Err(error),
                         Err(too_large) => {
@@ -395,7 +347,7 @@ impl VendorHttp {
             let detail = error_detail(&body);
             let vendor_wait = vendor
                 .flatten()
-                .map(|wait| self.capped_vendor_wait(wait))
+                .map(|wait| self.capped("retryAfter", &format!("{} s", wait.as_secs()), wait))
                 .transpose()
                 .map_err(|reason| {
                     fetch(format!("{shown} answered {status}: {reason} ({detail})"))
@@ -448,19 +400,12 @@ impl VendorHttp {
         )))
     }
 
-    /// A wait a vendor's body names, within `max_wait` like a header's.
-    fn capped_vendor_wait(&self, wait: Duration) -> Result<Duration, String> {
-        let settings = &self.inner.settings;
-        let key = format!("`{}.max_wait`", settings.source_key);
-        let value = format!("{} s", wait.as_secs());
-        check_wait("retryAfter", &value, wait, settings.limits.max_wait, &key)
-    }
-
-    /// Reads a body within the `max_body` cap.
-    async fn read_body(&self, response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
-        let settings = &self.inner.settings;
-        let key = format!("`{}.max_body`", settings.source_key);
-        read_body_capped(response, settings.limits.max_body, &key).await
+    /// A wait the server named (`name: value`, a header or a vendor's
+    /// body), within `max_wait`.
+    fn capped(&self, name: &str, value: &str, wait: Duration) -> Result<Duration, String> {
+        let connection = &self.inner.settings.connection;
+        let key = format!("`{}.max_wait`", connection.source_key);
+        check_wait(name, value, wait, connection.limits.max_wait, &key)
     }
 
     /// Reads `Retry-After` and the vendor's rate-limit headers. Returns how
@@ -476,21 +421,14 @@ impl VendorHttp {
         let settings = &self.inner.settings;
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let number = |name: &str| text(name).and_then(|v| v.trim().parse::<u64>().ok());
-        let cap_key = format!("`{}.max_wait`", settings.source_key);
-        let capped = |name: &str, wait: Duration| {
-            let value = text(name).unwrap_or_default();
-            check_wait(name, value, wait, settings.limits.max_wait, &cap_key)
-        };
+        let capped = |name: &str, wait| self.capped(name, text(name).unwrap_or_default(), wait);
         let retry_after =
             text(RETRY_AFTER.as_str()).and_then(|v| parse_retry_after(v, SystemTime::now()));
         // (limit, remaining, (reset header, seconds until the reset)).
         let (limit, remaining, reset) = match settings.rate_limit_headers {
             RateLimitHeaders::None => (None, None, None),
             RateLimitHeaders::OktaEpoch => {
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
+                let now = u64::try_from(crate::timestamp::unix_now()).unwrap_or(0);
                 let reset = "x-rate-limit-reset";
                 (
                     number("x-rate-limit-limit"),
@@ -512,7 +450,7 @@ impl VendorHttp {
             {
                 let reset = capped(name, reset)?;
                 tracing::info!(
-                    source = settings.kind,
+                    source = settings.connection.kind,
                     limit,
                     remaining,
                     wait_secs = reset.as_secs(),
@@ -521,33 +459,15 @@ impl VendorHttp {
                 self.inner.pacer.pause_for(reset);
             }
         }
-        let throttled = status == StatusCode::TOO_MANY_REQUESTS
-            || status == StatusCode::SERVICE_UNAVAILABLE
-            || status == StatusCode::GATEWAY_TIMEOUT;
-        if !throttled {
+        if !matches!(status.as_u16(), 429 | 503 | 504) {
             return Ok(None);
         }
-        match (retry_after, reset) {
-            (Some(wait), _) => capped(RETRY_AFTER.as_str(), wait).map(Some),
-            (None, Some((name, reset))) => capped(name, reset).map(Some),
-            (None, None) => Ok(None),
-        }
+        // `Retry-After` first, else the vendor's reset.
+        let wait = retry_after
+            .map(|wait| (RETRY_AFTER.as_str(), wait))
+            .or(reset);
+        wait.map(|(name, wait)| capped(name, wait)).transpose()
     }
-}
-
-/// A client with the source's timeout, CA file and proxy.
-fn endpoint_client(
-    kind: &'static str,
-    timeout: Duration,
-    ca: Option<&crate::config::CaBundle>,
-    proxy: Option<&Secret>,
-) -> Result<reqwest::Client, SourceError> {
-    crate::http::build_endpoint_client(timeout, ca, proxy.map(Secret::expose)).map_err(|e| {
-        SourceError::Setup {
-            source_kind: kind,
-            message: e.to_string(),
-        }
-    })
 }
 
 /// A short description of a vendor error body: the known message fields of
@@ -567,10 +487,7 @@ fn error_detail(body: &[u8]) -> String {
             .or_else(|| value.get("code"))
             .map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_string));
         if let Some(message) = candidates.into_iter().flatten().find_map(|m| m.as_str()) {
-            return match code {
-                Some(code) => format!("{message} ({code})"),
-                None => message.to_string(),
-            };
+            return code.map_or(message.to_string(), |code| format!("{message} ({code})"));
         }
     }
     body_text(body)
@@ -586,12 +503,8 @@ pub fn body_start(body: &[u8]) -> String {
 /// The start of an error body, trimmed, or "(no body)": what a message
 /// shows of a body no vendor summary reads.
 pub fn body_text(body: &[u8]) -> String {
-    let text = body_start(body);
-    if text.is_empty() {
-        "(no body)".into()
-    } else {
-        text
-    }
+    let text = Some(body_start(body)).filter(|text| !text.is_empty());
+    text.unwrap_or_else(|| "(no body)".into())
 }
 
 #[cfg(test)]

@@ -18,8 +18,9 @@ use crate::source::SourceError;
 impl VendorHttp {
     /// A [`PageGuard`] for one listing under this client's `max_pages`.
     pub fn page_guard(&self, what: &str) -> PageGuard {
-        let (kind, max_pages, source_key) = self.listing_bounds();
-        PageGuard::new(kind, what, max_pages, source_key)
+        let connection = self.connection();
+        let max_pages = connection.limits.max_pages;
+        PageGuard::new(connection.kind, what, max_pages, &connection.source_key)
     }
 }
 
@@ -77,7 +78,7 @@ pub async fn list_all<P: Pager>(
         records.extend(page.records);
         url = match page.next {
             Next::Done => return Ok(records),
-            Next::Link(link) => same_origin(http.kind(), &first, &link, what)?,
+            Next::Link(link) => same_origin(guard.kind, &first, &link, what)?,
             Next::Cursor(cursor) => pager.url(Some(&cursor))?,
         };
     }
@@ -133,7 +134,7 @@ impl PageGuard {
     /// Admits the next request of the listing, identified by its position
     /// (the URL, cursor, page token or offset it asks for).
     pub fn admit(&mut self, position: &str) -> Result<(), SourceError> {
-        let pages = self.pages();
+        let pages = u64::try_from(self.seen.len()).unwrap_or(u64::MAX);
         if !self.seen.insert(position.to_string()) {
             return Err(SourceError::Fetch {
                 source_kind: self.kind,
@@ -153,11 +154,6 @@ impl PageGuard {
             });
         }
         Ok(())
-    }
-
-    /// Pages admitted so far.
-    pub fn pages(&self) -> u64 {
-        u64::try_from(self.seen.len()).unwrap_or(u64::MAX)
     }
 }
 
@@ -200,12 +196,10 @@ fn split_links(value: &str) -> Vec<(&str, &str)> {
         };
         let target = &rest[open + 1..close];
         let after = &rest[close + 1..];
-        let end = after.find(",").map_or(after.len(), |comma| {
-            // A comma before the next '<' ends this link's parameters.
-            match after.find('<') {
-                Some(next) if next < comma => next,
-                _ => comma,
-            }
+        // A comma ends this link's parameters, or the next '<' if before it.
+        let end = after.find(',').map_or(after.len(), |comma| {
+            let next = after.find('<').filter(|&next| next < comma);
+            next.unwrap_or(comma)
         });
         links.push((target, &after[..end]));
         rest = &after[end..];

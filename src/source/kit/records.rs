@@ -17,11 +17,8 @@ impl Record {
     /// A `kind` record ("user", "group") named by its `id_key` field, else
     /// by `#position` in the listing.
     pub fn new(kind: &'static str, value: &Value, id_key: &str, position: usize) -> Self {
-        let id = value
-            .get(id_key)
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        Self::named(kind, id, position)
+        let id = value.get(id_key).and_then(Value::as_str);
+        Self::named(kind, id.map(str::to_string), position)
     }
 
     /// A `kind` record named by `id` (read by the adapter), else by

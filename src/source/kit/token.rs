@@ -6,8 +6,9 @@
 //! Vendors differ only in what they pass in: the [`Grant`], and how a
 //! refusal reads to an admin ([`Advice`]).
 
+use std::cell::RefCell;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use oauth2::basic::{BasicClient, BasicErrorResponse};
@@ -18,7 +19,7 @@ use serde::de::DeserializeOwned;
 
 use super::encode::{form, query_escape};
 use super::http::{SourceConnection, body_start};
-use crate::config::{ListingLimits, Secret};
+use crate::config::Secret;
 use crate::http::{describe_error, redact_url};
 use crate::ratelimit::{Backoff, BodyError, check_wait, parse_retry_after, read_body_capped};
 use crate::source::{BoxFuture, SourceError};
@@ -140,17 +141,7 @@ impl Refusal<'_> {
     }
 }
 
-/// The bounds a token endpoint is read within: the source's `max_wait` and
-/// `max_body`, and its config path to name in errors.
-#[derive(Debug, Clone)]
-pub struct TokenBounds {
-    /// The source's caps.
-    pub limits: ListingLimits,
-    /// `connections[i].source`.
-    pub source_key: String,
-}
-
-/// A token endpoint's answer, read within [`TokenBounds`].
+/// A token endpoint's answer, read within the source's caps.
 pub struct TokenAnswer {
     /// HTTP status.
     pub status: StatusCode,
@@ -160,19 +151,19 @@ pub struct TokenAnswer {
     pub body: Vec<u8>,
 }
 
-impl TokenBounds {
-    /// Reads a token endpoint's response: a `Retry-After` on a 429/5xx above
-    /// `max_wait`, or a body above `max_body`, fails at once instead of
-    /// stalling the run or filling memory.
+impl SourceConnection {
+    /// Reads a token endpoint's response within the source's caps: a
+    /// `Retry-After` on a 429/5xx above `max_wait`, or a body above
+    /// `max_body`, fails at once instead of stalling the run or filling
+    /// memory.
     pub async fn read(
         &self,
-        kind: &'static str,
         shown: &str,
         response: reqwest::Response,
     ) -> Result<TokenAnswer, SourceError> {
         let status = response.status();
         let fail = |reason: String| SourceError::Fetch {
-            source_kind: kind,
+            source_kind: self.kind,
             message: format!("{shown} answered {status}: {reason}"),
         };
         let throttled = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
@@ -200,17 +191,12 @@ impl TokenBounds {
     }
 }
 
-/// What one request at the token endpoint ended with: an answer, or the
-/// network error that is worth another attempt.
-type Attempt = Result<TokenAnswer, String>;
-
 /// One OAuth token endpoint of a source, with its grant and advice.
 pub struct TokenEndpoint {
-    kind: &'static str,
+    connection: SourceConnection,
     http: reqwest::Client,
     url: Url,
     shown: String,
-    bounds: TokenBounds,
     backoff: Backoff,
     grant: Grant,
     advice: Advice,
@@ -228,14 +214,10 @@ impl TokenEndpoint {
         advice: Advice,
     ) -> Result<Self, SourceError> {
         Ok(TokenEndpoint {
-            kind: connection.kind,
+            connection: connection.clone(),
             shown: format!("POST {}", redact_url(&url)),
             http: connection.client()?,
             url,
-            bounds: TokenBounds {
-                limits: connection.limits,
-                source_key: connection.source_key.clone(),
-            },
             backoff: Backoff::default(),
             grant,
             advice,
@@ -273,7 +255,15 @@ impl TokenEndpoint {
                 }
             };
             if answer.status.is_success() {
-                return self.decode(&answer);
+                let token: TokenBody = decode_token_body(&self.shown, answer.status, &answer.body)
+                    .map_err(|message| SourceError::Fetch {
+                        source_kind: self.connection.kind,
+                        message,
+                    })?;
+                return Ok(IssuedToken {
+                    expires_in: token.lifetime().unwrap_or(DEFAULT_TOKEN_LIFETIME),
+                    token: Secret::new(token.access_token),
+                });
             }
             let error = serde_json::from_slice::<BasicErrorResponse>(&answer.body).ok();
             let refusal = Refusal {
@@ -291,12 +281,12 @@ impl TokenEndpoint {
                 continue;
             }
             return Err(SourceError::Unauthorized {
-                source_kind: self.kind,
+                source_kind: self.connection.kind,
                 message: (self.advice)(&refusal),
             });
         }
         Err(SourceError::Fetch {
-            source_kind: self.kind,
+            source_kind: self.connection.kind,
             message: format!(
                 "{} failed after {TOKEN_ATTEMPTS} attempts: {last}{}",
                 self.shown, self.exhausted_hint
@@ -304,8 +294,9 @@ impl TokenEndpoint {
         })
     }
 
-    /// One request of the grant.
-    async fn exchange(&self) -> Result<Attempt, SourceError> {
+    /// One request of the grant, sent and read within the bounds: an
+    /// answer, or (`Ok(Err)`) the network error worth another attempt.
+    async fn exchange(&self) -> Result<Result<TokenAnswer, String>, SourceError> {
         let post = || {
             self.http
                 .post(self.url.clone())
@@ -316,7 +307,10 @@ impl TokenEndpoint {
                 client_id,
                 auth,
                 scopes,
-            } => return self.client_credentials(client_id, auth, scopes).await,
+            } => {
+                let request = self.client_credentials(client_id, auth, scopes)?;
+                reqwest::RequestBuilder::from_parts(self.http.clone(), request)
+            }
             Grant::JwtBearer(sign) => {
                 let assertion = sign().await?;
                 post()
@@ -332,19 +326,23 @@ impl TokenEndpoint {
                 .body(r#"{"grant_type":"client_credentials"}"#),
         };
         let request = request.build().map_err(|e| self.setup(&e.to_string()))?;
-        self.send(request).await
+        match self.http.execute(request).await {
+            Ok(response) => Ok(Ok(self.connection.read(&self.shown, response).await?)),
+            Err(e) => Ok(Err(describe_error(&e))),
+        }
     }
 
-    /// A client-credentials request built by `oauth2` and sent through our
-    /// HTTP client ([`Transport`]), so the source's proxy, CA file,
-    /// timeout and body cap apply. The answer is kept and decoded like every
-    /// grant's: vendors' tokens are not always standard (see [`TokenBody`]).
-    async fn client_credentials(
+    /// A client-credentials request built by `oauth2`, to be sent through
+    /// our HTTP client so the source's proxy, CA file, timeout and body cap
+    /// apply. `oauth2` hands the request to a client that only keeps it;
+    /// the answer is decoded like every grant's: vendors' tokens are not
+    /// always standard (see [`TokenBody`]).
+    fn client_credentials(
         &self,
         client_id: &str,
         auth: &ClientAuth,
         scopes: &[String],
-    ) -> Result<Attempt, SourceError> {
+    ) -> Result<reqwest::Request, SourceError> {
         let token_url = TokenUrl::from_url(self.url.clone());
         let client =
             BasicClient::new(ClientId::new(client_id.to_string())).set_token_uri(token_url);
@@ -365,99 +363,29 @@ impl TokenEndpoint {
                 .add_extra_param("client_assertion_type", CLIENT_ASSERTION_TYPE)
                 .add_extra_param("client_assertion", sign()?);
         }
+        let built = RefCell::new(None);
+        let result = request.request(&|http: oauth2::HttpRequest| {
+            *built.borrow_mut() = Some(http);
+            Err(std::io::Error::other("kept to be sent by the kit"))
+        });
+        let Some(http) = built.into_inner() else {
+            return Err(self.setup(&result.err().map(|e| e.to_string()).unwrap_or_default()));
+        };
+        let mut request =
+            reqwest::Request::try_from(http).map_err(|e| self.setup(&e.to_string()))?;
         // A vendor-encoded Basic header replaces oauth2's.
-        let basic = match auth {
-            ClientAuth::Basic(secret, encoding) => Some(basic_header(client_id, secret, *encoding)),
-            _ => None,
-        };
-        let transport = Transport {
-            endpoint: self,
-            basic,
-            kept: Mutex::new(None),
-        };
-        let result = request.request_async(&transport).await;
-        match transport.kept.lock().ok().and_then(|mut slot| slot.take()) {
-            Some(outcome) => outcome,
-            None => Err(self.setup(&result.err().map(|e| e.to_string()).unwrap_or_default())),
+        if let ClientAuth::Basic(secret, encoding) = auth {
+            let basic = basic_header(client_id, secret, *encoding);
+            request.headers_mut().insert(AUTHORIZATION, basic);
         }
-    }
-
-    /// The HTTP client `oauth2` sends through: ours, with the vendor's Basic
-    /// header, keeping the outcome in `kept` for the caller.
-    async fn transport(
-        &self,
-        request: oauth2::HttpRequest,
-        basic: Option<&HeaderValue>,
-        kept: &Mutex<Option<Result<Attempt, SourceError>>>,
-    ) -> Result<oauth2::HttpResponse, std::io::Error> {
-        let outcome = match reqwest::Request::try_from(request) {
-            Ok(mut request) => {
-                if let Some(basic) = basic {
-                    request.headers_mut().insert(AUTHORIZATION, basic.clone());
-                }
-                self.send(request).await
-            }
-            Err(e) => Err(self.setup(&e.to_string())),
-        };
-        let response = match &outcome {
-            Ok(Ok(answer)) => {
-                let mut response = oauth2::HttpResponse::new(answer.body.clone());
-                *response.status_mut() = answer.status;
-                Ok(response)
-            }
-            _ => Err(std::io::Error::other("no token answer")),
-        };
-        if let Ok(mut slot) = kept.lock() {
-            *slot = Some(outcome);
-        }
-        response
-    }
-
-    /// Sends one request and reads the answer within the bounds.
-    async fn send(&self, request: reqwest::Request) -> Result<Attempt, SourceError> {
-        let response = match self.http.execute(request).await {
-            Ok(response) => response,
-            Err(e) => return Ok(Err(describe_error(&e))),
-        };
-        let answer = self.bounds.read(self.kind, &self.shown, response).await?;
-        Ok(Ok(answer))
-    }
-
-    /// Decodes a 2xx answer (a standard token, or a vendor's variant).
-    fn decode(&self, answer: &TokenAnswer) -> Result<IssuedToken, SourceError> {
-        let token: TokenBody = decode_token_body(&self.shown, answer.status, &answer.body)
-            .map_err(|message| SourceError::Fetch {
-                source_kind: self.kind,
-                message,
-            })?;
-        Ok(IssuedToken {
-            expires_in: token.lifetime().unwrap_or(DEFAULT_TOKEN_LIFETIME),
-            token: Secret::new(token.access_token),
-        })
+        Ok(request)
     }
 
     fn setup(&self, message: &str) -> SourceError {
         SourceError::Setup {
-            source_kind: self.kind,
+            source_kind: self.connection.kind,
             message: format!("{}: {message}", self.shown),
         }
-    }
-}
-
-/// The HTTP client handed to `oauth2` for one request.
-struct Transport<'a> {
-    endpoint: &'a TokenEndpoint,
-    basic: Option<HeaderValue>,
-    kept: Mutex<Option<Result<Attempt, SourceError>>>,
-}
-
-impl<'c> oauth2::AsyncHttpClient<'c> for Transport<'_> {
-    type Error = std::io::Error;
-    type Future = BoxFuture<'c, Result<oauth2::HttpResponse, std::io::Error>>;
-
-    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
-        let basic = self.basic.as_ref();
-        Box::pin(self.endpoint.transport(request, basic, &self.kept))
     }
 }
 
@@ -466,11 +394,7 @@ fn basic_header(client_id: &str, secret: &Secret, encoding: BasicEncoding) -> He
     use base64::Engine;
     let pair = match encoding {
         BasicEncoding::Raw => format!("{client_id}:{}", secret.expose()),
-        BasicEncoding::QueryEscape => format!(
-            "{}:{}",
-            query_escape(client_id),
-            query_escape(secret.expose())
-        ),
+        BasicEncoding::QueryEscape => [client_id, secret.expose()].map(query_escape).join(":"),
     };
     let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
     let mut value = HeaderValue::from_str(&format!("Basic {encoded}"))
@@ -615,12 +539,9 @@ impl super::http::Authenticator for BearerTokenCache {
         refresh: bool,
     ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
         Box::pin(async move {
-            let token = self.token(refresh).await?;
-            let mut request = request.bearer_auth(token.expose());
-            for (name, value) in &self.headers {
-                request = request.header(*name, value);
-            }
-            Ok(request)
+            let request = request.bearer_auth(self.token(refresh).await?.expose());
+            let headers = self.headers.iter();
+            Ok(headers.fold(request, |r, (name, value)| r.header(*name, value)))
         })
     }
 

@@ -77,7 +77,8 @@ impl PingOneClient {
             throttle: throttle_wait,
             ..connection.settings(credentials_key.clone())
         };
-        settings.limits.max_wait = settings.limits.max_wait.min(Duration::from_secs(120));
+        let limits = &mut settings.connection.limits;
+        limits.max_wait = limits.max_wait.min(Duration::from_secs(120));
         let http = VendorHttp::new(settings, Box::new(tokens))?;
         let environment = format!("environments/{}/", config.environment_id);
         let environment_url = encode::endpoint(KIND, &config.base_url, &environment)?;

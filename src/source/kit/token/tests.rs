@@ -2,67 +2,54 @@
 
 use super::*;
 
+#[allow(dead_code)]
 #[derive(Debug, serde::Deserialize)]
 struct Token {
-    #[allow(dead_code)]
     access_token: String,
-    #[allow(dead_code)]
     expires_in: u64,
 }
 
 #[test]
 fn a_token_body_that_is_not_a_token_is_described_without_echoing_secrets() {
     let shown = "POST https://idp.example.com/oauth2/v1/token";
-    let ok: Result<Token, String> = decode_token_body(
-        shown,
-        StatusCode::OK,
-        br#"{"access_token":"s3cr3t","expires_in":3600}"#,
-    );
-    assert!(ok.is_ok());
-
-    let html = decode_token_body::<Token>(
-        shown,
-        StatusCode::OK,
-        b"<!DOCTYPE html>\n<html>\n  <head><title>Sign in</title></head>",
-    )
-    .unwrap_err();
-    assert!(html.contains("not JSON"), "{html}");
-    assert!(
-        html.contains("<!DOCTYPE html> <html> <head><title>Sign in"),
-        "{html}"
-    );
-    assert!(html.starts_with(shown), "{html}");
-
-    let empty = decode_token_body::<Token>(shown, StatusCode::OK, b"  ").unwrap_err();
-    assert!(empty.contains("empty body"), "{empty}");
-
-    let missing =
-        decode_token_body::<Token>(shown, StatusCode::OK, br#"{"access_token":"s3cr3t"}"#)
-            .unwrap_err();
-    assert!(missing.contains("no field `expires_in`"), "{missing}");
-    assert!(!missing.contains("s3cr3t"), "{missing}");
-
-    // serde's own message would quote the value ("invalid type: string …").
-    let mistyped = decode_token_body::<Token>(
-        shown,
-        StatusCode::OK,
-        br#"{"access_token":"s3cr3t","expires_in":"s3cr3t-too"}"#,
-    )
-    .unwrap_err();
-    assert!(mistyped.contains("unexpected type"), "{mistyped}");
-    assert!(!mistyped.contains("s3cr3t"), "{mistyped}");
+    let ok = br#"{"access_token":"s3cr3t","expires_in":3600}"#;
+    assert!(decode_token_body::<Token>(shown, StatusCode::OK, ok).is_ok());
+    // (body, what the message says). serde's own message would quote the
+    // value of a mistyped field ("invalid type: string …").
+    let cases: [(&[u8], &[&str]); 4] = [
+        (
+            b"<!DOCTYPE html>\n<html>\n  <head><title>Sign in</title></head>",
+            &["not JSON", "<!DOCTYPE html> <html> <head><title>Sign in"],
+        ),
+        (b"  ", &["empty body"]),
+        (br#"{"access_token":"s3cr3t"}"#, &["no field `expires_in`"]),
+        (
+            br#"{"access_token":"s3cr3t","expires_in":"s3cr3t-too"}"#,
+            &["unexpected type"],
+        ),
+    ];
+    for (body, says) in cases {
+        let error = decode_token_body::<Token>(shown, StatusCode::OK, body).unwrap_err();
+        assert!(
+            error.starts_with(shown) && !error.contains("s3cr3t"),
+            "{error}"
+        );
+        for part in says {
+            assert!(error.contains(part), "{error}");
+        }
+    }
 }
 
 #[test]
 fn token_lifetimes_may_be_numbers_or_strings() {
-    let lifetime = |body: &str| serde_json::from_str::<TokenBody>(body).unwrap().lifetime();
-    let hour = Some(Duration::from_secs(3600));
-    assert_eq!(lifetime(r#"{"access_token":"a","expires_in":3600}"#), hour);
-    assert_eq!(
-        lifetime(r#"{"access_token":"a","expires_in":" 3600"}"#),
-        hour
-    );
-    assert_eq!(lifetime(r#"{"access_token":"a"}"#), None);
+    for (body, secs) in [
+        (r#"{"access_token":"a","expires_in":3600}"#, Some(3600)),
+        (r#"{"access_token":"a","expires_in":" 3600"}"#, Some(3600)),
+        (r#"{"access_token":"a"}"#, None),
+    ] {
+        let token = serde_json::from_str::<TokenBody>(body).unwrap();
+        assert_eq!(token.lifetime(), secs.map(Duration::from_secs), "{body}");
+    }
 }
 
 #[test]
@@ -70,18 +57,9 @@ fn basic_credentials_keep_the_vendor_encoding() {
     use base64::Engine;
     let decoded = |encoding| {
         let header = basic_header("client-1", &Secret::new("s3cret~x y".into()), encoding);
-        let value = header
-            .to_str()
-            .unwrap()
-            .strip_prefix("Basic ")
-            .unwrap()
-            .to_string();
-        String::from_utf8(
-            base64::engine::general_purpose::STANDARD
-                .decode(value)
-                .unwrap(),
-        )
-        .unwrap()
+        let value = header.to_str().unwrap().strip_prefix("Basic ").unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(value);
+        String::from_utf8(bytes.unwrap()).unwrap()
     };
     assert_eq!(decoded(BasicEncoding::Raw), "client-1:s3cret~x y");
     assert_eq!(decoded(BasicEncoding::QueryEscape), "client-1:s3cret~x+y");
@@ -100,19 +78,15 @@ fn cache(secs: u64) -> BearerTokenCache {
 }
 
 #[tokio::test]
-async fn the_token_cache_reuses_until_refresh_is_asked() {
-    let cache = cache(3600);
-    cache.token(false).await.unwrap();
-    cache.token(false).await.unwrap();
-    assert_eq!(cache.tokens_issued(), 1);
-    cache.token(true).await.unwrap();
-    assert_eq!(cache.tokens_issued(), 2);
-}
-
-#[tokio::test]
-async fn a_token_about_to_expire_is_replaced() {
-    let cache = cache(30);
-    cache.token(false).await.unwrap();
-    cache.token(false).await.unwrap();
-    assert_eq!(cache.tokens_issued(), 2, "30 s is inside the expiry margin");
+async fn the_token_cache_reuses_until_expiry_or_refresh() {
+    // (lifetime in s, tokens after two plain reads): 30 s is inside the
+    // expiry margin, so each read fetches a new token.
+    for (secs, issued) in [(3600, 1), (30, 2)] {
+        let cache = cache(secs);
+        cache.token(false).await.unwrap();
+        cache.token(false).await.unwrap();
+        assert_eq!(cache.tokens_issued(), issued, "{secs} s");
+        cache.token(true).await.unwrap();
+        assert_eq!(cache.tokens_issued(), issued + 1, "{secs} s");
+    }
 }
