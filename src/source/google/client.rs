@@ -380,7 +380,7 @@ impl GoogleClient {
             throttle: rate_limited,
             ..endpoints.settings(format!("{source_key}.credentials_file"))
         };
-        let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
+        let http = VendorHttp::new(settings, tokens.clone())?;
         let base = config.base_url.as_str().trim_end_matches('/');
         let directory_url = Url::parse(&format!("{base}/admin/directory/v1/"))
             .map_err(|e| setup(format!("cannot build the Directory API URL: {e}")))?;

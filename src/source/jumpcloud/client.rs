@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 
+use std::sync::Arc;
+
 use reqwest::Url;
 use serde_json::Value;
 
@@ -56,7 +58,6 @@ pub fn more_pages(
 /// client authentication and the `api` scope.
 fn service_account_tokens(
     connection: &SourceConnection,
-    org_id: Option<&String>,
     (client_id, client_secret, token_url): (&str, &Secret, &Url),
 ) -> Result<BearerTokenCache, SourceError> {
     let keys = connection.source_key.clone();
@@ -80,11 +81,7 @@ fn service_account_tokens(
         }),
     )?
     .with_exhausted_hint(hint);
-    let cache = BearerTokenCache::from_endpoint(endpoint);
-    Ok(match org_id {
-        Some(org) => cache.with_header(ORG_ID_HEADER, org.clone()),
-        None => cache,
-    })
+    Ok(BearerTokenCache::from_endpoint(endpoint))
 }
 
 /// The JumpCloud API client of one connection.
@@ -100,16 +97,13 @@ impl JumpCloudClient {
     pub fn new(config: &JumpCloudSourceConfig, index: usize) -> Result<Self, SourceError> {
         let connection = connection!(KIND, config, index);
         let keys = &connection.source_key;
-        let (auth, credentials): (Box<dyn Authenticator>, String) = match &config.auth {
+        let (auth, credentials): (Arc<dyn Authenticator>, String) = match &config.auth {
             JumpCloudAuth::ApiKey(api_key) => {
-                let mut header = StaticHeader::new(API_KEY_HEADER, "", api_key.clone());
-                if let Some(org) = &config.org_id {
-                    header = header.with_header(ORG_ID_HEADER, org.clone());
-                }
+                let header = StaticHeader::new(API_KEY_HEADER, "", api_key.clone());
                 let what = format!(
                     "{keys}.api_key` (or `api_key_file`), and for a multi-tenant administrator `{keys}.org_id"
                 );
-                (Box::new(header), what)
+                (Arc::new(header), what)
             }
             JumpCloudAuth::ServiceAccount {
                 client_id,
@@ -117,14 +111,19 @@ impl JumpCloudClient {
                 token_url,
             } => {
                 let account = (client_id.as_str(), client_secret, token_url);
-                let cache = service_account_tokens(&connection, config.org_id.as_ref(), account)?;
+                let cache = service_account_tokens(&connection, account)?;
                 let what = format!("{keys}.client_id` and `{keys}.client_secret");
-                (Box::new(cache), what)
+                (Arc::new(cache), what)
             }
         };
         // No rate-limit headers are documented: 429 (+ Retry-After when
-        // present) and backoff only, the default settings.
-        let http = VendorHttp::new(connection.settings(credentials), auth)?;
+        // present) and backoff only, the default settings. A multi-tenant
+        // administrator names the organisation on every API request.
+        let mut settings = connection.settings(credentials);
+        settings
+            .headers
+            .extend(config.org_id.iter().map(|org| (ORG_ID_HEADER, org.clone())));
+        let http = VendorHttp::new(settings, auth)?;
         Ok(JumpCloudClient {
             http,
             base_url: config.base_url.clone(),

@@ -56,28 +56,11 @@ pub trait Authenticator: Send + Sync {
     fn can_refresh(&self) -> bool;
 }
 
-/// An adapter keeps a handle on its authenticator (to count tokens, or to
-/// authenticate in `check`) while the client holds another.
-impl<A: Authenticator + ?Sized> Authenticator for Arc<A> {
-    fn authorize<'a>(
-        &'a self,
-        request: reqwest::RequestBuilder,
-        refresh: bool,
-    ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
-        (**self).authorize(request, refresh)
-    }
-
-    fn can_refresh(&self) -> bool {
-        (**self).can_refresh()
-    }
-}
-
 /// A fixed header carrying a key (`Authorization: SSWS …`, `x-api-key: …`).
 pub struct StaticHeader {
     name: &'static str,
     prefix: &'static str,
     value: Secret,
-    extra: Vec<(&'static str, String)>,
 }
 
 impl StaticHeader {
@@ -87,14 +70,7 @@ impl StaticHeader {
             name,
             prefix,
             value,
-            extra: Vec::new(),
         }
-    }
-
-    /// Another non-secret header sent with every request (e.g. `x-org-id`).
-    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
-        self.extra.push((name, value));
-        self
     }
 }
 
@@ -105,8 +81,6 @@ impl Authenticator for StaticHeader {
         _refresh: bool,
     ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
         let request = request.header(self.name, format!("{}{}", self.prefix, self.value.expose()));
-        let extra = self.extra.iter();
-        let request = extra.fold(request, |r, (name, value)| r.header(*name, value));
         Box::pin(std::future::ready(Ok(request)))
     }
 
@@ -160,6 +134,7 @@ impl SourceConnection {
             rate_limit_headers: RateLimitHeaders::None,
             throttle: |_, _, _| None,
             max_rate_limit_share: 1.0,
+            headers: Vec::new(),
         }
     }
 }
@@ -181,6 +156,9 @@ pub struct VendorHttpSettings {
     /// Share of the vendor's limit we may use before pausing until the reset
     /// (the limit is often shared with the customer's other integrations).
     pub max_rate_limit_share: f64,
+    /// Non-secret headers sent with every API request (JumpCloud's
+    /// `x-org-id`), whatever the authentication.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 /// A response body with its status and headers.
@@ -225,17 +203,18 @@ pub struct VendorHttp {
 struct Inner {
     http: reqwest::Client,
     settings: VendorHttpSettings,
-    auth: Box<dyn Authenticator>,
+    auth: Arc<dyn Authenticator>,
     pacer: RequestPacer,
     /// Requests sent, for reports and tests.
     requests: AtomicU64,
 }
 
 impl VendorHttp {
-    /// Builds the client.
+    /// Builds the client. `auth` is shared, so an adapter can keep a
+    /// handle on it (to authenticate in `check`) while the client holds one.
     pub fn new(
         settings: VendorHttpSettings,
-        auth: Box<dyn Authenticator>,
+        auth: Arc<dyn Authenticator>,
     ) -> Result<Self, SourceError> {
         let http = settings.connection.client()?;
         let pace = settings.connection.requests_per_second;
@@ -303,6 +282,8 @@ impl VendorHttp {
                 .http
                 .get(parsed.clone())
                 .header(reqwest::header::ACCEPT, "application/json");
+            let headers = inner.settings.headers.iter();
+            let request = headers.fold(request, |r, (name, value)| r.header(*name, value));
             let request = inner
                 .auth
                 .authorize(request, refreshed && attempt == 0)

@@ -58,7 +58,7 @@ impl EntraSource {
         let connection = super::kit::connection!(KIND, config, index);
         let tokens = Arc::new(auth::tokens(&connection, config, index)?);
         let settings = connection.settings(auth::credential_key(config, index));
-        let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
+        let http = VendorHttp::new(settings, tokens.clone())?;
         Ok(EntraSource {
             http,
             config: config.clone(),

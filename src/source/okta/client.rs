@@ -80,17 +80,17 @@ impl OktaClient {
     pub fn new(config: &OktaSourceConfig, index: usize) -> Result<Self, SourceError> {
         let connection = connection!(KIND, config, index);
         let source_key = &connection.source_key;
-        let (auth, credentials_key, tokens): (Box<dyn Authenticator>, String, _) =
+        let (auth, credentials_key, tokens): (Arc<dyn Authenticator>, String, _) =
             match &config.auth {
                 OktaAuth::ApiToken(token) => (
-                    Box::new(StaticHeader::new("Authorization", "SSWS ", token.clone())),
+                    Arc::new(StaticHeader::new("Authorization", "SSWS ", token.clone())),
                     format!("{source_key}.token` or `{source_key}.token_file"),
                     None,
                 ),
                 OktaAuth::OAuth(oauth) => {
                     let key = format!("{source_key}.oauth");
                     let cache = Arc::new(oauth_tokens(&connection, config, oauth, key.clone())?);
-                    (Box::new(Arc::clone(&cache)), key, Some(cache))
+                    (cache.clone(), key, Some(cache))
                 }
             };
         let settings = VendorHttpSettings {

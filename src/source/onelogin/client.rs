@@ -74,7 +74,7 @@ impl OneLoginClient {
             max_rate_limit_share: config.max_rate_limit_share,
             ..connection.settings(format!("{keys}.client_secret` and `{keys}.client_id"))
         };
-        let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
+        let http = VendorHttp::new(settings, tokens.clone())?;
         Ok(OneLoginClient {
             http,
             base_url: config.base_url.clone(),

@@ -2,6 +2,7 @@
 //! POST client authentication) and HAL paging (`_links.next.href`) over the
 //! shared [`VendorHttp`], with PingOne's error bodies summarised.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::{StatusCode, Url};
@@ -79,7 +80,7 @@ impl PingOneClient {
         };
         let limits = &mut settings.connection.limits;
         limits.max_wait = limits.max_wait.min(Duration::from_secs(120));
-        let http = VendorHttp::new(settings, Box::new(tokens))?;
+        let http = VendorHttp::new(settings, Arc::new(tokens))?;
         let environment = format!("environments/{}/", config.environment_id);
         let environment_url = encode::endpoint(KIND, &config.base_url, &environment)?;
         Ok(PingOneClient {
