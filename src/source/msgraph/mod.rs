@@ -15,8 +15,6 @@ mod auth;
 pub(super) mod delta;
 pub(super) mod proto;
 
-use std::sync::Arc;
-
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
@@ -24,7 +22,6 @@ use self::delta::{Assignments, Base, CURSOR_VERSION, Cursor, Derive, derive};
 use self::proto::{AppRoleAssignment, GraphErrorBody, GroupRecord, Page, UserRecord};
 use super::kit::http::VendorHttp;
 use super::kit::paging::{self, Next, Pager, same_origin};
-use super::kit::token::BearerTokenCache;
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::EntraSourceConfig;
 
@@ -49,27 +46,20 @@ pub struct EntraSource {
     http: VendorHttp,
     config: EntraSourceConfig,
     app_id_key: String,
-    tokens: Arc<BearerTokenCache>,
 }
 
 impl EntraSource {
     /// Builds the clients; `index` names the connection in error messages.
     pub fn new(config: &EntraSourceConfig, index: usize) -> Result<Self, SourceError> {
         let connection = super::kit::connection!(KIND, config, index);
-        let tokens = Arc::new(auth::tokens(&connection, config, index)?);
+        let tokens = auth::tokens(&connection, config, index)?;
         let settings = connection.settings(auth::credential_key(config, index));
-        let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
+        let http = VendorHttp::new(settings, Box::new(tokens))?;
         Ok(EntraSource {
             http,
             config: config.clone(),
             app_id_key: format!("connections[{index}].source.app_id"),
-            tokens,
         })
-    }
-
-    /// Access tokens fetched so far (tests check refresh behaviour).
-    pub fn tokens_issued(&self) -> u64 {
-        self.tokens.tokens_issued()
     }
 
     fn url(&self, path_and_query: &str) -> String {

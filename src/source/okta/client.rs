@@ -1,8 +1,6 @@
 //! Talking to Okta: authentication (API token or `private_key_jwt` service
 //! app) and `Link: rel="next"` paging over the shared [`VendorHttp`].
 
-use std::sync::Arc;
-
 use jsonwebtoken::{EncodingKey, Header};
 use reqwest::Url;
 use serde_json::Value;
@@ -72,7 +70,6 @@ fn oauth_tokens(
 pub struct OktaClient {
     http: VendorHttp,
     base_url: Url,
-    tokens: Option<Arc<BearerTokenCache>>,
 }
 
 impl OktaClient {
@@ -80,19 +77,17 @@ impl OktaClient {
     pub fn new(config: &OktaSourceConfig, index: usize) -> Result<Self, SourceError> {
         let connection = connection!(KIND, config, index);
         let source_key = &connection.source_key;
-        let (auth, credentials_key, tokens): (Box<dyn Authenticator>, String, _) =
-            match &config.auth {
-                OktaAuth::ApiToken(token) => (
-                    Box::new(StaticHeader::new("Authorization", "SSWS ", token.clone())),
-                    format!("{source_key}.token` or `{source_key}.token_file"),
-                    None,
-                ),
-                OktaAuth::OAuth(oauth) => {
-                    let key = format!("{source_key}.oauth");
-                    let cache = Arc::new(oauth_tokens(&connection, config, oauth, key.clone())?);
-                    (Box::new(Arc::clone(&cache)), key, Some(cache))
-                }
-            };
+        let (auth, credentials_key): (Box<dyn Authenticator>, String) = match &config.auth {
+            OktaAuth::ApiToken(token) => (
+                Box::new(StaticHeader::new("Authorization", "SSWS ", token.clone())),
+                format!("{source_key}.token` or `{source_key}.token_file"),
+            ),
+            OktaAuth::OAuth(oauth) => {
+                let key = format!("{source_key}.oauth");
+                let cache = oauth_tokens(&connection, config, oauth, key.clone())?;
+                (Box::new(cache), key)
+            }
+        };
         let settings = VendorHttpSettings {
             rate_limit_headers: RateLimitHeaders::OktaEpoch,
             max_rate_limit_share: config.max_rate_limit_share,
@@ -102,7 +97,6 @@ impl OktaClient {
         Ok(OktaClient {
             http,
             base_url: config.base_url.clone(),
-            tokens,
         })
     }
 
@@ -111,18 +105,11 @@ impl OktaClient {
         self.http.requests_sent()
     }
 
-    /// Access tokens fetched so far (OAuth only).
-    pub fn tokens_issued(&self) -> u64 {
-        self.tokens.as_ref().map_or(0, |t| t.tokens_issued())
-    }
-
     /// An API URL with query parameters, percent-encoded as Okta documents
     /// them (`%20`, not `+`).
     pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SourceError> {
         let mut url = endpoint(KIND, &self.base_url, path)?;
-        if !query.is_empty() {
-            url.set_query(Some(&form(query)));
-        }
+        url.set_query(Some(&form(query)));
         Ok(url)
     }
 

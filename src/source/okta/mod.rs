@@ -103,11 +103,6 @@ impl OktaSource {
         })
     }
 
-    /// Access tokens fetched so far (OAuth), for tests of token refresh.
-    pub fn tokens_issued(&self) -> u64 {
-        self.client.tokens_issued()
-    }
-
     fn settings(&self) -> String {
         format!(
             "app={:?} deprovisioned={} staged={} named={:?}",
