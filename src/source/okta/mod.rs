@@ -140,30 +140,22 @@ impl OktaSource {
         progress.message("Reading users from Okta");
         match &incremental {
             Some(cursor) => {
-                users.skipped = previous
-                    .iter()
-                    .flat_map(|p| &p.directory.skipped)
-                    .filter(|s| s.kind == "user")
-                    .cloned()
-                    .collect();
+                users.skipped = previous.map_or(Vec::new(), |p| p.directory.skipped.clone());
+                users.skipped.retain(|s| s.kind == "user");
                 users.latest = cursor.users_updated.clone();
                 let newest = cursor.users_updated.as_deref().unwrap_or_default();
                 let since = system_log::users_since(newest, cursor.users_read_at);
                 let filter = format!("lastUpdated gt \"{since}\"");
-                users.absorb(
-                    self.list_users(Some(&filter), "listing changed users")
-                        .await?,
-                );
+                let changed = self.list_users(Some(&filter), "listing changed users");
+                users.absorb(changed.await?);
                 self.refresh_users(&mut users, &log.users).await?;
             }
             None => {
                 users.absorb(self.list_users(None, "listing users").await?);
                 if self.config.include_deprovisioned || !users.known.is_empty() {
                     let filter = Some("status eq \"DEPROVISIONED\"");
-                    users.absorb(
-                        self.list_users(filter, "listing deprovisioned users")
-                            .await?,
-                    );
+                    let offboarded = self.list_users(filter, "listing deprovisioned users");
+                    users.absorb(offboarded.await?);
                 }
             }
         }
@@ -175,7 +167,8 @@ impl OktaSource {
         let records = self.client.list_all(url, "listing groups").await?;
         let mut skipped_groups = Vec::new();
         let groups = read_all(records, &mut skipped_groups, read_group);
-        let assignments = self.app_assignments().await?;
+        // Users assigned to the app (directly; through its groups below).
+        let (mut app_users, app_groups) = self.app_assignments().await?.unzip();
 
         // 3. Members of the groups we keep and of the app's groups.
         let previous_members: HashMap<&str, &SourceGroup> = previous
@@ -185,13 +178,11 @@ impl OktaSource {
             .collect();
         let mut memberships = BTreeMap::new();
         let mut kept = Vec::new();
-        // Users assigned to the app: directly, and through its groups below.
-        let mut app_users = assignments.as_ref().map(|(users, _)| users.clone());
         for group in &groups {
-            let assigned = assignments
+            let assigned = app_groups
                 .as_ref()
-                .is_some_and(|(_, app_groups)| app_groups.contains(&group.id));
-            let keep = self.keeps_group(group) && (assignments.is_none() || assigned);
+                .is_some_and(|ids| ids.contains(&group.id));
+            let keep = self.keeps_group(group) && (app_groups.is_none() || assigned);
             if !keep && !assigned {
                 continue;
             }
@@ -232,10 +223,8 @@ impl OktaSource {
                     .iter()
                     .filter(|id| !users.records.contains_key(*id))
                     .collect();
-                let records = self
-                    .users_by_id(&missing, "reading newly assigned users")
-                    .await?;
-                users.absorb(records);
+                let what = "reading newly assigned users";
+                users.absorb(self.users_by_id(&missing, what).await?);
             }
             users.records.retain(|id, _| assigned.contains(id));
         }
@@ -379,11 +368,8 @@ impl OktaSource {
             &format!("api/v1/apps/{app_id}/groups"),
             &[("limit", GROUP_PAGE)],
         )?;
-        let groups = ids(&self
-            .client
-            .list_all(url, "listing the app's groups")
-            .await?);
-        Ok(Some((users, groups)))
+        let groups = self.client.list_all(url, "listing the app's groups");
+        Ok(Some((users, ids(&groups.await?))))
     }
 
     /// Ids of a group's members.
