@@ -331,11 +331,8 @@ mod tests {
 
     use super::*;
 
-    fn users(value: Value) -> Vec<UserRecord> {
-        serde_json::from_value(value).unwrap()
-    }
-
-    fn groups(value: Value) -> Vec<GroupRecord> {
+    /// Delta records (users or groups) from their JSON.
+    fn records<T: serde::de::DeserializeOwned>(value: Value) -> Vec<T> {
         serde_json::from_value(value).unwrap()
     }
 
@@ -364,7 +361,7 @@ mod tests {
     #[test]
     fn a_group_repeated_across_pages_is_merged() {
         let mut base = Base::default();
-        base.apply_groups(&groups(json!([
+        base.apply_groups(&records(json!([
             {"id": "g1", "displayName": "Eng", "members@delta": [member("u1", ODATA_USER), member("u2", ODATA_USER)]},
             {"id": "g2", "displayName": "Ops"},
             {"id": "g1", "members@delta": [member("u3", ODATA_USER), member("g2", ODATA_GROUP), member("d1", "#microsoft.graph.device")]},
@@ -382,19 +379,19 @@ mod tests {
     #[test]
     fn removals_and_changes_apply_onto_the_base() {
         let mut base = Base::default();
-        base.apply_users(&users(json!([
+        base.apply_users(&records(json!([
             {"id": "u1", "mail": "a@x.com", "accountEnabled": true, "givenName": "A"},
             {"id": "u2", "mail": "b@x.com", "accountEnabled": true},
         ])));
-        base.apply_groups(&groups(json!([
+        base.apply_groups(&records(json!([
             {"id": "g1", "displayName": "Eng", "members@delta": [member("u1", ODATA_USER), member("u2", ODATA_USER)]},
             {"id": "g2", "displayName": "Gone"},
         ])));
-        base.apply_users(&users(json!([
+        base.apply_users(&records(json!([
             {"id": "u1", "accountEnabled": false},
             {"id": "u2", "@removed": {"reason": "changed"}},
         ])));
-        base.apply_groups(&groups(json!([
+        base.apply_groups(&records(json!([
             {"id": "g1", "displayName": "Engineering", "members@delta": [{"@odata.type": ODATA_USER, "id": "u2", "@removed": {"reason": "deleted"}}]},
             {"id": "g2", "@removed": {"reason": "deleted"}},
         ])));
@@ -418,8 +415,8 @@ mod tests {
     #[test]
     fn nested_groups_flatten_or_not_and_cycles_end() {
         let mut base = Base::default();
-        base.apply_users(&users(json!([{"id": "u1", "mail": "a@x.com"}, {"id": "u2", "mail": "b@x.com"}, {"id": "u3", "mail": "c@x.com"}])));
-        base.apply_groups(&groups(json!([
+        base.apply_users(&records(json!([{"id": "u1", "mail": "a@x.com"}, {"id": "u2", "mail": "b@x.com"}, {"id": "u3", "mail": "c@x.com"}])));
+        base.apply_groups(&records(json!([
             {"id": "outer", "displayName": "Outer", "members@delta": [member("u1", ODATA_USER), member("inner", ODATA_GROUP)]},
             {"id": "inner", "displayName": "Inner", "members@delta": [member("u2", ODATA_USER), member("deep", ODATA_GROUP)]},
             {"id": "deep", "displayName": "Deep", "members@delta": [member("u3", ODATA_USER), member("outer", ODATA_GROUP)]},
@@ -433,13 +430,13 @@ mod tests {
     #[test]
     fn email_guests_and_assignments() {
         let mut base = Base::default();
-        base.apply_users(&users(json!([
+        base.apply_users(&records(json!([
             {"id": "m1", "mail": null, "userPrincipalName": "m1@contoso.com", "userType": "Member"},
             {"id": "m2", "mail": "real@contoso.com", "userPrincipalName": "m2@contoso.com", "userType": "Member"},
             {"id": "g1", "mail": null, "userPrincipalName": "ada_x.com#EXT#@contoso.onmicrosoft.com", "userType": "Guest"},
             {"id": "g2", "mail": "bob@x.com", "userPrincipalName": "bob_x.com#EXT#@contoso.onmicrosoft.com", "userType": "Guest"},
         ])));
-        base.apply_groups(&groups(json!([
+        base.apply_groups(&records(json!([
             {"id": "team", "displayName": "Team", "members@delta": [member("m2", ODATA_USER), member("g2", ODATA_USER)]},
             {"id": "other", "displayName": "Other", "members@delta": [member("m1", ODATA_USER)]},
         ])));
@@ -478,11 +475,11 @@ mod tests {
     #[test]
     fn the_cursor_round_trips_through_the_directory() {
         let mut base = Base::default();
-        base.apply_users(&users(json!([
+        base.apply_users(&records(json!([
             {"id": "u1", "mail": "a@x.com", "userPrincipalName": "a@x.com", "accountEnabled": false, "givenName": "A", "surname": "B", "displayName": "A B", "userType": "Member"},
             {"id": "g1", "mail": "g@y.com", "userType": "Guest", "accountEnabled": true},
         ])));
-        base.apply_groups(&groups(
+        base.apply_groups(&records(
             json!([{"id": "t", "displayName": "T", "members@delta": [member("u1", ODATA_USER)]}]),
         ));
         let (directory, hidden) = derived(&base, |o| o.include_guests = false);

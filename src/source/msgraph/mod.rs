@@ -91,17 +91,13 @@ impl EntraSource {
                 return Ok(None);
             }
             if response.status == StatusCode::BAD_REQUEST {
-                let error = serde_json::from_slice::<GraphErrorBody>(&response.body).ok();
-                if let Some(error) = &error
-                    && RESYNC_CODES
-                        .iter()
-                        .any(|code| code.eq_ignore_ascii_case(&error.error.code))
-                {
-                    return Ok(None);
-                }
-                let detail = error
-                    .map(|e| format!("{} ({})", e.error.message, e.error.code))
-                    .unwrap_or_else(|| String::from_utf8_lossy(&response.body).into_owned());
+                let error = serde_json::from_slice::<GraphErrorBody>(&response.body);
+                let resync = |code: &str| RESYNC_CODES.iter().any(|c| c.eq_ignore_ascii_case(code));
+                let detail = match error.map(|body| body.error) {
+                    Ok(error) if resync(&error.code) => return Ok(None),
+                    Ok(error) => format!("{} ({})", error.message, error.code),
+                    Err(_) => String::from_utf8_lossy(&response.body).into_owned(),
+                };
                 return Err(SourceError::Fetch {
                     source_kind: KIND,
                     message: format!("{what}: Graph answered 400 Bad Request: {detail}"),
@@ -110,21 +106,18 @@ impl EntraSource {
             let page: Page<T> = response.json(KIND, what)?;
             progress.advance(page.value.len() as u64);
             records.extend(page.value);
-            match (page.next_link, page.delta_link) {
-                (Some(next), _) => url = next,
-                (None, Some(delta_link)) => {
-                    same_origin(KIND, &self.config.base_url, &delta_link, what)?;
-                    return Ok(Some((records, delta_link)));
-                }
-                (None, None) => {
-                    return Err(SourceError::Fetch {
-                        source_kind: KIND,
-                        message: format!(
-                            "{what}: a delta page had neither @odata.nextLink nor @odata.deltaLink"
-                        ),
-                    });
-                }
+            if let Some(next) = page.next_link {
+                url = next;
+                continue;
             }
+            let delta_link = page.delta_link.ok_or_else(|| SourceError::Fetch {
+                source_kind: KIND,
+                message: format!(
+                    "{what}: a delta page had neither @odata.nextLink nor @odata.deltaLink"
+                ),
+            })?;
+            same_origin(KIND, &self.config.base_url, &delta_link, what)?;
+            return Ok(Some((records, delta_link)));
         }
     }
 
