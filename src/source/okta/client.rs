@@ -1,7 +1,7 @@
 //! Talking to Okta: authentication (API token or `private_key_jwt` service
 //! app) and `Link: rel="next"` paging over the shared [`VendorHttp`].
 
-use jsonwebtoken::{EncodingKey, Header};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Url;
 use serde_json::Value;
 
@@ -17,6 +17,14 @@ use crate::source::kit::http::{
 use crate::source::kit::paging::{Next, Page, Pager, link_next, list_all};
 use crate::source::kit::token::{BearerTokenCache, ClientAuth, Grant, TokenEndpoint};
 
+/// The service app's private key: EC for ES256, else RSA.
+fn signing_key(algorithm: Algorithm, pem: &[u8]) -> jsonwebtoken::errors::Result<EncodingKey> {
+    match algorithm {
+        Algorithm::ES256 => EncodingKey::from_ec_pem(pem),
+        _ => EncodingKey::from_rsa_pem(pem),
+    }
+}
+
 /// A cache of service-app tokens that signs a fresh assertion per request.
 fn oauth_tokens(
     connection: &SourceConnection,
@@ -25,11 +33,7 @@ fn oauth_tokens(
     credentials_key: String,
 ) -> Result<BearerTokenCache, SourceError> {
     let pem = oauth.private_key.expose().as_bytes();
-    let key = match oauth.algorithm {
-        jsonwebtoken::Algorithm::ES256 => EncodingKey::from_ec_pem(pem),
-        _ => EncodingKey::from_rsa_pem(pem),
-    }
-    .map_err(|e| SourceError::Setup {
+    let key = signing_key(oauth.algorithm, pem).map_err(|e| SourceError::Setup {
         source_kind: KIND,
         message: format!("cannot load `{credentials_key}.private_key_file`: {e}"),
     })?;
@@ -156,7 +160,7 @@ impl Pager for LinkPager<'_> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
-    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    use jsonwebtoken::{DecodingKey, Validation};
 
     use super::*;
     use crate::source::kit::assertion::AssertionClaims;
@@ -170,10 +174,7 @@ mod tests {
             ("ec-private.pem", "ec-public.pem", Algorithm::ES256),
         ] {
             let pem = std::fs::read(format!("{KEYS}/{private}")).unwrap();
-            let key = match algorithm {
-                Algorithm::ES256 => EncodingKey::from_ec_pem(&pem).unwrap(),
-                _ => EncodingKey::from_rsa_pem(&pem).unwrap(),
-            };
+            let key = signing_key(algorithm, &pem).unwrap();
             let mut header = Header::new(algorithm);
             header.kid = Some("kid-1".into());
             let requester = ClientAssertion {
