@@ -86,16 +86,14 @@ impl RawUser {
 
     /// The neutral user; raw Graph fields go into `attributes`.
     fn to_source_user(&self, id: &str, email_from: EmailFrom) -> SourceUser {
-        let mut attributes = BTreeMap::new();
-        let mut put = |key: &str, value: &Option<String>| {
-            if let Some(value) = value {
-                attributes.insert(key.to_string(), value.clone());
-            }
-        };
-        put(ATTR_MAIL, &self.mail);
-        put(ATTR_UPN, &self.user_principal_name);
-        put(ATTR_USER_TYPE, &self.user_type);
-        put(ATTR_ENABLED, &self.account_enabled.map(|b| b.to_string()));
+        let enabled = self.account_enabled.map(|b| b.to_string());
+        let attributes = [
+            (ATTR_MAIL, &self.mail),
+            (ATTR_UPN, &self.user_principal_name),
+            (ATTR_USER_TYPE, &self.user_type),
+            (ATTR_ENABLED, &enabled),
+        ];
+        let pair = |(key, value): (&str, &Option<String>)| Some((key.into(), value.clone()?));
         SourceUser {
             id: id.to_string(),
             email: self.email(email_from),
@@ -105,7 +103,7 @@ impl RawUser {
             // Graph omits accountEnabled only if it was not selected; treat
             // a missing value as enabled rather than deactivate everyone.
             active: self.account_enabled.unwrap_or(true),
-            attributes,
+            attributes: attributes.into_iter().filter_map(pair).collect(),
         }
     }
 
@@ -172,17 +170,11 @@ impl Cursor {
     /// What a round continues from: the base (the previous directory's
     /// users, the hidden users and the groups) and both delta links.
     pub fn into_start(self, previous: &Directory) -> (Base, String, String) {
-        let mut users: BTreeMap<String, RawUser> = previous
-            .users
-            .iter()
-            .map(|user| (user.id.clone(), RawUser::from_source_user(user)))
-            .collect();
-        users.extend(self.hidden_users);
-        let base = Base {
-            users,
-            groups: self.groups,
-        };
-        (base, self.users_delta, self.groups_delta)
+        let users = previous.users.iter();
+        let users = users.map(|user| (user.id.clone(), RawUser::from_source_user(user)));
+        let users = users.chain(self.hidden_users).collect();
+        let groups = self.groups;
+        (Base { users, groups }, self.users_delta, self.groups_delta)
     }
 }
 
@@ -272,15 +264,12 @@ pub struct Assignments {
 
 /// The directory and the hidden users, derived from the base.
 pub fn derive(base: &Base, options: &Derive<'_>) -> (Directory, BTreeMap<String, RawUser>) {
-    let assigned: Option<BTreeSet<&str>> = options.assignments.map(|assignments| {
-        let mut ids: BTreeSet<&str> = assignments.users.iter().map(String::as_str).collect();
-        for group in &assignments.groups {
-            if let Some(node) = base.groups.get(group) {
-                ids.extend(node.users.iter().map(String::as_str));
-            }
-        }
-        ids
-    });
+    let assigned: Option<BTreeSet<&str>> =
+        options.assignments.map(|Assignments { users, groups }| {
+            let nodes = groups.iter().filter_map(|id| base.groups.get(id));
+            let ids = users.iter().chain(nodes.flat_map(|node| &node.users));
+            ids.map(String::as_str).collect()
+        });
     let mut directory = Directory::default();
     let mut hidden = BTreeMap::new();
     let mut visible = BTreeSet::new();
