@@ -313,9 +313,8 @@ impl OktaSource {
         named: &BTreeSet<String>,
     ) -> Result<(), SourceError> {
         let named: Vec<&String> = named.iter().collect();
-        let records = self
-            .users_by_id(&named, "reading users the System Log names")
-            .await?;
+        let what = "reading users the System Log names";
+        let records = self.users_by_id(&named, what).await?;
         let found: BTreeSet<String> = ids(&records);
         users.absorb(records);
         for id in named.into_iter().filter(|id| !found.contains(*id)) {
@@ -330,12 +329,8 @@ impl OktaSource {
     async fn users_by_id(&self, ids: &[&String], what: &str) -> Result<Vec<Value>, SourceError> {
         let mut records = Vec::new();
         for chunk in ids.chunks(IDS_PER_FILTER) {
-            let filter = chunk
-                .iter()
-                .map(|id| format!("id eq \"{id}\""))
-                .collect::<Vec<_>>()
-                .join(" or ");
-            records.extend(self.list_users(Some(&filter), what).await?);
+            let terms: Vec<String> = chunk.iter().map(|id| format!("id eq \"{id}\"")).collect();
+            records.extend(self.list_users(Some(&terms.join(" or ")), what).await?);
         }
         Ok(records)
     }
