@@ -88,14 +88,10 @@ impl OktaSource {
         scope: &ScopeConfig,
         index: usize,
     ) -> Result<Self, SourceError> {
-        let named_groups = scope
-            .team_groups
-            .iter()
-            .map(|p| p.as_str())
-            .filter(|text| !text.contains(['*', '?', '[', ']']))
-            .chain(scope.user_groups.iter().map(String::as_str))
-            .map(str::to_owned)
-            .collect();
+        let exact = |text: &&str| !text.contains(['*', '?', '[', ']']);
+        let teams = scope.team_groups.iter().map(|p| p.as_str()).filter(exact);
+        let named = teams.chain(scope.user_groups.iter().map(String::as_str));
+        let named_groups = named.map(str::to_owned).collect();
         Ok(OktaSource {
             client: OktaClient::new(config, index)?,
             config: config.clone(),
@@ -171,11 +167,8 @@ impl OktaSource {
         let (mut app_users, app_groups) = self.app_assignments().await?.unzip();
 
         // 3. Members of the groups we keep and of the app's groups.
-        let previous_members: HashMap<&str, &SourceGroup> = previous
-            .iter()
-            .flat_map(|previous| &previous.directory.groups)
-            .map(|g| (g.id.as_str(), g))
-            .collect();
+        let previous_groups = previous.iter().flat_map(|p| &p.directory.groups);
+        let previous_members: HashMap<_, _> = previous_groups.map(|g| (g.id.as_str(), g)).collect();
         let mut memberships = BTreeMap::new();
         let mut kept = Vec::new();
         for group in &groups {
