@@ -42,8 +42,8 @@ struct Export<R> {
 trait RawRecord: Sized {
     /// The record as `T`, or why it is unreadable.
     fn decode<T: DeserializeOwned>(&self) -> Result<T, String>;
-    /// The record's id if it has a string one, else its position.
-    fn id(&self, index: usize) -> String;
+    /// The record's id if it has a string one.
+    fn id(&self) -> Option<String>;
 }
 
 impl RawRecord for Value {
@@ -51,9 +51,8 @@ impl RawRecord for Value {
         T::deserialize(self).map_err(|e| e.to_string())
     }
 
-    fn id(&self, index: usize) -> String {
-        let id = self.get("id").and_then(Value::as_str).map(str::to_string);
-        id.unwrap_or_else(|| format!("#{index}"))
+    fn id(&self) -> Option<String> {
+        self.get("id")?.as_str().map(str::to_string)
     }
 }
 
@@ -69,14 +68,14 @@ impl RawRecord for &RawValue {
         })
     }
 
-    fn id(&self, index: usize) -> String {
+    fn id(&self) -> Option<String> {
         #[derive(Deserialize)]
         struct IdOnly {
             id: String,
         }
         serde_json::from_str::<IdOnly>(self.get())
+            .ok()
             .map(|r| r.id)
-            .unwrap_or_else(|_| format!("#{index}"))
     }
 }
 
@@ -165,7 +164,7 @@ fn decode_records<R: RawRecord>(export: Export<R>, origin: &str) -> Directory {
 /// `skipped` with the reason.
 fn decode_all<R: RawRecord, T: DeserializeOwned, U>(
     raws: &[R],
-    (kind, origin): (&str, &str),
+    (kind, origin): (&'static str, &str),
     skipped: &mut Vec<SkippedRecord>,
     convert: impl Fn(T) -> U,
     id: fn(&U) -> &str,
@@ -180,8 +179,7 @@ fn decode_all<R: RawRecord, T: DeserializeOwned, U>(
             Ok(_) => "empty id".to_string(),
             Err(e) => format!("unreadable record in {origin}: {e}"),
         };
-        let (kind, id) = (kind.to_string(), raw.id(index));
-        skipped.push(SkippedRecord { kind, id, reason });
+        skipped.push(Record::named(kind, raw.id(), index).skip(reason));
     }
     kept
 }

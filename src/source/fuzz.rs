@@ -21,7 +21,7 @@ use super::okta::proto as okta;
 use super::onelogin::proto as onelogin;
 use super::pingone::proto as pingone;
 use crate::config::{EmailFrom, NestedGroups};
-use crate::model::Directory;
+use crate::model::{Directory, SourceGroup};
 
 /// Declares [`Listing`] and [`LISTINGS`] from one list, so no listing can
 /// be left out of the properties.
@@ -82,7 +82,6 @@ listings! {
 /// bad records in `skipped`. Group members are the ids the page names.
 pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
     let mut out = Directory::default();
-    let group = |id: String, name: String| team(id, name, Vec::new());
     let members = |name: &str, ids: Vec<String>| team(name.into(), name.into(), ids);
     match listing {
         Listing::OktaUsers => {
@@ -92,10 +91,7 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
         }
         Listing::OktaGroups => {
             let read = read_all(decode(body)?, &mut out.skipped, okta::read_group);
-            out.groups = read
-                .into_iter()
-                .map(|g| group(g.id, g.profile.name))
-                .collect();
+            out.groups = teams(read.into_iter().map(|g| (g.id, g.profile.name)));
         }
         Listing::GraphUsersDelta | Listing::GraphGroupsDelta => {
             let mut base = Base::default();
@@ -114,11 +110,10 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
         }
         Listing::GraphAssignments => {
             let page: graph::Page<graph::AppRoleAssignment> = decode(body)?;
-            out.groups = page
-                .value
-                .into_iter()
-                .map(|a| group(a.principal_id, a.principal_type.unwrap_or_default()))
-                .collect();
+            let kind = |a: graph::AppRoleAssignment| {
+                (a.principal_id, a.principal_type.unwrap_or_default())
+            };
+            out.groups = teams(page.value.into_iter().map(kind));
         }
         Listing::OneLoginUsers => {
             out.users = read_all(decode(body)?, &mut out.skipped, |record, at| {
@@ -136,7 +131,7 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
             let read = read_all(records, &mut out.skipped, |record, at| {
                 onelogin::read_named(&record, at, "role")
             });
-            out.groups = read.into_iter().map(|g| group(g.id, g.name)).collect();
+            out.groups = teams(read.into_iter().map(|g| (g.id, g.name)));
         }
         Listing::OneLoginRoleUsers => {
             let page: Vec<Value> = decode(body)?;
@@ -151,11 +146,7 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
         }
         Listing::JumpCloudGroups => {
             let read = read_all(decode(body)?, &mut out.skipped, jumpcloud::read_group);
-            out.groups = read
-                .into_iter()
-                .flatten()
-                .map(|g| group(g.id, g.name))
-                .collect();
+            out.groups = teams(read.into_iter().flatten().map(|g| (g.id, g.name)));
         }
         Listing::JumpCloudMembers => {
             let page: Vec<Value> = decode(body)?;
@@ -174,7 +165,7 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
                 Listing::PingOneGroups => {
                     let records = page.records(&["groups"]);
                     let read = read_all(records, &mut out.skipped, pingone::read_group);
-                    out.groups = read.into_iter().map(|g| group(g.id, g.name)).collect();
+                    out.groups = teams(read.into_iter().map(|g| (g.id, g.name)));
                 }
                 _ => {
                     let records = page.records(&["groupMemberships", "groups"]);
@@ -193,10 +184,7 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
                 }
                 Listing::GoogleGroups => {
                     let read = read_all(records, &mut out.skipped, google::read_group);
-                    out.groups = read
-                        .into_iter()
-                        .map(|g| group(g.id.clone(), g.display_name()))
-                        .collect();
+                    out.groups = teams(read.into_iter().map(|g| (g.id.clone(), g.display_name())));
                 }
                 _ => {
                     let ids = records
@@ -210,6 +198,11 @@ pub fn parse_page(listing: Listing, body: &[u8]) -> Result<Directory, String> {
         }
     }
     Ok(out)
+}
+
+/// Member-less teams of `(id, name)` pairs, as a group listing names them.
+fn teams(groups: impl Iterator<Item = (String, String)>) -> Vec<SourceGroup> {
+    groups.map(|(id, name)| team(id, name, vec![])).collect()
 }
 
 /// `body` as JSON `T`, or the error text (a page-level failure).
@@ -236,6 +229,4 @@ pub fn summarise_error_bodies(body: &[u8]) -> (Vec<String>, Option<i64>) {
 
 /// PingOne's RFC 3339 reader (used for 429 waits): `None` or a time, never
 /// a panic.
-pub fn parse_rfc3339(text: &str) -> Option<i64> {
-    pingone::parse_rfc3339(text)
-}
+pub use super::pingone::proto::parse_rfc3339;

@@ -81,11 +81,9 @@ fn to_source_user(user: ScimUser) -> Result<SourceUser, SkippedRecord> {
         .map(str::to_string)
         .or_else(|| user.user_name.contains('@').then(|| user.user_name.clone()));
     let name = user.name.clone().unwrap_or_default();
-    let mut attributes = std::collections::BTreeMap::new();
-    attributes.insert("userName".to_string(), user.user_name.clone());
-    if let Some(external_id) = &user.external_id {
-        attributes.insert("externalId".to_string(), external_id.clone());
-    }
+    let external_id = user.external_id.map(|id| ("externalId".to_string(), id));
+    let user_name = ("userName".to_string(), user.user_name);
+    let attributes = external_id.into_iter().chain([user_name]).collect();
     Ok(SourceUser {
         id: user.id,
         email,

@@ -86,16 +86,14 @@ impl RawUser {
 
     /// The neutral user; raw Graph fields go into `attributes`.
     fn to_source_user(&self, id: &str, email_from: EmailFrom) -> SourceUser {
-        let mut attributes = BTreeMap::new();
-        let mut put = |key: &str, value: &Option<String>| {
-            if let Some(value) = value {
-                attributes.insert(key.to_string(), value.clone());
-            }
-        };
-        put(ATTR_MAIL, &self.mail);
-        put(ATTR_UPN, &self.user_principal_name);
-        put(ATTR_USER_TYPE, &self.user_type);
-        put(ATTR_ENABLED, &self.account_enabled.map(|b| b.to_string()));
+        let enabled = self.account_enabled.map(|b| b.to_string());
+        let attributes = [
+            (ATTR_MAIL, &self.mail),
+            (ATTR_UPN, &self.user_principal_name),
+            (ATTR_USER_TYPE, &self.user_type),
+            (ATTR_ENABLED, &enabled),
+        ];
+        let pair = |(key, value): (&str, &Option<String>)| Some((key.into(), value.clone()?));
         SourceUser {
             id: id.to_string(),
             email: self.email(email_from),
@@ -105,7 +103,7 @@ impl RawUser {
             // Graph omits accountEnabled only if it was not selected; treat
             // a missing value as enabled rather than deactivate everyone.
             active: self.account_enabled.unwrap_or(true),
-            attributes,
+            attributes: attributes.into_iter().filter_map(pair).collect(),
         }
     }
 
@@ -172,17 +170,11 @@ impl Cursor {
     /// What a round continues from: the base (the previous directory's
     /// users, the hidden users and the groups) and both delta links.
     pub fn into_start(self, previous: &Directory) -> (Base, String, String) {
-        let mut users: BTreeMap<String, RawUser> = previous
-            .users
-            .iter()
-            .map(|user| (user.id.clone(), RawUser::from_source_user(user)))
-            .collect();
-        users.extend(self.hidden_users);
-        let base = Base {
-            users,
-            groups: self.groups,
-        };
-        (base, self.users_delta, self.groups_delta)
+        let users = previous.users.iter();
+        let users = users.map(|user| (user.id.clone(), RawUser::from_source_user(user)));
+        let users = users.chain(self.hidden_users).collect();
+        let groups = self.groups;
+        (Base { users, groups }, self.users_delta, self.groups_delta)
     }
 }
 
@@ -272,15 +264,12 @@ pub struct Assignments {
 
 /// The directory and the hidden users, derived from the base.
 pub fn derive(base: &Base, options: &Derive<'_>) -> (Directory, BTreeMap<String, RawUser>) {
-    let assigned: Option<BTreeSet<&str>> = options.assignments.map(|assignments| {
-        let mut ids: BTreeSet<&str> = assignments.users.iter().map(String::as_str).collect();
-        for group in &assignments.groups {
-            if let Some(node) = base.groups.get(group) {
-                ids.extend(node.users.iter().map(String::as_str));
-            }
-        }
-        ids
-    });
+    let assigned: Option<BTreeSet<&str>> =
+        options.assignments.map(|Assignments { users, groups }| {
+            let nodes = groups.iter().filter_map(|id| base.groups.get(id));
+            let ids = users.iter().chain(nodes.flat_map(|node| &node.users));
+            ids.map(String::as_str).collect()
+        });
     let mut directory = Directory::default();
     let mut hidden = BTreeMap::new();
     let mut visible = BTreeSet::new();
@@ -331,11 +320,8 @@ mod tests {
 
     use super::*;
 
-    fn users(value: Value) -> Vec<UserRecord> {
-        serde_json::from_value(value).unwrap()
-    }
-
-    fn groups(value: Value) -> Vec<GroupRecord> {
+    /// Delta records (users or groups) from their JSON.
+    fn records<T: serde::de::DeserializeOwned>(value: Value) -> Vec<T> {
         serde_json::from_value(value).unwrap()
     }
 
@@ -364,7 +350,7 @@ mod tests {
     #[test]
     fn a_group_repeated_across_pages_is_merged() {
         let mut base = Base::default();
-        base.apply_groups(&groups(json!([
+        base.apply_groups(&records(json!([
             {"id": "g1", "displayName": "Eng", "members@delta": [member("u1", ODATA_USER), member("u2", ODATA_USER)]},
             {"id": "g2", "displayName": "Ops"},
             {"id": "g1", "members@delta": [member("u3", ODATA_USER), member("g2", ODATA_GROUP), member("d1", "#microsoft.graph.device")]},
@@ -382,19 +368,19 @@ mod tests {
     #[test]
     fn removals_and_changes_apply_onto_the_base() {
         let mut base = Base::default();
-        base.apply_users(&users(json!([
+        base.apply_users(&records(json!([
             {"id": "u1", "mail": "a@x.com", "accountEnabled": true, "givenName": "A"},
             {"id": "u2", "mail": "b@x.com", "accountEnabled": true},
         ])));
-        base.apply_groups(&groups(json!([
+        base.apply_groups(&records(json!([
             {"id": "g1", "displayName": "Eng", "members@delta": [member("u1", ODATA_USER), member("u2", ODATA_USER)]},
             {"id": "g2", "displayName": "Gone"},
         ])));
-        base.apply_users(&users(json!([
+        base.apply_users(&records(json!([
             {"id": "u1", "accountEnabled": false},
             {"id": "u2", "@removed": {"reason": "changed"}},
         ])));
-        base.apply_groups(&groups(json!([
+        base.apply_groups(&records(json!([
             {"id": "g1", "displayName": "Engineering", "members@delta": [{"@odata.type": ODATA_USER, "id": "u2", "@removed": {"reason": "deleted"}}]},
             {"id": "g2", "@removed": {"reason": "deleted"}},
         ])));
@@ -418,8 +404,8 @@ mod tests {
     #[test]
     fn nested_groups_flatten_or_not_and_cycles_end() {
         let mut base = Base::default();
-        base.apply_users(&users(json!([{"id": "u1", "mail": "a@x.com"}, {"id": "u2", "mail": "b@x.com"}, {"id": "u3", "mail": "c@x.com"}])));
-        base.apply_groups(&groups(json!([
+        base.apply_users(&records(json!([{"id": "u1", "mail": "a@x.com"}, {"id": "u2", "mail": "b@x.com"}, {"id": "u3", "mail": "c@x.com"}])));
+        base.apply_groups(&records(json!([
             {"id": "outer", "displayName": "Outer", "members@delta": [member("u1", ODATA_USER), member("inner", ODATA_GROUP)]},
             {"id": "inner", "displayName": "Inner", "members@delta": [member("u2", ODATA_USER), member("deep", ODATA_GROUP)]},
             {"id": "deep", "displayName": "Deep", "members@delta": [member("u3", ODATA_USER), member("outer", ODATA_GROUP)]},
@@ -433,13 +419,13 @@ mod tests {
     #[test]
     fn email_guests_and_assignments() {
         let mut base = Base::default();
-        base.apply_users(&users(json!([
+        base.apply_users(&records(json!([
             {"id": "m1", "mail": null, "userPrincipalName": "m1@contoso.com", "userType": "Member"},
             {"id": "m2", "mail": "real@contoso.com", "userPrincipalName": "m2@contoso.com", "userType": "Member"},
             {"id": "g1", "mail": null, "userPrincipalName": "ada_x.com#EXT#@contoso.onmicrosoft.com", "userType": "Guest"},
             {"id": "g2", "mail": "bob@x.com", "userPrincipalName": "bob_x.com#EXT#@contoso.onmicrosoft.com", "userType": "Guest"},
         ])));
-        base.apply_groups(&groups(json!([
+        base.apply_groups(&records(json!([
             {"id": "team", "displayName": "Team", "members@delta": [member("m2", ODATA_USER), member("g2", ODATA_USER)]},
             {"id": "other", "displayName": "Other", "members@delta": [member("m1", ODATA_USER)]},
         ])));
@@ -478,11 +464,11 @@ mod tests {
     #[test]
     fn the_cursor_round_trips_through_the_directory() {
         let mut base = Base::default();
-        base.apply_users(&users(json!([
+        base.apply_users(&records(json!([
             {"id": "u1", "mail": "a@x.com", "userPrincipalName": "a@x.com", "accountEnabled": false, "givenName": "A", "surname": "B", "displayName": "A B", "userType": "Member"},
             {"id": "g1", "mail": "g@y.com", "userType": "Guest", "accountEnabled": true},
         ])));
-        base.apply_groups(&groups(
+        base.apply_groups(&records(
             json!([{"id": "t", "displayName": "T", "members@delta": [member("u1", ODATA_USER)]}]),
         ));
         let (directory, hidden) = derived(&base, |o| o.include_guests = false);

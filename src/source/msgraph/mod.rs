@@ -24,7 +24,6 @@ use self::delta::{Assignments, Base, CURSOR_VERSION, Cursor, Derive, derive};
 use self::proto::{AppRoleAssignment, GraphErrorBody, GroupRecord, Page, UserRecord};
 use super::kit::http::VendorHttp;
 use super::kit::paging::{self, Next, Pager, same_origin};
-use super::kit::token::BearerTokenCache;
 use super::{BoxFuture, FetchContext, Fetched, IdentitySource, SourceError};
 use crate::config::EntraSourceConfig;
 
@@ -49,27 +48,20 @@ pub struct EntraSource {
     http: VendorHttp,
     config: EntraSourceConfig,
     app_id_key: String,
-    tokens: Arc<BearerTokenCache>,
 }
 
 impl EntraSource {
     /// Builds the clients; `index` names the connection in error messages.
     pub fn new(config: &EntraSourceConfig, index: usize) -> Result<Self, SourceError> {
         let connection = super::kit::connection!(KIND, config, index);
-        let tokens = Arc::new(auth::tokens(&connection, config, index)?);
+        let tokens = auth::tokens(&connection, config, index)?;
         let settings = connection.settings(auth::credential_key(config, index));
-        let http = VendorHttp::new(settings, tokens.clone())?;
+        let http = VendorHttp::new(settings, Arc::new(tokens))?;
         Ok(EntraSource {
             http,
             config: config.clone(),
             app_id_key: format!("connections[{index}].source.app_id"),
-            tokens,
         })
-    }
-
-    /// Access tokens fetched so far (tests check refresh behaviour).
-    pub fn tokens_issued(&self) -> u64 {
-        self.tokens.tokens_issued()
     }
 
     fn url(&self, path_and_query: &str) -> String {
@@ -101,17 +93,13 @@ impl EntraSource {
                 return Ok(None);
             }
             if response.status == StatusCode::BAD_REQUEST {
-                let error = serde_json::from_slice::<GraphErrorBody>(&response.body).ok();
-                if let Some(error) = &error
-                    && RESYNC_CODES
-                        .iter()
-                        .any(|code| code.eq_ignore_ascii_case(&error.error.code))
-                {
-                    return Ok(None);
-                }
-                let detail = error
-                    .map(|e| format!("{} ({})", e.error.message, e.error.code))
-                    .unwrap_or_else(|| String::from_utf8_lossy(&response.body).into_owned());
+                let error = serde_json::from_slice::<GraphErrorBody>(&response.body);
+                let resync = |code: &str| RESYNC_CODES.iter().any(|c| c.eq_ignore_ascii_case(code));
+                let detail = match error.map(|body| body.error) {
+                    Ok(error) if resync(&error.code) => return Ok(None),
+                    Ok(error) => format!("{} ({})", error.message, error.code),
+                    Err(_) => String::from_utf8_lossy(&response.body).into_owned(),
+                };
                 return Err(SourceError::Fetch {
                     source_kind: KIND,
                     message: format!("{what}: Graph answered 400 Bad Request: {detail}"),
@@ -120,21 +108,18 @@ impl EntraSource {
             let page: Page<T> = response.json(KIND, what)?;
             progress.advance(page.value.len() as u64);
             records.extend(page.value);
-            match (page.next_link, page.delta_link) {
-                (Some(next), _) => url = next,
-                (None, Some(delta_link)) => {
-                    same_origin(KIND, &self.config.base_url, &delta_link, what)?;
-                    return Ok(Some((records, delta_link)));
-                }
-                (None, None) => {
-                    return Err(SourceError::Fetch {
-                        source_kind: KIND,
-                        message: format!(
-                            "{what}: a delta page had neither @odata.nextLink nor @odata.deltaLink"
-                        ),
-                    });
-                }
+            if let Some(next) = page.next_link {
+                url = next;
+                continue;
             }
+            let delta_link = page.delta_link.ok_or_else(|| SourceError::Fetch {
+                source_kind: KIND,
+                message: format!(
+                    "{what}: a delta page had neither @odata.nextLink nor @odata.deltaLink"
+                ),
+            })?;
+            same_origin(KIND, &self.config.base_url, &delta_link, what)?;
+            return Ok(Some((records, delta_link)));
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use jsonwebtoken::{EncodingKey, Header};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Url;
 use serde_json::Value;
 
@@ -19,6 +19,14 @@ use crate::source::kit::http::{
 use crate::source::kit::paging::{Next, Page, Pager, link_next, list_all};
 use crate::source::kit::token::{BearerTokenCache, ClientAuth, Grant, TokenEndpoint};
 
+/// The service app's private key: EC for ES256, else RSA.
+fn signing_key(algorithm: Algorithm, pem: &[u8]) -> jsonwebtoken::errors::Result<EncodingKey> {
+    match algorithm {
+        Algorithm::ES256 => EncodingKey::from_ec_pem(pem),
+        _ => EncodingKey::from_rsa_pem(pem),
+    }
+}
+
 /// A cache of service-app tokens that signs a fresh assertion per request.
 fn oauth_tokens(
     connection: &SourceConnection,
@@ -27,11 +35,7 @@ fn oauth_tokens(
     credentials_key: String,
 ) -> Result<BearerTokenCache, SourceError> {
     let pem = oauth.private_key.expose().as_bytes();
-    let key = match oauth.algorithm {
-        jsonwebtoken::Algorithm::ES256 => EncodingKey::from_ec_pem(pem),
-        _ => EncodingKey::from_rsa_pem(pem),
-    }
-    .map_err(|e| SourceError::Setup {
+    let key = signing_key(oauth.algorithm, pem).map_err(|e| SourceError::Setup {
         source_kind: KIND,
         message: format!("cannot load `{credentials_key}.private_key_file`: {e}"),
     })?;
@@ -72,7 +76,6 @@ fn oauth_tokens(
 pub struct OktaClient {
     http: VendorHttp,
     base_url: Url,
-    tokens: Option<Arc<BearerTokenCache>>,
 }
 
 impl OktaClient {
@@ -80,19 +83,17 @@ impl OktaClient {
     pub fn new(config: &OktaSourceConfig, index: usize) -> Result<Self, SourceError> {
         let connection = connection!(KIND, config, index);
         let source_key = &connection.source_key;
-        let (auth, credentials_key, tokens): (Arc<dyn Authenticator>, String, _) =
-            match &config.auth {
-                OktaAuth::ApiToken(token) => (
-                    Arc::new(StaticHeader::new("Authorization", "SSWS ", token.clone())),
-                    format!("{source_key}.token` or `{source_key}.token_file"),
-                    None,
-                ),
-                OktaAuth::OAuth(oauth) => {
-                    let key = format!("{source_key}.oauth");
-                    let cache = Arc::new(oauth_tokens(&connection, config, oauth, key.clone())?);
-                    (cache.clone(), key, Some(cache))
-                }
-            };
+        let (auth, credentials_key): (Arc<dyn Authenticator>, String) = match &config.auth {
+            OktaAuth::ApiToken(token) => (
+                Arc::new(StaticHeader::new("Authorization", "SSWS ", token.clone())),
+                format!("{source_key}.token` or `{source_key}.token_file"),
+            ),
+            OktaAuth::OAuth(oauth) => {
+                let key = format!("{source_key}.oauth");
+                let cache = oauth_tokens(&connection, config, oauth, key.clone())?;
+                (Arc::new(cache), key)
+            }
+        };
         let settings = VendorHttpSettings {
             rate_limit_headers: RateLimitHeaders::OktaEpoch,
             max_rate_limit_share: config.max_rate_limit_share,
@@ -102,7 +103,6 @@ impl OktaClient {
         Ok(OktaClient {
             http,
             base_url: config.base_url.clone(),
-            tokens,
         })
     }
 
@@ -111,18 +111,11 @@ impl OktaClient {
         self.http.requests_sent()
     }
 
-    /// Access tokens fetched so far (OAuth only).
-    pub fn tokens_issued(&self) -> u64 {
-        self.tokens.as_ref().map_or(0, |t| t.tokens_issued())
-    }
-
     /// An API URL with query parameters, percent-encoded as Okta documents
     /// them (`%20`, not `+`).
     pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SourceError> {
         let mut url = endpoint(KIND, &self.base_url, path)?;
-        if !query.is_empty() {
-            url.set_query(Some(&form(query)));
-        }
+        url.set_query(Some(&form(query)));
         Ok(url)
     }
 
@@ -169,7 +162,7 @@ impl Pager for LinkPager<'_> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
-    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    use jsonwebtoken::{DecodingKey, Validation};
 
     use super::*;
     use crate::source::kit::assertion::AssertionClaims;
@@ -183,10 +176,7 @@ mod tests {
             ("ec-private.pem", "ec-public.pem", Algorithm::ES256),
         ] {
             let pem = std::fs::read(format!("{KEYS}/{private}")).unwrap();
-            let key = match algorithm {
-                Algorithm::ES256 => EncodingKey::from_ec_pem(&pem).unwrap(),
-                _ => EncodingKey::from_rsa_pem(&pem).unwrap(),
-            };
+            let key = signing_key(algorithm, &pem).unwrap();
             let mut header = Header::new(algorithm);
             header.kid = Some("kid-1".into());
             let requester = ClientAssertion {

@@ -88,24 +88,15 @@ impl OktaSource {
         scope: &ScopeConfig,
         index: usize,
     ) -> Result<Self, SourceError> {
-        let named_groups = scope
-            .team_groups
-            .iter()
-            .map(|p| p.as_str())
-            .filter(|text| !text.contains(['*', '?', '[', ']']))
-            .chain(scope.user_groups.iter().map(String::as_str))
-            .map(str::to_owned)
-            .collect();
+        let exact = |text: &&str| !text.contains(['*', '?', '[', ']']);
+        let teams = scope.team_groups.iter().map(|p| p.as_str()).filter(exact);
+        let named = teams.chain(scope.user_groups.iter().map(String::as_str));
+        let named_groups = named.map(str::to_owned).collect();
         Ok(OktaSource {
             client: OktaClient::new(config, index)?,
             config: config.clone(),
             named_groups,
         })
-    }
-
-    /// Access tokens fetched so far (OAuth), for tests of token refresh.
-    pub fn tokens_issued(&self) -> u64 {
-        self.client.tokens_issued()
     }
 
     fn settings(&self) -> String {
@@ -145,30 +136,22 @@ impl OktaSource {
         progress.message("Reading users from Okta");
         match &incremental {
             Some(cursor) => {
-                users.skipped = previous
-                    .iter()
-                    .flat_map(|p| &p.directory.skipped)
-                    .filter(|s| s.kind == "user")
-                    .cloned()
-                    .collect();
+                users.skipped = previous.map_or(Vec::new(), |p| p.directory.skipped.clone());
+                users.skipped.retain(|s| s.kind == "user");
                 users.latest = cursor.users_updated.clone();
                 let newest = cursor.users_updated.as_deref().unwrap_or_default();
                 let since = system_log::users_since(newest, cursor.users_read_at);
                 let filter = format!("lastUpdated gt \"{since}\"");
-                users.absorb(
-                    self.list_users(Some(&filter), "listing changed users")
-                        .await?,
-                );
+                let changed = self.list_users(Some(&filter), "listing changed users");
+                users.absorb(changed.await?);
                 self.refresh_users(&mut users, &log.users).await?;
             }
             None => {
                 users.absorb(self.list_users(None, "listing users").await?);
                 if self.config.include_deprovisioned || !users.known.is_empty() {
                     let filter = Some("status eq \"DEPROVISIONED\"");
-                    users.absorb(
-                        self.list_users(filter, "listing deprovisioned users")
-                            .await?,
-                    );
+                    let offboarded = self.list_users(filter, "listing deprovisioned users");
+                    users.absorb(offboarded.await?);
                 }
             }
         }
@@ -180,23 +163,19 @@ impl OktaSource {
         let records = self.client.list_all(url, "listing groups").await?;
         let mut skipped_groups = Vec::new();
         let groups = read_all(records, &mut skipped_groups, read_group);
-        let assignments = self.app_assignments().await?;
+        // Users assigned to the app (directly; through its groups below).
+        let (mut app_users, app_groups) = self.app_assignments().await?.unzip();
 
         // 3. Members of the groups we keep and of the app's groups.
-        let previous_members: HashMap<&str, &SourceGroup> = previous
-            .iter()
-            .flat_map(|previous| &previous.directory.groups)
-            .map(|g| (g.id.as_str(), g))
-            .collect();
+        let previous_groups = previous.iter().flat_map(|p| &p.directory.groups);
+        let previous_members: HashMap<_, _> = previous_groups.map(|g| (g.id.as_str(), g)).collect();
         let mut memberships = BTreeMap::new();
         let mut kept = Vec::new();
-        // Users assigned to the app: directly, and through its groups below.
-        let mut app_users = assignments.as_ref().map(|(users, _)| users.clone());
         for group in &groups {
-            let assigned = assignments
+            let assigned = app_groups
                 .as_ref()
-                .is_some_and(|(_, app_groups)| app_groups.contains(&group.id));
-            let keep = self.keeps_group(group) && (assignments.is_none() || assigned);
+                .is_some_and(|ids| ids.contains(&group.id));
+            let keep = self.keeps_group(group) && (app_groups.is_none() || assigned);
             if !keep && !assigned {
                 continue;
             }
@@ -237,10 +216,8 @@ impl OktaSource {
                     .iter()
                     .filter(|id| !users.records.contains_key(*id))
                     .collect();
-                let records = self
-                    .users_by_id(&missing, "reading newly assigned users")
-                    .await?;
-                users.absorb(records);
+                let what = "reading newly assigned users";
+                users.absorb(self.users_by_id(&missing, what).await?);
             }
             users.records.retain(|id, _| assigned.contains(id));
         }
@@ -329,9 +306,8 @@ impl OktaSource {
         named: &BTreeSet<String>,
     ) -> Result<(), SourceError> {
         let named: Vec<&String> = named.iter().collect();
-        let records = self
-            .users_by_id(&named, "reading users the System Log names")
-            .await?;
+        let what = "reading users the System Log names";
+        let records = self.users_by_id(&named, what).await?;
         let found: BTreeSet<String> = ids(&records);
         users.absorb(records);
         for id in named.into_iter().filter(|id| !found.contains(*id)) {
@@ -346,12 +322,8 @@ impl OktaSource {
     async fn users_by_id(&self, ids: &[&String], what: &str) -> Result<Vec<Value>, SourceError> {
         let mut records = Vec::new();
         for chunk in ids.chunks(IDS_PER_FILTER) {
-            let filter = chunk
-                .iter()
-                .map(|id| format!("id eq \"{id}\""))
-                .collect::<Vec<_>>()
-                .join(" or ");
-            records.extend(self.list_users(Some(&filter), what).await?);
+            let terms: Vec<String> = chunk.iter().map(|id| format!("id eq \"{id}\"")).collect();
+            records.extend(self.list_users(Some(&terms.join(" or ")), what).await?);
         }
         Ok(records)
     }
@@ -384,11 +356,8 @@ impl OktaSource {
             &format!("api/v1/apps/{app_id}/groups"),
             &[("limit", GROUP_PAGE)],
         )?;
-        let groups = ids(&self
-            .client
-            .list_all(url, "listing the app's groups")
-            .await?);
-        Ok(Some((users, groups)))
+        let groups = self.client.list_all(url, "listing the app's groups");
+        Ok(Some((users, ids(&groups.await?))))
     }
 
     /// Ids of a group's members.

@@ -122,12 +122,8 @@ pub(super) async fn newest_position(
     )?;
     let page = client.get_json(&url, "reading the newest System Log event");
     Ok(usable(page.await)?.map(|page| {
-        page.as_array()
-            .and_then(|events| events.first())
-            .and_then(|event| event.get("published"))
-            .and_then(Value::as_str)
-            .filter(|p| parse_rfc3339_millis(p).is_some())
-            .map(str::to_owned)
+        let published = page.get(0)?.get("published")?.as_str()?;
+        parse_rfc3339_millis(published).map(|_| published.to_owned())
     }))
 }
 

@@ -67,8 +67,7 @@ impl PingOneClient {
         };
         let key = connection.source_key.clone();
         let refused: Advice = Box::new(move |refusal| advice(&key, refusal));
-        let token_url = config.token_url.clone();
-        let endpoint = TokenEndpoint::new(&connection, token_url, grant, refused)?;
+        let endpoint = TokenEndpoint::new(&connection, config.token_url.clone(), grant, refused)?;
         let tokens = BearerTokenCache::from_endpoint(endpoint);
         let credentials_key = format!("{}.client_secret", connection.source_key);
         // PingOne sends `Retry-After` on 429 only, or the wait in the body.
@@ -164,8 +163,7 @@ impl Pager for HalPager<'_> {
     async fn page(&self, url: &Url) -> Result<paging::Page<Value>, SourceError> {
         let mut page = self.client.get_page(url, self.what).await?;
         let records = page.records(self.keys);
-        let next = page.links.next.map(|link| Next::Link(link.href));
-        let next = next.unwrap_or(Next::Done);
+        let next = page.links.next.map_or(Next::Done, |l| Next::Link(l.href));
         Ok(paging::Page { records, next })
     }
 }

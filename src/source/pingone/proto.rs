@@ -159,8 +159,7 @@ impl P1Error {
                 None => head,
             };
             if !part.is_empty() {
-                text.push_str("; ");
-                text.push_str(part.trim());
+                text += &format!("; {}", part.trim());
             }
         }
         if let Some(id) = &error.id {
