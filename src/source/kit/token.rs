@@ -40,12 +40,6 @@ const TRANSIENT_CODES: &[&str] = &[
     "temporarily_unavailable",
 ];
 
-/// Signs a fresh client assertion for each token request.
-pub type AssertionSigner = Box<dyn Fn() -> Result<String, SourceError> + Send + Sync>;
-/// Signs a fresh grant assertion, possibly through another service
-/// (Google's keyless IAM signing).
-pub type AsyncSigner =
-    Box<dyn Fn() -> BoxFuture<'static, Result<String, SourceError>> + Send + Sync>;
 /// Turns a refusal into the message an admin reads: what was refused and
 /// which config keys to check.
 pub type Advice = Box<dyn Fn(&Refusal) -> String + Send + Sync>;
@@ -57,8 +51,9 @@ pub enum ClientAuth {
     Basic(Secret, BasicEncoding),
     /// `client_secret_post`: id and secret in the form body.
     Post(Secret),
-    /// `private_key_jwt`: a signed `client_assertion` in the form body.
-    PrivateKeyJwt(AssertionSigner),
+    /// `private_key_jwt`: a `client_assertion` in the form body, signed
+    /// afresh for each token request.
+    PrivateKeyJwt(Box<dyn Fn() -> Result<String, SourceError> + Send + Sync>),
 }
 
 /// How id and secret are written into a Basic header. oauth2 form-encodes
@@ -85,8 +80,10 @@ pub enum Grant {
     },
     /// RFC 7523 §2.1 JWT bearer grant (Google). `oauth2` 5 has no such
     /// grant and its client-credentials request always sends
-    /// `grant_type=client_credentials`, so the form is built here.
-    JwtBearer(AsyncSigner),
+    /// `grant_type=client_credentials`, so the form is built here. The
+    /// assertion is signed afresh, possibly by another service (Google's
+    /// keyless IAM signing).
+    JwtBearer(Box<dyn Fn() -> BoxFuture<'static, Result<String, SourceError>> + Send + Sync>),
     /// OneLogin's client credentials: a JSON body
     /// (`{"grant_type":"client_credentials"}`) with Basic authentication,
     /// which `oauth2` cannot send (it always form-encodes the body).
@@ -129,16 +126,6 @@ impl Refusal<'_> {
             _ => body_start(self.body),
         }
     }
-
-    fn transient(&self) -> bool {
-        self.status == StatusCode::TOO_MANY_REQUESTS
-            || self.status == StatusCode::REQUEST_TIMEOUT
-            || self.status.is_server_error()
-            || self
-                .error
-                .as_deref()
-                .is_some_and(|code| TRANSIENT_CODES.contains(&code))
-    }
 }
 
 /// A token endpoint's answer, read within the source's caps.
@@ -167,16 +154,20 @@ impl SourceConnection {
             message: format!("{shown} answered {status}: {reason}"),
         };
         let throttled = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+        let header = response.headers().get(RETRY_AFTER).filter(|_| throttled);
+        let value = header.and_then(|v| v.to_str().ok()).unwrap_or_default();
         let cap = format!("`{}.max_wait`", self.source_key);
-        let max = self.limits.max_wait;
-        let header = response.headers().get(RETRY_AFTER);
-        let retry_after = match header.and_then(|v| v.to_str().ok()) {
-            Some(value) if throttled => parse_retry_after(value, SystemTime::now())
-                .map(|wait| check_wait(RETRY_AFTER.as_str(), value, wait, max, &cap))
-                .transpose()
-                .map_err(fail)?,
-            _ => None,
+        let check = |wait| {
+            check_wait(
+                RETRY_AFTER.as_str(),
+                value,
+                wait,
+                self.limits.max_wait,
+                &cap,
+            )
         };
+        let wait = parse_retry_after(value, SystemTime::now()).map(check);
+        let retry_after = wait.transpose().map_err(fail)?;
         let key = format!("`{}.max_body`", self.source_key);
         let body = match read_body_capped(response, self.limits.max_body, &key).await {
             Ok(body) => body,
@@ -273,7 +264,10 @@ impl TokenEndpoint {
                 description: error.and_then(|e| e.error_description().cloned()),
                 body: &answer.body,
             };
-            if refusal.transient() {
+            let code = refusal.error.as_deref();
+            if matches!(answer.status.as_u16(), 408 | 429 | 500..=599)
+                || code.is_some_and(|code| TRANSIENT_CODES.contains(&code))
+            {
                 last = format!("{}: {}", answer.status, refusal.summary());
                 if let Some(wait) = answer.retry_after {
                     tokio::time::sleep(wait).await;
@@ -307,10 +301,7 @@ impl TokenEndpoint {
                 client_id,
                 auth,
                 scopes,
-            } => {
-                let request = self.client_credentials(client_id, auth, scopes)?;
-                reqwest::RequestBuilder::from_parts(self.http.clone(), request)
-            }
+            } => self.client_credentials(client_id, auth, scopes)?,
             Grant::JwtBearer(sign) => {
                 let assertion = sign().await?;
                 post()
@@ -342,19 +333,17 @@ impl TokenEndpoint {
         client_id: &str,
         auth: &ClientAuth,
         scopes: &[String],
-    ) -> Result<reqwest::Request, SourceError> {
-        let token_url = TokenUrl::from_url(self.url.clone());
-        let client =
-            BasicClient::new(ClientId::new(client_id.to_string())).set_token_uri(token_url);
-        let client = match auth {
-            ClientAuth::Basic(secret, _) => client
-                .set_client_secret(ClientSecret::new(secret.expose().to_string()))
-                .set_auth_type(AuthType::BasicAuth),
-            ClientAuth::Post(secret) => client
-                .set_client_secret(ClientSecret::new(secret.expose().to_string()))
-                .set_auth_type(AuthType::RequestBody),
-            ClientAuth::PrivateKeyJwt(_) => client.set_auth_type(AuthType::RequestBody),
+    ) -> Result<reqwest::RequestBuilder, SourceError> {
+        let auth_type = match auth {
+            ClientAuth::Basic(..) => AuthType::BasicAuth,
+            _ => AuthType::RequestBody,
         };
+        let mut client = BasicClient::new(ClientId::new(client_id.to_string()))
+            .set_token_uri(TokenUrl::from_url(self.url.clone()))
+            .set_auth_type(auth_type);
+        if let ClientAuth::Basic(secret, _) | ClientAuth::Post(secret) = auth {
+            client = client.set_client_secret(ClientSecret::new(secret.expose().to_string()));
+        }
         let mut request = client
             .exchange_client_credentials()
             .add_scopes(scopes.iter().map(|s| Scope::new(s.clone())));
@@ -378,7 +367,10 @@ impl TokenEndpoint {
             let basic = basic_header(client_id, secret, *encoding);
             request.headers_mut().insert(AUTHORIZATION, basic);
         }
-        Ok(request)
+        Ok(reqwest::RequestBuilder::from_parts(
+            self.http.clone(),
+            request,
+        ))
     }
 
     fn setup(&self, message: &str) -> SourceError {
@@ -432,18 +424,14 @@ pub fn decode_token_body<T: DeserializeOwned>(
     status: StatusCode,
     body: &[u8],
 ) -> Result<T, String> {
-    let error = match serde_json::from_slice::<T>(body) {
+    let message = match serde_json::from_slice::<T>(body) {
         Ok(token) => return Ok(token),
-        Err(error) => error,
+        Err(error) => error.to_string(),
     };
     if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
-        let start: String = String::from_utf8_lossy(&body[..body.len().min(200)])
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .chars()
-            .take(80)
-            .collect();
+        let text = body_start(body);
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let start: String = words.join(" ").chars().take(80).collect();
         return Err(if start.is_empty() {
             format!("{shown} answered {status} with an empty body instead of a token")
         } else {
@@ -452,12 +440,9 @@ pub fn decode_token_body<T: DeserializeOwned>(
             )
         });
     }
-    let message = error.to_string();
-    let what = match message.strip_prefix("missing field ") {
-        Some(field) => format!(
-            "it has no field {}",
-            field.split(' ').next().unwrap_or(field)
-        ),
+    let missing = message.strip_prefix("missing field ");
+    let what = match missing.and_then(|field| field.split(' ').next()) {
+        Some(field) => format!("it has no field {field}"),
         None => "a field has an unexpected type".to_string(),
     };
     Err(format!(
