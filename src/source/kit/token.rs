@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 
 use super::encode::{form, query_escape};
 use super::http::{SourceConnection, body_start};
+use super::values::scalar;
 use crate::config::Secret;
 use crate::http::{describe_error, redact_url};
 use crate::ratelimit::{Backoff, BodyError, check_wait, parse_retry_after, read_body_capped};
@@ -157,15 +158,8 @@ impl SourceConnection {
         let header = response.headers().get(RETRY_AFTER).filter(|_| throttled);
         let value = header.and_then(|v| v.to_str().ok()).unwrap_or_default();
         let cap = format!("`{}.max_wait`", self.source_key);
-        let check = |wait| {
-            check_wait(
-                RETRY_AFTER.as_str(),
-                value,
-                wait,
-                self.limits.max_wait,
-                &cap,
-            )
-        };
+        let max = self.limits.max_wait;
+        let check = |wait| check_wait(RETRY_AFTER.as_str(), value, wait, max, &cap);
         let wait = parse_retry_after(value, SystemTime::now()).map(check);
         let retry_after = wait.transpose().map_err(fail)?;
         let key = format!("`{}.max_body`", self.source_key);
@@ -401,16 +395,12 @@ fn basic_header(client_id: &str, secret: &Secret, encoding: BasicEncoding) -> He
 struct TokenBody {
     access_token: String,
     #[serde(default)]
-    expires_in: Option<serde_json::Value>,
+    expires_in: serde_json::Value,
 }
 
 impl TokenBody {
     fn lifetime(&self) -> Option<Duration> {
-        let secs = match &self.expires_in {
-            Some(serde_json::Value::Number(n)) => n.as_u64(),
-            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
-            _ => None,
-        };
+        let secs = scalar(&self.expires_in)?.trim().parse().ok();
         secs.map(Duration::from_secs)
     }
 }
