@@ -34,12 +34,6 @@ const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// `grant_type` of the JWT bearer grant (RFC 7523 §2.1).
 const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-/// RFC 6749 error codes that mean "try again" whatever the status.
-const TRANSIENT_CODES: &[&str] = &[
-    "internal_failure",
-    "server_error",
-    "temporarily_unavailable",
-];
 
 /// Turns a refusal into the message an admin reads: what was refused and
 /// which config keys to check.
@@ -79,11 +73,9 @@ pub enum Grant {
         /// Scopes to ask for (none: the client's default).
         scopes: Vec<String>,
     },
-    /// RFC 7523 §2.1 JWT bearer grant (Google). `oauth2` 5 has no such
-    /// grant and its client-credentials request always sends
-    /// `grant_type=client_credentials`, so the form is built here. The
-    /// assertion is signed afresh, possibly by another service (Google's
-    /// keyless IAM signing).
+    /// RFC 7523 §2.1 JWT bearer grant (Google), its form built here: `oauth2`
+    /// 5 has no such grant. The assertion is signed afresh, possibly by
+    /// another service (Google's keyless IAM signing).
     JwtBearer(Box<dyn Fn() -> BoxFuture<'static, Result<String, SourceError>> + Send + Sync>),
     /// OneLogin's client credentials: a JSON body
     /// (`{"grant_type":"client_credentials"}`) with Basic authentication,
@@ -227,6 +219,10 @@ impl TokenEndpoint {
     /// with the vendor's advice; 408/429/5xx, transient OAuth errors and
     /// network errors are retried (honouring `Retry-After`).
     pub async fn issue(&self) -> Result<IssuedToken, SourceError> {
+        let fail = |message| SourceError::Fetch {
+            source_kind: self.connection.kind,
+            message,
+        };
         let mut last = String::new();
         for attempt in 0..TOKEN_ATTEMPTS {
             if attempt > 0 {
@@ -240,11 +236,8 @@ impl TokenEndpoint {
                 }
             };
             if answer.status.is_success() {
-                let token: TokenBody = decode_token_body(&self.shown, answer.status, &answer.body)
-                    .map_err(|message| SourceError::Fetch {
-                        source_kind: self.connection.kind,
-                        message,
-                    })?;
+                let token: TokenBody =
+                    decode_token_body(&self.shown, answer.status, &answer.body).map_err(fail)?;
                 return Ok(IssuedToken {
                     expires_in: token.lifetime().unwrap_or(DEFAULT_TOKEN_LIFETIME),
                     token: Secret::new(token.access_token),
@@ -258,9 +251,13 @@ impl TokenEndpoint {
                 description: error.and_then(|e| e.error_description().cloned()),
                 body: &answer.body,
             };
-            let code = refusal.error.as_deref();
+            // RFC 6749 error codes that mean "try again" whatever the status.
+            let code = refusal.error.as_deref().unwrap_or_default();
             if matches!(answer.status.as_u16(), 408 | 429 | 500..=599)
-                || code.is_some_and(|code| TRANSIENT_CODES.contains(&code))
+                || matches!(
+                    code,
+                    "internal_failure" | "server_error" | "temporarily_unavailable"
+                )
             {
                 last = format!("{}: {}", answer.status, refusal.summary());
                 if let Some(wait) = answer.retry_after {
@@ -273,13 +270,10 @@ impl TokenEndpoint {
                 message: (self.advice)(&refusal),
             });
         }
-        Err(SourceError::Fetch {
-            source_kind: self.connection.kind,
-            message: format!(
-                "{} failed after {TOKEN_ATTEMPTS} attempts: {last}{}",
-                self.shown, self.exhausted_hint
-            ),
-        })
+        Err(fail(format!(
+            "{} failed after {TOKEN_ATTEMPTS} attempts: {last}{}",
+            self.shown, self.exhausted_hint
+        )))
     }
 
     /// One request of the grant, sent and read within the bounds: an
@@ -298,12 +292,10 @@ impl TokenEndpoint {
             } => self.client_credentials(client_id, auth, scopes)?,
             Grant::JwtBearer(sign) => {
                 let assertion = sign().await?;
+                let body = form(&[("grant_type", JWT_BEARER_GRANT), ("assertion", &assertion)]);
                 post()
                     .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(form(&[
-                        ("grant_type", JWT_BEARER_GRANT),
-                        ("assertion", &assertion),
-                    ]))
+                    .body(body)
             }
             Grant::JsonClientCredentials { client_id, secret } => post()
                 .basic_auth(client_id, Some(secret.expose()))
