@@ -55,11 +55,8 @@ pub fn query_escape(text: &str) -> String {
 
 /// An `application/x-www-form-urlencoded` body of `pairs`.
 pub fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(key, value)| format!("{}={}", component(key), component(value)))
-        .collect::<Vec<_>>()
-        .join("&")
+    let pair = |(key, value): &(&str, &str)| format!("{}={}", component(key), component(value));
+    pairs.iter().map(pair).collect::<Vec<_>>().join("&")
 }
 
 #[cfg(test)]

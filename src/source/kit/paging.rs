@@ -210,12 +210,10 @@ mod tests {
 
     use super::*;
 
+    /// One `Link` header per value, appended as a server sends them.
     fn headers(values: &[&str]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for value in values {
-            map.append(LINK, HeaderValue::from_str(value).unwrap());
-        }
-        map
+        let link = |value: &&str| (LINK, HeaderValue::from_str(value).unwrap());
+        values.iter().map(link).collect()
     }
 
     #[test]
