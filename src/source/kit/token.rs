@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use oauth2::basic::{BasicClient, BasicErrorResponse};
 use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenUrl};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
-use reqwest::{StatusCode, Url};
+use reqwest::{Request, RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use super::encode::{form, query_escape};
@@ -319,7 +319,7 @@ impl TokenEndpoint {
         client_id: &str,
         auth: &ClientAuth,
         scopes: &[String],
-    ) -> Result<reqwest::RequestBuilder, SourceError> {
+    ) -> Result<RequestBuilder, SourceError> {
         let auth_type = match auth {
             ClientAuth::Basic(..) => AuthType::BasicAuth,
             _ => AuthType::RequestBody,
@@ -346,17 +346,13 @@ impl TokenEndpoint {
         let Some(http) = built.into_inner() else {
             return Err(self.setup(&result.err().map(|e| e.to_string()).unwrap_or_default()));
         };
-        let mut request =
-            reqwest::Request::try_from(http).map_err(|e| self.setup(&e.to_string()))?;
+        let mut request = Request::try_from(http).map_err(|e| self.setup(&e.to_string()))?;
         // A vendor-encoded Basic header replaces oauth2's.
         if let ClientAuth::Basic(secret, encoding) = auth {
             let basic = basic_header(client_id, secret, *encoding);
             request.headers_mut().insert(AUTHORIZATION, basic);
         }
-        Ok(reqwest::RequestBuilder::from_parts(
-            self.http.clone(),
-            request,
-        ))
+        Ok(RequestBuilder::from_parts(self.http.clone(), request))
     }
 
     fn setup(&self, message: &str) -> SourceError {
@@ -502,9 +498,9 @@ impl BearerTokenCache {
 impl super::http::Authenticator for BearerTokenCache {
     fn authorize<'a>(
         &'a self,
-        request: reqwest::RequestBuilder,
+        request: RequestBuilder,
         refresh: bool,
-    ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
+    ) -> BoxFuture<'a, Result<RequestBuilder, SourceError>> {
         Box::pin(async move {
             let request = request.bearer_auth(self.token(refresh).await?.expose());
             let headers = self.headers.iter();
