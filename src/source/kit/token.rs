@@ -88,14 +88,6 @@ pub enum Grant {
     },
 }
 
-/// An access token and how long it stays valid.
-pub struct IssuedToken {
-    /// The bearer token.
-    pub token: Secret,
-    /// Lifetime from now (`expires_in`).
-    pub expires_in: Duration,
-}
-
 /// A refused token request, as the vendor's advice reads it.
 pub struct Refusal<'a> {
     /// `POST <token URL>` (query redacted).
@@ -215,10 +207,11 @@ impl TokenEndpoint {
         self
     }
 
-    /// Requests a new token. Refusals become [`SourceError::Unauthorized`]
+    /// Requests a new token and its lifetime from now (`expires_in`).
+    /// Refusals become [`SourceError::Unauthorized`]
     /// with the vendor's advice; 408/429/5xx, transient OAuth errors and
     /// network errors are retried (honouring `Retry-After`).
-    pub async fn issue(&self) -> Result<IssuedToken, SourceError> {
+    pub async fn issue(&self) -> Result<(Secret, Duration), SourceError> {
         let fail = |message| SourceError::Fetch {
             source_kind: self.connection.kind,
             message,
@@ -238,10 +231,8 @@ impl TokenEndpoint {
             if answer.status.is_success() {
                 let token: TokenBody =
                     decode_token_body(&self.shown, answer.status, &answer.body).map_err(fail)?;
-                return Ok(IssuedToken {
-                    expires_in: token.lifetime().unwrap_or(DEFAULT_TOKEN_LIFETIME),
-                    token: Secret::new(token.access_token),
-                });
+                let lifetime = token.lifetime().unwrap_or(DEFAULT_TOKEN_LIFETIME);
+                return Ok((Secret::new(token.access_token), lifetime));
             }
             let error = serde_json::from_slice::<BasicErrorResponse>(&answer.body).ok();
             let refusal = Refusal {
@@ -428,9 +419,10 @@ pub fn decode_token_body<T: DeserializeOwned>(
     ))
 }
 
-/// Fetches a new access token (client credentials, JWT assertion, …).
+/// Fetches a new access token and its lifetime (client credentials, JWT
+/// assertion, …).
 pub type TokenIssuer =
-    Box<dyn Fn() -> BoxFuture<'static, Result<IssuedToken, SourceError>> + Send + Sync>;
+    Box<dyn Fn() -> BoxFuture<'static, Result<(Secret, Duration), SourceError>> + Send + Sync>;
 
 /// Refresh a token this long before it expires, so a request never leaves
 /// with a token that dies in flight.
@@ -487,11 +479,11 @@ impl BearerTokenCache {
         {
             return Ok(token.clone());
         }
-        let issued = (self.issue)().await?;
+        let (token, lifetime) = (self.issue)().await?;
         self.issued.fetch_add(1, Ordering::Relaxed);
-        let valid_until = Instant::now() + issued.expires_in.saturating_sub(EXPIRY_MARGIN);
-        *cached = Some((issued.token.clone(), valid_until));
-        Ok(issued.token)
+        let valid_until = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN);
+        *cached = Some((token.clone(), valid_until));
+        Ok(token)
     }
 }
 

@@ -72,8 +72,8 @@ async fn the_token_cache_reuses_until_expiry_or_refresh() {
     for (secs, issued) in [(3600, 1), (30, 2)] {
         let cache = BearerTokenCache::new(Box::new(move || {
             let token = Secret::new("t".into());
-            let expires_in = Duration::from_secs(secs);
-            Box::pin(async move { Ok(IssuedToken { token, expires_in }) })
+            let lifetime = Duration::from_secs(secs);
+            Box::pin(async move { Ok((token, lifetime)) })
         }));
         cache.token(false).await.unwrap();
         cache.token(false).await.unwrap();
