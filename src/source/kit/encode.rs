@@ -12,8 +12,7 @@ use crate::source::SourceError;
 pub fn endpoint(kind: &'static str, base: &Url, path: &str) -> Result<Url, SourceError> {
     let mut root = base.clone();
     if !root.path().ends_with('/') {
-        let with_slash = format!("{}/", root.path());
-        root.set_path(&with_slash);
+        root.set_path(&format!("{}/", root.path()));
     }
     root.join(path).map_err(|e| SourceError::Setup {
         source_kind: kind,
