@@ -62,15 +62,10 @@ impl SourceCache {
         postcard::from_bytes(body).map_err(|e| format!("it cannot be read ({e})"))
     }
 
-    /// The stored form of this cache.
+    /// The stored form of this cache: the bytes [`SourceCacheRef::encode`]
+    /// writes for the same fields.
     pub fn encode(&self) -> Result<Vec<u8>, String> {
-        SourceCacheRef {
-            directory: &self.directory,
-            cursor: self.cursor.as_deref(),
-            last_full_fetch: self.last_full_fetch,
-            kept_attributes: &self.kept_attributes,
-        }
-        .encode()
+        postcard::to_extend(self, FORMAT.to_vec()).map_err(|e| e.to_string())
     }
 }
 

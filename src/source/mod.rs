@@ -148,21 +148,18 @@ pub fn build(
     connection: &ConnectionConfig,
     index: usize,
 ) -> Result<Box<dyn IdentitySource>, SourceError> {
-    match &connection.source {
-        SourceConfig::Scim(config) => Ok(Box::new(ScimSource::new(config, index)?)),
-        SourceConfig::File(config) => Ok(Box::new(FileSource::new(config.path.clone()))),
-        SourceConfig::Okta(config) => {
-            Ok(Box::new(OktaSource::new(config, &connection.scope, index)?))
+    let source: Box<dyn IdentitySource> = match &connection.source {
+        SourceConfig::Scim(config) => Box::new(ScimSource::new(config, index)?),
+        SourceConfig::File(config) => Box::new(FileSource::new(config.path.clone())),
+        SourceConfig::Okta(config) => Box::new(OktaSource::new(config, &connection.scope, index)?),
+        SourceConfig::Entra(config) => Box::new(EntraSource::new(config, index)?),
+        SourceConfig::OneLogin(config) => Box::new(OneLoginSource::new(config, index)?),
+        SourceConfig::JumpCloud(config) => Box::new(JumpCloudSource::new(config, index)?),
+        SourceConfig::PingOne(config) => Box::new(PingOneSource::new(config, index)?),
+        SourceConfig::Ldap(config) => Box::new(LdapSource::new(config, index)?),
+        SourceConfig::Google(config) => {
+            Box::new(GoogleSource::new(config, index, &connection.name)?)
         }
-        SourceConfig::Entra(config) => Ok(Box::new(EntraSource::new(config, index)?)),
-        SourceConfig::OneLogin(config) => Ok(Box::new(OneLoginSource::new(config, index)?)),
-        SourceConfig::JumpCloud(config) => Ok(Box::new(JumpCloudSource::new(config, index)?)),
-        SourceConfig::PingOne(config) => Ok(Box::new(PingOneSource::new(config, index)?)),
-        SourceConfig::Ldap(config) => Ok(Box::new(LdapSource::new(config, index)?)),
-        SourceConfig::Google(config) => Ok(Box::new(GoogleSource::new(
-            config,
-            index,
-            &connection.name,
-        )?)),
-    }
+    };
+    Ok(source)
 }

@@ -12,8 +12,7 @@ use crate::source::SourceError;
 pub fn endpoint(kind: &'static str, base: &Url, path: &str) -> Result<Url, SourceError> {
     let mut root = base.clone();
     if !root.path().ends_with('/') {
-        let with_slash = format!("{}/", root.path());
-        root.set_path(&with_slash);
+        root.set_path(&format!("{}/", root.path()));
     }
     root.join(path).map_err(|e| SourceError::Setup {
         source_kind: kind,
@@ -55,11 +54,8 @@ pub fn query_escape(text: &str) -> String {
 
 /// An `application/x-www-form-urlencoded` body of `pairs`.
 pub fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(key, value)| format!("{}={}", component(key), component(value)))
-        .collect::<Vec<_>>()
-        .join("&")
+    let pair = |(key, value): &(&str, &str)| format!("{}={}", component(key), component(value));
+    pairs.iter().map(pair).collect::<Vec<_>>().join("&")
 }
 
 #[cfg(test)]

@@ -135,23 +135,20 @@ impl PageGuard {
     /// (the URL, cursor, page token or offset it asks for).
     pub fn admit(&mut self, position: &str) -> Result<(), SourceError> {
         let pages = u64::try_from(self.seen.len()).unwrap_or(u64::MAX);
+        let fail = |problem: String| SourceError::Fetch {
+            source_kind: self.kind,
+            message: format!("{}: {problem}", self.what),
+        };
         if !self.seen.insert(position.to_string()) {
-            return Err(SourceError::Fetch {
-                source_kind: self.kind,
-                message: format!(
-                    "{}: the server sent a paging link or cursor it had already sent, after {pages} pages; it is cycling, so the listing cannot be completed",
-                    self.what
-                ),
-            });
+            return Err(fail(format!(
+                "the server sent a paging link or cursor it had already sent, after {pages} pages; it is cycling, so the listing cannot be completed"
+            )));
         }
         if pages >= self.max_pages {
-            return Err(SourceError::Fetch {
-                source_kind: self.kind,
-                message: format!(
-                    "{}: the listing needs more than {} pages, the most `{}.max_pages` allows; raise it if the directory is really this large",
-                    self.what, self.max_pages, self.key
-                ),
-            });
+            return Err(fail(format!(
+                "the listing needs more than {} pages, the most `{}.max_pages` allows; raise it if the directory is really this large",
+                self.max_pages, self.key
+            )));
         }
         Ok(())
     }
@@ -213,12 +210,10 @@ mod tests {
 
     use super::*;
 
+    /// One `Link` header per value, appended as a server sends them.
     fn headers(values: &[&str]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for value in values {
-            map.append(LINK, HeaderValue::from_str(value).unwrap());
-        }
-        map
+        let link = |value: &&str| (LINK, HeaderValue::from_str(value).unwrap());
+        values.iter().map(link).collect()
     }
 
     #[test]

@@ -17,8 +17,8 @@ impl Record {
     /// A `kind` record ("user", "group") named by its `id_key` field, else
     /// by `#position` in the listing.
     pub fn new(kind: &'static str, value: &Value, id_key: &str, position: usize) -> Self {
-        let id = value.get(id_key).and_then(Value::as_str);
-        Self::named(kind, id.map(str::to_string), position)
+        let id = value.get(id_key).and_then(Value::as_str).map(Into::into);
+        Self::named(kind, id, position)
     }
 
     /// A `kind` record named by `id` (read by the adapter), else by
@@ -51,10 +51,8 @@ impl Record {
     /// `Ok` if `text` (an id, a name) is not blank, else the skip for
     /// `reason`.
     pub fn nonblank(&self, text: &str, reason: &str) -> Result<(), SkippedRecord> {
-        if text.trim().is_empty() {
-            return Err(self.skip(reason));
-        }
-        Ok(())
+        let blank = text.trim().is_empty();
+        (!blank).then_some(()).ok_or_else(|| self.skip(reason))
     }
 }
 
@@ -65,14 +63,10 @@ pub fn read_all<T>(
     skipped: &mut Vec<SkippedRecord>,
     mut read: impl FnMut(Value, usize) -> Result<T, SkippedRecord>,
 ) -> Vec<T> {
-    let mut kept = Vec::new();
-    for (position, record) in records.into_iter().enumerate() {
-        match read(record, position) {
-            Ok(record) => kept.push(record),
-            Err(skip) => skipped.push(skip),
-        }
-    }
-    kept
+    let records = records.into_iter().enumerate();
+    let kept =
+        records.map(|(position, record)| read(record, position).map_err(|s| skipped.push(s)));
+    kept.filter_map(Result::ok).collect()
 }
 
 #[cfg(test)]

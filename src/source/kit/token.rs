@@ -14,11 +14,12 @@ use std::time::{Duration, Instant, SystemTime};
 use oauth2::basic::{BasicClient, BasicErrorResponse};
 use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenUrl};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
-use reqwest::{StatusCode, Url};
+use reqwest::{Request, RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use super::encode::{form, query_escape};
 use super::http::{SourceConnection, body_start};
+use super::values::scalar;
 use crate::config::Secret;
 use crate::http::{describe_error, redact_url};
 use crate::ratelimit::{Backoff, BodyError, check_wait, parse_retry_after, read_body_capped};
@@ -33,19 +34,7 @@ const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// `grant_type` of the JWT bearer grant (RFC 7523 §2.1).
 const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-/// RFC 6749 error codes that mean "try again" whatever the status.
-const TRANSIENT_CODES: &[&str] = &[
-    "internal_failure",
-    "server_error",
-    "temporarily_unavailable",
-];
 
-/// Signs a fresh client assertion for each token request.
-pub type AssertionSigner = Box<dyn Fn() -> Result<String, SourceError> + Send + Sync>;
-/// Signs a fresh grant assertion, possibly through another service
-/// (Google's keyless IAM signing).
-pub type AsyncSigner =
-    Box<dyn Fn() -> BoxFuture<'static, Result<String, SourceError>> + Send + Sync>;
 /// Turns a refusal into the message an admin reads: what was refused and
 /// which config keys to check.
 pub type Advice = Box<dyn Fn(&Refusal) -> String + Send + Sync>;
@@ -57,8 +46,9 @@ pub enum ClientAuth {
     Basic(Secret, BasicEncoding),
     /// `client_secret_post`: id and secret in the form body.
     Post(Secret),
-    /// `private_key_jwt`: a signed `client_assertion` in the form body.
-    PrivateKeyJwt(AssertionSigner),
+    /// `private_key_jwt`: a `client_assertion` in the form body, signed
+    /// afresh for each token request.
+    PrivateKeyJwt(Box<dyn Fn() -> Result<String, SourceError> + Send + Sync>),
 }
 
 /// How id and secret are written into a Basic header. oauth2 form-encodes
@@ -83,10 +73,10 @@ pub enum Grant {
         /// Scopes to ask for (none: the client's default).
         scopes: Vec<String>,
     },
-    /// RFC 7523 §2.1 JWT bearer grant (Google). `oauth2` 5 has no such
-    /// grant and its client-credentials request always sends
-    /// `grant_type=client_credentials`, so the form is built here.
-    JwtBearer(AsyncSigner),
+    /// RFC 7523 §2.1 JWT bearer grant (Google), its form built here: `oauth2`
+    /// 5 has no such grant. The assertion is signed afresh, possibly by
+    /// another service (Google's keyless IAM signing).
+    JwtBearer(Box<dyn Fn() -> BoxFuture<'static, Result<String, SourceError>> + Send + Sync>),
     /// OneLogin's client credentials: a JSON body
     /// (`{"grant_type":"client_credentials"}`) with Basic authentication,
     /// which `oauth2` cannot send (it always form-encodes the body).
@@ -96,14 +86,6 @@ pub enum Grant {
         /// The client secret.
         secret: Secret,
     },
-}
-
-/// An access token and how long it stays valid.
-pub struct IssuedToken {
-    /// The bearer token.
-    pub token: Secret,
-    /// Lifetime from now (`expires_in`).
-    pub expires_in: Duration,
 }
 
 /// A refused token request, as the vendor's advice reads it.
@@ -128,16 +110,6 @@ impl Refusal<'_> {
             (Some(code), None) => code.clone(),
             _ => body_start(self.body),
         }
-    }
-
-    fn transient(&self) -> bool {
-        self.status == StatusCode::TOO_MANY_REQUESTS
-            || self.status == StatusCode::REQUEST_TIMEOUT
-            || self.status.is_server_error()
-            || self
-                .error
-                .as_deref()
-                .is_some_and(|code| TRANSIENT_CODES.contains(&code))
     }
 }
 
@@ -167,16 +139,13 @@ impl SourceConnection {
             message: format!("{shown} answered {status}: {reason}"),
         };
         let throttled = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+        let header = response.headers().get(RETRY_AFTER).filter(|_| throttled);
+        let value = header.and_then(|v| v.to_str().ok()).unwrap_or_default();
         let cap = format!("`{}.max_wait`", self.source_key);
         let max = self.limits.max_wait;
-        let header = response.headers().get(RETRY_AFTER);
-        let retry_after = match header.and_then(|v| v.to_str().ok()) {
-            Some(value) if throttled => parse_retry_after(value, SystemTime::now())
-                .map(|wait| check_wait(RETRY_AFTER.as_str(), value, wait, max, &cap))
-                .transpose()
-                .map_err(fail)?,
-            _ => None,
-        };
+        let check = |wait| check_wait(RETRY_AFTER.as_str(), value, wait, max, &cap);
+        let wait = parse_retry_after(value, SystemTime::now()).map(check);
+        let retry_after = wait.transpose().map_err(fail)?;
         let key = format!("`{}.max_body`", self.source_key);
         let body = match read_body_capped(response, self.limits.max_body, &key).await {
             Ok(body) => body,
@@ -238,10 +207,15 @@ impl TokenEndpoint {
         self
     }
 
-    /// Requests a new token. Refusals become [`SourceError::Unauthorized`]
+    /// Requests a new token and its lifetime from now (`expires_in`).
+    /// Refusals become [`SourceError::Unauthorized`]
     /// with the vendor's advice; 408/429/5xx, transient OAuth errors and
     /// network errors are retried (honouring `Retry-After`).
-    pub async fn issue(&self) -> Result<IssuedToken, SourceError> {
+    pub async fn issue(&self) -> Result<(Secret, Duration), SourceError> {
+        let fail = |message| SourceError::Fetch {
+            source_kind: self.connection.kind,
+            message,
+        };
         let mut last = String::new();
         for attempt in 0..TOKEN_ATTEMPTS {
             if attempt > 0 {
@@ -255,15 +229,10 @@ impl TokenEndpoint {
                 }
             };
             if answer.status.is_success() {
-                let token: TokenBody = decode_token_body(&self.shown, answer.status, &answer.body)
-                    .map_err(|message| SourceError::Fetch {
-                        source_kind: self.connection.kind,
-                        message,
-                    })?;
-                return Ok(IssuedToken {
-                    expires_in: token.lifetime().unwrap_or(DEFAULT_TOKEN_LIFETIME),
-                    token: Secret::new(token.access_token),
-                });
+                let token: TokenBody =
+                    decode_token_body(&self.shown, answer.status, &answer.body).map_err(fail)?;
+                let lifetime = token.lifetime().unwrap_or(DEFAULT_TOKEN_LIFETIME);
+                return Ok((Secret::new(token.access_token), lifetime));
             }
             let error = serde_json::from_slice::<BasicErrorResponse>(&answer.body).ok();
             let refusal = Refusal {
@@ -273,7 +242,14 @@ impl TokenEndpoint {
                 description: error.and_then(|e| e.error_description().cloned()),
                 body: &answer.body,
             };
-            if refusal.transient() {
+            // RFC 6749 error codes that mean "try again" whatever the status.
+            let code = refusal.error.as_deref().unwrap_or_default();
+            if matches!(answer.status.as_u16(), 408 | 429 | 500..=599)
+                || matches!(
+                    code,
+                    "internal_failure" | "server_error" | "temporarily_unavailable"
+                )
+            {
                 last = format!("{}: {}", answer.status, refusal.summary());
                 if let Some(wait) = answer.retry_after {
                     tokio::time::sleep(wait).await;
@@ -285,13 +261,10 @@ impl TokenEndpoint {
                 message: (self.advice)(&refusal),
             });
         }
-        Err(SourceError::Fetch {
-            source_kind: self.connection.kind,
-            message: format!(
-                "{} failed after {TOKEN_ATTEMPTS} attempts: {last}{}",
-                self.shown, self.exhausted_hint
-            ),
-        })
+        Err(fail(format!(
+            "{} failed after {TOKEN_ATTEMPTS} attempts: {last}{}",
+            self.shown, self.exhausted_hint
+        )))
     }
 
     /// One request of the grant, sent and read within the bounds: an
@@ -307,18 +280,13 @@ impl TokenEndpoint {
                 client_id,
                 auth,
                 scopes,
-            } => {
-                let request = self.client_credentials(client_id, auth, scopes)?;
-                reqwest::RequestBuilder::from_parts(self.http.clone(), request)
-            }
+            } => self.client_credentials(client_id, auth, scopes)?,
             Grant::JwtBearer(sign) => {
                 let assertion = sign().await?;
+                let body = form(&[("grant_type", JWT_BEARER_GRANT), ("assertion", &assertion)]);
                 post()
                     .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(form(&[
-                        ("grant_type", JWT_BEARER_GRANT),
-                        ("assertion", &assertion),
-                    ]))
+                    .body(body)
             }
             Grant::JsonClientCredentials { client_id, secret } => post()
                 .basic_auth(client_id, Some(secret.expose()))
@@ -342,19 +310,17 @@ impl TokenEndpoint {
         client_id: &str,
         auth: &ClientAuth,
         scopes: &[String],
-    ) -> Result<reqwest::Request, SourceError> {
-        let token_url = TokenUrl::from_url(self.url.clone());
-        let client =
-            BasicClient::new(ClientId::new(client_id.to_string())).set_token_uri(token_url);
-        let client = match auth {
-            ClientAuth::Basic(secret, _) => client
-                .set_client_secret(ClientSecret::new(secret.expose().to_string()))
-                .set_auth_type(AuthType::BasicAuth),
-            ClientAuth::Post(secret) => client
-                .set_client_secret(ClientSecret::new(secret.expose().to_string()))
-                .set_auth_type(AuthType::RequestBody),
-            ClientAuth::PrivateKeyJwt(_) => client.set_auth_type(AuthType::RequestBody),
+    ) -> Result<RequestBuilder, SourceError> {
+        let auth_type = match auth {
+            ClientAuth::Basic(..) => AuthType::BasicAuth,
+            _ => AuthType::RequestBody,
         };
+        let mut client = BasicClient::new(ClientId::new(client_id.to_string()))
+            .set_token_uri(TokenUrl::from_url(self.url.clone()))
+            .set_auth_type(auth_type);
+        if let ClientAuth::Basic(secret, _) | ClientAuth::Post(secret) = auth {
+            client = client.set_client_secret(ClientSecret::new(secret.expose().to_string()));
+        }
         let mut request = client
             .exchange_client_credentials()
             .add_scopes(scopes.iter().map(|s| Scope::new(s.clone())));
@@ -371,14 +337,13 @@ impl TokenEndpoint {
         let Some(http) = built.into_inner() else {
             return Err(self.setup(&result.err().map(|e| e.to_string()).unwrap_or_default()));
         };
-        let mut request =
-            reqwest::Request::try_from(http).map_err(|e| self.setup(&e.to_string()))?;
+        let mut request = Request::try_from(http).map_err(|e| self.setup(&e.to_string()))?;
         // A vendor-encoded Basic header replaces oauth2's.
         if let ClientAuth::Basic(secret, encoding) = auth {
             let basic = basic_header(client_id, secret, *encoding);
             request.headers_mut().insert(AUTHORIZATION, basic);
         }
-        Ok(request)
+        Ok(RequestBuilder::from_parts(self.http.clone(), request))
     }
 
     fn setup(&self, message: &str) -> SourceError {
@@ -409,16 +374,12 @@ fn basic_header(client_id: &str, secret: &Secret, encoding: BasicEncoding) -> He
 struct TokenBody {
     access_token: String,
     #[serde(default)]
-    expires_in: Option<serde_json::Value>,
+    expires_in: serde_json::Value,
 }
 
 impl TokenBody {
     fn lifetime(&self) -> Option<Duration> {
-        let secs = match &self.expires_in {
-            Some(serde_json::Value::Number(n)) => n.as_u64(),
-            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
-            _ => None,
-        };
+        let secs = scalar(&self.expires_in)?.trim().parse().ok();
         secs.map(Duration::from_secs)
     }
 }
@@ -432,18 +393,14 @@ pub fn decode_token_body<T: DeserializeOwned>(
     status: StatusCode,
     body: &[u8],
 ) -> Result<T, String> {
-    let error = match serde_json::from_slice::<T>(body) {
+    let message = match serde_json::from_slice::<T>(body) {
         Ok(token) => return Ok(token),
-        Err(error) => error,
+        Err(error) => error.to_string(),
     };
     if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
-        let start: String = String::from_utf8_lossy(&body[..body.len().min(200)])
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .chars()
-            .take(80)
-            .collect();
+        let text = body_start(body);
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let start: String = words.join(" ").chars().take(80).collect();
         return Err(if start.is_empty() {
             format!("{shown} answered {status} with an empty body instead of a token")
         } else {
@@ -452,12 +409,9 @@ pub fn decode_token_body<T: DeserializeOwned>(
             )
         });
     }
-    let message = error.to_string();
-    let what = match message.strip_prefix("missing field ") {
-        Some(field) => format!(
-            "it has no field {}",
-            field.split(' ').next().unwrap_or(field)
-        ),
+    let missing = message.strip_prefix("missing field ");
+    let what = match missing.and_then(|field| field.split(' ').next()) {
+        Some(field) => format!("it has no field {field}"),
         None => "a field has an unexpected type".to_string(),
     };
     Err(format!(
@@ -465,9 +419,10 @@ pub fn decode_token_body<T: DeserializeOwned>(
     ))
 }
 
-/// Fetches a new access token (client credentials, JWT assertion, …).
+/// Fetches a new access token and its lifetime (client credentials, JWT
+/// assertion, …).
 pub type TokenIssuer =
-    Box<dyn Fn() -> BoxFuture<'static, Result<IssuedToken, SourceError>> + Send + Sync>;
+    Box<dyn Fn() -> BoxFuture<'static, Result<(Secret, Duration), SourceError>> + Send + Sync>;
 
 /// Refresh a token this long before it expires, so a request never leaves
 /// with a token that dies in flight.
@@ -524,20 +479,20 @@ impl BearerTokenCache {
         {
             return Ok(token.clone());
         }
-        let issued = (self.issue)().await?;
+        let (token, lifetime) = (self.issue)().await?;
         self.issued.fetch_add(1, Ordering::Relaxed);
-        let valid_until = Instant::now() + issued.expires_in.saturating_sub(EXPIRY_MARGIN);
-        *cached = Some((issued.token.clone(), valid_until));
-        Ok(issued.token)
+        let valid_until = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN);
+        *cached = Some((token.clone(), valid_until));
+        Ok(token)
     }
 }
 
 impl super::http::Authenticator for BearerTokenCache {
     fn authorize<'a>(
         &'a self,
-        request: reqwest::RequestBuilder,
+        request: RequestBuilder,
         refresh: bool,
-    ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
+    ) -> BoxFuture<'a, Result<RequestBuilder, SourceError>> {
         Box::pin(async move {
             let request = request.bearer_auth(self.token(refresh).await?.expose());
             let headers = self.headers.iter();

@@ -83,12 +83,9 @@ mod tests {
         assert_eq!(trimmed(Some(" Ada ")).as_deref(), Some("Ada"));
         assert_eq!((trimmed(Some(" ")), trimmed(None)), (None, None));
         let record = json!({"a": "x", "n": 3, "b": false, "z": null, "l": [1], "o": {"k": 1}});
-        let pairs = top_scalars(&record);
-        let pairs: Vec<_> = pairs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        assert_eq!(pairs, [("a", "x"), ("b", "false"), ("n", "3")]);
+        let pairs = [("a", "x"), ("b", "false"), ("n", "3")];
+        let expected = BTreeMap::from(pairs.map(|(k, v)| (k.to_string(), v.to_string())));
+        assert_eq!(top_scalars(&record), expected);
         assert!(top_scalars(&json!([1])).is_empty());
         let edges = [
             json!({"u": "b"}),

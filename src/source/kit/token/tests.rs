@@ -65,24 +65,16 @@ fn basic_credentials_keep_the_vendor_encoding() {
     assert_eq!(decoded(BasicEncoding::QueryEscape), "client-1:s3cret~x+y");
 }
 
-/// A cache over an issuer whose tokens live `secs` seconds.
-fn cache(secs: u64) -> BearerTokenCache {
-    BearerTokenCache::new(Box::new(move || {
-        Box::pin(async move {
-            Ok(IssuedToken {
-                token: Secret::new("t".into()),
-                expires_in: Duration::from_secs(secs),
-            })
-        })
-    }))
-}
-
 #[tokio::test]
 async fn the_token_cache_reuses_until_expiry_or_refresh() {
     // (lifetime in s, tokens after two plain reads): 30 s is inside the
     // expiry margin, so each read fetches a new token.
     for (secs, issued) in [(3600, 1), (30, 2)] {
-        let cache = cache(secs);
+        let cache = BearerTokenCache::new(Box::new(move || {
+            let token = Secret::new("t".into());
+            let lifetime = Duration::from_secs(secs);
+            Box::pin(async move { Ok((token, lifetime)) })
+        }));
         cache.token(false).await.unwrap();
         cache.token(false).await.unwrap();
         assert_eq!(cache.tokens_issued(), issued, "{secs} s");
