@@ -101,13 +101,12 @@ impl OneLoginClient {
         filter: &[(&str, &str)],
         what: &str,
     ) -> Result<Vec<Value>, SourceError> {
-        let v1 = path.starts_with("api/1/");
         let pager = CursorPager {
             client: self,
             path,
             filter,
             what,
-            v1,
+            v1: path.starts_with("api/1/"),
         };
         list_all(&self.http, &pager, what).await
     }
@@ -128,16 +127,11 @@ impl Pager for CursorPager<'_> {
     type Record = Value;
 
     fn url(&self, cursor: Option<&str>) -> Result<Url, SourceError> {
-        let (limit, next) = match self.v1 {
-            false => (Some(("limit", PAGE_SIZE)), "cursor"),
-            true => (None, "after_cursor"),
+        let (mut pairs, next) = match self.v1 {
+            false => (vec![("limit", PAGE_SIZE)], "cursor"),
+            true => (Vec::new(), "after_cursor"),
         };
-        let filter = self.filter.iter().copied();
-        let pairs: Vec<_> = limit
-            .into_iter()
-            .chain(filter)
-            .chain(cursor.map(|c| (next, c)))
-            .collect();
+        pairs.extend(self.filter.iter().chain(&cursor.map(|c| (next, c))));
         with_query(KIND, &self.client.base_url, self.path, &pairs)
     }
 

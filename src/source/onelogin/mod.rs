@@ -279,6 +279,8 @@ impl IdentitySource for OneLoginSource {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use serde_json::json;
 
     use super::*;
@@ -320,5 +322,18 @@ mod tests {
         assert!(next.users.contains_key("3"), "fixed record is back");
         assert!(next.skipped.is_empty());
         assert_eq!(next.latest.as_deref(), Some("2024-01-04T00:00:00Z"));
+    }
+
+    #[test]
+    fn users_missing_from_the_listing_leave_and_unknown_ids_are_returned() {
+        let mut set = UserSet::default();
+        let readable = [1, 2].map(|id| json!({"id": id, "status": 1, "state": 1}));
+        let unreadable = [3, 4].map(|id| json!({"id": id, "status": 42}));
+        set.absorb(readable.into_iter().chain(unreadable).collect(), false);
+        let unknown = set.keep_listed(&BTreeSet::from(["1", "3", "9"].map(String::from)));
+        assert_eq!(unknown, ["9"]);
+        assert_eq!(set.users.keys().collect::<Vec<_>>(), ["1"]);
+        let skipped: Vec<_> = set.skipped.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(skipped, ["3"]);
     }
 }

@@ -65,24 +65,3 @@ pub(super) async fn read_by_id(
     }
     Ok(())
 }
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn users_missing_from_the_listing_leave_and_unknown_ids_are_returned() {
-        let mut set = UserSet::default();
-        let readable = [1, 2].map(|id| json!({"id": id, "status": 1, "state": 1}));
-        let unreadable = [3, 4].map(|id| json!({"id": id, "status": 42}));
-        set.absorb(readable.into_iter().chain(unreadable).collect(), false);
-        let unknown = set.keep_listed(&BTreeSet::from(["1", "3", "9"].map(String::from)));
-        assert_eq!(unknown, ["9"]);
-        assert_eq!(set.users.keys().collect::<Vec<_>>(), ["1"]);
-        let skipped: Vec<_> = set.skipped.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(skipped, ["3"]);
-    }
-}
