@@ -172,12 +172,10 @@ impl JumpCloudClient {
                 .checked_add(page_len)
                 .ok_or_else(|| fetch_error(format!("{what}: the record count overflows")))?;
             let before = records.len();
-            for record in page {
+            records.extend(page.into_iter().filter(|record| {
                 let key = record.pointer(id).and_then(Value::as_str);
-                if key.is_none_or(|key| seen.insert(key.to_owned())) {
-                    records.push(record);
-                }
-            }
+                key.is_none_or(|key| seen.insert(key.to_owned()))
+            }));
             if page_len > 0 && records.len() == before {
                 return Err(fetch_error(format!(
                     "{what}: the page at skip={} repeats records already read; the listing cannot be completed",
