@@ -178,14 +178,6 @@ impl OneLoginSource {
             .client
             .list(path, &[], &format!("listing {kind}s"))
             .await?;
-        let mut in_group: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        if !roles {
-            for user in users.values() {
-                if let Some(group) = user.attributes.get(GROUP_ID) {
-                    in_group.entry(group).or_default().push(user.id.clone());
-                }
-            }
-        }
         let mut teams = read_all(records, skipped, |record, position| {
             read_named(&record, position, kind)
         });
@@ -196,7 +188,8 @@ impl OneLoginSource {
                 let records = self.client.list(&path, &[], &what).await?;
                 member_ids(KIND, &team.id, &records, role_member)
             } else {
-                in_group.get(team.id.as_str()).cloned().unwrap_or_default()
+                let named = |u: &&SourceUser| u.attributes.get(GROUP_ID) == Some(&team.id);
+                users.values().filter(named).map(|u| u.id.clone()).collect()
             };
         }
         Ok(teams)
