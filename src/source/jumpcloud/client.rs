@@ -214,6 +214,9 @@ pub fn endpoint(base: &Url, path: &str, limit: u32, skip: u64) -> Result<Url, So
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
+    use serde_json::json;
+
+    use super::super::{EDGE_ID, GROUP_ID, USER_ID};
     use super::*;
 
     #[test]
@@ -239,6 +242,15 @@ mod tests {
         let short = more_pages(20, 0, 100, Some(25), "listing users").unwrap_err();
         let ended = "listing users: the listing ended after 20 of the 25 records";
         assert!(short.to_string().contains(ended), "{short}");
+    }
+
+    #[test]
+    fn ids_are_read_from_records_and_edges() {
+        assert_eq!(json!({"_id": "u1"}).pointer(USER_ID), Some(&json!("u1")));
+        assert_eq!(json!({"id": "g1"}).pointer(GROUP_ID), Some(&json!("g1")));
+        let edge = json!({"to": {"id": "u1", "type": "user"}});
+        assert_eq!(edge.pointer(EDGE_ID), Some(&json!("u1")));
+        assert_eq!(json!({"to": null}).pointer(EDGE_ID), None);
     }
 
     #[test]

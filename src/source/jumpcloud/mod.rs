@@ -105,20 +105,3 @@ impl IdentitySource for JumpCloudSource {
         Box::pin(async move { self.client.first_user_page().await })
     }
 }
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn ids_are_read_from_records_and_edges() {
-        assert_eq!(json!({"_id": "u1"}).pointer(USER_ID), Some(&json!("u1")));
-        assert_eq!(json!({"id": "g1"}).pointer(GROUP_ID), Some(&json!("g1")));
-        let edge = json!({"to": {"id": "u1", "type": "user"}});
-        assert_eq!(edge.pointer(EDGE_ID), Some(&json!("u1")));
-        assert_eq!(json!({"to": null}).pointer(EDGE_ID), None);
-    }
-}

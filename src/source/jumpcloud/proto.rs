@@ -91,15 +91,12 @@ pub fn user_active(
     suspended: Option<bool>,
     provision_staged: bool,
 ) -> Option<bool> {
-    if suspended == Some(true) {
-        return Some(false);
-    }
-    match (state, activated) {
-        (Some("SUSPENDED"), _) => Some(false),
-        (Some("STAGED"), _) => Some(provision_staged),
-        (Some("ACTIVATED") | None, Some(false)) => Some(provision_staged),
-        (Some("ACTIVATED"), _) | (None, Some(true)) => Some(true),
-        (None, None) | (Some(_), _) => None,
+    match (state, activated, suspended) {
+        (_, _, Some(true)) | (Some("SUSPENDED"), _, _) => Some(false),
+        (Some("STAGED"), _, _) => Some(provision_staged),
+        (Some("ACTIVATED") | None, Some(false), _) => Some(provision_staged),
+        (Some("ACTIVATED"), _, _) | (None, Some(true), _) => Some(true),
+        (None, None, _) | (Some(_), _, _) => None,
     }
 }
 
