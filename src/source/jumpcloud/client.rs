@@ -136,9 +136,8 @@ impl JumpCloudClient {
     pub async fn first_user_page(&self) -> Result<(), SourceError> {
         let url = endpoint(&self.base_url, "api/systemusers", 1, 0)?;
         let response = self.http.get(url.as_str()).await?;
-        response
-            .json::<V1Page>(KIND, "reading one user")
-            .map(|_| ())
+        response.json::<V1Page>(KIND, "reading one user")?;
+        Ok(())
     }
 
     /// Every record of a listing, paged `skip`/`limit` until [`more_pages`]

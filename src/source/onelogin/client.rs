@@ -88,9 +88,8 @@ impl OneLoginClient {
         self.tokens.token(false).await?;
         let url = with_query(KIND, &self.base_url, "api/2/users", &[("limit", "1")])?;
         let response = self.http.get(url.as_str()).await?;
-        response
-            .json::<Vec<Value>>(KIND, "reading one user")
-            .map(|_| ())
+        response.json::<Vec<Value>>(KIND, "reading one user")?;
+        Ok(())
     }
 
     /// Every record of a listing with the `filter` parameters, paged as v1

@@ -126,25 +126,19 @@ impl OneLoginSource {
         &self,
         incremental: Option<(&Directory, String)>,
     ) -> Result<(UserSet, bool), SourceError> {
-        let unactivated = self.config.provision_unactivated;
+        let (client, unactivated) = (&self.client, self.config.provision_unactivated);
         let mut users = UserSet::default();
         if let Some((previous, since)) = incremental {
             users.start_from(previous);
             users.latest = Some(since.clone());
-            let records = self
-                .client
-                .list(
-                    "api/2/users",
-                    &[("updated_since", &since)],
-                    "listing changed users",
-                )
-                .await?;
-            users.absorb(records, unactivated);
+            let changed = [("updated_since", since.as_str())];
+            let records = client.list("api/2/users", &changed, "listing changed users");
+            users.absorb(records.await?, unactivated);
             // Listed after the changes: a user deleted in between is gone,
             // one created in between is read by id.
-            if let Some(listed) = removals::listed_ids(&self.client).await? {
+            if let Some(listed) = removals::listed_ids(client).await? {
                 let unknown = users.keep_listed(&listed);
-                removals::read_by_id(&self.client, &mut users, &unknown, unactivated).await?;
+                removals::read_by_id(client, &mut users, &unknown, unactivated).await?;
                 return Ok((users, false));
             }
             tracing::warn!(
@@ -153,10 +147,7 @@ impl OneLoginSource {
             );
             users = UserSet::default();
         }
-        let records = self
-            .client
-            .list("api/2/users", &[], "listing users")
-            .await?;
+        let records = client.list("api/2/users", &[], "listing users").await?;
         users.absorb(records, unactivated);
         Ok((users, true))
     }
@@ -174,10 +165,8 @@ impl OneLoginSource {
             TeamsFrom::Groups => ("api/1/groups", "group", false),
         };
         progress.message(&format!("Reading {kind}s from OneLogin"));
-        let records = self
-            .client
-            .list(path, &[], &format!("listing {kind}s"))
-            .await?;
+        let what = format!("listing {kind}s");
+        let records = self.client.list(path, &[], &what).await?;
         let mut teams = read_all(records, skipped, |record, position| {
             read_named(&record, position, kind)
         });

@@ -20,12 +20,11 @@ const IDS_PER_READ: usize = 100;
 pub(super) async fn listed_ids(
     client: &OneLoginClient,
 ) -> Result<Option<BTreeSet<String>>, SourceError> {
-    let records = client
-        .list("api/2/users", &[("fields", "id")], "listing user ids")
-        .await?;
+    let records = client.list("api/2/users", &[("fields", "id")], "listing user ids");
     Ok(records
+        .await?
         .iter()
-        .map(|record| id_text(record.get("id")))
+        .map(|r| id_text(r.get("id")))
         .collect())
 }
 
@@ -54,14 +53,9 @@ pub(super) async fn read_by_id(
 ) -> Result<(), SourceError> {
     for chunk in ids.chunks(IDS_PER_READ) {
         let joined = chunk.join(",");
-        let records = client
-            .list(
-                "api/2/users",
-                &[("user_ids", &joined)],
-                "reading users listed but not yet read",
-            )
-            .await?;
-        users.absorb(records, provision_unactivated);
+        let ids = [("user_ids", joined.as_str())];
+        let records = client.list("api/2/users", &ids, "reading users listed but not yet read");
+        users.absorb(records.await?, provision_unactivated);
     }
     Ok(())
 }
