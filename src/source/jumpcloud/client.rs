@@ -149,7 +149,6 @@ impl JumpCloudClient {
     /// would look removed, so a mismatch fails the fetch rather than
     /// deactivate anyone.
     pub async fn list(&self, path: &str, id: &str, what: &str) -> Result<Vec<Value>, SourceError> {
-        let limit = u64::from(self.page_size);
         let mut records = Vec::new();
         let mut seen = HashSet::new();
         let mut read = 0u64;
@@ -181,7 +180,7 @@ impl JumpCloudClient {
                     read - page_len
                 )));
             }
-            if !more_pages(read, page_len, limit, total, what)? {
+            if !more_pages(read, page_len, self.page_size.into(), total, what)? {
                 break total;
             }
         };

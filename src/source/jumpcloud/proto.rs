@@ -135,10 +135,7 @@ pub fn read_group(value: Value, position: usize) -> Result<Option<UserGroup>, Sk
     let group: UserGroup = record.decode(value, "the JumpCloud user group")?;
     record.nonblank(&group.id, "the JumpCloud user group has an empty id")?;
     record.nonblank(&group.name, "the JumpCloud user group has an empty name")?;
-    let people = group
-        .group_type
-        .as_deref()
-        .is_none_or(|t| t == "user_group");
+    let people = matches!(group.group_type.as_deref(), None | Some("user_group"));
     Ok(people.then_some(group))
 }
 

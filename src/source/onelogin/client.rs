@@ -139,13 +139,10 @@ impl Pager for CursorPager<'_> {
         let (records, next) = if self.v1 {
             let page: V1Envelope = response.json(KIND, self.what)?;
             if let Some(status) = page.status.filter(|s| s.error) {
+                let message = status.message.unwrap_or_else(|| "(no message)".into());
                 return Err(SourceError::Fetch {
                     source_kind: KIND,
-                    message: format!(
-                        "{}: OneLogin reported an error: {}",
-                        self.what,
-                        status.message.as_deref().unwrap_or("(no message)")
-                    ),
+                    message: format!("{}: OneLogin reported an error: {message}", self.what),
                 });
             }
             let next = page.pagination.as_ref().and_then(V1Pagination::next);

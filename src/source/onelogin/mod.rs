@@ -196,17 +196,10 @@ struct UserSet {
 impl UserSet {
     /// Starts from the previous directory's users and user skips.
     fn start_from(&mut self, previous: &Directory) {
-        self.users = previous
-            .users
-            .iter()
-            .map(|u| (u.id.clone(), u.clone()))
-            .collect();
-        self.skipped = previous
-            .skipped
-            .iter()
-            .filter(|s| s.kind == "user")
-            .cloned()
-            .collect();
+        let users = previous.users.iter().map(|u| (u.id.clone(), u.clone()));
+        self.users = users.collect();
+        let skips = previous.skipped.iter().filter(|s| s.kind == "user");
+        self.skipped = skips.cloned().collect();
     }
 
     /// Adds records of a listing; a record read again replaces the old one,
