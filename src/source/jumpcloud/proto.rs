@@ -111,12 +111,10 @@ pub fn read_user(
     let user: SystemUser = record.decode(value, "the JumpCloud user")?;
     record.nonblank(&user.id, "the JumpCloud user record has an empty _id")?;
     let (state, activated) = (user.state.as_deref(), user.activated);
-    let active = user_active(state, activated, user.suspended, provision_staged);
-    let active = active.ok_or_else(|| {
-        record.skip(format!(
-            "unknown JumpCloud state {state:?} (activated {activated:?})"
-        ))
-    })?;
+    let Some(active) = user_active(state, activated, user.suspended, provision_staged) else {
+        let reason = format!("unknown JumpCloud state {state:?} (activated {activated:?})");
+        return Err(record.skip(reason));
+    };
     Ok(SourceUser {
         email: trimmed(user.email.as_deref()),
         given_name: trimmed(user.firstname.as_deref()),

@@ -43,10 +43,9 @@ fn tokens(
         grant,
         Box::new(move |refusal| {
             // `{"error":true,"code":401,"type":"Unauthorized","message":"…"}`.
-            let detail = serde_json::from_slice::<Value>(refusal.body)
-                .ok()
-                .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or_else(|| body_start(refusal.body));
+            let body = serde_json::from_slice::<Value>(refusal.body).ok();
+            let message = body.as_ref().and_then(|v| v.get("message")?.as_str());
+            let detail = message.map_or_else(|| body_start(refusal.body), str::to_owned);
             format!(
                 "{} answered {}: {detail}. Check `{keys}.client_secret` and `{keys}.client_id` (an API credential pair from Developers → API Credentials, with the \"Read users\" or \"Read All\" scope)",
                 refusal.shown, refusal.status

@@ -124,10 +124,8 @@ pub fn read_user(
         ),
     };
     let active = status_active(status, state, provision_unactivated).ok_or_else(|| {
-        record.skip(format!(
-            "unknown OneLogin status {status} or state {}",
-            state.map_or_else(|| "(none)".to_string(), |s| s.to_string())
-        ))
+        let state = state.map_or_else(|| "(none)".to_string(), |s| s.to_string());
+        record.skip(format!("unknown OneLogin status {status} or state {state}"))
     })?;
     let mut attributes = top_scalars(&value);
     attributes.retain(|key, _| !SECRET_FIELDS.iter().any(|s| key.contains(s)));
@@ -178,10 +176,8 @@ pub fn read_named(
 /// assigned (records with `"assigned": false` only appear with
 /// `include_unassigned`, which we never send, but are ignored all the same).
 pub fn role_member(value: &Value) -> Option<String> {
-    if value.get("assigned").and_then(Value::as_bool) == Some(false) {
-        return None;
-    }
-    id_text(value.get("id"))
+    let unassigned = value.get("assigned").and_then(Value::as_bool) == Some(false);
+    id_text(value.get("id")).filter(|_| !unassigned)
 }
 
 #[cfg(test)]
