@@ -124,9 +124,8 @@ impl JumpCloudClient {
         };
         // No rate-limit headers are documented: 429 (+ Retry-After when
         // present) and backoff only, the default settings.
-        let http = VendorHttp::new(connection.settings(credentials), auth)?;
         Ok(JumpCloudClient {
-            http,
+            http: VendorHttp::new(connection.settings(credentials), auth)?,
             base_url: config.base_url.clone(),
             page_size: config.page_size,
         })

@@ -1,6 +1,5 @@
 //! The OneLogin HTTP client: client-credentials tokens (Basic auth and a
-//! JSON body to `/auth/oauth2/v2/token`), v2 cursor paging (`After-Cursor`
-//! header) and v1 envelope paging (`pagination.after_cursor`).
+//! JSON body to `/auth/oauth2/v2/token`) and v1/v2 cursor paging (`CursorPager`).
 
 use std::sync::Arc;
 
@@ -13,9 +12,8 @@ use crate::config::OneLoginSourceConfig;
 use crate::source::SourceError;
 use crate::source::kit::connection;
 use crate::source::kit::encode::{endpoint, with_query};
-use crate::source::kit::http::body_start;
 use crate::source::kit::http::{
-    RateLimitHeaders, SourceConnection, VendorHttp, VendorHttpSettings,
+    RateLimitHeaders, SourceConnection, VendorHttp, VendorHttpSettings, body_start,
 };
 use crate::source::kit::paging::{Next, Page, Pager, list_all};
 use crate::source::kit::token::{BearerTokenCache, Grant, TokenEndpoint};
@@ -73,9 +71,8 @@ impl OneLoginClient {
             max_rate_limit_share: config.max_rate_limit_share,
             ..connection.settings(format!("{keys}.client_secret` and `{keys}.client_id"))
         };
-        let http = VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?;
         Ok(OneLoginClient {
-            http,
+            http: VendorHttp::new(settings, Box::new(Arc::clone(&tokens)))?,
             base_url: config.base_url.clone(),
             tokens,
         })

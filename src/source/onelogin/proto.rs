@@ -117,12 +117,10 @@ pub fn read_user(
     let id = id.ok_or_else(|| record.skip("the OneLogin user record has no integer id"))?;
     let status = fields.get("status").and_then(integer);
     let status = status.ok_or_else(|| record.skip("the OneLogin user record has no status"))?;
-    let state = match fields.get("state") {
-        None | Some(Value::Null) => None,
-        Some(raw) => Some(
-            integer(raw).ok_or_else(|| record.skip(format!("unreadable OneLogin state {raw}")))?,
-        ),
-    };
+    let state = fields.get("state").filter(|raw| !raw.is_null());
+    let unreadable = |raw: &Value| record.skip(format!("unreadable OneLogin state {raw}"));
+    let state = state.map(|raw| integer(raw).ok_or_else(|| unreadable(raw)));
+    let state = state.transpose()?;
     let active = status_active(status, state, provision_unactivated).ok_or_else(|| {
         let state = state.map_or_else(|| "(none)".to_string(), |s| s.to_string());
         record.skip(format!("unknown OneLogin status {status} or state {state}"))
@@ -268,6 +266,9 @@ mod tests {
         let no_status = json!({"id": 9});
         let reason = read_user(no_status, 0, false).unwrap_err().reason;
         assert!(reason.contains("no status"), "{reason}");
+        let odd_state = json!({"id": 9, "status": 1, "state": "x"});
+        let reason = read_user(odd_state, 0, false).unwrap_err().reason;
+        assert_eq!(reason, r#"unreadable OneLogin state "x""#);
         assert!(read_named(&json!({"id": 3}), 0, "role").is_err());
         assert!(read_named(&json!({"name": "x"}), 1, "role").unwrap_err().id == "#1");
     }
