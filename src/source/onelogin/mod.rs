@@ -267,14 +267,12 @@ mod tests {
     #[test]
     fn a_listing_read_again_replaces_users_and_tracks_the_newest_update() {
         let mut set = UserSet::default();
-        set.absorb(
-            vec![
-                user(1, "2024-01-02T00:00:00Z", 1),
-                user(2, "2024-01-03T00:00:00Z", 1),
-                json!({"id": 3, "status": 42}),
-            ],
-            false,
-        );
+        let first = vec![
+            user(1, "2024-01-02T00:00:00Z", 1),
+            user(2, "2024-01-03T00:00:00Z", 1),
+            json!({"id": 3, "status": 42}),
+        ];
+        set.absorb(first, false);
         assert_eq!(set.users.len(), 2);
         assert_eq!(set.skipped.len(), 1);
         assert_eq!(set.latest.as_deref(), Some("2024-01-03T00:00:00Z"));
@@ -286,13 +284,11 @@ mod tests {
         };
         let mut next = UserSet::default();
         next.start_from(&previous);
-        next.absorb(
-            vec![
-                user(1, "2024-01-04T00:00:00Z", 2),
-                json!({"id": 3, "status": 1, "updated_at": "2024-01-01T00:00:00Z"}),
-            ],
-            false,
-        );
+        let again = vec![
+            user(1, "2024-01-04T00:00:00Z", 2),
+            json!({"id": 3, "status": 1, "updated_at": "2024-01-01T00:00:00Z"}),
+        ];
+        next.absorb(again, false);
         assert!(!next.users["1"].active, "suspended now");
         assert!(next.users.contains_key("3"), "fixed record is back");
         assert!(next.skipped.is_empty());
