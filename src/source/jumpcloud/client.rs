@@ -123,9 +123,8 @@ impl JumpCloudClient {
         settings
             .headers
             .extend(config.org_id.iter().map(|org| (ORG_ID_HEADER, org.clone())));
-        let http = VendorHttp::new(settings, auth)?;
         Ok(JumpCloudClient {
-            http,
+            http: VendorHttp::new(settings, auth)?,
             base_url: config.base_url.clone(),
             page_size: config.page_size,
         })
@@ -135,9 +134,8 @@ impl JumpCloudClient {
     pub async fn first_user_page(&self) -> Result<(), SourceError> {
         let url = endpoint(&self.base_url, "api/systemusers", 1, 0)?;
         let response = self.http.get(url.as_str()).await?;
-        response
-            .json::<V1Page>(KIND, "reading one user")
-            .map(|_| ())
+        response.json::<V1Page>(KIND, "reading one user")?;
+        Ok(())
     }
 
     /// Every record of a listing, paged `skip`/`limit` until [`more_pages`]
@@ -149,7 +147,6 @@ impl JumpCloudClient {
     /// would look removed, so a mismatch fails the fetch rather than
     /// deactivate anyone.
     pub async fn list(&self, path: &str, id: &str, what: &str) -> Result<Vec<Value>, SourceError> {
-        let limit = u64::from(self.page_size);
         let mut records = Vec::new();
         let mut seen = HashSet::new();
         let mut read = 0u64;
@@ -171,19 +168,17 @@ impl JumpCloudClient {
                 .checked_add(page_len)
                 .ok_or_else(|| fetch_error(format!("{what}: the record count overflows")))?;
             let before = records.len();
-            for record in page {
+            records.extend(page.into_iter().filter(|record| {
                 let key = record.pointer(id).and_then(Value::as_str);
-                if key.is_none_or(|key| seen.insert(key.to_owned())) {
-                    records.push(record);
-                }
-            }
+                key.is_none_or(|key| seen.insert(key.to_owned()))
+            }));
             if page_len > 0 && records.len() == before {
                 return Err(fetch_error(format!(
                     "{what}: the page at skip={} repeats records already read; the listing cannot be completed",
                     read - page_len
                 )));
             }
-            if !more_pages(read, page_len, limit, total, what)? {
+            if !more_pages(read, page_len, self.page_size.into(), total, what)? {
                 break total;
             }
         };
@@ -215,6 +210,9 @@ pub fn endpoint(base: &Url, path: &str, limit: u32, skip: u64) -> Result<Url, So
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
+    use serde_json::json;
+
+    use super::super::{EDGE_ID, GROUP_ID, USER_ID};
     use super::*;
 
     #[test]
@@ -240,6 +238,15 @@ mod tests {
         let short = more_pages(20, 0, 100, Some(25), "listing users").unwrap_err();
         let ended = "listing users: the listing ended after 20 of the 25 records";
         assert!(short.to_string().contains(ended), "{short}");
+    }
+
+    #[test]
+    fn ids_are_read_from_records_and_edges() {
+        assert_eq!(json!({"_id": "u1"}).pointer(USER_ID), Some(&json!("u1")));
+        assert_eq!(json!({"id": "g1"}).pointer(GROUP_ID), Some(&json!("g1")));
+        let edge = json!({"to": {"id": "u1", "type": "user"}});
+        assert_eq!(edge.pointer(EDGE_ID), Some(&json!("u1")));
+        assert_eq!(json!({"to": null}).pointer(EDGE_ID), None);
     }
 
     #[test]

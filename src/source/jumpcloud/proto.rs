@@ -13,12 +13,6 @@ use crate::model::{SkippedRecord, SourceUser};
 use crate::source::kit::records::Record;
 use crate::source::kit::values::{top_scalars, trimmed};
 
-/// `GraphObject.type` of a user: the only member type a team can hold.
-pub const MEMBER_TYPE_USER: &str = "user";
-/// `UserGroup.type` of groups of people (`system_group` and `policy_group`
-/// hold devices and policies, not people).
-pub const GROUP_TYPE_USER: &str = "user_group";
-
 /// A v1 list page: `{"totalCount": N, "results": [...]}`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -60,7 +54,8 @@ pub struct UserGroup {
     pub id: String,
     /// Group name.
     pub name: String,
-    /// `user_group` (absent in some answers: then taken as one).
+    /// `user_group` for groups of people (absent in some answers: then taken
+    /// as one); `system_group` and `policy_group` hold devices and policies.
     #[serde(rename = "type", default)]
     pub group_type: Option<String>,
 }
@@ -77,7 +72,8 @@ pub struct GraphConnection {
 pub struct GraphObject {
     /// ObjectId of the member.
     pub id: String,
-    /// `user` (the only type user groups hold today).
+    /// `user` (the only type user groups hold today, and the only member
+    /// type a team can hold).
     #[serde(rename = "type")]
     pub object_type: String,
 }
@@ -95,15 +91,12 @@ pub fn user_active(
     suspended: Option<bool>,
     provision_staged: bool,
 ) -> Option<bool> {
-    if suspended == Some(true) {
-        return Some(false);
-    }
-    match (state, activated) {
-        (Some("SUSPENDED"), _) => Some(false),
-        (Some("STAGED"), _) => Some(provision_staged),
-        (Some("ACTIVATED") | None, Some(false)) => Some(provision_staged),
-        (Some("ACTIVATED"), _) | (None, Some(true)) => Some(true),
-        (None, None) | (Some(_), _) => None,
+    match (state, activated, suspended) {
+        (_, _, Some(true)) | (Some("SUSPENDED"), _, _) => Some(false),
+        (Some("STAGED"), _, _) => Some(provision_staged),
+        (Some("ACTIVATED") | None, Some(false), _) => Some(provision_staged),
+        (Some("ACTIVATED"), _, _) | (None, Some(true), _) => Some(true),
+        (None, None, _) | (Some(_), _, _) => None,
     }
 }
 
@@ -118,12 +111,10 @@ pub fn read_user(
     let user: SystemUser = record.decode(value, "the JumpCloud user")?;
     record.nonblank(&user.id, "the JumpCloud user record has an empty _id")?;
     let (state, activated) = (user.state.as_deref(), user.activated);
-    let active = user_active(state, activated, user.suspended, provision_staged);
-    let active = active.ok_or_else(|| {
-        record.skip(format!(
-            "unknown JumpCloud state {state:?} (activated {activated:?})"
-        ))
-    })?;
+    let Some(active) = user_active(state, activated, user.suspended, provision_staged) else {
+        let reason = format!("unknown JumpCloud state {state:?} (activated {activated:?})");
+        return Err(record.skip(reason));
+    };
     Ok(SourceUser {
         email: trimmed(user.email.as_deref()),
         given_name: trimmed(user.firstname.as_deref()),
@@ -142,10 +133,7 @@ pub fn read_group(value: Value, position: usize) -> Result<Option<UserGroup>, Sk
     let group: UserGroup = record.decode(value, "the JumpCloud user group")?;
     record.nonblank(&group.id, "the JumpCloud user group has an empty id")?;
     record.nonblank(&group.name, "the JumpCloud user group has an empty name")?;
-    let people = group
-        .group_type
-        .as_deref()
-        .is_none_or(|t| t == GROUP_TYPE_USER);
+    let people = matches!(group.group_type.as_deref(), None | Some("user_group"));
     Ok(people.then_some(group))
 }
 
@@ -153,7 +141,7 @@ pub fn read_group(value: Value, position: usize) -> Result<Option<UserGroup>, Sk
 /// that cannot be read.
 pub fn member_user_id(edge: &Value) -> Option<String> {
     let edge = GraphConnection::deserialize(edge).ok()?;
-    (edge.to.object_type == MEMBER_TYPE_USER && !edge.to.id.trim().is_empty()).then_some(edge.to.id)
+    (edge.to.object_type == "user" && !edge.to.id.trim().is_empty()).then_some(edge.to.id)
 }
 
 #[cfg(test)]
@@ -238,14 +226,15 @@ mod tests {
         assert_eq!(read_group(group, 0).unwrap().unwrap().name, "Engineering");
         let devices = json!({"id": "g2", "name": "Laptops", "type": "system_group"});
         assert!(read_group(devices, 0).unwrap().is_none());
-        assert_eq!(
-            member_user_id(&json!({"to": {"id": "u1", "type": "user"}, "attributes": null})),
-            Some("u1".into())
-        );
-        assert_eq!(
-            member_user_id(&json!({"to": {"id": "s1", "type": "system"}})),
-            None
-        );
-        assert_eq!(member_user_id(&json!({"from": {"id": "u1"}})), None);
+        for (edge, expected) in [
+            (
+                json!({"to": {"id": "u1", "type": "user"}, "attributes": null}),
+                Some("u1"),
+            ),
+            (json!({"to": {"id": "s1", "type": "system"}}), None),
+            (json!({"from": {"id": "u1"}}), None),
+        ] {
+            assert_eq!(member_user_id(&edge).as_deref(), expected, "{edge}");
+        }
     }
 }

@@ -1,6 +1,5 @@
 //! The OneLogin HTTP client: client-credentials tokens (Basic auth and a
-//! JSON body to `/auth/oauth2/v2/token`), v2 cursor paging (`After-Cursor`
-//! header) and v1 envelope paging (`pagination.after_cursor`).
+//! JSON body to `/auth/oauth2/v2/token`) and v1/v2 cursor paging (`CursorPager`).
 
 use std::sync::Arc;
 
@@ -13,9 +12,8 @@ use crate::config::OneLoginSourceConfig;
 use crate::source::SourceError;
 use crate::source::kit::connection;
 use crate::source::kit::encode::{endpoint, with_query};
-use crate::source::kit::http::body_start;
 use crate::source::kit::http::{
-    RateLimitHeaders, SourceConnection, VendorHttp, VendorHttpSettings,
+    RateLimitHeaders, SourceConnection, VendorHttp, VendorHttpSettings, body_start,
 };
 use crate::source::kit::paging::{Next, Page, Pager, list_all};
 use crate::source::kit::token::{BearerTokenCache, Grant, TokenEndpoint};
@@ -43,10 +41,9 @@ fn tokens(
         grant,
         Box::new(move |refusal| {
             // `{"error":true,"code":401,"type":"Unauthorized","message":"…"}`.
-            let detail = serde_json::from_slice::<Value>(refusal.body)
-                .ok()
-                .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or_else(|| body_start(refusal.body));
+            let body = serde_json::from_slice::<Value>(refusal.body).ok();
+            let message = body.as_ref().and_then(|v| v.get("message")?.as_str());
+            let detail = message.map_or_else(|| body_start(refusal.body), str::to_owned);
             format!(
                 "{} answered {}: {detail}. Check `{keys}.client_secret` and `{keys}.client_id` (an API credential pair from Developers → API Credentials, with the \"Read users\" or \"Read All\" scope)",
                 refusal.shown, refusal.status
@@ -74,9 +71,8 @@ impl OneLoginClient {
             max_rate_limit_share: config.max_rate_limit_share,
             ..connection.settings(format!("{keys}.client_secret` and `{keys}.client_id"))
         };
-        let http = VendorHttp::new(settings, tokens.clone())?;
         Ok(OneLoginClient {
-            http,
+            http: VendorHttp::new(settings, tokens.clone())?,
             base_url: config.base_url.clone(),
             tokens,
         })
@@ -88,9 +84,8 @@ impl OneLoginClient {
         self.tokens.token(false).await?;
         let url = with_query(KIND, &self.base_url, "api/2/users", &[("limit", "1")])?;
         let response = self.http.get(url.as_str()).await?;
-        response
-            .json::<Vec<Value>>(KIND, "reading one user")
-            .map(|_| ())
+        response.json::<Vec<Value>>(KIND, "reading one user")?;
+        Ok(())
     }
 
     /// Every record of a listing with the `filter` parameters, paged as v1
@@ -101,13 +96,12 @@ impl OneLoginClient {
         filter: &[(&str, &str)],
         what: &str,
     ) -> Result<Vec<Value>, SourceError> {
-        let v1 = path.starts_with("api/1/");
         let pager = CursorPager {
             client: self,
             path,
             filter,
             what,
-            v1,
+            v1: path.starts_with("api/1/"),
         };
         list_all(&self.http, &pager, what).await
     }
@@ -128,16 +122,11 @@ impl Pager for CursorPager<'_> {
     type Record = Value;
 
     fn url(&self, cursor: Option<&str>) -> Result<Url, SourceError> {
-        let (limit, next) = match self.v1 {
-            false => (Some(("limit", PAGE_SIZE)), "cursor"),
-            true => (None, "after_cursor"),
+        let (mut pairs, next) = match self.v1 {
+            false => (vec![("limit", PAGE_SIZE)], "cursor"),
+            true => (Vec::new(), "after_cursor"),
         };
-        let filter = self.filter.iter().copied();
-        let pairs: Vec<_> = limit
-            .into_iter()
-            .chain(filter)
-            .chain(cursor.map(|c| (next, c)))
-            .collect();
+        pairs.extend(self.filter.iter().chain(&cursor.map(|c| (next, c))));
         with_query(KIND, &self.client.base_url, self.path, &pairs)
     }
 
@@ -146,13 +135,10 @@ impl Pager for CursorPager<'_> {
         let (records, next) = if self.v1 {
             let page: V1Envelope = response.json(KIND, self.what)?;
             if let Some(status) = page.status.filter(|s| s.error) {
+                let message = status.message.unwrap_or_else(|| "(no message)".into());
                 return Err(SourceError::Fetch {
                     source_kind: KIND,
-                    message: format!(
-                        "{}: OneLogin reported an error: {}",
-                        self.what,
-                        status.message.as_deref().unwrap_or("(no message)")
-                    ),
+                    message: format!("{}: OneLogin reported an error: {message}", self.what),
                 });
             }
             let next = page.pagination.as_ref().and_then(V1Pagination::next);

@@ -126,25 +126,19 @@ impl OneLoginSource {
         &self,
         incremental: Option<(&Directory, String)>,
     ) -> Result<(UserSet, bool), SourceError> {
-        let unactivated = self.config.provision_unactivated;
+        let (client, unactivated) = (&self.client, self.config.provision_unactivated);
         let mut users = UserSet::default();
         if let Some((previous, since)) = incremental {
             users.start_from(previous);
             users.latest = Some(since.clone());
-            let records = self
-                .client
-                .list(
-                    "api/2/users",
-                    &[("updated_since", &since)],
-                    "listing changed users",
-                )
-                .await?;
-            users.absorb(records, unactivated);
+            let changed = [("updated_since", since.as_str())];
+            let records = client.list("api/2/users", &changed, "listing changed users");
+            users.absorb(records.await?, unactivated);
             // Listed after the changes: a user deleted in between is gone,
             // one created in between is read by id.
-            if let Some(listed) = removals::listed_ids(&self.client).await? {
+            if let Some(listed) = removals::listed_ids(client).await? {
                 let unknown = users.keep_listed(&listed);
-                removals::read_by_id(&self.client, &mut users, &unknown, unactivated).await?;
+                removals::read_by_id(client, &mut users, &unknown, unactivated).await?;
                 return Ok((users, false));
             }
             tracing::warn!(
@@ -153,10 +147,7 @@ impl OneLoginSource {
             );
             users = UserSet::default();
         }
-        let records = self
-            .client
-            .list("api/2/users", &[], "listing users")
-            .await?;
+        let records = client.list("api/2/users", &[], "listing users").await?;
         users.absorb(records, unactivated);
         Ok((users, true))
     }
@@ -174,18 +165,8 @@ impl OneLoginSource {
             TeamsFrom::Groups => ("api/1/groups", "group", false),
         };
         progress.message(&format!("Reading {kind}s from OneLogin"));
-        let records = self
-            .client
-            .list(path, &[], &format!("listing {kind}s"))
-            .await?;
-        let mut in_group: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        if !roles {
-            for user in users.values() {
-                if let Some(group) = user.attributes.get(GROUP_ID) {
-                    in_group.entry(group).or_default().push(user.id.clone());
-                }
-            }
-        }
+        let what = format!("listing {kind}s");
+        let records = self.client.list(path, &[], &what).await?;
         let mut teams = read_all(records, skipped, |record, position| {
             read_named(&record, position, kind)
         });
@@ -196,7 +177,8 @@ impl OneLoginSource {
                 let records = self.client.list(&path, &[], &what).await?;
                 member_ids(KIND, &team.id, &records, role_member)
             } else {
-                in_group.get(team.id.as_str()).cloned().unwrap_or_default()
+                let named = |u: &&SourceUser| u.attributes.get(GROUP_ID) == Some(&team.id);
+                users.values().filter(named).map(|u| u.id.clone()).collect()
             };
         }
         Ok(teams)
@@ -214,17 +196,10 @@ struct UserSet {
 impl UserSet {
     /// Starts from the previous directory's users and user skips.
     fn start_from(&mut self, previous: &Directory) {
-        self.users = previous
-            .users
-            .iter()
-            .map(|u| (u.id.clone(), u.clone()))
-            .collect();
-        self.skipped = previous
-            .skipped
-            .iter()
-            .filter(|s| s.kind == "user")
-            .cloned()
-            .collect();
+        let users = previous.users.iter().map(|u| (u.id.clone(), u.clone()));
+        self.users = users.collect();
+        let skips = previous.skipped.iter().filter(|s| s.kind == "user");
+        self.skipped = skips.cloned().collect();
     }
 
     /// Adds records of a listing; a record read again replaces the old one,
@@ -279,6 +254,8 @@ impl IdentitySource for OneLoginSource {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use serde_json::json;
 
     use super::*;
@@ -290,14 +267,12 @@ mod tests {
     #[test]
     fn a_listing_read_again_replaces_users_and_tracks_the_newest_update() {
         let mut set = UserSet::default();
-        set.absorb(
-            vec![
-                user(1, "2024-01-02T00:00:00Z", 1),
-                user(2, "2024-01-03T00:00:00Z", 1),
-                json!({"id": 3, "status": 42}),
-            ],
-            false,
-        );
+        let first = vec![
+            user(1, "2024-01-02T00:00:00Z", 1),
+            user(2, "2024-01-03T00:00:00Z", 1),
+            json!({"id": 3, "status": 42}),
+        ];
+        set.absorb(first, false);
         assert_eq!(set.users.len(), 2);
         assert_eq!(set.skipped.len(), 1);
         assert_eq!(set.latest.as_deref(), Some("2024-01-03T00:00:00Z"));
@@ -309,16 +284,27 @@ mod tests {
         };
         let mut next = UserSet::default();
         next.start_from(&previous);
-        next.absorb(
-            vec![
-                user(1, "2024-01-04T00:00:00Z", 2),
-                json!({"id": 3, "status": 1, "updated_at": "2024-01-01T00:00:00Z"}),
-            ],
-            false,
-        );
+        let again = vec![
+            user(1, "2024-01-04T00:00:00Z", 2),
+            json!({"id": 3, "status": 1, "updated_at": "2024-01-01T00:00:00Z"}),
+        ];
+        next.absorb(again, false);
         assert!(!next.users["1"].active, "suspended now");
         assert!(next.users.contains_key("3"), "fixed record is back");
         assert!(next.skipped.is_empty());
         assert_eq!(next.latest.as_deref(), Some("2024-01-04T00:00:00Z"));
+    }
+
+    #[test]
+    fn users_missing_from_the_listing_leave_and_unknown_ids_are_returned() {
+        let mut set = UserSet::default();
+        let readable = [1, 2].map(|id| json!({"id": id, "status": 1, "state": 1}));
+        let unreadable = [3, 4].map(|id| json!({"id": id, "status": 42}));
+        set.absorb(readable.into_iter().chain(unreadable).collect(), false);
+        let unknown = set.keep_listed(&BTreeSet::from(["1", "3", "9"].map(String::from)));
+        assert_eq!(unknown, ["9"]);
+        assert_eq!(set.users.keys().collect::<Vec<_>>(), ["1"]);
+        let skipped: Vec<_> = set.skipped.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(skipped, ["3"]);
     }
 }

@@ -3,14 +3,12 @@
 //! Records are decoded one by one from the page's JSON array, so a record
 //! that cannot be read is skipped with a reason instead of failing the page.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::{SkippedRecord, SourceGroup, SourceUser};
 use crate::source::kit::records::Record;
-use crate::source::kit::values::{scalar, team, trimmed};
+use crate::source::kit::values::{scalar, team, top_scalars, trimmed};
 
 /// Raw user fields never copied into attributes, even if an API version
 /// returned them: they concern credentials.
@@ -119,36 +117,28 @@ pub fn read_user(
     let id = id.ok_or_else(|| record.skip("the OneLogin user record has no integer id"))?;
     let status = fields.get("status").and_then(integer);
     let status = status.ok_or_else(|| record.skip("the OneLogin user record has no status"))?;
-    let state = match fields.get("state") {
-        None | Some(Value::Null) => None,
-        Some(raw) => Some(
-            integer(raw).ok_or_else(|| record.skip(format!("unreadable OneLogin state {raw}")))?,
-        ),
-    };
+    let state = fields.get("state").filter(|raw| !raw.is_null());
+    let unreadable = |raw: &Value| record.skip(format!("unreadable OneLogin state {raw}"));
+    let state = state.map(|raw| integer(raw).ok_or_else(|| unreadable(raw)));
+    let state = state.transpose()?;
     let active = status_active(status, state, provision_unactivated).ok_or_else(|| {
-        record.skip(format!(
-            "unknown OneLogin status {status} or state {}",
-            state.map_or_else(|| "(none)".to_string(), |s| s.to_string())
-        ))
+        let state = state.map_or_else(|| "(none)".to_string(), |s| s.to_string());
+        record.skip(format!("unknown OneLogin status {status} or state {state}"))
     })?;
-    let mut attributes = BTreeMap::new();
-    let kept = fields
-        .iter()
-        .filter(|(key, _)| !SECRET_FIELDS.iter().any(|s| key.contains(s)));
-    for (key, value) in kept {
-        match value {
-            Value::Object(custom) if key == "custom_attributes" => {
-                let custom = custom.iter().filter_map(|(name, value)| {
-                    Some((format!("custom_attributes.{name}"), scalar(value)?))
-                });
-                attributes.extend(custom);
+    let mut attributes = top_scalars(&value);
+    attributes.retain(|key, _| !SECRET_FIELDS.iter().any(|s| key.contains(s)));
+    if let Some(Value::Object(custom)) = fields.get("custom_attributes") {
+        for (name, value) in custom {
+            if let Some(text) = scalar(value) {
+                // A top-level field of the same name keeps its value.
+                let key = format!("custom_attributes.{name}");
+                attributes.entry(key).or_insert(text);
             }
-            Value::Array(items) if key == "role_ids" => {
-                let ids: Vec<String> = items.iter().filter_map(scalar).collect();
-                attributes.insert(key.clone(), ids.join(","));
-            }
-            other => attributes.extend(scalar(other).map(|text| (key.clone(), text))),
         }
+    }
+    if let Some(Value::Array(items)) = fields.get("role_ids") {
+        let ids: Vec<String> = items.iter().filter_map(scalar).collect();
+        attributes.insert("role_ids".into(), ids.join(","));
     }
     let text = |key: &str| trimmed(fields.get(key).and_then(Value::as_str));
     let user = SourceUser {
@@ -184,10 +174,8 @@ pub fn read_named(
 /// assigned (records with `"assigned": false` only appear with
 /// `include_unassigned`, which we never send, but are ignored all the same).
 pub fn role_member(value: &Value) -> Option<String> {
-    if value.get("assigned").and_then(Value::as_bool) == Some(false) {
-        return None;
-    }
-    id_text(value.get("id"))
+    let unassigned = value.get("assigned").and_then(Value::as_bool) == Some(false);
+    id_text(value.get("id")).filter(|_| !unassigned)
 }
 
 #[cfg(test)]
@@ -239,14 +227,12 @@ mod tests {
     #[test]
     fn the_vendor_user_shape_converts_with_raw_fields_as_attributes() {
         let mut record: Value = serde_json::from_str(SAMPLE_USER).unwrap();
-        record["id"] = json!(42);
-        record["status"] = json!(1);
-        record["state"] = json!(1);
-        record["email"] = json!("ann@example.com");
-        record["firstname"] = json!("Ann");
-        record["lastname"] = json!(" ");
-        record["updated_at"] = json!("2024-05-01T10:00:00.000Z");
-        record["custom_attributes"] = json!({"cost_center": "42-A", "nothing": null});
+        let ours = json!({"id": 42, "status": 1, "state": 1, "email": "ann@example.com",
+            "firstname": "Ann", "lastname": " ", "updated_at": "2024-05-01T10:00:00.000Z",
+            "custom_attributes": {"cost_center": "42-A", "nothing": null}});
+        for (key, value) in ours.as_object().unwrap() {
+            record[key] = value.clone();
+        }
         let (user, updated) = read_user(record, 0, false).unwrap();
         assert_eq!(user.id, "42");
         assert!(user.active);
@@ -280,6 +266,9 @@ mod tests {
         let no_status = json!({"id": 9});
         let reason = read_user(no_status, 0, false).unwrap_err().reason;
         assert!(reason.contains("no status"), "{reason}");
+        let odd_state = json!({"id": 9, "status": 1, "state": "x"});
+        let reason = read_user(odd_state, 0, false).unwrap_err().reason;
+        assert_eq!(reason, r#"unreadable OneLogin state "x""#);
         assert!(read_named(&json!({"id": 3}), 0, "role").is_err());
         assert!(read_named(&json!({"name": "x"}), 1, "role").unwrap_err().id == "#1");
     }
@@ -302,9 +291,7 @@ mod tests {
             paging.next(),
             Some("xWNjb3VudF9pZDo6OjUzNDEzLS0jI2lkOjo6OTA0MjU3NTQ2")
         );
-        let last = V1Pagination {
-            after_cursor: Some("null".into()),
-        };
-        assert_eq!(last.next(), None, "the examples write null as a string");
+        let last = live_cursor(Some("null"));
+        assert_eq!(last, None, "the examples write null as a string");
     }
 }
