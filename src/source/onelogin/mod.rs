@@ -167,6 +167,14 @@ impl OneLoginSource {
         progress.message(&format!("Reading {kind}s from OneLogin"));
         let what = format!("listing {kind}s");
         let records = self.client.list(path, &[], &what).await?;
+        let mut in_group: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        if !roles {
+            for user in users.values() {
+                if let Some(group) = user.attributes.get(GROUP_ID) {
+                    in_group.entry(group).or_default().push(user.id.clone());
+                }
+            }
+        }
         let mut teams = read_all(records, skipped, |record, position| {
             read_named(&record, position, kind)
         });
@@ -177,8 +185,7 @@ impl OneLoginSource {
                 let records = self.client.list(&path, &[], &what).await?;
                 member_ids(KIND, &team.id, &records, role_member)
             } else {
-                let named = |u: &&SourceUser| u.attributes.get(GROUP_ID) == Some(&team.id);
-                users.values().filter(named).map(|u| u.id.clone()).collect()
+                in_group.get(team.id.as_str()).cloned().unwrap_or_default()
             };
         }
         Ok(teams)
