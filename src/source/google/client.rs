@@ -323,7 +323,6 @@ fn rate_limited(status: StatusCode, body: &[u8], _: SystemTime) -> Option<Option
 /// A paced, retrying client for one Google Workspace account.
 pub struct GoogleClient {
     http: VendorHttp,
-    tokens: Arc<BearerTokenCache>,
     /// `…/admin/directory/v1/`, where every path starts.
     directory_url: Url,
     quota_user: String,
@@ -373,20 +372,19 @@ impl GoogleClient {
             source_key: source_key.clone(),
             bounds: endpoints.clone(),
         });
-        let tokens = Arc::new(grant_tokens(&endpoints, requester, token_uri)?);
+        let tokens = grant_tokens(&endpoints, requester, token_uri)?;
         // Google sends no rate-limit headers (FACTS: none documented).
         let settings = VendorHttpSettings {
             backoff: BACKOFF,
             throttle: rate_limited,
             ..endpoints.settings(format!("{source_key}.credentials_file"))
         };
-        let http = VendorHttp::new(settings, tokens.clone())?;
+        let http = VendorHttp::new(settings, Arc::new(tokens))?;
         let base = config.base_url.as_str().trim_end_matches('/');
         let directory_url = Url::parse(&format!("{base}/admin/directory/v1/"))
             .map_err(|e| setup(format!("cannot build the Directory API URL: {e}")))?;
         Ok(GoogleClient {
             http,
-            tokens,
             directory_url,
             quota_user: quota_user(connection),
             source_key,
@@ -396,11 +394,6 @@ impl GoogleClient {
     /// Requests sent to the API (token requests not included).
     pub fn requests_sent(&self) -> u64 {
         self.http.requests_sent()
-    }
-
-    /// Access tokens fetched so far.
-    pub fn tokens_issued(&self) -> u64 {
-        self.tokens.tokens_issued()
     }
 
     /// A Directory API URL with `quotaUser` and the query, encoded here.

@@ -65,11 +65,6 @@ impl GoogleSource {
         })
     }
 
-    /// Access tokens fetched so far (tests check caching).
-    pub fn tokens_issued(&self) -> u64 {
-        self.client.tokens_issued()
-    }
-
     /// `customer=…` or `domain=…`.
     fn account_param(&self) -> (&'static str, &str) {
         match &self.account {

@@ -89,5 +89,8 @@ mod tests {
             let error = endpoint("okta", &base, "//[::1").unwrap_err().to_string();
             assert!(error.contains("cannot build the URL for //[::1"), "{error}");
         }
+        let root = Url::parse("https://acme.okta.com").unwrap();
+        let url = endpoint("okta", &root, "oauth2/v1/token").unwrap();
+        assert_eq!(url.as_str(), "https://acme.okta.com/oauth2/v1/token");
     }
 }

@@ -8,7 +8,6 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use oauth2::basic::{BasicClient, BasicErrorResponse};
@@ -433,9 +432,6 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 pub struct BearerTokenCache {
     issue: TokenIssuer,
     cached: tokio::sync::Mutex<Option<(Secret, Instant)>>,
-    issued: AtomicU64,
-    /// Non-secret headers sent along with the token (JumpCloud's `x-org-id`).
-    headers: Vec<(&'static str, String)>,
 }
 
 impl BearerTokenCache {
@@ -444,8 +440,6 @@ impl BearerTokenCache {
         BearerTokenCache {
             issue,
             cached: tokio::sync::Mutex::new(None),
-            issued: AtomicU64::new(0),
-            headers: Vec::new(),
         }
     }
 
@@ -456,17 +450,6 @@ impl BearerTokenCache {
             let endpoint = Arc::clone(&endpoint);
             Box::pin(async move { endpoint.issue().await })
         }))
-    }
-
-    /// Another non-secret header sent with every request (e.g. `x-org-id`).
-    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
-        self.headers.push((name, value));
-        self
-    }
-
-    /// How many tokens were fetched so far (tests check refresh behaviour).
-    pub fn tokens_issued(&self) -> u64 {
-        self.issued.load(Ordering::Relaxed)
     }
 
     /// A valid token, fetching a new one when none is cached, it is about to
@@ -480,7 +463,6 @@ impl BearerTokenCache {
             return Ok(token.clone());
         }
         let (token, lifetime) = (self.issue)().await?;
-        self.issued.fetch_add(1, Ordering::Relaxed);
         let valid_until = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN);
         *cached = Some((token.clone(), valid_until));
         Ok(token)
@@ -493,11 +475,7 @@ impl super::http::Authenticator for BearerTokenCache {
         request: RequestBuilder,
         refresh: bool,
     ) -> BoxFuture<'a, Result<RequestBuilder, SourceError>> {
-        Box::pin(async move {
-            let request = request.bearer_auth(self.token(refresh).await?.expose());
-            let headers = self.headers.iter();
-            Ok(headers.fold(request, |r, (name, value)| r.header(*name, value)))
-        })
+        Box::pin(async move { Ok(request.bearer_auth(self.token(refresh).await?.expose())) })
     }
 
     fn can_refresh(&self) -> bool {

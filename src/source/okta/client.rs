@@ -214,18 +214,4 @@ mod tests {
             assert_ne!(claims.jti, again.jti, "jti is random per assertion");
         }
     }
-
-    #[test]
-    fn endpoints_join_under_the_org_root() {
-        let base = Url::parse("http://127.0.0.1:8080/okta").unwrap();
-        assert_eq!(
-            endpoint(KIND, &base, "api/v1/users").unwrap().as_str(),
-            "http://127.0.0.1:8080/okta/api/v1/users"
-        );
-        let root = Url::parse("https://acme.okta.com").unwrap();
-        assert_eq!(
-            endpoint(KIND, &root, "oauth2/v1/token").unwrap().as_str(),
-            "https://acme.okta.com/oauth2/v1/token"
-        );
-    }
 }
