@@ -145,53 +145,11 @@ impl UserAttributes {
             active,
         }
     }
-
-    /// A stable digest of the attributes, so an unchanged user is recognised
-    /// without comparing every field (and a collision cannot hide a change).
-    pub fn digest(&self) -> [u8; 32] {
-        let mut hasher = blake3::Hasher::new();
-        for field in [
-            &self.user_name,
-            &self.given_name,
-            &self.family_name,
-            &self.display_name,
-            &self.email,
-            &self.external_id,
-        ] {
-            // Length-prefix each field so ("ab","c") and ("a","bc") differ.
-            hasher.update(&(field.len() as u64).to_le_bytes());
-            hasher.update(field.as_bytes());
-        }
-        hasher.update(&[u8::from(self.active)]);
-        *hasher.finalize().as_bytes()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn digest_changes_with_every_field_and_with_field_boundaries() {
-        let base = UserAttributes {
-            user_name: "ab".into(),
-            given_name: "c".into(),
-            active: true,
-            ..Default::default()
-        };
-        let shifted = UserAttributes {
-            user_name: "a".into(),
-            given_name: "bc".into(),
-            ..base.clone()
-        };
-        let inactive = UserAttributes {
-            active: false,
-            ..base.clone()
-        };
-        assert_ne!(base.digest(), shifted.digest());
-        assert_ne!(base.digest(), inactive.digest());
-        assert_eq!(base.digest(), base.clone().digest());
-    }
 
     #[test]
     fn a_group_email_leaves_the_cached_layout_unchanged() {
